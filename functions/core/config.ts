@@ -1,0 +1,367 @@
+/**
+ * The sync definition: one file (YAML or JSON) read by the CDK app, the Lambdas and the local runner.
+ * Pure: it parses text it is given and never reads files itself.
+ */
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+export const STANDARD_FIELDS = [
+  "email",
+  "email_verified",
+  "given_name",
+  "family_name",
+  "name",
+  "nickname",
+  "picture",
+  "phone_number",
+  "blocked",
+  "username",
+] as const;
+export type StandardField = (typeof STANDARD_FIELDS)[number];
+
+/** Keys Auth0 refuses inside app_metadata. */
+export const RESERVED_APP_METADATA_KEYS = [
+  "blocked",
+  "clientID",
+  "created_at",
+  "email",
+  "email_verified",
+  "globalClientID",
+  "global_client_id",
+  "identities",
+  "lastIP",
+  "lastLogin",
+  "loginsCount",
+  "metadata",
+  "multifactor",
+  "updated_at",
+  "user_id",
+] as const;
+
+const describe = (value: unknown): string => {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  return JSON.stringify(value);
+};
+
+const expected = (what: string) => ({ error: (iss: { input: unknown }) => `expected ${what}, got ${describe(iss.input)}` });
+
+const columnName = z
+  .string(expected("a column name"))
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, "expected a column name (letters, digits, _ and $, not starting with a digit)");
+
+const metadataKey = z
+  .string()
+  .min(1, "expected a metadata key")
+  .refine((k) => !k.includes(".") && !k.includes("$"), "metadata keys may not contain '.' or '$'");
+
+const nullPolicy = z.enum(["keep", "clear"], expected("'keep' (leave Auth0's value alone) or 'clear'"));
+
+const fieldMapping = z.union(
+  [
+    columnName,
+    z.strictObject({
+      column: columnName,
+      /** What a NULL in the column does to the Auth0 value: keep it (default from `defaults.onNull`) or clear it. */
+      onNull: nullPolicy.optional(),
+      /** Only sent when the user is created; later runs never overwrite it. */
+      createOnly: z.boolean(expected("true or false")).optional(),
+      /** Parse the column's text as JSON (metadata targets only). Columns of JSON type are parsed automatically when their text starts with { or [. */
+      json: z.boolean(expected("true or false")).optional(),
+    }),
+  ],
+  {
+    error: (iss: { input: unknown }) =>
+      iss.input !== null && typeof iss.input === "object"
+        ? "expected { column, onNull?, createOnly?, json? }"
+        : `expected a column name, got ${describe(iss.input)}`,
+  },
+);
+export type FieldMapping = z.infer<typeof fieldMapping>;
+
+const arn = (service: string) =>
+  z
+    .string(expected(`an ARN of ${service}`))
+    .regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+`), `expected an ARN of ${service}`);
+
+const sourceSchema = z
+  .strictObject({
+    /** Redshift Serverless workgroup name; give this or clusterIdentifier. */
+    workgroupName: z.string(expected("a workgroup name")).min(1).optional(),
+    /** Provisioned cluster identifier; give this or workgroupName. */
+    clusterIdentifier: z.string(expected("a cluster identifier")).min(1).optional(),
+    database: z.string(expected("a database name")).min(1),
+    /** Secrets Manager secret holding the database credentials. */
+    secretArn: arn("secretsmanager").optional(),
+    sql: z.string(expected("an SQL statement")).min(1, "expected an SQL statement"),
+    /** Named parameters for the SQL (`:name` placeholders), passed as strings to the Data API. */
+    parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a parameter name"), z.string(expected("a string value"))).optional(),
+    /** Rows per GetStatementResult page asked of the emulator; Redshift chooses its own page size. */
+    pageSize: z.number().int().min(1).max(10_000).default(1000),
+  })
+  .refine((s) => Boolean(s.workgroupName) !== Boolean(s.clusterIdentifier), {
+    message: "expected exactly one of workgroupName (Redshift Serverless) or clusterIdentifier (provisioned)",
+  });
+
+const identitySchema = z.strictObject({
+  /** The warehouse's primary key column. Without it the email is the identity. */
+  keyColumn: columnName.optional(),
+  emailColumn: columnName.default("email"),
+  /** Name of the app_metadata key that receives the identity key. */
+  appMetadataKey: metadataKey.default("sync_key"),
+});
+
+const rolesSchema = z.strictObject({
+  /** Column holding role names: an array, a JSON array text, or a comma-separated list. */
+  column: columnName,
+  /** Remove roles the user has that the column does not list. */
+  removeUnlisted: z.boolean().default(true),
+});
+
+const rateLimitSchema = z.strictObject({
+  /** Sustained Management API requests per second this sync may use across all consumers. */
+  requestsPerSecond: z.number(expected("a number of requests per second")).positive().max(1000).default(16),
+  /** Burst the sync may use (the tenant's bucket size or less). */
+  burst: z.number(expected("a whole number")).int().positive().max(1000).default(50),
+});
+
+const auth0Schema = z.strictObject({
+  /** Tenant domain, e.g. acme.eu.auth0.com (a bare host name). */
+  domain: z
+    .string(expected("a domain name"))
+    .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, "expected a bare host name such as acme.eu.auth0.com (no https://, no path)"),
+  /** Any Auth0-compatible base URL (the local emulator); overridden by the AUTH0_BASE_URL environment variable. */
+  baseUrl: z.url(expected("a URL")).optional(),
+  /** The connection users are created in and looked up by. */
+  connection: z.string(expected("a connection name")).min(1),
+  /** Whether the connection is a database connection (needs a password on create). */
+  connectionType: z.enum(["database", "passwordless", "other"], expected("'database', 'passwordless' or 'other'")).default("database"),
+  /** Secrets Manager secret with {"client_id","client_secret"} of the M2M application; locally, AUTH0_CLIENT_ID / AUTH0_CLIENT_SECRET. */
+  credentialsSecretArn: arn("secretsmanager").optional(),
+  rateLimit: rateLimitSchema.default({ requestsPerSecond: 16, burst: 50 }),
+  /** Per-request timeout. */
+  timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  /** In-process retries of 5xx and network errors before the operation fails retryably (429s are waited out, not counted). */
+  maxRetries: z.number().int().min(0).max(10).default(2),
+});
+
+const createSchema = z.strictObject({
+  /** Send Auth0's verification email on create. */
+  verifyEmail: z.boolean().default(false),
+  /** Send a password-change ticket (an invitation) after create. */
+  inviteTicket: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      resultUrl: z.url(expected("a URL")).optional(),
+      ttlSec: z.number().int().positive().max(31 * 24 * 3600).default(7 * 24 * 3600),
+      markEmailAsVerified: z.boolean().default(true),
+    })
+    .default({ enabled: false, ttlSec: 7 * 24 * 3600, markEmailAsVerified: true }),
+});
+
+const mirrorSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  action: z.enum(["block", "delete", "block-then-delete"], expected("'block', 'delete' or 'block-then-delete'")).default("block"),
+  deleteAfterDays: z.number().int().positive().default(30),
+  /** Emails or identity keys never blocked or deleted. */
+  ignore: z.array(z.string().min(1)).default([]),
+  threshold: z
+    .strictObject({
+      maxCount: z.number().int().min(0).default(100),
+      maxShare: z.number().min(0).max(1).default(0.1),
+    })
+    .default({ maxCount: 100, maxShare: 0.1 }),
+  /** Approve a run held by the threshold. */
+  approve: z.boolean().default(false),
+});
+
+const scheduleSchema = z
+  .string(expected("a schedule expression"))
+  .regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\))$/, "expected rate(N minutes|hours|days) or cron(...)");
+
+const queueSchema = z.strictObject({
+  /** Users packed into one SQS message (also bounded by size). */
+  usersPerMessage: z.number().int().min(1).max(500).default(50),
+  /** SQS records per consumer invocation. */
+  batchSize: z.number().int().min(1).max(10_000).default(10),
+  maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(0),
+  maxReceiveCount: z.number().int().min(5, "expected at least 5 (AWS guidance for Lambda consumers)").max(1000).default(5),
+  consumerTimeoutSeconds: z.number().int().min(10).max(900).default(120),
+});
+
+const SECRET_KEYS = /^(client_?secret|password|secret|token|access_?token|api_?key|private_?key)$/i;
+
+export const syncConfigSchema = z
+  .strictObject({
+    name: z
+      .string(expected("a name"))
+      .regex(/^[a-z][a-z0-9-]{0,39}$/, "expected lower-case letters, digits and '-', starting with a letter, at most 40 characters"),
+    source: sourceSchema,
+    identity: identitySchema.default({ emailColumn: "email", appMetadataKey: "sync_key" }),
+    mode: z.enum(["insert", "update", "upsert"], expected("'insert', 'update' or 'upsert'")).default("upsert"),
+    /** Target -> column. Targets: a standard field, user_metadata.<key> or app_metadata.<key>. */
+    mapping: z
+      .record(
+        z.string().refine((t) => parseTarget(t) !== undefined, {
+          error: `expected a target: one of ${STANDARD_FIELDS.join(", ")}, user_metadata.<key>, app_metadata.<key>, or user_metadata / app_metadata for a JSON object column`,
+        }),
+        fieldMapping,
+      )
+      .default({}),
+    /** What happens to columns not named in the mapping (nor used as key, email or roles). */
+    unmappedColumns: z.enum(["user_metadata", "ignore"], expected("'user_metadata' or 'ignore'")).default("user_metadata"),
+    defaults: z
+      .strictObject({
+        onNull: nullPolicy.default("keep"),
+      })
+      .default({ onNull: "keep" }),
+    roles: rolesSchema.optional(),
+    auth0: auth0Schema,
+    create: createSchema.default({
+      verifyEmail: false,
+      inviteTicket: { enabled: false, ttlSec: 7 * 24 * 3600, markEmailAsVerified: true },
+    }),
+    mirror: mirrorSchema.default({
+      enabled: false,
+      action: "block",
+      deleteAfterDays: 30,
+      ignore: [],
+      threshold: { maxCount: 100, maxShare: 0.1 },
+      approve: false,
+    }),
+    schedule: scheduleSchema.default("rate(1 hour)"),
+    alarms: z.strictObject({ email: z.email(expected("an email address")).optional() }).default({}),
+    queue: queueSchema.default({
+      usersPerMessage: 50,
+      batchSize: 10,
+      maxBatchingWindowSeconds: 0,
+      maxReceiveCount: 5,
+      consumerTimeoutSeconds: 120,
+    }),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [target, m] of Object.entries(cfg.mapping)) {
+      const path = ["mapping", target];
+      const parsed = parseTarget(target);
+      if (!parsed) continue;
+      if ((parsed.kind === "user_metadata" || parsed.kind === "app_metadata") && (parsed.key.includes("$") || parsed.key.length === 0)) {
+        ctx.addIssue({ code: "custom", path, message: "metadata keys may not be empty or contain '.' or '$'" });
+      }
+      if (parsed.kind === "app_metadata" && (RESERVED_APP_METADATA_KEYS as readonly string[]).includes(parsed.key)) {
+        ctx.addIssue({ code: "custom", path, message: `'${parsed.key}' is a reserved app_metadata key in Auth0` });
+      }
+      if (parsed.kind === "app_metadata" && parsed.key === cfg.identity.appMetadataKey && cfg.identity.keyColumn) {
+        ctx.addIssue({ code: "custom", path, message: `app_metadata.${parsed.key} holds the identity key (identity.appMetadataKey)` });
+      }
+      if (parsed.kind === "field" && parsed.field === "email") {
+        ctx.addIssue({ code: "custom", path, message: "the email comes from identity.emailColumn; do not map it here" });
+      }
+      if (parsed.kind === "user_metadata_object" || parsed.kind === "app_metadata_object") {
+        if (typeof m === "object" && m.createOnly) {
+          ctx.addIssue({ code: "custom", path: [...path, "createOnly"], message: "is not supported for a whole-metadata JSON column" });
+        }
+      }
+      if (typeof m === "object" && m.json && parsed.kind === "field") {
+        ctx.addIssue({ code: "custom", path: [...path, "json"], message: "only metadata targets can hold JSON" });
+      }
+    }
+    if (cfg.identity.appMetadataKey && (RESERVED_APP_METADATA_KEYS as readonly string[]).includes(cfg.identity.appMetadataKey)) {
+      ctx.addIssue({ code: "custom", path: ["identity", "appMetadataKey"], message: "is a reserved app_metadata key in Auth0" });
+    }
+    if (cfg.auth0.connectionType !== "database" && cfg.create.inviteTicket.enabled) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["create", "inviteTicket", "enabled"],
+        message: "password-change tickets only exist for database connections",
+      });
+    }
+    if (cfg.create.inviteTicket.enabled && !cfg.create.inviteTicket.resultUrl) {
+      ctx.addIssue({ code: "custom", path: ["create", "inviteTicket", "resultUrl"], message: "expected a URL to send invited users to" });
+    }
+  });
+
+export type SyncConfig = z.infer<typeof syncConfigSchema>;
+export type SyncConfigInput = z.input<typeof syncConfigSchema>;
+
+export type Target =
+  | { kind: "field"; field: StandardField }
+  | { kind: "user_metadata"; key: string }
+  | { kind: "app_metadata"; key: string }
+  /** A JSON-object column whose first-level keys are merged into the metadata. */
+  | { kind: "user_metadata_object" }
+  | { kind: "app_metadata_object" };
+
+export function parseTarget(target: string): Target | undefined {
+  if ((STANDARD_FIELDS as readonly string[]).includes(target)) return { kind: "field", field: target as StandardField };
+  if (target === "user_metadata" || target === "app_metadata") return { kind: `${target}_object` };
+  const m = /^(user_metadata|app_metadata)\.([^.]*)$/.exec(target);
+  if (!m) return undefined;
+  return { kind: m[1] as "user_metadata" | "app_metadata", key: m[2] ?? "" };
+}
+
+export class ConfigError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid sync config ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function findSecretValues(value: unknown, path: string[] = []): { path: string; message: string }[] {
+  if (!value || typeof value !== "object") return [];
+  const found: { path: string; message: string }[] = [];
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const here = [...path, k];
+    if (SECRET_KEYS.test(k) && typeof v === "string") {
+      found.push({
+        path: here.join("."),
+        message: "secrets are never values in the config file; use auth0.credentialsSecretArn / source.secretArn, or environment variables locally",
+      });
+    } else if (path[0] !== "mapping") {
+      found.push(...findSecretValues(v, here));
+    }
+  }
+  return found;
+}
+
+/** Validates an already-parsed config object; throws ConfigError listing every problem with its field path. */
+export function validateConfig(raw: unknown, source = "config"): SyncConfig {
+  const secrets = findSecretValues(raw);
+  const result = syncConfigSchema.safeParse(raw);
+  if (result.success && secrets.length === 0) return result.data;
+  const problems = secrets.map((s) => `${s.path}: ${s.message}`);
+  const secretPaths = new Set(secrets.map((s) => s.path));
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String).join(".") || "(top level)";
+      let message = issue.message;
+      if (issue.code === "unrecognized_keys") {
+        const keys = issue.keys.filter((k) => !secretPaths.has([...issue.path.map(String), k].join(".")));
+        if (keys.length === 0) continue;
+        message = `unknown field${keys.length > 1 ? "s" : ""} ${keys.map((k) => `'${k}'`).join(", ")}`;
+      }
+      if (issue.code === "invalid_key") message = issue.issues[0]?.message ?? message;
+      problems.push(`${path}: ${message}`);
+    }
+  }
+  throw new ConfigError(source, problems);
+}
+
+/** Parses YAML or JSON text (YAML is a superset of JSON) and validates it. */
+export function parseConfig(text: string, source = "config"): SyncConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(source, [`not valid YAML or JSON: ${(err as Error).message.split("\n")[0]}`]);
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(source, ["(top level): expected an object with name, source, auth0, ..."]);
+  }
+  return validateConfig(raw, source);
+}

@@ -1,0 +1,363 @@
+/**
+ * Row -> desired Auth0 profile, with every validation Auth0 would otherwise apply one failed call at a time.
+ * A bad row becomes a Rejection; nothing here throws for bad data.
+ */
+import { createHash } from "node:crypto";
+import { RESERVED_APP_METADATA_KEYS, parseTarget, type FieldMapping, type SyncConfig } from "./config.js";
+import type {
+  DesiredProfile,
+  FieldValue,
+  Json,
+  JsonObject,
+  ProfileField,
+  RejectCode,
+  Rejection,
+  Row,
+  RowValue,
+} from "./types.js";
+
+export const PROFILE_MAX_BYTES = 10 * 1024;
+export const MAX_JSON_DEPTH = 32;
+
+const LENGTH_LIMITS: Partial<Record<ProfileField | "email", [number, number]>> = {
+  email: [3, 254],
+  given_name: [1, 150],
+  family_name: [1, 150],
+  name: [1, 300],
+  nickname: [1, 300],
+  username: [1, 128],
+  picture: [1, 2048],
+};
+
+const BOOLEAN_FIELDS = new Set<ProfileField>(["email_verified", "blocked"]);
+
+// Dot-atom local part and LDH domain labels with an alphabetic TLD: what Auth0 accepts, minus quoted local parts.
+const EMAIL_RE =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+const E164_RE = /^\+[0-9]{1,15}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+
+/** A short, stable, non-reversible label for logs: never log the key itself when it may be an email. */
+export function hashKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 16);
+}
+
+class RowError {
+  constructor(
+    readonly code: RejectCode,
+    readonly field: string,
+    readonly reason: string,
+  ) {}
+}
+
+export type MapResult = { ok: true; profile: DesiredProfile } | { ok: false; rejection: Rejection };
+
+function isBlank(v: RowValue): boolean {
+  return v === null || v === undefined || (typeof v === "string" && v.trim() === "");
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === "string") return v.length > 40 ? `'${v.slice(0, 37)}...' (${v.length} characters)` : `'${v}'`;
+  if (v instanceof Uint8Array) return "binary data";
+  if (typeof v === "object") return Array.isArray(v) ? "a list" : "an object";
+  return String(v);
+}
+
+function toScalarString(v: RowValue, field: string): string {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  throw new RowError("invalid_value", field, `expected text, got ${describeValue(v)}`);
+}
+
+export function parseBoolean(v: RowValue, field: string): boolean {
+  if (typeof v === "boolean") return v;
+  if (typeof v === "number" || typeof v === "bigint") {
+    if (Number(v) === 1) return true;
+    if (Number(v) === 0) return false;
+  }
+  if (typeof v === "string") {
+    const s = v.trim().toLowerCase();
+    if (["true", "t", "yes", "y", "1"].includes(s)) return true;
+    if (["false", "f", "no", "n", "0"].includes(s)) return false;
+  }
+  throw new RowError("invalid_boolean", field, `expected true or false, got ${describeValue(v)}`);
+}
+
+/** Lower-cases and checks an email address. The message never repeats the address. */
+export function normalizeEmail(v: RowValue, field = "email"): string {
+  if (isBlank(v)) throw new RowError("missing_email", field, "is empty; every user needs an email address");
+  if (typeof v !== "string") throw new RowError("invalid_email", field, `expected an email address, got ${describeValue(v)}`);
+  const email = v.trim().toLowerCase();
+  const [min, max] = LENGTH_LIMITS.email ?? [3, 254];
+  if (email.length < min || email.length > max) {
+    throw new RowError("invalid_email", field, `is not a valid email address (length ${email.length}, allowed ${min}-${max})`);
+  }
+  const at = email.lastIndexOf("@");
+  if (at < 1 || email.length - at - 1 > 253 || at > 64 || !EMAIL_RE.test(email)) {
+    throw new RowError("invalid_email", field, "is not a valid email address");
+  }
+  return email;
+}
+
+function checkLength(field: ProfileField, s: string): void {
+  const limits = LENGTH_LIMITS[field];
+  if (!limits) return;
+  const len = [...s].length;
+  if (len < limits[0] || len > limits[1]) {
+    throw new RowError("invalid_length", field, `must be ${limits[0]}-${limits[1]} characters, got ${len}`);
+  }
+}
+
+function validateField(field: ProfileField, raw: RowValue): FieldValue {
+  if (BOOLEAN_FIELDS.has(field)) return parseBoolean(raw, field);
+  const s = toScalarString(raw, field).trim();
+  if (CONTROL_RE.test(s)) throw new RowError("invalid_value", field, "contains control characters");
+  checkLength(field, s);
+  if (field === "phone_number") {
+    const compact = s.replace(/[\s()-]/g, "");
+    if (!E164_RE.test(compact)) {
+      throw new RowError("invalid_phone", field, `expected E.164 like +14155550100, got ${describeValue(s)}`);
+    }
+    return compact;
+  }
+  if (field === "picture") {
+    let url: URL | undefined;
+    try {
+      url = new URL(s);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+      throw new RowError("invalid_uri", field, `expected an http(s) URL, got ${describeValue(s)}`);
+    }
+  }
+  if (field === "username" && !/^[A-Za-z0-9_+\-.!#$'^`~@]+$/.test(s)) {
+    throw new RowError("invalid_value", field, "may only contain letters, digits and _+-.!#$'^`~@");
+  }
+  return s;
+}
+
+/** Checks metadata keys at every depth ('.' and '$' are refused by Auth0) and the nesting depth. */
+function checkMetadataValue(value: Json, path: string, depth = 0): void {
+  if (depth > MAX_JSON_DEPTH) throw new RowError("invalid_json", path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => checkMetadataValue(v, `${path}[${i}]`, depth + 1));
+  } else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes(".") || k.includes("$") || k === "") {
+        throw new RowError("invalid_metadata_key", `${path}`, `metadata keys may not be empty or contain '.' or '$' (found ${describeValue(k)})`);
+      }
+      checkMetadataValue(v, `${path}.${k}`, depth + 1);
+    }
+  }
+}
+
+function toJson(raw: RowValue, field: string, parse: "always" | "auto" | "never"): Json {
+  if (raw === undefined) return null;
+  if (typeof raw === "bigint") return Number.isSafeInteger(Number(raw)) ? Number(raw) : raw.toString();
+  if (raw instanceof Uint8Array) return Buffer.from(raw).toString("base64");
+  if (typeof raw === "number" && !Number.isFinite(raw)) throw new RowError("invalid_value", field, `expected a finite number, got ${raw}`);
+  if (typeof raw === "string" && parse !== "never") {
+    const t = raw.trim();
+    if (parse === "always" || t.startsWith("{") || t.startsWith("[")) {
+      try {
+        return JSON.parse(t) as Json;
+      } catch (err) {
+        if (parse === "always") throw new RowError("invalid_json", field, `is not valid JSON (${(err as Error).message})`);
+      }
+    }
+  }
+  return raw as Json;
+}
+
+function parseRoles(raw: RowValue, field: string): string[] {
+  let list: unknown;
+  if (isBlank(raw)) return [];
+  if (Array.isArray(raw)) list = raw;
+  else if (typeof raw === "string") {
+    const t = raw.trim();
+    if (t.startsWith("[")) {
+      try {
+        list = JSON.parse(t);
+      } catch {
+        throw new RowError("invalid_roles", field, "is not a valid JSON array of role names");
+      }
+    } else list = t.split(",");
+  } else throw new RowError("invalid_roles", field, `expected role names, got ${describeValue(raw)}`);
+  if (!Array.isArray(list) || list.some((r) => typeof r !== "string")) {
+    throw new RowError("invalid_roles", field, "expected a list of role names");
+  }
+  const names = [...new Set((list as string[]).map((r) => r.trim()).filter((r) => r.length > 0))].sort();
+  if (names.length > 50) throw new RowError("invalid_roles", field, `lists ${names.length} roles; Auth0 allows at most 50 per user`);
+  return names;
+}
+
+interface ResolvedMapping {
+  target: string;
+  column: string;
+  onNull: "keep" | "clear";
+  createOnly: boolean;
+  json: boolean;
+}
+
+function resolveMapping(target: string, m: FieldMapping, cfg: SyncConfig): ResolvedMapping {
+  if (typeof m === "string") return { target, column: m, onNull: cfg.defaults.onNull, createOnly: false, json: false };
+  return { target, column: m.column, onNull: m.onNull ?? cfg.defaults.onNull, createOnly: m.createOnly ?? false, json: m.json ?? false };
+}
+
+/** The mapper for one config: resolves the mapping once, then maps rows. */
+export class ProfileMapper {
+  private readonly mappings: ResolvedMapping[];
+  private readonly reservedColumns: Set<string>;
+
+  constructor(private readonly cfg: SyncConfig) {
+    this.mappings = Object.entries(cfg.mapping).map(([t, m]) => resolveMapping(t, m, cfg));
+    this.reservedColumns = new Set(
+      [cfg.identity.keyColumn, cfg.identity.emailColumn, cfg.roles?.column, ...this.mappings.map((m) => m.column)].filter(
+        (c): c is string => Boolean(c),
+      ),
+    );
+  }
+
+  /** A label for the row's key that is safe to show and log: the key, or a hash when the identity is the email. */
+  keyLabel(key: string): string {
+    return this.cfg.identity.keyColumn ? key : `#${hashKey(key)}`;
+  }
+
+  map(row: Row, rowNumber?: number): MapResult {
+    let keyLabel: string | undefined;
+    try {
+      const { keyColumn, emailColumn, appMetadataKey } = this.cfg.identity;
+      let key: string;
+      if (keyColumn) {
+        const rawKey = row[keyColumn];
+        if (isBlank(rawKey)) throw new RowError("missing_key", keyColumn, "is empty; the identity key column must have a value");
+        key = toScalarString(rawKey, keyColumn).trim();
+        if (CONTROL_RE.test(key)) throw new RowError("invalid_value", keyColumn, "contains control characters");
+        keyLabel = this.keyLabel(key);
+      }
+      const email = normalizeEmail(row[emailColumn], emailColumn);
+      if (!keyColumn) {
+        key = email;
+        keyLabel = this.keyLabel(key);
+      }
+      const profile: DesiredProfile = { key: key!, email, fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [] };
+      if (keyColumn) profile.app_metadata[appMetadataKey] = key!;
+
+      for (const m of this.mappings) {
+        this.apply(profile, m, row[m.column]);
+      }
+      if (this.cfg.unmappedColumns === "user_metadata") {
+        for (const [column, value] of Object.entries(row)) {
+          if (this.reservedColumns.has(column)) continue;
+          if (column.includes(".") || column.includes("$")) {
+            throw new RowError("invalid_metadata_key", column, "column names that become user_metadata keys may not contain '.' or '$'");
+          }
+          this.apply(profile, { target: `user_metadata.${column}`, column, onNull: this.cfg.defaults.onNull, createOnly: false, json: false }, value, "auto");
+        }
+      }
+      if (this.cfg.roles) profile.roles = parseRoles(row[this.cfg.roles.column], this.cfg.roles.column);
+
+      const size = profileSize(profile);
+      if (size > PROFILE_MAX_BYTES) {
+        throw new RowError("profile_too_large", "profile", `is ${size} bytes; Auth0 allows ${PROFILE_MAX_BYTES} bytes per user`);
+      }
+      return { ok: true, profile };
+    } catch (err) {
+      if (err instanceof RowError) {
+        return { ok: false, rejection: { code: err.code, row: rowNumber, keyLabel, field: err.field, reason: err.reason } };
+      }
+      // Anything else is a defect; still a rejection with a reason, never a crashed batch.
+      return {
+        ok: false,
+        rejection: { code: "invalid_value", row: rowNumber, keyLabel, field: "row", reason: `could not be mapped: ${(err as Error).message}` },
+      };
+    }
+  }
+
+  private apply(profile: DesiredProfile, m: ResolvedMapping, raw: RowValue, parse: "always" | "auto" | "never" = m.json ? "always" : "never"): void {
+    const target = parseTarget(m.target);
+    if (!target) return;
+    const blank = target.kind === "field" ? isBlank(raw) : raw === null || raw === undefined;
+    if (blank && m.onNull === "keep") return;
+    if (m.createOnly) profile.createOnly.push(m.target);
+    if (target.kind === "field") {
+      const field = target.field as ProfileField;
+      profile.fields[field] = blank ? (BOOLEAN_FIELDS.has(field) ? false : null) : validateField(field, raw);
+      return;
+    }
+    if (target.kind === "user_metadata_object" || target.kind === "app_metadata_object") {
+      if (blank) return;
+      const app = target.kind === "app_metadata_object";
+      const value = toJson(raw, m.target, "always");
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        throw new RowError("invalid_json", m.target, `expected a JSON object, got ${describeValue(value)}`);
+      }
+      checkMetadataValue(value, m.target);
+      for (const [k, v] of Object.entries(value)) {
+        if (app && (RESERVED_APP_METADATA_KEYS as readonly string[]).includes(k)) {
+          throw new RowError("reserved_metadata_key", `app_metadata.${k}`, `'${k}' is a reserved app_metadata key in Auth0`);
+        }
+        if (app && k === this.cfg.identity.appMetadataKey && this.cfg.identity.keyColumn) {
+          throw new RowError("reserved_metadata_key", `app_metadata.${k}`, "holds the identity key (identity.appMetadataKey)");
+        }
+        (app ? profile.app_metadata : profile.user_metadata)[k] = v;
+      }
+      return;
+    }
+    const bag = target.kind === "user_metadata" ? profile.user_metadata : profile.app_metadata;
+    if (blank) {
+      bag[target.key] = null;
+      return;
+    }
+    const value = toJson(raw, m.target, parse);
+    checkMetadataValue(value, m.target);
+    bag[target.key] = value;
+  }
+}
+
+/** Bytes of the profile as Auth0 would store it (the fields that are set). */
+export function profileSize(p: DesiredProfile): number {
+  const stored: Record<string, unknown> = { email: p.email };
+  for (const [k, v] of Object.entries(p.fields)) if (v !== null) stored[k] = v;
+  stored.user_metadata = withoutNulls(p.user_metadata);
+  stored.app_metadata = withoutNulls(p.app_metadata);
+  return Buffer.byteLength(JSON.stringify(stored), "utf8");
+}
+
+export function withoutNulls(o: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(o)) if (v !== null) out[k] = v;
+  return out;
+}
+
+/**
+ * Rejects the second and later rows of one run that carry an identity key or an email already seen:
+ * Auth0 holds one user per email and connection, so either row could be the truth.
+ */
+export class RunDuplicates {
+  private readonly keys = new Map<string, number>();
+  private readonly emails = new Map<string, number>();
+
+  check(profile: DesiredProfile, row: number, keyLabel: string): Rejection | undefined {
+    const firstKey = this.keys.get(profile.key);
+    if (firstKey !== undefined) {
+      return { code: "duplicate_key", row, keyLabel, field: "key", reason: `the same identity key appears again (first at row ${firstKey})` };
+    }
+    this.keys.set(profile.key, row);
+    const firstEmail = this.emails.get(profile.email);
+    if (firstEmail !== undefined) {
+      return {
+        code: "duplicate_email",
+        row,
+        keyLabel,
+        field: "email",
+        reason: `the same email address is already used by row ${firstEmail} under another key`,
+      };
+    }
+    this.emails.set(profile.email, row);
+    return undefined;
+  }
+}
+

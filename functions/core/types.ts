@@ -1,0 +1,120 @@
+import type { StandardField } from "./config.js";
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** A warehouse row as the Redshift adapter yields it: column name -> value. */
+export type RowValue = string | number | bigint | boolean | null | undefined | Uint8Array | Json[] | JsonObject;
+export type Row = Record<string, RowValue>;
+
+export type ProfileField = Exclude<StandardField, "email">;
+export type FieldValue = string | boolean | null;
+
+/**
+ * What the sync wants the Auth0 user to look like. A null means "clear it in Auth0" (per the field's NULL
+ * policy); a field that is absent is left alone.
+ */
+export interface DesiredProfile {
+  /** Identity key: the key column's value, or the lower-cased email when the table has no key. */
+  key: string;
+  /** Lower-cased, validated. */
+  email: string;
+  fields: Partial<Record<ProfileField, FieldValue>>;
+  user_metadata: JsonObject;
+  app_metadata: JsonObject;
+  /** Targets ("given_name", "app_metadata.tier") sent only when the user is created. */
+  createOnly: string[];
+  /** Role names the user should have; undefined when roles are not managed. */
+  roles?: string[];
+}
+
+export type RejectCode =
+  | "missing_key"
+  | "missing_email"
+  | "invalid_email"
+  | "invalid_phone"
+  | "invalid_length"
+  | "invalid_uri"
+  | "invalid_boolean"
+  | "invalid_json"
+  | "invalid_metadata_key"
+  | "reserved_metadata_key"
+  | "invalid_value"
+  | "invalid_roles"
+  | "profile_too_large"
+  | "duplicate_key"
+  | "duplicate_email"
+  | "user_exists"
+  | "user_not_found"
+  | "ambiguous_user"
+  | "unknown_role"
+  | "auth0_rejected"
+  | "malformed_message";
+
+/** Why a row can never succeed. `keyLabel` is safe to show (an identity key, or a hash when the key is an email). */
+export interface Rejection {
+  code: RejectCode;
+  /** Row number in the run (1-based), when known. */
+  row?: number;
+  keyLabel?: string;
+  /** Field path, e.g. "phone_number" or "user_metadata.preferences". */
+  field: string;
+  /** The reason without the row reference. Never contains an email address. */
+  reason: string;
+}
+
+export function rejectionMessage(r: Rejection): string {
+  const where = [r.row !== undefined ? `row ${r.row}` : undefined, r.keyLabel !== undefined ? `key ${r.keyLabel}` : undefined]
+    .filter(Boolean)
+    .join(", ");
+  return `${where ? `${where}: ` : ""}${r.field}: ${r.reason}`;
+}
+
+/** What is known of the Auth0 user: the profile fields the sync compares. */
+export interface CurrentUser {
+  user_id: string;
+  email?: string | null;
+  email_verified?: boolean;
+  given_name?: string | null;
+  family_name?: string | null;
+  name?: string | null;
+  nickname?: string | null;
+  picture?: string | null;
+  phone_number?: string | null;
+  blocked?: boolean;
+  username?: string | null;
+  user_metadata?: JsonObject;
+  app_metadata?: JsonObject;
+}
+
+/** Body of a create, without the connection and password (the Auth0 adapter adds those). */
+export interface CreateBody {
+  email: string;
+  given_name?: string;
+  family_name?: string;
+  name?: string;
+  nickname?: string;
+  picture?: string;
+  phone_number?: string;
+  username?: string;
+  email_verified?: boolean;
+  blocked?: boolean;
+  user_metadata?: JsonObject;
+  app_metadata?: JsonObject;
+}
+
+/** A PATCH body: top-level fields replace (null clears); metadata merges at the first level (null deletes a key). */
+export interface UserPatch {
+  email?: string;
+  given_name?: string | null;
+  family_name?: string | null;
+  name?: string | null;
+  nickname?: string | null;
+  picture?: string | null;
+  phone_number?: string | null;
+  username?: string | null;
+  email_verified?: boolean;
+  blocked?: boolean;
+  user_metadata?: JsonObject;
+  app_metadata?: JsonObject;
+}

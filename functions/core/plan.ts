@@ -93,7 +93,8 @@ export function diff(desired: DesiredProfile, current: CurrentUser, previouslyOw
     if (createOnly.has(f)) continue;
     const d = desired.fields[f];
     if (d === undefined) continue;
-    const c = current[f] ?? null;
+    // Auth0 omits false booleans from some profiles: absent means false, not "different".
+    const c = current[f] ?? (typeof d === "boolean" ? false : null);
     if (d === null) {
       if (c !== null) p[f] = null;
     } else if (c !== d) {

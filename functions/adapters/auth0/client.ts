@@ -1,0 +1,370 @@
+/**
+ * The Auth0 adapter: the official `auth0` SDK's resource clients, with every request going through one paced
+ * fetch. The pacer keeps the process inside its request budget, waits out 429s until x-ratelimit-reset (they
+ * never count as a retry), retries 5xx / network / timeouts a few times, and refreshes the token on a 401.
+ */
+import { TokenProvider, type Management } from "auth0";
+import { RolesClient } from "auth0/roles";
+import { TicketsClient } from "auth0/tickets";
+import { UsersClient } from "auth0/users";
+import type { SyncConfig } from "../../core/config.js";
+import { plan } from "../../core/plan.js";
+import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, UserPatch } from "../../core/types.js";
+import { Auth0Error, classifyError } from "./errors.js";
+import { randomPassword } from "./password.js";
+import { Pacer, sharedPacer } from "./pacer.js";
+
+export interface Auth0Credentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface Auth0AdapterOptions {
+  domain: string;
+  /** Where requests really go (the emulator); `https://{domain}` when absent. */
+  baseUrl?: string;
+  credentials: Auth0Credentials;
+  connection: string;
+  connectionType: "database" | "passwordless" | "other";
+  verifyEmail: boolean;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+  /** Retries of 5xx, network errors and timeouts within one call. 429s are waited out and not counted. */
+  maxRetries: number;
+  /** Upper bound on 429 waits within one call, so a tenant that never recovers still ends in a retryable error. */
+  maxRateLimitWaits?: number;
+  pacer: Pacer;
+  /** The underlying fetch (tests may wrap it); global fetch by default. */
+  fetch?: typeof fetch;
+}
+
+export interface Auth0CallStats {
+  calls: number;
+  status429: number;
+  retries: number;
+  tokenFetches: number;
+  byStatus: Record<number, number>;
+}
+
+/** Options from the sync config, the credentials, and the environment (AUTH0_BASE_URL wins over the config). */
+export function auth0OptionsFromConfig(
+  cfg: SyncConfig,
+  credentials: Auth0Credentials,
+  env: Record<string, string | undefined> = process.env,
+  pacer?: Pacer,
+): Auth0AdapterOptions {
+  const a = cfg.auth0;
+  return {
+    domain: a.domain,
+    baseUrl: env.AUTH0_BASE_URL || a.baseUrl,
+    credentials,
+    connection: a.connection,
+    connectionType: a.connectionType,
+    verifyEmail: cfg.create.verifyEmail,
+    timeoutMs: a.timeoutMs,
+    maxRetries: a.maxRetries,
+    pacer: pacer ?? sharedPacer(a.rateLimit.requestsPerSecond, a.rateLimit.burst),
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function setHeader(init: RequestInit, name: string, value: string): RequestInit {
+  const headers = new Headers(init.headers);
+  headers.set(name, value);
+  return { ...init, headers };
+}
+
+/** Client-credentials token cached per process; the SDK's TokenProvider refreshes it before expiry. */
+class TokenCache {
+  private provider: TokenProvider;
+  constructor(private readonly make: () => TokenProvider) {
+    this.provider = make();
+  }
+  get(): Promise<string> {
+    return this.provider.getAccessToken();
+  }
+  /** After a 401 the token was revoked or expired early: forget it. */
+  invalidate(): void {
+    this.provider = this.make();
+  }
+}
+
+export class Auth0Adapter {
+  readonly stats: Auth0CallStats = { calls: 0, status429: 0, retries: 0, tokenFetches: 0, byStatus: {} };
+  readonly users: UsersClient;
+  readonly roles: RolesClient;
+  readonly tickets: TicketsClient;
+  private readonly tokens: TokenCache;
+  private roleIdsByName?: Promise<Map<string, string>>;
+  private readonly origin: string;
+
+  constructor(private readonly opts: Auth0AdapterOptions) {
+    this.origin = (opts.baseUrl ?? `https://${opts.domain}`).replace(/\/+$/, "");
+    const rawFetch = opts.fetch ?? fetch;
+    const rewrite = (input: string | URL | Request): string => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      const prod = `https://${opts.domain}`;
+      return url.startsWith(prod) ? this.origin + url.slice(prod.length) : url;
+    };
+    const tokenFetch: typeof fetch = async (input, init) => {
+      this.stats.tokenFetches++;
+      return rawFetch(rewrite(input), init);
+    };
+    this.tokens = new TokenCache(
+      () =>
+        new TokenProvider({
+          domain: opts.domain,
+          clientId: opts.credentials.clientId,
+          clientSecret: opts.credentials.clientSecret,
+          audience: `https://${opts.domain}/api/v2/`,
+          fetch: tokenFetch,
+          telemetry: false,
+        }),
+    );
+    const pacedFetch: typeof fetch = (input, init) => this.pacedFetch(rawFetch, rewrite(input), init ?? {});
+    const clientOptions = {
+      baseUrl: `${this.origin}/api/v2`,
+      token: () => this.tokens.get(),
+      fetch: pacedFetch,
+      // Retries, timeouts and 429 handling live in pacedFetch, where the pacer can see them.
+      maxRetries: 0,
+      timeoutInSeconds: 15 * 60,
+    };
+    this.users = new UsersClient(clientOptions);
+    this.roles = new RolesClient(clientOptions);
+    this.tickets = new TicketsClient(clientOptions);
+  }
+
+  get pacer(): Pacer {
+    return this.opts.pacer;
+  }
+
+  private async pacedFetch(rawFetch: typeof fetch, url: string, init: RequestInit): Promise<Response> {
+    const maxRateWaits = this.opts.maxRateLimitWaits ?? 30;
+    let failures = 0;
+    let rateWaits = 0;
+    let reauthenticated = false;
+    let req = init;
+    for (;;) {
+      await this.opts.pacer.acquire(init.signal ?? undefined);
+      this.stats.calls++;
+      const attempt = AbortSignal.timeout(this.opts.timeoutMs);
+      const signal = init.signal ? AbortSignal.any([init.signal, attempt]) : attempt;
+      let res: Response;
+      try {
+        res = await rawFetch(url, { ...req, signal });
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        if (failures < this.opts.maxRetries) {
+          failures++;
+          this.stats.retries++;
+          await sleep(backoff(failures));
+          continue;
+        }
+        if (attempt.aborted) {
+          // The SDK reports an AbortError as a timeout (ManagementTimeoutError).
+          const e = new Error(`no answer within ${this.opts.timeoutMs} ms`);
+          e.name = "AbortError";
+          throw e;
+        }
+        throw err;
+      }
+      this.stats.byStatus[res.status] = (this.stats.byStatus[res.status] ?? 0) + 1;
+      this.opts.pacer.observe(res.status, res.headers);
+      if (res.status === 429) {
+        this.stats.status429++;
+        if (rateWaits < maxRateWaits) {
+          rateWaits++;
+          await res.arrayBuffer().catch(() => undefined);
+          await this.opts.pacer.waitForReset(init.signal ?? undefined);
+          continue;
+        }
+        return res;
+      }
+      if ((res.status >= 500 || res.status === 408) && failures < this.opts.maxRetries) {
+        failures++;
+        this.stats.retries++;
+        await res.arrayBuffer().catch(() => undefined);
+        await sleep(backoff(failures));
+        continue;
+      }
+      if (res.status === 401 && !reauthenticated) {
+        reauthenticated = true;
+        await res.arrayBuffer().catch(() => undefined);
+        this.tokens.invalidate();
+        req = setHeader(req, "authorization", `Bearer ${await this.tokens.get()}`);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classifyError(err, operation);
+    }
+  }
+
+  private toCurrent(u: Management.UserResponseSchema | Management.GetUserResponseContent): CurrentUser {
+    const r = u as Record<string, unknown>;
+    const cur: CurrentUser = { user_id: String(u.user_id) };
+    for (const k of ["email", "given_name", "family_name", "name", "nickname", "picture", "phone_number", "username"] as const) {
+      if (typeof r[k] === "string") cur[k] = r[k] as string;
+    }
+    if (typeof r.email_verified === "boolean") cur.email_verified = r.email_verified;
+    if (typeof r.blocked === "boolean") cur.blocked = r.blocked;
+    cur.user_metadata = (r.user_metadata as JsonObject | undefined) ?? {};
+    cur.app_metadata = (r.app_metadata as JsonObject | undefined) ?? {};
+    return cur;
+  }
+
+  /**
+   * The user with this email in the configured connection, or null. Auth0 may hold the same email in other
+   * connections; those are ignored. Several candidates are never guessed between: the row is rejected.
+   */
+  async findByEmail(email: string): Promise<CurrentUser | null> {
+    const found = await this.call("find user by email", () => this.users.listUsersByEmail({ email: email.toLowerCase() }));
+    const candidates = found.filter((u) => (u.identities ?? []).some((i) => i.connection === this.opts.connection));
+    if (candidates.length > 1) {
+      throw new Auth0Error(`find user by email: ${candidates.length} users in connection ${this.opts.connection} match; refusing to guess`, {
+        kind: "ambiguous",
+        retryable: false,
+      });
+    }
+    return candidates[0] ? this.toCurrent(candidates[0]) : null;
+  }
+
+  /** The user, or null when Auth0 has no such user. */
+  async getById(userId: string): Promise<CurrentUser | null> {
+    try {
+      return this.toCurrent(await this.call("get user", () => this.users.get(userId)));
+    } catch (err) {
+      if (err instanceof Auth0Error && err.kind === "not_found") return null;
+      throw err;
+    }
+  }
+
+  /** Creates the user in the configured connection; database connections get a random password nobody knows. */
+  async create(body: CreateBody): Promise<CurrentUser> {
+    const request: Management.CreateUserRequestContent = {
+      ...(body as Management.CreateUserRequestContent),
+      connection: this.opts.connection,
+      verify_email: this.opts.verifyEmail,
+    };
+    if (this.opts.connectionType === "database") request.password = randomPassword();
+    return this.toCurrent(await this.call("create user", () => this.users.create(request)));
+  }
+
+  /**
+   * Applies a patch. Auth0 refuses email, username and password changes in one call, so such a patch is split;
+   * a change of email or username names the connection, as Auth0 requires.
+   */
+  async patch(userId: string, patch: UserPatch): Promise<CurrentUser> {
+    const { username, ...rest } = patch;
+    const parts: UserPatch[] = [];
+    if (username !== undefined && rest.email !== undefined) parts.push(rest, { username });
+    else parts.push(patch);
+    let result: CurrentUser | undefined;
+    for (const part of parts) {
+      const body: Management.UpdateUserRequestContent = { ...(part as Management.UpdateUserRequestContent) };
+      if (part.email !== undefined || part.username !== undefined || part.phone_number !== undefined) body.connection = this.opts.connection;
+      result = this.toCurrent(await this.call("update user", () => this.users.update(userId, body)));
+    }
+    return result!;
+  }
+
+  block(userId: string): Promise<CurrentUser> {
+    return this.patch(userId, { blocked: true });
+  }
+
+  async delete(userId: string): Promise<void> {
+    await this.call("delete user", () => this.users.delete(userId));
+  }
+
+  /** An invitation: a password-change ticket for a user created with a password nobody knows. */
+  async passwordChangeTicket(userId: string, opts: { resultUrl?: string; ttlSec?: number; markEmailAsVerified?: boolean }): Promise<string> {
+    const res = await this.call("create password-change ticket", () =>
+      this.tickets.changePassword({
+        user_id: userId,
+        result_url: opts.resultUrl,
+        ttl_sec: opts.ttlSec,
+        mark_email_as_verified: opts.markEmailAsVerified,
+      }),
+    );
+    return res.ticket;
+  }
+
+  /** All roles of the tenant by name, fetched once per process. */
+  roleMap(): Promise<Map<string, string>> {
+    this.roleIdsByName ??= this.call("list roles", async () => {
+      const map = new Map<string, string>();
+      const page = await this.roles.list({ per_page: 100, include_totals: true });
+      for await (const role of page) if (role.name && role.id) map.set(role.name, role.id);
+      return map;
+    }).catch((err: unknown) => {
+      this.roleIdsByName = undefined;
+      throw err;
+    });
+    return this.roleIdsByName;
+  }
+
+  /** Role ids for names; an unknown name is a permanent error naming it. */
+  async roleIds(names: string[]): Promise<string[]> {
+    const map = await this.roleMap();
+    const unknown = names.filter((n) => !map.has(n));
+    if (unknown.length > 0) {
+      throw new Auth0Error(`unknown role${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")} (not defined in the tenant)`, {
+        kind: "unknown_role",
+        retryable: false,
+      });
+    }
+    return names.map((n) => map.get(n) as string);
+  }
+
+  async userRoles(userId: string): Promise<string[]> {
+    return this.call("list user roles", async () => {
+      const names: string[] = [];
+      const page = await this.users.roles.list(userId, { per_page: 100, include_totals: true });
+      for await (const role of page) if (role.name) names.push(role.name);
+      return names.sort();
+    });
+  }
+
+  async assignRoles(userId: string, names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const roles = await this.roleIds(names);
+    await this.call("assign roles", () => this.users.roles.assign(userId, { roles }));
+  }
+
+  async removeRoles(userId: string, names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const roles = await this.roleIds(names);
+    await this.call("remove roles", () => this.users.roles.delete(userId, { roles }));
+  }
+
+  /**
+   * Idempotent create: when Auth0 answers 409 (the user exists, e.g. a redelivered message whose first create
+   * went through), the user is resolved by email and patched to the desired profile instead.
+   */
+  async createOrResolve(desired: DesiredProfile, body: CreateBody): Promise<{ outcome: "created" | "updated" | "unchanged"; user: CurrentUser }> {
+    try {
+      return { outcome: "created", user: await this.create(body) };
+    } catch (err) {
+      if (!(err instanceof Auth0Error && err.kind === "conflict")) throw err;
+    }
+    const existing = await this.findByEmail(desired.email);
+    if (!existing) {
+      throw new Auth0Error("create user: Auth0 answered 409 but no user with that email exists in the connection", { kind: "conflict", retryable: true });
+    }
+    const op = plan({ desired, current: existing, mode: "upsert" });
+    if (op.kind === "update") return { outcome: "updated", user: await this.patch(op.userId, op.patch) };
+    return { outcome: "unchanged", user: existing };
+  }
+}
+
+function backoff(attempt: number): number {
+  return Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+}

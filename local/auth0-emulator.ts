@@ -1,0 +1,789 @@
+/**
+ * An Auth0 Management API v2 emulator, faithful to the behaviours in shared/FACTS.md: client-credentials tokens,
+ * users (create, get, users-by-email, patch, delete), roles, password-change tickets, the per-tenant token bucket
+ * with its x-ratelimit-* headers and 429 body, and knobs to inject faults. It listens on 127.0.0.1 only.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const DEFAULT_CLIENT_ID = "local-sync-client";
+export const DEFAULT_CLIENT_SECRET = "local-sync-secret-not-for-production";
+export const DEFAULT_DOMAIN = "tenant.emulator.local";
+export const DEFAULT_CONNECTION = "Username-Password-Authentication";
+
+type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+type JsonObject = { [k: string]: Json };
+
+export interface EmulatorConnection {
+  name: string;
+  /** "auth0" is a database connection (password required); "email" is passwordless. */
+  strategy: "auth0" | "email";
+  requiresUsername?: boolean;
+}
+
+export interface Auth0EmulatorOptions {
+  port?: number;
+  domain?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** Sustained requests per second of the tenant bucket (default 16, Enterprise production). */
+  rate?: number;
+  /** Bucket size (default 50). */
+  burst?: number;
+  connections?: EmulatorConnection[];
+  /** Role names that exist in the tenant. */
+  roles?: string[];
+  tokenLifetimeSec?: number;
+  faults?: Partial<FaultSettings>;
+  /** Seed of the random choices of fault injection, for repeatable runs. */
+  seed?: number;
+}
+
+export interface FaultSettings {
+  /** Share (0..1) of Management API requests answered 500/503. */
+  failRate: number;
+  /** Of the failed writes, the share that fail after the write was applied (the client cannot tell). */
+  failAfterWriteShare: number;
+  /** Added latency per request, and a uniform random jitter on top. */
+  latencyMs: number;
+  jitterMs: number;
+}
+
+export interface RequestLogEntry {
+  /** Epoch ms when the request was admitted (after latency), which is when the bucket was charged. */
+  t: number;
+  method: string;
+  route: string;
+  status: number;
+}
+
+interface StoredUser {
+  user_id: string;
+  connection: string;
+  email?: string;
+  email_verified: boolean;
+  given_name?: string;
+  family_name?: string;
+  name?: string;
+  nickname?: string;
+  picture?: string;
+  phone_number?: string;
+  phone_verified?: boolean;
+  username?: string;
+  blocked?: boolean;
+  user_metadata: JsonObject;
+  app_metadata: JsonObject;
+  created_at: string;
+  updated_at: string;
+  /** sha256 of the password: the emulator never keeps a plaintext password. */
+  passwordHash?: string;
+  roles: Set<string>;
+}
+
+export interface TenantUser {
+  user_id: string;
+  connection: string;
+  email?: string;
+  email_verified: boolean;
+  given_name?: string;
+  family_name?: string;
+  name?: string;
+  nickname?: string;
+  picture?: string;
+  phone_number?: string;
+  username?: string;
+  blocked?: boolean;
+  user_metadata: JsonObject;
+  app_metadata: JsonObject;
+  hasPassword: boolean;
+  roles: string[];
+}
+
+export interface TenantState {
+  users: TenantUser[];
+  roles: { id: string; name: string }[];
+  tickets: { user_id: string; result_url?: string; ttl_sec?: number }[];
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: JsonObject,
+  ) {
+    super(String(body.message ?? body.error_description ?? status));
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  413: "Request Entity Too Large",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+const apiError = (status: number, message: string, errorCode?: string): HttpError =>
+  new HttpError(status, { statusCode: status, error: STATUS_TEXT[status] ?? "Error", message, ...(errorCode ? { errorCode } : {}) });
+const invalidBody = (detail: string, property?: string): HttpError =>
+  apiError(400, `Payload validation error: '${detail}'${property ? ` on property ${property}` : ""}.`, "invalid_body");
+
+const RESERVED_APP_METADATA = new Set([
+  "blocked",
+  "clientID",
+  "created_at",
+  "email",
+  "email_verified",
+  "globalClientID",
+  "global_client_id",
+  "identities",
+  "lastIP",
+  "lastLogin",
+  "loginsCount",
+  "metadata",
+  "multifactor",
+  "updated_at",
+  "user_id",
+]);
+
+const CREATE_PROPS = new Set([
+  "email",
+  "phone_number",
+  "user_metadata",
+  "blocked",
+  "email_verified",
+  "phone_verified",
+  "app_metadata",
+  "given_name",
+  "family_name",
+  "name",
+  "nickname",
+  "picture",
+  "user_id",
+  "connection",
+  "password",
+  "verify_email",
+  "username",
+]);
+const PATCH_PROPS = new Set([
+  "blocked",
+  "email_verified",
+  "email",
+  "phone_number",
+  "phone_verified",
+  "user_metadata",
+  "app_metadata",
+  "given_name",
+  "family_name",
+  "name",
+  "nickname",
+  "picture",
+  "verify_email",
+  "verify_phone_number",
+  "password",
+  "connection",
+  "client_id",
+  "username",
+]);
+const STRING_LIMITS: Record<string, [number, number]> = {
+  given_name: [1, 150],
+  family_name: [1, 150],
+  name: [1, 300],
+  nickname: [1, 300],
+  username: [1, 128],
+  picture: [1, 2048],
+  email: [3, 254],
+};
+const BOOLEAN_PROPS = new Set(["blocked", "email_verified", "phone_verified", "verify_email", "verify_phone_number"]);
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PROFILE_LIMIT = 10 * 1024;
+const MAX_ROLES_PER_USER = 50;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Continuous-refill token bucket, as Auth0 describes its per-tenant limit. */
+class TokenBucket {
+  private tokens: number;
+  private last: number;
+  constructor(
+    readonly size: number,
+    readonly rate: number,
+  ) {
+    this.tokens = size;
+    this.last = Date.now();
+  }
+  private refill(now: number): void {
+    this.tokens = Math.min(this.size, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+  }
+  take(now: number): boolean {
+    this.refill(now);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+  headers(now: number): { limit: number; remaining: number; reset: number } {
+    this.refill(now);
+    const untilNext = this.tokens >= this.size ? 0 : ((1 - (this.tokens % 1)) / this.rate) * 1000;
+    return { limit: this.size, remaining: Math.floor(this.tokens), reset: Math.ceil((now + untilNext) / 1000) };
+  }
+}
+
+export class Auth0Emulator {
+  readonly domain: string;
+  readonly clientId: string;
+  private readonly clientSecret: string;
+  private readonly connections: Map<string, EmulatorConnection>;
+  private readonly users = new Map<string, StoredUser>();
+  private readonly byConnectionEmail = new Map<string, string>();
+  private readonly roles = new Map<string, { id: string; name: string; description: string }>();
+  private readonly tokens = new Map<string, number>();
+  private readonly tickets: TenantState["tickets"] = [];
+  private bucket: TokenBucket;
+  private readonly tokenBucket = new TokenBucket(30, 10);
+  private faults: FaultSettings;
+  private stormUntil = 0;
+  private readonly random: () => number;
+  private server?: Server;
+  private readonly log: RequestLogEntry[] = [];
+  tokenLifetimeSec: number;
+  /** Tokens handed out by /oauth/token. */
+  tokensIssued = 0;
+
+  constructor(private readonly options: Auth0EmulatorOptions = {}) {
+    this.domain = options.domain ?? DEFAULT_DOMAIN;
+    this.clientId = options.clientId ?? DEFAULT_CLIENT_ID;
+    this.clientSecret = options.clientSecret ?? DEFAULT_CLIENT_SECRET;
+    this.connections = new Map(
+      (options.connections ?? [{ name: DEFAULT_CONNECTION, strategy: "auth0" }]).map((c) => [c.name, c] as const),
+    );
+    this.bucket = new TokenBucket(options.burst ?? 50, options.rate ?? 16);
+    this.tokenLifetimeSec = options.tokenLifetimeSec ?? 86_400;
+    this.faults = { failRate: 0, failAfterWriteShare: 0.5, latencyMs: 0, jitterMs: 0, ...options.faults };
+    this.random = mulberry32(options.seed ?? 0x5eed);
+    for (const name of options.roles ?? []) this.addRole(name);
+  }
+
+  /** Starts listening on 127.0.0.1 (port 0: chosen by the OS). Returns the base URL. */
+  async start(): Promise<string> {
+    const server = createServer((req, res) => {
+      void this.handle(req, res);
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.port ?? 0, "127.0.0.1", () => resolve());
+    });
+    this.server = server;
+    return this.baseUrl;
+  }
+
+  get baseUrl(): string {
+    if (!this.server) throw new Error("emulator not started");
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ---- knobs for tests and benchmarks ----
+
+  setFaults(f: Partial<FaultSettings>): void {
+    this.faults = { ...this.faults, ...f };
+  }
+
+  setRateLimit(rate: number, burst: number): void {
+    this.bucket = new TokenBucket(burst, rate);
+  }
+
+  /** Answers every Management API request with 429 for the given time; x-ratelimit-reset points at its end. */
+  storm429(durationMs: number): void {
+    this.stormUntil = Date.now() + durationMs;
+  }
+
+  /** Makes every token issued so far expired, as if its lifetime had run out. */
+  expireAllTokens(): void {
+    for (const t of this.tokens.keys()) this.tokens.set(t, 0);
+  }
+
+  addRole(name: string): string {
+    const existing = [...this.roles.values()].find((r) => r.name === name);
+    if (existing) return existing.id;
+    const id = `rol_${randomBytes(8).toString("hex")}`;
+    this.roles.set(id, { id, name, description: name });
+    return id;
+  }
+
+  get requestLog(): readonly RequestLogEntry[] {
+    return this.log;
+  }
+
+  clearLog(): void {
+    this.log.length = 0;
+  }
+
+  /** Request counts by "METHOD route status", and totals. */
+  counters(): { total: number; byStatus: Record<string, number>; byEndpoint: Record<string, number> } {
+    const byStatus: Record<string, number> = {};
+    const byEndpoint: Record<string, number> = {};
+    for (const e of this.log) {
+      byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
+      const k = `${e.method} ${e.route} ${e.status}`;
+      byEndpoint[k] = (byEndpoint[k] ?? 0) + 1;
+    }
+    return { total: this.log.length, byStatus, byEndpoint };
+  }
+
+  /** The whole tenant, for assertions. Passwords are never exposed, only whether one is set. */
+  state(): TenantState {
+    const roleName = (id: string) => this.roles.get(id)?.name ?? id;
+    return {
+      users: [...this.users.values()].map((u) => {
+        const { passwordHash, roles, ...rest } = u;
+        return structuredClone({ ...rest, hasPassword: Boolean(passwordHash), roles: [...roles].map(roleName).sort() });
+      }),
+      roles: [...this.roles.values()].map(({ id, name }) => ({ id, name })),
+      tickets: structuredClone(this.tickets),
+    };
+  }
+
+  /** Loads a tenant state (as `state()` returns it), e.g. to persist the local tenant between runs. */
+  load(state: TenantState): void {
+    this.users.clear();
+    this.byConnectionEmail.clear();
+    this.roles.clear();
+    for (const r of state.roles) this.roles.set(r.id, { ...r, description: r.name });
+    const roleIds = new Map(state.roles.map((r) => [r.name, r.id]));
+    for (const u of state.users) {
+      const { hasPassword, roles, ...rest } = u;
+      const stored: StoredUser = {
+        ...structuredClone(rest),
+        created_at: new Date().toISOString(),
+        updated_at: new Date().toISOString(),
+        passwordHash: hasPassword ? "restored" : undefined,
+        roles: new Set(roles.map((n) => roleIds.get(n) ?? this.addRole(n))),
+      };
+      this.users.set(stored.user_id, stored);
+      if (stored.email) this.byConnectionEmail.set(`${stored.connection}\u0000${stored.email}`, stored.user_id);
+    }
+    this.tickets.splice(0, this.tickets.length, ...state.tickets);
+  }
+
+  // ---- HTTP ----
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://emulator");
+    const method = req.method ?? "GET";
+    let route = url.pathname;
+    let status = 500;
+    let headers: Record<string, string> = {};
+    let payload: unknown;
+    let rawBody = "";
+    let admittedAt: number | undefined;
+    try {
+      rawBody = await readBody(req);
+      const { latencyMs, jitterMs } = this.faults;
+      if (latencyMs > 0 || jitterMs > 0) await sleep(latencyMs + this.random() * jitterMs);
+      if (url.pathname === "/oauth/token" && method === "POST") {
+        route = "/oauth/token";
+        const now = Date.now();
+        if (!this.tokenBucket.take(now)) throw new HttpError(429, { error: "too_many_requests", error_description: "Too Many Requests" });
+        [status, payload] = [200, this.issueToken(req.headers["content-type"] ?? "", rawBody)];
+      } else if (url.pathname.startsWith("/api/v2/")) {
+        const now = Date.now();
+        admittedAt = now;
+        route = routeOf(method, url.pathname);
+        const storming = now < this.stormUntil;
+        const admitted = !storming && this.bucket.take(now);
+        const rl = this.bucket.headers(now);
+        headers = {
+          "x-ratelimit-limit": String(rl.limit),
+          "x-ratelimit-remaining": String(storming ? 0 : rl.remaining),
+          "x-ratelimit-reset": String(storming ? Math.ceil(this.stormUntil / 1000) : rl.reset),
+        };
+        if (!admitted) {
+          throw apiError(429, "Global limit has been reached", "too_many_requests");
+        }
+        this.authenticate(req.headers.authorization);
+        const failing = this.faults.failRate > 0 && this.random() < this.faults.failRate;
+        const isWrite = method !== "GET";
+        if (failing && !(isWrite && this.random() < this.faults.failAfterWriteShare)) throw this.serverError();
+        [status, payload] = this.route(method, url, rawBody);
+        if (failing) throw this.serverError();
+      } else {
+        throw apiError(404, "Not Found");
+      }
+    } catch (err) {
+      if (err instanceof HttpError) {
+        status = err.status;
+        payload = err.body;
+      } else {
+        status = 500;
+        payload = { statusCode: 500, error: "Internal Server Error", message: (err as Error).message };
+      }
+    }
+    this.log.push({ t: admittedAt ?? Date.now(), method, route, status });
+    const body = status === 204 || payload === undefined ? "" : JSON.stringify(payload);
+    res.writeHead(status, { ...headers, ...(body ? { "content-type": "application/json; charset=utf-8" } : {}) });
+    res.end(body);
+  }
+
+  private serverError(): HttpError {
+    return this.random() < 0.5
+      ? apiError(500, "Internal Server Error", "internal_error")
+      : apiError(503, "The service is temporarily unavailable", "service_unavailable");
+  }
+
+  private issueToken(contentType: string, raw: string): JsonObject {
+    let params: Record<string, string>;
+    if (contentType.includes("application/json")) {
+      params = JSON.parse(raw || "{}") as Record<string, string>;
+    } else {
+      params = Object.fromEntries(new URLSearchParams(raw));
+    }
+    if (params.grant_type !== "client_credentials") {
+      throw new HttpError(403, { error: "unsupported_grant_type", error_description: "Unsupported grant type" });
+    }
+    if (params.client_id !== this.clientId || params.client_secret !== this.clientSecret) {
+      throw new HttpError(401, { error: "access_denied", error_description: "Unauthorized" });
+    }
+    const audience = `https://${this.domain}/api/v2/`;
+    if (params.audience !== audience) {
+      throw new HttpError(403, { error: "access_denied", error_description: `Service not enabled within domain: ${params.audience}` });
+    }
+    const token = randomBytes(32).toString("base64url");
+    this.tokens.set(token, Date.now() + this.tokenLifetimeSec * 1000);
+    this.tokensIssued++;
+    return { access_token: token, token_type: "Bearer", expires_in: this.tokenLifetimeSec, scope: "read:users create:users update:users delete:users read:roles create:role_members delete:role_members create:user_tickets" };
+  }
+
+  private authenticate(header: string | undefined): void {
+    const m = /^Bearer (.+)$/.exec(header ?? "");
+    if (!m) throw apiError(401, "Missing authentication");
+    const exp = this.tokens.get(m[1] ?? "");
+    if (exp === undefined) throw apiError(401, "Invalid token");
+    if (Date.now() >= exp) {
+      throw new HttpError(401, {
+        statusCode: 401,
+        error: "Unauthorized",
+        message: "Expired token received for JSON Web Token validation",
+        attributes: { error: "Expired token received for JSON Web Token validation" },
+      });
+    }
+  }
+
+  private route(method: string, url: URL, raw: string): [number, unknown] {
+    const path = url.pathname.slice("/api/v2".length);
+    const q = url.searchParams;
+    let m: RegExpExecArray | null;
+    if (path === "/users" && method === "POST") return [201, this.createUser(parseJson(raw))];
+    if (path === "/users-by-email" && method === "GET") return [200, this.usersByEmail(q.get("email"))];
+    if ((m = /^\/users\/([^/]+)$/.exec(path))) {
+      const id = decodeURIComponent(m[1] ?? "");
+      if (method === "GET") return [200, this.view(this.mustGet(id))];
+      if (method === "PATCH") return [200, this.patchUser(id, parseJson(raw))];
+      if (method === "DELETE") return [204, this.deleteUser(id)];
+    }
+    if ((m = /^\/users\/([^/]+)\/roles$/.exec(path))) {
+      const id = decodeURIComponent(m[1] ?? "");
+      if (method === "GET") {
+        const user = this.mustGet(id);
+        return [200, this.page([...user.roles].map((r) => this.roles.get(r)).filter((r) => r !== undefined), q, "roles")];
+      }
+      if (method === "POST") return [204, this.changeRoles(id, parseJson(raw), "add")];
+      if (method === "DELETE") return [204, this.changeRoles(id, parseJson(raw), "remove")];
+    }
+    if (path === "/roles" && method === "GET") {
+      const filter = q.get("name_filter")?.toLowerCase();
+      const list = [...this.roles.values()].filter((r) => !filter || r.name.toLowerCase().includes(filter));
+      return [200, this.page(list, q, "roles")];
+    }
+    if (path === "/tickets/password-change" && method === "POST") return [201, this.passwordTicket(parseJson(raw))];
+    throw apiError(404, "Not Found");
+  }
+
+  private page<T>(items: T[], q: URLSearchParams, name: string): unknown {
+    const perPage = Math.min(Math.max(Number(q.get("per_page") ?? 50), 1), 100);
+    const page = Math.max(Number(q.get("page") ?? 0), 0);
+    const slice = items.slice(page * perPage, page * perPage + perPage);
+    if (q.get("include_totals") === "true") return { [name]: slice, start: page * perPage, limit: perPage, total: items.length };
+    return slice;
+  }
+
+  private mustGet(id: string): StoredUser {
+    const user = this.users.get(id);
+    if (!user) throw apiError(404, "The user does not exist.", "inexistent_user");
+    return user;
+  }
+
+  private view(u: StoredUser): JsonObject {
+    const out: JsonObject = {
+      user_id: u.user_id,
+      email_verified: u.email_verified,
+      identities: [{ connection: u.connection, provider: u.connection === DEFAULT_CONNECTION || this.connections.get(u.connection)?.strategy === "auth0" ? "auth0" : "email", user_id: u.user_id.split("|")[1] ?? u.user_id, isSocial: false }],
+      user_metadata: structuredClone(u.user_metadata),
+      app_metadata: structuredClone(u.app_metadata),
+      created_at: u.created_at,
+      updated_at: u.updated_at,
+    };
+    for (const k of ["email", "given_name", "family_name", "name", "nickname", "picture", "phone_number", "username", "blocked", "phone_verified"] as const) {
+      const v = u[k];
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+
+  private validate(body: JsonObject, allowed: Set<string>, forPatch: boolean): void {
+    const extra = Object.keys(body).filter((k) => !allowed.has(k));
+    if (extra.length > 0) throw invalidBody(`Additional properties not allowed: ${extra.join(",")}`);
+    for (const [k, v] of Object.entries(body)) {
+      if (BOOLEAN_PROPS.has(k)) {
+        if (typeof v !== "boolean") throw invalidBody(`Expected type boolean but found type ${typeName(v)}`, k);
+        continue;
+      }
+      if (k === "user_metadata" || k === "app_metadata") {
+        if (v === null || typeof v !== "object" || Array.isArray(v)) throw invalidBody(`Expected type object but found type ${typeName(v)}`, k);
+        checkMetadataKeys(v as JsonObject, k);
+        if (k === "app_metadata") {
+          const reserved = Object.keys(v as JsonObject).filter((key) => RESERVED_APP_METADATA.has(key));
+          if (reserved.length > 0) throw apiError(400, `app_metadata may not contain reserved keys: ${reserved.join(", ")}`, "invalid_body");
+        }
+        continue;
+      }
+      if (v === null && forPatch && k !== "connection" && k !== "client_id") continue;
+      if (typeof v !== "string") throw invalidBody(`Expected type string but found type ${typeName(v)}`, k);
+      const limits = STRING_LIMITS[k];
+      if (limits && ([...v].length < limits[0] || [...v].length > limits[1])) {
+        throw invalidBody(`String is too ${[...v].length < limits[0] ? "short" : "long"} (${[...v].length} chars), limits ${limits[0]}-${limits[1]}`, k);
+      }
+      if (k === "email" && !EMAIL_RE.test(v)) throw invalidBody(`Object didn't pass validation for format email: ${v}`, "email");
+      if (k === "phone_number" && !/^\+[0-9]{1,15}$/.test(v)) throw invalidBody(`String does not match pattern ^\\+[0-9]{1,15}$`, "phone_number");
+      if (k === "picture") {
+        try {
+          new URL(v);
+        } catch {
+          throw invalidBody(`Object didn't pass validation for format uri: ${v}`, "picture");
+        }
+      }
+    }
+  }
+
+  private createUser(body: JsonObject): JsonObject {
+    this.validate(body, CREATE_PROPS, false);
+    if (typeof body.connection !== "string") throw invalidBody("Missing required property: connection");
+    const conn = this.connections.get(body.connection);
+    if (!conn) throw apiError(400, "The connection does not exist.", "inexistent_connection");
+    if (typeof body.email !== "string") throw invalidBody("Missing required property: email");
+    if (conn.strategy === "auth0") {
+      if (typeof body.password !== "string") throw invalidBody("Missing required property: password");
+      if (body.password.length < 8) throw apiError(400, "PasswordStrengthError: Password is too weak", "invalid_body");
+    } else if (body.password !== undefined) {
+      throw apiError(400, "Passwords are not supported by this connection", "invalid_body");
+    }
+    if (conn.requiresUsername && typeof body.username !== "string") throw invalidBody("Missing required property: username");
+    if (!conn.requiresUsername && body.username !== undefined) throw apiError(400, "Cannot set username for connection without requires_username", "invalid_body");
+    const email = body.email.toLowerCase();
+    const idxKey = `${conn.name}\u0000${email}`;
+    if (this.byConnectionEmail.has(idxKey)) throw apiError(409, "The user already exists.", "auth0_idp_error");
+    const now = new Date().toISOString();
+    const provider = conn.strategy === "auth0" ? "auth0" : "email";
+    const userId = typeof body.user_id === "string" ? `${provider}|${body.user_id}` : `${provider}|${randomBytes(12).toString("hex")}`;
+    if (this.users.has(userId)) throw apiError(409, "The user already exists.", "auth0_idp_error");
+    const user: StoredUser = {
+      user_id: userId,
+      connection: conn.name,
+      email,
+      email_verified: body.email_verified === true,
+      user_metadata: (body.user_metadata as JsonObject | undefined) ?? {},
+      app_metadata: (body.app_metadata as JsonObject | undefined) ?? {},
+      created_at: now,
+      updated_at: now,
+      passwordHash: typeof body.password === "string" ? createHash("sha256").update(body.password).digest("hex") : undefined,
+      roles: new Set(),
+    };
+    for (const k of ["given_name", "family_name", "name", "nickname", "picture", "phone_number", "username"] as const) {
+      const v = body[k];
+      if (typeof v === "string") user[k] = v;
+    }
+    if (typeof body.blocked === "boolean") user.blocked = body.blocked;
+    if (typeof body.phone_verified === "boolean") user.phone_verified = body.phone_verified;
+    this.checkSize(user);
+    this.users.set(userId, user);
+    this.byConnectionEmail.set(idxKey, userId);
+    return this.view(user);
+  }
+
+  private patchUser(id: string, body: JsonObject): JsonObject {
+    const user = this.mustGet(id);
+    this.validate(body, PATCH_PROPS, true);
+    const exclusive = ["email", "password", "username"].filter((k) => body[k] !== undefined);
+    if (exclusive.length > 1) {
+      throw apiError(400, `Cannot update ${exclusive.join(" and ")} simultaneously`, "invalid_body");
+    }
+    const next: StoredUser = { ...user, user_metadata: { ...user.user_metadata }, app_metadata: { ...user.app_metadata } };
+    let newEmail: string | undefined;
+    for (const [k, v] of Object.entries(body)) {
+      if (k === "connection" || k === "client_id" || k === "verify_email" || k === "verify_phone_number") continue;
+      if (k === "password") {
+        next.passwordHash = createHash("sha256").update(String(v)).digest("hex");
+        continue;
+      }
+      if (k === "user_metadata" || k === "app_metadata") {
+        const patch = v as JsonObject;
+        if (Object.keys(patch).length === 0) {
+          next[k] = {};
+          continue;
+        }
+        for (const [mk, mv] of Object.entries(patch)) {
+          if (mv === null) delete next[k][mk];
+          else next[k][mk] = mv;
+        }
+        continue;
+      }
+      if (k === "email") {
+        if (v === null) throw invalidBody("Expected type string but found type null", "email");
+        newEmail = String(v).toLowerCase();
+        const other = this.byConnectionEmail.get(`${user.connection}\u0000${newEmail}`);
+        if (other && other !== id) throw apiError(400, "The specified new email already exists", "email_conflict");
+        next.email = newEmail;
+        if (body.email_verified === undefined) next.email_verified = false;
+        continue;
+      }
+      const rec = next as unknown as Record<string, unknown>;
+      if (v === null) delete rec[k];
+      else rec[k] = v;
+    }
+    this.checkSize(next);
+    next.updated_at = new Date().toISOString();
+    if (newEmail !== undefined && newEmail !== user.email) {
+      if (user.email) this.byConnectionEmail.delete(`${user.connection}\u0000${user.email}`);
+      this.byConnectionEmail.set(`${user.connection}\u0000${newEmail}`, id);
+    }
+    this.users.set(id, next);
+    return this.view(next);
+  }
+
+  private checkSize(u: StoredUser): void {
+    const size = Buffer.byteLength(JSON.stringify(this.view(u)), "utf8");
+    if (size > PROFILE_LIMIT) throw apiError(400, `Payload validation error: 'User profile is ${size} bytes, larger than the 10 KB limit'.`, "invalid_body");
+  }
+
+  private deleteUser(id: string): undefined {
+    const user = this.users.get(id);
+    if (user) {
+      this.users.delete(id);
+      if (user.email) this.byConnectionEmail.delete(`${user.connection}\u0000${user.email}`);
+    }
+    return undefined;
+  }
+
+  private usersByEmail(email: string | null): JsonObject[] {
+    if (!email) throw invalidBody("Missing required property: email");
+    // Exact and case-sensitive on the stored (lower-cased) email, across connections.
+    return [...this.users.values()].filter((u) => u.email === email).map((u) => this.view(u));
+  }
+
+  private changeRoles(id: string, body: JsonObject, op: "add" | "remove"): undefined {
+    const user = this.mustGet(id);
+    const roles = body.roles;
+    if (!Array.isArray(roles) || roles.length === 0 || roles.some((r) => typeof r !== "string")) {
+      throw invalidBody("Missing required property: roles");
+    }
+    for (const r of roles as string[]) if (!this.roles.has(r)) throw apiError(404, "The role does not exist.", "inexistent_role");
+    const next = new Set(user.roles);
+    for (const r of roles as string[]) {
+      if (op === "add") next.add(r);
+      else next.delete(r);
+    }
+    if (next.size > MAX_ROLES_PER_USER) throw apiError(400, `A user can have at most ${MAX_ROLES_PER_USER} roles`, "too_many_roles");
+    user.roles = next;
+    return undefined;
+  }
+
+  private passwordTicket(body: JsonObject): JsonObject {
+    const allowed = new Set(["user_id", "result_url", "ttl_sec", "mark_email_as_verified", "includeEmailInRedirect", "client_id", "organization_id", "connection_id", "email"]);
+    const extra = Object.keys(body).filter((k) => !allowed.has(k));
+    if (extra.length > 0) throw invalidBody(`Additional properties not allowed: ${extra.join(",")}`);
+    if (typeof body.user_id !== "string") throw invalidBody("Missing required property: user_id");
+    this.mustGet(body.user_id);
+    this.tickets.push({
+      user_id: body.user_id,
+      result_url: typeof body.result_url === "string" ? body.result_url : undefined,
+      ttl_sec: typeof body.ttl_sec === "number" ? body.ttl_sec : undefined,
+    });
+    return { ticket: `https://${this.domain}/lo/reset?ticket=${randomBytes(16).toString("hex")}#` };
+  }
+}
+
+function routeOf(_method: string, pathname: string): string {
+  return pathname
+    .replace(/^\/api\/v2\/users\/[^/]+\/roles$/, "/api/v2/users/:id/roles")
+    .replace(/^\/api\/v2\/users\/[^/]+$/, "/api/v2/users/:id");
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
+  return typeof v;
+}
+
+function checkMetadataKeys(o: JsonObject, path: string): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (k.includes(".") || k.includes("$")) throw apiError(400, `Payload validation error: '${path} keys may not contain '.' or '$' (${k})'.`, "invalid_body");
+    if (v && typeof v === "object" && !Array.isArray(v)) checkMetadataKeys(v, `${path}.${k}`);
+  }
+}
+
+function parseJson(raw: string): JsonObject {
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("not an object");
+    return v as JsonObject;
+  } catch {
+    throw invalidBody("Invalid JSON body");
+  }
+}
+
+const MAX_BODY = 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(apiError(413, "Payload too large: the limit is 1 MB", "payload_too_large"));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}

@@ -3,7 +3,7 @@
  * Starts the Auth0 Management API emulator on 127.0.0.1 and prints its base URL.
  */
 import { parseArgs } from "node:util";
-import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_DOMAIN } from "./auth0-emulator.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_DOMAIN } from "./auth0-emulator.js";
 
 const HELP = `Usage: npm run emulator -- [options]
 

@@ -1,0 +1,194 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { PROFILE_MAX_BYTES, ProfileMapper, RunDuplicates, hashKey } from "../../functions/core/profile.js";
+import { rejectionMessage, type Row } from "../../functions/core/types.js";
+import { testConfig } from "../helpers/config.js";
+
+const cfg = testConfig({
+  mapping: {
+    given_name: "first_name",
+    family_name: { column: "last_name", onNull: "clear" },
+    phone_number: "phone",
+    picture: "avatar",
+    blocked: "is_blocked",
+    email_verified: "verified",
+    "user_metadata.prefs": { column: "prefs", json: true },
+    "app_metadata.tier": { column: "tier", createOnly: true },
+    app_metadata: "app_json",
+  },
+  roles: { column: "roles" },
+});
+const mapper = new ProfileMapper(cfg);
+const row = (extra: Row = {}): Row => ({ id: "u-1", email: "Ada@Example.COM", first_name: "Ada", ...extra });
+
+function rejected(r: Row, rowNumber = 7) {
+  const res = mapper.map(r, rowNumber);
+  if (res.ok) throw new Error(`expected a rejection, got ${JSON.stringify(res.profile)}`);
+  return { ...res.rejection, message: rejectionMessage(res.rejection) };
+}
+
+function mapped(r: Row) {
+  const res = mapper.map(r, 1);
+  if (!res.ok) throw new Error(`unexpected rejection: ${rejectionMessage(res.rejection)}`);
+  return res.profile;
+}
+
+describe("row -> desired profile", () => {
+  it("maps standard fields, explicit metadata targets and the identity key", () => {
+    const p = mapped(row({ last_name: "Lovelace", phone: "+44 (20) 7946-0958", avatar: "https://img.example/a.png", is_blocked: "f", verified: 1, tier: "gold", prefs: '{"theme":"dark"}', roles: "editor, admin" }));
+    expect(p.key).toBe("u-1");
+    expect(p.email).toBe("ada@example.com");
+    expect(p.fields).toEqual({
+      given_name: "Ada",
+      family_name: "Lovelace",
+      phone_number: "+442079460958",
+      picture: "https://img.example/a.png",
+      blocked: false,
+      email_verified: true,
+    });
+    expect(p.user_metadata).toEqual({ prefs: { theme: "dark" } });
+    expect(p.app_metadata).toEqual({ sync_key: "u-1", tier: "gold" });
+    expect(p.createOnly).toEqual(["app_metadata.tier"]);
+    expect(p.roles).toEqual(["admin", "editor"]);
+  });
+
+  it("puts unmapped columns into user_metadata, parsing JSON text, unless turned off", () => {
+    expect(mapped(row({ plan: "pro", seats: 3, settings: '{"a":[1,2]}', note: "{not json" })).user_metadata).toEqual({
+      plan: "pro",
+      seats: 3,
+      settings: { a: [1, 2] },
+      note: "{not json",
+    });
+    const off = new ProfileMapper(testConfig({ unmappedColumns: "ignore" })).map(row({ plan: "pro" }));
+    expect(off.ok && off.profile.user_metadata).toEqual({});
+  });
+
+  it("merges a JSON-object column into app_metadata", () => {
+    expect(mapped(row({ app_json: { region: "eu", flags: { beta: true } } })).app_metadata).toEqual({
+      sync_key: "u-1",
+      region: "eu",
+      flags: { beta: true },
+    });
+  });
+
+  it("a NULL leaves Auth0's value alone by default and clears it where configured", () => {
+    const p = mapped(row({ first_name: null, last_name: null, phone: "  ", is_blocked: null }));
+    expect(p.fields).not.toHaveProperty("given_name");
+    expect(p.fields).not.toHaveProperty("phone_number");
+    expect(p.fields).not.toHaveProperty("blocked");
+    expect(p.fields.family_name).toBeNull();
+    const clearing = new ProfileMapper(testConfig({ defaults: { onNull: "clear" }, mapping: { blocked: "b", "user_metadata.plan": "plan" } }));
+    const c = clearing.map(row({ b: null, plan: null, extra: null }));
+    expect(c.ok && c.profile.fields.blocked).toBe(false);
+    expect(c.ok && c.profile.user_metadata).toEqual({ plan: null, extra: null, first_name: "Ada" });
+  });
+
+  it("uses the lower-cased email as the key when the table has no key column", () => {
+    const m = new ProfileMapper(testConfig({ identity: { emailColumn: "email" } }));
+    const r = m.map({ email: "Bob@Example.com" });
+    expect(r.ok && r.profile.key).toBe("bob@example.com");
+    expect(r.ok && r.profile.app_metadata).toEqual({});
+    expect(m.keyLabel("bob@example.com")).toBe(`#${hashKey("bob@example.com")}`);
+  });
+});
+
+describe("validation: each rule rejects with a reason naming the row, key and field", () => {
+  it("missing identity key", () => {
+    expect(rejected(row({ id: null })).message).toBe("row 7: id: is empty; the identity key column must have a value");
+  });
+  it("missing and invalid email (the address is never repeated)", () => {
+    expect(rejected(row({ email: null })).message).toBe("row 7, key u-1: email: is empty; every user needs an email address");
+    for (const bad of ["plainaddress", "a@b", "a..b@example.com", "a@-example.com", "a b@example.com", "ä@example.com", "a@example.c0m"]) {
+      const r = rejected(row({ email: bad }));
+      expect(r.code).toBe("invalid_email");
+      expect(r.message).toBe("row 7, key u-1: email: is not a valid email address");
+      expect(r.message).not.toContain(bad);
+    }
+    expect(rejected(row({ email: `${"a".repeat(250)}@example.com` })).message).toMatch(/email: is not a valid email address \(length 262, allowed 3-254\)/);
+  });
+  it("phone E.164", () => {
+    expect(rejected(row({ phone: "555-1234" })).message).toBe("row 7, key u-1: phone_number: expected E.164 like +14155550100, got '555-1234'");
+    expect(rejected(row({ phone: "+1234567890123456" })).code).toBe("invalid_phone");
+  });
+  it("length limits", () => {
+    expect(rejected(row({ first_name: "x".repeat(151) })).message).toBe("row 7, key u-1: given_name: must be 1-150 characters, got 151");
+  });
+  it("picture URI", () => {
+    expect(rejected(row({ avatar: "not a url" })).message).toBe("row 7, key u-1: picture: expected an http(s) URL, got 'not a url'");
+    expect(rejected(row({ avatar: "javascript:alert(1)" })).code).toBe("invalid_uri");
+  });
+  it("booleans", () => {
+    expect(rejected(row({ is_blocked: "maybe" })).message).toBe("row 7, key u-1: blocked: expected true or false, got 'maybe'");
+  });
+  it("control characters in profile fields", () => {
+    expect(rejected(row({ first_name: "Ad\u0007a" })).message).toBe("row 7, key u-1: given_name: contains control characters");
+  });
+  it("metadata keys without '.' or '$', at any depth", () => {
+    expect(rejected(row({ prefs: '{"a.b":1}' })).message).toBe(
+      "row 7, key u-1: user_metadata.prefs: metadata keys may not be empty or contain '.' or '$' (found 'a.b')",
+    );
+    expect(rejected(row({ prefs: '{"x":{"$set":1}}' })).field).toBe("user_metadata.prefs.x");
+  });
+  it("invalid JSON in a JSON column", () => {
+    expect(rejected(row({ prefs: "{oops" })).message).toMatch(/^row 7, key u-1: user_metadata\.prefs: is not valid JSON \(/);
+  });
+  it("JSON nested too deep", () => {
+    const deep = "[".repeat(40) + "]".repeat(40);
+    expect(rejected(row({ prefs: deep })).message).toMatch(/nests deeper than 32 levels$/);
+  });
+  it("reserved app_metadata keys", () => {
+    expect(rejected(row({ app_json: { email: "x" } })).message).toBe("row 7, key u-1: app_metadata.email: 'email' is a reserved app_metadata key in Auth0");
+    expect(rejected(row({ app_json: { sync_key: "other" } })).code).toBe("reserved_metadata_key");
+  });
+  it("10 KB profile size", () => {
+    const r = rejected(row({ bio: "x".repeat(PROFILE_MAX_BYTES) }));
+    expect(r.code).toBe("profile_too_large");
+    expect(r.message).toMatch(/^row 7, key u-1: profile: is \d+ bytes; Auth0 allows 10240 bytes per user$/);
+  });
+  it("roles", () => {
+    expect(rejected(row({ roles: "[broken" })).message).toBe("row 7, key u-1: roles: is not a valid JSON array of role names");
+    expect(rejected(row({ roles: Array.from({ length: 51 }, (_, i) => `r${i}`) })).message).toMatch(/lists 51 roles; Auth0 allows at most 50/);
+  });
+  it("the same key or email twice in one run", () => {
+    const dup = new RunDuplicates();
+    const a = mapped(row());
+    const b = mapped(row({ email: "other@example.com" }));
+    const c = mapped(row({ id: "u-2", email: "ADA@example.com" }));
+    expect(dup.check(a, 1, "u-1")).toBeUndefined();
+    expect(rejectionMessage(dup.check(b, 2, "u-1")!)).toBe("row 2, key u-1: key: the same identity key appears again (first at row 1)");
+    expect(rejectionMessage(dup.check(c, 3, "u-2")!)).toBe("row 3, key u-2: email: the same email address is already used by row 1 under another key");
+  });
+});
+
+describe("properties", () => {
+  // Text that is not JSON-looking (unmapped columns starting with { or [ are parsed as JSON on purpose).
+  const safeText = fc
+    .string({ minLength: 1, maxLength: 30 })
+    // eslint-disable-next-line no-control-regex
+    .filter((s) => s.trim().length > 0 && !/^[[{]/.test(s.trim()) && !/[\u0000-\u001f\u007f]/.test(s));
+  const anyValue = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.double(), fc.object(), fc.array(fc.anything()));
+
+  it("never throws, whatever the row holds", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom("id", "email", "first_name", "last_name", "phone", "avatar", "prefs", "roles", "app_json", "is_blocked", "x"), anyValue), (r) => {
+        const res = mapper.map(r as Row, 1);
+        if (!res.ok) expect(rejectionMessage(res.rejection)).toMatch(/^row 1(, key .+)?: \S+: .+/);
+      }),
+    );
+  });
+
+  it("maps valid values exactly, whatever the column order", () => {
+    fc.assert(
+      fc.property(safeText, safeText, fc.constantFrom("a@example.com", "B.c+tag@Sub.Example.org"), fc.boolean(), (first, plan, email, reverse) => {
+        const entries = Object.entries({ id: "k1", email, first_name: first, plan });
+        const r = Object.fromEntries(reverse ? entries.reverse() : entries) as Row;
+        const res = mapper.map(r);
+        expect(res.ok).toBe(true);
+        if (!res.ok) return;
+        expect(res.profile.fields.given_name).toBe(first.trim());
+        expect(res.profile.user_metadata.plan).toBe(plan);
+        expect(res.profile.email).toBe(email.toLowerCase());
+      }),
+    );
+  });
+});

@@ -51,7 +51,7 @@ export interface FaultSettings {
 }
 
 export interface RequestLogEntry {
-  /** Epoch ms when the request was admitted (after latency), which is when the bucket was charged. */
+  /** Epoch ms when the request arrived, which is when the bucket was charged. */
   t: number;
   method: string;
   route: string;
@@ -404,9 +404,11 @@ export class Auth0Emulator {
     let admittedAt: number | undefined;
     try {
       rawBody = await readBody(req);
+      // Like Auth0's edge, the bucket is charged when a request arrives; processing time (latency) comes after.
       const { latencyMs, jitterMs } = this.faults;
-      if (latencyMs > 0 || jitterMs > 0) await sleep(latencyMs + this.random() * jitterMs);
+      const delay = latencyMs > 0 || jitterMs > 0 ? sleep(latencyMs + this.random() * jitterMs) : undefined;
       if (url.pathname === "/oauth/token" && method === "POST") {
+        await delay;
         route = "/oauth/token";
         const now = Date.now();
         if (!this.tokenBucket.take(now)) throw new HttpError(429, { error: "too_many_requests", error_description: "Too Many Requests" });
@@ -423,6 +425,7 @@ export class Auth0Emulator {
           "x-ratelimit-remaining": String(storming ? 0 : rl.remaining),
           "x-ratelimit-reset": String(storming ? Math.ceil(this.stormUntil / 1000) : rl.reset),
         };
+        await delay;
         if (!admitted) {
           throw apiError(429, "Global limit has been reached", "too_many_requests");
         }
@@ -433,6 +436,7 @@ export class Auth0Emulator {
         [status, payload] = this.route(method, url, rawBody);
         if (failing) throw this.serverError();
       } else {
+        await delay;
         throw apiError(404, "Not Found");
       }
     } catch (err) {

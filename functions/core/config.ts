@@ -100,7 +100,7 @@ const sourceSchema = z
     parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a parameter name"), z.string(expected("a string value"))).optional(),
     /** Rows per GetStatementResult page asked of the emulator; Redshift chooses its own page size. */
     pageSize: z.number().int().min(1).max(10_000).default(1000),
-  })
+  }, expected("the warehouse source { workgroupName or clusterIdentifier, database, sql }"))
   .refine((s) => Boolean(s.workgroupName) !== Boolean(s.clusterIdentifier), {
     message: "expected exactly one of workgroupName (Redshift Serverless) or clusterIdentifier (provisioned)",
   });
@@ -145,7 +145,7 @@ const auth0Schema = z.strictObject({
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   /** In-process retries of 5xx and network errors before the operation fails retryably (429s are waited out, not counted). */
   maxRetries: z.number().int().min(0).max(10).default(2),
-});
+}, expected("the Auth0 tenant { domain, connection, ... }"));
 
 const createSchema = z.strictObject({
   /** Send Auth0's verification email on create. */

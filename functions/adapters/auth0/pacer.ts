@@ -9,6 +9,12 @@ export interface PacerOptions {
   rate: number;
   /** Bucket size: how many requests may go at once after a quiet spell. */
   burst: number;
+  /**
+   * Tokens of the tenant bucket this pacer never spends (default 1). A request arrives a little after it was
+   * paced, and not always equally late; the reserve absorbs that jitter so a saturated pacer does not meet an
+   * empty tenant bucket.
+   */
+  reserve?: number;
   /** Upper bound of one wait for a reset, so a clock skew can never park the process for long. */
   maxPauseMs?: number;
   now?: () => number;
@@ -38,6 +44,9 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
 export class Pacer {
   readonly rate: number;
   readonly burst: number;
+  /** The local bucket's size: the burst less the reserve. */
+  readonly capacity: number;
+  private readonly reserve: number;
   private tokens: number;
   private last: number;
   private pausedUntil = 0;
@@ -51,7 +60,9 @@ export class Pacer {
     if (!(opts.burst >= 1)) throw new RangeError(`pacer burst must be at least 1, got ${opts.burst}`);
     this.rate = opts.rate;
     this.burst = opts.burst;
-    this.tokens = opts.burst;
+    this.reserve = Math.max(0, opts.reserve ?? 1);
+    this.capacity = Math.max(1, opts.burst - this.reserve);
+    this.tokens = this.capacity;
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? defaultSleep;
     this.last = this.now();
@@ -59,7 +70,7 @@ export class Pacer {
   }
 
   private refill(now: number): void {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
   }
 
@@ -95,7 +106,7 @@ export class Pacer {
     if (headers.get("x-ratelimit-remaining") !== null && Number.isFinite(remaining)) {
       this.refill(now);
       // The tenant bucket is shared with every other client: never believe we have more than it has.
-      this.tokens = Math.min(this.tokens, Math.max(0, remaining));
+      this.tokens = Math.min(this.tokens, Math.max(0, remaining - this.reserve));
     }
   }
 

@@ -1,0 +1,56 @@
+import { TokenProvider } from "auth0";
+import { RolesClient } from "auth0/roles";
+import { TicketsClient } from "auth0/tickets";
+import { UsersClient } from "auth0/users";
+import { afterEach } from "vitest";
+import { Auth0Adapter, type Auth0AdapterOptions } from "../../functions/adapters/auth0/client.js";
+import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, type Auth0EmulatorOptions } from "../../local/auth0-emulator.js";
+
+const running: Auth0Emulator[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((e) => e.stop()));
+});
+
+/** Starts an emulator on 127.0.0.1 with an OS-chosen port; stopped after the test. */
+export async function startEmulator(opts: Auth0EmulatorOptions = {}): Promise<Auth0Emulator> {
+  const emu = new Auth0Emulator(opts);
+  running.push(emu);
+  await emu.start();
+  return emu;
+}
+
+/** The official SDK's resource clients, pointed at the emulator. */
+export function sdkFor(emu: Auth0Emulator, creds = { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }) {
+  const rewrite: typeof fetch = (input, init) => fetch(String(input).replace(`https://${emu.domain}`, emu.baseUrl), init);
+  const tokens = new TokenProvider({ domain: emu.domain, ...creds, audience: `https://${emu.domain}/api/v2/`, fetch: rewrite, telemetry: false });
+  const options = { baseUrl: `${emu.baseUrl}/api/v2`, token: () => tokens.getAccessToken(), maxRetries: 0 };
+  return { tokens, users: new UsersClient(options), roles: new RolesClient(options), tickets: new TicketsClient(options) };
+}
+
+export function adapterFor(emu: Auth0Emulator, over: Partial<Auth0AdapterOptions> = {}): Auth0Adapter {
+  return new Auth0Adapter({
+    domain: emu.domain,
+    baseUrl: emu.baseUrl,
+    credentials: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET },
+    connection: DEFAULT_CONNECTION,
+    connectionType: "database",
+    verifyEmail: false,
+    timeoutMs: 5_000,
+    maxRetries: 2,
+    pacer: new Pacer({ rate: 1000, burst: 1000 }),
+    ...over,
+  });
+}
+
+/** Largest number of log entries in any window of `ms` starting at or after `from`. */
+export function maxInWindow(times: number[], ms: number, from = -Infinity): number {
+  const t = times.filter((x) => x >= from).sort((a, b) => a - b);
+  let best = 0;
+  let j = 0;
+  for (let i = 0; i < t.length; i++) {
+    while ((t[j] as number) <= (t[i] as number) - ms) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}

@@ -104,6 +104,8 @@ export interface TenantState {
   users: TenantUser[];
   roles: { id: string; name: string }[];
   tickets: { user_id: string; result_url?: string; ttl_sec?: number }[];
+  /** Users to whom Auth0 would have sent a verification email (verify_email defaults to true on create). */
+  verificationEmails: string[];
 }
 
 class HttpError extends Error {
@@ -256,6 +258,7 @@ export class Auth0Emulator {
   private readonly roles = new Map<string, { id: string; name: string; description: string }>();
   private readonly tokens = new Map<string, number>();
   private readonly tickets: TenantState["tickets"] = [];
+  private readonly verificationEmails: string[] = [];
   private bucket: TokenBucket;
   private readonly tokenBucket = new TokenBucket(30, 10);
   private faults: FaultSettings;
@@ -366,6 +369,7 @@ export class Auth0Emulator {
       }),
       roles: [...this.roles.values()].map(({ id, name }) => ({ id, name })),
       tickets: structuredClone(this.tickets),
+      verificationEmails: [...this.verificationEmails],
     };
   }
 
@@ -389,6 +393,7 @@ export class Auth0Emulator {
       if (stored.email) this.byConnectionEmail.set(`${stored.connection}\u0000${stored.email}`, stored.user_id);
     }
     this.tickets.splice(0, this.tickets.length, ...state.tickets);
+    this.verificationEmails.splice(0, this.verificationEmails.length, ...(state.verificationEmails ?? []));
   }
 
   // ---- HTTP ----
@@ -636,6 +641,7 @@ export class Auth0Emulator {
     this.checkSize(user);
     this.users.set(userId, user);
     this.byConnectionEmail.set(idxKey, userId);
+    if (body.verify_email !== false && !user.email_verified) this.verificationEmails.push(userId);
     return this.view(user);
   }
 

@@ -59,6 +59,7 @@ describe("Auth0 adapter against the emulator", () => {
     expect(await a.findByEmail("ada@example.com")).toBeNull();
     const u = await a.create({ email: "ada@example.com", given_name: "Ada" });
     expect((await a.findByEmail("ADA@example.com"))?.user_id).toBe(u.user_id);
+    expect(emu.state().verificationEmails).toEqual([]);
     const tenant = emu.state().users.find((x) => x.user_id === u.user_id)!;
     expect(tenant.hasPassword).toBe(true);
     expect(tenant.connection).toBe(DEFAULT_CONNECTION);
@@ -66,6 +67,13 @@ describe("Auth0 adapter against the emulator", () => {
     expect((await a.block(u.user_id)).blocked).toBe(true);
     await a.delete(u.user_id);
     expect(await a.getById(u.user_id)).toBeNull();
+  });
+
+  it("asks Auth0 for a verification email only when the config says so", async () => {
+    const emu = await startEmulator();
+    const u = await adapterFor(emu, { verifyEmail: true }).create({ email: "ada@example.com" });
+    await adapterFor(emu, { verifyEmail: false }).create({ email: "bob@example.com" });
+    expect(emu.state().verificationEmails).toEqual([u.user_id]);
   });
 
   it("splits an email + username change into two calls, as Auth0 requires", async () => {

@@ -183,9 +183,9 @@ const scheduleSchema = z
 
 const queueSchema = z.strictObject({
   /** Users packed into one SQS message (also bounded by size). */
-  usersPerMessage: z.number().int().min(1).max(500).default(50),
-  /** SQS records per consumer invocation. */
-  batchSize: z.number().int().min(1).max(10_000).default(10),
+  usersPerMessage: z.number().int().min(1).max(500).default(25),
+  /** SQS records (messages) per consumer invocation. */
+  batchSize: z.number().int().min(1).max(10_000).default(1),
   maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(0),
   maxReceiveCount: z.number().int().min(5, "expected at least 5 (AWS guidance for Lambda consumers)").max(1000).default(5),
   consumerTimeoutSeconds: z.number().int().min(10).max(900).default(120),
@@ -234,8 +234,8 @@ export const syncConfigSchema = z
     schedule: scheduleSchema.default("rate(1 hour)"),
     alarms: z.strictObject({ email: z.email(expected("an email address")).optional() }).default({}),
     queue: queueSchema.default({
-      usersPerMessage: 50,
-      batchSize: 10,
+      usersPerMessage: 25,
+      batchSize: 1,
       maxBatchingWindowSeconds: 0,
       maxReceiveCount: 5,
       consumerTimeoutSeconds: 120,
@@ -276,6 +276,19 @@ export const syncConfigSchema = z
         path: ["create", "inviteTicket", "enabled"],
         message: "password-change tickets only exist for database connections",
       });
+    }
+    {
+      // One invocation must finish its users well inside the timeout at its share of the budget.
+      const { rps } = consumerBudget(cfg);
+      const calls = cfg.queue.batchSize * cfg.queue.usersPerMessage * CALLS_PER_NEW_USER;
+      const seconds = Math.ceil(calls / rps);
+      if (seconds > cfg.queue.consumerTimeoutSeconds * 0.8) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["queue", "batchSize"],
+          message: `batchSize x usersPerMessage = ${cfg.queue.batchSize * cfg.queue.usersPerMessage} users need about ${seconds} s at one consumer's ${rps.toFixed(1)} requests/s, more than 80% of consumerTimeoutSeconds (${cfg.queue.consumerTimeoutSeconds}); lower them or raise the timeout`,
+        });
+      }
     }
     if (cfg.create.inviteTicket.enabled && !cfg.create.inviteTicket.resultUrl) {
       ctx.addIssue({ code: "custom", path: ["create", "inviteTicket", "resultUrl"], message: "expected a URL to send invited users to" });
@@ -364,4 +377,21 @@ export function parseConfig(text: string, source = "config"): SyncConfig {
     throw new ConfigError(source, ["(top level): expected an object with name, source, auth0, ..."]);
   }
   return validateConfig(raw, source);
+}
+
+/** Management API calls a new user costs at most: lookup, create, role assignment. */
+export const CALLS_PER_NEW_USER = 3;
+
+/** Requests per second one consumer instance should have at least, for its pacing to be worth an instance. */
+export const MIN_RPS_PER_CONSUMER = 8;
+
+/**
+ * How many consumer instances share the Auth0 budget (the event source's maxConcurrency), and each one's share:
+ * maxConcurrency = clamp(ceil(requestsPerSecond / 8), 2, 1000); each instance paces at requestsPerSecond /
+ * maxConcurrency with burst floor(burst / maxConcurrency) (at least 2). Together they never exceed the budget.
+ */
+export function consumerBudget(cfg: Pick<SyncConfig, "auth0">): { maxConcurrency: number; rps: number; burst: number } {
+  const { requestsPerSecond, burst } = cfg.auth0.rateLimit;
+  const maxConcurrency = Math.min(1000, Math.max(2, Math.ceil(requestsPerSecond / MIN_RPS_PER_CONSUMER)));
+  return { maxConcurrency, rps: requestsPerSecond / maxConcurrency, burst: Math.max(2, Math.floor(burst / maxConcurrency)) };
 }

@@ -101,3 +101,16 @@ export class RunAccounting {
     }
   }
 }
+
+/** One row's outcome as a stage reports it (the extractor for rejects, the consumer for the rest). */
+export interface OutcomeEvent {
+  runId: string;
+  key: string;
+  keyLabel?: string;
+  row?: number;
+  outcome: Outcome;
+  userId?: string;
+  rejection?: Rejection;
+}
+
+export type OutcomeSink = (event: OutcomeEvent) => void;

@@ -49,7 +49,8 @@ export type RejectCode =
   | "ambiguous_user"
   | "unknown_role"
   | "auth0_rejected"
-  | "malformed_message";
+  | "malformed_message"
+  | "identity_conflict";
 
 /** Why a row can never succeed. `keyLabel` is safe to show (an identity key, or a hash when the key is an email). */
 export interface Rejection {

@@ -1,0 +1,142 @@
+/**
+ * Reads the configured SQL through the Redshift Data API: ExecuteStatement, DescribeStatement polled with backoff,
+ * then GetStatementResult page by page as an async iterator, so the whole result is never in memory.
+ */
+import {
+  DescribeStatementCommand,
+  ExecuteStatementCommand,
+  GetStatementResultCommand,
+  type ColumnMetadata,
+  type Field,
+  type RedshiftDataClient,
+} from "@aws-sdk/client-redshift-data";
+import type { Row, RowValue } from "../../core/types.js";
+
+export interface RedshiftSourceSettings {
+  workgroupName?: string;
+  clusterIdentifier?: string;
+  database: string;
+  secretArn?: string;
+  sql: string;
+  parameters?: Record<string, string>;
+}
+
+export interface PollSettings {
+  /** First wait between DescribeStatement calls; doubles up to maxMs. */
+  minMs: number;
+  maxMs: number;
+  /** Give up (and cancel nothing: the statement ends on its own) after this long. */
+  timeoutMs: number;
+}
+
+export class RedshiftStatementError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    message: string,
+    readonly statementId: string | undefined,
+    readonly status: string | undefined,
+    opts: { retryable: boolean },
+  ) {
+    super(message);
+    this.name = "RedshiftStatementError";
+    this.retryable = opts.retryable;
+  }
+}
+
+export interface Page {
+  columns: string[];
+  rows: Row[];
+}
+
+/** One Field union -> a value. Decimals and timestamps arrive as strings and stay strings. */
+export function fieldValue(f: Field): RowValue {
+  if (f.isNull) return null;
+  if (f.stringValue !== undefined) return f.stringValue;
+  if (f.longValue !== undefined) return f.longValue;
+  if (f.doubleValue !== undefined) return f.doubleValue;
+  if (f.booleanValue !== undefined) return f.booleanValue;
+  if (f.blobValue !== undefined) return f.blobValue;
+  return null;
+}
+
+export function toRows(columns: string[], records: Field[][]): Row[] {
+  return records.map((rec) => {
+    const row: Row = {};
+    rec.forEach((f, i) => {
+      row[columns[i] ?? `column_${i + 1}`] = fieldValue(f);
+    });
+    return row;
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class RedshiftSource {
+  private readonly poll: PollSettings;
+
+  constructor(
+    private readonly client: RedshiftDataClient,
+    private readonly settings: RedshiftSourceSettings,
+    poll: Partial<PollSettings> = {},
+  ) {
+    this.poll = { minMs: 250, maxMs: 5_000, timeoutMs: 15 * 60_000, ...poll };
+  }
+
+  /** Starts the statement; returns its id. */
+  async execute(): Promise<string> {
+    const s = this.settings;
+    const out = await this.client.send(
+      new ExecuteStatementCommand({
+        Sql: s.sql,
+        Database: s.database,
+        WorkgroupName: s.workgroupName,
+        ClusterIdentifier: s.clusterIdentifier,
+        SecretArn: s.secretArn,
+        Parameters: s.parameters ? Object.entries(s.parameters).map(([name, value]) => ({ name, value })) : undefined,
+        StatementName: "auth0-sync-extract",
+      }),
+    );
+    if (!out.Id) throw new RedshiftStatementError("ExecuteStatement returned no statement id", undefined, undefined, { retryable: true });
+    return out.Id;
+  }
+
+  /** Polls until FINISHED; FAILED and ABORTED become an error carrying Redshift's message. */
+  async waitFor(id: string): Promise<{ rows: number; hasResultSet: boolean }> {
+    const started = Date.now();
+    let wait = this.poll.minMs;
+    for (;;) {
+      const d = await this.client.send(new DescribeStatementCommand({ Id: id }));
+      if (d.Status === "FINISHED") return { rows: d.ResultRows ?? 0, hasResultSet: d.HasResultSet ?? false };
+      if (d.Status === "FAILED" || d.Status === "ABORTED") {
+        throw new RedshiftStatementError(`Redshift statement ${id} ${d.Status}: ${d.Error ?? "no message"}`, id, d.Status, {
+          retryable: d.Status === "ABORTED",
+        });
+      }
+      if (Date.now() - started > this.poll.timeoutMs) {
+        throw new RedshiftStatementError(`Redshift statement ${id} still ${d.Status} after ${this.poll.timeoutMs} ms`, id, d.Status, { retryable: true });
+      }
+      await sleep(wait);
+      wait = Math.min(this.poll.maxMs, wait * 2);
+    }
+  }
+
+  /** The result, one page at a time. */
+  async *pages(id: string): AsyncGenerator<Page> {
+    let token: string | undefined;
+    let columns: string[] | undefined;
+    do {
+      const res = await this.client.send(new GetStatementResultCommand({ Id: id, NextToken: token }));
+      columns ??= (res.ColumnMetadata ?? []).map((c: ColumnMetadata, i) => c.label || c.name || `column_${i + 1}`);
+      yield { columns, rows: toRows(columns, res.Records ?? []) };
+      token = res.NextToken;
+    } while (token);
+  }
+
+  /** Execute, wait, and stream the pages. */
+  async *run(): AsyncGenerator<Page> {
+    const id = await this.execute();
+    const { hasResultSet } = await this.waitFor(id);
+    if (!hasResultSet) throw new RedshiftStatementError(`Redshift statement ${id} returned no result set; the config's SQL must be a SELECT`, id, "FINISHED", { retryable: false });
+    yield* this.pages(id);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Consumer Lambda: SQS batches through Powertools' BatchProcessor with partial batch responses. Thin wiring;
+ * the work is in consume.ts.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { Auth0Adapter, auth0OptionsFromConfig } from "../adapters/auth0/client.js";
+import { Pacer } from "../adapters/auth0/pacer.js";
+import { loadAuth0Credentials, loadConfig } from "../adapters/runtime/config.js";
+import { consumerBudget } from "../core/config.js";
+import { OUTCOMES, type Outcome } from "../core/outcomes.js";
+import { consumeRecord, type ConsumerDeps } from "./consume.js";
+
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: "consumer" });
+
+export type ConsumerDepsFactory = (base: { logger: Logger }) => ConsumerDeps | Promise<ConsumerDeps>;
+
+/** Production wiring: config from the environment, credentials from Secrets Manager, one adapter per instance. */
+export const defaultDeps: ConsumerDepsFactory = async ({ logger }) => {
+  const config = loadConfig();
+  const credentials = await loadAuth0Credentials(config);
+  // Each concurrent Lambda instance gets an equal share of the tenant budget (see README, "Rate budget").
+  const share = consumerBudget(config);
+  const opts = auth0OptionsFromConfig(config, credentials);
+  const pacer = new Pacer({ rate: share.rps, burst: share.burst });
+  return { config, auth0: new Auth0Adapter({ ...opts, pacer }), logger };
+};
+
+const NAMES: Record<Outcome, string> = {
+  created: "UsersCreated",
+  updated: "UsersUpdated",
+  unchanged: "UsersUnchanged",
+  blocked: "UsersBlocked",
+  deleted: "UsersDeleted",
+  rejected: "UsersRejected",
+  deadLettered: "UsersDeadLettered",
+};
+
+export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps) {
+  let deps: Promise<ConsumerDeps> | undefined;
+  return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    deps ??= Promise.resolve(factory({ logger })).catch((err: unknown) => {
+      deps = undefined;
+      throw err;
+    });
+    const d = await deps;
+    const before = { calls: d.auth0.stats.calls, s429: d.auth0.stats.status429 };
+    const totals: Partial<Record<Outcome, number>> = {};
+    // Records one after another: the pacer is the limit, and a late record must see the time left.
+    const processor = new BatchProcessor(EventType.SQS);
+    const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
+    const recordHandler = async (record: SQSRecord) => {
+      const tally = await consumeRecord(d, record, remaining);
+      for (const [o, n] of Object.entries(tally.outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);
+    };
+    const response = await processPartialResponse(event, recordHandler, processor, { context, processInParallel: false, throwOnFullBatchFailure: false });
+    for (const o of OUTCOMES) if (totals[o]) metrics.addMetric(NAMES[o], MetricUnit.Count, totals[o] ?? 0);
+    metrics.addMetric("Auth0Calls", MetricUnit.Count, d.auth0.stats.calls - before.calls);
+    metrics.addMetric("Auth0Status429", MetricUnit.Count, d.auth0.stats.status429 - before.s429);
+    return response;
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}
+
+export const handler = createConsumerHandler();

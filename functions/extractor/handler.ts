@@ -1,0 +1,40 @@
+/**
+ * Extractor Lambda: started by the schedule with an optional run id; thin wiring of the Redshift and SQS
+ * adapters to the core (see extract.ts).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import { loadConfig } from "../adapters/runtime/config.js";
+import { extract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract.js";
+
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-extractor" });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: "extractor" });
+
+export type DepsFactory = (base: { logger: Logger; metrics: Metrics }) => ExtractorDeps | Promise<ExtractorDeps>;
+
+/** Production wiring: config from the environment, AWS clients from the Lambda's role and region. */
+export const defaultDeps: DepsFactory = ({ logger, metrics }) => {
+  const queueUrl = process.env.QUEUE_URL;
+  if (!queueUrl) throw new Error("QUEUE_URL is not set");
+  return { config: loadConfig(), redshift: new RedshiftDataClient({}), sqs: new SQSClient({}), queueUrl, logger, metrics };
+};
+
+export function createExtractorHandler(factory: DepsFactory = defaultDeps) {
+  let deps: Promise<ExtractorDeps> | undefined;
+  return middy(async (event: ExtractorEvent = {}): Promise<ExtractorResult> => {
+    deps ??= Promise.resolve(factory({ logger, metrics })).catch((err: unknown) => {
+      deps = undefined;
+      throw err;
+    });
+    return extract(await deps, event ?? {});
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}
+
+export const handler = createExtractorHandler();

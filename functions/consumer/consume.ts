@@ -56,6 +56,8 @@ async function applyOperation(deps: ConsumerDeps, op: SyncOperation): Promise<Op
   const { desired } = op;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
   try {
+    // Unknown role names reject the row before anything is written (names resolve from a per-process cache).
+    if (config.roles && desired.roles && desired.roles.length > 0) await auth0.roleIds(desired.roles);
     const current: CurrentUser | null = await auth0.findByEmail(desired.email);
     const keyName = config.identity.appMetadataKey;
     if (current && config.identity.keyColumn) {
@@ -96,8 +98,6 @@ async function applyOperation(deps: ConsumerDeps, op: SyncOperation): Promise<Op
       const have = created ? [] : await auth0.userRoles(userId);
       const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
       if (change.add.length > 0 || change.remove.length > 0) {
-        // Resolve names first, so an unknown role rejects the row before any role call.
-        await auth0.roleIds([...change.add, ...change.remove]);
         await auth0.assignRoles(userId, change.add);
         await auth0.removeRoles(userId, change.remove);
         if (outcome === "unchanged") outcome = "updated";

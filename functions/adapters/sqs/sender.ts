@@ -3,7 +3,7 @@
  * with SendMessageBatch, 10 entries a call and at most 256 KB a call, retrying entries that failed.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
-import { MESSAGE_VERSION, type QueueMessage, type UserOperation } from "./message.js";
+import { MESSAGE_VERSION, type UserOperation } from "./message.js";
 
 /** SQS allows 256 KiB per message and per batch call; stay well under it. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;

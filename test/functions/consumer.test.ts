@@ -1,0 +1,97 @@
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { packMessages } from "../../functions/adapters/sqs/sender.js";
+import type { UserOperation } from "../../functions/adapters/sqs/message.js";
+import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import type { OutcomeEvent } from "../../functions/core/outcomes.js";
+import { fingerprint } from "../../functions/core/fingerprint.js";
+import { ProfileMapper } from "../../functions/core/profile.js";
+import type { Row } from "../../functions/core/types.js";
+import { testConfig } from "../helpers/config.js";
+import { adapterFor, startEmulator } from "../helpers/emulator.js";
+
+const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
+const mapper = new ProfileMapper(config);
+
+function opsFor(rows: Row[]): UserOperation[] {
+  return rows.map((r, i) => {
+    const m = mapper.map(r, i + 1);
+    if (!m.ok) throw new Error(m.rejection.reason);
+    return { kind: "sync", row: i + 1, keyLabel: m.profile.key, fingerprint: fingerprint(m.profile), desired: m.profile };
+  });
+}
+
+const record = (id: string, body: string): SQSRecord => ({
+  messageId: id,
+  receiptHandle: id,
+  body,
+  attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
+  messageAttributes: {},
+  md5OfBody: "",
+  eventSource: "aws:sqs",
+  eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:q",
+  awsRegion: "us-east-1",
+});
+
+const context = (remainingMs: number): Context => ({ getRemainingTimeInMillis: () => remainingMs, functionName: "consumer", awsRequestId: "req" }) as unknown as Context;
+
+async function setup(opts: { failRate?: number; maxRetries?: number } = {}) {
+  const emu = await startEmulator({ roles: ["admin", "viewer"], faults: { failRate: opts.failRate ?? 0 } });
+  const auth0 = adapterFor(emu, { maxRetries: opts.maxRetries ?? 2 });
+  const outcomes: OutcomeEvent[] = [];
+  const handler = createConsumerHandler(({ logger }) => ({ config, auth0, logger, onOutcome: (e) => outcomes.push(e) }));
+  return { emu, auth0, outcomes, handler };
+}
+
+describe("consumer handler", () => {
+  it("creates, leaves unchanged, and rejects with a reason, per user; the record succeeds", async () => {
+    const { emu, outcomes, handler } = await setup();
+    const ops = opsFor([
+      { id: "a", email: "a@example.com", first: "Ann", roles: "admin" },
+      { id: "b", email: "b@example.com", first: "Bob", roles: "ghost" },
+    ]);
+    const [msg] = packMessages("run-1", ops, 25);
+    const event: SQSEvent = { Records: [record("m1", msg!.body)] };
+    expect(await handler(event, context(60_000))).toEqual({ batchItemFailures: [] });
+    const byKey = Object.fromEntries(outcomes.map((o) => [o.key, o]));
+    expect(byKey.a?.outcome).toBe("created");
+    // An unknown role rejects the row before anything is written.
+    expect(byKey.b?.outcome).toBe("rejected");
+    expect(byKey.b?.rejection).toMatchObject({ code: "unknown_role", field: "roles", row: 2, reason: "unknown role: ghost (not defined in the tenant)" });
+    expect(emu.state().users.map((u) => [u.email, u.roles])).toEqual([["a@example.com", ["admin"]]]);
+    // Delivered again (as after a partial failure): nothing to write.
+    outcomes.length = 0;
+    emu.clearLog();
+    await handler(event, context(60_000));
+    expect(Object.fromEntries(outcomes.map((o) => [o.key, o.outcome]))).toEqual({ a: "unchanged", b: "rejected" });
+    expect(emu.requestLog.filter((e) => e.method !== "GET" && e.route.startsWith("/api/v2"))).toEqual([]);
+  });
+
+  it("reports a malformed message with its id and reason and fails only that record", async () => {
+    const { handler, outcomes } = await setup();
+    const [good] = packMessages("run-1", opsFor([{ id: "a", email: "a@example.com", first: "Ann", roles: null }]), 25);
+    const res = await handler({ Records: [record("bad-1", '{"v":1,"runId":"r","ops":"nope"}'), record("good-1", good!.body)] }, context(60_000));
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "bad-1" }] });
+    expect(outcomes.map((o) => o.outcome)).toEqual(["created"]);
+  });
+
+  it("fails the record retryably on a passing Auth0 failure; the users already applied are unchanged next time", async () => {
+    const { emu, handler, outcomes } = await setup({ failRate: 1, maxRetries: 0 });
+    const [msg] = packMessages("run-1", opsFor([{ id: "a", email: "a@example.com", first: "Ann", roles: null }]), 25);
+    const event: SQSEvent = { Records: [record("m1", msg!.body)] };
+    expect(await handler(event, context(60_000))).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    expect(outcomes).toEqual([]);
+    emu.setFaults({ failRate: 0 });
+    expect(await handler(event, context(60_000))).toEqual({ batchItemFailures: [] });
+    expect(outcomes.map((o) => o.outcome)).toEqual(["created"]);
+  });
+
+  it("starts no Auth0 write when the Lambda is nearly out of time, and fails the record retryably", async () => {
+    const { emu, handler } = await setup();
+    const [msg] = packMessages("run-1", opsFor([{ id: "a", email: "a@example.com", first: "Ann", roles: null }]), 25);
+    emu.clearLog();
+    const res = await handler({ Records: [record("m1", msg!.body)] }, context(2_000));
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    expect(emu.requestLog.filter((e) => e.route.startsWith("/api/v2"))).toHaveLength(0);
+  });
+});

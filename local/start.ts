@@ -65,8 +65,8 @@ if (values.help) {
 }
 
 // The handlers create their logger and metrics when first imported: quiet them before that.
-process.env.POWERTOOLS_LOG_LEVEL ??= values.verbose ? "INFO" : "SILENT";
-process.env.POWERTOOLS_METRICS_DISABLED ??= values.verbose ? "false" : "true";
+if (!process.env.POWERTOOLS_LOG_LEVEL) process.env.POWERTOOLS_LOG_LEVEL = values.verbose ? "INFO" : "SILENT";
+if (!process.env.POWERTOOLS_METRICS_DISABLED) process.env.POWERTOOLS_METRICS_DISABLED = values.verbose ? "false" : "true";
 
 const { ConfigError, parseConfig } = await import("../functions/core/config.js");
 const { runLocalPipeline } = await import("./pipeline.js");

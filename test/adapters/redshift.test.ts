@@ -1,4 +1,10 @@
-import { DescribeStatementCommand, ExecuteStatementCommand, GetStatementResultCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import {
+  CancelStatementCommand,
+  DescribeStatementCommand,
+  ExecuteStatementCommand,
+  GetStatementResultCommand,
+  RedshiftDataClient,
+} from "@aws-sdk/client-redshift-data";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedshiftSource, RedshiftStatementError } from "../../functions/adapters/redshift/source.js";
@@ -85,6 +91,24 @@ describe("Redshift source against the Data API emulator", () => {
     expect(err!.status).toBe("FAILED");
     expect(err!.retryable).toBe(false);
     expect(err!.message).toMatch(/FAILED: ERROR: column "nope" does not exist/);
+  });
+});
+
+describe("Data API emulator", () => {
+  it("cancels a statement that has not finished; the adapter then reports it ABORTED", async () => {
+    const emu = new RedshiftDataEmulator({ queueDelayMs: 400 });
+    const client = new RedshiftDataClient({ ...FAKE, endpoint: await emu.start() });
+    try {
+      const src = new RedshiftSource(client, { workgroupName: "wg", database: "dev", sql: "SELECT 1 AS one" }, { minMs: 5 });
+      const id = await src.execute();
+      expect((await client.send(new DescribeStatementCommand({ Id: id }))).Status).toMatch(/SUBMITTED|STARTED/);
+      expect((await client.send(new CancelStatementCommand({ Id: id }))).Status).toBe(true);
+      await expect(src.waitFor(id)).rejects.toMatchObject({ status: "ABORTED", retryable: true });
+      await expect(client.send(new GetStatementResultCommand({ Id: id }))).rejects.toThrow(/is ABORTED; results are available once it has FINISHED/);
+      await expect(client.send(new DescribeStatementCommand({ Id: "nope" }))).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    } finally {
+      await emu.stop();
+    }
   });
 });
 

@@ -64,6 +64,9 @@ if (values.help) {
   process.exit(0);
 }
 
+// The AWS SDK warns on Node 20 about releases after January 2027; the locked versions support Node 20, and the
+// Lambdas run on nodejs22.x, so the warning would only clutter the demo's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 // The handlers create their logger and metrics when first imported: quiet them before that.
 if (!process.env.POWERTOOLS_LOG_LEVEL) process.env.POWERTOOLS_LOG_LEVEL = values.verbose ? "INFO" : "SILENT";
 if (!process.env.POWERTOOLS_METRICS_DISABLED) process.env.POWERTOOLS_METRICS_DISABLED = values.verbose ? "false" : "true";

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_DOMAIN } from "./auth0-emulator.js";
+import { numberOption } from "./cli-args.js";
 
 const HELP = `Usage: npm run emulator -- [options]
 
@@ -21,15 +22,11 @@ Options:
   --token-lifetime <s>   access token lifetime in seconds (default 86400)
   -h, --help             this text`;
 
-function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    console.error(`--${name}: expected a number from ${min} to ${max}, got '${v}'`);
-    process.exit(2);
-  }
-  return n;
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
 }
+const num = (name: string, v: string | undefined, min: number, max: number) => numberOption(name, v, min, max, fail);
 
 let args;
 try {

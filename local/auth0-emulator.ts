@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { seededRandom } from "./random.js";
 
 export const DEFAULT_CLIENT_ID = "local-sync-client";
 export const DEFAULT_CLIENT_SECRET = "local-sync-secret-not-for-production";
@@ -81,24 +82,8 @@ interface StoredUser {
   roles: Set<string>;
 }
 
-export interface TenantUser {
-  user_id: string;
-  connection: string;
-  email?: string;
-  email_verified: boolean;
-  given_name?: string;
-  family_name?: string;
-  name?: string;
-  nickname?: string;
-  picture?: string;
-  phone_number?: string;
-  username?: string;
-  blocked?: boolean;
-  user_metadata: JsonObject;
-  app_metadata: JsonObject;
-  hasPassword: boolean;
-  roles: string[];
-}
+/** A user as `state()` shows it: no password (only whether one is set), role names instead of ids. */
+export type TenantUser = Omit<StoredUser, "passwordHash" | "roles"> & { hasPassword: boolean; roles: string[] };
 
 export interface TenantState {
   users: TenantUser[];
@@ -134,6 +119,8 @@ const apiError = (status: number, message: string, errorCode?: string): HttpErro
 const invalidBody = (detail: string, property?: string): HttpError =>
   apiError(400, `Payload validation error: '${detail}'${property ? ` on property ${property}` : ""}.`, "invalid_body");
 
+// The emulator keeps its own copy of Auth0's rules (reserved keys, limits) rather than importing the core's:
+// it is the oracle the core's validation is tested against, so a mistake in one is caught by the other.
 const RESERVED_APP_METADATA = new Set([
   "blocked",
   "clientID",
@@ -205,16 +192,6 @@ const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PROFILE_LIMIT = 10 * 1024;
 const MAX_ROLES_PER_USER = 50;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -280,7 +257,7 @@ export class Auth0Emulator {
     this.bucket = new TokenBucket(options.burst ?? 50, options.rate ?? 16);
     this.tokenLifetimeSec = options.tokenLifetimeSec ?? 86_400;
     this.faults = { failRate: 0, failAfterWriteShare: 0.5, latencyMs: 0, jitterMs: 0, ...options.faults };
-    this.random = mulberry32(options.seed ?? 0x5eed);
+    this.random = seededRandom(options.seed ?? 0x5eed);
     for (const name of options.roles ?? []) this.addRole(name);
   }
 
@@ -384,8 +361,6 @@ export class Auth0Emulator {
       const { hasPassword, roles, ...rest } = u;
       const stored: StoredUser = {
         ...structuredClone(rest),
-        created_at: new Date().toISOString(),
-        updated_at: new Date().toISOString(),
         passwordHash: hasPassword ? "restored" : undefined,
         roles: new Set(roles.map((n) => roleIds.get(n) ?? this.addRole(n))),
       };

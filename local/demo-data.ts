@@ -4,6 +4,7 @@
  */
 import type { PGlite } from "@electric-sql/pglite";
 import { parse } from "csv-parse/sync";
+import { seededRandom } from "./random.js";
 
 export const DEMO_ROLES = ["admin", "editor", "viewer", "billing"];
 export const DEMO_TABLE = "app_users";
@@ -12,16 +13,6 @@ const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances",
 const LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Ritchie", "Perlman", "Torvalds", "Goldwasser", "Berners-Lee", "Wirth"];
 const PLANS = ["free", "pro", "team", "enterprise"];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface DemoRow {
   customer_id: string;
@@ -42,7 +33,7 @@ export interface DemoRow {
 export type DemoFlaw = "bad_email" | "bad_phone" | "duplicate_email" | "unknown_role" | "dotted_key" | "test_row" | null;
 
 export function generateUsers(n: number, seed = 42): { rows: DemoRow[]; flaws: DemoFlaw[] } {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T;
   const rows: DemoRow[] = [];
   const flaws: DemoFlaw[] = [];

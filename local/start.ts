@@ -3,6 +3,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { numberOption } from "./cli-args.js";
 
 const HELP = `Usage: npm start -- [options]
 
@@ -32,12 +33,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function number(name: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) fail(`--${name}: expected a number from ${min} to ${max}, got '${v}'`);
-  return n;
-}
+const number = (name: string, v: string | undefined, min: number, max: number) => numberOption(name, v, min, max, fail);
 
 let values;
 try {

@@ -1,26 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../functions/core/config.js";
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { startEmulator } from "../helpers/emulator.js";
+import { tempDir } from "../helpers/tmp.js";
 
 const config = parseConfig(readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8"));
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "auth0-sync-opt-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 describe("local pipeline options", () => {
   it("--csv loads rows into the table the config's SQL reads", async () => {
-    const dir = tmp();
+    const dir = tempDir();
     const csv = join(dir, "users.csv");
     writeFileSync(
       csv,
@@ -44,7 +35,7 @@ describe("local pipeline options", () => {
     const other = await startEmulator({ roles: ["admin", "editor", "viewer", "billing"], domain: "acme.example.auth0.com" });
     const run = await runLocalPipeline({
       config,
-      stateDir: tmp(),
+      stateDir: tempDir(),
       fresh: true,
       seedRows: 60,
       realTenant: { domain: other.domain, baseUrl: other.baseUrl, credentials: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET } },
@@ -55,7 +46,7 @@ describe("local pipeline options", () => {
   }, 60_000);
 
   it("a message that keeps failing ends in the DLQ after maxReceiveCount and its users are counted dead-lettered", async () => {
-    const run = await runLocalPipeline({ config, stateDir: tmp(), fresh: true, seedRows: 40, rate: 200, failRate: 1 });
+    const run = await runLocalPipeline({ config, stateDir: tempDir(), fresh: true, seedRows: 40, rate: 200, failRate: 1 });
     expect(run.unaccounted).toBe(0);
     expect(run.created + run.updated + run.unchanged).toBe(0);
     expect(run.deadLettered).toBe(run.rowsRead - run.rejected);

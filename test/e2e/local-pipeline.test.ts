@@ -1,23 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../functions/core/config.js";
 import type { TenantState } from "../../local/auth0-emulator.js";
 import { generateUsers, type DemoRow } from "../../local/demo-data.js";
 import { runLocalPipeline, type LocalRunSummary } from "../../local/pipeline.js";
+import { tempDir } from "../helpers/tmp.js";
 
 const config = parseConfig(readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8"));
 const ROWS = 1000;
-const dirs: string[] = [];
-const stateDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "auth0-sync-e2e-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 /** What the tenant must hold, worked out from the generated rows without the product's code. */
 function expectations() {
@@ -82,7 +73,7 @@ const tenant = (dir: string) => JSON.parse(readFileSync(join(dir, "tenant.json")
 
 describe("the local pipeline, end to end", () => {
   const exp = expectations();
-  const dir = stateDir();
+  const dir = tempDir();
   let first: LocalRunSummary;
 
   it("syncs exactly the valid users with their mapped fields, and reports every invalid row with its reason", async () => {
@@ -110,7 +101,7 @@ describe("the local pipeline, end to end", () => {
   }, 120_000);
 
   it("with 10% of Auth0 answers failing (5xx), the end state is the same", async () => {
-    const faulty = stateDir();
+    const faulty = tempDir();
     const run = await runLocalPipeline({ config, stateDir: faulty, fresh: true, seedRows: ROWS, rate: 400, failRate: 0.1 });
     expect(run.unaccounted).toBe(0);
     expect(run.deadLettered).toBe(0);

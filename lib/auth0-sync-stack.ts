@@ -1,20 +1,40 @@
-import { Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import type { SyncConfig } from "../functions/core/config.js";
+import { Observability } from "./observability.js";
+import { Pipeline } from "./pipeline.js";
 
 export interface Auth0SyncStackProps extends StackProps {
   config: SyncConfig;
 }
 
-/**
- * The deployable stack. This foundation only validates the sync definition at synth time; the schedule,
- * Lambdas, queues, alarms and dashboard are added by the CDK issue (see README, "Status").
- */
+/** Everything one sync needs: the pipeline (schedule, Lambdas, queues, secrets, IAM) and its observability. */
 export class Auth0SyncStack extends Stack {
-  readonly config: SyncConfig;
+  readonly pipeline: Pipeline;
+  readonly observability: Observability;
+
   constructor(scope: Construct, id: string, props: Auth0SyncStackProps) {
     super(scope, id, props);
-    this.config = props.config;
-    this.templateOptions.description = `Auth0 <- Redshift user sync "${props.config.name}"`;
+    const { config } = props;
+    this.templateOptions.description = `Auth0 <- Redshift user sync "${config.name}"`;
+    this.pipeline = new Pipeline(this, "Pipeline", { config });
+    this.observability = new Observability(this, "Observability", { config, pipeline: this.pipeline });
+
+    const out = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    const p = this.pipeline;
+    out("QueueUrl", p.queue.queueUrl, "Main queue URL");
+    out("QueueArn", p.queue.queueArn, "Main queue ARN");
+    out("DeadLetterQueueUrl", p.dlq.queueUrl, "DLQ URL");
+    out("DeadLetterQueueArn", p.dlq.queueArn, "DLQ ARN (redrive source)");
+    out("ScheduleDeadLetterQueueUrl", p.scheduleDlq.queueUrl, "Schedule invocations that could not be delivered");
+    out("ExtractorFunctionName", p.extractor.functionName, "Extractor Lambda");
+    out("ConsumerFunctionName", p.consumer.functionName, "Consumer Lambda");
+    out("CredentialsSecretArn", p.credentialsSecret.secretArn, "Auth0 M2M credentials secret");
+    out("AlarmTopicArn", this.observability.topic.topicArn, "SNS topic of the alarms");
+    out(
+      "DashboardUrl",
+      `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.observability.dashboard.dashboardName}`,
+      "CloudWatch dashboard",
+    );
   }
 }

@@ -17,7 +17,7 @@ import { OUTCOMES, type Outcome } from "../core/outcomes.js";
 import { consumeRecord, type ConsumerDeps } from "./consume.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
-const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: "consumer" });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
 
 export type ConsumerDepsFactory = (base: { logger: Logger }) => ConsumerDeps | Promise<ConsumerDeps>;
 

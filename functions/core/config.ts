@@ -93,8 +93,10 @@ const sourceSchema = z
     /** Provisioned cluster identifier; give this or workgroupName. */
     clusterIdentifier: z.string(expected("a cluster identifier")).min(1).optional(),
     database: z.string(expected("a database name")).min(1),
-    /** Secrets Manager secret holding the database credentials. */
+    /** Secrets Manager secret holding the database credentials (required for a provisioned cluster). */
     secretArn: arn("secretsmanager").optional(),
+    /** The serverless workgroup's ARN (it carries the workgroup id): scopes the IAM policy to exactly this workgroup. */
+    workgroupArn: arn("redshift-serverless").optional(),
     sql: z.string(expected("an SQL statement")).min(1, "expected an SQL statement"),
     /** Named parameters for the SQL (`:name` placeholders), passed as strings to the Data API. */
     parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a parameter name"), z.string(expected("a string value"))).optional(),
@@ -103,6 +105,10 @@ const sourceSchema = z
   }, expected("the warehouse source { workgroupName or clusterIdentifier, database, sql }"))
   .refine((s) => Boolean(s.workgroupName) !== Boolean(s.clusterIdentifier), {
     message: "expected exactly one of workgroupName (Redshift Serverless) or clusterIdentifier (provisioned)",
+  })
+  .refine((s) => !s.clusterIdentifier || s.secretArn, {
+    message: "a provisioned cluster needs secretArn (the database credentials in Secrets Manager)",
+    path: ["secretArn"],
   });
 
 const identitySchema = z.strictObject({
@@ -232,7 +238,27 @@ export const syncConfigSchema = z
       approve: false,
     }),
     schedule: scheduleSchema.default("rate(1 hour)"),
-    alarms: z.strictObject({ email: z.email(expected("an email address")).optional() }).default({}),
+    alarms: z
+      .strictObject({
+        email: z.email(expected("an email address")).optional(),
+        /** Alarm when the oldest message on the queue is older than this. */
+        oldestMessageAgeSeconds: z.number().int().min(60).default(3600),
+        /** Alarm when more than this share of Auth0 calls answer 429. */
+        status429Share: z.number().gt(0).max(1).default(0.05),
+        /** The schedule's period for the "no successful run" alarm when the schedule is a cron expression. */
+        cronPeriodMinutes: z.number().int().min(1).default(1440),
+      })
+      .default({ oldestMessageAgeSeconds: 3600, status429Share: 0.05, cronPeriodMinutes: 1440 }),
+    lambda: z
+      .strictObject({
+        extractorTimeoutSeconds: z.number().int().min(30).max(900).default(900),
+        memoryMb: z.number().int().min(128).max(10_240).default(512),
+        logRetentionDays: z.union([z.literal(1), z.literal(3), z.literal(5), z.literal(7), z.literal(14), z.literal(30), z.literal(60), z.literal(90), z.literal(180), z.literal(365)], expected("one of 1, 3, 5, 7, 14, 30, 60, 90, 180, 365")).default(30),
+        tracing: z.boolean().default(false),
+        /** Reserved concurrency of the consumer; must be at least the event source's maxConcurrency. */
+        reservedConcurrency: z.number().int().min(2).optional(),
+      })
+      .default({ extractorTimeoutSeconds: 900, memoryMb: 512, logRetentionDays: 30, tracing: false }),
     queue: queueSchema.default({
       usersPerMessage: 25,
       batchSize: 1,
@@ -289,6 +315,13 @@ export const syncConfigSchema = z
           message: `batchSize x usersPerMessage = ${cfg.queue.batchSize * cfg.queue.usersPerMessage} users need about ${seconds} s at one consumer's ${rps.toFixed(1)} requests/s, more than 80% of consumerTimeoutSeconds (${cfg.queue.consumerTimeoutSeconds}); lower them or raise the timeout`,
         });
       }
+    }
+    if (cfg.lambda.reservedConcurrency !== undefined && cfg.lambda.reservedConcurrency < consumerBudget(cfg).maxConcurrency) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lambda", "reservedConcurrency"],
+        message: `must be at least the consumer's maxConcurrency (${consumerBudget(cfg).maxConcurrency}); lower reserved concurrency would throttle and send messages to the DLQ early`,
+      });
     }
     if (cfg.create.inviteTicket.enabled && !cfg.create.inviteTicket.resultUrl) {
       ctx.addIssue({ code: "custom", path: ["create", "inviteTicket", "resultUrl"], message: "expected a URL to send invited users to" });
@@ -394,4 +427,12 @@ export function consumerBudget(cfg: Pick<SyncConfig, "auth0">): { maxConcurrency
   const { requestsPerSecond, burst } = cfg.auth0.rateLimit;
   const maxConcurrency = Math.min(1000, Math.max(2, Math.ceil(requestsPerSecond / MIN_RPS_PER_CONSUMER)));
   return { maxConcurrency, rps: requestsPerSecond / maxConcurrency, burst: Math.max(2, Math.floor(burst / maxConcurrency)) };
+}
+
+/** The schedule's period in seconds: from a rate() expression, or alarms.cronPeriodMinutes for cron(). */
+export function schedulePeriodSeconds(cfg: Pick<SyncConfig, "schedule" | "alarms">): number {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(cfg.schedule);
+  if (!m) return cfg.alarms.cronPeriodMinutes * 60;
+  const unit = m[2]!.startsWith("minute") ? 60 : m[2]!.startsWith("hour") ? 3600 : 86400;
+  return Number(m[1]) * unit;
 }

@@ -114,6 +114,8 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   metrics.addMetric("RowsRejected", MetricUnit.Count, snap.rejected);
   metrics.addMetric("RowsEnqueued", MetricUnit.Count, enqueued);
   metrics.addMetric("SqsRequests", MetricUnit.Count, sender.stats.requests);
+  // The "no successful run" alarm watches this one.
+  metrics.addMetric("RunsSucceeded", MetricUnit.Count, 1);
   const result: ExtractorResult = {
     runId,
     rowsRead: snap.rowsRead,

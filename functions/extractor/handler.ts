@@ -13,7 +13,7 @@ import { loadConfig } from "../adapters/runtime/config.js";
 import { extract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-extractor" });
-const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: "extractor" });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-extractor" });
 
 export type DepsFactory = (base: { logger: Logger; metrics: Metrics }) => ExtractorDeps | Promise<ExtractorDeps>;
 

@@ -1,0 +1,157 @@
+/**
+ * What operators watch: alarms to an SNS topic (optionally mailed), and a dashboard of each run's flow, the
+ * Auth0 calls, the queues and the Lambdas.
+ */
+import { Duration, Stack, Validations } from "aws-cdk-lib";
+import * as cw from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subs from "aws-cdk-lib/aws-sns-subscriptions";
+import { Construct } from "constructs";
+import { schedulePeriodSeconds, type SyncConfig } from "../functions/core/config.js";
+import { METRICS_NAMESPACE } from "./metric-names.js";
+import type { Pipeline } from "./pipeline.js";
+
+export interface ObservabilityProps {
+  config: SyncConfig;
+  pipeline: Pipeline;
+}
+
+export class Observability extends Construct {
+  readonly topic: sns.Topic;
+  readonly dashboard: cw.Dashboard;
+  readonly alarms: Record<string, cw.Alarm>;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const { config, pipeline } = props;
+    const name = config.name;
+
+    this.topic = new sns.Topic(this, "Alarms", { displayName: `Auth0 sync ${name} alarms`, enforceSSL: true });
+    Validations.of(this.topic).acknowledge({
+      id: "AwsSolutions-SNS2",
+      reason: "Alarm notifications carry alarm names and states only, no user data; a KMS key would need a CloudWatch key policy for no gain.",
+    });
+    if (config.alarms.email) this.topic.addSubscription(new subs.EmailSubscription(config.alarms.email));
+
+    const m = (fn: "extractor" | "consumer", metricName: string, statistic = "Sum", period = Duration.minutes(5)) =>
+      new cw.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: `${name}-${fn}` }, statistic, period });
+
+    const periodS = schedulePeriodSeconds(config);
+    // CloudWatch periods stop at one day: two schedule periods as one datapoint when they fit, else two of one.
+    const twoPeriods = 2 * periodS <= 86_400;
+    const runPeriod = Duration.seconds(Math.min(86_400, Math.ceil((twoPeriods ? 2 * periodS : periodS) / 60) * 60));
+
+    const alarm = (id: string, props: cw.AlarmProps) => {
+      const a = new cw.Alarm(this, id, props);
+      a.addAlarmAction(new actions.SnsAction(this.topic));
+      a.addOkAction(new actions.SnsAction(this.topic));
+      return a;
+    };
+    const calls = m("consumer", "Auth0Calls");
+    const s429 = m("consumer", "Auth0Status429");
+    this.alarms = {
+      dlq: alarm("DlqNotEmpty", {
+        alarmDescription: `Messages in the DLQ of ${name}: users that failed maxReceiveCount times. Look at 'auth0-sync status', fix, then 'auth0-sync redrive'.`,
+        metric: pipeline.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" }),
+        threshold: 0,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
+      queueAge: alarm("QueueAge", {
+        alarmDescription: `The oldest message on the queue of ${name} waits for more than ${config.alarms.oldestMessageAgeSeconds} s: the consumers are not keeping up or are failing.`,
+        metric: pipeline.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: "Maximum" }),
+        threshold: config.alarms.oldestMessageAgeSeconds,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
+      consumerErrors: alarm("ConsumerErrors", {
+        alarmDescription: `The consumer Lambda of ${name} failed (crash or timeout, not a user rejected).`,
+        metric: pipeline.consumer.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
+        threshold: 0,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
+      extractorErrors: alarm("ExtractorFailed", {
+        alarmDescription: `The extractor of ${name} failed: the warehouse query, the queue or the config.`,
+        metric: pipeline.extractor.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
+        threshold: 0,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
+      noRun: alarm("NoSuccessfulRun", {
+        alarmDescription: `No successful extractor run of ${name} in two schedule periods (${config.schedule}).`,
+        metric: m("extractor", "RunsSucceeded", "Sum", runPeriod),
+        threshold: 1,
+        comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: twoPeriods ? 1 : 2,
+        treatMissingData: cw.TreatMissingData.BREACHING,
+      }),
+      status429: alarm("HighThrottleShare", {
+        alarmDescription: `More than ${config.alarms.status429Share * 100}% of Auth0 calls of ${name} answered 429: another client shares the tenant's budget, or the configured budget is above the tenant's.`,
+        metric: new cw.MathExpression({
+          expression: "IF(calls > 0, throttled / calls, 0)",
+          usingMetrics: { calls, throttled: s429 },
+          period: Duration.minutes(5),
+          label: "429 share",
+        }),
+        threshold: config.alarms.status429Share,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
+    };
+
+    this.dashboard = new cw.Dashboard(this, "Dashboard", { dashboardName: `auth0-sync-${name}`, defaultInterval: Duration.days(1) });
+    const graph = (title: string, left: cw.IMetric[], width = 12, right: cw.IMetric[] = []) => new cw.GraphWidget({ title, left, right, width, height: 6 });
+    const labelled = (metric: cw.Metric, label: string) => metric.with({ label });
+    this.dashboard.addWidgets(
+      new cw.TextWidget({
+        markdown: `# Auth0 sync \`${name}\`\nSchedule \`${config.schedule}\`, mode \`${config.mode}\`, budget ${config.auth0.rateLimit.requestsPerSecond} requests/s over at most ${pipeline.maxConcurrency} consumers.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        "Run flow: rows",
+        [
+          labelled(m("extractor", "RowsRead"), "read"),
+          labelled(m("extractor", "RowsRejected"), "rejected (extract)"),
+          labelled(m("extractor", "RowsEnqueued"), "enqueued"),
+          labelled(m("consumer", "UsersCreated"), "created"),
+          labelled(m("consumer", "UsersUpdated"), "updated"),
+          labelled(m("consumer", "UsersUnchanged"), "unchanged"),
+          labelled(m("consumer", "UsersRejected"), "rejected (Auth0)"),
+          pipeline.dlq.metricNumberOfMessagesReceived({ label: "dead-lettered (messages)", period: Duration.minutes(5), statistic: "Sum" }),
+        ],
+        24,
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph("Auth0 calls and 429s", [labelled(calls, "calls")], 12, [labelled(s429, "429s")]),
+      graph("Queue: depth and age of oldest", [pipeline.queue.metricApproximateNumberOfMessagesVisible({ label: "visible" }), pipeline.queue.metricApproximateNumberOfMessagesNotVisible({ label: "in flight" })], 12, [
+        pipeline.queue.metricApproximateAgeOfOldestMessage({ label: "oldest (s)" }),
+      ]),
+    );
+    this.dashboard.addWidgets(
+      graph("DLQ depth", [pipeline.dlq.metricApproximateNumberOfMessagesVisible({ label: "DLQ messages", statistic: "Maximum" }), pipeline.scheduleDlq.metricApproximateNumberOfMessagesVisible({ label: "schedule DLQ", statistic: "Maximum" })], 8),
+      graph("Lambda errors and throttles", [
+        pipeline.extractor.metricErrors({ label: "extractor errors" }),
+        pipeline.consumer.metricErrors({ label: "consumer errors" }),
+        pipeline.extractor.metricThrottles({ label: "extractor throttles" }),
+        pipeline.consumer.metricThrottles({ label: "consumer throttles" }),
+      ], 8),
+      graph("Lambda duration (p95)", [
+        pipeline.extractor.metricDuration({ statistic: "p95", label: "extractor" }),
+        pipeline.consumer.metricDuration({ statistic: "p95", label: "consumer" }),
+      ], 8),
+    );
+    this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: "Alarms", alarms: Object.values(this.alarms), width: 24, height: 3 }));
+    void Stack.of(this);
+  }
+}

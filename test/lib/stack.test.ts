@@ -1,0 +1,232 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { App, Validations } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import { consumerBudget, type SyncConfig, type SyncConfigInput } from "../../functions/core/config.js";
+import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
+import { testConfig } from "../helpers/config.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf";
+const RS_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift-XyZ123";
+
+/** Synthesises a stack with cdk-nag's AwsSolutions checks; synth throws if any finding is unacknowledged. */
+function synth(over: Partial<SyncConfigInput> = {}, bundle = false): { template: Template; config: SyncConfig; stack: Auth0SyncStack } {
+  const config = testConfig(over);
+  // Bundling both Lambdas takes seconds; the main template bundles for real, variants skip it.
+  const app = new App(bundle ? {} : { context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = new Auth0SyncStack(app, "test", { config, env: { account: "123456789012", region: "eu-west-1" } });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+  return { template: Template.fromStack(stack), config, stack };
+}
+
+function policyOf(t: Template, roleFragment: string): unknown[] {
+  const policies = t.findResources("AWS::IAM::Policy");
+  return Object.entries(policies)
+    .filter(([id]) => id.includes(roleFragment))
+    .flatMap(([, p]) => (p as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement);
+}
+
+describe("the deployable stack", () => {
+  let t: Template;
+  let config: SyncConfig;
+  beforeAll(() => {
+    ({ template: t, config } = synth({ auth0: { domain: "acme.eu.auth0.com", connection: "Username-Password-Authentication", credentialsSecretArn: SECRET } }, true));
+  }, 120_000);
+
+  it("schedules the extractor with few retries, a short event age and its own DLQ", () => {
+    t.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(1 hour)",
+      State: "ENABLED",
+      Target: {
+        Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("Pipelineextractor"), "Arn"] },
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 900 },
+        DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("ScheduleDeadLetterQueue"), "Arn"] } },
+      },
+    });
+  });
+
+  it("builds both Lambdas as ESM bundles on ARM64 with a Node 22+ runtime, explicit log groups and Powertools settings", () => {
+    const fns = t.findResources("AWS::Lambda::Function");
+    expect(Object.keys(fns)).toHaveLength(2);
+    for (const [id, fn] of Object.entries(fns)) {
+      const p = (fn as { Properties: Record<string, unknown> }).Properties;
+      const name = id.includes("extractor") ? "extractor" : "consumer";
+      expect(p.Runtime).toBe("nodejs24.x");
+      expect(p.Architectures).toEqual(["arm64"]);
+      expect(p.Handler).toBe("index.handler");
+      expect(p.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(new RegExp(`${name}logs`)) } });
+      const env = (p.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: `test-sync-${name}`, POWERTOOLS_METRICS_NAMESPACE: "Auth0Sync" });
+      // No secret is ever an environment value.
+      expect(JSON.stringify(env)).not.toMatch(/client_secret|password/i);
+      expect(p.Timeout).toBe(name === "extractor" ? 900 : 120);
+      expect(p.TracingConfig).toBeUndefined();
+    }
+    t.resourcePropertiesCountIs("AWS::Logs::LogGroup", { RetentionInDays: 30 }, 2);
+  });
+
+  it("gives the queues SSE, TLS only, a visibility of 6 x the consumer timeout, and a 14-day DLQ that only the main queue may use", () => {
+    t.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "auth0-sync-test-sync",
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 6 * 120,
+      MessageRetentionPeriod: 4 * 86400,
+      RedrivePolicy: { deadLetterTargetArn: { "Fn::GetAtt": [Match.stringLikeRegexp("PipelineDeadLetterQueue"), "Arn"] }, maxReceiveCount: 5 },
+    });
+    t.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "auth0-sync-test-sync-dlq",
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 86400,
+      RedriveAllowPolicy: { redrivePermission: "byQueue", sourceQueueArns: [{ "Fn::Join": ["", Match.arrayWith([":sqs:eu-west-1:123456789012:auth0-sync-test-sync"])] }] },
+    });
+    const policies = Object.values(t.findResources("AWS::SQS::QueuePolicy"));
+    expect(policies.length).toBeGreaterThanOrEqual(3);
+    for (const p of policies) {
+      expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+
+  it("maps the queue to the consumer with partial batch responses and maxConcurrency from the budget", () => {
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BatchSize: config.queue.batchSize,
+      ScalingConfig: { MaximumConcurrency: consumerBudget(config).maxConcurrency },
+    });
+    expect(consumerBudget(config).maxConcurrency).toBe(2);
+  });
+
+  it("references the credentials secret by ARN and grants exactly that secret to the consumer only", () => {
+    t.resourceCountIs("AWS::SecretsManager::Secret", 0);
+    const consumer = JSON.stringify(policyOf(t, "consumer"));
+    expect(consumer).toContain(SECRET);
+    expect(consumer).toContain("secretsmanager:GetSecretValue");
+    expect(consumer).not.toContain("redshift");
+    expect(JSON.stringify(policyOf(t, "extractor"))).not.toContain("secretsmanager");
+  });
+
+  it("grants the extractor Data API statements on the workgroup, statement reads only for its own statements, and sends to the queue", () => {
+    const ext = policyOf(t, "extractor");
+    expect(ext).toContainEqual({
+      Action: "redshift-data:ExecuteStatement",
+      Effect: "Allow",
+      Resource: { "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":redshift-serverless:eu-west-1:123456789012:workgroup/*"]] },
+    });
+    expect(ext).toContainEqual({
+      Action: ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult", "redshift-data:CancelStatement"],
+      Effect: "Allow",
+      Resource: "*",
+      Condition: { StringEquals: { "redshift-data:statement-owner-iam-userid": "${aws:userid}" } },
+    });
+    expect(JSON.stringify(ext)).toContain("sqs:SendMessage");
+    expect(JSON.stringify(ext)).toContain("redshift-serverless:GetCredentials");
+    t.resourceCountIs("AWS::IAM::ManagedPolicy", 0);
+    for (const role of Object.values(t.findResources("AWS::IAM::Role"))) expect(JSON.stringify(role)).not.toContain("AWSLambdaBasicExecutionRole");
+  });
+
+  it("raises six alarms to an SNS topic", () => {
+    const alarms = t.findResources("AWS::CloudWatch::Alarm");
+    expect(Object.keys(alarms)).toHaveLength(6);
+    t.hasResourceProperties("AWS::SNS::Topic", {});
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Namespace: "AWS/SQS",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      TreatMissingData: "notBreaching",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [Match.stringLikeRegexp("PipelineDeadLetterQueue"), "QueueName"] } }],
+      AlarmActions: [{ Ref: Match.stringLikeRegexp("ObservabilityAlarms") }],
+    });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "ApproximateAgeOfOldestMessage", Threshold: 3600 });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "Errors", Dimensions: [{ Name: "FunctionName", Value: { Ref: Match.stringLikeRegexp("Pipelineconsumer") } }] });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "Errors", Dimensions: [{ Name: "FunctionName", Value: { Ref: Match.stringLikeRegexp("Pipelineextractor") } }] });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "RunsSucceeded",
+      Namespace: "Auth0Sync",
+      Dimensions: [{ Name: "service", Value: "test-sync-extractor" }],
+      Period: 7200,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      TreatMissingData: "breaching",
+    });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      Threshold: 0.05,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: "IF(calls > 0, throttled / calls, 0)" })]),
+    });
+    t.resourceCountIs("AWS::SNS::Subscription", 0);
+  });
+
+  it("draws a dashboard of the run's flow, Auth0 calls, queues, Lambdas and alarms", () => {
+    const dash = Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0] as { Properties: { DashboardBody: unknown; DashboardName: string } };
+    expect(dash.Properties.DashboardName).toBe("auth0-sync-test-sync");
+    const body = JSON.stringify(dash.Properties.DashboardBody);
+    for (const metric of ["RowsRead", "RowsRejected", "RowsEnqueued", "UsersCreated", "UsersUpdated", "UsersUnchanged", "UsersRejected", "NumberOfMessagesReceived", "Auth0Calls", "Auth0Status429", "ApproximateAgeOfOldestMessage", "Throttles", "Duration", "alarm"]) {
+      expect(body, metric).toContain(metric);
+    }
+  });
+
+  it("outputs the queues, functions, dashboard and topic", () => {
+    const outputs = Object.keys(t.findOutputs("*"));
+    for (const o of ["QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "ExtractorFunctionName", "ConsumerFunctionName", "DashboardUrl", "AlarmTopicArn", "CredentialsSecretArn"]) {
+      expect(outputs).toContain(o);
+    }
+  });
+});
+
+describe("stack variants", () => {
+  it("creates an empty credentials secret to fill when the config names none, and passes its ARN (not its value)", () => {
+    const { template } = synth({ alarms: { email: "ops@example.com" } });
+    template.resourceCountIs("AWS::SecretsManager::Secret", 1);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ AUTH0_CREDENTIALS_SECRET_ARN: { Ref: Match.stringLikeRegexp("Auth0Credentials") } }) },
+    });
+    template.hasResourceProperties("AWS::SNS::Subscription", { Protocol: "email", Endpoint: "ops@example.com" });
+  });
+
+  it("scopes a provisioned cluster exactly, reads its secret, and honours tracing, reserved concurrency and a daily cron", () => {
+    const { template } = synth({
+      source: { clusterIdentifier: "analytics-1", database: "dev", sql: "SELECT 1", secretArn: RS_SECRET },
+      schedule: "cron(0 3 * * ? *)",
+      lambda: { tracing: true, reservedConcurrency: 4 },
+      auth0: { domain: "acme.eu.auth0.com", connection: "db", rateLimit: { requestsPerSecond: 30, burst: 50 } },
+    });
+    const ext = JSON.stringify(policyOf(template, "extractor"));
+    expect(ext).toContain(":redshift:eu-west-1:123456789012:cluster:analytics-1");
+    expect(ext).toContain(RS_SECRET);
+    expect(ext).not.toContain("GetCredentials");
+    template.hasResourceProperties("AWS::Lambda::Function", { TracingConfig: { Mode: "Active" }, ReservedConcurrentExecutions: 4 });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", { ScalingConfig: { MaximumConcurrency: 4 } });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "RunsSucceeded", Period: 86400, EvaluationPeriods: 2 });
+  });
+
+  it("uses an exact workgroup ARN when the config gives one", () => {
+    const arn = "arn:aws:redshift-serverless:eu-west-1:123456789012:workgroup/0f1e2d3c-aaaa-bbbb-cccc-123456789012";
+    const { template } = synth({ source: { workgroupName: "wg", workgroupArn: arn, database: "dev", sql: "SELECT 1" } });
+    expect(policyOf(template, "extractor")).toContainEqual({ Action: "redshift-data:ExecuteStatement", Effect: "Allow", Resource: arn });
+  });
+
+  it("refuses reserved concurrency below maxConcurrency", () => {
+    expect(() => testConfig({ lambda: { reservedConcurrency: 2 }, auth0: { domain: "a.auth0.com", connection: "db", rateLimit: { requestsPerSecond: 40, burst: 50 } } })).toThrow(
+      /lambda\.reservedConcurrency: must be at least the consumer's maxConcurrency \(5\)/,
+    );
+  });
+});
+
+describe("cdk synth", () => {
+  it("fails with every problem of a bad config, by field path", () => {
+    const dir = tempDir();
+    const bad = join(dir, "bad.yml");
+    writeFileSync(bad, "name: Bad Name\nsource: { workgroupName: wg, database: dev, sql: 'SELECT 1' }\nauth0: { domain: 'https://x.auth0.com', connection: db }\nmapping: { given_name: 42 }\n");
+    const res = spawnSync(process.execPath, ["--import", "tsx", "bin/app.ts"], { encoding: "utf8", env: { ...process.env, SYNC_CONFIG_FILE: bad, CDK_OUTDIR: dir } });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain(`Invalid sync config ${bad}:`);
+    expect(res.stderr).toContain("  - mapping.given_name: expected a column name, got 42");
+    expect(res.stderr).toContain("  - auth0.domain: expected a bare host name");
+    expect(res.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+});

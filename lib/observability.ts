@@ -2,7 +2,7 @@
  * What operators watch: alarms to an SNS topic (optionally mailed), and a dashboard of each run's flow, the
  * Auth0 calls, the queues and the Lambdas.
  */
-import { Duration, Stack, Validations } from "aws-cdk-lib";
+import { Duration, Validations } from "aws-cdk-lib";
 import * as cw from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as sns from "aws-cdk-lib/aws-sns";
@@ -127,7 +127,8 @@ export class Observability extends Construct {
           labelled(m("consumer", "UsersUpdated"), "updated"),
           labelled(m("consumer", "UsersUnchanged"), "unchanged"),
           labelled(m("consumer", "UsersRejected"), "rejected (Auth0)"),
-          pipeline.dlq.metricNumberOfMessagesReceived({ label: "dead-lettered (messages)", period: Duration.minutes(5), statistic: "Sum" }),
+          // Messages moved by the redrive policy do not count as "sent" to the DLQ; its depth is what shows them.
+          pipeline.dlq.metricApproximateNumberOfMessagesVisible({ label: "dead-lettered (DLQ messages)", period: Duration.minutes(5), statistic: "Maximum" }),
         ],
         24,
       ),
@@ -152,6 +153,5 @@ export class Observability extends Construct {
       ], 8),
     );
     this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: "Alarms", alarms: Object.values(this.alarms), width: 24, height: 3 }));
-    void Stack.of(this);
   }
 }

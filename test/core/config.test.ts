@@ -68,7 +68,12 @@ describe("sync config", () => {
     expect(problems({ ...base, source: { database: "dev", sql: "SELECT 1" } })).toContain(
       "source: expected exactly one of workgroupName (Redshift Serverless) or clusterIdentifier (provisioned)",
     );
-    expect(problems({ ...base, source: { workgroupName: "a", clusterIdentifier: "b", database: "dev", sql: "SELECT 1" } })).toHaveLength(1);
+    expect(
+      problems({ ...base, source: { workgroupName: "a", clusterIdentifier: "b", database: "dev", sql: "SELECT 1", secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x" } }),
+    ).toEqual(["source: expected exactly one of workgroupName (Redshift Serverless) or clusterIdentifier (provisioned)"]);
+    expect(problems({ ...base, source: { clusterIdentifier: "b", database: "dev", sql: "SELECT 1" } })).toEqual([
+      "source.secretArn: a provisioned cluster needs secretArn (the database credentials in Secrets Manager)",
+    ]);
   });
 
   it("rejects unknown fields and unknown mapping targets", () => {

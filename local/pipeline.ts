@@ -23,7 +23,7 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
-import { parseMessage } from "../functions/adapters/sqs/message.js";
+import { opKey, parseMessage } from "../functions/adapters/sqs/message.js";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { OUTCOMES, RunAccounting, type OutcomeEvent, type Outcome } from "../functions/core/outcomes.js";
 import { rejectionMessage, type RejectCode } from "../functions/core/types.js";
@@ -33,6 +33,8 @@ import type { ExtractorResult } from "../functions/extractor/extract.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type TenantState } from "./auth0-emulator.js";
 import { DEMO_ROLES, loadCsv, seedDemo, tableFromSql } from "./demo-data.js";
 import { RedshiftDataEmulator } from "./redshift-data-emulator.js";
+import { ensureLedgerTable, startDynamo } from "./dynamo.js";
+import { Ledger } from "../functions/adapters/ledger/ledger.js";
 
 export interface LocalRunOptions {
   config: SyncConfig;
@@ -59,6 +61,10 @@ export interface LocalRunOptions {
   onProgress?: (p: Progress) => void;
   /** Extra hook: every recorded outcome. */
   onOutcome?: (e: OutcomeEvent) => void;
+  /** Approve a mirror run over the threshold (as the CLI's approval does). */
+  approveMirror?: boolean;
+  /** Run without the ledger (every row looked up in Auth0), e.g. to compare. */
+  noLedger?: boolean;
 }
 
 export interface Progress {
@@ -77,6 +83,11 @@ export interface LocalRunSummary {
   unchanged: number;
   rejected: number;
   deadLettered: number;
+  blocked: number;
+  deleted: number;
+  /** Mirror mode held the run: absent managed users over the threshold, nothing blocked or deleted. */
+  held: boolean;
+  heldReason?: string;
   unaccounted: number;
   auth0Calls: number;
   auth0Status429: number;
@@ -198,6 +209,16 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     }
     const runConfig: SyncConfig = { ...config, auth0: { ...config.auth0, domain: auth0Target.domain, baseUrl: auth0Target.baseUrl } };
 
+    // ---- ledger ----
+    let ledgerFor: (() => Ledger) | undefined;
+    if (!opts.noLedger) {
+      const dynamo = await startDynamo(join(opts.stateDir, "ledger"));
+      cleanups.push(() => dynamo.stop());
+      const tableName = `auth0-sync-${config.name}-ledger`;
+      await ensureLedgerTable(dynamo.client, tableName);
+      ledgerFor = () => new Ledger(dynamo.client, tableName);
+    }
+
     // ---- outcomes: the first final outcome of each key wins (a redelivered user is not counted twice) ----
     const outcomes = new Map<string, OutcomeEvent>();
     const record = (e: OutcomeEvent) => {
@@ -219,13 +240,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       logger,
       metrics,
       poll: { minMs: 10, maxMs: 200 },
+      ledger: ledgerFor?.(),
       onOutcome: record,
       onProgress: (p) => {
         rowsRead = p.rowsRead;
         progress("extract", outcomes.size, p.rowsRead);
       },
     }));
-    const extracted = (await extractor({}, fakeContext(15 * 60_000, "extractor"))) as ExtractorResult;
+    const extracted = (await extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor"))) as ExtractorResult;
     rowsRead = extracted.rowsRead;
     redshift.forget();
 
@@ -238,7 +260,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
         const pacer = new Pacer({ rate: share.rps, burst: share.burst });
         const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(runConfig, auth0Target.credentials, {}, pacer), baseUrl: auth0Target.baseUrl });
         adapters.push(auth0);
-        return { config: runConfig, auth0, logger, onOutcome: record };
+        return { config: runConfig, auth0, logger, ledger: ledgerFor?.(), onOutcome: record };
       }),
     );
     const maxPerReceive = Math.min(10, config.queue.batchSize);
@@ -303,7 +325,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       if (!got.Messages?.length) break;
       for (const m of got.Messages) {
         const parsed = parseMessage(m.Body);
-        if (parsed.ok) for (const op of parsed.message.ops) if (!outcomes.has(op.desired.key)) dead.add(op.desired.key);
+        if (parsed.ok) for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) dead.add(opKey(op));
       }
     }
     for (const key of dead) record({ runId: extracted.runId, key, outcome: "deadLettered" });
@@ -311,6 +333,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // ---- figures ----
     const acc = new RunAccounting();
     acc.read(rowsRead);
+    if (extracted.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
     for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
     const snap = acc.snapshot();
     if (emulator) writeFileSync(tenantFile, JSON.stringify(emulator.state()));
@@ -324,6 +347,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       unchanged: count("unchanged"),
       rejected: count("rejected"),
       deadLettered: count("deadLettered"),
+      blocked: count("blocked"),
+      deleted: count("deleted"),
+      held: extracted.mirror?.held ?? false,
+      heldReason: extracted.mirror?.heldReason,
       unaccounted: snap.unaccounted,
       auth0Calls: adapters.reduce((s, a) => s + a.stats.calls, 0),
       auth0Status429: adapters.reduce((s, a) => s + a.stats.status429, 0),

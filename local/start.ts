@@ -135,12 +135,16 @@ if (values.json) {
     ["unchanged", summary.unchanged],
     ["rejected", summary.rejected],
     ["dead-lettered", summary.deadLettered],
+    ["blocked", summary.blocked],
+    ["deleted", summary.deleted],
+    ["held", summary.held ? "yes: nothing blocked or deleted" : "no"],
     ["unaccounted", summary.unaccounted],
     ["Auth0 calls", summary.auth0Calls],
     ["Auth0 429s", summary.auth0Status429],
     ["elapsed", `${(summary.elapsedMs / 1000).toFixed(1)} s`],
   ];
   console.log(rows.map(([k, v]) => `${k.padEnd(14)} ${v}`).join("\n"));
+  if (summary.heldReason) console.log(`\nheld: ${summary.heldReason}`);
   if (summary.topReasons.length > 0) {
     console.log("\ntop reasons for rejection:");
     for (const r of summary.topReasons) console.log(`  ${String(r.count).padStart(6)}  ${r.code}`);

@@ -1,7 +1,7 @@
 /**
  * The consumer's work for one SQS record: each user operation planned by the core and applied through the
- * Auth0 adapter. A permanent failure rejects that user with its reason; a retryable one fails the record so SQS
- * delivers it again (users already applied are then unchanged and cost no write).
+ * Auth0 adapter, with the ledger as memory. A permanent failure rejects that user with its reason; a retryable
+ * one fails the record so SQS delivers it again (users already applied are then unchanged and cost no call).
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSRecord } from "aws-lambda";
@@ -9,15 +9,18 @@ import type { SyncConfig } from "../core/config.js";
 import type { Outcome, OutcomeSink } from "../core/outcomes.js";
 import { diffRoles, plan } from "../core/plan.js";
 import { hashKey } from "../core/profile.js";
-import type { CurrentUser, Rejection } from "../core/types.js";
+import type { CurrentUser, DesiredProfile, JsonObject, Rejection } from "../core/types.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
-import { parseMessage, type SyncOperation } from "../adapters/sqs/message.js";
+import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
+import { opKey, parseMessage, type MirrorOperation, type SyncOperation, type UserOperation } from "../adapters/sqs/message.js";
 
 export interface ConsumerDeps {
   config: SyncConfig;
   auth0: Auth0Adapter;
   logger: Logger;
+  /** The sync ledger; without it every user is looked up by email. */
+  ledger?: Ledger;
   onOutcome?: OutcomeSink;
   /** Stop starting Auth0 writes when less than this much Lambda time is left. */
   safetyMs?: number;
@@ -45,68 +48,150 @@ export class MalformedMessageError extends Error {
   }
 }
 
-export type OpResult = { outcome: Exclude<Outcome, "deadLettered">; userId?: string; rejection?: Rejection } | { retry: string };
+type Settled = Exclude<Outcome, "deadLettered">;
+export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejection; entry?: LedgerEntry | null } | { retry: string };
 
 export interface RecordTally {
   outcomes: Partial<Record<Outcome, number>>;
 }
 
-async function applyOperation(deps: ConsumerDeps, op: SyncOperation): Promise<OpResult> {
+/** The Auth0 user as the sync last left it, rebuilt from the ledger: the base of a patch with no lookup. */
+export function userFromLedger(userId: string, p: DesiredProfile): CurrentUser {
+  const u: CurrentUser = { user_id: userId, email: p.email };
+  const rec = u as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(p.fields)) if (v !== null && v !== undefined) rec[k] = v;
+  const nonNull = (o: JsonObject) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as JsonObject;
+  u.user_metadata = nonNull(p.user_metadata);
+  u.app_metadata = nonNull(p.app_metadata);
+  return u;
+}
+
+const keysOf = (o: JsonObject | undefined) => Object.keys(o ?? {});
+
+async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
   const { config, auth0 } = deps;
-  const { desired } = op;
+  let desired = op.desired;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
-  try {
-    // Unknown role names reject the row before anything is written (names resolve from a per-process cache).
-    if (config.roles && desired.roles && desired.roles.length > 0) await auth0.roleIds(desired.roles);
-    const current: CurrentUser | null = await auth0.findByEmail(desired.email);
+  // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
+  if (entry?.blockedAt && desired.fields.blocked === undefined) desired = { ...desired, fields: { ...desired.fields, blocked: false } };
+  if (entry?.userId && entry.managed && entry.fingerprint === op.fingerprint && !entry.blockedAt) {
+    // Applied already (a redelivered message): nothing to do, no call.
+    return { outcome: "unchanged", userId: entry.userId };
+  }
+  // Unknown role names reject the row before anything is written (names resolve from a per-process cache);
+  // roles the ledger says were applied are known to exist and cost no lookup.
+  const lastRoles = entry?.profile?.roles;
+  const rolesChanged = !lastRoles || lastRoles.join("\u0000") !== (desired.roles ?? []).join("\u0000");
+  if (config.roles && desired.roles && desired.roles.length > 0 && rolesChanged) await auth0.roleIds(desired.roles);
+
+  let current: CurrentUser | null = null;
+  let rolesKnown: string[] | undefined;
+  let fromLedger = false;
+  if (entry?.userId && entry.profile) {
+    current = userFromLedger(entry.userId, entry.profile);
+    rolesKnown = entry.profile.roles;
+    fromLedger = true;
+  } else {
+    current = await auth0.findByEmail(desired.email);
     const keyName = config.identity.appMetadataKey;
-    if (current && config.identity.keyColumn) {
-      const owner = current.app_metadata?.[keyName];
-      if (owner !== undefined && owner !== null && owner !== desired.key) {
-        return reject({ code: "identity_conflict", field: "email", reason: "the Auth0 user with this email is synced under another identity key" });
-      }
+    const owner = current?.app_metadata?.[keyName];
+    if (current && owner !== undefined && owner !== null && owner !== desired.key) {
+      return reject({ code: "identity_conflict", field: "email", reason: "the Auth0 user with this email is synced under another identity key" });
     }
-    const planned = plan({ desired, current, mode: config.mode });
-    let outcome: "created" | "updated" | "unchanged";
-    let userId: string;
-    let created = false;
-    switch (planned.kind) {
-      case "reject":
-        return reject(planned.rejection);
-      case "none":
-        outcome = "unchanged";
-        userId = planned.userId;
-        break;
-      case "update":
+  }
+  const previouslyOwned = entry?.profile ? { user_metadata: keysOf(entry.profile.user_metadata), app_metadata: keysOf(entry.profile.app_metadata) } : undefined;
+  const planned = plan({ desired, current, mode: config.mode, previouslyOwned });
+  let outcome: "created" | "updated" | "unchanged";
+  let userId: string;
+  let created = false;
+  switch (planned.kind) {
+    case "reject":
+      return reject(planned.rejection);
+    case "none":
+      outcome = "unchanged";
+      userId = planned.userId;
+      break;
+    case "update":
+      try {
         await auth0.patch(planned.userId, planned.patch);
-        outcome = "updated";
-        userId = planned.userId;
-        break;
-      case "create": {
-        const res = await auth0.createOrResolve(desired, planned.body);
-        outcome = res.outcome;
-        userId = res.user.user_id;
-        created = res.outcome === "created";
-        const invite = config.create.inviteTicket;
-        if (created && invite.enabled) {
-          await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
+      } catch (err) {
+        if (fromLedger && err instanceof Auth0Error && err.kind === "not_found") {
+          // Deleted in Auth0 behind the sync's back: forget the ledger's id and start from what Auth0 holds.
+          return syncUser(deps, runId, op, undefined);
         }
-        break;
+        throw err;
       }
-    }
-    if (config.roles && desired.roles) {
-      const have = created ? [] : await auth0.userRoles(userId);
-      const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
-      if (change.add.length > 0 || change.remove.length > 0) {
-        await auth0.assignRoles(userId, change.add);
-        await auth0.removeRoles(userId, change.remove);
-        if (outcome === "unchanged") outcome = "updated";
+      outcome = "updated";
+      userId = planned.userId;
+      break;
+    case "create": {
+      const res = await auth0.createOrResolve(desired, planned.body);
+      outcome = res.outcome;
+      userId = res.user.user_id;
+      created = res.outcome === "created";
+      const invite = config.create.inviteTicket;
+      if (created && invite.enabled) {
+        await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
       }
+      break;
     }
-    return { outcome, userId };
+  }
+  if (config.roles && desired.roles) {
+    const have = created ? [] : (rolesKnown ?? (await auth0.userRoles(userId)));
+    const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
+    if (change.add.length > 0 || change.remove.length > 0) {
+      await auth0.assignRoles(userId, change.add);
+      await auth0.removeRoles(userId, change.remove);
+      if (outcome === "unchanged") outcome = "updated";
+    }
+  }
+  const applied: LedgerEntry = { key: desired.key, userId, fingerprint: op.fingerprint, profile: desired, managed: true, lastRunSeen: runId, lastOutcome: outcome };
+  return { outcome, userId, entry: applied };
+}
+
+async function mirrorUser(deps: ConsumerDeps, op: MirrorOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
+  const { auth0 } = deps;
+  if (!entry || !entry.managed || entry.userId !== op.userId) {
+    // The ledger changed since the extractor looked (the user came back, or was handled): leave it alone.
+    return { outcome: "unchanged", userId: op.userId };
+  }
+  try {
+    if (op.kind === "delete") {
+      await auth0.delete(op.userId);
+      return { outcome: "deleted", userId: op.userId, entry: null };
+    }
+    if (entry.blockedAt) return { outcome: "unchanged", userId: op.userId };
+    await auth0.block(op.userId);
+    return { outcome: "blocked", userId: op.userId, entry: { ...entry, blockedAt: new Date().toISOString(), lastOutcome: "blocked" } };
+  } catch (err) {
+    if (err instanceof Auth0Error && err.kind === "not_found") return { outcome: "deleted", userId: op.userId, entry: null };
+    throw err;
+  }
+}
+
+async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
+  const { config } = deps;
+  try {
+    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry) : await mirrorUser(deps, op, entry);
+    if ("retry" in res) return res;
+    // The ledger follows Auth0: written after the write succeeded, so a retry finds the user applied.
+    if (deps.ledger) {
+      if (res.entry) await deps.ledger.put(res.entry);
+      else if (res.entry === null) await deps.ledger.delete(opKey(op));
+      else if (res.outcome === "rejected") await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason);
+    }
+    return res;
   } catch (err) {
     if (err instanceof Auth0Error && !err.retryable) {
-      return reject({ code: err.rejectCode, field: err.kind === "unknown_role" ? (config.roles?.column ?? "roles") : "auth0", reason: err.auth0Message ?? err.message });
+      const rejection: Rejection = {
+        code: err.rejectCode,
+        field: err.kind === "unknown_role" ? (config.roles?.column ?? "roles") : "auth0",
+        reason: err.auth0Message ?? err.message,
+        row: op.kind === "sync" ? op.row : undefined,
+        keyLabel: op.keyLabel,
+      };
+      await deps.ledger?.recordOutcome(opKey(op), "rejected", rejection.reason).catch(() => undefined);
+      return { outcome: "rejected", rejection };
     }
     return { retry: err instanceof Error ? err.message : String(err) };
   }
@@ -121,30 +206,34 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
     throw new MalformedMessageError(record.messageId, parsed.reason);
   }
   const { runId, ops } = parsed.message;
+  const entries = deps.ledger ? await deps.ledger.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
   const tally: RecordTally = { outcomes: {} };
   const retries: string[] = [];
   const safetyMs = deps.safetyMs ?? 10_000;
   const queue = [...ops];
+  const where = (op: UserOperation) => (op.kind === "sync" ? `row ${op.row}` : `${op.kind} ${op.keyLabel}`);
   const worker = async () => {
     for (let op = queue.shift(); op; op = queue.shift()) {
       if (remainingMs() < safetyMs) {
-        retries.push(`row ${op.row}: not started, Lambda time nearly over`);
+        retries.push(`${where(op)}: not started, Lambda time nearly over`);
         continue;
       }
-      const res = await applyOperation(deps, op);
-      const keyHash = hashKey(op.desired.key);
+      const key = opKey(op);
+      const res = await applyOperation(deps, runId, op, entries.get(key));
+      const keyHash = hashKey(key);
+      const row = op.kind === "sync" ? op.row : undefined;
       if ("retry" in res) {
-        retries.push(`row ${op.row}: ${res.retry}`);
-        logger.warn("user will be retried", { runId, row: op.row, keyHash, reason: res.retry });
+        retries.push(`${where(op)}: ${res.retry}`);
+        logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
         continue;
       }
       tally.outcomes[res.outcome] = (tally.outcomes[res.outcome] ?? 0) + 1;
       if (res.outcome === "rejected") {
-        logger.warn("user rejected", { runId, row: op.row, keyHash, code: res.rejection?.code, field: res.rejection?.field, reason: res.rejection?.reason });
+        logger.warn("user rejected", { runId, row, keyHash, code: res.rejection?.code, field: res.rejection?.field, reason: res.rejection?.reason });
       } else {
-        logger.debug("user synced", { runId, row: op.row, keyHash, outcome: res.outcome });
+        logger.debug("user synced", { runId, row, keyHash, outcome: res.outcome });
       }
-      deps.onOutcome?.({ runId, key: op.desired.key, keyLabel: op.keyLabel, row: op.row, outcome: res.outcome, userId: res.userId, rejection: res.rejection });
+      deps.onOutcome?.({ runId, key, keyLabel: op.keyLabel, row, outcome: res.outcome, userId: res.userId, rejection: res.rejection });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.parallelism ?? 4, ops.length)) }, worker));

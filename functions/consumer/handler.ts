@@ -7,7 +7,9 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy from "@middy/core";
+import { Ledger } from "../adapters/ledger/ledger.js";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../adapters/auth0/client.js";
 import { Pacer } from "../adapters/auth0/pacer.js";
@@ -29,7 +31,8 @@ export const defaultDeps: ConsumerDepsFactory = async ({ logger }) => {
   const share = consumerBudget(config);
   const opts = auth0OptionsFromConfig(config, credentials);
   const pacer = new Pacer({ rate: share.rps, burst: share.burst });
-  return { config, auth0: new Auth0Adapter({ ...opts, pacer }), logger };
+  const ledger = process.env.LEDGER_TABLE ? new Ledger(new DynamoDBClient({}), process.env.LEDGER_TABLE) : undefined;
+  return { config, auth0: new Auth0Adapter({ ...opts, pacer }), logger, ledger };
 };
 
 const NAMES: Record<Outcome, string> = {

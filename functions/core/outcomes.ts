@@ -1,6 +1,7 @@
 /**
  * Every row read ends in exactly one recorded outcome. The accounting structure makes that checkable:
- * rowsRead = unchanged + created + updated + blocked + deleted + rejected + deadLettered + inFlight.
+ * rowsRead + absent = unchanged + created + updated + blocked + deleted + rejected + deadLettered + inFlight, where
+ * `absent` counts the managed users mirror mode found missing from the run (they are read from the ledger).
  */
 import type { RejectCode, Rejection } from "./types.js";
 
@@ -16,6 +17,7 @@ export interface UserResult {
 
 export interface AccountingSnapshot {
   rowsRead: number;
+  absent: number;
   created: number;
   updated: number;
   unchanged: number;
@@ -30,6 +32,8 @@ export interface AccountingSnapshot {
 
 export class RunAccounting {
   rowsRead = 0;
+  /** Managed users absent from the run (mirror mode), read from the ledger: each also ends in one outcome. */
+  absent = 0;
   inFlight = 0;
   private readonly counts: Record<Outcome, number> = {
     created: 0,
@@ -44,6 +48,10 @@ export class RunAccounting {
 
   read(n = 1): void {
     this.rowsRead += n;
+  }
+
+  addAbsent(n = 1): void {
+    this.absent += n;
   }
 
   /** Rows handed on (enqueued) whose outcome is not known yet. */
@@ -73,7 +81,7 @@ export class RunAccounting {
 
   /** Rows with no outcome and not in flight: must be 0. Negative means an outcome was recorded twice. */
   get unaccounted(): number {
-    return this.rowsRead - this.settled - this.inFlight;
+    return this.rowsRead + this.absent - this.settled - this.inFlight;
   }
 
   /** Rejection codes, most frequent first. */
@@ -84,6 +92,7 @@ export class RunAccounting {
   snapshot(): AccountingSnapshot {
     return {
       rowsRead: this.rowsRead,
+      absent: this.absent,
       ...this.counts,
       inFlight: this.inFlight,
       unaccounted: this.unaccounted,
@@ -94,6 +103,7 @@ export class RunAccounting {
   /** Adds another part's figures (e.g. each consumer invocation's) into this one. */
   merge(other: AccountingSnapshot): void {
     this.rowsRead += other.rowsRead;
+    this.absent += other.absent ?? 0;
     this.inFlight += other.inFlight;
     for (const o of OUTCOMES) this.counts[o] += other[o];
     for (const [code, n] of Object.entries(other.rejectReasons)) {

@@ -13,7 +13,8 @@ import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
-import type { UserOperation } from "../adapters/sqs/message.js";
+import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
+import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
 
 export interface ExtractorDeps {
@@ -24,6 +25,8 @@ export interface ExtractorDeps {
   logger: Logger;
   metrics: Metrics;
   poll?: Partial<PollSettings>;
+  /** The sync ledger: unchanged rows are dropped here; mirror mode reads managed users from it. */
+  ledger?: Ledger;
   onOutcome?: OutcomeSink;
   /** Called after every page, for progress displays. */
   onProgress?: (p: { rowsRead: number; enqueued: number; rejected: number }) => void;
@@ -31,13 +34,19 @@ export interface ExtractorDeps {
 
 export interface ExtractorEvent {
   runId?: string;
+  /** Approve this run's mirror deletions/blocks even over the threshold (the CLI's approval). */
+  approveMirror?: boolean;
 }
 
 export interface ExtractorResult {
   runId: string;
   rowsRead: number;
   rejected: number;
+  /** Rows whose fingerprint equals the ledger's: counted, not enqueued. */
+  unchanged: number;
   enqueued: number;
+  /** Mirror mode: managed users absent from the run, by planned action; held when over the threshold. */
+  mirror?: { absent: number; block: number; delete: number; held: boolean; heldReason?: string; managed: number };
   messages: number;
   sqsRequests: number;
   rejectReasons: Partial<Record<RejectCode, number>>;
@@ -83,6 +92,29 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     deps.onOutcome?.({ runId, key: key ?? `row:${r.row}`, keyLabel: r.keyLabel, row: r.row, outcome: "rejected", rejection: r });
   };
 
+  // Rows whose desired profile is what the ledger says was applied cost nothing: counted here, never enqueued.
+  let unchanged = 0;
+  const filterUnchanged = async (ops: SyncOperation[]) => {
+    if (!deps.ledger || ops.length === 0) {
+      buffer.push(...ops);
+      return;
+    }
+    const known = await deps.ledger.getMany(ops.map((o) => o.desired.key));
+    for (const op of ops) {
+      const e = known.get(op.desired.key);
+      if (e?.userId && e.managed && e.fingerprint === op.fingerprint && !e.blockedAt) {
+        unchanged++;
+        accounting.record("unchanged");
+        deps.onOutcome?.({ runId, key: op.desired.key, keyLabel: op.keyLabel, row: op.row, outcome: "unchanged", userId: e.userId });
+      } else {
+        buffer.push(op);
+      }
+    }
+  };
+  const seen = config.mirror.enabled && deps.ledger ? new Set<string>() : undefined;
+  let pageOps: SyncOperation[] = [];
+
+  if (deps.ledger) await deps.ledger.putRun({ runId, status: "running", startedAt: new Date(started).toISOString() });
   const source = new RedshiftSource(deps.redshift, config.source, deps.poll);
   let rowNumber = 0;
   for await (const page of source.run()) {
@@ -102,12 +134,30 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
         reject(dup, undefined);
         continue;
       }
-      buffer.push({ kind: "sync", row: rowNumber, keyLabel, fingerprint: fingerprint(profile), desired: profile });
-      if (buffer.length >= flushAt) await flush();
+      pageOps.push({ kind: "sync", row: rowNumber, keyLabel, fingerprint: fingerprint(profile), desired: profile });
+      seen?.add(profile.key);
     }
+    await filterUnchanged(pageOps);
+    pageOps = [];
+    if (buffer.length >= flushAt) await flush();
     deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: enqueued + buffer.length, rejected: accounting.count("rejected") });
   }
   await flush();
+
+  // Mirror mode, only after a complete extract (an exception above never gets here).
+  let mirror: Awaited<ReturnType<typeof planMirror>> | undefined;
+  if (seen && deps.ledger) {
+    mirror = await planMirror(config, deps.ledger, seen, event.approveMirror === true);
+    if (!mirror.held && mirror.ops.length > 0) {
+      accounting.addAbsent(mirror.ops.length);
+      buffer.push(...mirror.ops);
+      await flush();
+    }
+    if (mirror.held) {
+      metrics.addMetric("RunsHeld", MetricUnit.Count, 1);
+      logger.warn("mirror run held", { reason: mirror.heldReason, absent: mirror.absent, managed: mirror.managed });
+    }
+  }
 
   const snap = accounting.snapshot();
   metrics.addMetric("RowsRead", MetricUnit.Count, snap.rowsRead);
@@ -120,7 +170,9 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     runId,
     rowsRead: snap.rowsRead,
     rejected: snap.rejected,
+    unchanged,
     enqueued,
+    mirror: mirror && { absent: mirror.absent, block: mirror.block, delete: mirror.delete, held: mirror.held, heldReason: mirror.heldReason, managed: mirror.managed },
     messages: sender.stats.messages,
     sqsRequests: sender.stats.requests,
     rejectReasons: snap.rejectReasons,
@@ -132,5 +184,54 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     throw new Error(`extract accounting does not add up: ${snap.unaccounted} rows unaccounted`);
   }
   logger.info("extract finished", { ...result, sampleRejections: undefined });
+  if (deps.ledger) {
+    await deps.ledger.putRun({
+      runId,
+      status: mirror?.held ? "held" : "completed",
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      summary: { ...result, sampleRejections: undefined },
+      heldReason: mirror?.heldReason,
+    });
+  }
   return result;
+}
+
+/**
+ * Managed users absent from this run become block or delete operations, unless there are more of them than the
+ * threshold allows (by count or by share of managed users): then nothing at all is done and the run is held.
+ */
+export async function planMirror(config: SyncConfig, ledger: Ledger, seen: Set<string>, approved: boolean) {
+  const m = config.mirror;
+  const ignore = new Set(m.ignore.map((x) => x.toLowerCase()));
+  const now = Date.now();
+  let managed = 0;
+  const ops: MirrorOperation[] = [];
+  let block = 0;
+  let del = 0;
+  for await (const e of ledger.entries()) {
+    if (!e.managed || !e.userId) continue;
+    managed++;
+    if (seen.has(e.key)) continue;
+    if (ignore.has(e.key.toLowerCase()) || (e.profile?.email && ignore.has(e.profile.email))) continue;
+    const kind = mirrorAction(m, e, now);
+    if (!kind) continue;
+    ops.push({ kind, key: e.key, keyLabel: config.identity.keyColumn ? e.key : `#${hashKey(e.key)}`, userId: e.userId });
+    if (kind === "block") block++;
+    else del++;
+  }
+  const share = managed > 0 ? ops.length / managed : 0;
+  const over = ops.length > m.threshold.maxCount || share > m.threshold.maxShare;
+  const held = over && !(m.approve || approved);
+  const heldReason = held
+    ? `${ops.length} of ${managed} managed users (${(share * 100).toFixed(1)}%) are absent; the threshold is ${m.threshold.maxCount} users or ${(m.threshold.maxShare * 100).toFixed(1)}%. Approve with mirror.approve or the CLI.`
+    : undefined;
+  return { ops: held ? [] : ops, absent: ops.length, block, delete: del, held, heldReason, managed };
+}
+
+function mirrorAction(m: SyncConfig["mirror"], e: LedgerEntry, now: number): "block" | "delete" | undefined {
+  if (m.action === "delete") return "delete";
+  if (m.action === "block") return e.blockedAt ? undefined : "block";
+  if (!e.blockedAt) return "block";
+  return now - Date.parse(e.blockedAt) >= m.deleteAfterDays * 86_400_000 ? "delete" : undefined;
 }

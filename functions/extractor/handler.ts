@@ -8,7 +8,9 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy from "@middy/core";
+import { Ledger } from "../adapters/ledger/ledger.js";
 import { loadConfig } from "../adapters/runtime/config.js";
 import { extract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract.js";
 
@@ -21,7 +23,8 @@ export type DepsFactory = (base: { logger: Logger; metrics: Metrics }) => Extrac
 export const defaultDeps: DepsFactory = ({ logger, metrics }) => {
   const queueUrl = process.env.QUEUE_URL;
   if (!queueUrl) throw new Error("QUEUE_URL is not set");
-  return { config: loadConfig(), redshift: new RedshiftDataClient({}), sqs: new SQSClient({}), queueUrl, logger, metrics };
+  const ledger = process.env.LEDGER_TABLE ? new Ledger(new DynamoDBClient({}), process.env.LEDGER_TABLE) : undefined;
+  return { config: loadConfig(), redshift: new RedshiftDataClient({}), sqs: new SQSClient({}), queueUrl, logger, metrics, ledger };
 };
 
 export function createExtractorHandler(factory: DepsFactory = defaultDeps) {

@@ -1,10 +1,10 @@
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { parseMessage, type UserOperation } from "../../functions/adapters/sqs/message.js";
+import { parseMessage, type SyncOperation } from "../../functions/adapters/sqs/message.js";
 import { MAX_BATCH_BYTES, QueueSendError, QueueSender, batches, packMessages } from "../../functions/adapters/sqs/sender.js";
 
-const op = (i: number, pad = 0): UserOperation => ({
+const op = (i: number, pad = 0): SyncOperation => ({
   kind: "sync",
   row: i,
   keyLabel: `k${i}`,
@@ -19,7 +19,7 @@ describe("message packing", () => {
     const all = msgs.flatMap((m) => {
       const p = parseMessage(m.body);
       if (!p.ok) throw new Error(p.reason);
-      return p.message.ops.map((o) => o.row);
+      return p.message.ops.map((o) => (o.kind === "sync" ? o.row : 0));
     });
     expect(all).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
   });

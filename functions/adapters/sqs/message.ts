@@ -29,14 +29,26 @@ const syncOperation = z.strictObject({
   desired: desiredSchema,
 });
 
+/** Mirror mode: a managed user absent from the run. */
+const mirrorOperation = z.strictObject({
+  kind: z.enum(["block", "delete"]),
+  key: z.string().min(1),
+  keyLabel: z.string(),
+  userId: z.string().min(1),
+});
+
 export const messageSchema = z.strictObject({
   v: z.literal(MESSAGE_VERSION),
   runId: z.string().min(1),
-  ops: z.array(syncOperation).min(1),
+  ops: z.array(z.discriminatedUnion("kind", [syncOperation, mirrorOperation])).min(1),
 });
 
 export type SyncOperation = { kind: "sync"; row: number; keyLabel: string; fingerprint: string; desired: DesiredProfile };
-export type UserOperation = SyncOperation;
+export type MirrorOperation = { kind: "block" | "delete"; key: string; keyLabel: string; userId: string };
+export type UserOperation = SyncOperation | MirrorOperation;
+
+/** The identity key an operation is about. */
+export const opKey = (op: UserOperation): string => (op.kind === "sync" ? op.desired.key : op.key);
 export interface QueueMessage {
   v: typeof MESSAGE_VERSION;
   runId: string;

@@ -31,7 +31,9 @@ export function packMessages(runId: string, ops: UserOperation[], maxOps: number
   for (const op of ops) {
     const s = JSON.stringify(op);
     const bytes = Buffer.byteLength(s) + 1;
-    if (overhead + bytes > maxBytes) throw new RangeError(`one operation (row ${op.row}) is ${bytes} bytes, over the ${maxBytes}-byte message bound`);
+    if (overhead + bytes > maxBytes) {
+      throw new RangeError(`one operation (${op.kind === "sync" ? `row ${op.row}` : `key ${op.keyLabel}`}) is ${bytes} bytes, over the ${maxBytes}-byte message bound`);
+    }
     if (items.length > 0 && (items.length >= maxOps || size + bytes > maxBytes)) {
       out.push({ body: envelope(items), count: items.length });
       items = [];

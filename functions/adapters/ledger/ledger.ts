@@ -1,0 +1,180 @@
+/**
+ * The sync ledger in DynamoDB: one item per identity key (the Auth0 user id, the fingerprint and profile last
+ * applied, the run that last saw it, the managed marker, the last outcome and reason) and one item per run with
+ * its summary. It is what lets an unchanged row cost no Auth0 call and an update be one PATCH with no lookup.
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Outcome } from "../../core/outcomes.js";
+import type { DesiredProfile } from "../../core/types.js";
+
+export interface LedgerEntry {
+  key: string;
+  userId?: string;
+  fingerprint?: string;
+  /** The desired profile last applied: the base of the next minimal patch, without reading Auth0. */
+  profile?: DesiredProfile;
+  /** Created or adopted by this sync: only managed users are ever blocked or deleted by mirror mode. */
+  managed: boolean;
+  lastRunSeen?: string;
+  lastOutcome?: Outcome;
+  lastReason?: string;
+  /** When mirror mode blocked the user (block-then-delete counts from here). */
+  blockedAt?: string;
+  updatedAt?: string;
+}
+
+export type RunStatus = "running" | "completed" | "held" | "failed";
+
+export interface RunRecord {
+  runId: string;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt?: string;
+  summary?: Record<string, unknown>;
+  /** Why a run was held, for the operator who approves it. */
+  heldReason?: string;
+}
+
+const KEY_PREFIX = "K#";
+const RUN_PREFIX = "R#";
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Ledger {
+  private readonly doc: DynamoDBDocumentClient;
+  readonly stats = { reads: 0, writes: 0, requests: 0 };
+
+  constructor(
+    client: DynamoDBClient,
+    readonly tableName: string,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
+  }
+
+  private toItem(e: LedgerEntry): Record<string, unknown> {
+    const { key, ...rest } = e;
+    return { pk: KEY_PREFIX + key, ...rest, updatedAt: e.updatedAt ?? new Date().toISOString() };
+  }
+
+  private fromItem(item: Record<string, unknown>): LedgerEntry {
+    const { pk, ...rest } = item;
+    return { key: String(pk).slice(KEY_PREFIX.length), ...(rest as Omit<LedgerEntry, "key">) };
+  }
+
+  /** Entries for these keys (missing keys are simply absent), 100 per BatchGetItem, unprocessed keys retried. */
+  async getMany(keys: string[]): Promise<Map<string, LedgerEntry>> {
+    const out = new Map<string, LedgerEntry>();
+    const unique = [...new Set(keys)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let request: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((k) => ({ pk: KEY_PREFIX + k }));
+      for (let attempt = 0; request && request.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`ledger: ${request.length} keys still unprocessed after ${attempt} attempts`);
+        if (attempt > 0) await sleep(50 * 2 ** attempt);
+        this.stats.requests++;
+        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } } }));
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const e = this.fromItem(item);
+          out.set(e.key, e);
+          this.stats.reads++;
+        }
+        request = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return out;
+  }
+
+  async get(key: string): Promise<LedgerEntry | undefined> {
+    this.stats.requests++;
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: KEY_PREFIX + key }, ConsistentRead: true }));
+    return res.Item ? this.fromItem(res.Item) : undefined;
+  }
+
+  async put(e: LedgerEntry): Promise<void> {
+    this.stats.requests++;
+    this.stats.writes++;
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: this.toItem(e) }));
+  }
+
+  /** Records an outcome without touching the rest of the entry (e.g. a rejection of a key with no user yet). */
+  async recordOutcome(key: string, outcome: Outcome, reason?: string): Promise<void> {
+    this.stats.requests++;
+    this.stats.writes++;
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: KEY_PREFIX + key },
+        UpdateExpression: "SET lastOutcome = :o, lastReason = :r, updatedAt = :t, managed = if_not_exists(managed, :f)",
+        ExpressionAttributeValues: { ":o": outcome, ":r": reason ?? null, ":t": new Date().toISOString(), ":f": false },
+      }),
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    this.stats.requests++;
+    this.stats.writes++;
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: KEY_PREFIX + key } }));
+  }
+
+  /** Writes whole entries, 25 per BatchWriteItem, unprocessed items retried. */
+  async putMany(entries: LedgerEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 25) {
+      let request: Record<string, unknown>[] | undefined = entries.slice(i, i + 25).map((e) => ({ PutRequest: { Item: this.toItem(e) } }));
+      for (let attempt = 0; request && request.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`ledger: ${request.length} writes still unprocessed after ${attempt} attempts`);
+        if (attempt > 0) await sleep(50 * 2 ** attempt);
+        this.stats.requests++;
+        const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: request as never } }));
+        request = res.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+      }
+      this.stats.writes += Math.min(25, entries.length - i);
+    }
+  }
+
+  /** Every identity entry, page by page (mirror mode reads the managed ones). */
+  async *entries(): AsyncGenerator<LedgerEntry> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      this.stats.requests++;
+      const res = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ExclusiveStartKey: start,
+          FilterExpression: "begins_with(pk, :p)",
+          ExpressionAttributeValues: { ":p": KEY_PREFIX },
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of res.Items ?? []) yield this.fromItem(item);
+      start = res.LastEvaluatedKey;
+    } while (start);
+  }
+
+  async putRun(run: RunRecord): Promise<void> {
+    this.stats.requests++;
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: RUN_PREFIX + run.runId, ...run } }));
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: RUN_PREFIX + runId }, ConsistentRead: true }));
+    if (!res.Item) return undefined;
+    const { pk: _pk, ...run } = res.Item;
+    return run as RunRecord;
+  }
+
+  /** The latest runs, newest first. */
+  async runs(limit = 10): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, FilterExpression: "begins_with(pk, :p)", ExpressionAttributeValues: { ":p": RUN_PREFIX } }),
+      );
+      for (const item of res.Items ?? []) {
+        const { pk: _pk, ...run } = item;
+        out.push(run as RunRecord);
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).slice(0, limit);
+  }
+}

@@ -91,6 +91,14 @@ export class Observability extends Construct {
         evaluationPeriods: twoPeriods ? 1 : 2,
         treatMissingData: cw.TreatMissingData.BREACHING,
       }),
+      held: alarm("MirrorRunHeld", {
+        alarmDescription: `A mirror run of ${name} was held: more managed users are absent than the threshold allows, so nothing was blocked or deleted. Check the warehouse; approve with mirror.approve or the CLI.`,
+        metric: m("extractor", "RunsHeld", "Sum", Duration.minutes(5)),
+        threshold: 0,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }),
       status429: alarm("HighThrottleShare", {
         alarmDescription: `More than ${config.alarms.status429Share * 100}% of Auth0 calls of ${name} answered 429: another client shares the tenant's budget, or the configured budget is above the tenant's.`,
         metric: new cw.MathExpression({

@@ -3,6 +3,7 @@
  * least-privilege IAM for each.
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -32,6 +33,7 @@ export class Pipeline extends Construct {
   readonly consumer: NodejsFunction;
   readonly schedule: scheduler.Schedule;
   readonly credentialsSecret: secrets.ISecret;
+  readonly ledger: dynamodb.TableV2;
   readonly maxConcurrency: number;
   readonly roles: Partial<Record<"extractor" | "consumer", iam.Role>> = {};
 
@@ -75,6 +77,15 @@ export class Pipeline extends Construct {
     for (const q of [this.dlq, this.scheduleDlq]) {
       Validations.of(q).acknowledge({ id: "AwsSolutions-SQS3", reason: "This queue is itself a dead-letter queue." });
     }
+
+    // ---- ledger ----
+    this.ledger = new dynamodb.TableV2(this, "Ledger", {
+      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: config.ledger.deletionProtection,
+      removalPolicy: config.ledger.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
 
     // ---- secrets ----
     this.credentialsSecret = config.auth0.credentialsSecretArn
@@ -138,7 +149,9 @@ export class Pipeline extends Construct {
 
     this.extractor = common("extractor", Duration.seconds(config.lambda.extractorTimeoutSeconds));
     this.extractor.addEnvironment("QUEUE_URL", this.queue.queueUrl);
+    this.extractor.addEnvironment("LEDGER_TABLE", this.ledger.tableName);
     this.consumer = common("consumer", consumerTimeout);
+    this.consumer.addEnvironment("LEDGER_TABLE", this.ledger.tableName);
     if (!config.auth0.credentialsSecretArn) this.consumer.addEnvironment("AUTH0_CREDENTIALS_SECRET_ARN", this.credentialsSecret.secretArn);
     if (config.lambda.reservedConcurrency !== undefined) {
       (this.consumer.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = config.lambda.reservedConcurrency;
@@ -156,6 +169,8 @@ export class Pipeline extends Construct {
 
     // ---- IAM ----
     this.queue.grantSendMessages(this.extractor);
+    this.ledger.grantReadWriteData(this.extractor);
+    this.ledger.grantReadWriteData(this.consumer);
     this.credentialsSecret.grantRead(this.consumer);
     const src = config.source;
     const dataTarget = src.clusterIdentifier

@@ -3,7 +3,7 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 
 export const LEDGER_KEY = "pk";
@@ -49,4 +49,6 @@ export async function ensureLedgerTable(client: DynamoDBClient, tableName: strin
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
+  // CreateTable returns while the table is CREATING; writes before ACTIVE fail with ResourceNotFound.
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }, { TableName: tableName });
 }

@@ -249,6 +249,12 @@ export const syncConfigSchema = z
         cronPeriodMinutes: z.number().int().min(1).default(1440),
       })
       .default({ oldestMessageAgeSeconds: 3600, status429Share: 0.05, cronPeriodMinutes: 1440 }),
+    ledger: z
+      .strictObject({
+        /** Refuse to delete the ledger table (it is what keeps the sync from re-creating or losing users). */
+        deletionProtection: z.boolean().default(true),
+      })
+      .default({ deletionProtection: true }),
     lambda: z
       .strictObject({
         extractorTimeoutSeconds: z.number().int().min(30).max(900).default(900),

@@ -128,9 +128,10 @@ describe("the deployable stack", () => {
     for (const role of Object.values(t.findResources("AWS::IAM::Role"))) expect(JSON.stringify(role)).not.toContain("AWSLambdaBasicExecutionRole");
   });
 
-  it("raises six alarms to an SNS topic", () => {
+  it("raises seven alarms to an SNS topic", () => {
     const alarms = t.findResources("AWS::CloudWatch::Alarm");
-    expect(Object.keys(alarms)).toHaveLength(6);
+    expect(Object.keys(alarms)).toHaveLength(7);
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "RunsHeld", Namespace: "Auth0Sync", Threshold: 0, ComparisonOperator: "GreaterThanThreshold" });
     t.hasResourceProperties("AWS::SNS::Topic", {});
     t.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "ApproximateNumberOfMessagesVisible",
@@ -170,9 +171,25 @@ describe("the deployable stack", () => {
     }
   });
 
+  it("keeps the ledger in an on-demand table with point-in-time recovery and deletion protection, read and written by both Lambdas", () => {
+    t.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })],
+    });
+    t.hasResource("AWS::DynamoDB::GlobalTable", { DeletionPolicy: "Retain" });
+    for (const fn of ["extractor", "consumer"]) {
+      const policy = JSON.stringify(policyOf(t, fn));
+      expect(policy, fn).toContain("dynamodb:BatchGetItem");
+      expect(policy, fn).toContain("dynamodb:PutItem");
+      expect(policy, fn).not.toContain('"dynamodb:*"');
+    }
+    t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ LEDGER_TABLE: { Ref: Match.stringLikeRegexp("PipelineLedger") } }) } });
+  });
+
   it("outputs the queues, functions, dashboard and topic", () => {
     const outputs = Object.keys(t.findOutputs("*"));
-    for (const o of ["QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "ExtractorFunctionName", "ConsumerFunctionName", "DashboardUrl", "AlarmTopicArn", "CredentialsSecretArn"]) {
+    for (const o of ["QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "ExtractorFunctionName", "ConsumerFunctionName", "DashboardUrl", "AlarmTopicArn", "CredentialsSecretArn", "LedgerTableName"]) {
       expect(outputs).toContain(o);
     }
   });
@@ -180,8 +197,10 @@ describe("the deployable stack", () => {
 
 describe("stack variants", () => {
   it("creates an empty credentials secret to fill when the config names none, and passes its ARN (not its value)", () => {
-    const { template } = synth({ alarms: { email: "ops@example.com" } });
+    const { template } = synth({ alarms: { email: "ops@example.com" }, ledger: { deletionProtection: false } });
     template.resourceCountIs("AWS::SecretsManager::Secret", 1);
+    template.hasResource("AWS::DynamoDB::GlobalTable", { DeletionPolicy: "Delete" });
+    template.hasResourceProperties("AWS::DynamoDB::GlobalTable", { Replicas: [Match.objectLike({ DeletionProtectionEnabled: false })] });
     template.hasResourceProperties("AWS::Lambda::Function", {
       Environment: { Variables: Match.objectLike({ AUTH0_CREDENTIALS_SECRET_ARN: { Ref: Match.stringLikeRegexp("Auth0Credentials") } }) },
     });

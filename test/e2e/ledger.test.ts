@@ -125,3 +125,42 @@ describe("the ledger: change detection, stable identity, mirror mode and roles",
     expect(approved.unaccounted).toBe(0);
   }, 120_000);
 });
+
+describe("first contact with an existing Auth0 user", () => {
+  it("adopts it: same user, marked managed, only what differs patched, and unchanged afterwards", async () => {
+    const dir = tempDir();
+    const csv = join(dir, "users.csv");
+    writeCsv(csv, rows(2));
+    const config = configWith({ enabled: false });
+    const stateDir = join(dir, "state");
+    // Seed the tenant with user1 as someone else created it.
+    await runLocalPipeline({ config, stateDir, csv: (writeCsv(join(dir, "none.csv"), []), join(dir, "none.csv")), fresh: true, rate: 500 });
+    const state = JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState;
+    state.users.push({
+      user_id: "auth0|0000000000000000000000aa",
+      connection: "Username-Password-Authentication",
+      email: "user1@example.com",
+      email_verified: true,
+      given_name: "Old",
+      family_name: "Last",
+      user_metadata: { theirs: true, plan: "pro" },
+      app_metadata: {},
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+      hasPassword: true,
+      roles: ["viewer"],
+    });
+    writeFileSync(join(stateDir, "tenant.json"), JSON.stringify(state));
+    const r = await runLocalPipeline({ config, stateDir, csv, rate: 500 });
+    expect(r).toMatchObject({ created: 1, updated: 1, unaccounted: 0 });
+    const after = (JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState).users;
+    const adopted = after.find((u) => u.user_id === "auth0|0000000000000000000000aa")!;
+    // tier is create-only in the example config: an adopted user does not get it.
+    expect(adopted).toMatchObject({ given_name: "First1", email_verified: true, app_metadata: { sync_key: "c-0001" }, roles: ["viewer"] });
+    expect(adopted.app_metadata).toEqual({ sync_key: "c-0001" });
+    expect(adopted.user_metadata).toMatchObject({ theirs: true, plan: "pro" });
+    expect(after).toHaveLength(2);
+    const again = await runLocalPipeline({ config, stateDir, csv, rate: 500 });
+    expect(again).toMatchObject({ unchanged: 2, auth0Calls: 0 });
+  }, 60_000);
+});

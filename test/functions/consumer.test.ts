@@ -9,6 +9,8 @@ import { ProfileMapper } from "../../functions/core/profile.js";
 import type { Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";
 import { adapterFor, startEmulator } from "../helpers/emulator.js";
+import { Ledger } from "../../functions/adapters/ledger/ledger.js";
+import { ensureLedgerTable, startDynamo } from "../../local/dynamo.js";
 
 const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
 const mapper = new ProfileMapper(config);
@@ -93,5 +95,32 @@ describe("consumer handler", () => {
     const res = await handler({ Records: [record("m1", msg!.body)] }, context(2_000));
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
     expect(emu.requestLog.filter((e) => e.route.startsWith("/api/v2"))).toHaveLength(0);
+  });
+
+  it("with the ledger, a redelivered message finds its users applied and makes no call; a change is one PATCH", async () => {
+    const dynamo = await startDynamo();
+    try {
+      await ensureLedgerTable(dynamo.client, "consumer-ledger");
+      const ledger = new Ledger(dynamo.client, "consumer-ledger");
+      const emu = await startEmulator({ roles: ["admin", "viewer"] });
+      const auth0 = adapterFor(emu);
+      const handler = createConsumerHandler(({ logger }) => ({ config, auth0, logger, ledger }));
+      const rows = [
+        { id: "a", email: "a@example.com", first: "Ann", roles: "admin" },
+        { id: "b", email: "b@example.com", first: "Bob", roles: null },
+      ];
+      const [msg] = packMessages("run-1", opsFor(rows), 25);
+      await handler({ Records: [record("m1", msg!.body)] }, context(60_000));
+      expect(await ledger.get("a")).toMatchObject({ managed: true, userId: expect.stringMatching(/^auth0\|/), lastOutcome: "created" });
+      emu.clearLog();
+      await handler({ Records: [record("m1", msg!.body)] }, context(60_000));
+      expect(emu.requestLog).toEqual([]);
+      const [changed] = packMessages("run-2", opsFor([{ ...rows[0]!, first: "Anna" }, rows[1]!]), 25);
+      await handler({ Records: [record("m2", changed!.body)] }, context(60_000));
+      expect(emu.requestLog.map((e) => `${e.method} ${e.route} ${e.status}`)).toEqual(["PATCH /api/v2/users/:id 200"]);
+      expect(emu.state().users.find((u) => u.email === "a@example.com")?.given_name).toBe("Anna");
+    } finally {
+      await dynamo.stop();
+    }
   });
 });

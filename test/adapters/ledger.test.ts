@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Ledger, type LedgerEntry } from "../../functions/adapters/ledger/ledger.js";
+import { planMirror } from "../../functions/extractor/extract.js";
+import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
+import { testConfig } from "../helpers/config.js";
+
+let dynamo: LocalDynamo;
+let n = 0;
+beforeAll(async () => {
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+async function freshLedger(): Promise<Ledger> {
+  const name = `ledger-${++n}`;
+  await ensureLedgerTable(dynamo.client, name);
+  return new Ledger(dynamo.client, name);
+}
+
+const entry = (key: string, over: Partial<LedgerEntry> = {}): LedgerEntry => ({ key, userId: `auth0|${key}`, fingerprint: `fp-${key}`, managed: true, ...over });
+
+describe("ledger on dynalite", () => {
+  it("reads many keys in batches of 100, writes in batches of 25, and scans every entry", async () => {
+    const ledger = await freshLedger();
+    await ledger.putMany(Array.from({ length: 260 }, (_, i) => entry(`k${i}`)));
+    const got = await ledger.getMany([...Array.from({ length: 230 }, (_, i) => `k${i}`), "missing", "k1"]);
+    expect(got.size).toBe(230);
+    expect(got.get("k7")).toMatchObject({ key: "k7", userId: "auth0|k7", fingerprint: "fp-k7", managed: true });
+    let count = 0;
+    for await (const _ of ledger.entries()) count++;
+    expect(count).toBe(260);
+    await ledger.recordOutcome("k7", "rejected", "no such role");
+    expect(await ledger.get("k7")).toMatchObject({ userId: "auth0|k7", lastOutcome: "rejected", lastReason: "no such role", managed: true });
+    await ledger.recordOutcome("new", "rejected", "bad");
+    expect(await ledger.get("new")).toMatchObject({ managed: false, lastOutcome: "rejected" });
+  });
+
+  it("keeps runs apart from identities, newest first", async () => {
+    const ledger = await freshLedger();
+    await ledger.putRun({ runId: "r1", status: "completed", startedAt: "2026-01-01T00:00:00Z" });
+    await ledger.putRun({ runId: "r2", status: "held", startedAt: "2026-01-02T00:00:00Z", heldReason: "too many" });
+    await ledger.put(entry("a"));
+    expect((await ledger.runs()).map((r) => r.runId)).toEqual(["r2", "r1"]);
+    expect(await ledger.getRun("r2")).toMatchObject({ status: "held", heldReason: "too many" });
+    let keys = 0;
+    for await (const _ of ledger.entries()) keys++;
+    expect(keys).toBe(1);
+  });
+});
+
+describe("mirror planning", () => {
+  const day = 86_400_000;
+  it("blocks, deletes or blocks-then-deletes absent managed users only, never ignored or unmanaged ones", async () => {
+    const ledger = await freshLedger();
+    await ledger.putMany([
+      entry("present"),
+      entry("absent"),
+      entry("blocked-recently", { blockedAt: new Date(Date.now() - 2 * day).toISOString() }),
+      entry("blocked-long-ago", { blockedAt: new Date(Date.now() - 40 * day).toISOString() }),
+      entry("ignored-key"),
+      entry("ignored-email", { profile: { key: "ignored-email", email: "keep@example.com", fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [] } }),
+      { key: "unmanaged", managed: false, lastOutcome: "rejected" },
+    ]);
+    const seen = new Set(["present"]);
+    const mirror = (action: "block" | "delete" | "block-then-delete") =>
+      planMirror(testConfig({ mirror: { enabled: true, action, deleteAfterDays: 30, ignore: ["ignored-key", "KEEP@example.com"], threshold: { maxCount: 100, maxShare: 1 } } }), ledger, seen, false);
+    const kinds = async (action: "block" | "delete" | "block-then-delete") => Object.fromEntries((await mirror(action)).ops.map((o) => [o.key, o.kind]));
+    expect(await kinds("block")).toEqual({ absent: "block" });
+    expect(await kinds("delete")).toEqual({ absent: "delete", "blocked-recently": "delete", "blocked-long-ago": "delete" });
+    expect(await kinds("block-then-delete")).toEqual({ absent: "block", "blocked-long-ago": "delete" });
+    expect((await mirror("delete")).managed).toBe(6);
+  });
+
+  it("holds the run over the count or the share, unless approved", async () => {
+    const ledger = await freshLedger();
+    await ledger.putMany(Array.from({ length: 10 }, (_, i) => entry(`k${i}`)));
+    const seen = new Set(["k0", "k1", "k2", "k3", "k4", "k5", "k6"]);
+    const plan = (threshold: { maxCount: number; maxShare: number }, approved = false) =>
+      planMirror(testConfig({ mirror: { enabled: true, action: "delete", threshold } }), ledger, seen, approved);
+    expect(await plan({ maxCount: 100, maxShare: 0.5 })).toMatchObject({ held: false, absent: 3 });
+    const byShare = await plan({ maxCount: 100, maxShare: 0.2 });
+    expect(byShare).toMatchObject({ held: true, absent: 3, ops: [] });
+    expect(byShare.heldReason).toBe("3 of 10 managed users (30.0%) are absent; the threshold is 100 users or 20.0%. Approve with mirror.approve or the CLI.");
+    expect(await plan({ maxCount: 2, maxShare: 1 })).toMatchObject({ held: true });
+    expect((await plan({ maxCount: 2, maxShare: 1 }, true)).ops).toHaveLength(3);
+  });
+});

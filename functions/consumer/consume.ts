@@ -89,6 +89,8 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   let fromLedger = false;
   if (entry?.userId && entry.profile) {
     current = userFromLedger(entry.userId, entry.profile);
+    // Mirror mode blocked it after the profile was applied.
+    if (entry.blockedAt) current.blocked = true;
     rolesKnown = entry.profile.roles;
     fromLedger = true;
   } else {

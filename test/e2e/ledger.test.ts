@@ -164,3 +164,26 @@ describe("first contact with an existing Auth0 user", () => {
     expect(again).toMatchObject({ unchanged: 2, auth0Calls: 0 });
   }, 60_000);
 });
+
+describe("mirror mode with block", () => {
+  it("blocks an absent managed user, leaves it blocked while absent, and unblocks it when it comes back", async () => {
+    const dir = tempDir();
+    const csv = join(dir, "users.csv");
+    const stateDir = join(dir, "state");
+    const config = configWith({ enabled: true, action: "block", threshold: { maxCount: 10, maxShare: 0.5 } });
+    const all = rows(10);
+    writeCsv(csv, all);
+    await runLocalPipeline({ config, stateDir, csv, fresh: true, rate: 500 });
+    const user = () => (JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState).users.find((u) => u.email === "user4@example.com")!;
+    writeCsv(csv, all.filter((r) => r.id !== "c-0004"));
+    const gone = await runLocalPipeline({ config, stateDir, csv, rate: 500 });
+    expect(gone).toMatchObject({ rowsRead: 9, unchanged: 9, blocked: 1, unaccounted: 0 });
+    expect(user().blocked).toBe(true);
+    const still = await runLocalPipeline({ config, stateDir, csv, rate: 500 });
+    expect(still).toMatchObject({ blocked: 0, auth0Calls: 0, unaccounted: 0 });
+    writeCsv(csv, all);
+    const back = await runLocalPipeline({ config, stateDir, csv, rate: 500 });
+    expect(back).toMatchObject({ updated: 1, unchanged: 9, unaccounted: 0 });
+    expect(user().blocked).toBe(false);
+  }, 90_000);
+});

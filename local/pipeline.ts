@@ -25,7 +25,7 @@ import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
 import { opKey, parseMessage } from "../functions/adapters/sqs/message.js";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
-import { OUTCOMES, RunAccounting, type OutcomeEvent, type Outcome } from "../functions/core/outcomes.js";
+import { RunAccounting, type OutcomeEvent, type Outcome } from "../functions/core/outcomes.js";
 import { rejectionMessage, type RejectCode } from "../functions/core/types.js";
 import { createConsumerHandler } from "../functions/consumer/handler.js";
 import { createExtractorHandler } from "../functions/extractor/handler.js";
@@ -368,4 +368,3 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
   }
 }
 
-export { OUTCOMES };

@@ -8,13 +8,6 @@ import type { RejectCode, Rejection } from "./types.js";
 export const OUTCOMES = ["created", "updated", "unchanged", "blocked", "deleted", "rejected", "deadLettered"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-export interface UserResult {
-  key: string;
-  outcome: Outcome;
-  userId?: string;
-  rejection?: Rejection;
-}
-
 export interface AccountingSnapshot {
   rowsRead: number;
   absent: number;

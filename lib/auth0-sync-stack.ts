@@ -1,6 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
-import type { SyncConfig } from "../functions/core/config.js";
+import { configHash, type SyncConfig } from "../functions/core/config.js";
 import { Observability } from "./observability.js";
 import { Pipeline } from "./pipeline.js";
 
@@ -32,6 +32,8 @@ export class Auth0SyncStack extends Stack {
     out("LedgerTableName", p.ledger.tableName, "Sync ledger (DynamoDB)");
     out("CredentialsSecretArn", p.credentialsSecret.secretArn, "Auth0 M2M credentials secret");
     out("AlarmTopicArn", this.observability.topic.topicArn, "SNS topic of the alarms");
+    out("AlarmNamePrefix", this.observability.alarmNamePrefix, "Every alarm's name starts with this");
+    out("ConfigHash", configHash(config), "Hash of the deployed sync config (the CLI compares it with its --config)");
     out(
       "DashboardUrl",
       `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.observability.dashboard.dashboardName}`,

@@ -18,6 +18,7 @@ export interface ObservabilityProps {
 }
 
 export class Observability extends Construct {
+  readonly alarmNamePrefix: string;
   readonly topic: sns.Topic;
   readonly dashboard: cw.Dashboard;
   readonly alarms: Record<string, cw.Alarm>;
@@ -42,8 +43,10 @@ export class Observability extends Construct {
     const twoPeriods = 2 * periodS <= 86_400;
     const runPeriod = Duration.seconds(Math.min(86_400, Math.ceil((twoPeriods ? 2 * periodS : periodS) / 60) * 60));
 
+    // Named, so the CLI's `status` finds them by the prefix the stack outputs.
+    this.alarmNamePrefix = `auth0-sync-${name}-`;
     const alarm = (id: string, props: cw.AlarmProps) => {
-      const a = new cw.Alarm(this, id, props);
+      const a = new cw.Alarm(this, id, { alarmName: `${this.alarmNamePrefix}${id}`, ...props });
       a.addAlarmAction(new actions.SnsAction(this.topic));
       a.addOkAction(new actions.SnsAction(this.topic));
       return a;

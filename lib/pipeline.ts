@@ -17,6 +17,7 @@ import { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
+import { LEDGER_PARTITION_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.js";
 import { METRICS_NAMESPACE } from "./metric-names.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -80,7 +81,15 @@ export class Pipeline extends Construct {
 
     // ---- ledger ----
     this.ledger = new dynamodb.TableV2(this, "Ledger", {
-      partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: LEDGER_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      // Sparse: only run items carry the index key, so `status` reads the last runs without a scan.
+      globalSecondaryIndexes: [
+        {
+          indexName: RUNS_INDEX.name,
+          partitionKey: { name: RUNS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+          sortKey: { name: RUNS_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+        },
+      ],
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: config.ledger.deletionProtection,

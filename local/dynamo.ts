@@ -3,10 +3,10 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
+import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, ScanCommand, waitUntilTableNotExists, type AttributeValue, DynamoDBClient, ResourceNotFoundException, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 
-export const LEDGER_KEY = "pk";
+import { LEDGER_PARTITION_KEY as LEDGER_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.js";
 
 export interface LocalDynamo {
   endpoint: string;
@@ -33,22 +33,58 @@ export async function startDynamo(path?: string): Promise<LocalDynamo> {
   };
 }
 
+const RUNS_INDEX_SPEC = {
+  IndexName: RUNS_INDEX.name,
+  KeySchema: [
+    { AttributeName: RUNS_INDEX.partitionKey, KeyType: "HASH" as const },
+    { AttributeName: RUNS_INDEX.sortKey, KeyType: "RANGE" as const },
+  ],
+  Projection: { ProjectionType: "ALL" as const },
+};
+
 /** Creates the ledger table (on-demand, as deployed) unless it exists. */
 export async function ensureLedgerTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const t = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // A state directory from before the runs index: rebuild the table with it (dynalite cannot add an index;
+    // deployed tables get it from CloudFormation).
+    if (!t.Table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === RUNS_INDEX.name)) {
+      const items: Record<string, AttributeValue>[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }));
+        items.push(...(page.Items ?? []));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      await client.send(new DeleteTableCommand({ TableName: tableName }));
+      await waitUntilTableNotExists({ client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }, { TableName: tableName });
+      await createLedgerTable(client, tableName);
+      for (let i = 0; i < items.length; i += 25) {
+        await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+      }
+    }
     return;
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
   }
+  await createLedgerTable(client, tableName);
+}
+
+async function createLedgerTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: LEDGER_KEY, AttributeType: "S" }],
+      AttributeDefinitions: [
+        { AttributeName: LEDGER_KEY, AttributeType: "S" },
+        { AttributeName: RUNS_INDEX.partitionKey, AttributeType: "S" },
+        { AttributeName: RUNS_INDEX.sortKey, AttributeType: "S" },
+      ],
       KeySchema: [{ AttributeName: LEDGER_KEY, KeyType: "HASH" }],
+      GlobalSecondaryIndexes: [RUNS_INDEX_SPEC],
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
   // CreateTable returns while the table is CREATING; writes before ACTIVE fail with ResourceNotFound.
-  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }, { TableName: tableName });
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.2 }
+, { TableName: tableName });
 }

@@ -4,7 +4,7 @@
  * and the Auth0 emulator. It invokes the real extractor handler, then polls SQS as Lambda's event source does
  * and invokes the real consumer handler, one handler instance per concurrent consumer.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,6 +16,7 @@ import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SQSClient,
   type Message,
 } from "@aws-sdk/client-sqs";
@@ -36,7 +37,7 @@ import { RedshiftDataEmulator } from "./redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "./dynamo.js";
 import { Ledger } from "../functions/adapters/ledger/ledger.js";
 
-export interface LocalRunOptions {
+export interface LocalEnvironmentOptions {
   config: SyncConfig;
   /** Where the warehouse and the emulated tenant persist between runs. */
   stateDir: string;
@@ -58,13 +59,16 @@ export interface LocalRunOptions {
    * function timeout); locally that would make every retry wait minutes, so the poller shortens it.
    */
   retryDelaySeconds?: number;
+  /** Run without the ledger (every row looked up in Auth0), e.g. to compare. */
+  noLedger?: boolean;
+}
+
+export interface LocalRunOptions extends LocalEnvironmentOptions {
   onProgress?: (p: Progress) => void;
   /** Extra hook: every recorded outcome. */
   onOutcome?: (e: OutcomeEvent) => void;
   /** Approve a mirror run over the threshold (as the CLI's approval does). */
   approveMirror?: boolean;
-  /** Run without the ledger (every row looked up in Auth0), e.g. to compare. */
-  noLedger?: boolean;
 }
 
 export interface Progress {
@@ -140,127 +144,174 @@ function toRecord(m: Message, queueArn: string): SQSRecord {
   };
 }
 
-/** Runs one sync locally and returns its summary. */
-export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunSummary> {
-  const started = Date.now();
-  const cfg = opts.config;
-  if (opts.fresh) rmSync(opts.stateDir, { recursive: true, force: true });
-  mkdirSync(opts.stateDir, { recursive: true });
-  const tenantFile = join(opts.stateDir, "tenant.json");
-  const warehouseDir = join(opts.stateDir, "warehouse");
-  const rate = opts.rate ?? cfg.auth0.rateLimit.requestsPerSecond;
-  const burst = opts.burst ?? Math.max(cfg.auth0.rateLimit.burst, Math.ceil(rate));
-  const config: SyncConfig = { ...cfg, auth0: { ...cfg.auth0, rateLimit: { requestsPerSecond: rate, burst } } };
+/** A message read from the local DLQ without consuming it. */
+export interface PeekedMessage {
+  messageId: string;
+  body: string;
+  receiveCount: number;
+  sentAt?: number;
+}
 
-  const cleanups: (() => Promise<void>)[] = [];
-  try {
+interface SavedMessage {
+  body: string;
+  sentAt?: number;
+}
+
+/**
+ * The local stand-ins of one sync, started together on 127.0.0.1: the warehouse behind the Data API emulator,
+ * the queue and its DLQ (the DLQ's messages persist between runs, so `status` and `redrive` have something to
+ * show), the Auth0 emulator or a real tenant, and the ledger. `runLocalPipeline`, `npm start` and the CLI's
+ * `--local` all act through it.
+ */
+export class LocalEnvironment {
+  readonly cleanups: (() => Promise<void>)[] = [];
+  config!: SyncConfig;
+  sqs!: SQSClient;
+  queueUrl!: string;
+  queueArn!: string;
+  dlqUrl!: string;
+  dlqArn!: string;
+  redshiftEndpoint!: string;
+  redshiftEmulator!: RedshiftDataEmulator;
+  emulator?: Auth0Emulator;
+  auth0Target!: { domain: string; baseUrl?: string; credentials: Auth0Credentials };
+  ledgerFor?: () => Ledger;
+  readonly tenantFile: string;
+  readonly dlqFile: string;
+
+  private constructor(readonly opts: LocalEnvironmentOptions) {
+    this.tenantFile = join(opts.stateDir, "tenant.json");
+    this.dlqFile = join(opts.stateDir, "dlq.json");
+  }
+
+  static async start(opts: LocalEnvironmentOptions): Promise<LocalEnvironment> {
+    const env = new LocalEnvironment(opts);
+    try {
+      await env.init();
+      return env;
+    } catch (err) {
+      await env.stop();
+      throw err;
+    }
+  }
+
+  /** A state directory the local pipeline has run in. */
+  static exists(stateDir: string): boolean {
+    return existsSync(join(stateDir, "warehouse"));
+  }
+
+  private async init(): Promise<void> {
+    const opts = this.opts;
+    const cfg = opts.config;
+    if (opts.fresh) rmSync(opts.stateDir, { recursive: true, force: true });
+    mkdirSync(opts.stateDir, { recursive: true });
+    const warehouseDir = join(opts.stateDir, "warehouse");
+    const rate = opts.rate ?? cfg.auth0.rateLimit.requestsPerSecond;
+    const burst = opts.burst ?? Math.max(cfg.auth0.rateLimit.burst, Math.ceil(rate));
+    const config: SyncConfig = { ...cfg, auth0: { ...cfg.auth0, rateLimit: { requestsPerSecond: rate, burst } } };
+
     // ---- warehouse ----
     const isNew = !existsSync(warehouseDir);
     const db = new PGlite(warehouseDir);
-    cleanups.push(() => db.close());
+    this.cleanups.push(() => db.close());
     await db.waitReady;
     if (opts.csv) {
       await loadCsv(db, tableFromSql(config.source.sql), readFileSync(opts.csv, "utf8"));
     } else if (isNew) {
       await seedDemo(db, opts.seedRows ?? 2000);
     }
-    const redshift = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
-    const redshiftEndpoint = await redshift.start();
-    cleanups.push(() => redshift.stop());
+    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
+    this.redshiftEndpoint = await this.redshiftEmulator.start();
+    this.cleanups.push(() => this.redshiftEmulator.stop());
 
     // ---- queues ----
     const sqsServer: Server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
-    cleanups.push(() => new Promise<void>((r) => (sqsServer.closeAllConnections(), sqsServer.close(() => r()))));
+    this.cleanups.push(() => new Promise<void>((r) => (sqsServer.closeAllConnections(), sqsServer.close(() => r()))));
     const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
     const sqs = new SQSClient({ ...FAKE_AWS, endpoint: sqsEndpoint });
-    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${config.name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86400) } }))).QueueUrl!;
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
-    const queueUrl = (
+    this.sqs = sqs;
+    this.dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${config.name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86400) } }))).QueueUrl!;
+    this.dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    this.queueUrl = (
       await sqs.send(
         new CreateQueueCommand({
           QueueName: `${config.name}-queue`,
           Attributes: {
             VisibilityTimeout: String(6 * config.queue.consumerTimeoutSeconds),
-            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
           },
         }),
       )
     ).QueueUrl!;
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    this.queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    if (existsSync(this.dlqFile)) {
+      const saved = JSON.parse(readFileSync(this.dlqFile, "utf8")) as SavedMessage[];
+      for (let i = 0; i < saved.length; i += 10) {
+        await sqs.send(new SendMessageBatchCommand({ QueueUrl: this.dlqUrl, Entries: saved.slice(i, i + 10).map((m, k) => ({ Id: String(k), MessageBody: m.body })) }));
+      }
+    }
 
     // ---- Auth0 ----
-    let emulator: Auth0Emulator | undefined;
-    let auth0Target: { domain: string; baseUrl?: string; credentials: Auth0Credentials };
     if (opts.realTenant) {
-      auth0Target = opts.realTenant;
+      this.auth0Target = opts.realTenant;
     } else {
-      emulator = new Auth0Emulator({
+      const emulator = new Auth0Emulator({
         rate,
         burst,
         roles: DEMO_ROLES,
         connections: [{ name: config.auth0.connection, strategy: config.auth0.connectionType === "database" ? "auth0" : "email" }],
         faults: { failRate: opts.failRate ?? 0, latencyMs: opts.latencyMs ?? 0, jitterMs: opts.jitterMs ?? 0 },
       });
-      if (existsSync(tenantFile)) emulator.load(JSON.parse(readFileSync(tenantFile, "utf8")) as TenantState);
+      if (existsSync(this.tenantFile)) emulator.load(JSON.parse(readFileSync(this.tenantFile, "utf8")) as TenantState);
       for (const r of DEMO_ROLES) emulator.addRole(r);
       const baseUrl = await emulator.start();
-      cleanups.push(() => emulator!.stop());
-      auth0Target = { domain: emulator.domain, baseUrl, credentials: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET } };
+      this.cleanups.push(() => emulator.stop());
+      this.emulator = emulator;
+      this.auth0Target = { domain: emulator.domain, baseUrl, credentials: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET } };
     }
-    const runConfig: SyncConfig = { ...config, auth0: { ...config.auth0, domain: auth0Target.domain, baseUrl: auth0Target.baseUrl } };
+    this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
 
     // ---- ledger ----
-    let ledgerFor: (() => Ledger) | undefined;
     if (!opts.noLedger) {
       const dynamo = await startDynamo(join(opts.stateDir, "ledger"));
-      cleanups.push(() => dynamo.stop());
+      this.cleanups.push(() => dynamo.stop());
       const tableName = `auth0-sync-${config.name}-ledger`;
       await ensureLedgerTable(dynamo.client, tableName);
-      ledgerFor = () => new Ledger(dynamo.client, tableName);
+      this.ledgerFor = () => new Ledger(dynamo.client, tableName);
     }
+  }
 
-    // ---- outcomes: the first final outcome of each key wins (a redelivered user is not counted twice) ----
-    const outcomes = new Map<string, OutcomeEvent>();
-    const record = (e: OutcomeEvent) => {
-      if (!outcomes.has(e.key)) {
-        outcomes.set(e.key, e);
-        opts.onOutcome?.(e);
-      }
-    };
+  redshiftClient(): RedshiftDataClient {
+    return new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
+  }
 
-    // ---- extract ----
-    let rowsRead = 0;
-    const progress = (phase: Progress["phase"], done: number, total: number) =>
-      opts.onProgress?.({ phase, rowsRead, done, total, elapsedMs: Date.now() - started });
-    const extractor = createExtractorHandler(({ logger, metrics }) => ({
-      config: runConfig,
-      redshift: new RedshiftDataClient({ ...FAKE_AWS, endpoint: redshiftEndpoint }),
-      sqs,
-      queueUrl,
-      logger,
-      metrics,
-      poll: { minMs: 10, maxMs: 200 },
-      ledger: ledgerFor?.(),
-      onOutcome: record,
-      onProgress: (p) => {
-        rowsRead = p.rowsRead;
-        progress("extract", outcomes.size, p.rowsRead);
-      },
-    }));
-    const extracted = (await extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor"))) as ExtractorResult;
-    rowsRead = extracted.rowsRead;
-    redshift.forget();
+  /** An Auth0 adapter with its own pacer, as one Lambda instance has. */
+  auth0Adapter(share = consumerBudget(this.config)): Auth0Adapter {
+    const pacer = new Pacer({ rate: share.rps, burst: share.burst });
+    return new Auth0Adapter({ ...auth0OptionsFromConfig(this.config, this.auth0Target.credentials, {}, pacer), baseUrl: this.auth0Target.baseUrl });
+  }
 
-    // ---- consume, as Lambda's SQS event source would ----
-    const share = consumerBudget(runConfig);
+  async queueDepth(url: string): Promise<{ visible: number; inFlight: number }> {
+    const a = (
+      await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))
+    ).Attributes!;
+    return { visible: Number(a.ApproximateNumberOfMessages), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible) };
+  }
+
+  /**
+   * Polls the main queue as Lambda's SQS event source does and invokes the real consumer handler, one handler
+   * instance per concurrent consumer, until nothing is visible or in flight. Returns the instances' adapters.
+   */
+  async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void }): Promise<Auth0Adapter[]> {
+    const { config, sqs, queueUrl, queueArn } = this;
+    const share = consumerBudget(config);
     const adapters: Auth0Adapter[] = [];
     const timeoutMs = config.queue.consumerTimeoutSeconds * 1000;
     const consumers = Array.from({ length: share.maxConcurrency }, () =>
       createConsumerHandler(({ logger }) => {
-        const pacer = new Pacer({ rate: share.rps, burst: share.burst });
-        const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(runConfig, auth0Target.credentials, {}, pacer), baseUrl: auth0Target.baseUrl });
+        const auth0 = this.auth0Adapter(share);
         adapters.push(auth0);
-        return { config: runConfig, auth0, logger, ledger: ledgerFor?.(), onOutcome: record };
+        return { config, auth0, logger, ledger: this.ledgerFor?.(), onOutcome: opts.onOutcome };
       }),
     );
     const maxPerReceive = Math.min(10, config.queue.batchSize);
@@ -294,7 +345,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
           await sqs.send(
             new ChangeMessageVisibilityBatchCommand({
               QueueUrl: queueUrl,
-              Entries: retry.slice(j, j + 10).map((r, k) => ({ Id: String(k), ReceiptHandle: r.receiptHandle, VisibilityTimeout: opts.retryDelaySeconds ?? 1 })),
+              Entries: retry.slice(j, j + 10).map((r, k) => ({ Id: String(k), ReceiptHandle: r.receiptHandle, VisibilityTimeout: this.opts.retryDelaySeconds ?? 1 })),
             }),
           );
         }
@@ -303,32 +354,114 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
             new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: ok.slice(j, j + 10).map((r, k) => ({ Id: String(k), ReceiptHandle: r.receiptHandle })) }),
           );
         }
-        progress("consume", outcomes.size, rowsRead);
+        opts.onPoll?.();
       }
     };
     const workers = consumers.map((_, i) => worker(i));
     // Drained when nothing is visible or in flight on the main queue.
     for (;;) {
       await sleep(200);
-      const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] })))
-        .Attributes!;
-      progress("consume", outcomes.size, rowsRead);
-      if (Number(a.ApproximateNumberOfMessages) === 0 && Number(a.ApproximateNumberOfMessagesNotVisible) === 0) break;
+      const d = await this.queueDepth(queueUrl);
+      opts.onPoll?.();
+      if (d.visible === 0 && d.inFlight === 0) break;
     }
     draining = false;
     await Promise.all(workers);
+    return adapters;
+  }
 
-    // ---- what ended in the DLQ (read, not consumed: it stays there for redrive) ----
-    const dead = new Set<string>();
+  /** Every message in the DLQ, read without consuming it (each is made visible again at once). */
+  async peekDlq(): Promise<PeekedMessage[]> {
+    const out = new Map<string, PeekedMessage>();
+    const handles: string[] = [];
     for (;;) {
-      const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
+      const got = await this.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, AttributeNames: ["All"] }),
+      );
       if (!got.Messages?.length) break;
       for (const m of got.Messages) {
-        const parsed = parseMessage(m.Body);
-        if (parsed.ok) for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) dead.add(opKey(op));
+        handles.push(m.ReceiptHandle!);
+        out.set(m.MessageId!, {
+          messageId: m.MessageId!,
+          body: m.Body ?? "",
+          receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1) - 1,
+          sentAt: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
+        });
       }
     }
-    for (const key of dead) record({ runId: extracted.runId, key, outcome: "deadLettered" });
+    for (let i = 0; i < handles.length; i += 10) {
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.dlqUrl, Entries: handles.slice(i, i + 10).map((h, k) => ({ Id: String(k), ReceiptHandle: h, VisibilityTimeout: 0 })) }),
+      );
+    }
+    return [...out.values()];
+  }
+
+  /** Persists what outlives a run: the emulated tenant and the DLQ's messages. */
+  async save(): Promise<void> {
+    if (this.emulator) writeFileAtomic(this.tenantFile, JSON.stringify(this.emulator.state()));
+    const dead = await this.peekDlq();
+    writeFileAtomic(this.dlqFile, JSON.stringify(dead.map((m): SavedMessage => ({ body: m.body, sentAt: m.sentAt }))));
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
+    this.cleanups.length = 0;
+  }
+}
+
+function writeFileAtomic(path: string, data: string): void {
+  writeFileSync(`${path}.tmp`, data);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Runs one sync locally and returns its summary. */
+export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunSummary> {
+  const started = Date.now();
+  const env = await LocalEnvironment.start(opts);
+  try {
+    const config = env.config;
+    // ---- outcomes: the first final outcome of each key wins (a redelivered user is not counted twice) ----
+    const outcomes = new Map<string, OutcomeEvent>();
+    const record = (e: OutcomeEvent) => {
+      if (!outcomes.has(e.key)) {
+        outcomes.set(e.key, e);
+        opts.onOutcome?.(e);
+      }
+    };
+
+    // ---- extract ----
+    let rowsRead = 0;
+    const progress = (phase: Progress["phase"], done: number, total: number) =>
+      opts.onProgress?.({ phase, rowsRead, done, total, elapsedMs: Date.now() - started });
+    const extractor = createExtractorHandler(({ logger, metrics }) => ({
+      config,
+      redshift: env.redshiftClient(),
+      sqs: env.sqs,
+      queueUrl: env.queueUrl,
+      logger,
+      metrics,
+      poll: { minMs: 10, maxMs: 200 },
+      ledger: env.ledgerFor?.(),
+      onOutcome: record,
+      onProgress: (p) => {
+        rowsRead = p.rowsRead;
+        progress("extract", outcomes.size, p.rowsRead);
+      },
+    }));
+    const extracted = (await extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor"))) as ExtractorResult;
+    rowsRead = extracted.rowsRead;
+    env.redshiftEmulator.forget();
+
+    // ---- consume, as Lambda's SQS event source would ----
+    const adapters = await env.drain({ onOutcome: record, onPoll: () => progress("consume", outcomes.size, rowsRead) });
+
+    // ---- what of this run ended in the DLQ (it stays there for redrive) ----
+    for (const m of await env.peekDlq()) {
+      const parsed = parseMessage(m.body);
+      if (!parsed.ok || parsed.message.runId !== extracted.runId) continue;
+      for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) record({ runId: extracted.runId, key: opKey(op), outcome: "deadLettered" });
+    }
 
     // ---- figures ----
     const acc = new RunAccounting();
@@ -336,7 +469,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     if (extracted.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
     for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
     const snap = acc.snapshot();
-    if (emulator) writeFileSync(tenantFile, JSON.stringify(emulator.state()));
+    await env.save();
     progress("done", outcomes.size, rowsRead);
     const count = (o: Outcome) => snap[o];
     return {
@@ -361,10 +494,9 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
         .sort((a, b) => (a.row ?? 0) - (b.row ?? 0))
         .map((e) => rejectionMessage(e.rejection!)),
       sqsRequests: extracted.sqsRequests,
-      consumerInstances: share.maxConcurrency,
+      consumerInstances: consumerBudget(config).maxConcurrency,
     };
   } finally {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await env.stop();
   }
 }
-

@@ -52,7 +52,10 @@ type Settled = Exclude<Outcome, "deadLettered">;
 export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejection; entry?: LedgerEntry | null } | { retry: string };
 
 export interface RecordTally {
+  /** Users settled by this delivery, by outcome; users an earlier delivery of the same run settled are not in it. */
   outcomes: Partial<Record<Outcome, number>>;
+  /** Users an earlier delivery of this run had already settled (a redelivered message). */
+  repeats: number;
 }
 
 /** The Auth0 user as the sync last left it, rebuilt from the ledger: the base of a patch with no lookup. */
@@ -151,7 +154,7 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   return { outcome, userId, entry: applied };
 }
 
-async function mirrorUser(deps: ConsumerDeps, op: MirrorOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
+async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
   const { auth0 } = deps;
   if (!entry || !entry.managed || entry.userId !== op.userId) {
     // The ledger changed since the extractor looked (the user came back, or was handled): leave it alone.
@@ -164,7 +167,7 @@ async function mirrorUser(deps: ConsumerDeps, op: MirrorOperation, entry: Ledger
     }
     if (entry.blockedAt) return { outcome: "unchanged", userId: op.userId };
     await auth0.block(op.userId);
-    return { outcome: "blocked", userId: op.userId, entry: { ...entry, blockedAt: new Date().toISOString(), lastOutcome: "blocked" } };
+    return { outcome: "blocked", userId: op.userId, entry: { ...entry, blockedAt: new Date().toISOString(), lastOutcome: "blocked", lastRunSeen: runId } };
   } catch (err) {
     if (err instanceof Auth0Error && err.kind === "not_found") return { outcome: "deleted", userId: op.userId, entry: null };
     throw err;
@@ -174,13 +177,13 @@ async function mirrorUser(deps: ConsumerDeps, op: MirrorOperation, entry: Ledger
 async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
   const { config } = deps;
   try {
-    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry) : await mirrorUser(deps, op, entry);
+    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry) : await mirrorUser(deps, runId, op, entry);
     if ("retry" in res) return res;
     // The ledger follows Auth0: written after the write succeeded, so a retry finds the user applied.
     if (deps.ledger) {
       if (res.entry) await deps.ledger.put(res.entry);
       else if (res.entry === null) await deps.ledger.delete(opKey(op));
-      else if (res.outcome === "rejected") await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason);
+      else if (res.outcome === "rejected") await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason, runId);
     }
     return res;
   } catch (err) {
@@ -192,7 +195,7 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
         row: op.kind === "sync" ? op.row : undefined,
         keyLabel: op.keyLabel,
       };
-      await deps.ledger?.recordOutcome(opKey(op), "rejected", rejection.reason).catch(() => undefined);
+      await deps.ledger?.recordOutcome(opKey(op), "rejected", rejection.reason, runId).catch(() => undefined);
       return { outcome: "rejected", rejection };
     }
     return { retry: err instanceof Error ? err.message : String(err) };
@@ -209,7 +212,7 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
   }
   const { runId, ops } = parsed.message;
   const entries = deps.ledger ? await deps.ledger.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
-  const tally: RecordTally = { outcomes: {} };
+  const tally: RecordTally = { outcomes: {}, repeats: 0 };
   const retries: string[] = [];
   const safetyMs = deps.safetyMs ?? 10_000;
   const queue = [...ops];
@@ -221,15 +224,20 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
         continue;
       }
       const key = opKey(op);
-      const res = await applyOperation(deps, runId, op, entries.get(key));
+      const entry = entries.get(key);
+      // Settled by an earlier delivery of this run: redone or skipped, but not counted twice.
+      const repeat = (entry?.lastRunSeen === runId && entry.lastOutcome !== undefined) || (op.kind !== "sync" && !entry);
+      const res = await applyOperation(deps, runId, op, entry);
       const keyHash = hashKey(key);
       const row = op.kind === "sync" ? op.row : undefined;
       if ("retry" in res) {
         retries.push(`${where(op)}: ${res.retry}`);
         logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
+        await deps.ledger?.recordFailure(key, res.retry).catch(() => undefined);
         continue;
       }
-      tally.outcomes[res.outcome] = (tally.outcomes[res.outcome] ?? 0) + 1;
+      if (repeat) tally.repeats++;
+      else tally.outcomes[res.outcome] = (tally.outcomes[res.outcome] ?? 0) + 1;
       if (res.outcome === "rejected") {
         logger.warn("user rejected", { runId, row, keyHash, code: res.rejection?.code, field: res.rejection?.field, reason: res.rejection?.reason });
       } else {
@@ -239,6 +247,8 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.parallelism ?? 4, ops.length)) }, worker));
+  // The run's live counts (what `auth0-sync run` follows), also when some users of the record must be retried.
+  await deps.ledger?.addRunCounts(runId, tally.outcomes);
   if (retries.length > 0) {
     throw new RetryableRecordError(`${retries.length} of ${ops.length} users must be retried; first: ${retries[0]}`);
   }

@@ -2,6 +2,7 @@
  * The sync definition: one file (YAML or JSON) read by the CDK app, the Lambdas and the local runner.
  * Pure: it parses text it is given and never reads files itself.
  */
+import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
@@ -441,4 +442,11 @@ export function schedulePeriodSeconds(cfg: Pick<SyncConfig, "schedule" | "alarms
   if (!m) return cfg.alarms.cronPeriodMinutes * 60;
   const unit = m[2]!.startsWith("minute") ? 60 : m[2]!.startsWith("hour") ? 3600 : 86400;
   return Number(m[1]) * unit;
+}
+
+/** A short hash of the validated config: the stack outputs it, and the CLI warns when a local file differs. */
+export function configHash(cfg: SyncConfig): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
+  return createHash("sha256").update(JSON.stringify(canonical(cfg))).digest("hex").slice(0, 16);
 }

@@ -20,8 +20,9 @@ import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/se
 export interface ExtractorDeps {
   config: SyncConfig;
   redshift: RedshiftDataClient;
-  sqs: SQSClient;
-  queueUrl: string;
+  /** Where operations go; not needed for a dry run. */
+  sqs?: SQSClient;
+  queueUrl?: string;
   logger: Logger;
   metrics: Metrics;
   poll?: Partial<PollSettings>;
@@ -30,6 +31,11 @@ export interface ExtractorDeps {
   onOutcome?: OutcomeSink;
   /** Called after every page, for progress displays. */
   onProgress?: (p: { rowsRead: number; enqueued: number; rejected: number }) => void;
+  /**
+   * A dry run (the CLI's plan): operations go to this callback instead of SQS and the ledger is only read
+   * (no run item is written).
+   */
+  dryRun?: { onOperation: (op: UserOperation) => void | Promise<void> };
 }
 
 export interface ExtractorEvent {
@@ -60,14 +66,31 @@ export function newRunId(now = new Date()): string {
 }
 
 export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): Promise<ExtractorResult> {
-  const started = Date.now();
-  const { config, logger, metrics } = deps;
   const runId = event.runId ?? newRunId();
+  const started = Date.now();
+  try {
+    return await extractRun(deps, runId, started, event);
+  } catch (err) {
+    // The run is marked failed so `status` and a following `run` see it end; mirror mode never acted.
+    const error = err instanceof Error ? err.message : String(err);
+    if (deps.ledger && !deps.dryRun) {
+      await deps.ledger
+        .putRun({ runId, status: "failed", startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) })
+        .catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+async function extractRun(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent): Promise<ExtractorResult> {
+  const { config, logger, metrics } = deps;
+  const write = !deps.dryRun;
   logger.appendKeys({ runId });
   const mapper = new ProfileMapper(config);
   const duplicates = new RunDuplicates();
   const accounting = new RunAccounting();
-  const sender = new QueueSender(deps.sqs, deps.queueUrl);
+  if (write && (!deps.sqs || !deps.queueUrl)) throw new Error("the extractor needs an SQS client and a queue URL");
+  const sender = new QueueSender(deps.sqs!, deps.queueUrl ?? "");
   const samples: Rejection[] = [];
   const perMessage = config.queue.usersPerMessage;
   // Enough operations to fill one SendMessageBatch call before sending.
@@ -77,8 +100,12 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
 
   const flush = async () => {
     if (buffer.length === 0) return;
-    const bodies = packMessages(runId, buffer, perMessage);
-    await sender.send(bodies.map((b) => b.body));
+    if (deps.dryRun) {
+      for (const op of buffer) await deps.dryRun.onOperation(op);
+    } else {
+      const bodies = packMessages(runId, buffer, perMessage);
+      await sender.send(bodies.map((b) => b.body));
+    }
     enqueued += buffer.length;
     accounting.dispatch(buffer.length);
     buffer = [];
@@ -114,7 +141,7 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   const seen = config.mirror.enabled && deps.ledger ? new Set<string>() : undefined;
   let pageOps: SyncOperation[] = [];
 
-  if (deps.ledger) await deps.ledger.putRun({ runId, status: "running", startedAt: new Date(started).toISOString() });
+  if (deps.ledger && write) await deps.ledger.putRun({ runId, status: "running", startedAt: new Date(started).toISOString() });
   const source = new RedshiftSource(deps.redshift, config.source, deps.poll);
   let rowNumber = 0;
   for await (const page of source.run()) {
@@ -184,7 +211,7 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     throw new Error(`extract accounting does not add up: ${snap.unaccounted} rows unaccounted`);
   }
   logger.info("extract finished", { ...result, sampleRejections: undefined });
-  if (deps.ledger) {
+  if (deps.ledger && write) {
     await deps.ledger.putRun({
       runId,
       status: mirror?.held ? "held" : "completed",

@@ -47,6 +47,36 @@ describe("ledger on dynalite", () => {
     let keys = 0;
     for await (const _ of ledger.entries()) keys++;
     expect(keys).toBe(1);
+    expect((await ledger.runs(1)).map((r) => r.runId)).toEqual(["r2"]);
+  });
+
+  it("adds the consumers' counts to a run atomically and keeps them when the extractor rewrites the run", async () => {
+    const ledger = await freshLedger();
+    await ledger.putRun({ runId: "r", status: "running", startedAt: "2026-01-01T00:00:00Z" });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => ledger.addRunCounts("r", { created: 2, rejected: i % 2, unchanged: 0 })));
+    await ledger.putRun({ runId: "r", status: "completed", startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z", summary: { rowsRead: 50 } });
+    const run = await ledger.getRun("r");
+    expect(run).toMatchObject({ status: "completed", summary: { rowsRead: 50 }, counts: { created: 40, rejected: 10 } });
+    expect(run?.counts?.unchanged).toBeUndefined();
+    expect((await ledger.runs())[0]?.counts).toEqual({ created: 40, rejected: 10 });
+  });
+
+  it("records a retry's reason next to the entry without touching what was applied", async () => {
+    const ledger = await freshLedger();
+    await ledger.put(entry("a"));
+    await ledger.recordFailure("a", "Auth0 answered 503");
+    expect(await ledger.get("a")).toMatchObject({ userId: "auth0|a", fingerprint: "fp-a", managed: true, lastError: "Auth0 answered 503" });
+  });
+
+  it("adds the runs index to a table created before it existed", async () => {
+    const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
+    await dynamo.client.send(
+      new CreateTableCommand({ TableName: "old-ledger", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }], BillingMode: "PAY_PER_REQUEST" }),
+    );
+    await ensureLedgerTable(dynamo.client, "old-ledger");
+    const ledger = new Ledger(dynamo.client, "old-ledger");
+    await ledger.putRun({ runId: "r1", status: "completed", startedAt: "2026-01-01T00:00:00Z" });
+    expect((await ledger.runs()).map((r) => r.runId)).toEqual(["r1"]);
   });
 });
 

@@ -4,8 +4,9 @@
  * its summary. It is what lets an unchanged row cost no Auth0 call and an update be one PATCH with no lookup.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { Outcome } from "../../core/outcomes.js";
+import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { RUNS_INDEX } from "../../core/ledger-keys.js";
+import { OUTCOMES, type Outcome } from "../../core/outcomes.js";
 import type { DesiredProfile } from "../../core/types.js";
 
 export interface LedgerEntry {
@@ -21,6 +22,9 @@ export interface LedgerEntry {
   lastReason?: string;
   /** When mirror mode blocked the user (block-then-delete counts from here). */
   blockedAt?: string;
+  /** The last passing failure (a retry), for the operator reading the DLQ: no email, no token. */
+  lastError?: string;
+  lastErrorAt?: string;
   updatedAt?: string;
 }
 
@@ -34,10 +38,16 @@ export interface RunRecord {
   summary?: Record<string, unknown>;
   /** Why a run was held, for the operator who approves it. */
   heldReason?: string;
+  /** Why the extract failed. */
+  error?: string;
+  /** Users settled by the consumers for this run, by outcome (each user counted once, redeliveries not). */
+  counts?: Partial<Record<Outcome, number>>;
 }
+
 
 const KEY_PREFIX = "K#";
 const RUN_PREFIX = "R#";
+const COUNT_PREFIX = "n_";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Ledger {
@@ -96,15 +106,30 @@ export class Ledger {
   }
 
   /** Records an outcome without touching the rest of the entry (e.g. a rejection of a key with no user yet). */
-  async recordOutcome(key: string, outcome: Outcome, reason?: string): Promise<void> {
+  async recordOutcome(key: string, outcome: Outcome, reason?: string, runId?: string): Promise<void> {
     this.stats.requests++;
     this.stats.writes++;
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: KEY_PREFIX + key },
-        UpdateExpression: "SET lastOutcome = :o, lastReason = :r, updatedAt = :t, managed = if_not_exists(managed, :f)",
-        ExpressionAttributeValues: { ":o": outcome, ":r": reason ?? null, ":t": new Date().toISOString(), ":f": false },
+        UpdateExpression: `SET lastOutcome = :o, lastReason = :r, updatedAt = :t, managed = if_not_exists(managed, :f)${runId ? ", lastRunSeen = :run" : ""}`,
+        ExpressionAttributeValues: { ":o": outcome, ":r": reason ?? null, ":t": new Date().toISOString(), ":f": false, ...(runId ? { ":run": runId } : {}) },
+      }),
+    );
+  }
+
+  /** Records why a user will be retried (what `status` shows next to a dead-lettered message). */
+  async recordFailure(key: string, error: string): Promise<void> {
+    this.stats.requests++;
+    this.stats.writes++;
+    const t = new Date().toISOString();
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: KEY_PREFIX + key },
+        UpdateExpression: "SET lastError = :e, lastErrorAt = :t, updatedAt = :t, managed = if_not_exists(managed, :f)",
+        ExpressionAttributeValues: { ":e": error.slice(0, 500), ":t": t, ":f": false },
       }),
     );
   }
@@ -149,32 +174,68 @@ export class Ledger {
     } while (start);
   }
 
+  /** Writes a run's own fields; the consumers' counts on the same item are left alone. */
   async putRun(run: RunRecord): Promise<void> {
     this.stats.requests++;
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: RUN_PREFIX + run.runId, ...run } }));
+    const { runId, counts: _counts, ...fields } = run;
+    const set = Object.entries({ ...fields, [RUNS_INDEX.partitionKey]: RUNS_INDEX.value }).filter(([, v]) => v !== undefined);
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: RUN_PREFIX + runId },
+        UpdateExpression: `SET runId = :runId, ${set.map((_, i) => `#f${i} = :v${i}`).join(", ")}`,
+        ExpressionAttributeNames: Object.fromEntries(set.map(([k], i) => [`#f${i}`, k])),
+        ExpressionAttributeValues: { ":runId": runId, ...Object.fromEntries(set.map(([, v], i) => [`:v${i}`, v])) },
+      }),
+    );
+  }
+
+  /** Adds settled users to a run's counts: one atomic update per SQS record, top-level numbers (ADD creates them). */
+  async addRunCounts(runId: string, counts: Partial<Record<Outcome, number>>): Promise<void> {
+    const entries = OUTCOMES.map((o) => [o, counts[o] ?? 0] as const).filter(([, n]) => n > 0);
+    if (entries.length === 0) return;
+    this.stats.requests++;
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: RUN_PREFIX + runId },
+        UpdateExpression: `SET runId = :runId ADD ${entries.map(([o], i) => `#o${i} :n${i}`).join(", ")}`,
+        ExpressionAttributeNames: Object.fromEntries(entries.map(([o], i) => [`#o${i}`, COUNT_PREFIX + o])),
+        ExpressionAttributeValues: { ":runId": runId, ...Object.fromEntries(entries.map(([, n], i) => [`:n${i}`, n])) },
+      }),
+    );
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: RUN_PREFIX + runId }, ConsistentRead: true }));
-    if (!res.Item) return undefined;
-    const { pk: _pk, ...run } = res.Item;
-    return run as RunRecord;
+    return res.Item ? toRun(res.Item) : undefined;
   }
 
-  /** The latest runs, newest first. */
+  /** The latest runs, newest first, from the runs index. */
   async runs(limit = 10): Promise<RunRecord[]> {
-    const out: RunRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(
-        new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: start, FilterExpression: "begins_with(pk, :p)", ExpressionAttributeValues: { ":p": RUN_PREFIX } }),
-      );
-      for (const item of res.Items ?? []) {
-        const { pk: _pk, ...run } = item;
-        out.push(run as RunRecord);
-      }
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).slice(0, limit);
+    this.stats.requests++;
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: RUNS_INDEX.name,
+        KeyConditionExpression: "#p = :v",
+        ExpressionAttributeNames: { "#p": RUNS_INDEX.partitionKey },
+        ExpressionAttributeValues: { ":v": RUNS_INDEX.value },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map(toRun);
   }
+}
+
+function toRun(item: Record<string, unknown>): RunRecord {
+  const { pk: _pk, [RUNS_INDEX.partitionKey]: _i, ...rest } = item;
+  const run: Record<string, unknown> = {};
+  const counts: Partial<Record<Outcome, number>> = {};
+  for (const [k, v] of Object.entries(rest)) {
+    if (k.startsWith(COUNT_PREFIX)) counts[k.slice(COUNT_PREFIX.length) as Outcome] = Number(v);
+    else run[k] = v;
+  }
+  return { ...(run as unknown as RunRecord), counts };
 }

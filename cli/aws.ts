@@ -1,0 +1,314 @@
+/**
+ * The CLI's deployed target: resources found from the stack's outputs, AWS credentials and region from the
+ * standard chain (or --profile / --region). Reads what it shows; writes only when the operator asks for a run
+ * or a redrive.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { Auth0Adapter, auth0OptionsFromConfig } from "../functions/adapters/auth0/client.js";
+import { Pacer } from "../functions/adapters/auth0/pacer.js";
+import { Ledger, type RunRecord } from "../functions/adapters/ledger/ledger.js";
+import { loadAuth0Credentials } from "../functions/adapters/runtime/config.js";
+import { queueDepth, redrive } from "../functions/adapters/sqs/redrive.js";
+import { configHash, consumerBudget, type SyncConfig } from "../functions/core/config.js";
+import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
+import { newRunId } from "../functions/extractor/extract.js";
+import { describeDlqMessages, type RawMessage } from "./dlq.js";
+import { planRun, type PlanReport } from "./plan.js";
+import {
+  CliError,
+  type AlarmState,
+  type PlanOptions,
+  type QueueState,
+  type RedriveOptions,
+  type RedriveReport,
+  type RunOptions,
+  type RunReport,
+  type StatusOptions,
+  type StatusReport,
+  type Target,
+} from "./target.js";
+
+export interface AwsClients {
+  cloudformation: CloudFormationClient;
+  cloudwatch: CloudWatchClient;
+  lambda: LambdaClient;
+  sqs: SQSClient;
+  dynamodb: DynamoDBClient;
+  redshift: RedshiftDataClient;
+}
+
+export interface AwsTargetOptions {
+  stackName: string;
+  region?: string;
+  profile?: string;
+  /** The sync config the stack was deployed with (needed by `plan`). */
+  config?: SyncConfig;
+  /** Clients to use instead of the default ones (tests). */
+  clients?: Partial<AwsClients>;
+}
+
+export interface StackResources {
+  queueUrl: string;
+  queueArn: string;
+  dlqUrl: string;
+  dlqArn: string;
+  extractorFunctionName: string;
+  ledgerTableName: string;
+  credentialsSecretArn?: string;
+  dashboardUrl?: string;
+  alarmNamePrefix?: string;
+  configHash?: string;
+}
+
+const REQUIRED = {
+  QueueUrl: "queueUrl",
+  QueueArn: "queueArn",
+  DeadLetterQueueUrl: "dlqUrl",
+  DeadLetterQueueArn: "dlqArn",
+  ExtractorFunctionName: "extractorFunctionName",
+  LedgerTableName: "ledgerTableName",
+} as const;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const emptyOutcomes = (): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+
+/** Turns the AWS SDK's errors into one sentence an operator can act on. */
+export function explainAwsError(err: unknown, context: { stackName?: string; region?: string } = {}): CliError | undefined {
+  if (err instanceof CliError) return err;
+  const e = err as { name?: string; message?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  const name = e?.name ?? "";
+  const message = e?.message ?? String(err);
+  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
+    return new CliError("No AWS credentials found. Set AWS_PROFILE (or use --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run 'aws sso login'.");
+  }
+  if (/Region is missing/i.test(message)) return new CliError("No AWS region. Set AWS_REGION (or a region in your AWS profile), or use --region.");
+  if (name === "ExpiredToken" || name === "ExpiredTokenException" || /security token included in the request is expired/i.test(message)) {
+    return new CliError("Your AWS credentials have expired. Refresh them (for example 'aws sso login') and try again.");
+  }
+  if (name === "ValidationError" && /does not exist/i.test(message) && context.stackName) {
+    return new CliError(`No stack named ${context.stackName} in ${context.region ?? "this region"}. Check --stack and --region, or deploy it with 'npx cdk deploy'.`);
+  }
+  if (name === "AccessDeniedException" || name === "AccessDenied" || /not authorized to perform/i.test(message)) {
+    const action = /perform: ([\w:-]+)/.exec(message)?.[1];
+    return new CliError(`Access denied${action ? ` for ${action}` : ""}. The operator's AWS identity needs the permissions listed in the README (Operations).`);
+  }
+  if (name === "UnrecognizedClientException" || name === "InvalidClientTokenId") {
+    return new CliError("AWS does not recognise these credentials. Check AWS_PROFILE or the access key.");
+  }
+  return undefined;
+}
+
+export class AwsTarget implements Target {
+  readonly where: string;
+  readonly warnings: string[] = [];
+  private readonly ledger: Ledger;
+
+  private constructor(
+    private readonly opts: AwsTargetOptions,
+    private readonly clients: AwsClients,
+    readonly resources: StackResources,
+    readonly region: string,
+  ) {
+    this.where = `stack ${opts.stackName} (${region})`;
+    this.ledger = new Ledger(clients.dynamodb, resources.ledgerTableName);
+    if (opts.config && resources.configHash && configHash(opts.config) !== resources.configHash) {
+      this.warnings.push(`The config given differs from the one ${opts.stackName} was deployed with; deploy it first or plan with the deployed file.`);
+    }
+  }
+
+  static async open(opts: AwsTargetOptions): Promise<AwsTarget> {
+    const base = { region: opts.region, profile: opts.profile };
+    const c = opts.clients ?? {};
+    const clients: AwsClients = {
+      cloudformation: c.cloudformation ?? new CloudFormationClient(base),
+      cloudwatch: c.cloudwatch ?? new CloudWatchClient(base),
+      lambda: c.lambda ?? new LambdaClient(base),
+      sqs: c.sqs ?? new SQSClient(base),
+      dynamodb: c.dynamodb ?? new DynamoDBClient(base),
+      redshift: c.redshift ?? new RedshiftDataClient(base),
+    };
+    let region = opts.region ?? "";
+    try {
+      region = await clients.cloudformation.config.region();
+    } catch {
+      // explained below, on the first call
+    }
+    let outputs: Record<string, string>;
+    try {
+      const res = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: opts.stackName }));
+      const stack = res.Stacks?.[0];
+      if (!stack) throw new CliError(`No stack named ${opts.stackName} in ${region || "this region"}.`);
+      outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? "", o.OutputValue ?? ""]));
+    } catch (err) {
+      throw explainAwsError(err, { stackName: opts.stackName, region }) ?? err;
+    }
+    const missing = Object.keys(REQUIRED).filter((k) => !outputs[k]);
+    if (missing.length > 0) {
+      throw new CliError(`The stack ${opts.stackName} is not an auth0-sync stack, or an older one: it has no ${missing.join(", ")} output.`);
+    }
+    const resources = Object.fromEntries(Object.entries(REQUIRED).map(([k, v]) => [v, outputs[k]])) as unknown as StackResources;
+    resources.credentialsSecretArn = outputs.CredentialsSecretArn;
+    resources.dashboardUrl = outputs.DashboardUrl;
+    resources.alarmNamePrefix = outputs.AlarmNamePrefix;
+    resources.configHash = outputs.ConfigHash;
+    return new AwsTarget(opts, clients, resources, region);
+  }
+
+  async plan(opts: PlanOptions): Promise<PlanReport> {
+    const config = this.opts.config;
+    if (!config) throw new CliError("plan needs the sync config the stack was deployed with: give it with --config FILE.");
+    const withSecret: SyncConfig = { ...config, auth0: { ...config.auth0, credentialsSecretArn: config.auth0.credentialsSecretArn ?? this.resources.credentialsSecretArn } };
+    const credentials = await loadAuth0Credentials(withSecret).catch((err: Error) => {
+      throw explainAwsError(err) ?? new CliError(`Cannot read the Auth0 credentials: ${err.message}`);
+    });
+    // One consumer instance's share of the budget: a plan must not starve a run that is draining.
+    const share = consumerBudget(config);
+    const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: new Pacer({ rate: share.rps, burst: share.burst }) });
+    return planRun({ config, redshift: this.clients.redshift, ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+  }
+
+  async run(opts: RunOptions): Promise<RunReport> {
+    const runId = newRunId();
+    const started = Date.now();
+    await this.clients.lambda.send(
+      new InvokeCommand({
+        FunctionName: this.resources.extractorFunctionName,
+        InvocationType: "Event",
+        Payload: new TextEncoder().encode(JSON.stringify({ runId, approveMirror: opts.approveMirror || undefined })),
+      }),
+    );
+    const report = (run: RunRecord | undefined, status: RunReport["status"]): RunReport => runReport(runId, run, status, Date.now() - started);
+    if (!opts.wait) return report(undefined, "running");
+    const pollMs = opts.pollMs ?? 2000;
+    let drainedPolls = 0;
+    for (;;) {
+      const run = await this.ledger.getRun(runId);
+      const elapsedMs = Date.now() - started;
+      const status = run?.status ?? "running";
+      if (status === "failed") return report(run, "failed");
+      if (status === "completed" || status === "held") {
+        const r = report(run, status);
+        const total = r.rowsRead + absentOf(run);
+        opts.onProgress?.({ phase: "consume", done: total - r.unsettled, total, elapsedMs });
+        if (r.unsettled <= 0) return r;
+        // Nothing left to deliver: what is still unsettled is in the DLQ (two polls in a row, to be sure).
+        const q = await queueDepth(this.clients.sqs, this.resources.queueUrl);
+        drainedPolls = q.visible + q.inFlight === 0 ? drainedPolls + 1 : 0;
+        if (drainedPolls >= 2) return r;
+      } else {
+        opts.onProgress?.({ phase: "extract", done: 0, total: 0, elapsedMs });
+      }
+      if (elapsedMs > opts.timeoutSeconds * 1000) return report(run, "timed out");
+      await sleep(pollMs);
+    }
+  }
+
+  async status(opts: StatusOptions): Promise<StatusReport> {
+    const r = this.resources;
+    const [runs, queue, dlq, alarms, sampleRaw] = await Promise.all([
+      this.ledger.runs(opts.runs),
+      this.queueState(r.queueUrl),
+      this.queueState(r.dlqUrl),
+      r.alarmNamePrefix ? this.alarms(r.alarmNamePrefix) : Promise.resolve(undefined),
+      this.peek(r.dlqUrl, opts.sample),
+    ]);
+    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl };
+  }
+
+  async redrive(opts: RedriveOptions): Promise<RedriveReport> {
+    const r = this.resources;
+    const { visible } = await queueDepth(this.clients.sqs, r.dlqUrl);
+    if (opts.dryRun) return { messages: visible, dryRun: true };
+    const progress = await redrive(this.clients.sqs, {
+      dlqUrl: r.dlqUrl,
+      dlqArn: r.dlqArn,
+      queueArn: r.queueArn,
+      ratePerSecond: opts.rate,
+      signal: opts.signal,
+      pollMs: opts.pollMs,
+      onProgress: opts.onProgress,
+    });
+    return { messages: visible, progress, dryRun: false };
+  }
+
+  async close(): Promise<void> {
+    for (const c of Object.values(this.clients)) c.destroy();
+  }
+
+  private async queueState(url: string): Promise<QueueState> {
+    const d = await queueDepth(this.clients.sqs, url);
+    const name = url.split("/").pop() ?? "";
+    const end = new Date();
+    const res = await this.clients.cloudwatch.send(
+      new GetMetricStatisticsCommand({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateAgeOfOldestMessage",
+        Dimensions: [{ Name: "QueueName", Value: name }],
+        StartTime: new Date(end.getTime() - 15 * 60_000),
+        EndTime: end,
+        Period: 60,
+        Statistics: ["Maximum"],
+      }),
+    );
+    const latest = (res.Datapoints ?? []).sort((a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0))[0];
+    return { ...d, oldestAgeSeconds: d.visible + d.inFlight > 0 ? latest?.Maximum : undefined };
+  }
+
+  private async alarms(prefix: string): Promise<AlarmState[]> {
+    const res = await this.clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, MaxRecords: 100 }));
+    return (res.MetricAlarms ?? []).map((a) => ({ name: (a.AlarmName ?? "").slice(prefix.length), state: a.StateValue ?? "UNKNOWN", reason: a.StateReason }));
+  }
+
+  /** DLQ messages read with a zero visibility timeout: they stay where they are, ready for a redrive. */
+  private async peek(url: string, n: number): Promise<RawMessage[]> {
+    const seen = new Map<string, RawMessage>();
+    for (let i = 0; i < 3 && seen.size < n; i++) {
+      const got = await this.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: Math.min(10, n), VisibilityTimeout: 0, WaitTimeSeconds: 0, AttributeNames: ["All"] }),
+      );
+      if (!got.Messages?.length) break;
+      for (const m of got.Messages) {
+        if (seen.size >= n) break;
+        seen.set(m.MessageId!, {
+          messageId: m.MessageId!,
+          body: m.Body ?? "",
+          receiveCount: m.Attributes?.ApproximateReceiveCount ? Number(m.Attributes.ApproximateReceiveCount) - 1 : undefined,
+          sentAt: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
+        });
+      }
+    }
+    return [...seen.values()];
+  }
+}
+
+function absentOf(run: RunRecord | undefined): number {
+  const m = (run?.summary as { mirror?: { absent?: number; held?: boolean } } | undefined)?.mirror;
+  return m && !m.held ? (m.absent ?? 0) : 0;
+}
+
+/** A run's report from its ledger item: the extractor's summary plus the consumers' counts. */
+export function runReport(runId: string, run: RunRecord | undefined, status: RunReport["status"], elapsedMs: number): RunReport {
+  const s = (run?.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number; sampleRejections?: unknown };
+  const outcomes = emptyOutcomes();
+  for (const [o, n] of Object.entries(run?.counts ?? {})) outcomes[o as Outcome] += n ?? 0;
+  outcomes.unchanged += s.unchanged ?? 0;
+  outcomes.rejected += s.rejected ?? 0;
+  const rowsRead = s.rowsRead ?? 0;
+  const settled = OUTCOMES.reduce((sum, o) => sum + outcomes[o], 0);
+  return {
+    runId,
+    status,
+    rowsRead,
+    outcomes,
+    unsettled: run?.summary ? rowsRead + absentOf(run) - settled : 0,
+    heldReason: run?.heldReason,
+    error: run?.error,
+    elapsedMs,
+    rejections: [],
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Text for humans. Every command also has --json, which prints the report object as is.
+ */
+import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
+import type { Json } from "../functions/core/types.js";
+import type { PlanReport, PlannedChange } from "./plan.js";
+import type { RedriveReport, RunReport, StatusReport } from "./target.js";
+
+const n = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
+const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? n(v) : v}`).join("\n");
+const show = (v: Json | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
+
+export function age(seconds: number | undefined): string {
+  if (seconds === undefined) return "-";
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} days`;
+}
+
+function change(c: PlannedChange): string {
+  const head = `  ${c.kind.padEnd(7)} ${c.row !== undefined ? `row ${c.row}  ` : ""}key ${c.keyLabel}${c.basis === "ledger" || c.kind === "create" ? "" : `  (${c.basis === "auth0" ? "read from Auth0" : "not looked up"})`}`;
+  const lines = [head];
+  for (const f of c.fields) lines.push(`      ${f.field.padEnd(28)} ${show(f.before)} -> ${show(f.after)}`);
+  return lines.join("\n");
+}
+
+export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[]): string {
+  const c = p.counts;
+  const out = [
+    `Plan for ${where}: a dry run, nothing was written.`,
+    "",
+    table([
+      ["rows read", p.rowsRead],
+      ["create", c.create],
+      ["update", c.update],
+      ["unchanged", c.unchanged],
+      ["reject", c.reject],
+      ["block", c.block],
+      ["delete", c.delete],
+      ["Auth0 writes", `${n(p.writes)}  (about ${Math.ceil(p.writes / p.rps)} s at ${p.rps} requests/s)`],
+      ["Auth0 lookups", `${n(p.lookups)}  (users the ledger does not know${p.lookupsSkipped ? `; ${n(p.lookupsSkipped)} more not looked up, raise --lookups` : ""})`],
+    ]),
+  ];
+  if (p.mirror?.held) out.push("", `Mirror mode would hold the run: ${p.mirror.heldReason}`);
+  if (shown.length > 0) {
+    out.push("", `Changes (${shown.length === p.changes.length ? "all" : `${shown.length} of ${p.changes.length}; --all for every one, --key K for one`}):`);
+    for (const x of shown) out.push(change(x));
+  } else if (p.changes.length === 0 && c.reject === 0) {
+    out.push("", "Nothing to change: Auth0 already matches the table.");
+  }
+  if (p.rejections.length > 0) {
+    out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${p.rejections.length}` : p.rejections.length}):`);
+    for (const r of p.rejections.slice(0, 5)) out.push(`  ${r}`);
+  }
+  return out.join("\n");
+}
+
+export function formatRun(r: RunReport): string {
+  const o = r.outcomes;
+  const rows: [string, string | number][] = [
+    ["run", r.runId],
+    ["status", r.status],
+    ["rows read", r.rowsRead],
+    ["created", o.created],
+    ["updated", o.updated],
+    ["unchanged", o.unchanged],
+    ["rejected", o.rejected],
+    ["dead-lettered", o.deadLettered],
+    ["blocked", o.blocked],
+    ["deleted", o.deleted],
+    ["unsettled", r.unsettled],
+  ];
+  if (r.auth0Calls !== undefined) rows.push(["Auth0 calls", r.auth0Calls]);
+  rows.push(["elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s`]);
+  const out = [table(rows)];
+  if (r.status === "running") out.push("", `Started; follow it with 'auth0-sync status' (the run id is ${r.runId}).`);
+  if (r.heldReason) out.push("", `Held: ${r.heldReason}`);
+  if (r.error) out.push("", `The extract failed: ${r.error}`);
+  if (r.unsettled > 0 && r.status !== "running") out.push("", `${n(r.unsettled)} users have no outcome yet: they are in flight or in the DLQ ('auth0-sync status').`);
+  if (r.rejections.length > 0) {
+    out.push("", `First rejections (${r.rejections.length} in all):`);
+    for (const x of r.rejections.slice(0, 5)) out.push(`  ${x}`);
+  }
+  return out.join("\n");
+}
+
+function runLine(r: RunRecord): string {
+  const s = (r.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number };
+  const c = r.counts ?? {};
+  const cells = [
+    r.runId.padEnd(30),
+    r.status.padEnd(10),
+    r.startedAt.replace("T", " ").slice(0, 19).padEnd(20),
+    n(s.rowsRead).padStart(9),
+    n(c.created ?? 0).padStart(8),
+    n(c.updated ?? 0).padStart(8),
+    n((c.unchanged ?? 0) + (s.unchanged ?? 0)).padStart(10),
+    n((c.rejected ?? 0) + (s.rejected ?? 0)).padStart(9),
+    n((c.blocked ?? 0) + (c.deleted ?? 0)).padStart(16),
+  ];
+  return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}`;
+}
+
+export function formatStatus(s: StatusReport): string {
+  const out = [`Status of ${s.where}`, "", "Last runs"];
+  if (s.runs.length === 0) out.push("  (none yet)");
+  else {
+    out.push(`  ${"RUN".padEnd(30)} ${"STATUS".padEnd(10)} ${"STARTED (UTC)".padEnd(20)} ${"READ".padStart(9)} ${"CREATED".padStart(8)} ${"UPDATED".padStart(8)} ${"UNCHANGED".padStart(10)} ${"REJECTED".padStart(9)} ${"BLOCKED+DELETED".padStart(16)}`);
+    for (const r of s.runs) out.push(runLine(r));
+  }
+  out.push("");
+  out.push(`Queue           ${n(s.queue.visible)} waiting, ${n(s.queue.inFlight)} in flight${s.queue.oldestAgeSeconds !== undefined ? `, oldest ${age(s.queue.oldestAgeSeconds)}` : ""}`);
+  out.push(`DLQ             ${n(s.dlq.visible)} messages${s.dlq.oldestAgeSeconds !== undefined ? `, oldest ${age(s.dlq.oldestAgeSeconds)}` : ""}`);
+  if (s.alarms === undefined) out.push("Alarms          none locally (CloudWatch alarms exist only in a deployed stack)");
+  else {
+    const firing = s.alarms.filter((a) => a.state !== "OK");
+    out.push(`Alarms          ${s.alarms.length - firing.length} OK${firing.length ? `, ${firing.length} not OK:` : ""}`);
+    for (const a of firing) out.push(`  ${a.state.padEnd(17)} ${a.name}${a.reason ? `: ${a.reason}` : ""}`);
+  }
+  if (s.dashboardUrl) out.push(`Dashboard       ${s.dashboardUrl}`);
+  if (s.dlqSample.length > 0) {
+    out.push("", `DLQ sample (${s.dlqSample.length} of ${n(s.dlq.visible)}, read without consuming them):`);
+    for (const m of s.dlqSample) {
+      out.push(`  message ${m.messageId}${m.runId ? `  ${m.runId}` : ""}  ${m.users} users${m.receiveCount !== undefined ? `  delivered ${m.receiveCount} times` : ""}`);
+      for (const r of m.reasons.slice(0, 3)) out.push(`      ${r}`);
+      if (m.reasons.length > 3) out.push(`      ... and ${m.reasons.length - 3} more`);
+    }
+    out.push("", "Fix the cause, then move them back with 'auth0-sync redrive'.");
+  }
+  return out.join("\n");
+}
+
+export function formatRedrive(r: RedriveReport): string {
+  if (r.dryRun) return `${n(r.messages)} messages would move from the DLQ back to the main queue (dry run: nothing moved).`;
+  const p = r.progress;
+  const out = [`Redrive ${p?.status === "CANCELLED" ? "cancelled" : "finished"}: ${n(p?.moved ?? 0)} of ${n(r.messages)} messages moved back to the main queue.`];
+  if (r.processed) {
+    const parts = Object.entries(r.processed).map(([o, k]) => `${n(k)} ${o}`);
+    out.push(`Processed by the consumers: ${parts.length ? parts.join(", ") : "no users"}; ${n(r.left ?? 0)} messages in the DLQ now.`);
+  }
+  return out.join("\n");
+}

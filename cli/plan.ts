@@ -1,0 +1,206 @@
+/**
+ * `plan`: the extract and the planning of a run, writing nothing. Rows go through the real extractor in dry-run
+ * mode (same mapping, rejections, ledger filter and mirror planning as a run); each operation is then planned
+ * against the ledger's last applied profile or, for users the ledger does not know, a read of Auth0.
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
+import { Auth0Error } from "../functions/adapters/auth0/errors.js";
+import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js";
+import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
+import { userFromLedger } from "../functions/consumer/consume.js";
+import type { SyncConfig } from "../functions/core/config.js";
+import { diffRoles, plan } from "../functions/core/plan.js";
+import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
+import { extract } from "../functions/extractor/extract.js";
+
+export type PlannedKind = "create" | "update" | "unchanged" | "reject" | "block" | "delete";
+type ChangeKind = Exclude<PlannedKind, "unchanged" | "reject">;
+
+export interface FieldChange {
+  field: string;
+  before?: Json;
+  after?: Json;
+}
+
+export interface PlannedChange {
+  kind: ChangeKind;
+  row?: number;
+  keyLabel: string;
+  /** Looked up in Auth0 (not in the ledger) or known from the ledger. */
+  basis: "ledger" | "auth0" | "not looked up";
+  fields: FieldChange[];
+}
+
+export interface PlanReport {
+  rowsRead: number;
+  counts: Record<PlannedKind, number>;
+  /** Rows a run would reject (mapping, duplicates, unknown roles, conflicts), with row and field, in row order. */
+  rejections: string[];
+  /** Every planned create, update, block and delete. */
+  changes: PlannedChange[];
+  /** Auth0 reads the plan made (users the ledger does not know) and those it skipped over --lookups. */
+  lookups: number;
+  lookupsSkipped: number;
+  /** Auth0 writes a run would make (creates, patches, blocks, deletes, role changes). */
+  writes: number;
+  /** The request budget the writes would be paced at. */
+  rps: number;
+  mirror?: { absent: number; held: boolean; heldReason?: string };
+}
+
+const EMAIL = /[^\s@"]+@[^\s@"]+/g;
+/** Plans are read on screens and pasted into tickets: emails are masked (first character and domain kept). */
+export function maskEmails(v: Json | undefined): Json | undefined {
+  if (typeof v === "string") return v.replace(EMAIL, (m) => `${m[0]}***@${m.split("@")[1]}`);
+  if (Array.isArray(v)) return v.map((x) => maskEmails(x) ?? null);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskEmails(x) ?? null]));
+  return v;
+}
+
+function fieldChanges(before: CurrentUser | null, after: Record<string, unknown>): FieldChange[] {
+  const out: FieldChange[] = [];
+  const b = (before ?? {}) as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(after)) {
+    if (field === "user_metadata" || field === "app_metadata") {
+      const old = (b[field] ?? {}) as Record<string, Json>;
+      for (const [k, v] of Object.entries(value as Record<string, Json>)) {
+        out.push({ field: `${field}.${k}`, before: maskEmails(old[k]), after: v === null ? undefined : maskEmails(v) });
+      }
+    } else {
+      out.push({ field, before: maskEmails(b[field] as Json | undefined), after: value === null ? undefined : maskEmails(value as Json) });
+    }
+  }
+  return out;
+}
+
+export interface PlanDeps {
+  config: SyncConfig;
+  redshift: RedshiftDataClient;
+  ledger?: Ledger;
+  auth0: Auth0Adapter;
+  /** At most this many Auth0 lookups (users the ledger does not know); the rest are planned unread. */
+  maxLookups?: number;
+  onProgress?: (p: { rowsRead: number }) => void;
+}
+
+export async function planRun(deps: PlanDeps): Promise<PlanReport> {
+  const { config, ledger, auth0 } = deps;
+  const counts: Record<PlannedKind, number> = { create: 0, update: 0, unchanged: 0, reject: 0, block: 0, delete: 0 };
+  const changes: PlannedChange[] = [];
+  const rejections: Rejection[] = [];
+  let lookups = 0;
+  let lookupsSkipped = 0;
+  let writes = 0;
+  const maxLookups = deps.maxLookups ?? 500;
+  const pending: UserOperation[] = [];
+  const logger = new Logger({ logLevel: "SILENT" });
+  const metrics = new Metrics({ namespace: "Auth0SyncPlan" });
+
+  const result = await extract(
+    {
+      config,
+      redshift: deps.redshift,
+      logger,
+      metrics,
+      ledger,
+      dryRun: { onOperation: (op) => void pending.push(op) },
+      onOutcome: (e) => {
+        if (e.outcome === "unchanged") counts.unchanged++;
+        if (e.outcome === "rejected" && e.rejection) {
+          counts.reject++;
+          rejections.push(e.rejection);
+        }
+      },
+      onProgress: (p) => deps.onProgress?.({ rowsRead: p.rowsRead }),
+    },
+    {},
+  );
+
+  // A row a run would reject in the consumer (unknown role, identity conflict, mode): reported with the others.
+  const reject = (op: SyncOperation, field: string, reason: string, code: RejectCode) => {
+    counts.reject++;
+    rejections.push({ code, field, reason, row: op.row, keyLabel: op.keyLabel });
+  };
+  const entries = ledger ? await ledger.getMany(pending.map(opKey)) : new Map<string, LedgerEntry>();
+  for (const op of pending) {
+    const entry = entries.get(opKey(op));
+    if (op.kind !== "sync") {
+      counts[op.kind]++;
+      writes++;
+      changes.push({ kind: op.kind, keyLabel: op.keyLabel, basis: "ledger", fields: op.kind === "block" ? [{ field: "blocked", before: false, after: true }] : [] });
+      continue;
+    }
+    const rolesChanged = !entry?.profile?.roles || entry.profile.roles.join("\u0000") !== (op.desired.roles ?? []).join("\u0000");
+    if (config.roles && op.desired.roles && op.desired.roles.length > 0 && rolesChanged) {
+      // The tenant's roles are read once (a cached list); an unknown name rejects the row as a run would.
+      const unknown = await auth0.roleIds(op.desired.roles).then(
+        () => undefined,
+        (err: unknown) => (err instanceof Auth0Error && err.kind === "unknown_role" ? err.message : Promise.reject(err)),
+      );
+      if (unknown) {
+        reject(op, config.roles.column, unknown, "unknown_role");
+        continue;
+      }
+    }
+    const desired = entry?.blockedAt && op.desired.fields.blocked === undefined ? { ...op.desired, fields: { ...op.desired.fields, blocked: false } } : op.desired;
+    let current: CurrentUser | null = null;
+    let basis: PlannedChange["basis"] = "ledger";
+    let rolesKnown: string[] | undefined;
+    if (entry?.userId && entry.profile) {
+      current = userFromLedger(entry.userId, entry.profile);
+      if (entry.blockedAt) current.blocked = true;
+      rolesKnown = entry.profile.roles;
+    } else if (lookups < maxLookups) {
+      lookups++;
+      basis = "auth0";
+      current = await auth0.findByEmail(desired.email);
+      const owner = current?.app_metadata?.[config.identity.appMetadataKey];
+      if (current && owner !== undefined && owner !== null && owner !== desired.key) {
+        reject(op, "email", "the Auth0 user with this email is synced under another identity key", "identity_conflict");
+        continue;
+      }
+    } else {
+      lookupsSkipped++;
+      basis = "not looked up";
+    }
+    const previouslyOwned = entry?.profile ? { user_metadata: Object.keys(entry.profile.user_metadata), app_metadata: Object.keys(entry.profile.app_metadata) } : undefined;
+    const planned = plan({ desired, current, mode: config.mode, previouslyOwned });
+    let roleFields: FieldChange[] = [];
+    if (config.roles && desired.roles && planned.kind !== "reject") {
+      const have = planned.kind === "create" ? [] : (rolesKnown ?? []);
+      const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
+      if (change.add.length > 0 || change.remove.length > 0 || (planned.kind !== "create" && !rolesKnown)) {
+        roleFields = [{ field: "roles", before: rolesKnown ?? (planned.kind === "create" ? [] : undefined), after: desired.roles }];
+        writes += (change.add.length > 0 ? 1 : 0) + (change.remove.length > 0 ? 1 : 0);
+      }
+    }
+    if (planned.kind === "reject") {
+      reject(op, planned.rejection.field, planned.rejection.reason, planned.rejection.code);
+    } else if (planned.kind === "create") {
+      counts.create++;
+      writes++;
+      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, planned.body as unknown as Record<string, unknown>), ...roleFields] });
+    } else if (planned.kind === "update" || roleFields.length > 0) {
+      counts.update++;
+      if (planned.kind === "update") writes++;
+      const patchFields = planned.kind === "update" ? fieldChanges(current, planned.patch as unknown as Record<string, unknown>) : [];
+      changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...roleFields] });
+    } else {
+      counts.unchanged++;
+    }
+  }
+  return {
+    rowsRead: result.rowsRead,
+    counts,
+    rejections: rejections.sort((a, b) => (a.row ?? 0) - (b.row ?? 0)).map(rejectionMessage),
+    changes,
+    lookups,
+    lookupsSkipped,
+    writes,
+    rps: config.auth0.rateLimit.requestsPerSecond,
+    mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
+  };
+}

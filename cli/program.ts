@@ -1,0 +1,206 @@
+/**
+ * `auth0-sync`: the operator CLI. plan (dry run), run, status and redrive, against a deployed stack (found from
+ * its CloudFormation outputs) or, with --local, against the local pipeline's state.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { ConfigError, parseConfig, type SyncConfig } from "../functions/core/config.js";
+import { RedriveError } from "../functions/adapters/sqs/redrive.js";
+import { AwsTarget, explainAwsError, type AwsClients } from "./aws.js";
+import { formatPlan, formatRedrive, formatRun, formatStatus } from "./format.js";
+import type { PlannedChange } from "./plan.js";
+import { ProgressLine, type ProgressWriter } from "./progress.js";
+import { CliError, type Target } from "./target.js";
+
+export interface CliIo {
+  stdout: ProgressWriter;
+  stderr: ProgressWriter;
+  env?: Record<string, string | undefined>;
+  /** Aborted on Ctrl-C: a redrive then cancels its move task. */
+  signal?: AbortSignal;
+  /** AWS clients to use instead of the default chain (tests). */
+  awsClients?: Partial<AwsClients>;
+  /** Poll interval of run and redrive (tests shorten it). */
+  pollMs?: number;
+}
+
+interface GlobalOptions {
+  stack?: string;
+  local?: boolean;
+  state: string;
+  config?: string;
+  region?: string;
+  profile?: string;
+  json?: boolean;
+  rate?: number;
+}
+
+const DEFAULT_CONFIG = "config/example.yml";
+
+function int(min: number, max: number) {
+  return (v: string): number => {
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < min || x > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return x;
+  };
+}
+
+function loadConfigFile(path: string): SyncConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new CliError(`Cannot read the config ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  try {
+    return parseConfig(text, path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warnings: string[] }> {
+  const env = io.env ?? process.env;
+  const configPath = g.config ?? env.SYNC_CONFIG_FILE ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  if (g.local) {
+    if (g.stack) throw new CliError("Give either --local or --stack, not both.");
+    if (!configPath) throw new CliError(`--local needs a sync config: --config FILE (or ${DEFAULT_CONFIG}).`);
+    const config = loadConfigFile(configPath);
+    // The local runtime (emulators, PGlite) is loaded only here: the deployed path never touches it.
+    const { LocalTarget } = await import("../local/operator.js");
+    return new LocalTarget({ config, stateDir: g.state, rate: g.rate ?? 200 });
+  }
+  const config = configPath ? loadConfigFile(configPath) : undefined;
+  const stackName = g.stack ?? (config ? `auth0-sync-${config.name}` : undefined);
+  if (!stackName) throw new CliError("Which stack? Give --stack NAME, or --config FILE (the stack is auth0-sync-<name>), or --local.");
+  return AwsTarget.open({ stackName, region: g.region, profile: g.profile, config, clients: io.awsClients });
+}
+
+/** Runs the CLI; returns the exit code (0 done, 1 the operation did not finish well, 2 usage or precondition). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const print = (s: string) => io.stdout.write(`${s}\n`);
+  let exitCode = 0;
+  const program = new Command("auth0-sync")
+    .description("Operate an Auth0 <- Redshift user sync: plan, run, status, redrive.")
+    .addOption(new Option("--stack <name>", "deployed stack to act on (default: auth0-sync-<name> from the config)"))
+    .addOption(new Option("--local", "act on the local pipeline's state instead of AWS"))
+    .addOption(new Option("--state <dir>", "local state directory (with --local)").default(".local-state"))
+    .addOption(new Option("--config <file>", `sync config (default: $SYNC_CONFIG_FILE or ${DEFAULT_CONFIG})`))
+    .addOption(new Option("--region <region>", "AWS region (default: the standard chain, e.g. AWS_REGION)"))
+    .addOption(new Option("--profile <profile>", "AWS profile (default: the standard chain, e.g. AWS_PROFILE)"))
+    .addOption(new Option("--rate <rps>", "with --local: requests per second of the Auth0 emulator and of the sync").argParser(int(1, 10_000)))
+    .addOption(new Option("--json", "print the result as one JSON object"))
+    .showHelpAfterError("(run with --help for the options)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  const withTarget = async (cmd: Command, fn: (t: Target, g: GlobalOptions) => Promise<number>) => {
+    const g = cmd.optsWithGlobals() as GlobalOptions;
+    const target = await openTarget(g, io);
+    try {
+      for (const w of target.warnings) io.stderr.write(`warning: ${w}\n`);
+      exitCode = await fn(target, g);
+    } finally {
+      await target.close();
+    }
+  };
+
+  program
+    .command("plan")
+    .description("Dry run: extract and plan, write nothing; counts per operation and field-level changes.")
+    .addOption(new Option("--all", "show every change, not a sample"))
+    .addOption(new Option("--key <key>", "show the change of this identity key (the key column's value)"))
+    .addOption(new Option("--sample <n>", "changes shown").argParser(int(0, 10_000)).default(5))
+    .addOption(new Option("--lookups <n>", "at most this many Auth0 reads for users the ledger does not know").argParser(int(0, 1_000_000)).default(500))
+    .action(async (o: { all?: boolean; key?: string; sample: number; lookups: number }, cmd: Command) =>
+      withTarget(cmd, async (t, g) => {
+        const progress = new ProgressLine(io.stderr, !g.json);
+        const started = Date.now();
+        const report = await t.plan({ maxLookups: o.lookups, onProgress: (p) => progress.update("extract", p.rowsRead, 0, Date.now() - started) });
+        progress.end();
+        let shown: PlannedChange[] = o.all ? report.changes : report.changes.slice(0, o.sample);
+        if (o.key !== undefined) {
+          shown = report.changes.filter((c) => c.keyLabel === o.key);
+          if (shown.length === 0 && !g.json) io.stderr.write(`No change planned for key ${o.key} (unchanged, or not in the table).\n`);
+        }
+        if (g.json) print(JSON.stringify(o.all || o.key !== undefined ? { ...report, changes: shown } : report));
+        else print(formatPlan(t.where, report, shown));
+        return 0;
+      }),
+    );
+
+  program
+    .command("run")
+    .description("Start a sync now (invoke the extractor, or run the local pipeline) and follow it to the end.")
+    .addOption(new Option("--approve-mirror", "approve this run's blocks/deletes even over the mirror threshold"))
+    .addOption(new Option("--no-wait", "start the run and return at once"))
+    .addOption(new Option("--timeout <seconds>", "stop following after this long (the run goes on)").argParser(int(1, 86_400)).default(3600))
+    .action(async (o: { approveMirror?: boolean; wait: boolean; timeout: number }, cmd: Command) =>
+      withTarget(cmd, async (t, g) => {
+        const progress = new ProgressLine(io.stderr, !g.json);
+        const report = await t.run({
+          approveMirror: o.approveMirror === true,
+          wait: o.wait,
+          timeoutSeconds: o.timeout,
+          pollMs: io.pollMs,
+          onProgress: (p) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done"),
+        });
+        progress.end();
+        print(g.json ? JSON.stringify(report) : formatRun(report));
+        return report.status === "failed" || report.status === "timed out" || (report.status !== "running" && report.unsettled !== 0) ? 1 : 0;
+      }),
+    );
+
+  program
+    .command("status")
+    .description("Last runs, queue and DLQ depths, oldest message age, alarm states, and a sample of DLQ messages with reasons.")
+    .addOption(new Option("--runs <n>", "runs shown").argParser(int(1, 100)).default(5))
+    .addOption(new Option("--sample <n>", "DLQ messages sampled (read without consuming them)").argParser(int(0, 10)).default(5))
+    .action(async (o: { runs: number; sample: number }, cmd: Command) =>
+      withTarget(cmd, async (t, g) => {
+        const s = await t.status({ runs: o.runs, sample: o.sample });
+        print(g.json ? JSON.stringify(s) : formatStatus(s));
+        return 0;
+      }),
+    );
+
+  program
+    .command("redrive")
+    .description("Move the DLQ's messages back to the main queue (SQS message move task) and follow it; Ctrl-C cancels.")
+    .addOption(new Option("--rate <n>", "messages per second (1-500; default: as fast as SQS allows)").argParser(int(1, 500)))
+    .addOption(new Option("--dry-run", "print how many messages would move, move nothing"))
+    .action(async (o: { rate?: number; dryRun?: boolean }, cmd: Command) =>
+      withTarget(cmd, async (t, g) => {
+        const progress = new ProgressLine(io.stderr, !g.json);
+        const started = Date.now();
+        const r = await t.redrive({
+          rate: o.rate,
+          dryRun: o.dryRun === true,
+          signal: io.signal,
+          pollMs: io.pollMs,
+          onProgress: (p) => progress.update("moving", p.moved, p.toMove ?? 0, Date.now() - started),
+        });
+        progress.end();
+        print(g.json ? JSON.stringify(r) : formatRedrive(r));
+        return r.progress?.status === "CANCELLED" ? 1 : 0;
+      }),
+    );
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const known = err instanceof RedriveError ? new CliError(err.message) : explainAwsError(err);
+    if (known) {
+      io.stderr.write(`${known.message}\n`);
+      return known.exitCode;
+    }
+    const debug = (io.env ?? process.env).AUTH0_SYNC_DEBUG;
+    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    else io.stderr.write("(set AUTH0_SYNC_DEBUG=1 for details)\n");
+    return 1;
+  }
+}

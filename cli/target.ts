@@ -1,0 +1,120 @@
+/**
+ * What the CLI's commands act on: a deployed stack (cli/aws.ts) or the local pipeline's state (local/operator.ts).
+ * Commands format reports; targets gather them.
+ */
+import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
+import type { RedriveProgress } from "../functions/adapters/sqs/redrive.js";
+import type { Outcome } from "../functions/core/outcomes.js";
+import type { PlanReport } from "./plan.js";
+
+export interface RunProgress {
+  phase: "extract" | "consume" | "done";
+  done: number;
+  total: number;
+  elapsedMs: number;
+}
+
+export interface RunReport {
+  runId: string;
+  status: RunRecord["status"] | "timed out";
+  rowsRead: number;
+  outcomes: Record<Outcome, number>;
+  /** Users enqueued or absent whose outcome is not known (yet): in flight, in the DLQ, or lost. */
+  unsettled: number;
+  heldReason?: string;
+  error?: string;
+  auth0Calls?: number;
+  elapsedMs: number;
+  rejections: string[];
+}
+
+export interface QueueState {
+  visible: number;
+  inFlight: number;
+  /** Age of the oldest message in seconds, when known. */
+  oldestAgeSeconds?: number;
+}
+
+export interface DlqSample {
+  messageId: string;
+  runId?: string;
+  users: number;
+  receiveCount?: number;
+  sentAt?: number;
+  /** Why the users failed: the ledger's last error of each, or why the message itself is malformed. */
+  reasons: string[];
+}
+
+export interface AlarmState {
+  name: string;
+  state: string;
+  reason?: string;
+}
+
+export interface StatusReport {
+  where: string;
+  runs: RunRecord[];
+  queue: QueueState;
+  dlq: QueueState;
+  /** Undefined where there is no CloudWatch (locally). */
+  alarms?: AlarmState[];
+  dlqSample: DlqSample[];
+  dashboardUrl?: string;
+}
+
+export interface RedriveReport {
+  /** Messages in the DLQ before the move. */
+  messages: number;
+  progress?: RedriveProgress;
+  dryRun: boolean;
+  /** Locally the consumers run until the moved messages are processed: their outcomes. */
+  processed?: Partial<Record<Outcome, number>>;
+  left?: number;
+}
+
+export interface PlanOptions {
+  maxLookups: number;
+  onProgress?: (p: { rowsRead: number }) => void;
+}
+
+export interface RunOptions {
+  approveMirror: boolean;
+  wait: boolean;
+  timeoutSeconds: number;
+  pollMs?: number;
+  onProgress?: (p: RunProgress) => void;
+}
+
+export interface StatusOptions {
+  runs: number;
+  sample: number;
+}
+
+export interface RedriveOptions {
+  rate?: number;
+  dryRun: boolean;
+  signal?: AbortSignal;
+  pollMs?: number;
+  onProgress?: (p: RedriveProgress) => void;
+}
+
+export interface Target {
+  /** "stack auth0-sync-demo (eu-west-1)" or "local state .local-state". */
+  readonly where: string;
+  plan(opts: PlanOptions): Promise<PlanReport>;
+  run(opts: RunOptions): Promise<RunReport>;
+  status(opts: StatusOptions): Promise<StatusReport>;
+  redrive(opts: RedriveOptions): Promise<RedriveReport>;
+  close(): Promise<void>;
+}
+
+/** An operator mistake or an unmet precondition: printed as one sentence, exit code 2, no stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}

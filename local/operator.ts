@@ -1,0 +1,122 @@
+/**
+ * The CLI's `--local` target: the same commands on the local pipeline's state (.local-state by default). The
+ * DLQ's messages persist there between runs, so `status` shows them and `redrive` moves them back with
+ * StartMessageMoveTask and then runs the consumers until they are processed, as Lambda would.
+ */
+import { queueDepth, redrive } from "../functions/adapters/sqs/redrive.js";
+import type { SyncConfig } from "../functions/core/config.js";
+import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
+import { describeDlqMessages } from "../cli/dlq.js";
+import { planRun, type PlanReport } from "../cli/plan.js";
+import {
+  CliError,
+  type PlanOptions,
+  type RedriveOptions,
+  type RedriveReport,
+  type RunOptions,
+  type RunReport,
+  type StatusOptions,
+  type StatusReport,
+  type Target,
+} from "../cli/target.js";
+import { LocalEnvironment, runLocalPipeline, type LocalEnvironmentOptions } from "./pipeline.js";
+
+export interface LocalTargetOptions extends Omit<LocalEnvironmentOptions, "fresh" | "csv"> {
+  config: SyncConfig;
+  stateDir: string;
+}
+
+export class LocalTarget implements Target {
+  readonly where: string;
+  readonly warnings: string[] = [];
+
+  constructor(private readonly opts: LocalTargetOptions) {
+    this.where = `local state ${opts.stateDir}`;
+  }
+
+  private requireState(): void {
+    if (!LocalEnvironment.exists(this.opts.stateDir)) {
+      throw new CliError(`No local state in ${this.opts.stateDir}. Run 'npm start' or 'auth0-sync run --local' first, or point --state at it.`);
+    }
+  }
+
+  private async withEnvironment<T>(fn: (env: LocalEnvironment) => Promise<T>): Promise<T> {
+    const env = await LocalEnvironment.start(this.opts);
+    try {
+      return await fn(env);
+    } finally {
+      await env.stop();
+    }
+  }
+
+  /** Reads the warehouse, the ledger and the emulated tenant; saves nothing. */
+  async plan(opts: PlanOptions): Promise<PlanReport> {
+    return this.withEnvironment((env) =>
+      planRun({ config: env.config, redshift: env.redshiftClient(), ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress }),
+    );
+  }
+
+  async run(opts: RunOptions): Promise<RunReport> {
+    const s = await runLocalPipeline({
+      ...this.opts,
+      approveMirror: opts.approveMirror,
+      onProgress: (p) => opts.onProgress?.({ phase: p.phase, done: p.done, total: p.total, elapsedMs: p.elapsedMs }),
+    });
+    const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, s[o]])) as Record<Outcome, number>;
+    return {
+      runId: s.runId,
+      status: s.held ? "held" : "completed",
+      rowsRead: s.rowsRead,
+      outcomes,
+      unsettled: s.unaccounted,
+      heldReason: s.heldReason,
+      auth0Calls: s.auth0Calls,
+      elapsedMs: s.elapsedMs,
+      rejections: s.rejections,
+    };
+  }
+
+  async status(opts: StatusOptions): Promise<StatusReport> {
+    this.requireState();
+    return this.withEnvironment(async (env) => {
+      const ledger = env.ledgerFor?.();
+      const dead = await env.peekDlq();
+      const oldest = dead.reduce((m, d) => Math.min(m, d.sentAt ?? Infinity), Infinity);
+      return {
+        where: this.where,
+        runs: ledger ? await ledger.runs(opts.runs) : [],
+        // The local queue lives only while a run drains it.
+        queue: { ...(await queueDepth(env.sqs, env.queueUrl)) },
+        dlq: { visible: dead.length, inFlight: 0, oldestAgeSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : undefined },
+        dlqSample: await describeDlqMessages(dead.slice(0, opts.sample), ledger),
+      };
+    });
+  }
+
+  async redrive(opts: RedriveOptions): Promise<RedriveReport> {
+    this.requireState();
+    return this.withEnvironment(async (env) => {
+      const { visible } = await queueDepth(env.sqs, env.dlqUrl);
+      if (opts.dryRun) return { messages: visible, dryRun: true };
+      const progress = await redrive(env.sqs, {
+        dlqUrl: env.dlqUrl,
+        dlqArn: env.dlqArn,
+        queueArn: env.queueArn,
+        ratePerSecond: opts.rate,
+        signal: opts.signal,
+        pollMs: opts.pollMs ?? 200,
+        onProgress: opts.onProgress,
+      });
+      // Lambda would now pick the moved messages up: the local consumers do it here.
+      const settled = new Map<string, Outcome>();
+      await env.drain({ onOutcome: (e) => void (settled.has(e.key) || settled.set(e.key, e.outcome)) });
+      const processed: Partial<Record<Outcome, number>> = {};
+      for (const o of settled.values()) processed[o] = (processed[o] ?? 0) + 1;
+      await env.save();
+      const left = (await queueDepth(env.sqs, env.dlqUrl)).visible;
+      return { messages: visible, progress, dryRun: false, processed, left };
+    });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,128 @@
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../functions/core/config.js";
+import type { TenantState } from "../../local/auth0-emulator.js";
+import { runLocalPipeline } from "../../local/pipeline.js";
+import { runCli } from "../../cli/program.js";
+import type { PlanReport } from "../../cli/plan.js";
+import type { RedriveReport, RunReport, StatusReport } from "../../cli/target.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
+const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status";
+const N = 30;
+
+/** Runs the CLI in-process and captures what it prints. */
+export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCli(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, pollMs: 50 });
+  return { code, out, err };
+}
+
+const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+describe("auth0-sync --local: plan, run, status and redrive on the local pipeline's state", () => {
+  const dir = tempDir();
+  const state = join(dir, "state");
+  const csv = join(dir, "users.csv");
+  writeFileSync(csv, [HEADER, ...Array.from({ length: N }, (_, i) => `c-${String(i + 1).padStart(4, "0")},user${i + 1}@example.com,First${i + 1},Last,,,pro,gold,,"viewer",false,active`)].join("\n"));
+  const raw = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
+  const config = parseConfig(JSON.stringify({ ...raw, queue: { ...raw.queue, usersPerMessage: 5, maxReceiveCount: 5 }, auth0: { ...raw.auth0, maxRetries: 0 } }));
+  const configFile = join(dir, "sync.json");
+  writeFileSync(configFile, JSON.stringify(config));
+  const local = ["--local", "--state", state, "--config", configFile, "--json"];
+
+  it("refuses status and redrive on a state directory that does not exist, in one sentence", async () => {
+    const r = await cli("status", ...local);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`No local state in ${state}. Run 'npm start' or 'auth0-sync run --local' first, or point --state at it.\n`);
+    expect(r.out).toBe("");
+  });
+
+  it("status shows a run whose every message ended in the DLQ, with the failure reasons, without consuming them", async () => {
+    // Every Auth0 answer is a 5xx: each message fails five times, then SQS moves it to the DLQ.
+    const failed = await runLocalPipeline({ config, stateDir: state, csv, rate: 500, failRate: 1 });
+    expect(failed).toMatchObject({ rowsRead: N, deadLettered: N, created: 0, unaccounted: 0 });
+
+    for (let i = 0; i < 2; i++) {
+      const r = await cli("status", ...local);
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.out) as StatusReport;
+      expect(s.runs[0]).toMatchObject({ runId: failed.runId, status: "completed" });
+      expect(s.dlq.visible).toBe(N / 5);
+      expect(s.dlqSample).toHaveLength(5);
+      for (const m of s.dlqSample) {
+        expect(m).toMatchObject({ runId: failed.runId, users: 5 });
+        expect(m.reasons.length).toBeGreaterThan(0);
+        expect(m.reasons[0]).toMatch(/^row \d+: .*Auth0 answered 5\d\d/);
+        expect(m.reasons.join(" ")).not.toMatch(/@example\.com/);
+      }
+    }
+    const text = await cli("status", "--local", "--state", state, "--config", configFile);
+    expect(text.out).toContain(`DLQ             ${N / 5} messages`);
+    expect(text.out).toContain("read without consuming them");
+  });
+
+  it("plan reads the warehouse, the ledger and the tenant and writes nothing", async () => {
+    const before = { tenant: sha(join(state, "tenant.json")), dlq: sha(join(state, "dlq.json")) };
+    const r = await cli("plan", ...local, "--all");
+    expect(r.code).toBe(0);
+    const p = JSON.parse(r.out) as PlanReport;
+    expect(p.counts).toEqual({ create: N, update: 0, unchanged: 0, reject: 0, block: 0, delete: 0 });
+    expect(p.lookups).toBe(N);
+    expect(p.changes).toHaveLength(N);
+    expect(p.changes[0]).toMatchObject({ kind: "create", row: 1, keyLabel: "c-0001" });
+    expect(p.changes[0]!.fields).toContainEqual({ field: "email", after: "u***@example.com" });
+    expect(p.changes[0]!.fields).toContainEqual({ field: "given_name", after: "First1" });
+    expect({ tenant: sha(join(state, "tenant.json")), dlq: sha(join(state, "dlq.json")) }).toEqual(before);
+    const status = JSON.parse((await cli("status", ...local)).out) as StatusReport;
+    expect(status.runs).toHaveLength(1);
+  });
+
+  it("redrive --dry-run counts; redrive moves every message back, the consumers process them, the DLQ is empty", async () => {
+    const dry = await cli("redrive", ...local, "--dry-run");
+    expect(JSON.parse(dry.out)).toEqual({ messages: N / 5, dryRun: true });
+    expect((JSON.parse((await cli("status", ...local)).out) as StatusReport).dlq.visible).toBe(N / 5);
+
+    const r = await cli("redrive", ...local);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.out) as RedriveReport;
+    expect(rep).toMatchObject({ messages: N / 5, dryRun: false, progress: { status: "COMPLETED", moved: N / 5 }, processed: { created: N }, left: 0 });
+    const tenant = JSON.parse(readFileSync(join(state, "tenant.json"), "utf8")) as TenantState;
+    expect(tenant.users).toHaveLength(N);
+    expect(new Set(tenant.users.map((u) => u.email)).size).toBe(N);
+
+    const s = JSON.parse((await cli("status", ...local)).out) as StatusReport;
+    expect(s.dlq.visible).toBe(0);
+    // The redriven users count for the run they came from.
+    expect(s.runs[0]?.counts).toMatchObject({ created: N });
+
+    const again = await cli("redrive", ...local);
+    expect(again.code).toBe(2);
+    expect(again.err).toBe("The DLQ has no messages to move\n");
+  });
+
+  it("plan shows the field-level change of one key after the warehouse changes; run applies it", async () => {
+    const db = new PGlite(join(state, "warehouse"));
+    await db.query("UPDATE app_users SET first_name = 'Renamed' WHERE customer_id = 'c-0007'");
+    await db.close();
+
+    const p = JSON.parse((await cli("plan", ...local, "--key", "c-0007")).out) as PlanReport;
+    expect(p.counts).toMatchObject({ create: 0, update: 1, unchanged: N - 1 });
+    expect(p.lookups).toBe(0);
+    // (The updated row comes last from the warehouse now: its row number changed.)
+    expect(p.changes).toEqual([{ kind: "update", row: expect.any(Number), keyLabel: "c-0007", basis: "ledger", fields: [{ field: "given_name", before: "First7", after: "Renamed" }] }]);
+    const text = await cli("plan", "--local", "--state", state, "--config", configFile);
+    expect(text.out).toMatch(/update\s+row \d+\s+key c-0007\n\s+given_name\s+"First7" -> "Renamed"/);
+
+    const run = await cli("run", ...local);
+    expect(run.code).toBe(0);
+    const rep = JSON.parse(run.out) as RunReport;
+    expect(rep).toMatchObject({ status: "completed", rowsRead: N, unsettled: 0, outcomes: { updated: 1, unchanged: N - 1 } });
+    expect(rep.auth0Calls).toBe(1);
+  });
+});

@@ -15,9 +15,9 @@ import { Ledger, type RunRecord } from "../functions/adapters/ledger/ledger.js";
 import { loadAuth0Credentials } from "../functions/adapters/runtime/config.js";
 import { queueDepth, redrive } from "../functions/adapters/sqs/redrive.js";
 import { configHash, consumerBudget, type SyncConfig } from "../functions/core/config.js";
-import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
 import { newRunId } from "../functions/extractor/extract.js";
 import { describeDlqMessages, type RawMessage } from "./dlq.js";
+import { absentOf, runReport } from "./runs.js";
 import { planRun, type PlanReport } from "./plan.js";
 import {
   CliError,
@@ -75,7 +75,6 @@ const REQUIRED = {
 } as const;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const emptyOutcomes = (): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
 
 /** Turns the AWS SDK's errors into one sentence an operator can act on. */
 export function explainAwsError(err: unknown, context: { stackName?: string; region?: string } = {}): CliError | undefined {
@@ -277,38 +276,10 @@ export class AwsTarget implements Target {
         seen.set(m.MessageId!, {
           messageId: m.MessageId!,
           body: m.Body ?? "",
-          receiveCount: m.Attributes?.ApproximateReceiveCount ? Number(m.Attributes.ApproximateReceiveCount) - 1 : undefined,
           sentAt: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
         });
       }
     }
     return [...seen.values()];
   }
-}
-
-function absentOf(run: RunRecord | undefined): number {
-  const m = (run?.summary as { mirror?: { absent?: number; held?: boolean } } | undefined)?.mirror;
-  return m && !m.held ? (m.absent ?? 0) : 0;
-}
-
-/** A run's report from its ledger item: the extractor's summary plus the consumers' counts. */
-export function runReport(runId: string, run: RunRecord | undefined, status: RunReport["status"], elapsedMs: number): RunReport {
-  const s = (run?.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number; sampleRejections?: unknown };
-  const outcomes = emptyOutcomes();
-  for (const [o, n] of Object.entries(run?.counts ?? {})) outcomes[o as Outcome] += n ?? 0;
-  outcomes.unchanged += s.unchanged ?? 0;
-  outcomes.rejected += s.rejected ?? 0;
-  const rowsRead = s.rowsRead ?? 0;
-  const settled = OUTCOMES.reduce((sum, o) => sum + outcomes[o], 0);
-  return {
-    runId,
-    status,
-    rowsRead,
-    outcomes,
-    unsettled: run?.summary ? rowsRead + absentOf(run) - settled : 0,
-    heldReason: run?.heldReason,
-    error: run?.error,
-    elapsedMs,
-    rejections: [],
-  };
 }

@@ -9,7 +9,6 @@ import type { DlqSample } from "./target.js";
 export interface RawMessage {
   messageId: string;
   body: string;
-  receiveCount?: number;
   sentAt?: number;
 }
 
@@ -18,7 +17,7 @@ export async function describeDlqMessages(messages: RawMessage[], ledger: Ledger
   for (const m of messages) {
     const parsed = parseMessage(m.body);
     if (!parsed.ok) {
-      out.push({ messageId: m.messageId, users: 0, receiveCount: m.receiveCount, sentAt: m.sentAt, reasons: [`malformed message: ${parsed.reason}`] });
+      out.push({ messageId: m.messageId, users: 0, sentAt: m.sentAt, reasons: [`malformed message: ${parsed.reason}`] });
       continue;
     }
     const { runId, ops } = parsed.message;
@@ -34,7 +33,6 @@ export async function describeDlqMessages(messages: RawMessage[], ledger: Ledger
       messageId: m.messageId,
       runId,
       users: ops.length,
-      receiveCount: m.receiveCount,
       sentAt: m.sentAt,
       reasons: reasons.size > 0 ? [...reasons.keys()] : ["no failure recorded in the ledger (the consumer may have timed out or crashed)"],
     });

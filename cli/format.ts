@@ -4,10 +4,12 @@
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
 import type { Json } from "../functions/core/types.js";
 import type { PlanReport, PlannedChange } from "./plan.js";
+import { pendingOf } from "./runs.js";
 import type { RedriveReport, RunReport, StatusReport } from "./target.js";
 
 const n = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
 const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? n(v) : v}`).join("\n");
+const plural = (k: number, word: string) => `${n(k)} ${word}${k === 1 ? "" : "s"}`;
 const show = (v: Json | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
 
 export function age(seconds: number | undefined): string {
@@ -25,7 +27,7 @@ function change(c: PlannedChange): string {
   return lines.join("\n");
 }
 
-export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[]): string {
+export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[], key?: string): string {
   const c = p.counts;
   const out = [
     `Plan for ${where}: a dry run, nothing was written.`,
@@ -44,7 +46,8 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[])
   ];
   if (p.mirror?.held) out.push("", `Mirror mode would hold the run: ${p.mirror.heldReason}`);
   if (shown.length > 0) {
-    out.push("", `Changes (${shown.length === p.changes.length ? "all" : `${shown.length} of ${p.changes.length}; --all for every one, --key K for one`}):`);
+    const which = key !== undefined ? `for key ${key}` : shown.length === p.changes.length ? "all" : `${shown.length} of ${p.changes.length}; --all for every one, --key K for one`;
+    out.push("", `Changes (${which}):`);
     for (const x of shown) out.push(change(x));
   } else if (p.changes.length === 0 && c.reject === 0) {
     out.push("", "Nothing to change: Auth0 already matches the table.");
@@ -98,6 +101,7 @@ function runLine(r: RunRecord): string {
     n((c.unchanged ?? 0) + (s.unchanged ?? 0)).padStart(10),
     n((c.rejected ?? 0) + (s.rejected ?? 0)).padStart(9),
     n((c.blocked ?? 0) + (c.deleted ?? 0)).padStart(16),
+    n(pendingOf(r)).padStart(8),
   ];
   return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}`;
 }
@@ -106,12 +110,13 @@ export function formatStatus(s: StatusReport): string {
   const out = [`Status of ${s.where}`, "", "Last runs"];
   if (s.runs.length === 0) out.push("  (none yet)");
   else {
-    out.push(`  ${"RUN".padEnd(30)} ${"STATUS".padEnd(10)} ${"STARTED (UTC)".padEnd(20)} ${"READ".padStart(9)} ${"CREATED".padStart(8)} ${"UPDATED".padStart(8)} ${"UNCHANGED".padStart(10)} ${"REJECTED".padStart(9)} ${"BLOCKED+DELETED".padStart(16)}`);
+    out.push(`  ${"RUN".padEnd(30)} ${"STATUS".padEnd(10)} ${"STARTED (UTC)".padEnd(20)} ${"READ".padStart(9)} ${"CREATED".padStart(8)} ${"UPDATED".padStart(8)} ${"UNCHANGED".padStart(10)} ${"REJECTED".padStart(9)} ${"BLOCKED+DELETED".padStart(16)} ${"PENDING".padStart(8)}`);
     for (const r of s.runs) out.push(runLine(r));
+    out.push("  (PENDING: users with no outcome yet, in flight or in the DLQ)");
   }
   out.push("");
   out.push(`Queue           ${n(s.queue.visible)} waiting, ${n(s.queue.inFlight)} in flight${s.queue.oldestAgeSeconds !== undefined ? `, oldest ${age(s.queue.oldestAgeSeconds)}` : ""}`);
-  out.push(`DLQ             ${n(s.dlq.visible)} messages${s.dlq.oldestAgeSeconds !== undefined ? `, oldest ${age(s.dlq.oldestAgeSeconds)}` : ""}`);
+  out.push(`DLQ             ${plural(s.dlq.visible, "message")}${s.dlq.oldestAgeSeconds !== undefined ? `, oldest ${age(s.dlq.oldestAgeSeconds)}` : ""}`);
   if (s.alarms === undefined) out.push("Alarms          none locally (CloudWatch alarms exist only in a deployed stack)");
   else {
     const firing = s.alarms.filter((a) => a.state !== "OK");
@@ -122,7 +127,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.dlqSample.length > 0) {
     out.push("", `DLQ sample (${s.dlqSample.length} of ${n(s.dlq.visible)}, read without consuming them):`);
     for (const m of s.dlqSample) {
-      out.push(`  message ${m.messageId}${m.runId ? `  ${m.runId}` : ""}  ${m.users} users${m.receiveCount !== undefined ? `  delivered ${m.receiveCount} times` : ""}`);
+      out.push(`  message ${m.messageId}${m.runId ? `  ${m.runId}` : ""}  ${m.users} users`);
       for (const r of m.reasons.slice(0, 3)) out.push(`      ${r}`);
       if (m.reasons.length > 3) out.push(`      ... and ${m.reasons.length - 3} more`);
     }
@@ -132,12 +137,12 @@ export function formatStatus(s: StatusReport): string {
 }
 
 export function formatRedrive(r: RedriveReport): string {
-  if (r.dryRun) return `${n(r.messages)} messages would move from the DLQ back to the main queue (dry run: nothing moved).`;
+  if (r.dryRun) return `${plural(r.messages, "message")} would move from the DLQ back to the main queue (dry run: nothing moved).`;
   const p = r.progress;
-  const out = [`Redrive ${p?.status === "CANCELLED" ? "cancelled" : "finished"}: ${n(p?.moved ?? 0)} of ${n(r.messages)} messages moved back to the main queue.`];
+  const out = [`Redrive ${p?.status === "CANCELLED" ? "cancelled" : "finished"}: ${n(p?.moved ?? 0)} of ${plural(r.messages, "message")} moved back to the main queue.`];
   if (r.processed) {
     const parts = Object.entries(r.processed).map(([o, k]) => `${n(k)} ${o}`);
-    out.push(`Processed by the consumers: ${parts.length ? parts.join(", ") : "no users"}; ${n(r.left ?? 0)} messages in the DLQ now.`);
+    out.push(`Processed by the consumers: ${parts.length ? parts.join(", ") : "no users"}; ${plural(r.left ?? 0, "message")} in the DLQ now.`);
   }
   return out.join("\n");
 }

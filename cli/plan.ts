@@ -192,6 +192,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       counts.unchanged++;
     }
   }
+  changes.sort((a, b) => (a.row ?? Infinity) - (b.row ?? Infinity));
   return {
     rowsRead: result.rowsRead,
     counts,

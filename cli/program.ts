@@ -32,7 +32,7 @@ interface GlobalOptions {
   region?: string;
   profile?: string;
   json?: boolean;
-  rate?: number;
+  localRate: number;
 }
 
 const DEFAULT_CONFIG = "config/example.yml";
@@ -69,7 +69,7 @@ async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warni
     const config = loadConfigFile(configPath);
     // The local runtime (emulators, PGlite) is loaded only here: the deployed path never touches it.
     const { LocalTarget } = await import("../local/operator.js");
-    return new LocalTarget({ config, stateDir: g.state, rate: g.rate ?? 200 });
+    return new LocalTarget({ config, stateDir: g.state, rate: g.localRate });
   }
   const config = configPath ? loadConfigFile(configPath) : undefined;
   const stackName = g.stack ?? (config ? `auth0-sync-${config.name}` : undefined);
@@ -89,7 +89,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(new Option("--config <file>", `sync config (default: $SYNC_CONFIG_FILE or ${DEFAULT_CONFIG})`))
     .addOption(new Option("--region <region>", "AWS region (default: the standard chain, e.g. AWS_REGION)"))
     .addOption(new Option("--profile <profile>", "AWS profile (default: the standard chain, e.g. AWS_PROFILE)"))
-    .addOption(new Option("--rate <rps>", "with --local: requests per second of the Auth0 emulator and of the sync").argParser(int(1, 10_000)))
+    .addOption(new Option("--local-rate <rps>", "with --local: requests per second of the Auth0 emulator and of the sync").argParser(int(1, 10_000)).default(200))
     .addOption(new Option("--json", "print the result as one JSON object"))
     .showHelpAfterError("(run with --help for the options)")
     .exitOverride()
@@ -125,7 +125,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           if (shown.length === 0 && !g.json) io.stderr.write(`No change planned for key ${o.key} (unchanged, or not in the table).\n`);
         }
         if (g.json) print(JSON.stringify(o.all || o.key !== undefined ? { ...report, changes: shown } : report));
-        else print(formatPlan(t.where, report, shown));
+        else print(formatPlan(t.where, report, shown, o.key));
         return 0;
       }),
     );
@@ -179,7 +179,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           dryRun: o.dryRun === true,
           signal: io.signal,
           pollMs: io.pollMs,
-          onProgress: (p) => progress.update("moving", p.moved, p.toMove ?? 0, Date.now() - started),
+          onProgress: (p) => progress.update("moving", p.moved, p.toMove ?? 0, Date.now() - started, p.status !== "RUNNING"),
         });
         progress.end();
         print(g.json ? JSON.stringify(r) : formatRedrive(r));

@@ -39,7 +39,6 @@ export interface DlqSample {
   messageId: string;
   runId?: string;
   users: number;
-  receiveCount?: number;
   sentAt?: number;
   /** Why the users failed: the ledger's last error of each, or why the message itself is malformed. */
   reasons: string[];

@@ -178,8 +178,13 @@ export class Pipeline extends Construct {
 
     // ---- IAM ----
     this.queue.grantSendMessages(this.extractor);
-    this.ledger.grantReadWriteData(this.extractor);
-    this.ledger.grantReadWriteData(this.consumer);
+    // Exact actions on the table only (not its index, which only the operator's `status` queries).
+    const ledgerAccess = (fn: NodejsFunction, actions: string[]) =>
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [this.ledger.tableArn] }));
+    // Extractor: read entries (unchanged rows, mirror mode's scan) and write its run item.
+    ledgerAccess(this.extractor, ["BatchGetItem", "Scan", "UpdateItem"]);
+    // Consumer: read and write entries, add to its run's counts.
+    ledgerAccess(this.consumer, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem"]);
     this.credentialsSecret.grantRead(this.consumer);
     const src = config.source;
     const dataTarget = src.clusterIdentifier

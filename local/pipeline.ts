@@ -148,9 +148,10 @@ function toRecord(m: Message, queueArn: string): SQSRecord {
 export interface PeekedMessage {
   messageId: string;
   body: string;
-  receiveCount: number;
   sentAt?: number;
 }
+
+const SENT_AT = "auth0sync-first-sent-at";
 
 interface SavedMessage {
   body: string;
@@ -247,7 +248,17 @@ export class LocalEnvironment {
     if (existsSync(this.dlqFile)) {
       const saved = JSON.parse(readFileSync(this.dlqFile, "utf8")) as SavedMessage[];
       for (let i = 0; i < saved.length; i += 10) {
-        await sqs.send(new SendMessageBatchCommand({ QueueUrl: this.dlqUrl, Entries: saved.slice(i, i + 10).map((m, k) => ({ Id: String(k), MessageBody: m.body })) }));
+        await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: this.dlqUrl,
+            // Re-sent messages get a new SentTimestamp: the first one travels as an attribute.
+            Entries: saved.slice(i, i + 10).map((m, k) => ({
+              Id: String(k),
+              MessageBody: m.body,
+              MessageAttributes: m.sentAt ? { [SENT_AT]: { DataType: "Number", StringValue: String(m.sentAt) } } : undefined,
+            })),
+          }),
+        );
       }
     }
 
@@ -376,7 +387,7 @@ export class LocalEnvironment {
     const handles: string[] = [];
     for (;;) {
       const got = await this.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: this.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, AttributeNames: ["All"] }),
+        new ReceiveMessageCommand({ QueueUrl: this.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, AttributeNames: ["All"], MessageAttributeNames: ["All"] }),
       );
       if (!got.Messages?.length) break;
       for (const m of got.Messages) {
@@ -384,8 +395,7 @@ export class LocalEnvironment {
         out.set(m.MessageId!, {
           messageId: m.MessageId!,
           body: m.Body ?? "",
-          receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1) - 1,
-          sentAt: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
+          sentAt: Number(m.MessageAttributes?.[SENT_AT]?.StringValue ?? m.Attributes?.SentTimestamp) || undefined,
         });
       }
     }

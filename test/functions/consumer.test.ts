@@ -119,6 +119,37 @@ describe("consumer handler", () => {
       await handler({ Records: [record("m2", changed!.body)] }, context(60_000));
       expect(emu.requestLog.map((e) => `${e.method} ${e.route} ${e.status}`)).toEqual(["PATCH /api/v2/users/:id 200"]);
       expect(emu.state().users.find((u) => u.email === "a@example.com")?.given_name).toBe("Anna");
+      // Each user counts once for its run, whatever the number of deliveries.
+      expect((await ledger.getRun("run-1"))?.counts).toEqual({ created: 2 });
+      expect((await ledger.getRun("run-2"))?.counts).toEqual({ updated: 1, unchanged: 1 });
+    } finally {
+      await dynamo.stop();
+    }
+  });
+
+  it("counts a user settled before its record failed once, and records why the others will be retried", async () => {
+    const dynamo = await startDynamo();
+    try {
+      await ensureLedgerTable(dynamo.client, "retry-ledger");
+      const ledger = new Ledger(dynamo.client, "retry-ledger");
+      const emu = await startEmulator({ roles: ["admin", "viewer"] });
+      const auth0 = adapterFor(emu, { maxRetries: 0 });
+      const handler = createConsumerHandler(({ logger }) => ({ config, auth0, logger, ledger, parallelism: 1 }));
+      const [msg] = packMessages("run-r", opsFor([{ id: "a", email: "a@example.com", first: "Ann", roles: null }, { id: "b", email: "b@example.com", first: "Bob", roles: null }]), 25);
+      // The first user lands; then every answer is a 5xx, so the second fails and the record is retried.
+      let writes = 0;
+      const original = auth0.create.bind(auth0);
+      auth0.create = async (...args: Parameters<typeof auth0.create>) => {
+        if (++writes === 2) emu.setFaults({ failRate: 1, failAfterWriteShare: 0 });
+        return original(...args);
+      };
+      const first = await handler({ Records: [record("m1", msg!.body)] }, context(60_000));
+      expect(first.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
+      expect((await ledger.getRun("run-r"))?.counts).toEqual({ created: 1 });
+      expect((await ledger.get("b"))?.lastError).toMatch(/Auth0 answered 5\d\d/);
+      emu.setFaults({ failRate: 0 });
+      expect(await handler({ Records: [record("m1", msg!.body)] }, context(60_000))).toEqual({ batchItemFailures: [] });
+      expect((await ledger.getRun("run-r"))?.counts).toEqual({ created: 2 });
     } finally {
       await dynamo.stop();
     }

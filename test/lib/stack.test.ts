@@ -175,23 +175,43 @@ describe("the deployable stack", () => {
     t.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
       KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
       BillingMode: "PAY_PER_REQUEST",
+      // The sparse runs index `auth0-sync status` reads the last runs from.
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: "runs",
+          KeySchema: [
+            { AttributeName: "runIndex", KeyType: "HASH" },
+            { AttributeName: "startedAt", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ],
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })],
     });
     t.hasResource("AWS::DynamoDB::GlobalTable", { DeletionPolicy: "Retain" });
-    for (const fn of ["extractor", "consumer"]) {
-      const policy = JSON.stringify(policyOf(t, fn));
-      expect(policy, fn).toContain("dynamodb:BatchGetItem");
-      expect(policy, fn).toContain("dynamodb:PutItem");
-      expect(policy, fn).not.toContain('"dynamodb:*"');
-    }
+    const dynamoActions = (fn: string) => {
+      const stmts = (policyOf(t, fn) as { Action: string | string[]; Resource: unknown }[]).filter((x) => [x.Action].flat().some((a) => a.startsWith("dynamodb:")));
+      expect(stmts, fn).toHaveLength(1);
+      // The table itself, not its index.
+      expect(stmts[0]!.Resource, fn).toEqual({ "Fn::GetAtt": [expect.stringMatching(/^PipelineLedger/), "Arn"] });
+      return [stmts[0]!.Action].flat().sort();
+    };
+    expect(dynamoActions("extractor")).toEqual(["dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]);
+    expect(dynamoActions("consumer")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
     t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ LEDGER_TABLE: { Ref: Match.stringLikeRegexp("PipelineLedger") } }) } });
   });
 
-  it("outputs the queues, functions, dashboard and topic", () => {
-    const outputs = Object.keys(t.findOutputs("*"));
+  it("outputs what the CLI finds the stack's resources by: queues, functions, ledger, alarm names, config hash", () => {
+    const outputs = t.findOutputs("*");
     for (const o of ["QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "ExtractorFunctionName", "ConsumerFunctionName", "DashboardUrl", "AlarmTopicArn", "CredentialsSecretArn", "LedgerTableName"]) {
-      expect(outputs).toContain(o);
+      expect(Object.keys(outputs)).toContain(o);
     }
+    const prefix = outputs.AlarmNamePrefix?.Value as string;
+    expect(prefix).toMatch(/^auth0-sync-.+-$/);
+    const names = Object.values(t.findResources("AWS::CloudWatch::Alarm")).map((a) => (a as { Properties: { AlarmName: string } }).Properties.AlarmName);
+    expect(names).toHaveLength(7);
+    for (const n of names) expect(n.startsWith(prefix), n).toBe(true);
+    expect(outputs.ConfigHash?.Value).toMatch(/^[0-9a-f]{16}$/);
   });
 });
 

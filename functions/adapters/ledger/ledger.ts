@@ -199,7 +199,7 @@ export class Ledger {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: RUN_PREFIX + runId },
-        UpdateExpression: `SET runId = :runId ADD ${entries.map(([o], i) => `#o${i} :n${i}`).join(", ")}`,
+        UpdateExpression: `SET runId = :runId ADD ${entries.map((_, i) => `#o${i} :n${i}`).join(", ")}`,
         ExpressionAttributeNames: Object.fromEntries(entries.map(([o], i) => [`#o${i}`, COUNT_PREFIX + o])),
         ExpressionAttributeValues: { ":runId": runId, ...Object.fromEntries(entries.map(([, n], i) => [`:n${i}`, n])) },
       }),

@@ -1,0 +1,41 @@
+/**
+ * A run's figures from its ledger item: the extractor's summary (rows read, unchanged and rejected rows, absent
+ * users) plus the consumers' counts.
+ */
+import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
+import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
+import type { RunReport } from "./target.js";
+
+const emptyOutcomes = (): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+
+export function absentOf(run: RunRecord | undefined): number {
+  const m = (run?.summary as { mirror?: { absent?: number; held?: boolean } } | undefined)?.mirror;
+  return m && !m.held ? (m.absent ?? 0) : 0;
+}
+
+/** A run's report from its ledger item: the extractor's summary plus the consumers' counts. */
+export function runReport(runId: string, run: RunRecord | undefined, status: RunReport["status"], elapsedMs: number): RunReport {
+  const s = (run?.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number; sampleRejections?: unknown };
+  const outcomes = emptyOutcomes();
+  for (const [o, n] of Object.entries(run?.counts ?? {})) outcomes[o as Outcome] += n ?? 0;
+  outcomes.unchanged += s.unchanged ?? 0;
+  outcomes.rejected += s.rejected ?? 0;
+  const rowsRead = s.rowsRead ?? 0;
+  const settled = OUTCOMES.reduce((sum, o) => sum + outcomes[o], 0);
+  return {
+    runId,
+    status,
+    rowsRead,
+    outcomes,
+    unsettled: run?.summary ? rowsRead + absentOf(run) - settled : 0,
+    heldReason: run?.heldReason,
+    error: run?.error,
+    elapsedMs,
+    rejections: [],
+  };
+}
+
+/** Users of a finished extract with no outcome yet: in flight, in the DLQ, or lost. */
+export function pendingOf(run: RunRecord): number | undefined {
+  return run.summary ? runReport(run.runId, run, run.status, 0).unsettled : undefined;
+}

@@ -69,6 +69,8 @@ export interface LocalRunOptions extends LocalEnvironmentOptions {
   onOutcome?: (e: OutcomeEvent) => void;
   /** Approve a mirror run over the threshold (as the CLI's approval does). */
   approveMirror?: boolean;
+  /** Called once the stand-ins run (the bench reads the emulator's request log through it). */
+  onEnvironment?: (env: LocalEnvironment) => void;
 }
 
 export interface Progress {
@@ -313,7 +315,7 @@ export class LocalEnvironment {
    * Polls the main queue as Lambda's SQS event source does and invokes the real consumer handler, one handler
    * instance per concurrent consumer, until nothing is visible or in flight. Returns the instances' adapters.
    */
-  async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void }): Promise<Auth0Adapter[]> {
+  async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void; until?: Promise<unknown> }): Promise<Auth0Adapter[]> {
     const { config, sqs, queueUrl, queueArn } = this;
     const share = consumerBudget(config);
     const adapters: Auth0Adapter[] = [];
@@ -369,15 +371,21 @@ export class LocalEnvironment {
       }
     };
     const workers = consumers.map((_, i) => worker(i));
-    // Drained when nothing is visible or in flight on the main queue.
+    // Drained when the producer (the extract) is done and nothing is visible or in flight on the main queue.
+    let producing = opts.until !== undefined;
+    const producer = opts.until?.finally(() => (producing = false));
+    producer?.catch(() => (draining = false));
     for (;;) {
       await sleep(200);
+      if (!draining) break;
+      if (producing) continue;
       const d = await this.queueDepth(queueUrl);
       opts.onPoll?.();
       if (d.visible === 0 && d.inFlight === 0) break;
     }
     draining = false;
     await Promise.all(workers);
+    await producer;
     return adapters;
   }
 
@@ -429,6 +437,7 @@ function writeFileAtomic(path: string, data: string): void {
 export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunSummary> {
   const started = Date.now();
   const env = await LocalEnvironment.start(opts);
+  opts.onEnvironment?.(env);
   try {
     const config = env.config;
     // ---- outcomes: the first final outcome of each key wins (a redelivered user is not counted twice) ----
@@ -459,12 +468,19 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
         progress("extract", outcomes.size, p.rowsRead);
       },
     }));
-    const extracted = (await extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor"))) as ExtractorResult;
-    rowsRead = extracted.rowsRead;
-    env.redshiftEmulator.forget();
-
-    // ---- consume, as Lambda's SQS event source would ----
-    const adapters = await env.drain({ onOutcome: record, onPoll: () => progress("consume", outcomes.size, rowsRead) });
+    // ---- consume, as Lambda's SQS event source would: from the first message on, while the extract goes on ----
+    let extracted: ExtractorResult | undefined;
+    const extracting = (extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor")) as Promise<ExtractorResult>).then((r) => {
+      extracted = r;
+      rowsRead = r.rowsRead;
+      env.redshiftEmulator.forget();
+    });
+    const adapters = await env.drain({
+      onOutcome: record,
+      onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, rowsRead),
+      until: extracting,
+    });
+    if (!extracted) throw new Error("the extract did not finish");
 
     // ---- what of this run ended in the DLQ (it stays there for redrive) ----
     for (const m of await env.peekDlq()) {

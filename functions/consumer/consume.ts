@@ -71,7 +71,7 @@ export function userFromLedger(userId: string, p: DesiredProfile): CurrentUser {
 
 const keysOf = (o: JsonObject | undefined) => Object.keys(o ?? {});
 
-async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
+async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, entry: LedgerEntry | undefined, lookupFirst = false): Promise<OpResult> {
   const { config, auth0 } = deps;
   let desired = op.desired;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
@@ -90,7 +90,12 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   let current: CurrentUser | null = null;
   let rolesKnown: string[] | undefined;
   let fromLedger = false;
-  if (entry?.userId && entry.profile) {
+  // A key the ledger has never seen is almost always a new user: create it first, one call. Auth0 refuses a
+  // second user with the same email in the connection (409), and then it is looked up and adopted as below.
+  const createFirst = !entry && deps.ledger !== undefined && config.mode !== "update" && !lookupFirst;
+  if (createFirst) {
+    current = null;
+  } else if (entry?.userId && entry.profile) {
     current = userFromLedger(entry.userId, entry.profile);
     // Mirror mode blocked it after the profile was applied.
     if (entry.blockedAt) current.blocked = true;
@@ -130,7 +135,17 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
       userId = planned.userId;
       break;
     case "create": {
-      const res = await auth0.createOrResolve(desired, planned.body);
+      let res: Awaited<ReturnType<Auth0Adapter["createOrResolve"]>>;
+      if (createFirst) {
+        try {
+          res = { outcome: "created", user: await auth0.create(planned.body) };
+        } catch (err) {
+          if (err instanceof Auth0Error && err.kind === "conflict") return syncUser(deps, runId, op, entry, true);
+          throw err;
+        }
+      } else {
+        res = await auth0.createOrResolve(desired, planned.body);
+      }
       outcome = res.outcome;
       userId = res.user.user_id;
       created = res.outcome === "created";

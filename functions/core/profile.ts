@@ -334,11 +334,14 @@ export function withoutNulls(o: JsonObject): JsonObject {
 
 /**
  * Rejects the second and later rows of one run that carry an identity key or an email already seen:
- * Auth0 holds one user per email and connection, so either row could be the truth.
+ * Auth0 holds one user per email and connection, so either row could be the truth. Keys and emails are kept as
+ * 64-bit hashes in typed arrays (12 bytes a slot), not as strings: a million-row run costs tens of MB, not
+ * hundreds. Two different values share a hash with a probability of about n^2 / 2^65 (3e-8 at a million rows);
+ * such a row would be rejected as a duplicate, with its reason, never merged.
  */
 export class RunDuplicates {
-  private readonly keys = new Map<string, number>();
-  private readonly emails = new Map<string, number>();
+  private readonly keys = new HashedRows();
+  private readonly emails = new HashedRows();
 
   check(profile: DesiredProfile, row: number, keyLabel: string): Rejection | undefined {
     const firstKey = this.keys.get(profile.key);
@@ -358,6 +361,65 @@ export class RunDuplicates {
     }
     this.emails.set(profile.email, row);
     return undefined;
+  }
+}
+
+/** Two independent 32-bit hashes of a string (cyrb53's mixing, split in halves). */
+function hash64(s: string): [number, number] {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return [h1 >>> 0, h2 >>> 0];
+}
+
+/** An open-addressing map from a string's 64-bit hash to a row number (> 0), growing at half full. */
+class HashedRows {
+  private hi = new Uint32Array(1024);
+  private lo = new Uint32Array(1024);
+  private rows = new Int32Array(1024);
+  private size = 0;
+
+  private slot(a: number, b: number): number {
+    const mask = this.rows.length - 1;
+    let i = (a ^ Math.imul(b, 0x9e3779b1)) & mask;
+    while (this.rows[i] !== 0 && (this.hi[i] !== a || this.lo[i] !== b)) i = (i + 1) & mask;
+    return i;
+  }
+
+  get(s: string): number | undefined {
+    const [a, b] = hash64(s);
+    const r = this.rows[this.slot(a, b)];
+    return r === 0 ? undefined : r;
+  }
+
+  set(s: string, row: number): void {
+    if ((this.size + 1) * 2 > this.rows.length) this.grow();
+    const [a, b] = hash64(s);
+    const i = this.slot(a, b);
+    if (this.rows[i] === 0) this.size++;
+    this.hi[i] = a;
+    this.lo[i] = b;
+    this.rows[i] = row;
+  }
+
+  private grow(): void {
+    const { hi, lo, rows } = this;
+    this.hi = new Uint32Array(rows.length * 2);
+    this.lo = new Uint32Array(rows.length * 2);
+    this.rows = new Int32Array(rows.length * 2);
+    for (let j = 0; j < rows.length; j++) {
+      if (rows[j] === 0) continue;
+      const i = this.slot(hi[j]!, lo[j]!);
+      this.hi[i] = hi[j]!;
+      this.lo[i] = lo[j]!;
+      this.rows[i] = rows[j]!;
+    }
   }
 }
 

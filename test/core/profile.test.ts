@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PROFILE_MAX_BYTES, ProfileMapper, RunDuplicates, hashKey } from "../../functions/core/profile.js";
-import { rejectionMessage, type Row } from "../../functions/core/types.js";
+import { rejectionMessage, type DesiredProfile, type Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";
 
 const cfg = testConfig({
@@ -190,5 +190,18 @@ describe("properties", () => {
         expect(res.profile.email).toBe(email.toLowerCase());
       }),
     );
+  });
+});
+
+describe("RunDuplicates at scale", () => {
+  it("keeps 200,000 distinct keys and emails apart and finds each repeat with the row it first appeared at", () => {
+    const d = new RunDuplicates();
+    const p = (i: number, email = `user${i}@example.com`) => ({ key: `k-${i}`, email, fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [] }) as DesiredProfile;
+    for (let i = 1; i <= 200_000; i++) expect(d.check(p(i), i, `k-${i}`)).toBeUndefined();
+    expect(d.check(p(77_777), 200_001, "k-77777")).toMatchObject({ code: "duplicate_key", reason: "the same identity key appears again (first at row 77777)" });
+    expect(d.check({ ...p(200_002), email: "user123456@example.com" }, 200_002, "k-200002")).toMatchObject({
+      code: "duplicate_email",
+      reason: "the same email address is already used by row 123456 under another key",
+    });
   });
 });

@@ -1,0 +1,328 @@
+/**
+ * `npm run bench` (through bench/run.ts): the sync against the Auth0 emulator at a fixed budget and latency, through the real handlers
+ * in the local pipeline (each consumer instance with its own pacer and token cache, as in AWS), next to the naive
+ * baseline (bench/baseline.ts) on the same emulator settings; then the extractor alone at scale. Prints a Markdown
+ * table and writes bench/results/<time>.json, bench/results/latest.json and an SVG of scenario 1's calls/s.
+ *
+ *   npm run bench -- [--quick] [--rows N] [--rate RPS] [--latency-ms M] [--jitter-ms J] [--baseline-rows N]
+ *                    [--extractor-rows A,B] [--no-extractor]
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { PGlite } from "@electric-sql/pglite";
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { createSqsServer } from "local-aws-sqs";
+import { Auth0Adapter, auth0OptionsFromConfig } from "../functions/adapters/auth0/client.js";
+import { Pacer } from "../functions/adapters/auth0/pacer.js";
+import { consumerBudget, parseConfig, type SyncConfig } from "../functions/core/config.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type RequestLogEntry } from "../local/auth0-emulator.js";
+import { createDemoTable, DEMO_TABLE, generateUsers, insertRows } from "../local/demo-data.js";
+import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary } from "../local/pipeline.js";
+import { RedshiftDataEmulator } from "../local/redshift-data-emulator.js";
+import { naiveSync } from "./baseline.js";
+import { callsPerSecondSvg } from "./chart.js";
+
+const { values: a } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    rows: { type: "string" },
+    rate: { type: "string" },
+    "latency-ms": { type: "string" },
+    "jitter-ms": { type: "string" },
+    "baseline-rows": { type: "string" },
+    "extractor-rows": { type: "string" },
+    "no-extractor": { type: "boolean" },
+    out: { type: "string" },
+  },
+});
+const quick = a.quick === true;
+const N = Number(a.rows ?? (quick ? 2_000 : 20_000));
+const RATE = Number(a.rate ?? 50);
+const LATENCY = Number(a["latency-ms"] ?? 30);
+const JITTER = Number(a["jitter-ms"] ?? 20);
+// The baseline is sequential: its time grows linearly with rows, so it may run on a prefix and be scaled.
+const BASELINE_ROWS = Math.min(N, Number(a["baseline-rows"] ?? (quick ? 250 : 2_000)));
+const EXTRACTOR_ROWS = (a["extractor-rows"] ?? (quick ? "20000,200000" : "100000,1000000")).split(",").map(Number);
+const OUT = a.out ?? "bench/results";
+
+const example = readFileSync(new URL("../config/example.yml", import.meta.url), "utf8");
+const base = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
+// The demo table without its roles column: role assignment is a separate Auth0 endpoint, measured elsewhere.
+const config: SyncConfig = parseConfig(
+  JSON.stringify({
+    ...base,
+    roles: undefined,
+    source: { ...base.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, is_blocked FROM app_users ORDER BY customer_id" },
+    auth0: { ...base.auth0, rateLimit: { requestsPerSecond: RATE, burst: RATE } },
+  }),
+);
+
+/** N valid rows: the generator's rows without the deliberately flawed ones. */
+function cleanRows(n: number) {
+  const g = generateUsers(Math.ceil(n * 1.2) + 50, 7);
+  return g.rows.filter((_, i) => g.flaws[i] === null).slice(0, n);
+}
+
+async function writeWarehouse(dir: string, rows: ReturnType<typeof cleanRows>) {
+  const db = new PGlite(dir);
+  await createDemoTable(db);
+  await insertRows(db, DEMO_TABLE, rows as unknown as Record<string, unknown>[]);
+  await db.close();
+}
+
+/** 1% of the rows, spread evenly (every 100th), get a new first name. */
+async function changeOnePercent(db: PGlite): Promise<number> {
+  const r = await db.query(
+    `UPDATE ${DEMO_TABLE} SET first_name = first_name || 'x' WHERE customer_id IN
+       (SELECT customer_id FROM (SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS rn FROM ${DEMO_TABLE}) q WHERE rn % 100 = 0)`,
+  );
+  return r.affectedRows ?? 0;
+}
+
+interface Figures {
+  scenario: string;
+  approach: "sync" | "naive";
+  rows: number;
+  measuredRows: number;
+  wallS: number;
+  calls: number;
+  callsPerRow: number;
+  status429: number;
+  utilisation: number;
+  idealS: number;
+  idealOverActual: number;
+  speedup?: number;
+}
+
+const api = (log: readonly RequestLogEntry[]) => log.filter((e) => e.route !== "/oauth/token");
+
+function figures(scenario: string, approach: Figures["approach"], rows: number, measuredRows: number, wallMs: number, log: readonly RequestLogEntry[]): Figures {
+  const calls = api(log);
+  const scale = rows / measuredRows;
+  const span = calls.length > 1 ? (calls[calls.length - 1]!.t - calls[0]!.t) / 1000 : 0;
+  const wallS = (wallMs / 1000) * scale;
+  const n = calls.length * scale;
+  const idealS = n / RATE;
+  return {
+    scenario,
+    approach,
+    rows,
+    measuredRows,
+    wallS,
+    calls: Math.round(n),
+    callsPerRow: n / rows,
+    status429: calls.filter((e) => e.status === 429).length * scale,
+    utilisation: span > 0 ? calls.length / span / RATE : 0,
+    idealS,
+    idealOverActual: wallS > 0 ? idealS / wallS : 0,
+  };
+}
+
+function perSecond(log: readonly RequestLogEntry[]): number[] {
+  const calls = api(log);
+  if (calls.length === 0) return [];
+  const t0 = calls[0]!.t;
+  const out: number[] = [];
+  for (const e of calls) {
+    const s = Math.floor((e.t - t0) / 1000);
+    while (out.length <= s) out.push(0);
+    out[s]!++;
+  }
+  return out;
+}
+
+const progress = (label: string) => (p: { phase: string; done: number; total: number }) => {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${label}: ${p.phase} ${p.done}/${p.total}`);
+};
+const done = () => process.stderr.isTTY && process.stderr.write("\r\x1b[2K");
+
+// ---------------------------------------------------------------- the sync, through the local pipeline
+async function syncScenarios(root: string) {
+  const stateDir = join(root, "sync");
+  mkdirSync(stateDir, { recursive: true });
+  await writeWarehouse(join(stateDir, "warehouse"), cleanRows(N));
+  const out: { figures: Figures; summary: LocalRunSummary; perSecond?: number[] }[] = [];
+  const run = async (name: string) => {
+    let env: LocalEnvironment | undefined;
+    const summary = await runLocalPipeline({
+      config,
+      stateDir,
+      rate: RATE,
+      burst: RATE,
+      latencyMs: LATENCY,
+      jitterMs: JITTER,
+      onEnvironment: (e) => (env = e),
+      onProgress: progress(name),
+    });
+    done();
+    const log = [...(env?.emulator?.requestLog ?? [])];
+    process.stderr.write(`${name}: ${JSON.stringify({ created: summary.created, updated: summary.updated, unchanged: summary.unchanged, rejected: summary.rejected, unaccounted: summary.unaccounted })}\n`);
+    return { figures: figures(name, "sync", summary.rowsRead, summary.rowsRead, summary.elapsedMs, log), summary, log };
+  };
+  const s1 = await run("1. first sync");
+  out.push({ ...s1, perSecond: perSecond(s1.log) });
+  out.push(await run("2. re-sync, no change"));
+  const db = new PGlite(join(stateDir, "warehouse"));
+  const changed = await changeOnePercent(db);
+  await db.close();
+  out.push(await run(`3. re-sync, ${changed} rows (1%) changed`));
+  return out;
+}
+
+// ---------------------------------------------------------------- the naive baseline, same emulator settings
+async function baselineScenarios() {
+  const db = new PGlite();
+  await createDemoTable(db);
+  await insertRows(db, DEMO_TABLE, cleanRows(N).slice(0, BASELINE_ROWS) as unknown as Record<string, unknown>[]);
+  const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
+  const redshift = new RedshiftDataClient({ endpoint: await redshiftEmulator.start(), region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
+  const emulator = new Auth0Emulator({
+    rate: RATE,
+    burst: RATE,
+    connections: [{ name: config.auth0.connection, strategy: "auth0" }],
+    faults: { latencyMs: LATENCY, jitterMs: JITTER },
+  });
+  const baseUrl = await emulator.start();
+  const auth0 = new Auth0Adapter({
+    ...auth0OptionsFromConfig({ ...config, auth0: { ...config.auth0, domain: emulator.domain, baseUrl } }, { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }, {}, new Pacer({ rate: RATE, burst: RATE })),
+    baseUrl,
+  });
+  const out: Figures[] = [];
+  try {
+    const run = async (name: string) => {
+      emulator.clearLog();
+      const r = await naiveSync(config, redshift, auth0);
+      process.stderr.write(`${name} (naive, ${BASELINE_ROWS} rows): ${JSON.stringify({ created: r.created, updated: r.updated, unchanged: r.unchanged })}\n`);
+      out.push(figures(name, "naive", N, r.rows, r.elapsedMs, emulator.requestLog));
+    };
+    await run("1. first sync");
+    await run("2. re-sync, no change");
+    await changeOnePercent(db);
+    await run("3. re-sync, 1% changed");
+  } finally {
+    await emulator.stop();
+    await redshiftEmulator.stop();
+    await db.close();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the extractor alone at scale
+interface ExtractorFigures {
+  rows: number;
+  rowsPerS: number;
+  sqsRequestsPer100Rows: number;
+  messages: number;
+  peakRssMb: number;
+  elapsedS: number;
+}
+
+async function extractorScale(rows: number): Promise<ExtractorFigures> {
+  const db = new PGlite();
+  await createDemoTable(db);
+  await db.query(
+    `INSERT INTO ${DEMO_TABLE} SELECT 'c-' || lpad(g::text, 8, '0'), 'user' || g || '@example.com', 'First' || g, 'Last' || (g % 997), '+1202555' || lpad((g % 10000)::text, 4, '0'),
+       NULL, 'pro', 'gold', '{"theme":"dark","newsletter":true}'::jsonb, 'viewer', false, 'active' FROM generate_series(1, ${rows}) g`,
+  );
+  const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
+  const redshiftEndpoint = await redshiftEmulator.start();
+  const sqsServer: Server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
+  const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
+  const sqs = new SQSClient({ endpoint: sqsEndpoint, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `bench-${rows}` }))).QueueUrl!;
+  try {
+    const child = spawn(process.execPath, ["--import", "tsx", new URL("./extractor-child.ts", import.meta.url).pathname], {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: "",
+        POWERTOOLS_LOG_LEVEL: "SILENT",
+        POWERTOOLS_METRICS_DISABLED: "true",
+        BENCH_CONFIG: JSON.stringify({ ...config, source: { ...config.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, is_blocked FROM app_users" } }),
+        BENCH_REDSHIFT: redshiftEndpoint,
+        BENCH_SQS: sqsEndpoint,
+        BENCH_QUEUE_URL: queueUrl,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    if (code !== 0) throw new Error(`the extractor child exited with ${code}`);
+    const r = JSON.parse(text.trim().split("\n").pop()!) as { rowsRead: number; messages: number; sqsRequests: number; elapsedMs: number; peakRssBytes: number };
+    if (r.rowsRead !== rows) throw new Error(`the extractor read ${r.rowsRead} rows of ${rows}`);
+    return { rows, rowsPerS: r.rowsRead / (r.elapsedMs / 1000), sqsRequestsPer100Rows: (r.sqsRequests / r.rowsRead) * 100, messages: r.messages, peakRssMb: r.peakRssBytes / 2 ** 20, elapsedS: r.elapsedMs / 1000 };
+  } finally {
+    sqsServer.closeAllConnections();
+    sqsServer.close();
+    await redshiftEmulator.stop();
+    await db.close();
+  }
+}
+
+// ---------------------------------------------------------------- main
+const fmt = (v: number, d = 1) => v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+const root = mkdtempSync(join(tmpdir(), "auth0-sync-bench-"));
+const startedAt = new Date();
+try {
+  const share = consumerBudget(config);
+  process.stderr.write(`bench: ${N} rows, budget ${RATE} requests/s (burst ${RATE}), latency ${LATENCY} ms + up to ${JITTER} ms, ${share.maxConcurrency} consumer instances\n`);
+  const sync = await syncScenarios(root);
+  const naive = await baselineScenarios();
+  for (let i = 0; i < 3; i++) {
+    const s = sync[i]!.figures;
+    const b = naive[i]!;
+    s.speedup = b.wallS / s.wallS;
+  }
+  const extractor: ExtractorFigures[] = [];
+  if (!a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
+
+  const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+  const lines = [
+    `Auth0 emulator at ${RATE} requests/s (burst ${RATE}), ${LATENCY} ms + up to ${JITTER} ms latency; N = ${fmt(N, 0)} rows; ${share.maxConcurrency} consumer instances of ${fmt(share.rps, 2)} requests/s each.`,
+    "",
+    "| scenario | approach | wall time (s) | Auth0 calls | calls/row | 429s | utilisation | ideal time (s) | ideal/actual | speedup |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (let i = 0; i < 3; i++) {
+    for (const f of [sync[i]!.figures, naive[i]!]) {
+      const note = f.measuredRows !== f.rows ? ` (measured on ${fmt(f.measuredRows, 0)} rows, x${fmt(f.rows / f.measuredRows, 0)})` : "";
+      lines.push(
+        `| ${f.scenario} | ${f.approach === "sync" ? "this sync" : `naive${note}`} | ${fmt(f.wallS)} | ${fmt(f.calls, 0)} | ${fmt(f.callsPerRow, 3)} | ${fmt(f.status429, 0)} | ${f.calls >= 50 ? `${fmt(f.utilisation * 100)}%` : "-"} | ${fmt(f.idealS)} | ${fmt(f.idealOverActual * 100)}% | ${f.speedup !== undefined ? `${fmt(f.speedup)}x` : ""} |`,
+      );
+    }
+  }
+  if (extractor.length > 0) {
+    lines.push("", "Extractor alone (Data API emulator -> local SQS, no Auth0, no ledger), in a process of its own:", "", "| rows | rows/s | SQS requests per 100 rows | messages | peak RSS (MB) | time (s) |", "| ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (const e of extractor) lines.push(`| ${fmt(e.rows, 0)} | ${fmt(e.rowsPerS, 0)} | ${fmt(e.sqsRequestsPer100Rows, 2)} | ${fmt(e.messages, 0)} | ${fmt(e.peakRssMb, 0)} | ${fmt(e.elapsedS)} |`);
+    if (extractor.length >= 2) lines.push("", `Peak RSS at ${fmt(extractor.at(-1)!.rows, 0)} rows / at ${fmt(extractor[0]!.rows, 0)} rows: ${fmt(extractor.at(-1)!.peakRssMb / extractor[0]!.peakRssMb, 2)}x.`);
+  }
+  lines.push("", `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.`);
+  const table = lines.join("\n");
+  process.stdout.write(`${table}\n`);
+
+  mkdirSync(OUT, { recursive: true });
+  const result = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    settings: { rows: N, rate: RATE, burst: RATE, latencyMs: LATENCY, jitterMs: JITTER, baselineRows: BASELINE_ROWS, consumerInstances: share.maxConcurrency, quick },
+    machine,
+    scenarios: sync.map((s) => ({ ...s.figures, summary: { ...s.summary, rejections: undefined } })),
+    baseline: naive,
+    extractor,
+    scenario1CallsPerSecond: sync[0]!.perSecond,
+    table,
+  };
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
+  writeFileSync(join(OUT, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(OUT, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(OUT, "latest.svg"), callsPerSecondSvg({ title: `Scenario 1: first sync of ${fmt(N, 0)} users, Auth0 calls per second`, perSecond: sync[0]!.perSecond ?? [], budget: RATE }));
+  process.stderr.write(`written: ${join(OUT, `${stamp}.json`)}, ${join(OUT, "latest.json")}, ${join(OUT, "latest.svg")}\n`);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}

@@ -1,0 +1,35 @@
+/**
+ * One extractor run in a process of its own, so that its peak RSS is the extractor's alone (the warehouse
+ * emulator and SQS live in the parent). Prints one JSON line.
+ */
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
+import { parseConfig } from "../functions/core/config.js";
+import { createExtractorHandler } from "../functions/extractor/handler.js";
+import type { ExtractorResult } from "../functions/extractor/extract.js";
+
+const env = process.env;
+const fake = { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
+const handler = createExtractorHandler(({ logger, metrics }) => ({
+  config: parseConfig(env.BENCH_CONFIG ?? ""),
+  redshift: new RedshiftDataClient({ ...fake, endpoint: env.BENCH_REDSHIFT }),
+  sqs: new SQSClient({ ...fake, endpoint: env.BENCH_SQS }),
+  queueUrl: env.BENCH_QUEUE_URL ?? "",
+  logger,
+  metrics,
+  poll: { minMs: 10, maxMs: 100 },
+}));
+// Sampled here rather than read from getrusage: ru_maxrss survives fork and exec, so it would carry the
+// parent's (the warehouse emulator's) peak into the child's figure.
+let peakRss = process.memoryUsage.rss();
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
+const context = { getRemainingTimeInMillis: () => 900_000, functionName: "extractor", awsRequestId: "bench" } as unknown as Context;
+const started = Date.now();
+const r = (await handler({}, context)) as ExtractorResult;
+const elapsedMs = Date.now() - started;
+clearInterval(sampler);
+peakRss = Math.max(peakRss, process.memoryUsage.rss());
+process.stdout.write(
+  `${JSON.stringify({ rowsRead: r.rowsRead, enqueued: r.enqueued, messages: r.messages, sqsRequests: r.sqsRequests, elapsedMs, peakRssBytes: peakRss })}\n`,
+);

@@ -189,7 +189,7 @@ export class AwsTarget implements Target {
       const run = await this.ledger.getRun(runId);
       const elapsedMs = Date.now() - started;
       const status = run?.status ?? "running";
-      if (status === "failed") return report(run, "failed");
+      if (status === "failed" || status === "skipped") return report(run, status);
       if (status === "completed" || status === "held") {
         const r = report(run, status);
         const total = r.rowsRead + absentOf(run);

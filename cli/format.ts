@@ -80,6 +80,7 @@ export function formatRun(r: RunReport): string {
   if (r.status === "running") out.push("", `Started; follow it with 'auth0-sync status' (the run id is ${r.runId}).`);
   if (r.heldReason) out.push("", `Held: ${r.heldReason}`);
   if (r.error) out.push("", `The extract failed: ${r.error}`);
+  if (r.skippedReason) out.push("", `Skipped: ${r.skippedReason}. The next scheduled run will do the work.`);
   if (r.unsettled > 0 && r.status !== "running") out.push("", `${n(r.unsettled)} users have no outcome yet: they are in flight or in the DLQ ('auth0-sync status').`);
   if (r.rejections.length > 0) {
     out.push("", `First rejections (${r.rejections.length} in all):`);
@@ -103,7 +104,7 @@ function runLine(r: RunRecord): string {
     n((c.blocked ?? 0) + (c.deleted ?? 0)).padStart(16),
     n(pendingOf(r)).padStart(8),
   ];
-  return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}`;
+  return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
 }
 
 export function formatStatus(s: StatusReport): string {

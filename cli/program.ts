@@ -148,7 +148,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
         progress.end();
         print(g.json ? JSON.stringify(report) : formatRun(report));
-        return report.status === "failed" || report.status === "timed out" || (report.status !== "running" && report.unsettled !== 0) ? 1 : 0;
+        return report.status === "failed" || report.status === "skipped" || report.status === "timed out" || (report.status !== "running" && report.unsettled !== 0) ? 1 : 0;
       }),
     );
 

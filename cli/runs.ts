@@ -29,6 +29,7 @@ export function runReport(runId: string, run: RunRecord | undefined, status: Run
     outcomes,
     unsettled: run?.summary ? rowsRead + absentOf(run) - settled : 0,
     heldReason: run?.heldReason,
+    skippedReason: run?.skippedReason,
     error: run?.error,
     elapsedMs,
     rejections: [],

@@ -22,6 +22,7 @@ export interface RunReport {
   /** Users enqueued or absent whose outcome is not known (yet): in flight, in the DLQ, or lost. */
   unsettled: number;
   heldReason?: string;
+  skippedReason?: string;
   error?: string;
   auth0Calls?: number;
   elapsedMs: number;

@@ -303,6 +303,14 @@ export class Auth0Emulator {
     this.stormUntil = Date.now() + durationMs;
   }
 
+  /** When set, the plaintext of every password received is kept here: for the security suite only. */
+  capturedPasswords?: string[];
+
+  /** Every access token issued so far: the security suite looks for them in captured logs. */
+  issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   /** Makes every token issued so far expired, as if its lifetime had run out. */
   expireAllTokens(): void {
     for (const t of this.tokens.keys()) this.tokens.set(t, 0);
@@ -604,7 +612,7 @@ export class Auth0Emulator {
       app_metadata: (body.app_metadata as JsonObject | undefined) ?? {},
       created_at: now,
       updated_at: now,
-      passwordHash: typeof body.password === "string" ? createHash("sha256").update(body.password).digest("hex") : undefined,
+      passwordHash: typeof body.password === "string" ? (this.capturedPasswords?.push(body.password), createHash("sha256").update(body.password).digest("hex")) : undefined,
       roles: new Set(),
     };
     for (const k of ["given_name", "family_name", "name", "nickname", "picture", "phone_number", "username"] as const) {

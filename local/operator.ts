@@ -65,7 +65,8 @@ export class LocalTarget implements Target {
     const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, s[o]])) as Record<Outcome, number>;
     return {
       runId: s.runId,
-      status: s.held ? "held" : "completed",
+      status: s.skipped ? "skipped" : s.held ? "held" : "completed",
+      skippedReason: s.skipped,
       rowsRead: s.rowsRead,
       outcomes,
       unsettled: s.unaccounted,

@@ -61,6 +61,23 @@ export interface LocalEnvironmentOptions {
   retryDelaySeconds?: number;
   /** Run without the ledger (every row looked up in Auth0), e.g. to compare. */
   noLedger?: boolean;
+  /** Fault injection for the reliability suite (test/e2e/reliability.test.ts). */
+  chaos?: Chaos;
+}
+
+export interface Chaos {
+  /**
+   * Milliseconds after which consumer invocation n (0-based, in start order) is given up as a Lambda timeout
+   * would: its records are not deleted (SQS delivers them again), its instance is replaced by a fresh one, and
+   * whatever it still does lands (in Auth0, in the ledger) but is not reported.
+   */
+  abandonInvocation?: (n: number) => number | undefined;
+  /** Every message is delivered twice (SQS is at-least-once). */
+  deliverTwice?: boolean;
+  /** Wraps the SQS client the extractor sends with (e.g. to fail some SendMessageBatch entries). */
+  extractorSqs?: (sqs: SQSClient) => SQSClient;
+  /** The warehouse read fails from this page on: the extract fails halfway. */
+  failFromPage?: number;
 }
 
 export interface LocalRunOptions extends LocalEnvironmentOptions {
@@ -91,6 +108,8 @@ export interface LocalRunSummary {
   deadLettered: number;
   blocked: number;
   deleted: number;
+  /** The run did not start, and why (another extract running, or the previous run still draining). */
+  skipped?: string;
   /** Mirror mode held the run: absent managed users over the threshold, nothing blocked or deleted. */
   held: boolean;
   heldReason?: string;
@@ -223,7 +242,7 @@ export class LocalEnvironment {
     } else if (isNew) {
       await seedDemo(db, opts.seedRows ?? 2000);
     }
-    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
+    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize, failFromPage: opts.chaos?.failFromPage });
     this.redshiftEndpoint = await this.redshiftEmulator.start();
     this.cleanups.push(() => this.redshiftEmulator.stop());
 
@@ -291,6 +310,8 @@ export class LocalEnvironment {
       const tableName = `auth0-sync-${config.name}-ledger`;
       await ensureLedgerTable(dynamo.client, tableName);
       this.ledgerFor = () => new Ledger(dynamo.client, tableName);
+      // A local run stopped with Ctrl-C leaves its lock behind; no other process can have this directory open.
+      await this.ledgerFor().breakRunLock();
     }
   }
 
@@ -317,20 +338,27 @@ export class LocalEnvironment {
    */
   async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void; until?: Promise<unknown> }): Promise<Auth0Adapter[]> {
     const { config, sqs, queueUrl, queueArn } = this;
+    const chaos = this.opts.chaos ?? {};
     const share = consumerBudget(config);
     const adapters: Auth0Adapter[] = [];
     const timeoutMs = config.queue.consumerTimeoutSeconds * 1000;
-    const consumers = Array.from({ length: share.maxConcurrency }, () =>
-      createConsumerHandler(({ logger }) => {
+    /** One Lambda instance: its own pacer and token cache; a replaced (timed-out) one reports nothing more. */
+    const instance = () => {
+      const alive = { v: true };
+      const handler = createConsumerHandler(({ logger }) => {
         const auth0 = this.auth0Adapter(share);
         adapters.push(auth0);
-        return { config, auth0, logger, ledger: this.ledgerFor?.(), onOutcome: opts.onOutcome };
-      }),
-    );
+        return { config, auth0, logger, ledger: this.ledgerFor?.(), onOutcome: (e: OutcomeEvent) => alive.v && opts.onOutcome(e) };
+      });
+      return { handler, alive };
+    };
+    const consumers = Array.from({ length: share.maxConcurrency }, instance);
+    const abandoned: Promise<unknown>[] = [];
+    const deliveredOnce = new Set<string>();
+    let invocations = 0;
     const maxPerReceive = Math.min(10, config.queue.batchSize);
     let draining = true;
     const worker = async (i: number) => {
-      const handler = consumers[i]!;
       while (draining) {
         const records: SQSRecord[] = [];
         while (records.length < config.queue.batchSize) {
@@ -345,20 +373,34 @@ export class LocalEnvironment {
           continue;
         }
         const event: SQSEvent = { Records: records };
+        const n = invocations++;
+        const { handler, alive } = consumers[i]!;
         let failed = new Set<string>();
-        try {
-          const res = await handler(event, fakeContext(timeoutMs, `consumer-${i}`));
-          failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-        } catch {
+        const giveUpAfter = chaos.abandonInvocation?.(n);
+        const invoked = handler(event, fakeContext(timeoutMs, `consumer-${i}`));
+        const res = await (giveUpAfter === undefined ? invoked.then((r) => ({ r })) : Promise.race([invoked.then((r) => ({ r })), sleep(giveUpAfter).then(() => "timeout" as const)])).catch(
+          () => ({ r: { batchItemFailures: records.map((x) => ({ itemIdentifier: x.messageId })) } }),
+        );
+        if (res === "timeout") {
+          // Lambda's timeout: the invocation's records all count as failed; the instance is gone.
+          alive.v = false;
+          abandoned.push(invoked.catch(() => undefined));
+          consumers[i] = instance();
           failed = new Set(records.map((r) => r.messageId));
+        } else {
+          failed = new Set((res.r?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
         }
-        const ok = records.filter((r) => !failed.has(r.messageId));
+        // At-least-once: a message processed for the first time is delivered again instead of deleted.
+        const again = chaos.deliverTwice ? records.filter((r) => !failed.has(r.messageId) && !deliveredOnce.has(r.messageId)) : [];
+        for (const r of again) deliveredOnce.add(r.messageId);
+        const ok = records.filter((r) => !failed.has(r.messageId) && !again.includes(r));
         const retry = records.filter((r) => failed.has(r.messageId));
-        for (let j = 0; j < retry.length; j += 10) {
+        const visibility = [...retry.map((r) => [r, this.opts.retryDelaySeconds ?? 1] as const), ...again.map((r) => [r, 0] as const)];
+        for (let j = 0; j < visibility.length; j += 10) {
           await sqs.send(
             new ChangeMessageVisibilityBatchCommand({
               QueueUrl: queueUrl,
-              Entries: retry.slice(j, j + 10).map((r, k) => ({ Id: String(k), ReceiptHandle: r.receiptHandle, VisibilityTimeout: this.opts.retryDelaySeconds ?? 1 })),
+              Entries: visibility.slice(j, j + 10).map(([r, s], k) => ({ Id: String(k), ReceiptHandle: r.receiptHandle, VisibilityTimeout: s })),
             }),
           );
         }
@@ -371,21 +413,23 @@ export class LocalEnvironment {
       }
     };
     const workers = consumers.map((_, i) => worker(i));
-    // Drained when the producer (the extract) is done and nothing is visible or in flight on the main queue.
+    // Drained when the producer (the extract) has ended, whether it succeeded or not (what it enqueued is
+    // consumed either way, as in AWS), and nothing is visible or in flight on the main queue.
     let producing = opts.until !== undefined;
-    const producer = opts.until?.finally(() => (producing = false));
-    producer?.catch(() => (draining = false));
+    void opts.until?.then(
+      () => (producing = false),
+      () => (producing = false),
+    );
     for (;;) {
       await sleep(200);
-      if (!draining) break;
+      opts.onPoll?.();
       if (producing) continue;
       const d = await this.queueDepth(queueUrl);
-      opts.onPoll?.();
       if (d.visible === 0 && d.inFlight === 0) break;
     }
     draining = false;
     await Promise.all(workers);
-    await producer;
+    await Promise.all(abandoned);
     return adapters;
   }
 
@@ -456,7 +500,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     const extractor = createExtractorHandler(({ logger, metrics }) => ({
       config,
       redshift: env.redshiftClient(),
-      sqs: env.sqs,
+      sqs: opts.chaos?.extractorSqs?.(env.sqs) ?? env.sqs,
       queueUrl: env.queueUrl,
       logger,
       metrics,
@@ -479,6 +523,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       onOutcome: record,
       onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, rowsRead),
       until: extracting,
+    });
+    // A failed extract: what it enqueued was consumed above; the tenant and the DLQ are kept; the run fails.
+    await extracting.catch(async (err: unknown) => {
+      await env.save();
+      throw err;
     });
     if (!extracted) throw new Error("the extract did not finish");
 
@@ -508,6 +557,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       deadLettered: count("deadLettered"),
       blocked: count("blocked"),
       deleted: count("deleted"),
+      skipped: extracted.skipped,
       held: extracted.mirror?.held ?? false,
       heldReason: extracted.mirror?.heldReason,
       unaccounted: snap.unaccounted,

@@ -33,6 +33,8 @@ export interface RedshiftDataEmulatorOptions {
   /** Time a statement stays SUBMITTED/STARTED before it runs, so pollers really poll. */
   queueDelayMs?: number;
   port?: number;
+  /** Fault: GetStatementResult fails (500, every attempt) from this 1-based page on, as a lost connection would. */
+  failFromPage?: number;
 }
 
 class ApiError extends Error {
@@ -274,6 +276,10 @@ export class RedshiftDataEmulator {
     if (!s.hasResultSet) throw new ApiError("ValidationException", `Query ${s.id} does not have result set`);
     const offset = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
     if (!Number.isInteger(offset) || offset < 0 || offset > s.records.length) throw new ApiError("ValidationException", "Invalid NextToken");
+    const page = Math.floor(offset / this.pageSize) + 1;
+    if (this.options.failFromPage !== undefined && page >= this.options.failFromPage) {
+      throw new ApiError("InternalServerException", `injected fault: the connection was lost reading page ${page}`, 500);
+    }
     const end = Math.min(s.records.length, offset + this.pageSize);
     return {
       Records: s.records.slice(offset, end),

@@ -411,7 +411,7 @@ export function parseConfig(text: string, source = "config"): SyncConfig {
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    throw new ConfigError(source, [`not valid YAML or JSON: ${(err as Error).message.split("\n")[0]}`]);
+    throw new ConfigError(source, [`not valid YAML or JSON: ${(err as Error).message.split("\n")[0]?.replace(/:\s*$/, "")}`]);
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(source, ["(top level): expected an object with name, source, auth0, ..."]);

@@ -16,6 +16,7 @@ import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.j
 import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
+import { queueDepth } from "../adapters/sqs/redrive.js";
 
 export interface ExtractorDeps {
   config: SyncConfig;
@@ -46,6 +47,8 @@ export interface ExtractorEvent {
 
 export interface ExtractorResult {
   runId: string;
+  /** Why the run did not start (see `admit`); every figure is then 0. */
+  skipped?: string;
   rowsRead: number;
   rejected: number;
   /** Rows whose fingerprint equals the ledger's: counted, not enqueued. */
@@ -68,6 +71,17 @@ export function newRunId(now = new Date()): string {
 export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): Promise<ExtractorResult> {
   const runId = event.runId ?? newRunId();
   const started = Date.now();
+  const ledger = deps.dryRun ? undefined : deps.ledger;
+  if (ledger) {
+    const skipped = await admit(deps, ledger, runId);
+    if (skipped) {
+      deps.logger.warn("run skipped", { runId, reason: skipped });
+      deps.metrics.addMetric("RunsSkipped", MetricUnit.Count, 1);
+      const at = new Date(started).toISOString();
+      await ledger.putRun({ runId, status: "skipped", startedAt: at, finishedAt: at, skippedReason: skipped });
+      return { runId, skipped, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: Date.now() - started };
+    }
+  }
   try {
     return await extractRun(deps, runId, started, event);
   } catch (err) {
@@ -79,7 +93,27 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
         .catch(() => undefined);
     }
     throw err;
+  } finally {
+    await ledger?.releaseRunLock(runId).catch(() => undefined);
   }
+}
+
+/**
+ * Overlapping runs: one extract at a time (a lock in the ledger, for at most the extractor's timeout), and no
+ * new run while the previous one still drains (messages in the queue): the schedule's next tick picks the work
+ * up. Returns why the run is skipped, or nothing.
+ */
+async function admit(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<string | undefined> {
+  const lock = await ledger.acquireRunLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
+  if (!lock.ok) return `another extract (${lock.heldBy}) is running`;
+  if (deps.sqs && deps.queueUrl) {
+    const q = await queueDepth(deps.sqs, deps.queueUrl);
+    if (q.visible + q.inFlight > 0) {
+      await ledger.releaseRunLock(runId);
+      return `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue`;
+    }
+  }
+  return undefined;
 }
 
 async function extractRun(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent): Promise<ExtractorResult> {

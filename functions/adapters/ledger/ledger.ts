@@ -28,7 +28,7 @@ export interface LedgerEntry {
   updatedAt?: string;
 }
 
-export type RunStatus = "running" | "completed" | "held" | "failed";
+export type RunStatus = "running" | "completed" | "held" | "failed" | "skipped";
 
 export interface RunRecord {
   runId: string;
@@ -40,6 +40,8 @@ export interface RunRecord {
   heldReason?: string;
   /** Why the extract failed. */
   error?: string;
+  /** Why the run did not start (another extract holds the lock, or the previous run still drains). */
+  skippedReason?: string;
   /** Users settled by the consumers for this run, by outcome (each user counted once, redeliveries not). */
   counts?: Partial<Record<Outcome, number>>;
 }
@@ -47,6 +49,8 @@ export interface RunRecord {
 
 const KEY_PREFIX = "K#";
 const RUN_PREFIX = "R#";
+/** The run lock's item: at most one extract at a time. */
+const LOCK_KEY = "LOCK#run";
 const COUNT_PREFIX = "n_";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -188,6 +192,53 @@ export class Ledger {
         ExpressionAttributeValues: { ":runId": runId, ...Object.fromEntries(set.map(([, v], i) => [`:v${i}`, v])) },
       }),
     );
+  }
+
+  /**
+   * Takes the run lock for `ttlMs` (the extractor's timeout: a crashed extract cannot hold it longer). Returns
+   * the run holding it when it is taken.
+   */
+  async acquireRunLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true } | { ok: false; heldBy: string }> {
+    this.stats.requests++;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: LOCK_KEY },
+          UpdateExpression: "SET lockRunId = :r, lockExpiresAt = :e",
+          ConditionExpression: "attribute_not_exists(lockRunId) OR lockExpiresAt < :now",
+          ExpressionAttributeValues: { ":r": runId, ":e": now + ttlMs, ":now": now },
+        }),
+      );
+      return { ok: true };
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+      const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, ConsistentRead: true }));
+      return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
+    }
+  }
+
+  /** Releases the lock if this run holds it. */
+  async releaseRunLock(runId: string): Promise<void> {
+    this.stats.requests++;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: LOCK_KEY },
+          UpdateExpression: "REMOVE lockRunId, lockExpiresAt",
+          ConditionExpression: "lockRunId = :r",
+          ExpressionAttributeValues: { ":r": runId },
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+    }
+  }
+
+  /** Removes the lock whoever holds it: for the local runner, whose state directory only one process can open. */
+  async breakRunLock(): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY } }));
   }
 
   /** Adds settled users to a run's counts: one atomic update per SQS record, top-level numbers (ADD creates them). */

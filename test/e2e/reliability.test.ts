@@ -1,0 +1,264 @@
+/**
+ * Faults through the local pipeline. Every test ends with the same three checks: the accounting adds up with 0
+ * unaccounted, no Auth0 user exists twice (by email or by sync key), and the tenant equals what the rows say.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { parseConfig, type SyncConfig } from "../../functions/core/config.js";
+import { createExtractorHandler } from "../../functions/extractor/handler.js";
+import type { ExtractorResult } from "../../functions/extractor/extract.js";
+import type { OutcomeEvent } from "../../functions/core/outcomes.js";
+import type { TenantState } from "../../local/auth0-emulator.js";
+import { LocalEnvironment, runLocalPipeline, type Chaos, type LocalRunSummary } from "../../local/pipeline.js";
+import { describeDlqMessages } from "../../cli/dlq.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
+const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status";
+
+interface Row {
+  id: string;
+  email: string;
+  first: string;
+  roles: string;
+}
+
+const rowsOf = (n: number): Row[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `c-${String(i + 1).padStart(4, "0")}`, email: `user${i + 1}@example.com`, first: `First${i + 1}`, roles: i % 3 === 0 ? "viewer,editor" : "viewer" }));
+
+function writeCsv(path: string, rs: Row[]): string {
+  writeFileSync(path, [HEADER, ...rs.map((r) => `${r.id},${r.email},${r.first},Last,,,pro,gold,,"${r.roles}",false,active`)].join("\n"));
+  return path;
+}
+
+function configWith(over: Record<string, Record<string, unknown>> = {}): SyncConfig {
+  const base = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
+  const merged = { ...base };
+  for (const [k, v] of Object.entries(over)) merged[k] = { ...base[k], ...v };
+  return parseConfig(JSON.stringify(merged));
+}
+
+const tenantOf = (stateDir: string) => JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState;
+
+/** The three checks. `rows` is the table as it now is; `extraUsers` users exist that the table does not name. */
+function expectConsistent(stateDir: string, rows: Row[], summaries: LocalRunSummary[], extraUsers = 0) {
+  for (const s of summaries) {
+    expect(s.unaccounted, `run ${s.runId}`).toBe(0);
+    expect(s.created + s.updated + s.unchanged + s.rejected + s.deadLettered + s.blocked + s.deleted, `run ${s.runId}`).toBe(s.rowsRead + (s.held ? 0 : s.blocked + s.deleted));
+  }
+  const users = tenantOf(stateDir).users;
+  const emails = users.map((u) => String(u.email).toLowerCase());
+  expect(new Set(emails).size, "a user exists twice by email").toBe(users.length);
+  const keys = users.map((u) => u.app_metadata.sync_key).filter((k) => k !== undefined);
+  expect(new Set(keys).size, "a user exists twice by sync key").toBe(keys.length);
+  expect(users).toHaveLength(rows.length + extraUsers);
+  const byKey = new Map(users.map((u) => [u.app_metadata.sync_key, u]));
+  for (const r of rows) {
+    const u = byKey.get(r.id);
+    expect(u, r.id).toBeDefined();
+    expect({ email: u!.email, given_name: u!.given_name, roles: u!.roles, blocked: u!.blocked ?? false }, r.id).toEqual({
+      email: r.email,
+      given_name: r.first,
+      roles: r.roles.split(",").sort(),
+      blocked: false,
+    });
+  }
+}
+
+async function scenario(opts: { n?: number; config?: SyncConfig; chaos?: Chaos; failRate?: number; during?: (env: LocalEnvironment) => void; rate?: number }) {
+  const dir = tempDir();
+  const stateDir = join(dir, "state");
+  const rows = rowsOf(opts.n ?? 150);
+  const csv = writeCsv(join(dir, "users.csv"), rows);
+  const summary = await runLocalPipeline({
+    config: opts.config ?? configWith({ auth0: { maxRetries: 2 } }),
+    stateDir,
+    csv,
+    rate: opts.rate ?? 300,
+    failRate: opts.failRate,
+    chaos: opts.chaos,
+    onEnvironment: opts.during,
+  });
+  return { dir, stateDir, rows, csv, summary };
+}
+
+describe("faults: the sync loses nothing and duplicates nothing", () => {
+  it("20% of Auth0 answers are 5xx (half of them after the write landed)", async () => {
+    const s = await scenario({ failRate: 0.2 });
+    expect(s.summary).toMatchObject({ rowsRead: 150, created: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("a 429 storm: every call waits for x-ratelimit-reset, none fails", async () => {
+    let storms = 0;
+    const s = await scenario({
+      rate: 60,
+      during: (env) => setTimeout(() => (env.emulator!.storm429(2500), storms++), 800),
+    });
+    expect(storms).toBe(1);
+    expect(s.summary.auth0Status429).toBeGreaterThan(0);
+    expect(s.summary).toMatchObject({ created: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("latency spikes beyond the client timeout: timed-out writes that landed are found again, never duplicated", async () => {
+    const s = await scenario({
+      config: configWith({ auth0: { maxRetries: 3, timeoutMs: 1000 } }),
+      during: (env) => {
+        setTimeout(() => env.emulator!.setFaults({ latencyMs: 1500 }), 500);
+        setTimeout(() => env.emulator!.setFaults({ latencyMs: 0 }), 2500);
+      },
+    });
+    expect(s.summary).toMatchObject({ rowsRead: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("every access token expires in the middle of the run: the next call gets a new one", async () => {
+    let tokensBefore = 0;
+    let env: LocalEnvironment | undefined;
+    const s = await scenario({
+      rate: 100,
+      during: (e) => {
+        env = e;
+        setTimeout(() => ((tokensBefore = e.emulator!.tokensIssued), e.emulator!.expireAllTokens()), 700);
+      },
+    });
+    expect(tokensBefore).toBeGreaterThan(0);
+    expect(env!.emulator!.tokensIssued).toBeGreaterThan(tokensBefore);
+    expect(s.summary).toMatchObject({ created: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("consumers stop in the middle of a batch as a Lambda timeout would, and SQS delivers the records again", async () => {
+    const s = await scenario({ chaos: { abandonInvocation: (n) => (n % 3 === 0 ? 120 : undefined) } });
+    expect(s.summary).toMatchObject({ rowsRead: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("every message is delivered twice", async () => {
+    const s = await scenario({ chaos: { deliverTwice: true } });
+    expect(s.summary).toMatchObject({ created: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("SendMessageBatch fails some entries: they are sent again, no row is lost", async () => {
+    let failedEntries = 0;
+    const failedOnce = new Set<string>();
+    const extractorSqs = (sqs: SQSClient): SQSClient =>
+      ({
+        send: async (cmd: unknown) => {
+          if (!(cmd instanceof SendMessageBatchCommand)) return sqs.send(cmd as never);
+          const entries = cmd.input.Entries ?? [];
+          // Every other entry fails the first time it is seen.
+          const fail = entries.filter((e, i) => i % 2 === 1 && !failedOnce.has(e.MessageBody!));
+          for (const e of fail) failedOnce.add(e.MessageBody!);
+          failedEntries += fail.length;
+          const pass = entries.filter((e) => !fail.includes(e));
+          const res = pass.length ? await sqs.send(new SendMessageBatchCommand({ QueueUrl: cmd.input.QueueUrl, Entries: pass })) : { Successful: [] };
+          return { ...res, Failed: fail.map((e) => ({ Id: e.Id!, SenderFault: false, Code: "InternalError", Message: "injected" })) };
+        },
+      }) as unknown as SQSClient;
+    const s = await scenario({ config: configWith({ auth0: { maxRetries: 2 }, queue: { usersPerMessage: 5 } }), chaos: { extractorSqs } });
+    expect(failedEntries).toBeGreaterThan(5);
+    expect(s.summary).toMatchObject({ created: 150, deadLettered: 0 });
+    expectConsistent(s.stateDir, s.rows, [s.summary]);
+  }, 120_000);
+
+  it("the extractor fails halfway: what it sent is applied, the run is failed, and the repeated run completes it", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const rows = rowsOf(150);
+    const csv = writeCsv(join(dir, "users.csv"), rows);
+    const config = configWith({ source: { pageSize: 20 }, queue: { usersPerMessage: 5 } });
+    await expect(runLocalPipeline({ config, stateDir, csv, rate: 300, chaos: { failFromPage: 4 } })).rejects.toThrow(/injected fault/);
+    const partial = tenantOf(stateDir).users.length;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(150);
+    const again = await runLocalPipeline({ config, stateDir, rate: 300 });
+    expect(again).toMatchObject({ rowsRead: 150, created: 150 - partial, unchanged: partial });
+    expectConsistent(stateDir, rows, [again]);
+  }, 120_000);
+
+  it("mirror mode acts only after a complete extract: a failed one blocks and deletes nobody", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    let rows = rowsOf(120);
+    const csv = join(dir, "users.csv");
+    const config = configWith({ source: { pageSize: 20 }, mirror: { enabled: true, action: "delete", threshold: { maxCount: 1000, maxShare: 0.9 } } });
+    const first = await runLocalPipeline({ config, stateDir, csv: writeCsv(csv, rows), rate: 300 });
+    rows = rows.filter((_, i) => i % 4 !== 0);
+    await expect(runLocalPipeline({ config, stateDir, csv: writeCsv(csv, rows), rate: 300, chaos: { failFromPage: 3 } })).rejects.toThrow(/injected fault/);
+    expect(tenantOf(stateDir).users).toHaveLength(120);
+    const last = await runLocalPipeline({ config, stateDir, rate: 300 });
+    expect(last).toMatchObject({ rowsRead: 90, unchanged: 90, deleted: 30 });
+    expectConsistent(stateDir, rows, [first, last]);
+  }, 120_000);
+
+  it("a malformed message is reported with its id and reason and ends in the DLQ after maxReceiveCount deliveries", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const config = configWith();
+    const env = await LocalEnvironment.start({ config, stateDir, csv: writeCsv(join(dir, "users.csv"), rowsOf(3)), rate: 300 });
+    try {
+      const sent = await env.sqs.send(new SendMessageCommand({ QueueUrl: env.queueUrl, MessageBody: JSON.stringify({ v: 1, runId: "run-x", ops: [{ kind: "sync" }] }) }));
+      const seen: OutcomeEvent[] = [];
+      const started = Date.now();
+      await env.drain({ onOutcome: (e) => seen.push(e) });
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(seen).toEqual([]);
+      const dead = await env.peekDlq();
+      expect(dead).toHaveLength(1);
+      const [d] = await describeDlqMessages(dead, env.ledgerFor!());
+      expect(d!.reasons[0]).toMatch(/^malformed message: ops\.0/);
+      expect(sent.MessageId).toBeDefined();
+    } finally {
+      await env.stop();
+    }
+  }, 60_000);
+});
+
+describe("overlapping runs", () => {
+  it("a run started while the previous one drains is skipped; two extracts at once: one runs, one is skipped", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const rows = rowsOf(120);
+    const config = configWith({ auth0: { maxRetries: 2 } });
+    const env = await LocalEnvironment.start({ config, stateDir, csv: writeCsv(join(dir, "users.csv"), rows), rate: 60 });
+    const ctx = { getRemainingTimeInMillis: () => 900_000, functionName: "extractor", awsRequestId: "x" } as unknown as Context;
+    const extractor = () =>
+      createExtractorHandler(({ logger, metrics }) => ({ config: env.config, redshift: env.redshiftClient(), sqs: env.sqs, queueUrl: env.queueUrl, logger, metrics, ledger: env.ledgerFor!(), poll: { minMs: 10, maxMs: 50 } }));
+    try {
+      const outcomes = new Map<string, OutcomeEvent>();
+      const record = (e: OutcomeEvent) => void (outcomes.has(e.key) || outcomes.set(e.key, e));
+      const a = (await extractor()({}, ctx)) as ExtractorResult;
+      expect(a).toMatchObject({ rowsRead: 120, enqueued: 120 });
+      const draining = env.drain({ onOutcome: record });
+      await new Promise((r) => setTimeout(r, 300));
+      const b = (await extractor()({}, ctx)) as ExtractorResult;
+      expect(b.skipped).toMatch(/^the previous run is still draining: \d+ messages in the queue$/);
+      expect(b).toMatchObject({ rowsRead: 0, enqueued: 0 });
+      await draining;
+      expect(outcomes.size).toBe(120);
+      expect([...outcomes.values()].every((e) => e.outcome === "created")).toBe(true);
+
+      const [c, d] = (await Promise.all([extractor()({}, ctx), extractor()({}, ctx)])) as ExtractorResult[];
+      const ran = [c!, d!].filter((r) => !r.skipped);
+      const skipped = [c!, d!].filter((r) => r.skipped);
+      expect(ran).toHaveLength(1);
+      expect(skipped).toHaveLength(1);
+      expect(skipped[0]!.skipped).toMatch(/^another extract \(run-[\w-]+\) is running$/);
+      expect(ran[0]).toMatchObject({ rowsRead: 120, unchanged: 120, enqueued: 0 });
+      const runs = await env.ledgerFor!().runs();
+      expect(runs.map((r) => r.status).sort()).toEqual(["completed", "completed", "skipped", "skipped"]);
+      await env.save();
+    } finally {
+      await env.stop();
+    }
+    const users = tenantOf(stateDir).users;
+    expect(users).toHaveLength(120);
+    expect(new Set(users.map((u) => u.email)).size).toBe(120);
+  }, 120_000);
+});

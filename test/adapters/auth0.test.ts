@@ -237,6 +237,19 @@ describe("Auth0 adapter against the emulator", () => {
   });
 });
 
+describe("the token endpoint's own limit", () => {
+  it("60 instances fetching their token at once: the 429s of /oauth/token are waited out, every call succeeds", async () => {
+    const emu = await startEmulator({ rate: 1000, burst: 1000 });
+    const adapters = Array.from({ length: 60 }, () => adapterFor(emu, { maxRetries: 0 }));
+    const found = await Promise.all(adapters.map((a, i) => a.findByEmail(`nobody${i}@example.com`)));
+    expect(found.every((u) => u === null)).toBe(true);
+    const token = emu.requestLog.filter((e) => e.route === "/oauth/token");
+    expect(token.filter((e) => e.status === 429).length).toBeGreaterThan(0);
+    expect(token.filter((e) => e.status === 200)).toHaveLength(60);
+    expect(emu.requestLog.filter((e) => e.route !== "/oauth/token").every((e) => e.status === 200)).toBe(true);
+  }, 60_000);
+});
+
 describe("generated passwords", () => {
   it("are long, use all four classes, never repeat a character three times, and are all different", () => {
     const seen = new Set<string>();

@@ -61,6 +61,14 @@ describe("ledger on dynalite", () => {
     expect((await ledger.runs())[0]?.counts).toEqual({ created: 40, rejected: 10 });
   });
 
+  it("keeps a profile whose metadata holds numbers DynamoDB cannot store, exactly", async () => {
+    const ledger = await freshLedger();
+    const profile = { key: "n", email: "n@example.com", fields: {}, user_metadata: { big: -3.8625342447404323e74, tiny: 1e-200, precise: 0.1 + 0.2 }, app_metadata: {}, createOnly: [] };
+    await ledger.put(entry("n", { profile }));
+    expect((await ledger.get("n"))?.profile).toEqual(profile);
+    expect((await ledger.getMany(["n"])).get("n")?.profile).toEqual(profile);
+  });
+
   it("records a retry's reason next to the entry without touching what was applied", async () => {
     const ledger = await freshLedger();
     await ledger.put(entry("a"));

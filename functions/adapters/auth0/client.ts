@@ -107,9 +107,18 @@ export class Auth0Adapter {
       const prod = `https://${opts.domain}`;
       return url.startsWith(prod) ? this.origin + url.slice(prod.length) : url;
     };
+    // /oauth/token has its own rate limit: many instances starting (or all tokens expiring) at once meet 429s
+    // there. They are waited out here, with backoff and jitter, instead of failing users' calls.
     const tokenFetch: typeof fetch = async (input, init) => {
-      this.stats.tokenFetches++;
-      return rawFetch(rewrite(input), init);
+      for (let attempt = 1; ; attempt++) {
+        this.stats.tokenFetches++;
+        const res = await rawFetch(rewrite(input), init);
+        if ((res.status !== 429 && res.status < 500) || attempt > TOKEN_FETCH_RETRIES) return res;
+        await res.arrayBuffer().catch(() => undefined);
+        const reset = Number(res.headers.get("x-ratelimit-reset"));
+        const untilReset = Number.isFinite(reset) && reset > 0 ? Math.max(0, reset * 1000 - Date.now()) : 0;
+        await sleep(Math.min(10_000, untilReset + backoff(attempt)));
+      }
     };
     this.tokens = new TokenCache(
       () =>
@@ -364,6 +373,8 @@ export class Auth0Adapter {
     return { outcome: "unchanged", user: existing };
   }
 }
+
+const TOKEN_FETCH_RETRIES = 8;
 
 function backoff(attempt: number): number {
   return Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

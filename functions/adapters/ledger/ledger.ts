@@ -65,14 +65,18 @@ export class Ledger {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
   }
 
+  // The profile is stored as JSON text: metadata may hold numbers DynamoDB cannot (beyond 38 digits of
+  // precision, or below 1e-130), and text keeps them exactly as Auth0 received them.
   private toItem(e: LedgerEntry): Record<string, unknown> {
-    const { key, ...rest } = e;
-    return { pk: KEY_PREFIX + key, ...rest, updatedAt: e.updatedAt ?? new Date().toISOString() };
+    const { key, profile, ...rest } = e;
+    return { pk: KEY_PREFIX + key, ...rest, profile: profile === undefined ? undefined : JSON.stringify(profile), updatedAt: e.updatedAt ?? new Date().toISOString() };
   }
 
   private fromItem(item: Record<string, unknown>): LedgerEntry {
-    const { pk, ...rest } = item;
-    return { key: String(pk).slice(KEY_PREFIX.length), ...(rest as Omit<LedgerEntry, "key">) };
+    const { pk, profile, ...rest } = item;
+    // (Entries written before profiles were text hold a map.)
+    const parsed = typeof profile === "string" ? (JSON.parse(profile) as DesiredProfile) : (profile as DesiredProfile | undefined);
+    return { key: String(pk).slice(KEY_PREFIX.length), ...(rest as Omit<LedgerEntry, "key" | "profile">), ...(parsed ? { profile: parsed } : {}) };
   }
 
   /** Entries for these keys (missing keys are simply absent), 100 per BatchGetItem, unprocessed keys retried. */

@@ -27,7 +27,7 @@ const CASES: [string, string, string, string[]][] = [
   ["broken JSON", "broken.json", '{"name": "x", "source": {', ["not valid YAML or JSON: Flow map in block collection must be sufficiently indented and end with a } at line 1, column 26"]],
   ["an empty file", "empty.yml", "", ["(top level): expected an object with name, source, auth0, ..."]],
   ["an unknown field", "unknown.yml", `${BASE}colour: blue\n`, ["(top level): unknown field 'colour'"]],
-  ["no source", "nosource.yml", BASE.replace(/source:\n(  .*\n){3}/, ""), ["source: expected the warehouse source { workgroupName or clusterIdentifier, database, sql }, got nothing"]],
+  ["no source", "nosource.yml", BASE.replace(/source:\n( {2}.*\n){3}/, ""), ["source: expected the warehouse source { workgroupName or clusterIdentifier, database, sql }, got nothing"]],
   [
     "both a workgroup and a cluster",
     "both.yml",

@@ -33,7 +33,7 @@ const config = validateConfig({
 const deep = (depth: number): string => (depth === 0 ? "1" : `{"d":${deep(depth - 1)}}`);
 // A warehouse text column cannot hold NUL (PostgreSQL and Redshift refuse it); every other control character.
 const CONTROL = "\u0001\u0007\u001b\u007f";
-const noNul = (s: string) => s.replace(/\u0000/g, "\u0001");
+const noNul = (s: string) => s.replaceAll(String.fromCharCode(0), "\u0001");
 
 /** Emails, keys and values a warehouse may really hold when something upstream went wrong. */
 function hostileRow(i: number): fc.Arbitrary<HRow> {

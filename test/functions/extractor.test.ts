@@ -1,7 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DescribeStatementCommand, ExecuteStatementCommand, GetStatementResultCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
@@ -30,6 +30,8 @@ describe("extractor run records", () => {
     await ensureLedgerTable(dynamo.client, "x-failed");
     const ledger = new Ledger(dynamo.client, "x-failed");
     redshiftMock.reset();
+    sqsMock.reset();
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
     redshiftMock.on(ExecuteStatementCommand).resolves({ Id: "s1" });
     redshiftMock.on(DescribeStatementCommand).resolves({ Status: "FAILED", Error: 'relation "app_users" does not exist' });
     await expect(extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-f" })).rejects.toThrow(/app_users/);

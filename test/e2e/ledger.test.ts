@@ -1,35 +1,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseConfig, type SyncConfig } from "../../functions/core/config.js";
+import type { SyncConfig } from "../../functions/core/config.js";
 import type { TenantState } from "../../local/auth0-emulator.js";
 import { runLocalPipeline, type LocalRunSummary } from "../../local/pipeline.js";
 import { tempDir } from "../helpers/tmp.js";
+import { demoRows, exampleConfigWith, writeCsv, type Row } from "../helpers/demo-csv.js";
 
-const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
-const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status";
-
-interface Row {
-  id: string;
-  email: string;
-  first: string;
-  roles: string;
-}
-
-const rows = (n: number): Row[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `c-${String(i + 1).padStart(4, "0")}`, email: `user${i + 1}@example.com`, first: `First${i + 1}`, roles: "viewer" }));
-
-function writeCsv(path: string, rs: Row[]): void {
-  writeFileSync(path, [HEADER, ...rs.map((r) => `${r.id},${r.email},${r.first},Last,,,pro,gold,,"${r.roles}",false,active`)].join("\n"));
-}
-
-function configWith(mirror: Record<string, unknown>): SyncConfig {
-  const cfg = parseConfig(example);
-  return parseConfig(JSON.stringify({ ...stripDefaults(cfg), mirror }));
-}
-
-/** The parsed config minus computed defaults that would be refused as input (none are), as plain JSON. */
-const stripDefaults = (c: SyncConfig) => JSON.parse(JSON.stringify(c)) as Record<string, unknown>;
+const rows = (n: number): Row[] => demoRows(n);
+const configWith = (mirror: Record<string, unknown>): SyncConfig => exampleConfigWith({ mirror });
 
 const tenant = (dir: string) => JSON.parse(readFileSync(join(dir, "state", "tenant.json"), "utf8")) as TenantState;
 

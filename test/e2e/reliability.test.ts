@@ -2,12 +2,12 @@
  * Faults through the local pipeline. Every test ends with the same three checks: the accounting adds up with 0
  * unaccounted, no Auth0 user exists twice (by email or by sync key), and the tenant equals what the rows say.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { parseConfig, type SyncConfig } from "../../functions/core/config.js";
+import type { SyncConfig } from "../../functions/core/config.js";
 import { createExtractorHandler } from "../../functions/extractor/handler.js";
 import type { ExtractorResult } from "../../functions/extractor/extract.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
@@ -15,31 +15,10 @@ import type { TenantState } from "../../local/auth0-emulator.js";
 import { LocalEnvironment, runLocalPipeline, type Chaos, type LocalRunSummary } from "../../local/pipeline.js";
 import { describeDlqMessages } from "../../cli/dlq.js";
 import { tempDir } from "../helpers/tmp.js";
+import { demoRows, exampleConfigWith, writeCsv, type Row } from "../helpers/demo-csv.js";
 
-const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
-const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status";
-
-interface Row {
-  id: string;
-  email: string;
-  first: string;
-  roles: string;
-}
-
-const rowsOf = (n: number): Row[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `c-${String(i + 1).padStart(4, "0")}`, email: `user${i + 1}@example.com`, first: `First${i + 1}`, roles: i % 3 === 0 ? "viewer,editor" : "viewer" }));
-
-function writeCsv(path: string, rs: Row[]): string {
-  writeFileSync(path, [HEADER, ...rs.map((r) => `${r.id},${r.email},${r.first},Last,,,pro,gold,,"${r.roles}",false,active`)].join("\n"));
-  return path;
-}
-
-function configWith(over: Record<string, Record<string, unknown>> = {}): SyncConfig {
-  const base = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
-  const merged = { ...base };
-  for (const [k, v] of Object.entries(over)) merged[k] = { ...base[k], ...v };
-  return parseConfig(JSON.stringify(merged));
-}
+const rowsOf = (n: number): Row[] => demoRows(n, (i) => (i % 3 === 0 ? "viewer,editor" : "viewer"));
+const configWith = exampleConfigWith;
 
 const tenantOf = (stateDir: string) => JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState;
 

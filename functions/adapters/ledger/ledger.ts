@@ -203,40 +203,32 @@ export class Ledger {
    * the run holding it when it is taken.
    */
   async acquireRunLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true } | { ok: false; heldBy: string }> {
-    this.stats.requests++;
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: LOCK_KEY },
-          UpdateExpression: "SET lockRunId = :r, lockExpiresAt = :e",
-          ConditionExpression: "attribute_not_exists(lockRunId) OR lockExpiresAt < :now",
-          ExpressionAttributeValues: { ":r": runId, ":e": now + ttlMs, ":now": now },
-        }),
-      );
-      return { ok: true };
-    } catch (err) {
-      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
-      const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, ConsistentRead: true }));
-      return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
-    }
+    const taken = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now", {
+      ":r": runId,
+      ":e": now + ttlMs,
+      ":now": now,
+    });
+    if (taken) return { ok: true };
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, ConsistentRead: true }));
+    return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
   }
 
   /** Releases the lock if this run holds it. */
   async releaseRunLock(runId: string): Promise<void> {
+    await this.updateLock("REMOVE lockRunId, lockExpiresAt", "lockRunId = :r", { ":r": runId });
+  }
+
+  /** A conditional update of the lock item; false when the condition does not hold. */
+  private async updateLock(update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
     this.stats.requests++;
     try {
       await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: LOCK_KEY },
-          UpdateExpression: "REMOVE lockRunId, lockExpiresAt",
-          ConditionExpression: "lockRunId = :r",
-          ExpressionAttributeValues: { ":r": runId },
-        }),
+        new UpdateCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, UpdateExpression: update, ConditionExpression: condition, ExpressionAttributeValues: values }),
       );
+      return true;
     } catch (err) {
       if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+      return false;
     }
   }
 

@@ -12,7 +12,7 @@ import { hashKey } from "../core/profile.js";
 import type { CurrentUser, DesiredProfile, JsonObject, Rejection } from "../core/types.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
-import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
+import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
 import { opKey, parseMessage, type MirrorOperation, type SyncOperation, type UserOperation } from "../adapters/sqs/message.js";
 
 export interface ConsumerDeps {
@@ -77,7 +77,7 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
   // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
   if (entry?.blockedAt && desired.fields.blocked === undefined) desired = { ...desired, fields: { ...desired.fields, blocked: false } };
-  if (entry?.userId && entry.managed && entry.fingerprint === op.fingerprint && !entry.blockedAt) {
+  if (isApplied(entry, op.fingerprint)) {
     // Applied already (a redelivered message): nothing to do, no call.
     return { outcome: "unchanged", userId: entry.userId };
   }

@@ -378,48 +378,102 @@ function hash64(s: string): [number, number] {
   return [h1 >>> 0, h2 >>> 0];
 }
 
-/** An open-addressing map from a string's 64-bit hash to a row number (> 0), growing at half full. */
-class HashedRows {
+/**
+ * An open-addressing table from a string's 64-bit hash to `width` 32-bit values, growing at half full: a
+ * million keys in typed arrays of about 30 MB, where a Map of the strings would take several times that.
+ */
+class Hash64Table {
   private hi = new Uint32Array(1024);
   private lo = new Uint32Array(1024);
-  private rows = new Int32Array(1024);
+  private used = new Uint8Array(1024);
+  private values: Uint32Array;
   private size = 0;
 
+  constructor(private readonly width: number) {
+    this.values = new Uint32Array(1024 * width);
+  }
+
   private slot(a: number, b: number): number {
-    const mask = this.rows.length - 1;
+    const mask = this.used.length - 1;
     let i = (a ^ Math.imul(b, 0x9e3779b1)) & mask;
-    while (this.rows[i] !== 0 && (this.hi[i] !== a || this.lo[i] !== b)) i = (i + 1) & mask;
+    while (this.used[i] !== 0 && (this.hi[i] !== a || this.lo[i] !== b)) i = (i + 1) & mask;
     return i;
   }
 
-  get(s: string): number | undefined {
-    const [a, b] = hash64(s);
-    const r = this.rows[this.slot(a, b)];
-    return r === 0 ? undefined : r;
-  }
-
-  set(s: string, row: number): void {
-    if ((this.size + 1) * 2 > this.rows.length) this.grow();
+  /** The slot holding this string's values, or -1. */
+  find(s: string): number {
     const [a, b] = hash64(s);
     const i = this.slot(a, b);
-    if (this.rows[i] === 0) this.size++;
+    return this.used[i] === 0 ? -1 : i;
+  }
+
+  value(slot: number, j = 0): number {
+    return this.values[slot * this.width + j]!;
+  }
+
+  set(s: string, ...vals: number[]): void {
+    if ((this.size + 1) * 2 > this.used.length) this.grow();
+    const [a, b] = hash64(s);
+    const i = this.slot(a, b);
+    if (this.used[i] === 0) this.size++;
     this.hi[i] = a;
     this.lo[i] = b;
-    this.rows[i] = row;
+    this.used[i] = 1;
+    for (let j = 0; j < this.width; j++) this.values[i * this.width + j] = vals[j]!;
   }
 
   private grow(): void {
-    const { hi, lo, rows } = this;
-    this.hi = new Uint32Array(rows.length * 2);
-    this.lo = new Uint32Array(rows.length * 2);
-    this.rows = new Int32Array(rows.length * 2);
-    for (let j = 0; j < rows.length; j++) {
-      if (rows[j] === 0) continue;
+    const { hi, lo, used, values, width } = this;
+    const n = used.length * 2;
+    this.hi = new Uint32Array(n);
+    this.lo = new Uint32Array(n);
+    this.used = new Uint8Array(n);
+    this.values = new Uint32Array(n * width);
+    for (let j = 0; j < used.length; j++) {
+      if (used[j] === 0) continue;
       const i = this.slot(hi[j]!, lo[j]!);
       this.hi[i] = hi[j]!;
       this.lo[i] = lo[j]!;
-      this.rows[i] = rows[j]!;
+      this.used[i] = 1;
+      this.values.set(values.subarray(j * width, (j + 1) * width), i * width);
     }
+  }
+}
+
+/** A string's first row number. */
+class HashedRows {
+  private readonly table = new Hash64Table(1);
+
+  get(s: string): number | undefined {
+    const i = this.table.find(s);
+    return i < 0 ? undefined : this.table.value(i);
+  }
+
+  set(s: string, row: number): void {
+    this.table.set(s, row);
+  }
+}
+
+/**
+ * The extractor's unchanged check when it has read the ledger up front: identity key -> fingerprint of the
+ * profile applied, both kept as 64-bit hashes. A changed row could pass for unchanged only through a 64-bit
+ * collision (its new fingerprint's hash equal to the old one's), about one chance in 10^19 per changed row.
+ */
+export class AppliedFingerprints {
+  private readonly table = new Hash64Table(2);
+  size = 0;
+
+  add(key: string, fingerprint: string): void {
+    const [a, b] = hash64(fingerprint);
+    if (this.table.find(key) < 0) this.size++;
+    this.table.set(key, a, b);
+  }
+
+  isApplied(key: string, fingerprint: string): boolean {
+    const i = this.table.find(key);
+    if (i < 0) return false;
+    const [a, b] = hash64(fingerprint);
+    return this.table.value(i, 0) === a && this.table.value(i, 1) === b;
   }
 }
 

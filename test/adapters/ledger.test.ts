@@ -37,6 +37,26 @@ describe("ledger on dynalite", () => {
     expect(await ledger.get("new")).toMatchObject({ managed: false, lastOutcome: "rejected" });
   });
 
+  it("scans the applied fingerprints in parallel segments: managed, with a user id, not blocked; nothing else", async () => {
+    const ledger = await freshLedger();
+    const kinds = ["applied", "blocked", "unmanaged", "noUser", "applied"] as const;
+    const entries = Array.from({ length: 500 }, (_, i) => {
+      const kind = kinds[i % kinds.length]!;
+      if (kind === "blocked") return entry(`k${i}`, { blockedAt: "2026-01-01T00:00:00Z" });
+      if (kind === "unmanaged") return entry(`k${i}`, { managed: false });
+      if (kind === "noUser") return entry(`k${i}`, { userId: undefined });
+      return entry(`k${i}`);
+    });
+    await ledger.putMany(entries);
+    await ledger.putRun({ runId: "run-1", status: "completed", startedAt: "2026-01-01T00:00:00Z" });
+    const seen = new Map<string, string>();
+    const applied = await ledger.scanApplied((k, fp) => seen.set(k, fp), 4);
+    const expected = entries.filter((_, i) => kinds[i % kinds.length] === "applied");
+    expect(applied).toBe(expected.length);
+    expect(seen).toEqual(new Map(expected.map((e) => [e.key, e.fingerprint!])));
+    expect(await ledger.approximateItemCount()).toBeGreaterThanOrEqual(0);
+  });
+
   it("keeps runs apart from identities, newest first", async () => {
     const ledger = await freshLedger();
     await ledger.putRun({ runId: "r1", status: "completed", startedAt: "2026-01-01T00:00:00Z" });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { PROFILE_MAX_BYTES, ProfileMapper, RunDuplicates, hashKey } from "../../functions/core/profile.js";
+import { AppliedFingerprints, PROFILE_MAX_BYTES, ProfileMapper, RunDuplicates, hashKey } from "../../functions/core/profile.js";
 import { rejectionMessage, type DesiredProfile, type Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";
 
@@ -203,5 +203,22 @@ describe("RunDuplicates at scale", () => {
       code: "duplicate_email",
       reason: "the same email address is already used by row 123456 under another key",
     });
+  });
+});
+
+describe("AppliedFingerprints", () => {
+  it("answers applied only for the key with the fingerprint last added, across 100,000 keys", () => {
+    const a = new AppliedFingerprints();
+    const fp = (i: number, v = 0) => hashKey(`profile-${i}-${v}`);
+    for (let i = 0; i < 100_000; i++) a.add(`k-${i}`, fp(i));
+    a.add("k-5", fp(5, 1)); // the profile applied changed: the latest counts
+    expect(a.size).toBe(100_000);
+    let applied = 0;
+    for (let i = 0; i < 100_000; i++) if (a.isApplied(`k-${i}`, fp(i))) applied++;
+    expect(applied).toBe(99_999);
+    expect(a.isApplied("k-5", fp(5, 1))).toBe(true);
+    expect(a.isApplied("k-5", fp(5))).toBe(false);
+    expect(a.isApplied("k-7", fp(8))).toBe(false);
+    expect(a.isApplied("k-100000", fp(100_000))).toBe(false);
   });
 });

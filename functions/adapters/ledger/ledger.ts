@@ -3,7 +3,7 @@
  * applied, the run that last saw it, the managed marker, the last outcome and reason) and one item per run with
  * its summary. It is what lets an unchanged row cost no Auth0 call and an update be one PATCH with no lookup.
  */
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { RUNS_INDEX } from "../../core/ledger-keys.js";
 import { OUTCOMES, type Outcome } from "../../core/outcomes.js";
@@ -53,13 +53,23 @@ const RUN_PREFIX = "R#";
 const LOCK_KEY = "LOCK#run";
 const COUNT_PREFIX = "n_";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** BatchGetItem requests in flight at once for one getMany. */
+const GET_CONCURRENCY = 4;
+
+/**
+ * Whether this entry says the profile with this fingerprint is in Auth0 as it stands: applied to a user the
+ * sync manages and has not blocked. Such a row costs no Auth0 call.
+ */
+export function isApplied<E extends Pick<LedgerEntry, "userId" | "managed" | "fingerprint" | "blockedAt">>(e: E | undefined, fingerprint: string): e is E & { userId: string } {
+  return Boolean(e?.userId && e.managed && e.fingerprint === fingerprint && !e.blockedAt);
+}
 
 export class Ledger {
   private readonly doc: DynamoDBDocumentClient;
   readonly stats = { reads: 0, writes: 0, requests: 0 };
 
   constructor(
-    client: DynamoDBClient,
+    private readonly client: DynamoDBClient,
     readonly tableName: string,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true } });
@@ -80,25 +90,76 @@ export class Ledger {
   }
 
   /** Entries for these keys (missing keys are simply absent), 100 per BatchGetItem, unprocessed keys retried. */
+  /** Entries by key, 100 keys per BatchGetItem with a few requests in flight, unprocessed keys retried. */
   async getMany(keys: string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
     const unique = [...new Set(keys)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let request: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((k) => ({ pk: KEY_PREFIX + k }));
-      for (let attempt = 0; request && request.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`ledger: ${request.length} keys still unprocessed after ${attempt} attempts`);
-        if (attempt > 0) await sleep(50 * 2 ** attempt);
-        this.stats.requests++;
-        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } } }));
-        for (const item of res.Responses?.[this.tableName] ?? []) {
-          const e = this.fromItem(item);
-          out.set(e.key, e);
-          this.stats.reads++;
+    const chunks: string[][] = [];
+    for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        let request: Record<string, unknown>[] | undefined = chunks[next++]!.map((k) => ({ pk: KEY_PREFIX + k }));
+        for (let attempt = 0; request && request.length > 0; attempt++) {
+          if (attempt > 8) throw new Error(`ledger: ${request.length} keys still unprocessed after ${attempt} attempts`);
+          if (attempt > 0) await sleep(50 * 2 ** attempt);
+          this.stats.requests++;
+          const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } } }));
+          for (const item of res.Responses?.[this.tableName] ?? []) {
+            const e = this.fromItem(item);
+            out.set(e.key, e);
+            this.stats.reads++;
+          }
+          request = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
         }
-        request = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(GET_CONCURRENCY, chunks.length) }, worker));
     return out;
+  }
+
+  /**
+   * The key and fingerprint of every applied entry (see `isApplied`), read with a parallel Scan that projects
+   * only what that check needs: for a run that reads most of the ledger, far fewer requests (and read units)
+   * than looking each row up. Returns how many entries were applied.
+   */
+  async scanApplied(onEntry: (key: string, fingerprint: string) => void, segments = 4): Promise<number> {
+    let applied = 0;
+    const scanSegment = async (segment: number) => {
+      let start: Record<string, unknown> | undefined;
+      do {
+        this.stats.requests++;
+        const res = await this.doc.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            Segment: segment,
+            TotalSegments: segments,
+            ExclusiveStartKey: start,
+            ProjectionExpression: "pk, userId, managed, fingerprint, blockedAt",
+            FilterExpression: "begins_with(pk, :p)",
+            ExpressionAttributeValues: { ":p": KEY_PREFIX },
+            ConsistentRead: true,
+          }),
+        );
+        for (const item of res.Items ?? []) {
+          this.stats.reads++;
+          const fp = item.fingerprint;
+          if (typeof fp !== "string" || !isApplied(item as LedgerEntry, fp)) continue;
+          applied++;
+          onEntry(String(item.pk).slice(KEY_PREFIX.length), fp);
+        }
+        start = res.LastEvaluatedKey;
+      } while (start);
+    };
+    await Promise.all(Array.from({ length: segments }, (_, i) => scanSegment(i)));
+    return applied;
+  }
+
+  /** DynamoDB's item count of the table (refreshed about every six hours; 0 for a new table). */
+  async approximateItemCount(): Promise<number> {
+    this.stats.requests++;
+    const res = await this.client.send(new DescribeTableCommand({ TableName: this.tableName }));
+    return res.Table?.ItemCount ?? 0;
   }
 
   async get(key: string): Promise<LedgerEntry | undefined> {
@@ -200,35 +261,44 @@ export class Ledger {
 
   /**
    * Takes the run lock for `ttlMs` (the extractor's timeout: a crashed extract cannot hold it longer). Returns
-   * the run holding it when it is taken.
+   * the run holding it when it is taken, else how many rows the last completed extract read (kept on the lock
+   * item by `releaseRunLock`, read with the same request).
    */
-  async acquireRunLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true } | { ok: false; heldBy: string }> {
-    const taken = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now", {
+  async acquireRunLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true; lastRowsRead?: number } | { ok: false; heldBy: string }> {
+    const old = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now", {
       ":r": runId,
       ":e": now + ttlMs,
       ":now": now,
     });
-    if (taken) return { ok: true };
+    if (old) return { ok: true, lastRowsRead: typeof old.lastRowsRead === "number" ? old.lastRowsRead : undefined };
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, ConsistentRead: true }));
     return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
   }
 
-  /** Releases the lock if this run holds it. */
-  async releaseRunLock(runId: string): Promise<void> {
-    await this.updateLock("REMOVE lockRunId, lockExpiresAt", "lockRunId = :r", { ":r": runId });
+  /** Releases the lock if this run holds it; a completed extract leaves its row count for the next one. */
+  async releaseRunLock(runId: string, rowsRead?: number): Promise<void> {
+    if (rowsRead === undefined) await this.updateLock("REMOVE lockRunId, lockExpiresAt", "lockRunId = :r", { ":r": runId });
+    else await this.updateLock("REMOVE lockRunId, lockExpiresAt SET lastRowsRead = :n", "lockRunId = :r", { ":r": runId, ":n": rowsRead });
   }
 
-  /** A conditional update of the lock item; false when the condition does not hold. */
-  private async updateLock(update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
+  /** A conditional update of the lock item: its attributes before the update, or undefined when the condition does not hold. */
+  private async updateLock(update: string, condition: string, values: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
     this.stats.requests++;
     try {
-      await this.doc.send(
-        new UpdateCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, UpdateExpression: update, ConditionExpression: condition, ExpressionAttributeValues: values }),
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: LOCK_KEY },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_OLD",
+        }),
       );
-      return true;
+      return res.Attributes ?? {};
     } catch (err) {
       if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
-      return false;
+      return undefined;
     }
   }
 

@@ -6,6 +6,7 @@ import {
   DescribeStatementCommand,
   ExecuteStatementCommand,
   GetStatementResultCommand,
+  type GetStatementResultCommandOutput,
   type ColumnMetadata,
   type Field,
   type RedshiftDataClient,
@@ -73,6 +74,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class RedshiftSource {
   private readonly poll: PollSettings;
+  /** The statement's row count, known once `run` has waited for it (before the first page). */
+  resultRows?: number;
 
   constructor(
     private readonly client: RedshiftDataClient,
@@ -120,22 +123,32 @@ export class RedshiftSource {
     }
   }
 
-  /** The result, one page at a time. */
+  /**
+   * The result, one page at a time. The next page is requested as soon as one is handed over, so the
+   * warehouse's answer and the caller's work on the previous page overlap (at most two pages in memory).
+   */
   async *pages(id: string): AsyncGenerator<Page> {
-    let token: string | undefined;
     let columns: string[] | undefined;
-    do {
-      const res = await this.client.send(new GetStatementResultCommand({ Id: id, NextToken: token }));
+    const fetchPage = (token: string | undefined): Promise<GetStatementResultCommandOutput> => {
+      const p = Promise.resolve(this.client.send(new GetStatementResultCommand({ Id: id, NextToken: token })));
+      // Awaited below; this only keeps an abandoned prefetch (the caller stopped early) from going unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    let next: Promise<GetStatementResultCommandOutput> | undefined = fetchPage(undefined);
+    while (next) {
+      const res: GetStatementResultCommandOutput = await next;
+      next = res.NextToken ? fetchPage(res.NextToken) : undefined;
       columns ??= (res.ColumnMetadata ?? []).map((c: ColumnMetadata, i) => c.label || c.name || `column_${i + 1}`);
       yield { columns, rows: toRows(columns, res.Records ?? []) };
-      token = res.NextToken;
-    } while (token);
+    }
   }
 
   /** Execute, wait, and stream the pages. */
   async *run(): AsyncGenerator<Page> {
     const id = await this.execute();
-    const { hasResultSet } = await this.waitFor(id);
+    const { rows, hasResultSet } = await this.waitFor(id);
+    this.resultRows = rows;
     if (!hasResultSet) throw new RedshiftStatementError(`Redshift statement ${id} returned no result set; the config's SQL must be a SELECT`, id, "FINISHED", { retryable: false });
     yield* this.pages(id);
   }

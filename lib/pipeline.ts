@@ -181,8 +181,8 @@ export class Pipeline extends Construct {
     // Exact actions on the table only (not its index, which only the operator's `status` queries).
     const ledgerAccess = (fn: NodejsFunction, actions: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [this.ledger.tableArn] }));
-    // Extractor: read entries (unchanged rows, mirror mode's scan) and write its run item.
-    ledgerAccess(this.extractor, ["BatchGetItem", "Scan", "UpdateItem"]);
+    // Extractor: read entries (unchanged rows by lookup or Scan, sized by DescribeTable; mirror mode) and write its run item.
+    ledgerAccess(this.extractor, ["BatchGetItem", "Scan", "DescribeTable", "UpdateItem"]);
     // Consumer: read and write entries, add to its run's counts.
     ledgerAccess(this.consumer, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem"]);
     this.credentialsSecret.grantRead(this.consumer);

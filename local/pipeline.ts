@@ -116,7 +116,10 @@ export interface LocalRunSummary {
   unaccounted: number;
   auth0Calls: number;
   auth0Status429: number;
+  /** From the start of the local stand-ins (warehouse, ledger and tenant loaded) to their state saved. */
   elapsedMs: number;
+  /** The sync itself: from the extractor's start to the last user's outcome (what a run takes in AWS). */
+  syncMs: number;
   topReasons: { code: RejectCode; count: number }[];
   /** Every rejection, with the row, key and field it names. */
   rejections: string[];
@@ -514,6 +517,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     }));
     // ---- consume, as Lambda's SQS event source would: from the first message on, while the extract goes on ----
     let extracted: ExtractorResult | undefined;
+    const syncStarted = Date.now();
     const extracting = (extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor")) as Promise<ExtractorResult>).then((r) => {
       extracted = r;
       rowsRead = r.rowsRead;
@@ -537,6 +541,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       if (!parsed.ok || parsed.message.runId !== extracted.runId) continue;
       for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) record({ runId: extracted.runId, key: opKey(op), outcome: "deadLettered" });
     }
+
+    const syncMs = Date.now() - syncStarted;
 
     // ---- figures ----
     const acc = new RunAccounting();
@@ -564,6 +570,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       auth0Calls: adapters.reduce((s, a) => s + a.stats.calls, 0),
       auth0Status429: adapters.reduce((s, a) => s + a.stats.status429, 0),
       elapsedMs: Date.now() - started,
+      syncMs,
       topReasons: acc.topReasons(5).map(([code, n]) => ({ code, count: n })),
       rejections: [...outcomes.values()]
         .filter((e) => e.outcome === "rejected" && e.rejection)

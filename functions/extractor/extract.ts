@@ -7,13 +7,13 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
-import type { SyncConfig } from "../core/config.js";
+import { consumerBudget, type SyncConfig } from "../core/config.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
-import { ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
+import { AppliedFingerprints, ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
-import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
+import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
 import { queueDepth } from "../adapters/sqs/redrive.js";
@@ -37,6 +37,32 @@ export interface ExtractorDeps {
    * (no run item is written).
    */
   dryRun?: { onOperation: (op: UserOperation) => void | Promise<void> };
+  /**
+   * How unchanged rows are found (see `chooseUnchangedCheck`): "auto" (the default) decides per run from the
+   * result's and the ledger's sizes; "scan" and "lookup" force one way (tests and benchmarks).
+   */
+  unchangedCheck?: "auto" | "scan" | "lookup";
+  /** Operations waiting longer than this are sent even if a full SendMessageBatch is not ready (default 1 s). */
+  flushIntervalMs?: number;
+}
+
+/** Scanning the ledger pays when it holds at most this many items per row the run reads (see below). */
+export const SCAN_ITEMS_PER_ROW = 4;
+
+/**
+ * Reading the whole ledger once (a parallel Scan projecting key and fingerprint) or looking each row up
+ * (BatchGetItem, 100 keys a request). A lookup costs a read unit per item (each rounded up to 4 KB); a Scan
+ * costs the items' total size in 4 KB units, so with entries of about 1 KB a Scan of up to four items per row
+ * read costs no more, in a hundredth of the requests, and can run before the first page is compared. A run that
+ * reads a small part of a large ledger (an incremental query) looks its rows up.
+ */
+export function chooseUnchangedCheck(resultRows: number, ledgerItems: number): "scan" | "lookup" {
+  return ledgerItems <= SCAN_ITEMS_PER_ROW * Math.max(resultRows, 1) ? "scan" : "lookup";
+}
+
+/** Parallel Scan segments for a ledger of this many items: 4 up to 100,000 items, then one per 25,000, at most 16. */
+export function scanSegments(ledgerItems: number): number {
+  return Math.min(16, Math.max(4, Math.ceil(ledgerItems / 25_000)));
 }
 
 export interface ExtractorEvent {
@@ -72,8 +98,12 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   const runId = event.runId ?? newRunId();
   const started = Date.now();
   const ledger = deps.dryRun ? undefined : deps.ledger;
+  let lastRowsRead: number | undefined;
+  let rowsRead: number | undefined;
   if (ledger) {
-    const skipped = await admit(deps, ledger, runId);
+    const admitted = await admit(deps, ledger, runId);
+    const skipped = typeof admitted === "string" ? admitted : undefined;
+    if (typeof admitted === "object") lastRowsRead = admitted.lastRowsRead;
     if (skipped) {
       deps.logger.warn("run skipped", { runId, reason: skipped });
       deps.metrics.addMetric("RunsSkipped", MetricUnit.Count, 1);
@@ -83,7 +113,9 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     }
   }
   try {
-    return await extractRun(deps, runId, started, event);
+    const result = await extractRun(deps, runId, started, event, lastRowsRead);
+    rowsRead = result.rowsRead;
+    return result;
   } catch (err) {
     // The run is marked failed so `status` and a following `run` see it end; mirror mode never acted.
     const error = err instanceof Error ? err.message : String(err);
@@ -94,16 +126,16 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     }
     throw err;
   } finally {
-    await ledger?.releaseRunLock(runId).catch(() => undefined);
+    await ledger?.releaseRunLock(runId, rowsRead).catch(() => undefined);
   }
 }
 
 /**
  * Overlapping runs: one extract at a time (a lock in the ledger, for at most the extractor's timeout), and no
  * new run while the previous one still drains (messages in the queue): the schedule's next tick picks the work
- * up. Returns why the run is skipped, or nothing.
+ * up. Returns why the run is skipped, or (admitted) the row count of the last completed extract.
  */
-async function admit(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<string | undefined> {
+async function admit(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<string | { lastRowsRead?: number }> {
   const lock = await ledger.acquireRunLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
   if (!lock.ok) return `another extract (${lock.heldBy}) is running`;
   if (deps.sqs && deps.queueUrl) {
@@ -113,10 +145,10 @@ async function admit(deps: ExtractorDeps, ledger: Ledger, runId: string): Promis
       return `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue`;
     }
   }
-  return undefined;
+  return { lastRowsRead: lock.lastRowsRead };
 }
 
-async function extractRun(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent): Promise<ExtractorResult> {
+async function extractRun(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent, lastRowsRead?: number): Promise<ExtractorResult> {
   const { config, logger, metrics } = deps;
   const write = !deps.dryRun;
   logger.appendKeys({ runId });
@@ -132,12 +164,20 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   let buffer: UserOperation[] = [];
   let enqueued = 0;
 
+  const flushIntervalMs = deps.flushIntervalMs ?? 1000;
+  // A send of less than a full batch is spread over up to one message per consumer instance (at most one
+  // SendMessageBatch), so a handful of changes is worked on by all instances at once, each at its share of the
+  // rate limit, instead of by one.
+  const spreadOver = Math.min(MAX_BATCH_ENTRIES, consumerBudget(config).maxConcurrency);
+  let lastFlush = Date.now();
   const flush = async () => {
+    lastFlush = Date.now();
     if (buffer.length === 0) return;
     if (deps.dryRun) {
       for (const op of buffer) await deps.dryRun.onOperation(op);
     } else {
-      const bodies = packMessages(runId, buffer, perMessage);
+      const size = buffer.length >= flushAt ? perMessage : Math.min(perMessage, Math.ceil(buffer.length / spreadOver));
+      const bodies = packMessages(runId, buffer, size);
       await sender.send(bodies.map((b) => b.body));
     }
     enqueued += buffer.length;
@@ -154,31 +194,49 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   };
 
   // Rows whose desired profile is what the ledger says was applied cost nothing: counted here, never enqueued.
+  // The ledger is read once up front (a Scan) or row by row (lookups); see chooseUnchangedCheck.
   let unchanged = 0;
+  let applied: AppliedFingerprints | undefined;
+  const countUnchanged = (op: SyncOperation, userId?: string) => {
+    unchanged++;
+    accounting.record("unchanged");
+    deps.onOutcome?.({ runId, key: op.desired.key, keyLabel: op.keyLabel, row: op.row, outcome: "unchanged", userId });
+  };
   const filterUnchanged = async (ops: SyncOperation[]) => {
     if (!deps.ledger || ops.length === 0) {
       buffer.push(...ops);
       return;
     }
+    if (applied) {
+      for (const op of ops) {
+        if (applied.isApplied(op.desired.key, op.fingerprint)) countUnchanged(op);
+        else buffer.push(op);
+      }
+      return;
+    }
     const known = await deps.ledger.getMany(ops.map((o) => o.desired.key));
     for (const op of ops) {
       const e = known.get(op.desired.key);
-      if (e?.userId && e.managed && e.fingerprint === op.fingerprint && !e.blockedAt) {
-        unchanged++;
-        accounting.record("unchanged");
-        deps.onOutcome?.({ runId, key: op.desired.key, keyLabel: op.keyLabel, row: op.row, outcome: "unchanged", userId: e.userId });
-      } else {
-        buffer.push(op);
-      }
+      if (isApplied(e, op.fingerprint)) countUnchanged(op, e.userId);
+      else buffer.push(op);
     }
   };
   const seen = config.mirror.enabled && deps.ledger ? new Set<string>() : undefined;
   let pageOps: SyncOperation[] = [];
 
+  // With the last run's row count as the estimate of this one's, the ledger is read while the warehouse runs the
+  // statement; without one (the first run, a dry run) once the statement's row count is known.
+  const early = deps.ledger && lastRowsRead !== undefined ? loadApplied(deps, deps.ledger, lastRowsRead) : undefined;
+  early?.catch(() => undefined); // awaited at the first page; a failed statement must not leave it unhandled
   if (deps.ledger && write) await deps.ledger.putRun({ runId, status: "running", startedAt: new Date(started).toISOString() });
   const source = new RedshiftSource(deps.redshift, config.source, deps.poll);
   let rowNumber = 0;
+  let first = true;
   for await (const page of source.run()) {
+    if (first) {
+      first = false;
+      if (deps.ledger) applied = await (early ?? loadApplied(deps, deps.ledger, source.resultRows ?? 0));
+    }
     for (const row of page.rows) {
       rowNumber++;
       accounting.read();
@@ -200,7 +258,9 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     }
     await filterUnchanged(pageOps);
     pageOps = [];
-    if (buffer.length >= flushAt) await flush();
+    // A full SendMessageBatch when there is one; otherwise what waited long enough, so that a few changed rows
+    // among many unchanged ones reach the consumers while the read goes on, not at its end.
+    if (buffer.length >= flushAt || (buffer.length > 0 && Date.now() - lastFlush >= flushIntervalMs)) await flush();
     deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: enqueued + buffer.length, rejected: accounting.count("rejected") });
   }
   await flush();
@@ -256,6 +316,29 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     });
   }
   return result;
+}
+
+/** The applied fingerprints read with one Scan, or nothing when this run looks its rows up instead. */
+async function loadApplied(deps: ExtractorDeps, ledger: Ledger, expectedRows: number): Promise<AppliedFingerprints | undefined> {
+  const mode = deps.unchangedCheck ?? "auto";
+  if (mode === "lookup") return undefined;
+  const started = Date.now();
+  let ledgerItems: number;
+  try {
+    ledgerItems = await ledger.approximateItemCount();
+  } catch (err) {
+    // Sizing is an optimisation: without it (e.g. an operator's role lacking DescribeTable) rows are looked up.
+    deps.logger.warn("unchanged check: the ledger's size is unknown, looking rows up", { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+  if (mode === "auto" && chooseUnchangedCheck(expectedRows, ledgerItems) === "lookup") {
+    deps.logger.info("unchanged check", { method: "lookup", expectedRows, ledgerItems });
+    return undefined;
+  }
+  const index = new AppliedFingerprints();
+  await ledger.scanApplied((key, fp) => index.add(key, fp), scanSegments(ledgerItems));
+  deps.logger.info("unchanged check", { method: "scan", expectedRows, ledgerItems, applied: index.size, ms: Date.now() - started });
+  return index;
 }
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../functions/core/config.js";
+import { consumerBudget, parseConfig } from "../../functions/core/config.js";
 import type { TenantState } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { runCli } from "../../cli/program.js";
@@ -32,6 +32,11 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
   writeFileSync(csv, [HEADER, ...Array.from({ length: N }, (_, i) => `c-${String(i + 1).padStart(4, "0")},user${i + 1}@example.com,First${i + 1},Last,,,pro,gold,,"viewer",false,active`)].join("\n"));
   const raw = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
   const config = parseConfig(JSON.stringify({ ...raw, queue: { ...raw.queue, usersPerMessage: 5, maxReceiveCount: 5 }, auth0: { ...raw.auth0, maxRetries: 0 } }));
+  // Fewer users than a full SendMessageBatch: spread over one message per consumer instance (at most 10) at the
+  // rate the failing run below uses.
+  const instances = consumerBudget({ auth0: { ...config.auth0, rateLimit: { requestsPerSecond: 500, burst: 500 } } }).maxConcurrency;
+  const perMessage = Math.min(5, Math.ceil(N / Math.min(10, instances)));
+  const MESSAGES = Math.ceil(N / perMessage);
   const configFile = join(dir, "sync.json");
   writeFileSync(configFile, JSON.stringify(config));
   const local = ["--local", "--state", state, "--config", configFile, "--json"];
@@ -53,17 +58,17 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
       expect(r.code).toBe(0);
       const s = JSON.parse(r.out) as StatusReport;
       expect(s.runs[0]).toMatchObject({ runId: failed.runId, status: "completed" });
-      expect(s.dlq.visible).toBe(N / 5);
+      expect(s.dlq.visible).toBe(MESSAGES);
       expect(s.dlqSample).toHaveLength(5);
       for (const m of s.dlqSample) {
-        expect(m).toMatchObject({ runId: failed.runId, users: 5 });
+        expect(m).toMatchObject({ runId: failed.runId, users: perMessage });
         expect(m.reasons.length).toBeGreaterThan(0);
         expect(m.reasons[0]).toMatch(/^row \d+: .*Auth0 answered 5\d\d/);
         expect(m.reasons.join(" ")).not.toMatch(/@example\.com/);
       }
     }
     const text = await cli("status", "--local", "--state", state, "--config", configFile);
-    expect(text.out).toContain(`DLQ             ${N / 5} messages`);
+    expect(text.out).toContain(`DLQ             ${MESSAGES} messages`);
     expect(text.out).toContain("read without consuming them");
   });
 
@@ -85,13 +90,13 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
 
   it("redrive --dry-run counts; redrive moves every message back, the consumers process them, the DLQ is empty", async () => {
     const dry = await cli("redrive", ...local, "--dry-run");
-    expect(JSON.parse(dry.out)).toEqual({ messages: N / 5, dryRun: true });
-    expect((JSON.parse((await cli("status", ...local)).out) as StatusReport).dlq.visible).toBe(N / 5);
+    expect(JSON.parse(dry.out)).toEqual({ messages: MESSAGES, dryRun: true });
+    expect((JSON.parse((await cli("status", ...local)).out) as StatusReport).dlq.visible).toBe(MESSAGES);
 
     const r = await cli("redrive", ...local);
     expect(r.code).toBe(0);
     const rep = JSON.parse(r.out) as RedriveReport;
-    expect(rep).toMatchObject({ messages: N / 5, dryRun: false, progress: { status: "COMPLETED", moved: N / 5 }, processed: { created: N }, left: 0 });
+    expect(rep).toMatchObject({ messages: MESSAGES, dryRun: false, progress: { status: "COMPLETED", moved: MESSAGES }, processed: { created: N }, left: 0 });
     const tenant = JSON.parse(readFileSync(join(state, "tenant.json"), "utf8")) as TenantState;
     expect(tenant.users).toHaveLength(N);
     expect(new Set(tenant.users.map((u) => u.email)).size).toBe(N);

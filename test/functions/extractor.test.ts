@@ -1,12 +1,13 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DescribeStatementCommand, ExecuteStatementCommand, GetStatementResultCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
-import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, type SendMessageBatchCommandInput } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
-import { extract } from "../../functions/extractor/extract.js";
+import { consumerBudget } from "../../functions/core/config.js";
+import { chooseUnchangedCheck, extract, scanSegments } from "../../functions/extractor/extract.js";
 import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { testConfig } from "../helpers/config.js";
 
@@ -58,5 +59,103 @@ describe("extractor run records", () => {
     expect(ops.map((o) => o.kind === "sync" && o.desired.key)).toEqual(["a"]);
     expect(sqsMock.calls()).toHaveLength(0);
     expect(await ledger.getRun("run-d")).toBeUndefined();
+  });
+});
+
+/** A warehouse of `pages` pages of `perPage` rows (keys k0, k1, ...), through the mocked Data API. */
+function warehouse(pages: number, perPage: number) {
+  redshiftMock.reset();
+  sqsMock.reset();
+  sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
+  sqsMock.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({ Successful: input.Entries!.map((e) => ({ Id: e.Id, MessageId: `m-${e.Id}` })), Failed: [] }));
+  redshiftMock.on(ExecuteStatementCommand).resolves({ Id: "s" });
+  redshiftMock.on(DescribeStatementCommand).resolves({ Status: "FINISHED", HasResultSet: true, ResultRows: pages * perPage });
+  redshiftMock.on(GetStatementResultCommand).callsFake((input: { NextToken?: string }) => {
+    const p = Number(input.NextToken ?? 0);
+    const rows = Array.from({ length: perPage }, (_, i) => p * perPage + i);
+    return {
+      ColumnMetadata: [{ name: "id" }, { name: "email" }, { name: "first_name" }],
+      Records: rows.map((n) => [{ stringValue: `k${n}` }, { stringValue: `user${n}@example.com` }, { stringValue: "Ada" }]),
+      NextToken: p + 1 < pages ? String(p + 1) : undefined,
+    };
+  });
+}
+const sentBatches = () => sqsMock.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.map((e) => (JSON.parse(e.MessageBody!) as { ops: unknown[] }).ops.length));
+
+describe("the unchanged check", () => {
+  it("scan or lookups: the same rows are unchanged (applied, managed, not blocked, same fingerprint), the rest are sent", async () => {
+    await ensureLedgerTable(dynamo.client, "x-unchanged");
+    const ledger = new Ledger(dynamo.client, "x-unchanged");
+    warehouse(1, 6);
+    const ops: UserOperation[] = [];
+    await extract({ ...base(), ledger, dryRun: { onOperation: (op) => void ops.push(op) } });
+    const fp = Object.fromEntries(ops.map((o) => [o.kind === "sync" ? o.desired.key : "", o.kind === "sync" ? o.fingerprint : ""]));
+    await ledger.putMany([
+      { key: "k0", userId: "auth0|0", fingerprint: fp.k0, managed: true },
+      { key: "k1", userId: "auth0|1", fingerprint: fp.k1, managed: true },
+      { key: "k2", userId: "auth0|2", fingerprint: fp.k2, managed: true, blockedAt: "2026-01-01T00:00:00Z" },
+      { key: "k3", userId: "auth0|3", fingerprint: fp.k3, managed: false },
+      { key: "k4", userId: "auth0|4", fingerprint: "another", managed: true },
+    ]);
+    for (const unchangedCheck of ["scan", "lookup", "auto"] as const) {
+      warehouse(1, 6);
+      const scan = vi.spyOn(ledger, "scanApplied");
+      const lookup = vi.spyOn(ledger, "getMany");
+      const res = await extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger, unchangedCheck });
+      expect(res, unchangedCheck).toMatchObject({ rowsRead: 6, unchanged: 2, enqueued: 4 });
+      const sent = sqsMock.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.flatMap((e) => (JSON.parse(e.MessageBody!) as { ops: { desired: { key: string } }[] }).ops.map((o) => o.desired.key)));
+      expect(sent.sort(), unchangedCheck).toEqual(["k2", "k3", "k4", "k5"]);
+      // A ledger of 5 items for 6 rows is scanned when the extractor decides.
+      expect(scan.mock.calls.length, unchangedCheck).toBe(unchangedCheck === "lookup" ? 0 : 1);
+      expect(lookup.mock.calls.length, unchangedCheck).toBe(unchangedCheck === "lookup" ? 1 : 0);
+      scan.mockRestore();
+      lookup.mockRestore();
+    }
+  });
+
+  it("looks rows up when the ledger holds far more users than the run reads; the last run's row count starts the scan early", async () => {
+    expect(chooseUnchangedCheck(20_000, 20_000)).toBe("scan");
+    expect(chooseUnchangedCheck(1_000, 4_000)).toBe("scan");
+    expect(chooseUnchangedCheck(1_000, 4_001)).toBe("lookup");
+    expect(chooseUnchangedCheck(0, 0)).toBe("scan");
+    expect([scanSegments(0), scanSegments(100_000), scanSegments(100_001), scanSegments(10_000_000)]).toEqual([4, 4, 5, 16]);
+
+    await ensureLedgerTable(dynamo.client, "x-big");
+    const ledger = new Ledger(dynamo.client, "x-big");
+    vi.spyOn(ledger, "approximateItemCount").mockResolvedValue(1_000_000);
+    const scan = vi.spyOn(ledger, "scanApplied");
+    warehouse(1, 10);
+    expect(await extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger })).toMatchObject({ rowsRead: 10, enqueued: 10 });
+    expect(scan).not.toHaveBeenCalled();
+    // The completed run left its row count on the lock item for the next run's estimate.
+    expect(await ledger.acquireRunLock("probe", 1000)).toEqual({ ok: true, lastRowsRead: 10 });
+    await ledger.releaseRunLock("probe");
+  });
+});
+
+describe("sending", () => {
+  it("waits for a full SendMessageBatch, but sends what waited past the interval after each page, spread over the consumer instances", async () => {
+    const config = testConfig({ auth0: { domain: "t.emulator.local", connection: "Username-Password-Authentication", rateLimit: { requestsPerSecond: 100, burst: 100 } } });
+    const spread = Math.min(10, consumerBudget(config).maxConcurrency);
+    expect(spread).toBeGreaterThan(3);
+    /** n operations in messages of at most 25 users, split over `spread` messages. */
+    const split = (n: number) => {
+      const size = Math.min(25, Math.ceil(n / spread));
+      return Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size));
+    };
+    warehouse(3, 30);
+    await extract({ ...base(), config, sqs: new SQSClient(FAKE), queueUrl: "q", flushIntervalMs: 60_000 });
+    // 90 rows, fewer than a full batch (10 messages of 25): one send at the end, spread over the instances.
+    expect(sentBatches()).toEqual([split(90)]);
+    warehouse(3, 30);
+    await extract({ ...base(), config, sqs: new SQSClient(FAKE), queueUrl: "q", flushIntervalMs: 0 });
+    // Every page's operations as soon as it is read.
+    expect(sentBatches()).toEqual([split(30), split(30), split(30)]);
+    // Pages of 300 rows: each fills a batch (250), so each is sent whole in messages of 25 (10 + 2 per page).
+    warehouse(2, 300);
+    await extract({ ...base(), config, sqs: new SQSClient(FAKE), queueUrl: "q" });
+    expect(sentBatches().map((b) => b.length)).toEqual([10, 2, 10, 2]);
+    expect(sentBatches().flat().every((n) => n === 25)).toBe(true);
+    expect(sentBatches().flat().reduce((x, y) => x + y, 0)).toBe(600);
   });
 });

@@ -196,7 +196,7 @@ describe("the deployable stack", () => {
       expect(stmts[0]!.Resource, fn).toEqual({ "Fn::GetAtt": [expect.stringMatching(/^PipelineLedger/), "Arn"] });
       return [stmts[0]!.Action].flat().sort();
     };
-    expect(dynamoActions("extractor")).toEqual(["dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]);
+    expect(dynamoActions("extractor")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:UpdateItem"]);
     expect(dynamoActions("consumer")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
     t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ LEDGER_TABLE: { Ref: Match.stringLikeRegexp("PipelineLedger") } }) } });
   });

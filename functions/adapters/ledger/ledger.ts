@@ -126,30 +126,13 @@ export class Ledger {
   async scanApplied(onEntry: (key: string, fingerprint: string) => void, segments = 4): Promise<number> {
     let applied = 0;
     const scanSegment = async (segment: number) => {
-      let start: Record<string, unknown> | undefined;
-      do {
-        this.stats.requests++;
-        const res = await this.doc.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            Segment: segment,
-            TotalSegments: segments,
-            ExclusiveStartKey: start,
-            ProjectionExpression: "pk, userId, managed, fingerprint, blockedAt",
-            FilterExpression: "begins_with(pk, :p)",
-            ExpressionAttributeValues: { ":p": KEY_PREFIX },
-            ConsistentRead: true,
-          }),
-        );
-        for (const item of res.Items ?? []) {
-          this.stats.reads++;
-          const fp = item.fingerprint;
-          if (typeof fp !== "string" || !isApplied(item as LedgerEntry, fp)) continue;
-          applied++;
-          onEntry(String(item.pk).slice(KEY_PREFIX.length), fp);
-        }
-        start = res.LastEvaluatedKey;
-      } while (start);
+      for await (const item of this.identityItems({ Segment: segment, TotalSegments: segments, ProjectionExpression: "pk, userId, managed, fingerprint, blockedAt" })) {
+        this.stats.reads++;
+        const fp = item.fingerprint;
+        if (typeof fp !== "string" || !isApplied(item as Pick<LedgerEntry, "userId" | "managed" | "fingerprint" | "blockedAt">, fp)) continue;
+        applied++;
+        onEntry(String(item.pk).slice(KEY_PREFIX.length), fp);
+      }
     };
     await Promise.all(Array.from({ length: segments }, (_, i) => scanSegment(i)));
     return applied;
@@ -226,19 +209,25 @@ export class Ledger {
 
   /** Every identity entry, page by page (mirror mode reads the managed ones). */
   async *entries(): AsyncGenerator<LedgerEntry> {
+    for await (const item of this.identityItems({})) yield this.fromItem(item);
+  }
+
+  /** The identity items (not runs, not the lock) of a consistent Scan, or of one segment of a parallel one. */
+  private async *identityItems(scan: { Segment?: number; TotalSegments?: number; ProjectionExpression?: string }): AsyncGenerator<Record<string, unknown>> {
     let start: Record<string, unknown> | undefined;
     do {
       this.stats.requests++;
       const res = await this.doc.send(
         new ScanCommand({
           TableName: this.tableName,
+          ...scan,
           ExclusiveStartKey: start,
           FilterExpression: "begins_with(pk, :p)",
           ExpressionAttributeValues: { ":p": KEY_PREFIX },
           ConsistentRead: true,
         }),
       );
-      for (const item of res.Items ?? []) yield this.fromItem(item);
+      yield* res.Items ?? [];
       start = res.LastEvaluatedKey;
     } while (start);
   }

@@ -71,7 +71,19 @@ export function userFromLedger(userId: string, p: DesiredProfile): CurrentUser {
 
 const keysOf = (o: JsonObject | undefined) => Object.keys(o ?? {});
 
-async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, entry: LedgerEntry | undefined, lookupFirst = false): Promise<OpResult> {
+/**
+ * How the current user is found: "ledger" (the last applied profile, no call), "create" (a key the ledger never
+ * saw: create first, one call) or "lookup" (users-by-email). After a create answered 409 the user is always
+ * looked up ("after409"), and then judged like any looked-up user: the identity check and the mode apply.
+ */
+interface Resolution {
+  after409: boolean;
+  lookupFirst: boolean;
+  /** The 409 followed an unanswered attempt of our own create, which may have landed (see Auth0Error). */
+  ownCreateMayHaveLanded?: boolean;
+}
+
+async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, entry: LedgerEntry | undefined, how: Resolution = { after409: false, lookupFirst: false }): Promise<OpResult> {
   const { config, auth0 } = deps;
   let desired = op.desired;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
@@ -90,12 +102,15 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   let current: CurrentUser | null = null;
   let rolesKnown: string[] | undefined;
   let fromLedger = false;
+  // Our own create whose answer was lost (a 5xx after the write landed, or an earlier delivery that failed
+  // before the ledger write): it is counted created, once, as on an empty tenant every row to create must be.
+  let ownLostCreate = false;
   // A key the ledger has never seen is almost always a new user: create it first, one call. Auth0 refuses a
-  // second user with the same email in the connection (409), and then it is looked up and adopted as below.
-  const createFirst = !entry && deps.ledger !== undefined && config.mode !== "update" && !lookupFirst;
+  // second user with the same email in the connection (409), and then it is looked up and judged as below.
+  const createFirst = !entry && deps.ledger !== undefined && config.mode !== "update" && !how.lookupFirst && !how.after409;
   if (createFirst) {
     current = null;
-  } else if (entry?.userId && entry.profile) {
+  } else if (!how.after409 && entry?.userId && entry.profile) {
     current = userFromLedger(entry.userId, entry.profile);
     // Mirror mode blocked it after the profile was applied.
     if (entry.blockedAt) current.blocked = true;
@@ -103,14 +118,25 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
     fromLedger = true;
   } else {
     current = await auth0.findByEmail(desired.email);
+    if (how.after409 && !current) {
+      throw new Auth0Error("create user: Auth0 answered 409 but no user with that email exists in the connection", { kind: "conflict", retryable: true });
+    }
     const keyName = config.identity.appMetadataKey;
     const owner = current?.app_metadata?.[keyName];
     if (current && owner !== undefined && owner !== null && owner !== desired.key) {
       return reject({ code: "identity_conflict", field: "email", reason: "the Auth0 user with this email is synced under another identity key" });
     }
+    ownLostCreate = current !== null && isOwnLostCreate(config, desired.key, owner, entry, how);
   }
   const previouslyOwned = entry?.profile ? { user_metadata: keysOf(entry.profile.user_metadata), app_metadata: keysOf(entry.profile.app_metadata) } : undefined;
-  const planned = plan({ desired, current, mode: config.mode, previouslyOwned });
+  let planned = plan({ desired, current, mode: config.mode, previouslyOwned });
+  if (ownLostCreate) {
+    // Our own lost create is finished as an upsert whatever the mode: the row asked for this user to exist.
+    // Without a sync key to prove it, only a user equal to what the create sent is taken for ours.
+    const asOwn = plan({ desired, current, mode: "upsert", previouslyOwned });
+    if (config.identity.keyColumn !== undefined || asOwn.kind === "none") planned = asOwn;
+    else ownLostCreate = false;
+  }
   let outcome: "created" | "updated" | "unchanged";
   let userId: string;
   let created = false;
@@ -127,7 +153,7 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
       } catch (err) {
         if (fromLedger && err instanceof Auth0Error && err.kind === "not_found") {
           // Deleted in Auth0 behind the sync's back: forget the ledger's id and start from what Auth0 holds.
-          return syncUser(deps, runId, op, undefined);
+          return syncUser(deps, runId, op, undefined, { after409: false, lookupFirst: true });
         }
         throw err;
       }
@@ -135,27 +161,27 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
       userId = planned.userId;
       break;
     case "create": {
-      let res: Awaited<ReturnType<Auth0Adapter["createOrResolve"]>>;
-      if (createFirst) {
-        try {
-          res = { outcome: "created", user: await auth0.create(planned.body) };
-        } catch (err) {
-          if (err instanceof Auth0Error && err.kind === "conflict") return syncUser(deps, runId, op, entry, true);
-          throw err;
+      let user: CurrentUser;
+      try {
+        user = await auth0.create(planned.body);
+      } catch (err) {
+        // The user exists after all (a race, or our own create whose answer was lost): look it up and judge it.
+        if (err instanceof Auth0Error && err.kind === "conflict" && !how.after409) {
+          return syncUser(deps, runId, op, entry, { after409: true, lookupFirst: true, ownCreateMayHaveLanded: err.earlierAttemptUnanswered });
         }
-      } else {
-        res = await auth0.createOrResolve(desired, planned.body);
+        throw err;
       }
-      outcome = res.outcome;
-      userId = res.user.user_id;
-      created = res.outcome === "created";
+      outcome = "created";
+      userId = user.user_id;
+      created = true;
       const invite = config.create.inviteTicket;
-      if (created && invite.enabled) {
+      if (invite.enabled) {
         await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
       }
       break;
     }
   }
+  if (ownLostCreate) outcome = "created";
   if (config.roles && desired.roles) {
     const have = created ? [] : (rolesKnown ?? (await auth0.userRoles(userId)));
     const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
@@ -167,6 +193,20 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   }
   const applied: LedgerEntry = { key: desired.key, userId, fingerprint: op.fingerprint, profile: desired, managed: true, lastRunSeen: runId, lastOutcome: outcome };
   return { outcome, userId, entry: applied };
+}
+
+/**
+ * Whether the user found by email is this row's own create that the ledger never recorded. Evidence: the ledger
+ * has applied nothing for the key, and either the create that met the 409 had an unanswered earlier attempt, or
+ * (with a key column) the user carries this row's sync key and an earlier delivery recorded a failure for it.
+ * A user found after a lost or restored ledger carries the key too, but with no such evidence: not counted.
+ */
+function isOwnLostCreate(config: SyncConfig, key: string, owner: unknown, entry: LedgerEntry | undefined, how: Resolution): boolean {
+  if (entry?.userId) return false;
+  const keyed = config.identity.keyColumn !== undefined;
+  if (keyed && owner !== key) return false;
+  if (how.ownCreateMayHaveLanded) return true;
+  return keyed && entry?.lastError !== undefined;
 }
 
 async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation, entry: LedgerEntry | undefined): Promise<OpResult> {

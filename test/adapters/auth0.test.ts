@@ -85,20 +85,6 @@ describe("Auth0 adapter against the emulator", () => {
     expect(emu.counters().byEndpoint["PATCH /api/v2/users/:id 200"]).toBe(2);
   });
 
-  it("a 409 on create resolves the user by email and patches it: one user, with the desired profile", async () => {
-    const emu = await startEmulator();
-    const a = adapterFor(emu);
-    await a.create({ email: "user1@example.com", given_name: "Stale", user_metadata: { n: 0, theirs: true } });
-    const desired = profile(1);
-    const res = await a.createOrResolve(desired, createBody(desired));
-    expect(res.outcome).toBe("updated");
-    const users = emu.state().users;
-    expect(users).toHaveLength(1);
-    expect(users[0]).toMatchObject({ given_name: "User 1", user_metadata: { n: 1, theirs: true }, app_metadata: { sync_key: "k1" } });
-    expect(emu.counters().byEndpoint).toMatchObject({ "POST /api/v2/users 409": 1, "GET /api/v2/users-by-email 200": 1, "PATCH /api/v2/users/:id 200": 1 });
-    expect((await a.createOrResolve(desired, createBody(desired))).outcome).toBe("unchanged");
-  });
-
   it("a burst of 200 writes at a 20 rps budget gets no 429 and never exceeds the bucket in any one-second window", async () => {
     const rate = 20;
     const burst = 20;
@@ -148,22 +134,32 @@ describe("Auth0 adapter against the emulator", () => {
     expect(a.stats.retries).toBe(0);
   });
 
-  it("retries 5xx answers within the call, and a write that failed after it was applied still ends in one user", async () => {
+  it("retries 5xx answers within the call; a create that landed before its 5xx meets a 409 on the retry, reported as a conflict", async () => {
     const emu = await startEmulator({ faults: { failRate: 0.3, failAfterWriteShare: 1 }, seed: 7 });
     const a = adapterFor(emu, { maxRetries: 6 });
     const outcomes: string[] = [];
     await pool(
       Array.from({ length: 30 }, (_, i) => i),
       5,
-      async (i) => outcomes.push((await a.createOrResolve(profile(i), createBody(profile(i)))).outcome),
+      async (i) => {
+        try {
+          await a.create(createBody(profile(i)));
+          outcomes.push("created");
+        } catch (err) {
+          // The adapter translates; what a 409 means for the row is the consumer's decision (test/functions).
+          if (err instanceof Auth0Error && err.kind === "conflict" && !err.retryable) outcomes.push("conflict");
+          else throw err;
+        }
+      },
     );
     const users = emu.state().users;
     expect(users).toHaveLength(30);
     expect(new Set(users.map((u) => u.email)).size).toBe(30);
     expect(users.every((u) => u.given_name?.startsWith("User "))).toBe(true);
     expect(a.stats.retries).toBeGreaterThan(0);
-    // Some creates went through although Auth0 answered 5xx: the retry met a 409 and resolved it.
+    // Some creates went through although Auth0 answered 5xx: the retry met a 409.
     expect(emu.counters().byEndpoint["POST /api/v2/users 409"]).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => o === "conflict")).toHaveLength(emu.counters().byEndpoint["POST /api/v2/users 409"] ?? 0);
     expect(outcomes.filter((o) => o === "created").length).toBeLessThan(30);
   });
 

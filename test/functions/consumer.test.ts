@@ -1,41 +1,20 @@
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { packMessages } from "../../functions/adapters/sqs/sender.js";
-import type { UserOperation } from "../../functions/adapters/sqs/message.js";
 import { createConsumerHandler } from "../../functions/consumer/handler.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
-import { fingerprint } from "../../functions/core/fingerprint.js";
-import { ProfileMapper } from "../../functions/core/profile.js";
 import type { Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";
+import { lambdaContext, opsFor as opsForConfig, sqsRecord } from "../helpers/consumer.js";
 import { adapterFor, startEmulator } from "../helpers/emulator.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import { ensureLedgerTable, startDynamo } from "../../local/dynamo.js";
 
 const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
-const mapper = new ProfileMapper(config);
 
-function opsFor(rows: Row[]): UserOperation[] {
-  return rows.map((r, i) => {
-    const m = mapper.map(r, i + 1);
-    if (!m.ok) throw new Error(m.rejection.reason);
-    return { kind: "sync", row: i + 1, keyLabel: m.profile.key, fingerprint: fingerprint(m.profile), desired: m.profile };
-  });
-}
-
-const record = (id: string, body: string): SQSRecord => ({
-  messageId: id,
-  receiptHandle: id,
-  body,
-  attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
-  messageAttributes: {},
-  md5OfBody: "",
-  eventSource: "aws:sqs",
-  eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:q",
-  awsRegion: "us-east-1",
-});
-
-const context = (remainingMs: number): Context => ({ getRemainingTimeInMillis: () => remainingMs, functionName: "consumer", awsRequestId: "req" }) as unknown as Context;
+const opsFor = (rows: Row[]) => opsForConfig(config, rows);
+const record = sqsRecord;
+const context = lambdaContext;
 
 async function setup(opts: { failRate?: number; maxRetries?: number } = {}) {
   const emu = await startEmulator({ roles: ["admin", "viewer"], faults: { failRate: opts.failRate ?? 0 } });

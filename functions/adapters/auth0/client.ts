@@ -8,9 +8,8 @@ import { RolesClient } from "auth0/roles";
 import { TicketsClient } from "auth0/tickets";
 import { UsersClient } from "auth0/users";
 import type { SyncConfig } from "../../core/config.js";
-import { plan } from "../../core/plan.js";
-import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, UserPatch } from "../../core/types.js";
-import { Auth0Error, classifyError } from "./errors.js";
+import type { CreateBody, CurrentUser, JsonObject, UserPatch } from "../../core/types.js";
+import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, classifyError } from "./errors.js";
 import { randomPassword } from "./password.js";
 import { Pacer, sharedPacer } from "./pacer.js";
 
@@ -134,7 +133,7 @@ export class Auth0Adapter {
     const pacedFetch: typeof fetch = (input, init) => this.pacedFetch(rawFetch, rewrite(input), init ?? {});
     const clientOptions = {
       baseUrl: `${this.origin}/api/v2`,
-      token: () => this.tokens.get(),
+      token: () => this.token(),
       fetch: pacedFetch,
       // Retries, timeouts and 429 handling live in pacedFetch, where the pacer can see them.
       maxRetries: 0,
@@ -143,6 +142,24 @@ export class Auth0Adapter {
     this.users = new UsersClient(clientOptions);
     this.roles = new RolesClient(clientOptions);
     this.tickets = new TicketsClient(clientOptions);
+  }
+
+  /**
+   * The access token. Whatever the token endpoint answers (a 400 for a malformed request or a wrong audience, a
+   * 401 for a wrong secret, a 5xx), no row is at fault: the failure is retryable (the record is delivered again,
+   * then dead-lettered with an alarm) and its reason names the token endpoint, never a row's field.
+   */
+  private async token(): Promise<string> {
+    try {
+      return await this.tokens.get();
+    } catch (err) {
+      const cause = classifyError(err, "get a Management API token");
+      const status = cause.statusCode === undefined ? "" : ` (HTTP ${cause.statusCode})`;
+      throw new Auth0Error(
+        `getting a Management API token failed${status}: ${cause.auth0Message ?? cause.message}; no row is at fault (check auth0.domain, the client id and secret, and that the application is authorized for the Management API)`,
+        { kind: "auth", retryable: true, statusCode: cause.statusCode, errorCode: cause.errorCode, auth0Message: cause.auth0Message, cause: err },
+      );
+    }
   }
 
   get pacer(): Pacer {
@@ -154,6 +171,10 @@ export class Auth0Adapter {
     let failures = 0;
     let rateWaits = 0;
     let reauthenticated = false;
+    // A write whose attempt got no clear answer (5xx, 408, timeout, network) may have landed: a 409 on its retry
+    // is then marked, so the consumer can tell its own create from someone else's user.
+    const write = (init.method ?? "GET").toUpperCase() !== "GET";
+    let uncertain = false;
     let req = init;
     for (;;) {
       await this.opts.pacer.acquire(init.signal ?? undefined);
@@ -168,6 +189,7 @@ export class Auth0Adapter {
         if (failures < this.opts.maxRetries) {
           failures++;
           this.stats.retries++;
+          uncertain ||= write;
           await sleep(backoff(failures));
           continue;
         }
@@ -194,6 +216,7 @@ export class Auth0Adapter {
       if ((res.status >= 500 || res.status === 408) && failures < this.opts.maxRetries) {
         failures++;
         this.stats.retries++;
+        uncertain ||= write;
         await res.arrayBuffer().catch(() => undefined);
         await sleep(backoff(failures));
         continue;
@@ -202,8 +225,13 @@ export class Auth0Adapter {
         reauthenticated = true;
         await res.arrayBuffer().catch(() => undefined);
         this.tokens.invalidate();
-        req = setHeader(req, "authorization", `Bearer ${await this.tokens.get()}`);
+        req = setHeader(req, "authorization", `Bearer ${await this.token()}`);
         continue;
+      }
+      if (uncertain && res.status === 409) {
+        const headers = new Headers(res.headers);
+        headers.set(EARLIER_ATTEMPT_UNANSWERED, "1");
+        return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
       }
       return res;
     }
@@ -352,25 +380,6 @@ export class Auth0Adapter {
     if (names.length === 0) return;
     const roles = await this.roleIds(names);
     await this.call("remove roles", () => this.users.roles.delete(userId, { roles }));
-  }
-
-  /**
-   * Idempotent create: when Auth0 answers 409 (the user exists, e.g. a redelivered message whose first create
-   * went through), the user is resolved by email and patched to the desired profile instead.
-   */
-  async createOrResolve(desired: DesiredProfile, body: CreateBody): Promise<{ outcome: "created" | "updated" | "unchanged"; user: CurrentUser }> {
-    try {
-      return { outcome: "created", user: await this.create(body) };
-    } catch (err) {
-      if (!(err instanceof Auth0Error && err.kind === "conflict")) throw err;
-    }
-    const existing = await this.findByEmail(desired.email);
-    if (!existing) {
-      throw new Auth0Error("create user: Auth0 answered 409 but no user with that email exists in the connection", { kind: "conflict", retryable: true });
-    }
-    const op = plan({ desired, current: existing, mode: "upsert" });
-    if (op.kind === "update") return { outcome: "updated", user: await this.patch(op.userId, op.patch) };
-    return { outcome: "unchanged", user: existing };
   }
 }
 

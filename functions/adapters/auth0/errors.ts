@@ -11,10 +11,23 @@ export class Auth0Error extends Error {
   readonly errorCode?: string;
   /** Auth0's own message, with anything that looks like an email address redacted. */
   readonly auth0Message?: string;
+  /**
+   * A 409 answered to the retry of a write whose earlier attempt got no clear answer (5xx, timeout): the
+   * earlier attempt may have landed, so the existing resource may be this very write's.
+   */
+  readonly earlierAttemptUnanswered: boolean;
 
   constructor(
     message: string,
-    opts: { kind: Auth0ErrorKind; retryable: boolean; statusCode?: number; errorCode?: string; auth0Message?: string; cause?: unknown },
+    opts: {
+      kind: Auth0ErrorKind;
+      retryable: boolean;
+      statusCode?: number;
+      errorCode?: string;
+      auth0Message?: string;
+      earlierAttemptUnanswered?: boolean;
+      cause?: unknown;
+    },
   ) {
     super(message, { cause: opts.cause });
     this.name = "Auth0Error";
@@ -23,6 +36,7 @@ export class Auth0Error extends Error {
     this.statusCode = opts.statusCode;
     this.errorCode = opts.errorCode;
     this.auth0Message = opts.auth0Message;
+    this.earlierAttemptUnanswered = opts.earlierAttemptUnanswered ?? false;
   }
 
   /** The rejection code a permanent failure records. */
@@ -33,6 +47,9 @@ export class Auth0Error extends Error {
     return "auth0_rejected";
   }
 }
+
+/** The header the paced fetch adds to a 409 that followed an unanswered attempt of the same write. */
+export const EARLIER_ATTEMPT_UNANSWERED = "x-auth0-sync-earlier-attempt-unanswered";
 
 const EMAIL_LIKE = /[^\s'"<>(),:;]+@[^\s'"<>(),:;]+/g;
 
@@ -69,7 +86,10 @@ export function classifyError(err: unknown, operation: string): Auth0Error {
     // Credentials or scopes are wrong: no row is at fault, so keep the rows (retry, then DLQ and an alarm).
     if (status === 401 || status === 403) return new Auth0Error(msg, { kind: "auth", retryable: true, ...base });
     if (status === 404) return new Auth0Error(msg, { kind: "not_found", retryable: false, ...base });
-    if (status === 409) return new Auth0Error(msg, { kind: "conflict", retryable: false, ...base });
+    if (status === 409) {
+      const earlierAttemptUnanswered = err.rawResponse?.headers.get(EARLIER_ATTEMPT_UNANSWERED) === "1";
+      return new Auth0Error(msg, { kind: "conflict", retryable: false, earlierAttemptUnanswered, ...base });
+    }
     return new Auth0Error(msg, { kind: "rejected", retryable: false, ...base });
   }
   const e = err as Error;

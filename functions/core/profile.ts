@@ -193,6 +193,14 @@ function parseRoles(raw: RowValue, field: string): string[] {
   return names;
 }
 
+function keyFromColumn(row: Row, keyColumn: string): string {
+  const rawKey = row[keyColumn];
+  if (isBlank(rawKey)) throw new RowError("missing_key", keyColumn, "is empty; the identity key column must have a value");
+  const key = toScalarString(rawKey, keyColumn).trim();
+  if (CONTROL_RE.test(key)) throw new RowError("invalid_value", keyColumn, "contains control characters");
+  return key;
+}
+
 interface ResolvedMapping {
   target: string;
   column: string;
@@ -225,16 +233,28 @@ export class ProfileMapper {
     return this.cfg.identity.keyColumn ? key : `#${hashKey(key)}`;
   }
 
+  /**
+   * The row's identity key as the ledger knows it, whatever else is wrong with the row; undefined when the row
+   * has no usable key (an empty or invalid key column, or with the email as identity an empty or invalid email).
+   * Mirror mode counts a key as present from this, before the row is validated.
+   */
+  identityKey(row: Row): string | undefined {
+    const { keyColumn, emailColumn } = this.cfg.identity;
+    try {
+      return keyColumn ? keyFromColumn(row, keyColumn) : normalizeEmail(row[emailColumn], emailColumn);
+    } catch (err) {
+      if (err instanceof RowError) return undefined;
+      throw err;
+    }
+  }
+
   map(row: Row, rowNumber?: number): MapResult {
     let keyLabel: string | undefined;
     try {
       const { keyColumn, emailColumn, appMetadataKey } = this.cfg.identity;
       let key: string;
       if (keyColumn) {
-        const rawKey = row[keyColumn];
-        if (isBlank(rawKey)) throw new RowError("missing_key", keyColumn, "is empty; the identity key column must have a value");
-        key = toScalarString(rawKey, keyColumn).trim();
-        if (CONTROL_RE.test(key)) throw new RowError("invalid_value", keyColumn, "contains control characters");
+        key = keyFromColumn(row, keyColumn);
         keyLabel = this.keyLabel(key);
       }
       const email = normalizeEmail(row[emailColumn], emailColumn);

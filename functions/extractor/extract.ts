@@ -11,6 +11,7 @@ import { consumerBudget, type SyncConfig } from "../core/config.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { AppliedFingerprints, ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
+import { RunPresence } from "../core/mirror.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
 import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
@@ -98,21 +99,20 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   const runId = event.runId ?? newRunId();
   const started = Date.now();
   const ledger = deps.dryRun ? undefined : deps.ledger;
-  let lastRowsRead: number | undefined;
   let rowsRead: number | undefined;
-  if (ledger) {
-    const admitted = await admit(deps, ledger, runId);
-    const skipped = typeof admitted === "string" ? admitted : undefined;
-    if (typeof admitted === "object") lastRowsRead = admitted.lastRowsRead;
-    if (skipped) {
-      deps.logger.warn("run skipped", { runId, reason: skipped });
-      deps.metrics.addMetric("RunsSkipped", MetricUnit.Count, 1);
-      const at = new Date(started).toISOString();
-      await ledger.putRun({ runId, status: "skipped", startedAt: at, finishedAt: at, skippedReason: skipped });
-      return { runId, skipped, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: Date.now() - started };
-    }
-  }
+  // Once taken, the run lock is released on every path below (a failed admission check included), so a failure
+  // never holds it for the extractor's timeout and skips the runs after it.
+  let locked = false;
   try {
+    let lastRowsRead: number | undefined;
+    if (ledger) {
+      const lock = await ledger.acquireRunLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
+      if (!lock.ok) return await skip(deps, ledger, runId, started, `another extract (${lock.heldBy}) is running`);
+      locked = true;
+      const draining = await stillDraining(deps);
+      if (draining) return await skip(deps, ledger, runId, started, draining);
+      lastRowsRead = lock.lastRowsRead;
+    }
     const result = await extractRun(deps, runId, started, event, lastRowsRead);
     rowsRead = result.rowsRead;
     return result;
@@ -126,26 +126,28 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     }
     throw err;
   } finally {
-    await ledger?.releaseRunLock(runId, rowsRead).catch(() => undefined);
+    if (locked) await ledger?.releaseRunLock(runId, rowsRead).catch(() => undefined);
   }
 }
 
+/** A run that does not start (see `extract`): recorded as skipped with its reason; every figure is 0. */
+async function skip(deps: ExtractorDeps, ledger: Ledger, runId: string, started: number, reason: string): Promise<ExtractorResult> {
+  deps.logger.warn("run skipped", { runId, reason });
+  deps.metrics.addMetric("RunsSkipped", MetricUnit.Count, 1);
+  const at = new Date(started).toISOString();
+  await ledger.putRun({ runId, status: "skipped", startedAt: at, finishedAt: at, skippedReason: reason });
+  return { runId, skipped: reason, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: Date.now() - started };
+}
+
 /**
- * Overlapping runs: one extract at a time (a lock in the ledger, for at most the extractor's timeout), and no
+ * Overlapping runs: one extract at a time (the ledger's run lock, for at most the extractor's timeout), and no
  * new run while the previous one still drains (messages in the queue): the schedule's next tick picks the work
- * up. Returns why the run is skipped, or (admitted) the row count of the last completed extract.
+ * up. Returns why the run is skipped, if it is.
  */
-async function admit(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<string | { lastRowsRead?: number }> {
-  const lock = await ledger.acquireRunLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
-  if (!lock.ok) return `another extract (${lock.heldBy}) is running`;
-  if (deps.sqs && deps.queueUrl) {
-    const q = await queueDepth(deps.sqs, deps.queueUrl);
-    if (q.visible + q.inFlight > 0) {
-      await ledger.releaseRunLock(runId);
-      return `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue`;
-    }
-  }
-  return { lastRowsRead: lock.lastRowsRead };
+async function stillDraining(deps: ExtractorDeps): Promise<string | undefined> {
+  if (!deps.sqs || !deps.queueUrl) return undefined;
+  const q = await queueDepth(deps.sqs, deps.queueUrl);
+  return q.visible + q.inFlight > 0 ? `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue` : undefined;
 }
 
 async function extractRun(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent, lastRowsRead?: number): Promise<ExtractorResult> {
@@ -221,7 +223,8 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
       else buffer.push(op);
     }
   };
-  const seen = config.mirror.enabled && deps.ledger ? new Set<string>() : undefined;
+  // Mirror mode: every key a row carries, recorded before the row is validated (see core/mirror.ts).
+  const presence = config.mirror.enabled && deps.ledger ? new RunPresence() : undefined;
   let pageOps: SyncOperation[] = [];
 
   // With the last run's row count as the estimate of this one's, the ledger is read while the warehouse runs the
@@ -240,6 +243,7 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     for (const row of page.rows) {
       rowNumber++;
       accounting.read();
+      presence?.observe(mapper.identityKey(row), rowNumber);
       const mapped = mapper.map(row, rowNumber);
       if (!mapped.ok) {
         reject(mapped.rejection, undefined);
@@ -254,7 +258,6 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
         continue;
       }
       pageOps.push({ kind: "sync", row: rowNumber, keyLabel, fingerprint: fingerprint(profile), desired: profile });
-      seen?.add(profile.key);
     }
     await filterUnchanged(pageOps);
     pageOps = [];
@@ -267,8 +270,8 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
 
   // Mirror mode, only after a complete extract (an exception above never gets here).
   let mirror: Awaited<ReturnType<typeof planMirror>> | undefined;
-  if (seen && deps.ledger) {
-    mirror = await planMirror(config, deps.ledger, seen, event.approveMirror === true);
+  if (presence && deps.ledger) {
+    mirror = await planMirror(config, deps.ledger, presence, event.approveMirror === true);
     if (!mirror.held && mirror.ops.length > 0) {
       accounting.addAbsent(mirror.ops.length);
       buffer.push(...mirror.ops);
@@ -285,8 +288,6 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   metrics.addMetric("RowsRejected", MetricUnit.Count, snap.rejected);
   metrics.addMetric("RowsEnqueued", MetricUnit.Count, enqueued);
   metrics.addMetric("SqsRequests", MetricUnit.Count, sender.stats.requests);
-  // The "no successful run" alarm watches this one.
-  metrics.addMetric("RunsSucceeded", MetricUnit.Count, 1);
   const result: ExtractorResult = {
     runId,
     rowsRead: snap.rowsRead,
@@ -315,6 +316,9 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
       heldReason: mirror?.heldReason,
     });
   }
+  // Last, and only once everything above held: the "no successful run" alarm watches this metric, and Powertools
+  // flushes metrics on errors too, so emitting it earlier would let a failed run silence that alarm.
+  metrics.addMetric("RunsSucceeded", MetricUnit.Count, 1);
   return result;
 }
 
@@ -345,7 +349,7 @@ async function loadApplied(deps: ExtractorDeps, ledger: Ledger, expectedRows: nu
  * Managed users absent from this run become block or delete operations, unless there are more of them than the
  * threshold allows (by count or by share of managed users): then nothing at all is done and the run is held.
  */
-export async function planMirror(config: SyncConfig, ledger: Ledger, seen: Set<string>, approved: boolean) {
+export async function planMirror(config: SyncConfig, ledger: Ledger, presence: RunPresence, approved: boolean) {
   const m = config.mirror;
   const ignore = new Set(m.ignore.map((x) => x.toLowerCase()));
   const now = Date.now();
@@ -356,7 +360,7 @@ export async function planMirror(config: SyncConfig, ledger: Ledger, seen: Set<s
   for await (const e of ledger.entries()) {
     if (!e.managed || !e.userId) continue;
     managed++;
-    if (seen.has(e.key)) continue;
+    if (presence.has(e.key)) continue;
     if (ignore.has(e.key.toLowerCase()) || (e.profile?.email && ignore.has(e.profile.email))) continue;
     const kind = mirrorAction(m, e, now);
     if (!kind) continue;
@@ -366,10 +370,15 @@ export async function planMirror(config: SyncConfig, ledger: Ledger, seen: Set<s
   }
   const share = managed > 0 ? ops.length / managed : 0;
   const over = ops.length > m.threshold.maxCount || share > m.threshold.maxShare;
-  const held = over && !(m.approve || approved);
-  const heldReason = held
-    ? `${ops.length} of ${managed} managed users (${(share * 100).toFixed(1)}%) are absent; the threshold is ${m.threshold.maxCount} users or ${(m.threshold.maxShare * 100).toFixed(1)}%. Approve with mirror.approve or the CLI.`
-    : undefined;
+  // Rows without a usable key hide who is absent: held whatever the threshold and any approval.
+  const incomplete = presence.incompleteReason(config.identity);
+  const overThreshold = over && !(m.approve || approved);
+  const held = incomplete !== undefined || overThreshold;
+  const heldReason = incomplete
+    ? `absent users cannot be known: ${incomplete}.`
+    : overThreshold
+      ? `${ops.length} of ${managed} managed users (${(share * 100).toFixed(1)}%) are absent; the threshold is ${m.threshold.maxCount} users or ${(m.threshold.maxShare * 100).toFixed(1)}%. Approve with mirror.approve or the CLI.`
+      : undefined;
   return { ops: held ? [] : ops, absent: ops.length, block, delete: del, held, heldReason, managed };
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ledger, type LedgerEntry } from "../../functions/adapters/ledger/ledger.js";
+import { RunPresence } from "../../functions/core/mirror.js";
 import { planMirror } from "../../functions/extractor/extract.js";
 import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { testConfig } from "../helpers/config.js";
@@ -108,6 +109,13 @@ describe("ledger on dynalite", () => {
   });
 });
 
+/** The presence of a run whose rows carry these keys, in order. */
+function presenceOf(keys: (string | undefined)[]): RunPresence {
+  const p = new RunPresence();
+  keys.forEach((k, i) => p.observe(k, i + 1));
+  return p;
+}
+
 describe("mirror planning", () => {
   const day = 86_400_000;
   it("blocks, deletes or blocks-then-deletes absent managed users only, never ignored or unmanaged ones", async () => {
@@ -121,7 +129,7 @@ describe("mirror planning", () => {
       entry("ignored-email", { profile: { key: "ignored-email", email: "keep@example.com", fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [] } }),
       { key: "unmanaged", managed: false, lastOutcome: "rejected" },
     ]);
-    const seen = new Set(["present"]);
+    const seen = presenceOf(["present"]);
     const mirror = (action: "block" | "delete" | "block-then-delete") =>
       planMirror(testConfig({ mirror: { enabled: true, action, deleteAfterDays: 30, ignore: ["ignored-key", "KEEP@example.com"], threshold: { maxCount: 100, maxShare: 1 } } }), ledger, seen, false);
     const kinds = async (action: "block" | "delete" | "block-then-delete") => Object.fromEntries((await mirror(action)).ops.map((o) => [o.key, o.kind]));
@@ -134,7 +142,7 @@ describe("mirror planning", () => {
   it("holds the run over the count or the share, unless approved", async () => {
     const ledger = await freshLedger();
     await ledger.putMany(Array.from({ length: 10 }, (_, i) => entry(`k${i}`)));
-    const seen = new Set(["k0", "k1", "k2", "k3", "k4", "k5", "k6"]);
+    const seen = presenceOf(["k0", "k1", "k2", "k3", "k4", "k5", "k6"]);
     const plan = (threshold: { maxCount: number; maxShare: number }, approved = false) =>
       planMirror(testConfig({ mirror: { enabled: true, action: "delete", threshold } }), ledger, seen, approved);
     expect(await plan({ maxCount: 100, maxShare: 0.5 })).toMatchObject({ held: false, absent: 3 });
@@ -143,5 +151,22 @@ describe("mirror planning", () => {
     expect(byShare.heldReason).toBe("3 of 10 managed users (30.0%) are absent; the threshold is 100 users or 20.0%. Approve with mirror.approve or the CLI.");
     expect(await plan({ maxCount: 2, maxShare: 1 })).toMatchObject({ held: true });
     expect((await plan({ maxCount: 2, maxShare: 1 }, true)).ops).toHaveLength(3);
+  });
+
+  it("holds the run, whatever the threshold or an approval, while a row has no usable key", async () => {
+    const ledger = await freshLedger();
+    await ledger.putMany(Array.from({ length: 10 }, (_, i) => entry(`k${i}`)));
+    const config = testConfig({ mirror: { enabled: true, action: "delete", approve: true, threshold: { maxCount: 100, maxShare: 1 } } });
+    const oneUnkeyed = await planMirror(config, ledger, presenceOf(["k0", "k1", undefined, "k2"]), true);
+    expect(oneUnkeyed).toMatchObject({ held: true, absent: 7, ops: [] });
+    expect(oneUnkeyed.heldReason).toBe(
+      "absent users cannot be known: 1 row has an empty or invalid identity key (id): row 3; such a row could be any managed user, so nobody is blocked or deleted until it is fixed.",
+    );
+    const byEmail = testConfig({ identity: { emailColumn: "email" }, mirror: { enabled: true, action: "block", threshold: { maxCount: 100, maxShare: 1 } } });
+    const two = await planMirror(byEmail, ledger, presenceOf(["k0", undefined, undefined]), false);
+    expect(two.heldReason).toBe(
+      "absent users cannot be known: 2 rows have an empty or invalid email (email), which is the identity, the first at row 2; such a row could be any managed user, so nobody is blocked or deleted until it is fixed.",
+    );
+    expect((await planMirror(config, ledger, presenceOf(["k0", "k1"]), true)).ops).toHaveLength(8);
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
 import { consumerBudget } from "../../functions/core/config.js";
+import { RunAccounting } from "../../functions/core/outcomes.js";
 import { chooseUnchangedCheck, extract, scanSegments } from "../../functions/extractor/extract.js";
 import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { testConfig } from "../helpers/config.js";
@@ -157,5 +158,54 @@ describe("sending", () => {
     expect(sentBatches().map((b) => b.length)).toEqual([10, 2, 10, 2]);
     expect(sentBatches().flat().every((n) => n === 25)).toBe(true);
     expect(sentBatches().flat().reduce((x, y) => x + y, 0)).toBe(600);
+  });
+});
+
+describe("how a run ends", () => {
+  const metricNames = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => c[0] as string);
+
+  it("RunsSucceeded is the last metric of a successful run, and never emitted when the accounting check fails", async () => {
+    await ensureLedgerTable(dynamo.client, "x-succeeded");
+    const ledger = new Ledger(dynamo.client, "x-succeeded");
+    warehouse(1, 5);
+    const ok = base();
+    const added = vi.spyOn(ok.metrics, "addMetric");
+    await extract({ ...ok, sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-ok" });
+    expect(metricNames(added).at(-1)).toBe("RunsSucceeded");
+
+    warehouse(1, 5);
+    const bad = base();
+    const addedBad = vi.spyOn(bad.metrics, "addMetric");
+    const snapshot = vi.spyOn(RunAccounting.prototype, "snapshot");
+    snapshot.mockImplementation(function (this: RunAccounting) {
+      snapshot.mockRestore();
+      return { ...this.snapshot(), unaccounted: 1 };
+    });
+    await expect(extract({ ...bad, sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-unaccounted" })).rejects.toThrow("extract accounting does not add up: 1 rows unaccounted");
+    expect(metricNames(addedBad)).not.toContain("RunsSucceeded");
+    expect(await ledger.getRun("run-unaccounted")).toMatchObject({ status: "failed" });
+  });
+
+  it("RunsSucceeded is not emitted when the final run write fails", async () => {
+    await ensureLedgerTable(dynamo.client, "x-final-write");
+    const ledger = new Ledger(dynamo.client, "x-final-write");
+    warehouse(1, 5);
+    const deps = base();
+    const added = vi.spyOn(deps.metrics, "addMetric");
+    const putRun = ledger.putRun.bind(ledger);
+    vi.spyOn(ledger, "putRun").mockImplementation((run) => (run.status === "completed" ? Promise.reject(new Error("throttled")) : putRun(run)));
+    await expect(extract({ ...deps, sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-w" })).rejects.toThrow("throttled");
+    expect(metricNames(added)).not.toContain("RunsSucceeded");
+  });
+
+  it("releases the run lock when the admission check fails after the lock was taken", async () => {
+    await ensureLedgerTable(dynamo.client, "x-lock");
+    const ledger = new Ledger(dynamo.client, "x-lock");
+    warehouse(1, 5);
+    sqsMock.on(GetQueueAttributesCommand).rejects(new Error("sqs is unavailable"));
+    await expect(extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-adm" })).rejects.toThrow("sqs is unavailable");
+    expect(await ledger.getRun("run-adm")).toMatchObject({ status: "failed", error: "sqs is unavailable" });
+    // The next run is not skipped as "another extract is running".
+    expect(await ledger.acquireRunLock("next", 60_000)).toMatchObject({ ok: true });
   });
 });

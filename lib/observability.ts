@@ -157,6 +157,8 @@ export class Observability extends Construct {
         pipeline.consumer.metricErrors({ label: "consumer errors" }),
         pipeline.extractor.metricThrottles({ label: "extractor throttles" }),
         pipeline.consumer.metricThrottles({ label: "consumer throttles" }),
+        // A ledger write that failed after its Auth0 write: the user is retried, but the ledger lagged Auth0.
+        labelled(m("consumer", "LedgerWriteFailures"), "ledger write failures"),
       ], 8),
       graph("Lambda duration (p95)", [
         pipeline.extractor.metricDuration({ statistic: "p95", label: "extractor" }),

@@ -26,6 +26,24 @@ export interface ConsumerDeps {
   safetyMs?: number;
   /** User operations of one message worked on at once (the pacer sets the pace). */
   parallelism?: number;
+  /** Ledger writes that failed (the handler emits the LedgerWriteFailures metric from it). */
+  counters?: ConsumerCounters;
+}
+
+export interface ConsumerCounters {
+  ledgerWriteFailures: number;
+}
+
+/**
+ * A ledger write failed: logged with the key's hash and counted, never swallowed. After an Auth0 write the user is
+ * retried (the retry finds the user in Auth0 and records it); a bookkeeping write (a rejection's reason, a retry's
+ * last error) only loses that note.
+ */
+function ledgerWriteFailed(deps: ConsumerDeps, runId: string, key: string, what: string, err: unknown): string {
+  const error = err instanceof Error ? err.message : String(err);
+  if (deps.counters) deps.counters.ledgerWriteFailures++;
+  deps.logger.error("ledger write failed", { runId, keyHash: hashKey(key), write: what, error });
+  return `ledger write failed (${what}): ${error}`;
 }
 
 /** A record that must be delivered again: a passing failure, or not started for lack of time. */
@@ -236,9 +254,14 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
     if ("retry" in res) return res;
     // The ledger follows Auth0: written after the write succeeded, so a retry finds the user applied.
     if (deps.ledger) {
-      if (res.entry) await deps.ledger.put(res.entry);
-      else if (res.entry === null) await deps.ledger.delete(opKey(op));
-      else if (res.outcome === "rejected") await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason, runId);
+      const what = res.entry ? "the applied profile, after the Auth0 write" : res.entry === null ? "the deletion, after the Auth0 write" : "the rejection";
+      try {
+        if (res.entry) await deps.ledger.put(res.entry);
+        else if (res.entry === null) await deps.ledger.delete(opKey(op));
+        else if (res.outcome === "rejected") await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason, runId);
+      } catch (err) {
+        return { retry: ledgerWriteFailed(deps, runId, opKey(op), what, err) };
+      }
     }
     return res;
   } catch (err) {
@@ -250,7 +273,7 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
         row: op.kind === "sync" ? op.row : undefined,
         keyLabel: op.keyLabel,
       };
-      await deps.ledger?.recordOutcome(opKey(op), "rejected", rejection.reason, runId).catch(() => undefined);
+      await deps.ledger?.recordOutcome(opKey(op), "rejected", rejection.reason, runId).catch((err: unknown) => ledgerWriteFailed(deps, runId, opKey(op), "the rejection", err));
       return { outcome: "rejected", rejection };
     }
     return { retry: err instanceof Error ? err.message : String(err) };
@@ -288,7 +311,7 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
       if ("retry" in res) {
         retries.push(`${where(op)}: ${res.retry}`);
         logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
-        await deps.ledger?.recordFailure(key, res.retry).catch(() => undefined);
+        await deps.ledger?.recordFailure(key, res.retry).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the retry's reason", err));
         continue;
       }
       if (repeat) tally.repeats++;

@@ -53,7 +53,8 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
       throw err;
     });
     const d = await deps;
-    const before = { calls: d.auth0.stats.calls, s429: d.auth0.stats.status429 };
+    d.counters ??= { ledgerWriteFailures: 0 };
+    const before = { calls: d.auth0.stats.calls, s429: d.auth0.stats.status429, ledger: d.counters.ledgerWriteFailures };
     const totals: Partial<Record<Outcome, number>> = {};
     // Records one after another: the pacer is the limit, and a late record must see the time left.
     const processor = new BatchProcessor(EventType.SQS);
@@ -66,6 +67,8 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
     for (const o of OUTCOMES) if (totals[o]) metrics.addMetric(NAMES[o], MetricUnit.Count, totals[o] ?? 0);
     metrics.addMetric("Auth0Calls", MetricUnit.Count, d.auth0.stats.calls - before.calls);
     metrics.addMetric("Auth0Status429", MetricUnit.Count, d.auth0.stats.status429 - before.s429);
+    const ledgerFailures = d.counters.ledgerWriteFailures - before.ledger;
+    metrics.addMetric("LedgerWriteFailures", MetricUnit.Count, ledgerFailures);
     return response;
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))

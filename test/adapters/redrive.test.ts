@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, StartMessageMoveTaskCommand } from "@aws-sdk/client-sqs";
@@ -62,5 +63,25 @@ describe("redrive with message move tasks (local-aws-sqs)", () => {
     const left = (await queueDepth(sqs, q.dlqUrl)).visible;
     expect(left).toBeGreaterThan(0);
     expect(left + (await queueDepth(sqs, q.queueUrl)).visible).toBe(40);
+  });
+
+  it("a long redrive adds no abort listener per poll (no MaxListenersExceeded warning)", async () => {
+    const q = await queues(10);
+    const ac = new AbortController();
+    let polls = 0;
+    let most = 0;
+    const done = await redrive(sqs, {
+      ...q,
+      ratePerSecond: 10,
+      pollMs: 5,
+      signal: ac.signal,
+      onProgress: () => {
+        polls++;
+        most = Math.max(most, getEventListeners(ac.signal, "abort").length);
+      },
+    });
+    expect(done.status).toBe("COMPLETED");
+    expect(polls).toBeGreaterThan(20);
+    expect(most).toBe(0);
   });
 });

@@ -2,13 +2,15 @@
  * The consumer's decisions when Auth0 disagrees with what the ledger expects: a create that meets a 409 (a race,
  * someone else's user, or our own create whose answer was lost) and a token endpoint that refuses.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { packMessages } from "../../functions/adapters/sqs/sender.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import type { Auth0Adapter } from "../../functions/adapters/auth0/client.js";
 import { createConsumerHandler } from "../../functions/consumer/handler.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
+import { hashKey } from "../../functions/core/profile.js";
 import type { Row } from "../../functions/core/types.js";
 import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import type { Auth0Emulator } from "../../local/auth0-emulator.js";
@@ -178,5 +180,35 @@ describe("the token endpoint", () => {
     const [msg] = packMessages("run-1", opsFor(config, [ann]), 25);
     expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
     expect(outcomes).toEqual([]);
+  });
+});
+
+describe("a ledger write that fails after the Auth0 write", () => {
+  it("is logged with the key's hash (never the email), counted in LedgerWriteFailures, and the user retried", async () => {
+    const ledger = await freshLedger();
+    const emu = await startEmulator();
+    const auth0 = adapterFor(emu);
+    const config = testConfig(mapping);
+    const put = ledger.put.bind(ledger);
+    let failures = 1;
+    vi.spyOn(ledger, "put").mockImplementation((e) => (failures-- > 0 ? Promise.reject(new Error("ProvisionedThroughputExceededException")) : put(e)));
+    const errors: unknown[][] = [];
+    const outcomes: OutcomeEvent[] = [];
+    const added = vi.spyOn(Metrics.prototype, "addMetric");
+    const handler = createConsumerHandler(({ logger }) => {
+      vi.spyOn(logger, "error").mockImplementation((...args: unknown[]) => void errors.push(args));
+      return { config, auth0, logger, ledger, onOutcome: (e) => outcomes.push(e) };
+    });
+    const [msg] = packMessages("run-1", opsFor(config, [ann]), 25);
+    expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    expect(errors).toEqual([["ledger write failed", { runId: "run-1", keyHash: hashKey("a"), write: "the applied profile, after the Auth0 write", error: "ProvisionedThroughputExceededException" }]]);
+    expect(JSON.stringify(errors)).not.toContain("ann@example.com");
+    expect(added.mock.calls.filter((c) => c[0] === "LedgerWriteFailures").map((c) => c[2])).toEqual([1]);
+    expect((await ledger.get("a"))?.lastError).toBe("ledger write failed (the applied profile, after the Auth0 write): ProvisionedThroughputExceededException");
+    // The retry finds the user Auth0 already has, records it, and counts it once.
+    expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+    expect(outcomes.map((o) => o.outcome)).toEqual(["created"]);
+    expect(emu.state().users).toHaveLength(1);
+    added.mockRestore();
   });
 });

@@ -166,7 +166,7 @@ describe("the deployable stack", () => {
     const dash = Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0] as { Properties: { DashboardBody: unknown; DashboardName: string } };
     expect(dash.Properties.DashboardName).toBe("auth0-sync-test-sync");
     const body = JSON.stringify(dash.Properties.DashboardBody);
-    for (const metric of ["RowsRead", "RowsRejected", "RowsEnqueued", "UsersCreated", "UsersUpdated", "UsersUnchanged", "UsersRejected", "dead-lettered (DLQ messages)", "Auth0Calls", "Auth0Status429", "ApproximateAgeOfOldestMessage", "Throttles", "Duration", "alarm"]) {
+    for (const metric of ["RowsRead", "RowsRejected", "RowsEnqueued", "UsersCreated", "UsersUpdated", "UsersUnchanged", "UsersRejected", "dead-lettered (DLQ messages)", "Auth0Calls", "Auth0Status429", "LedgerWriteFailures", "ApproximateAgeOfOldestMessage", "Throttles", "Duration", "alarm"]) {
       expect(body, metric).toContain(metric);
     }
   });

@@ -11,6 +11,7 @@ import {
   type ListMessageMoveTasksResultEntry,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { setTimeout as delay } from "node:timers/promises";
 
 export class RedriveError extends Error {
   constructor(message: string) {
@@ -26,11 +27,6 @@ export interface RedriveProgress {
   failureReason?: string;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number; oldestAgeSeconds?: number }> {
   const a = (
@@ -97,6 +93,8 @@ export async function redrive(
       if (p.status === "FAILED") throw new RedriveError(`The redrive failed: ${p.failureReason ?? "no reason given"}`);
       return p;
     }
-    await sleep(opts.pollMs ?? 1000, opts.signal);
+    // Node's timer removes its abort listener when it fires (a hand-made one added a listener per poll); an abort
+    // ends the wait early and the loop cancels the task.
+    await delay(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => undefined);
   }
 }

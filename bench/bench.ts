@@ -157,7 +157,9 @@ async function syncScenarios(root: string) {
       burst: RATE,
       latencyMs: LATENCY,
       jitterMs: JITTER,
-      onEnvironment: (e) => (env = e),
+      onEnvironment: (e) => {
+        env = e;
+      },
       onProgress: progress(name),
     });
     done();

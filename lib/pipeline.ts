@@ -177,15 +177,21 @@ export class Pipeline extends Construct {
     );
 
     // ---- IAM ----
-    this.queue.grantSendMessages(this.extractor);
+    // Exactly the calls each handler makes (test/lib/iam-coverage.test.ts records them through the local pipeline
+    // and checks each against these roles, and that no action here goes unused).
+    // Extractor: SendMessageBatch (authorized as SendMessage) and the queue depth its admission reads.
+    this.queue.grant(this.extractor, "sqs:SendMessage", "sqs:GetQueueAttributes");
     // Exact actions on the table only (not its index, which only the operator's `status` queries).
     const ledgerAccess = (fn: NodejsFunction, actions: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [this.ledger.tableArn] }));
-    // Extractor: read entries (unchanged rows by lookup or Scan, sized by DescribeTable; mirror mode) and write its run item.
-    ledgerAccess(this.extractor, ["BatchGetItem", "Scan", "DescribeTable", "UpdateItem"]);
-    // Consumer: read and write entries, add to its run's counts.
-    ledgerAccess(this.consumer, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "DeleteItem"]);
-    this.credentialsSecret.grantRead(this.consumer);
+    // Extractor: read entries (unchanged rows by lookup or Scan, sized by DescribeTable; mirror mode), take and
+    // release the run lock (a conditional UpdateItem; GetItem names the run holding it), write its run item.
+    ledgerAccess(this.extractor, ["BatchGetItem", "GetItem", "Scan", "DescribeTable", "UpdateItem"]);
+    // Consumer: read entries, write them (PutItem; DeleteItem after a mirror delete), record reasons and add to
+    // its run's counts (UpdateItem).
+    ledgerAccess(this.consumer, ["BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"]);
+    // Powertools' getSecret reads the credentials with GetSecretValue only.
+    this.consumer.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [this.credentialsSecret.secretArn] }));
     const src = config.source;
     const dataTarget = src.clusterIdentifier
       ? stack.formatArn({ service: "redshift", resource: "cluster", resourceName: src.clusterIdentifier, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
@@ -194,13 +200,14 @@ export class Pipeline extends Construct {
     // The Data API's statement calls have no resource; the condition limits them to statements this role ran.
     this.extractor.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult", "redshift-data:CancelStatement"],
+        actions: ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult"],
         resources: ["*"],
         conditions: { StringEquals: { "redshift-data:statement-owner-iam-userid": "${aws:userid}" } },
       }),
     );
     if (src.secretArn) {
-      secrets.Secret.fromSecretCompleteArn(this, "RedshiftSecret", src.secretArn).grantRead(this.extractor);
+      // The Data API reads the secret with the caller's permissions: GetSecretValue only (AWS's data-api-iam page).
+      this.extractor.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [src.secretArn] }));
     } else if (src.workgroupName) {
       // Serverless without a secret: temporary IAM database credentials for this role.
       this.extractor.addToRolePolicy(new iam.PolicyStatement({ actions: ["redshift-serverless:GetCredentials"], resources: [dataTarget] }));
@@ -208,7 +215,7 @@ export class Pipeline extends Construct {
     Validations.of(this.roles.extractor!).acknowledge({
       id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
       reason:
-        "DescribeStatement, GetStatementResult and CancelStatement take no resource ARN; the statement-owner condition limits them to this role's own statements." +
+        "DescribeStatement and GetStatementResult take no resource ARN; the statement-owner condition limits them to this role's own statements." +
         (config.lambda.tracing ? " X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." : ""),
     });
     if (src.workgroupName && !src.workgroupArn) {

@@ -35,6 +35,8 @@ import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type TenantSta
 import { DEMO_ROLES, loadCsv, seedDemo, tableFromSql } from "./demo-data.js";
 import { RedshiftDataEmulator } from "./redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "./dynamo.js";
+import { recordCalls, type AwsCall, type LambdaName } from "./aws-calls.js";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Ledger } from "../functions/adapters/ledger/ledger.js";
 
 export interface LocalEnvironmentOptions {
@@ -63,6 +65,8 @@ export interface LocalEnvironmentOptions {
   noLedger?: boolean;
   /** Fault injection for the reliability suite (test/e2e/reliability.test.ts). */
   chaos?: Chaos;
+  /** Every AWS SDK command the handlers send is appended here (the IAM coverage test checks them). */
+  awsCalls?: AwsCall[];
 }
 
 export interface Chaos {
@@ -86,8 +90,10 @@ export interface LocalRunOptions extends LocalEnvironmentOptions {
   onOutcome?: (e: OutcomeEvent) => void;
   /** Approve a mirror run over the threshold (as the CLI's approval does). */
   approveMirror?: boolean;
-  /** Called once the stand-ins run (the bench reads the emulator's request log through it). */
-  onEnvironment?: (env: LocalEnvironment) => void;
+  /** Called once the stand-ins run, before the extract starts (the bench reads the emulator's request log through it). */
+  onEnvironment?: (env: LocalEnvironment) => void | Promise<void>;
+  /** How the extractor finds unchanged rows (see `chooseUnchangedCheck`); dynalite's ItemCount of 0 always picks the Scan. */
+  unchangedCheck?: "auto" | "scan" | "lookup";
 }
 
 export interface Progress {
@@ -200,7 +206,10 @@ export class LocalEnvironment {
   redshiftEmulator!: RedshiftDataEmulator;
   emulator?: Auth0Emulator;
   auth0Target!: { domain: string; baseUrl?: string; credentials: Auth0Credentials };
-  ledgerFor?: () => Ledger;
+  /** The ledger as one Lambda reaches it (its calls recorded when `awsCalls` is set), or as the operator does. */
+  ledgerFor?: (fn?: LambdaName) => Ledger;
+  private sqsEndpoint!: string;
+  private readonly handlerClients = new Map<string, unknown>();
   readonly tenantFile: string;
   readonly dlqFile: string;
 
@@ -253,6 +262,7 @@ export class LocalEnvironment {
     const sqsServer: Server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
     this.cleanups.push(() => new Promise<void>((r) => (sqsServer.closeAllConnections(), sqsServer.close(() => r()))));
     const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
+    this.sqsEndpoint = sqsEndpoint;
     const sqs = new SQSClient({ ...FAKE_AWS, endpoint: sqsEndpoint });
     this.sqs = sqs;
     this.dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${config.name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86400) } }))).QueueUrl!;
@@ -312,14 +322,31 @@ export class LocalEnvironment {
       this.cleanups.push(() => dynamo.stop());
       const tableName = `auth0-sync-${config.name}-ledger`;
       await ensureLedgerTable(dynamo.client, tableName);
-      this.ledgerFor = () => new Ledger(dynamo.client, tableName);
+      this.ledgerFor = (fn) => new Ledger(fn ? this.handlerClient(fn, "dynamodb", () => new DynamoDBClient({ ...FAKE_AWS, endpoint: dynamo.endpoint })) : dynamo.client, tableName);
       // A local run stopped with Ctrl-C leaves its lock behind; no other process can have this directory open.
       await this.ledgerFor().breakRunLock();
     }
   }
 
-  redshiftClient(): RedshiftDataClient {
-    return new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
+  redshiftClient(fn?: LambdaName): RedshiftDataClient {
+    const make = () => new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
+    return fn ? this.handlerClient(fn, "redshift", make) : make();
+  }
+
+  /** The SQS client a Lambda sends with: its own, apart from the one that plays Lambda's event source. */
+  handlerSqs(fn: LambdaName): SQSClient {
+    return this.handlerClient(fn, "sqs", () => new SQSClient({ ...FAKE_AWS, endpoint: this.sqsEndpoint }));
+  }
+
+  /** One client per Lambda and service, recording its calls when `awsCalls` is set. */
+  private handlerClient<C extends { middlewareStack: { add: unknown } }>(fn: LambdaName, service: string, make: () => C): C {
+    const id = `${fn}/${service}`;
+    let client = this.handlerClients.get(id) as C | undefined;
+    if (!client) {
+      client = this.opts.awsCalls ? recordCalls(make(), fn, this.opts.awsCalls) : make();
+      this.handlerClients.set(id, client);
+    }
+    return client;
   }
 
   /** An Auth0 adapter with its own pacer, as one Lambda instance has. */
@@ -351,7 +378,7 @@ export class LocalEnvironment {
       const handler = createConsumerHandler(({ logger }) => {
         const auth0 = this.auth0Adapter(share);
         adapters.push(auth0);
-        return { config, auth0, logger, ledger: this.ledgerFor?.(), onOutcome: (e: OutcomeEvent) => alive.v && opts.onOutcome(e) };
+        return { config, auth0, logger, ledger: this.ledgerFor?.("consumer"), onOutcome: (e: OutcomeEvent) => alive.v && opts.onOutcome(e) };
       });
       return { handler, alive };
     };
@@ -472,6 +499,8 @@ export class LocalEnvironment {
   async stop(): Promise<void> {
     for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
     this.cleanups.length = 0;
+    for (const c of this.handlerClients.values()) (c as { destroy(): void }).destroy();
+    this.handlerClients.clear();
   }
 }
 
@@ -484,8 +513,8 @@ function writeFileAtomic(path: string, data: string): void {
 export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunSummary> {
   const started = Date.now();
   const env = await LocalEnvironment.start(opts);
-  opts.onEnvironment?.(env);
   try {
+    await opts.onEnvironment?.(env);
     const config = env.config;
     // ---- outcomes: the first final outcome of each key wins (a redelivered user is not counted twice) ----
     const outcomes = new Map<string, OutcomeEvent>();
@@ -502,13 +531,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       opts.onProgress?.({ phase, rowsRead, done, total, elapsedMs: Date.now() - started });
     const extractor = createExtractorHandler(({ logger, metrics }) => ({
       config,
-      redshift: env.redshiftClient(),
-      sqs: opts.chaos?.extractorSqs?.(env.sqs) ?? env.sqs,
+      redshift: env.redshiftClient("extractor"),
+      sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
       queueUrl: env.queueUrl,
       logger,
       metrics,
       poll: { minMs: 10, maxMs: 200 },
-      ledger: env.ledgerFor?.(),
+      ledger: env.ledgerFor?.("extractor"),
+      unchangedCheck: opts.unchangedCheck,
       onOutcome: record,
       onProgress: (p) => {
         rowsRead = p.rowsRead;

@@ -1,0 +1,70 @@
+/**
+ * A small IAM evaluator over a synthesized template: which statements a role's policies hold, CloudFormation
+ * expressions resolved to ARN strings (a resource of the stack as `logical:<LogicalId>`), and whether an action on
+ * a resource is allowed (IAM's `*` and `?` wildcards; conditions are not evaluated: a statement with one counts as
+ * allowing, which is what it does for the calls it was written for).
+ */
+import type { Template } from "aws-cdk-lib/assertions";
+
+export interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+export const PARTITION = "aws";
+
+/** A CloudFormation value as a string: pseudo parameters by value, the stack's resources as `logical:<id>`. */
+export function resolve(expr: unknown, pseudo: { region: string; account: string }): string {
+  if (typeof expr === "string") return expr;
+  if (expr && typeof expr === "object") {
+    const o = expr as Record<string, unknown>;
+    if (typeof o.Ref === "string") {
+      if (o.Ref === "AWS::Partition") return PARTITION;
+      if (o.Ref === "AWS::Region") return pseudo.region;
+      if (o.Ref === "AWS::AccountId") return pseudo.account;
+      return `logical:${o.Ref}`;
+    }
+    if (Array.isArray(o["Fn::GetAtt"])) return `logical:${(o["Fn::GetAtt"] as string[])[0]}`;
+    if (Array.isArray(o["Fn::Join"])) {
+      const [sep, parts] = o["Fn::Join"] as [string, unknown[]];
+      return parts.map((p) => resolve(p, pseudo)).join(sep);
+    }
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(expr)}`);
+}
+
+/** The statements of every policy attached to the role with this description. */
+export function roleStatements(t: Template, roleDescription: string): Statement[] {
+  const roles = Object.entries(t.findResources("AWS::IAM::Role")).filter(([, r]) => (r as { Properties: { Description?: string } }).Properties.Description === roleDescription);
+  if (roles.length !== 1) throw new Error(`expected one role described '${roleDescription}', found ${roles.length}`);
+  const roleId = roles[0]![0];
+  return Object.values(t.findResources("AWS::IAM::Policy"))
+    .map((p) => (p as { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }).Properties)
+    .filter((p) => p.Roles.some((r) => r.Ref === roleId))
+    .flatMap((p) => p.PolicyDocument.Statement);
+}
+
+function glob(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  return re.test(value);
+}
+
+/** Whether an Allow statement grants `action` on `resource` (an ARN, or `*` for actions without a resource). */
+export function allows(statements: Statement[], action: string, resource: string, pseudo: { region: string; account: string }): boolean {
+  return statements.some(
+    (s) =>
+      s.Effect === "Allow" &&
+      [s.Action].flat().some((a) => glob(a, action)) &&
+      [s.Resource].flat().some((r) => {
+        const pattern = resolve(r, pseudo);
+        return resource === "*" ? pattern === "*" : glob(pattern, resource);
+      }),
+  );
+}
+
+/** Every action the statements grant. */
+export function grantedActions(statements: Statement[]): string[] {
+  return [...new Set(statements.filter((s) => s.Effect === "Allow").flatMap((s) => [s.Action].flat()))].sort();
+}

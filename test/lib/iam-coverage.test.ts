@@ -1,0 +1,171 @@
+/**
+ * IAM covers every call, and nothing more. Locally nothing enforces IAM (dynalite and local-aws-sqs accept any
+ * call), so a call a role does not allow passes every local test and fails in AWS: the run lock's GetItem did.
+ * Here the handlers run through the local pipeline with a recorder on the AWS clients they get, over scenarios
+ * that take every path that calls AWS (create, reject, retry, mirror delete, the unchanged check by lookup and by
+ * Scan, a run skipped while another holds the lock); each recorded call must be allowed by that function's role
+ * in the synthesized stack (action and resource), and each action a role holds must be one a handler was seen to
+ * call, or one AWS calls on the function's behalf (listed below with the reason).
+ */
+import { join } from "node:path";
+import { App } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
+import { defaultDeps as consumerDefaultDeps } from "../../functions/consumer/handler.js";
+import { Logger } from "@aws-lambda-powertools/logger";
+import type { SyncConfig } from "../../functions/core/config.js";
+import type { AwsCall, LambdaName } from "../../local/aws-calls.js";
+import { runLocalPipeline, type LocalEnvironment } from "../../local/pipeline.js";
+import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
+import { allows, grantedActions, roleStatements } from "../helpers/iam.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const PSEUDO = { region: "eu-west-1", account: "123456789012" };
+
+/** Actions a role holds for calls AWS makes on the function's behalf, not calls of the handler's code. */
+const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
+  extractor: {
+    "logs:CreateLogStream": "Lambda writes the function's logs",
+    "logs:PutLogEvents": "Lambda writes the function's logs",
+    "redshift-serverless:GetCredentials": "the Data API gets temporary database credentials for the role (no source.secretArn)",
+  },
+  consumer: {
+    "logs:CreateLogStream": "Lambda writes the function's logs",
+    "logs:PutLogEvents": "Lambda writes the function's logs",
+    "sqs:ReceiveMessage": "the SQS event source mapping polls with the function's role",
+    "sqs:DeleteMessage": "the event source mapping deletes processed messages",
+    "sqs:ChangeMessageVisibility": "the event source mapping returns failed messages",
+    "sqs:GetQueueAttributes": "the event source mapping reads the queue",
+    "sqs:GetQueueUrl": "the event source mapping resolves the queue",
+  },
+};
+
+/** The IAM action a recorded operation needs: SQS's batch operations are authorized by their single forms. */
+function actionOf(c: AwsCall): string {
+  const batch: Record<string, string> = { SendMessageBatch: "SendMessage", DeleteMessageBatch: "DeleteMessage", ChangeMessageVisibilityBatch: "ChangeMessageVisibility" };
+  return `${c.service}:${c.service === "sqs" ? (batch[c.operation] ?? c.operation) : c.operation}`;
+}
+
+describe("IAM coverage: every AWS call the Lambdas make is allowed by their roles, and they hold nothing else", () => {
+  const calls: AwsCall[] = [];
+  let config: SyncConfig;
+  let template: Template;
+  const local = { table: "" };
+  const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-created-by-the-stack";
+
+  beforeAll(async () => {
+    config = exampleConfigWith({
+      mirror: { enabled: true, action: "delete", threshold: { maxCount: 1000, maxShare: 0.9 } },
+      auth0: { maxRetries: 0 },
+    });
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const csv = join(dir, "users.csv");
+    const remember = (env: LocalEnvironment) => {
+      local.table = env.ledgerFor!().tableName;
+    };
+    const rows = demoRows(30, (i) => (i === 4 ? "ghost" : "viewer"));
+    // Creates, an unknown role rejected by the consumer, 5xx answers retried (the reasons recorded), a Scan.
+    await runLocalPipeline({ config, stateDir, csv: writeCsv(csv, rows), rate: 500, failRate: 0.2, retryDelaySeconds: 0, awsCalls: calls, onEnvironment: remember, unchangedCheck: "scan" });
+    // Two rows gone (mirror deletes), one changed (a PATCH), the unchanged check by lookup (BatchGetItem).
+    const next = rows.filter((r) => r.id !== "c-0010" && r.id !== "c-0011").map((r) => (r.id === "c-0001" ? { ...r, first: "Renamed" } : r));
+    await runLocalPipeline({ config, stateDir, csv: writeCsv(csv, next), rate: 500, awsCalls: calls, unchangedCheck: "lookup" });
+    // Another extract holds the run lock: this one is skipped, naming the holder (GetItem).
+    const skipped = await runLocalPipeline({
+      config,
+      stateDir,
+      csv: writeCsv(csv, next),
+      rate: 500,
+      awsCalls: calls,
+      onEnvironment: async (env) => void (await env.ledgerFor!().acquireRunLock("run-elsewhere", 60_000)),
+    });
+    expect(skipped.skipped).toBe("another extract (run-elsewhere) is running");
+
+    // In AWS the consumer reads its Auth0 credentials from Secrets Manager (locally they come from the environment).
+    const sm = mockClient(SecretsManagerClient);
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ client_id: "id", client_secret: "secret" }) });
+    const saved = { ...process.env };
+    try {
+      delete process.env.AUTH0_CLIENT_ID;
+      delete process.env.AUTH0_CLIENT_SECRET;
+      Object.assign(process.env, { SYNC_CONFIG: JSON.stringify(config), AUTH0_CREDENTIALS_SECRET_ARN: SECRET_ARN, LEDGER_TABLE: local.table, AWS_REGION: "eu-west-1" });
+      await consumerDefaultDeps({ logger: new Logger({ logLevel: "SILENT" }) });
+      for (const c of sm.commandCalls(GetSecretValueCommand)) calls.push({ fn: "consumer", service: "secretsmanager", operation: "GetSecretValue", resources: { secretId: c.args[0].input.SecretId } });
+    } finally {
+      process.env = saved;
+      sm.restore();
+    }
+
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const stack = new Auth0SyncStack(app, "iam", { config, env: PSEUDO });
+    template = Template.fromStack(stack);
+  }, 240_000);
+
+  /** The ARN a recorded call acts on, in the template's terms (`logical:<LogicalId>` for the stack's resources). */
+  function resourceOf(c: AwsCall): string {
+    const only = (type: string, pick: (p: Record<string, unknown>) => boolean = () => true) => {
+      const ids = Object.entries(template.findResources(type)).filter(([, r]) => pick((r as { Properties: Record<string, unknown> }).Properties));
+      expect(ids, type).toHaveLength(1);
+      return `logical:${ids[0]![0]}`;
+    };
+    const r = c.resources;
+    if (r.table) {
+      expect(r.table).toBe(local.table);
+      return only("AWS::DynamoDB::GlobalTable") + (r.index ? `/index/${r.index}` : "");
+    }
+    if (r.queueUrl) {
+      // Each local run has its own SQS server (a new port); the queue's name says which queue it is.
+      const local = r.queueUrl.split("/").at(-1);
+      const name = local === `${config.name}-queue` ? `auth0-sync-${config.name}` : local === `${config.name}-dlq` ? `auth0-sync-${config.name}-dlq` : "?";
+      return only("AWS::SQS::Queue", (p) => p.QueueName === name);
+    }
+    if (r.workgroup) return `arn:aws:redshift-serverless:${PSEUDO.region}:${PSEUDO.account}:workgroup/0a1b2c3d-workgroup-id`;
+    if (r.cluster) return `arn:aws:redshift:${PSEUDO.region}:${PSEUDO.account}:cluster:${r.cluster}`;
+    if (r.secretId) {
+      expect(r.secretId).toBe(SECRET_ARN);
+      return only("AWS::SecretsManager::Secret");
+    }
+    // DescribeStatement, GetStatementResult: no resource-level permission; IAM wants "*".
+    return "*";
+  }
+
+  it("the scenarios took every path that calls AWS", () => {
+    const seen = (fn: LambdaName) => [...new Set(calls.filter((c) => c.fn === fn).map(actionOf))].sort();
+    expect(seen("extractor")).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+      "redshift-data:DescribeStatement",
+      "redshift-data:ExecuteStatement",
+      "redshift-data:GetStatementResult",
+      "sqs:GetQueueAttributes",
+      "sqs:SendMessage",
+    ]);
+    expect(seen("consumer")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"]);
+  });
+
+  for (const fn of ["extractor", "consumer"] as const) {
+    it(`${fn}: each recorded call is allowed by its role (action and resource)`, () => {
+      const statements = roleStatements(template, `auth0-sync ${config.name} ${fn}`);
+      const denied = new Set<string>();
+      for (const c of calls.filter((x) => x.fn === fn)) {
+        const action = actionOf(c);
+        const resource = resourceOf(c);
+        if (!allows(statements, action, resource, PSEUDO)) denied.add(`${action} on ${resource}`);
+      }
+      expect([...denied]).toEqual([]);
+    });
+
+    it(`${fn}: its role holds no action that no handler call and no AWS service needs`, () => {
+      const statements = roleStatements(template, `auth0-sync ${config.name} ${fn}`);
+      const used = new Set(calls.filter((c) => c.fn === fn).map(actionOf));
+      const unused = grantedActions(statements).filter((a) => !used.has(a) && !(a in ON_BEHALF[fn]));
+      expect(unused).toEqual([]);
+    });
+  }
+});

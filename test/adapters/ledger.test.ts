@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Ledger, type LedgerEntry } from "../../functions/adapters/ledger/ledger.js";
 import { RunPresence } from "../../functions/core/mirror.js";
 import { planMirror } from "../../functions/extractor/extract.js";
-import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
+import { ensureLedgerTable } from "../../local/dynamo.js";
 import { testConfig } from "../helpers/config.js";
+import { localLedgers } from "../helpers/ledger.js";
 
-let dynamo: LocalDynamo;
-let n = 0;
-beforeAll(async () => {
-  dynamo = await startDynamo();
-});
-afterAll(async () => {
-  await dynamo.stop();
-});
-
-async function freshLedger(): Promise<Ledger> {
-  const name = `ledger-${++n}`;
-  await ensureLedgerTable(dynamo.client, name);
-  return new Ledger(dynamo.client, name);
-}
+const ledgers = localLedgers("ledger");
+const freshLedger = () => ledgers.ledger();
 
 const entry = (key: string, over: Partial<LedgerEntry> = {}): LedgerEntry => ({ key, userId: `auth0|${key}`, fingerprint: `fp-${key}`, managed: true, ...over });
 
@@ -99,11 +88,11 @@ describe("ledger on dynalite", () => {
 
   it("adds the runs index to a table created before it existed", async () => {
     const { CreateTableCommand } = await import("@aws-sdk/client-dynamodb");
-    await dynamo.client.send(
+    await ledgers.dynamo().client.send(
       new CreateTableCommand({ TableName: "old-ledger", AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }], KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }], BillingMode: "PAY_PER_REQUEST" }),
     );
-    await ensureLedgerTable(dynamo.client, "old-ledger");
-    const ledger = new Ledger(dynamo.client, "old-ledger");
+    await ensureLedgerTable(ledgers.dynamo().client, "old-ledger");
+    const ledger = new Ledger(ledgers.dynamo().client, "old-ledger");
     await ledger.putRun({ runId: "r1", status: "completed", startedAt: "2026-01-01T00:00:00Z" });
     expect((await ledger.runs()).map((r) => r.runId)).toEqual(["r1"]);
   });

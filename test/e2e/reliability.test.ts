@@ -68,11 +68,20 @@ async function scenario(opts: { n?: number; config?: SyncConfig; chaos?: Chaos; 
 describe("faults: the sync loses nothing and duplicates nothing", () => {
   it("20% of Auth0 answers are 5xx (half of them after the write landed)", async () => {
     const s = await scenario({ failRate: 0.2 });
-    // A create whose 5xx came after the write landed is retried, meets the 409 and adopts the user: updated.
-    expect(s.summary).toMatchObject({ rowsRead: 150, rejected: 0, deadLettered: 0 });
-    expect(s.summary.created + s.summary.updated + s.summary.unchanged).toBe(150);
+    // A create whose 5xx came after the write landed is retried, meets the 409 and is found carrying this row's
+    // key: our own create, counted created. On an empty tenant every row is created or dead-lettered.
+    expect(s.summary).toMatchObject({ rowsRead: 150, rejected: 0, deadLettered: 0, created: 150, updated: 0, unchanged: 0 });
     expectConsistent(s.stateDir, s.rows, [s.summary]);
   }, 120_000);
+
+  it("on an empty tenant, created + dead-lettered = rows, whatever the fault rate", async () => {
+    for (const failRate of [0.35, 0.6]) {
+      const s = await scenario({ n: 60, failRate, config: configWith({ auth0: { maxRetries: 1 }, queue: { maxReceiveCount: 5 } }) });
+      expect(s.summary, `fault rate ${failRate}`).toMatchObject({ rowsRead: 60, rejected: 0, updated: 0, unchanged: 0, unaccounted: 0 });
+      expect(s.summary.created + s.summary.deadLettered, `fault rate ${failRate}`).toBe(60);
+      expect(s.summary.created, `fault rate ${failRate}`).toBeGreaterThan(0);
+    }
+  }, 180_000);
 
   it("a 429 storm: every call waits for x-ratelimit-reset, none fails", async () => {
     let storms = 0;

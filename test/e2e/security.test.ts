@@ -28,10 +28,10 @@ describe("security: what a full local run writes to its logs and stores", () => 
 
     // The capture is real: DEBUG lines of both handlers, warnings of the 5xx retries, and the run's figures.
     expect(s.summary.unaccounted).toBe(0);
-    // A create whose answer was lost (5xx after the write landed) is adopted on the retry and counts as updated or
-    // unchanged, so only the sum is fixed: every row read has its outcome.
+    // Every row read has its outcome; a create whose answer was lost (5xx after the write landed) is still created.
     const { rowsRead, created, updated, unchanged, rejected, deadLettered } = s.summary;
     expect(created + updated + unchanged + rejected + deadLettered).toBe(rowsRead);
+    expect(updated + unchanged).toBe(0);
     expect(created).toBeGreaterThan(200);
     expect(logs).toContain('"message":"extract finished"');
     expect(logs).toContain('"message":"user synced"');

@@ -3,35 +3,22 @@
  * someone else's user, or our own create whose answer was lost) and a token endpoint that refuses.
  */
 import { Metrics } from "@aws-lambda-powertools/metrics";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { packMessages } from "../../functions/adapters/sqs/sender.js";
-import { Ledger } from "../../functions/adapters/ledger/ledger.js";
+import type { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import type { Auth0Adapter } from "../../functions/adapters/auth0/client.js";
 import { createConsumerHandler } from "../../functions/consumer/handler.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { hashKey } from "../../functions/core/profile.js";
 import type { Row } from "../../functions/core/types.js";
-import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import type { Auth0Emulator } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";
 import { lambdaContext, opsFor, sqsRecord } from "../helpers/consumer.js";
 import { adapterFor, startEmulator } from "../helpers/emulator.js";
+import { localLedgers } from "../helpers/ledger.js";
 
-let dynamo: LocalDynamo;
-let tables = 0;
-beforeAll(async () => {
-  dynamo = await startDynamo();
-});
-afterAll(async () => {
-  await dynamo.stop();
-});
-
-async function freshLedger(): Promise<Ledger> {
-  const name = `conflicts-${++tables}`;
-  await ensureLedgerTable(dynamo.client, name);
-  return new Ledger(dynamo.client, name);
-}
+const freshLedger = localLedgers("conflicts").ledger;
 
 const ann: Row = { id: "a", email: "ann@example.com", first: "Ann" };
 

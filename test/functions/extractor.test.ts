@@ -3,34 +3,28 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DescribeStatementCommand, ExecuteStatementCommand, GetStatementResultCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, type SendMessageBatchCommandInput } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Ledger } from "../../functions/adapters/ledger/ledger.js";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
 import { consumerBudget } from "../../functions/core/config.js";
 import { RunAccounting } from "../../functions/core/outcomes.js";
 import { chooseUnchangedCheck, extract, scanSegments } from "../../functions/extractor/extract.js";
-import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { testConfig } from "../helpers/config.js";
+import { localLedgers } from "../helpers/ledger.js";
 
 const FAKE = { region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } };
 const redshiftMock = mockClient(RedshiftDataClient);
 const sqsMock = mockClient(SQSClient);
-let dynamo: LocalDynamo;
-beforeAll(async () => {
-  dynamo = await startDynamo();
-});
-afterAll(async () => {
+const ledgers = localLedgers("x");
+afterAll(() => {
   redshiftMock.restore();
   sqsMock.restore();
-  await dynamo.stop();
 });
 
 const base = () => ({ config: testConfig(), redshift: new RedshiftDataClient(FAKE), logger: new Logger({ logLevel: "SILENT" }), metrics: new Metrics({ namespace: "t" }), poll: { minMs: 1, maxMs: 2 } });
 
 describe("extractor run records", () => {
   it("marks the run failed with the warehouse's error when the extract fails, and rethrows", async () => {
-    await ensureLedgerTable(dynamo.client, "x-failed");
-    const ledger = new Ledger(dynamo.client, "x-failed");
+    const ledger = await ledgers.ledger("x-failed");
     redshiftMock.reset();
     sqsMock.reset();
     sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: "0", ApproximateNumberOfMessagesNotVisible: "0" } });
@@ -41,8 +35,7 @@ describe("extractor run records", () => {
   });
 
   it("a dry run hands every operation to the caller and writes nothing: no SQS message, no run item", async () => {
-    await ensureLedgerTable(dynamo.client, "x-dry");
-    const ledger = new Ledger(dynamo.client, "x-dry");
+    const ledger = await ledgers.ledger("x-dry");
     redshiftMock.reset();
     sqsMock.reset();
     redshiftMock.on(ExecuteStatementCommand).resolves({ Id: "s2" });
@@ -85,8 +78,7 @@ const sentBatches = () => sqsMock.commandCalls(SendMessageBatchCommand).map((c) 
 
 describe("the unchanged check", () => {
   it("scan or lookups: the same rows are unchanged (applied, managed, not blocked, same fingerprint), the rest are sent", async () => {
-    await ensureLedgerTable(dynamo.client, "x-unchanged");
-    const ledger = new Ledger(dynamo.client, "x-unchanged");
+    const ledger = await ledgers.ledger("x-unchanged");
     warehouse(1, 6);
     const ops: UserOperation[] = [];
     await extract({ ...base(), ledger, dryRun: { onOperation: (op) => void ops.push(op) } });
@@ -121,8 +113,7 @@ describe("the unchanged check", () => {
     expect(chooseUnchangedCheck(0, 0)).toBe("scan");
     expect([scanSegments(0), scanSegments(100_000), scanSegments(100_001), scanSegments(10_000_000)]).toEqual([4, 4, 5, 16]);
 
-    await ensureLedgerTable(dynamo.client, "x-big");
-    const ledger = new Ledger(dynamo.client, "x-big");
+    const ledger = await ledgers.ledger("x-big");
     vi.spyOn(ledger, "approximateItemCount").mockResolvedValue(1_000_000);
     const scan = vi.spyOn(ledger, "scanApplied");
     warehouse(1, 10);
@@ -165,8 +156,7 @@ describe("how a run ends", () => {
   const metricNames = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => c[0] as string);
 
   it("RunsSucceeded is the last metric of a successful run, and never emitted when the accounting check fails", async () => {
-    await ensureLedgerTable(dynamo.client, "x-succeeded");
-    const ledger = new Ledger(dynamo.client, "x-succeeded");
+    const ledger = await ledgers.ledger("x-succeeded");
     warehouse(1, 5);
     const ok = base();
     const added = vi.spyOn(ok.metrics, "addMetric");
@@ -187,8 +177,7 @@ describe("how a run ends", () => {
   });
 
   it("RunsSucceeded is not emitted when the final run write fails", async () => {
-    await ensureLedgerTable(dynamo.client, "x-final-write");
-    const ledger = new Ledger(dynamo.client, "x-final-write");
+    const ledger = await ledgers.ledger("x-final-write");
     warehouse(1, 5);
     const deps = base();
     const added = vi.spyOn(deps.metrics, "addMetric");
@@ -199,8 +188,7 @@ describe("how a run ends", () => {
   });
 
   it("releases the run lock when the admission check fails after the lock was taken", async () => {
-    await ensureLedgerTable(dynamo.client, "x-lock");
-    const ledger = new Ledger(dynamo.client, "x-lock");
+    const ledger = await ledgers.ledger("x-lock");
     warehouse(1, 5);
     sqsMock.on(GetQueueAttributesCommand).rejects(new Error("sqs is unavailable"));
     await expect(extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-adm" })).rejects.toThrow("sqs is unavailable");

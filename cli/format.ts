@@ -44,6 +44,9 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
       ["Auth0 lookups", `${n(p.lookups)}  (users the ledger does not know${p.lookupsSkipped ? `; ${n(p.lookupsSkipped)} more not looked up, raise --lookups` : ""})`],
     ]),
   ];
+  if (p.unmappedColumns.length > 0) {
+    out.push("", `Unmapped columns, written to user_metadata under their own names (unmappedColumns: user_metadata): ${p.unmappedColumns.join(", ")}`);
+  }
   if (p.mirror?.held) out.push("", `Mirror mode would hold the run: ${p.mirror.heldReason}`);
   if (shown.length > 0) {
     const which = key !== undefined ? `for key ${key}` : shown.length === p.changes.length ? "all" : `${shown.length} of ${p.changes.length}; --all for every one, --key K for one`;
@@ -53,7 +56,7 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
     out.push("", "Nothing to change: Auth0 already matches the table.");
   }
   if (p.rejections.length > 0) {
-    out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${p.rejections.length}` : p.rejections.length}):`);
+    out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${n(p.rejections.length)}` : p.rejections.length}):`);
     for (const r of p.rejections.slice(0, 5)) out.push(`  ${r}`);
   }
   return out.join("\n");

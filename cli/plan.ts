@@ -49,6 +49,8 @@ export interface PlanReport {
   /** The request budget the writes would be paced at. */
   rps: number;
   mirror?: { absent: number; held: boolean; heldReason?: string };
+  /** Columns of the result the config does not name, which a run writes to user_metadata under their names. */
+  unmappedColumns: string[];
 }
 
 const EMAIL = /[^\s@"]+@[^\s@"]+/g;
@@ -203,5 +205,6 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     writes,
     rps: config.auth0.rateLimit.requestsPerSecond,
     mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
+    unmappedColumns: result.unmappedColumns ?? [],
   };
 }

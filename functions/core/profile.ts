@@ -3,6 +3,7 @@
  * A bad row becomes a Rejection; nothing here throws for bad data.
  */
 import { createHash } from "node:crypto";
+import { configuredColumns } from "./columns.js";
 import { RESERVED_APP_METADATA_KEYS, parseTarget, type FieldMapping, type SyncConfig } from "./config.js";
 import type {
   DesiredProfile,
@@ -221,11 +222,7 @@ export class ProfileMapper {
 
   constructor(private readonly cfg: SyncConfig) {
     this.mappings = Object.entries(cfg.mapping).map(([t, m]) => resolveMapping(t, m, cfg));
-    this.reservedColumns = new Set(
-      [cfg.identity.keyColumn, cfg.identity.emailColumn, cfg.roles?.column, ...this.mappings.map((m) => m.column)].filter(
-        (c): c is string => Boolean(c),
-      ),
-    );
+    this.reservedColumns = new Set(configuredColumns(cfg).map((c) => c.column));
   }
 
   /** A label for the row's key that is safe to show and log: the key, or a hash when the identity is the email. */

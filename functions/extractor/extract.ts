@@ -11,6 +11,7 @@ import { consumerBudget, type SyncConfig } from "../core/config.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { AppliedFingerprints, ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
+import { MissingColumnsError, missingColumns, unmappedColumns } from "../core/columns.js";
 import { RunPresence } from "../core/mirror.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
@@ -88,6 +89,8 @@ export interface ExtractorResult {
   rejectReasons: Partial<Record<RejectCode, number>>;
   /** The first rejections (at most 20), for a human reading the result. */
   sampleRejections: Rejection[];
+  /** Columns of the result the config does not name, sent to user_metadata under their names (`unmappedColumns`). */
+  unmappedColumns?: string[];
   elapsedMs: number;
 }
 
@@ -119,6 +122,7 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   } catch (err) {
     // The run is marked failed so `status` and a following `run` see it end; mirror mode never acted.
     const error = err instanceof Error ? err.message : String(err);
+    deps.logger.error("run failed", { runId, error });
     if (deps.ledger && !deps.dryRun) {
       await deps.ledger
         .putRun({ runId, status: "failed", startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) })
@@ -235,9 +239,14 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   const source = new RedshiftSource(deps.redshift, config.source, deps.poll);
   let rowNumber = 0;
   let first = true;
+  let unmapped: string[] = [];
   for await (const page of source.run()) {
     if (first) {
       first = false;
+      // Before any row: a column the config names and the statement does not return fails the run (nothing sent).
+      const missing = missingColumns(config, page.columns);
+      if (missing) throw new MissingColumnsError(missing);
+      unmapped = unmappedColumns(config, page.columns);
       if (deps.ledger) applied = await (early ?? loadApplied(deps, deps.ledger, source.resultRows ?? 0));
     }
     for (const row of page.rows) {
@@ -299,6 +308,7 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     sqsRequests: sender.stats.requests,
     rejectReasons: snap.rejectReasons,
     sampleRejections: samples,
+    unmappedColumns: unmapped,
     elapsedMs: Date.now() - started,
   };
   if (snap.unaccounted !== 0) {

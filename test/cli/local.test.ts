@@ -84,6 +84,14 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     expect(p.changes[0]!.fields).toContainEqual({ field: "email", after: "u***@example.com" });
     expect(p.changes[0]!.fields).toContainEqual({ field: "given_name", after: "First1" });
     expect({ tenant: sha(join(state, "tenant.json")), dlq: sha(join(state, "dlq.json")) }).toEqual(before);
+    // The columns the config does not name, which a run sends to user_metadata (unmappedColumns: user_metadata).
+    expect(p.unmappedColumns).toEqual([]);
+    const { "user_metadata.plan": _plan, ...mapping } = config.mapping;
+    const withoutPlan = join(dir, "sync-without-plan.json");
+    writeFileSync(withoutPlan, JSON.stringify({ ...config, mapping }));
+    expect((await cli("plan", "--local", "--state", state, "--config", withoutPlan)).out).toContain(
+      "\nUnmapped columns, written to user_metadata under their own names (unmappedColumns: user_metadata): plan\n",
+    );
     const status = JSON.parse((await cli("status", ...local)).out) as StatusReport;
     expect(status.runs).toHaveLength(1);
   });

@@ -1,0 +1,40 @@
+/**
+ * A config that names a column the statement does not return fails the run before any row is processed: nothing
+ * is sent, the run is recorded failed with the one sentence, and the tenant is untouched. Through the local pipeline.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
+import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
+import { tempDir } from "../helpers/tmp.js";
+
+describe("the config against the data", () => {
+  it("a mapping to a column the statement does not return, or a missing email column, fails the run and changes nothing", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const csv = writeCsv(join(dir, "users.csv"), demoRows(20));
+    const good = exampleConfigWith();
+    expect(await runLocalPipeline({ config: good, stateDir, csv, rate: 500 })).toMatchObject({ created: 20, unaccounted: 0 });
+    const tenant = () => readFileSync(join(stateDir, "tenant.json"), "utf8");
+    const before = tenant();
+
+    const typo = exampleConfigWith({ mapping: { picture: "avatar_link" } });
+    await expect(runLocalPipeline({ config: typo, stateDir, csv, rate: 500 })).rejects.toThrow(
+      "The statement does not return every column the config names: mapping.picture names the column 'avatar_link'; it returns customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, roles, is_blocked.",
+    );
+    const noEmail = exampleConfigWith({ identity: { emailColumn: "mail" } });
+    await expect(runLocalPipeline({ config: noEmail, stateDir, csv, rate: 500 })).rejects.toThrow(/^The statement does not return every column the config names: identity\.emailColumn names the column 'mail'; it returns /);
+    expect(tenant()).toBe(before);
+
+    const env = await LocalEnvironment.start({ config: good, stateDir });
+    try {
+      const [last, previous] = await env.ledgerFor!().runs(2);
+      expect(last).toMatchObject({ status: "failed", error: expect.stringContaining("identity.emailColumn names the column 'mail'") });
+      expect(previous).toMatchObject({ status: "failed", error: expect.stringContaining("mapping.picture names the column 'avatar_link'") });
+      expect(last?.counts ?? {}).toEqual({});
+    } finally {
+      await env.stop();
+    }
+  }, 90_000);
+});

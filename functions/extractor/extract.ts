@@ -244,7 +244,8 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     if (first) {
       first = false;
       // Before any row: a column the config names and the statement does not return fails the run (nothing sent).
-      const missing = missingColumns(config, page.columns);
+      // (An empty result without column metadata has nothing to check.)
+      const missing = page.columns.length > 0 || page.rows.length > 0 ? missingColumns(config, page.columns) : undefined;
       if (missing) throw new MissingColumnsError(missing);
       unmapped = unmappedColumns(config, page.columns);
       if (deps.ledger) applied = await (early ?? loadApplied(deps, deps.ledger, source.resultRows ?? 0));

@@ -110,6 +110,25 @@ function runLine(r: RunRecord): string {
   return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
 }
 
+/** Why a run that has ended still has pending users, when the queues cannot explain it. */
+function pendingNote(r: RunRecord, s: StatusReport): string | undefined {
+  const pending = pendingOf(r) ?? 0;
+  if (pending <= 0) return undefined;
+  if (r.status === "interrupted") {
+    const p = (r.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number; enqueued?: number };
+    const notSent = p.enqueued === undefined ? undefined : Math.max(0, (p.rowsRead ?? 0) - (p.unchanged ?? 0) - (p.rejected ?? 0) - p.enqueued);
+    const sent = notSent === undefined ? undefined : pending - notSent;
+    return notSent === undefined
+      ? `${r.runId} was interrupted with ${plural(pending, "user")} pending: those it had sent are applied as the consumers get to them (or end in the DLQ); the next run sends the rest.`
+      : `${r.runId} was interrupted with ${plural(pending, "user")} pending: ${n(sent)} sent (applied as the consumers get to them, or in the DLQ) and ${n(notSent)} read but never sent, which the next run sends.`;
+  }
+  const queued = s.queue.visible + s.queue.inFlight + s.dlq.visible;
+  if (r.status !== "running" && queued === 0) {
+    return `${r.runId} has ${plural(pending, "user")} pending and nothing is queued or in the DLQ: their messages were lost (a local run stopped mid-consume) or a consumer stopped after applying them, before counting them; the next run sends again whatever is not applied.`;
+  }
+  return undefined;
+}
+
 export function formatStatus(s: StatusReport): string {
   const out = [`Status of ${s.where}`, "", "Last runs"];
   if (s.runs.length === 0) out.push("  (none yet)");
@@ -117,6 +136,8 @@ export function formatStatus(s: StatusReport): string {
     out.push(`  ${"RUN".padEnd(30)} ${"STATUS".padEnd(10)} ${"STARTED (UTC)".padEnd(20)} ${"READ".padStart(9)} ${"CREATED".padStart(8)} ${"UPDATED".padStart(8)} ${"UNCHANGED".padStart(10)} ${"REJECTED".padStart(9)} ${"BLOCKED+DELETED".padStart(16)} ${"PENDING".padStart(8)}`);
     for (const r of s.runs) out.push(runLine(r));
     out.push("  (PENDING: users with no outcome yet, in flight or in the DLQ)");
+    const notes = s.runs.map((r) => pendingNote(r, s)).filter((x): x is string => x !== undefined);
+    if (notes.length > 0) out.push("", ...notes);
   }
   out.push("");
   out.push(`Queue           ${n(s.queue.visible)} waiting, ${n(s.queue.inFlight)} in flight${s.queue.oldestAgeSeconds !== undefined ? `, oldest ${age(s.queue.oldestAgeSeconds)}` : ""}`);

@@ -85,7 +85,7 @@ export class LocalTarget implements Target {
       const oldest = dead.reduce((m, d) => Math.min(m, d.sentAt ?? Infinity), Infinity);
       return {
         where: this.where,
-        runs: ledger ? await ledger.runs(opts.runs) : [],
+        runs: ledger ? await ledger.runsForStatus(opts.runs) : [],
         // The local queue lives only while a run drains it.
         queue: { ...(await queueDepth(env.sqs, env.queueUrl)) },
         dlq: { visible: dead.length, inFlight: 0, oldestAgeSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : undefined },

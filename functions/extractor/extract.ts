@@ -15,7 +15,7 @@ import { MissingColumnsError, missingColumns, unmappedColumns } from "../core/co
 import { RunPresence } from "../core/mirror.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
-import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
+import { interruptedReason, isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
 import { queueDepth } from "../adapters/sqs/redrive.js";
@@ -32,8 +32,8 @@ export interface ExtractorDeps {
   /** The sync ledger: unchanged rows are dropped here; mirror mode reads managed users from it. */
   ledger?: Ledger;
   onOutcome?: OutcomeSink;
-  /** Called after every page, for progress displays. */
-  onProgress?: (p: { rowsRead: number; enqueued: number; rejected: number }) => void;
+  /** Called after every page, for progress displays; `totalRows` is the statement's row count once known. */
+  onProgress?: (p: { rowsRead: number; enqueued: number; rejected: number; totalRows?: number }) => void;
   /**
    * A dry run (the CLI's plan): operations go to this callback instead of SQS and the ledger is only read
    * (no run item is written).
@@ -47,6 +47,9 @@ export interface ExtractorDeps {
   /** Operations waiting longer than this are sent even if a full SendMessageBatch is not ready (default 1 s). */
   flushIntervalMs?: number;
 }
+
+/** How often a running extract records its progress on its run item. */
+const PROGRESS_WRITE_MS = 10_000;
 
 /** Scanning the ledger pays when it holds at most this many items per row the run reads (see below). */
 export const SCAN_ITEMS_PER_ROW = 4;
@@ -112,6 +115,7 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
       const lock = await ledger.acquireRunLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
       if (!lock.ok) return await skip(deps, ledger, runId, started, `another extract (${lock.heldBy}) is running`);
       locked = true;
+      if (lock.expiredHolder) await markInterrupted(deps, ledger, lock.expiredHolder);
       const draining = await stillDraining(deps);
       if (draining) return await skip(deps, ledger, runId, started, draining);
       lastRowsRead = lock.lastRowsRead;
@@ -132,6 +136,14 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   } finally {
     if (locked) await ledger?.releaseRunLock(runId, rowsRead).catch(() => undefined);
   }
+}
+
+/** The run whose expired lock this run took: it stopped before the end, and is recorded so, with its progress. */
+async function markInterrupted(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<void> {
+  const run = await ledger.getRun(runId);
+  if (run?.status !== "running") return;
+  const reason = interruptedReason(run);
+  if (await ledger.markInterrupted(runId, reason)) deps.logger.warn("earlier run interrupted", { interruptedRunId: runId, reason });
 }
 
 /** A run that does not start (see `extract`): recorded as skipped with its reason; every figure is 0. */
@@ -239,6 +251,7 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   const source = new RedshiftSource(deps.redshift, config.source, deps.poll);
   let rowNumber = 0;
   let first = true;
+  let lastProgressWrite = Date.now();
   let unmapped: string[] = [];
   for await (const page of source.run()) {
     if (first) {
@@ -261,7 +274,10 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
       }
       const { profile } = mapped;
       const keyLabel = mapper.keyLabel(profile.key);
-      const dup = duplicates.check(profile, rowNumber, keyLabel);
+      let dup = duplicates.check(profile, rowNumber, keyLabel);
+      // Of two rows with one email under two keys, the row whose key the ledger already maps to that email wins,
+      // whichever comes first (an earlier row that took it is refused by Auth0's 409 and the identity check).
+      if (dup?.code === "duplicate_email" && deps.ledger && (await ownsEmail(deps.ledger, profile.key, profile.email))) dup = undefined;
       if (dup) {
         // The key of a duplicate is shared with an earlier row; report it under the row, not the key.
         reject(dup, undefined);
@@ -274,7 +290,13 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     // A full SendMessageBatch when there is one; otherwise what waited long enough, so that a few changed rows
     // among many unchanged ones reach the consumers while the read goes on, not at its end.
     if (buffer.length >= flushAt || (buffer.length > 0 && Date.now() - lastFlush >= flushIntervalMs)) await flush();
-    deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: enqueued + buffer.length, rejected: accounting.count("rejected") });
+    deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: enqueued + buffer.length, rejected: accounting.count("rejected"), totalRows: source.resultRows });
+    // What the extract has done so far, on its run item: if the extractor stops (a timeout), the run is marked
+    // interrupted with it, and `status` can tell which users were sent.
+    if (deps.ledger && write && Date.now() - lastProgressWrite >= PROGRESS_WRITE_MS) {
+      lastProgressWrite = Date.now();
+      await deps.ledger.putRun({ runId, status: "running", startedAt: new Date(started).toISOString(), summary: { rowsRead: accounting.rowsRead, unchanged, rejected: accounting.count("rejected"), enqueued, partial: true } });
+    }
   }
   await flush();
 
@@ -331,6 +353,12 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   // flushes metrics on errors too, so emitting it earlier would let a failed run silence that alarm.
   metrics.addMetric("RunsSucceeded", MetricUnit.Count, 1);
   return result;
+}
+
+/** Whether the ledger maps this email to this key: the managed user it last applied there has that email. */
+async function ownsEmail(ledger: Ledger, key: string, email: string): Promise<boolean> {
+  const e = (await ledger.getMany([key])).get(key);
+  return Boolean(e?.managed && e.userId && e.profile?.email === email);
 }
 
 /** The applied fingerprints read with one Scan, or nothing when this run looks its rows up instead. */

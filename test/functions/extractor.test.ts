@@ -197,3 +197,36 @@ describe("how a run ends", () => {
     expect(await ledger.acquireRunLock("next", 60_000)).toMatchObject({ ok: true });
   });
 });
+
+describe("interrupted runs", () => {
+  it("the next run marks a run whose extractor died (its lock expired) interrupted, with what it had done", async () => {
+    const ledger = await ledgers.ledger("x-interrupted");
+    // A run took the lock for 1 s, recorded its progress, and never finished.
+    const past = Date.now() - 5_000;
+    expect(await ledger.acquireRunLock("run-died", 1_000, past)).toMatchObject({ ok: true });
+    await ledger.putRun({ runId: "run-died", status: "running", startedAt: new Date(past).toISOString(), summary: { rowsRead: 12_000, unchanged: 100, rejected: 0, enqueued: 9_000, partial: true } });
+    warehouse(1, 5);
+    await extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-next" });
+    expect(await ledger.getRun("run-died")).toMatchObject({
+      status: "interrupted",
+      error: "the extractor stopped after reading 12,000 rows (a Lambda timeout, a crash or a stopped local run); what it had sent is applied, the rest goes with the next run",
+      finishedAt: expect.any(String),
+    });
+    expect(await ledger.getRun("run-next")).toMatchObject({ status: "completed" });
+  });
+
+  it("status marks a running run that no longer holds the lock interrupted, and leaves a live one running", async () => {
+    const ledger = await ledgers.ledger("x-status");
+    const t0 = Date.now();
+    await ledger.putRun({ runId: "run-a", status: "running", startedAt: new Date(t0 - 60_000).toISOString() });
+    await ledger.putRun({ runId: "run-b", status: "running", startedAt: new Date(t0 - 1_000).toISOString() });
+    await ledger.putRun({ runId: "run-c", status: "completed", startedAt: new Date(t0 - 120_000).toISOString() });
+    await ledger.acquireRunLock("run-b", 60_000, t0);
+    const runs = await ledger.runsForStatus(10, t0 + 1);
+    expect(Object.fromEntries(runs.map((r) => [r.runId, r.status]))).toEqual({ "run-a": "interrupted", "run-b": "running", "run-c": "completed" });
+    expect(runs.find((r) => r.runId === "run-a")?.error).toMatch(/^the extractor stopped before its first page/);
+    expect((await ledger.getRun("run-a"))?.status).toBe("interrupted");
+    // Once run-b's lock has expired, it is interrupted too.
+    expect((await ledger.runsForStatus(10, t0 + 61_000)).find((r) => r.runId === "run-b")?.status).toBe("interrupted");
+  });
+});

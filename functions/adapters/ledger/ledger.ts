@@ -28,7 +28,11 @@ export interface LedgerEntry {
   updatedAt?: string;
 }
 
-export type RunStatus = "running" | "completed" | "held" | "failed" | "skipped";
+/**
+ * `interrupted`: the extractor stopped before the end of its extract (a Lambda timeout, a crash, a local run
+ * stopped): marked by the next run that takes the expired lock, or by `status` once the lock is no longer its.
+ */
+export type RunStatus = "running" | "completed" | "held" | "failed" | "skipped" | "interrupted";
 
 export interface RunRecord {
   runId: string;
@@ -253,13 +257,21 @@ export class Ledger {
    * the run holding it when it is taken, else how many rows the last completed extract read (kept on the lock
    * item by `releaseRunLock`, read with the same request).
    */
-  async acquireRunLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true; lastRowsRead?: number } | { ok: false; heldBy: string }> {
+  async acquireRunLock(
+    runId: string,
+    ttlMs: number,
+    now = Date.now(),
+  ): Promise<{ ok: true; lastRowsRead?: number; expiredHolder?: string } | { ok: false; heldBy: string }> {
     const old = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now", {
       ":r": runId,
       ":e": now + ttlMs,
       ":now": now,
     });
-    if (old) return { ok: true, lastRowsRead: typeof old.lastRowsRead === "number" ? old.lastRowsRead : undefined };
+    if (old) {
+      // A holder that never released the lock: its extractor stopped before the end (it is marked interrupted).
+      const expiredHolder = typeof old.lockRunId === "string" && old.lockRunId !== runId ? old.lockRunId : undefined;
+      return { ok: true, lastRowsRead: typeof old.lastRowsRead === "number" ? old.lastRowsRead : undefined, expiredHolder };
+    }
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, ConsistentRead: true }));
     return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
   }
@@ -289,6 +301,51 @@ export class Ledger {
       if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
       return undefined;
     }
+  }
+
+  /** The run holding the lock and until when, if any. */
+  async runLock(): Promise<{ runId?: string; expiresAt?: number }> {
+    this.stats.requests++;
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: LOCK_KEY }, ConsistentRead: true }));
+    const item = res.Item ?? {};
+    return { runId: typeof item.lockRunId === "string" ? item.lockRunId : undefined, expiresAt: typeof item.lockExpiresAt === "number" ? item.lockExpiresAt : undefined };
+  }
+
+  /** Marks a run interrupted, if it is still recorded as running (a run that ended meanwhile keeps its status). */
+  async markInterrupted(runId: string, reason: string, now = new Date()): Promise<boolean> {
+    this.stats.requests++;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: RUN_PREFIX + runId },
+          UpdateExpression: "SET #s = :i, finishedAt = :t, #e = :e",
+          ConditionExpression: "#s = :running",
+          ExpressionAttributeNames: { "#s": "status", "#e": "error" },
+          ExpressionAttributeValues: { ":i": "interrupted", ":t": now.toISOString(), ":e": reason, ":running": "running" },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+      return false;
+    }
+  }
+
+  /**
+   * The last runs, as `status` shows them: a run still recorded as running whose extractor no longer holds the run
+   * lock (released, expired, or taken by a later run) stopped before the end, and is marked interrupted here.
+   */
+  async runsForStatus(limit = 10, now = Date.now()): Promise<RunRecord[]> {
+    const runs = await this.runs(limit);
+    if (!runs.some((r) => r.status === "running")) return runs;
+    const lock = await this.runLock();
+    for (const r of runs) {
+      if (r.status !== "running" || (lock.runId === r.runId && (lock.expiresAt ?? 0) > now)) continue;
+      const reason = interruptedReason(r);
+      if (await this.markInterrupted(r.runId, reason, new Date(now))) Object.assign(r, { status: "interrupted", error: reason, finishedAt: new Date(now).toISOString() });
+    }
+    return runs;
   }
 
   /** Removes the lock whoever holds it: for the local runner, whose state directory only one process can open. */
@@ -344,4 +401,11 @@ function toRun(item: Record<string, unknown>): RunRecord {
     else run[k] = v;
   }
   return { ...(run as unknown as RunRecord), counts };
+}
+
+/** Why a run is interrupted, with what its extractor had done (the progress it last recorded). */
+export function interruptedReason(run: Pick<RunRecord, "summary">): string {
+  const rowsRead = (run.summary as { rowsRead?: number } | undefined)?.rowsRead;
+  const done = rowsRead === undefined ? "before its first page" : `after reading ${rowsRead.toLocaleString("en-US")} rows`;
+  return `the extractor stopped ${done} (a Lambda timeout, a crash or a stopped local run); what it had sent is applied, the rest goes with the next run`;
 }

@@ -12,9 +12,10 @@ const { runCli } = await import("../cli/program.js");
 const abort = new AbortController();
 let interrupted = 0;
 process.on("SIGINT", () => {
-  // First Ctrl-C: cancel cleanly (a redrive cancels its move task); second: leave at once.
+  // First Ctrl-C: cancel cleanly (a redrive cancels its move task; a local run takes no new work and lets what is
+  // under way finish; following a deployed run stops, the run goes on); second: leave at once.
   if (++interrupted > 1) process.exit(130);
-  process.stderr.write("\nCancelling... (Ctrl-C again to quit at once)\n");
+  process.stderr.write("\nCancelling: nothing new is started, what is under way finishes (Ctrl-C again to quit at once)\n");
   abort.abort();
 });
 

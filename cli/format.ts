@@ -82,11 +82,11 @@ export function formatRun(r: RunReport): string {
   const out = [table(rows)];
   if (r.status === "running") out.push("", `Started; follow it with 'auth0-sync status' (the run id is ${r.runId}).`);
   if (r.heldReason) out.push("", `Held: ${r.heldReason}`);
-  if (r.error) out.push("", `The extract failed: ${r.error}`);
+  if (r.error) out.push("", r.status === "interrupted" ? `Interrupted: ${r.error}.` : `The extract failed: ${r.error}`);
   if (r.skippedReason) out.push("", `Skipped: ${r.skippedReason}. The next scheduled run will do the work.`);
-  if (r.unsettled > 0 && r.status !== "running") out.push("", `${n(r.unsettled)} users have no outcome yet: they are in flight or in the DLQ ('auth0-sync status').`);
+  if (r.unsettled > 0 && r.status !== "running" && r.status !== "interrupted") out.push("", `${n(r.unsettled)} users have no outcome yet: they are in flight or in the DLQ ('auth0-sync status').`);
   if (r.rejections.length > 0) {
-    out.push("", `First rejections (${r.rejections.length} in all):`);
+    out.push("", `First rejections (${n(r.rejections.length)} in all):`);
     for (const x of r.rejections.slice(0, 5)) out.push(`  ${x}`);
   }
   return out.join("\n");

@@ -85,7 +85,7 @@ export interface PlanDeps {
   auth0: Auth0Adapter;
   /** At most this many Auth0 lookups (users the ledger does not know); the rest are planned unread. */
   maxLookups?: number;
-  onProgress?: (p: { rowsRead: number }) => void;
+  onProgress?: (p: { rowsRead: number; totalRows?: number }) => void;
 }
 
 export async function planRun(deps: PlanDeps): Promise<PlanReport> {
@@ -116,7 +116,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
           rejections.push(e.rejection);
         }
       },
-      onProgress: (p) => deps.onProgress?.({ rowsRead: p.rowsRead }),
+      onProgress: (p) => deps.onProgress?.({ rowsRead: p.rowsRead, totalRows: p.totalRows }),
     },
     {},
   );

@@ -117,7 +117,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       withTarget(cmd, async (t, g) => {
         const progress = new ProgressLine(io.stderr, !g.json);
         const started = Date.now();
-        const report = await t.plan({ maxLookups: o.lookups, onProgress: (p) => progress.update("extract", p.rowsRead, 0, Date.now() - started) });
+        const report = await t.plan({ maxLookups: o.lookups, onProgress: (p) => progress.update("extract", p.rowsRead, p.totalRows ?? 0, Date.now() - started) });
         progress.end();
         let shown: PlannedChange[] = o.all ? report.changes : report.changes.slice(0, o.sample);
         if (o.key !== undefined) {
@@ -144,6 +144,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           wait: o.wait,
           timeoutSeconds: o.timeout,
           pollMs: io.pollMs,
+          signal: io.signal,
           onProgress: (p) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done"),
         });
         progress.end();
@@ -187,18 +188,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }),
     );
 
+  // --json promises one JSON object on stdout: a failure prints {"error": "..."} there too (and its sentence on stderr).
+  const json = argv.includes("--json");
   try {
     await program.parseAsync(argv, { from: "user" });
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     const known = err instanceof RedriveError ? new CliError(err.message) : explainAwsError(err);
+    const message = known?.message ?? (err instanceof Error ? err.message : String(err));
+    if (json) print(JSON.stringify({ error: message }));
     if (known) {
       io.stderr.write(`${known.message}\n`);
       return known.exitCode;
     }
     const debug = (io.env ?? process.env).AUTH0_SYNC_DEBUG;
-    io.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    io.stderr.write(`${message}\n`);
     if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     else io.stderr.write("(set AUTH0_SYNC_DEBUG=1 for details)\n");
     return 1;

@@ -22,8 +22,9 @@ export class ProgressLine {
     const share = total > 0 ? Math.min(1, done / total) : 0;
     const rate = elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
     const eta = rate > 0 && total > done ? `, ETA ${Math.ceil((total - done) / rate)} s` : "";
-    const counts = total > 0 ? ` ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")}` : "";
-    const text = `${label.padEnd(8)}${counts}${total > 0 ? ` (${Math.floor(share * 100)}%)` : ""}, ${(elapsedMs / 1000).toFixed(0)} s${eta}`;
+    // Without a total (not known yet) the count alone; with neither, just the label and the time.
+    const counts = total > 0 ? `${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} (${Math.floor(share * 100)}%)` : done > 0 ? done.toLocaleString("en-US") : "";
+    const text = `${counts ? `${label.padEnd(8)}${counts}` : label}, ${(elapsedMs / 1000).toFixed(0)} s${eta}`;
     if (this.out.isTTY) {
       const width = 24;
       const bar = total > 0 ? `[${"#".repeat(Math.round(share * width)).padEnd(width, "-")}] ` : "";

@@ -74,7 +74,7 @@ export interface RedriveReport {
 
 export interface PlanOptions {
   maxLookups: number;
-  onProgress?: (p: { rowsRead: number }) => void;
+  onProgress?: (p: { rowsRead: number; totalRows?: number }) => void;
 }
 
 export interface RunOptions {
@@ -82,6 +82,8 @@ export interface RunOptions {
   wait: boolean;
   timeoutSeconds: number;
   pollMs?: number;
+  /** Ctrl-C: a local run stops taking work (see LocalTarget.run); a deployed run goes on, only following stops. */
+  signal?: AbortSignal;
   onProgress?: (p: RunProgress) => void;
 }
 

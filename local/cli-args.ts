@@ -1,7 +1,17 @@
 /** Parses a numeric command-line option, or exits 2 with a sentence naming the option and the allowed range. */
-export function numberOption(name: string, value: string | undefined, min: number, max: number, fail: (message: string) => never): number | undefined {
+export function numberOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+  fail: (message: string) => never,
+  opts: { integer?: boolean } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) fail(`--${name}: expected a number from ${min} to ${max}, got '${value}'`);
+  const what = opts.integer ? "a whole number" : "a number";
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max || (opts.integer && !Number.isInteger(n))) {
+    fail(`--${name}: expected ${what} from ${min} to ${max}, got '${value}'`);
+  }
   return n;
 }

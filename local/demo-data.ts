@@ -2,7 +2,10 @@
  * Demo data for the local warehouse: generated users matching config/example.yml, a few invalid on purpose,
  * and loading a CSV file into the table the config's SQL reads.
  */
-import type { PGlite } from "@electric-sql/pglite";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
+
+/** What the loaders need of the database: PGlite itself, or one of its transactions. */
+type Db = Pick<PGlite | Transaction, "query" | "exec">;
 import { parse } from "csv-parse/sync";
 import { seededRandom } from "./random.js";
 
@@ -102,7 +105,7 @@ export async function createDemoTable(db: PGlite): Promise<void> {
     );`);
 }
 
-export async function insertRows(db: PGlite, table: string, rows: Record<string, unknown>[]): Promise<void> {
+export async function insertRows(db: Db, table: string, rows: Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
   const cols = Object.keys(rows[0] as object);
   const chunk = Math.max(1, Math.floor(30_000 / cols.length));
@@ -136,7 +139,7 @@ export function tableFromSql(sql: string): string {
  * Replaces the table with the CSV's rows. The header line names the columns; every column is text (the mapper
  * parses booleans and JSON), and an empty cell is NULL.
  */
-export async function loadCsv(db: PGlite, table: string, csv: string): Promise<number> {
+export async function loadCsv(db: Db, table: string, csv: string): Promise<number> {
   const records = parse(csv, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
   const header = records.length > 0 ? Object.keys(records[0] as object) : (parse(csv, { to_line: 1 }) as string[][])[0] ?? [];
   if (header.length === 0) throw new Error("The CSV has no header line");
@@ -151,3 +154,21 @@ export async function loadCsv(db: PGlite, table: string, csv: string): Promise<n
   );
   return records.length;
 }
+
+/**
+ * Replaces the table with the CSV's rows only if the config's SQL then runs: loaded and checked in one
+ * transaction, so a CSV without a column the SQL needs leaves the warehouse as it was. Returns the row count.
+ */
+export async function loadCsvChecked(db: PGlite, table: string, csv: string, path: string, check: { text: string; values: string[] }): Promise<number> {
+  return db.transaction(async (tx) => {
+    const rows = await loadCsv(tx, table, csv);
+    const sql = check.text.trim().replace(/;+\s*$/, "");
+    try {
+      await tx.query(`SELECT * FROM (${sql}) AS csv_check LIMIT 0`, check.values);
+    } catch (err) {
+      throw new Error(`The CSV ${path} does not fit the config's SQL (${(err as Error).message}); the warehouse is unchanged`);
+    }
+    return rows;
+  });
+}
+

@@ -20,6 +20,16 @@ import {
   type Target,
 } from "../cli/target.js";
 import { LocalEnvironment, runLocalPipeline, type LocalEnvironmentOptions } from "./pipeline.js";
+import { LocalStateError } from "./state-dir.js";
+
+/** The local runner's refusals (state in use, damaged state files) are the CLI's one-sentence errors. */
+async function refusals<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw err instanceof LocalStateError ? new CliError(err.message) : err;
+  }
+}
 
 export interface LocalTargetOptions extends Omit<LocalEnvironmentOptions, "fresh" | "csv"> {
   config: SyncConfig;
@@ -41,7 +51,7 @@ export class LocalTarget implements Target {
   }
 
   private async withEnvironment<T>(fn: (env: LocalEnvironment) => Promise<T>): Promise<T> {
-    const env = await LocalEnvironment.start(this.opts);
+    const env = await refusals(() => LocalEnvironment.start(this.opts));
     try {
       return await fn(env);
     } finally {
@@ -51,21 +61,27 @@ export class LocalTarget implements Target {
 
   /** Reads the warehouse, the ledger and the emulated tenant; saves nothing. */
   async plan(opts: PlanOptions): Promise<PlanReport> {
+    // Like status: a missing or mistyped --state is refused, not filled with a new demo state.
+    this.requireState();
     return this.withEnvironment((env) =>
       planRun({ config: env.config, redshift: env.redshiftClient(), ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress }),
     );
   }
 
   async run(opts: RunOptions): Promise<RunReport> {
-    const s = await runLocalPipeline({
-      ...this.opts,
-      approveMirror: opts.approveMirror,
-      onProgress: (p) => opts.onProgress?.({ phase: p.phase, done: p.done, total: p.total, elapsedMs: p.elapsedMs }),
-    });
+    const s = await refusals(() =>
+      runLocalPipeline({
+        ...this.opts,
+        approveMirror: opts.approveMirror,
+        signal: opts.signal,
+        onProgress: (p) => opts.onProgress?.({ phase: p.phase, done: p.done, total: p.total, elapsedMs: p.elapsedMs }),
+      }),
+    );
     const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, s[o]])) as Record<Outcome, number>;
     return {
       runId: s.runId,
-      status: s.skipped ? "skipped" : s.held ? "held" : "completed",
+      status: s.cancelled ? "interrupted" : s.skipped ? "skipped" : s.held ? "held" : "completed",
+      error: s.cancelled ? `cancelled (Ctrl-C): what was under way finished; ${s.unaccounted.toLocaleString("en-US")} users were not applied and go with the next run` : undefined,
       skippedReason: s.skipped,
       rowsRead: s.rowsRead,
       outcomes,

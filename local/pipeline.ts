@@ -4,7 +4,7 @@
  * and the Auth0 emulator. It invokes the real extractor handler, then polls SQS as Lambda's event source does
  * and invokes the real consumer handler, one handler instance per concurrent consumer.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, renameSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -30,12 +30,13 @@ import { RunAccounting, type OutcomeEvent, type Outcome } from "../functions/cor
 import { rejectionMessage, type RejectCode } from "../functions/core/types.js";
 import { createConsumerHandler } from "../functions/consumer/handler.js";
 import { createExtractorHandler } from "../functions/extractor/handler.js";
-import type { ExtractorResult } from "../functions/extractor/extract.js";
+import { RunCancelledError, type ExtractorResult } from "../functions/extractor/extract.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type TenantState } from "./auth0-emulator.js";
-import { DEMO_ROLES, loadCsv, seedDemo, tableFromSql } from "./demo-data.js";
-import { RedshiftDataEmulator } from "./redshift-data-emulator.js";
+import { DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "./demo-data.js";
+import { RedshiftDataEmulator, bindNamedParameters } from "./redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "./dynamo.js";
 import { recordCalls, type AwsCall, type LambdaName } from "./aws-calls.js";
+import { LocalStateError, clearStateDir, lockStateDir, markWarehouseReady, readStateFile, warehouseReady } from "./state-dir.js";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Ledger } from "../functions/adapters/ledger/ledger.js";
 
@@ -92,6 +93,8 @@ export interface LocalRunOptions extends LocalEnvironmentOptions {
   approveMirror?: boolean;
   /** Called once the stand-ins run, before the extract starts (the bench reads the emulator's request log through it). */
   onEnvironment?: (env: LocalEnvironment) => void | Promise<void>;
+  /** Ctrl-C: the extract stops after its current page and the consumers take no new message; the state stays whole. */
+  signal?: AbortSignal;
   /** How the extractor finds unchanged rows (see `chooseUnchangedCheck`); dynalite's ItemCount of 0 always picks the Scan. */
   unchangedCheck?: "auto" | "scan" | "lookup";
 }
@@ -116,6 +119,11 @@ export interface LocalRunSummary {
   deleted: number;
   /** The run did not start, and why (another extract running, or the previous run still draining). */
   skipped?: string;
+  /**
+   * Stopped on purpose (`signal`): no new work was taken, what was under way finished; the users without an outcome
+   * (`unaccounted`) were not applied and go with the next run.
+   */
+  cancelled: boolean;
   /** Mirror mode held the run: absent managed users over the threshold, nothing blocked or deleted. */
   held: boolean;
   heldReason?: string;
@@ -188,6 +196,9 @@ interface SavedMessage {
   sentAt?: number;
 }
 
+const isSavedMessages = (v: unknown): v is SavedMessage[] =>
+  Array.isArray(v) && v.every((m) => m !== null && typeof m === "object" && typeof (m as SavedMessage).body === "string");
+
 /**
  * The local stand-ins of one sync, started together on 127.0.0.1: the warehouse behind the Data API emulator,
  * the queue and its DLQ (the DLQ's messages persist between runs, so `status` and `redrive` have something to
@@ -237,22 +248,41 @@ export class LocalEnvironment {
   private async init(): Promise<void> {
     const opts = this.opts;
     const cfg = opts.config;
-    if (opts.fresh) rmSync(opts.stateDir, { recursive: true, force: true });
+    // Inputs and state are checked before anything changes; each refusal is one sentence (LocalStateError).
+    if (opts.csv && !existsSync(opts.csv)) throw new LocalStateError(`The CSV file ${opts.csv} does not exist; nothing was changed.`);
     mkdirSync(opts.stateDir, { recursive: true });
+    // One process at a time: two on one directory would mix their state (and PGlite refuses a second opener).
+    const release = lockStateDir(opts.stateDir);
+    this.cleanups.push(async () => release());
+    if (opts.fresh) clearStateDir(opts.stateDir);
     const warehouseDir = join(opts.stateDir, "warehouse");
+    const isNew = !existsSync(warehouseDir);
+    if (!isNew && !warehouseReady(opts.stateDir)) {
+      // (A state directory from before the marker that completed a run has a tenant file: it is whole.)
+      if (existsSync(this.tenantFile)) markWarehouseReady(opts.stateDir, "seeded before this marker existed");
+      else throw new LocalStateError(`The warehouse in ${warehouseDir} was not seeded to the end (a first run stopped while seeding?): start over with --fresh.`);
+    }
+    if (opts.seedRows !== undefined && !isNew && !opts.csv) {
+      throw new LocalStateError(`--rows ${opts.seedRows} seeds a new warehouse, but ${opts.stateDir} already has one: add --fresh to start over with ${opts.seedRows} rows, or leave --rows out.`);
+    }
+    const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
     const rate = opts.rate ?? cfg.auth0.rateLimit.requestsPerSecond;
     const burst = opts.burst ?? Math.max(cfg.auth0.rateLimit.burst, Math.ceil(rate));
     const config: SyncConfig = { ...cfg, auth0: { ...cfg.auth0, rateLimit: { requestsPerSecond: rate, burst } } };
 
     // ---- warehouse ----
-    const isNew = !existsSync(warehouseDir);
     const db = new PGlite(warehouseDir);
     this.cleanups.push(() => db.close());
     await db.waitReady;
     if (opts.csv) {
-      await loadCsv(db, tableFromSql(config.source.sql), readFileSync(opts.csv, "utf8"));
+      const params = Object.entries(config.source.parameters ?? {}).map(([name, value]) => ({ name, value }));
+      const rows = await loadCsvChecked(db, tableFromSql(config.source.sql), readFileSync(opts.csv, "utf8"), opts.csv, bindNamedParameters(config.source.sql, params)).catch((err: unknown) => {
+        throw new LocalStateError((err as Error).message);
+      });
+      markWarehouseReady(opts.stateDir, `${rows} rows from ${opts.csv}`);
     } else if (isNew) {
       await seedDemo(db, opts.seedRows ?? 2000);
+      markWarehouseReady(opts.stateDir, `${opts.seedRows ?? 2000} demo rows`);
     }
     this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize, failFromPage: opts.chaos?.failFromPage });
     this.redshiftEndpoint = await this.redshiftEmulator.start();
@@ -279,8 +309,8 @@ export class LocalEnvironment {
       )
     ).QueueUrl!;
     this.queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
-    if (existsSync(this.dlqFile)) {
-      const saved = JSON.parse(readFileSync(this.dlqFile, "utf8")) as SavedMessage[];
+    {
+      const saved = savedDlq;
       for (let i = 0; i < saved.length; i += 10) {
         await sqs.send(
           new SendMessageBatchCommand({
@@ -366,7 +396,7 @@ export class LocalEnvironment {
    * Polls the main queue as Lambda's SQS event source does and invokes the real consumer handler, one handler
    * instance per concurrent consumer, until nothing is visible or in flight. Returns the instances' adapters.
    */
-  async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void; until?: Promise<unknown> }): Promise<Auth0Adapter[]> {
+  async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void; until?: Promise<unknown>; signal?: AbortSignal }): Promise<Auth0Adapter[]> {
     const { config, sqs, queueUrl, queueArn } = this;
     const chaos = this.opts.chaos ?? {};
     const share = consumerBudget(config);
@@ -389,7 +419,7 @@ export class LocalEnvironment {
     const maxPerReceive = Math.min(10, config.queue.batchSize);
     let draining = true;
     const worker = async (i: number) => {
-      while (draining) {
+      while (draining && !opts.signal?.aborted) {
         const records: SQSRecord[] = [];
         while (records.length < config.queue.batchSize) {
           const got = await sqs.send(
@@ -453,6 +483,8 @@ export class LocalEnvironment {
     for (;;) {
       await sleep(200);
       opts.onPoll?.();
+      // Cancelled: no new message is taken; the invocations under way finish below (Lambda's would too).
+      if (opts.signal?.aborted && !producing) break;
       if (producing) continue;
       const d = await this.queueDepth(queueUrl);
       if (d.visible === 0 && d.inFlight === 0) break;
@@ -527,8 +559,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
 
     // ---- extract ----
     let rowsRead = 0;
+    // The statement's row count once the warehouse knows it: outcomes are counted against it, never above it.
+    let totalRows: number | undefined;
     const progress = (phase: Progress["phase"], done: number, total: number) =>
-      opts.onProgress?.({ phase, rowsRead, done, total, elapsedMs: Date.now() - started });
+      opts.onProgress?.({ phase, rowsRead, done, total: Math.max(total, done), elapsedMs: Date.now() - started });
     const extractor = createExtractorHandler(({ logger, metrics }) => ({
       config,
       redshift: env.redshiftClient("extractor"),
@@ -539,10 +573,12 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       poll: { minMs: 10, maxMs: 200 },
       ledger: env.ledgerFor?.("extractor"),
       unchangedCheck: opts.unchangedCheck,
+      signal: opts.signal,
       onOutcome: record,
       onProgress: (p) => {
         rowsRead = p.rowsRead;
-        progress("extract", outcomes.size, p.rowsRead);
+        totalRows = p.totalRows;
+        progress("extract", outcomes.size, totalRows ?? p.rowsRead);
       },
     }));
     // ---- consume, as Lambda's SQS event source would: from the first message on, while the extract goes on ----
@@ -555,21 +591,30 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     });
     const adapters = await env.drain({
       onOutcome: record,
-      onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, rowsRead),
+      onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, extracted ? rowsRead + (extracted.mirror?.held ? 0 : (extracted.mirror?.absent ?? 0)) : (totalRows ?? rowsRead)),
       until: extracting,
+      signal: opts.signal,
     });
-    // A failed extract: what it enqueued was consumed above; the tenant and the DLQ are kept; the run fails.
+    // A failed extract: what it enqueued was consumed above; the tenant and the DLQ are kept; the run fails. A
+    // cancelled one (Ctrl-C) ends like an interrupted run: what was applied is kept, the rest goes with the next.
+    let cancelled: RunCancelledError | undefined;
     await extracting.catch(async (err: unknown) => {
+      if (err instanceof RunCancelledError) {
+        cancelled = err;
+        return;
+      }
       await env.save();
       throw err;
     });
-    if (!extracted) throw new Error("the extract did not finish");
+    if (!extracted && !cancelled) throw new Error("the extract did not finish");
+    const runId = extracted?.runId ?? cancelled!.runId;
+    if (cancelled) rowsRead = cancelled.rowsRead;
 
     // ---- what of this run ended in the DLQ (it stays there for redrive) ----
     for (const m of await env.peekDlq()) {
       const parsed = parseMessage(m.body);
-      if (!parsed.ok || parsed.message.runId !== extracted.runId) continue;
-      for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) record({ runId: extracted.runId, key: opKey(op), outcome: "deadLettered" });
+      if (!parsed.ok || parsed.message.runId !== runId) continue;
+      for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) record({ runId, key: opKey(op), outcome: "deadLettered" });
     }
 
     const syncMs = Date.now() - syncStarted;
@@ -577,15 +622,16 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // ---- figures ----
     const acc = new RunAccounting();
     acc.read(rowsRead);
-    if (extracted.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
+    if (extracted?.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
     for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
     const snap = acc.snapshot();
     await env.save();
     progress("done", outcomes.size, rowsRead);
     const count = (o: Outcome) => snap[o];
     return {
-      runId: extracted.runId,
+      runId,
       rowsRead,
+      cancelled: opts.signal?.aborted === true,
       created: count("created"),
       updated: count("updated"),
       unchanged: count("unchanged"),
@@ -593,9 +639,9 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       deadLettered: count("deadLettered"),
       blocked: count("blocked"),
       deleted: count("deleted"),
-      skipped: extracted.skipped,
-      held: extracted.mirror?.held ?? false,
-      heldReason: extracted.mirror?.heldReason,
+      skipped: extracted?.skipped,
+      held: extracted?.mirror?.held ?? false,
+      heldReason: extracted?.mirror?.heldReason,
       unaccounted: snap.unaccounted,
       auth0Calls: adapters.reduce((s, a) => s + a.stats.calls, 0),
       auth0Status429: adapters.reduce((s, a) => s + a.stats.status429, 0),
@@ -606,7 +652,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
         .filter((e) => e.outcome === "rejected" && e.rejection)
         .sort((a, b) => (a.row ?? 0) - (b.row ?? 0))
         .map((e) => rejectionMessage(e.rejection!)),
-      sqsRequests: extracted.sqsRequests,
+      sqsRequests: extracted?.sqsRequests ?? 0,
       consumerInstances: consumerBudget(config).maxConcurrency,
     };
   } finally {

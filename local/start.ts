@@ -33,7 +33,7 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-const number = (name: string, v: string | undefined, min: number, max: number) => numberOption(name, v, min, max, fail);
+const number = (name: string, v: string | undefined, min: number, max: number, opts?: { integer?: boolean }) => numberOption(name, v, min, max, fail, opts);
 
 let values;
 try {
@@ -69,6 +69,7 @@ if (!process.env.POWERTOOLS_METRICS_DISABLED) process.env.POWERTOOLS_METRICS_DIS
 
 const { ConfigError, parseConfig } = await import("../functions/core/config.js");
 const { runLocalPipeline } = await import("./pipeline.js");
+const { LocalStateError } = await import("./state-dir.js");
 
 const configPath = values.config ?? "config/example.yml";
 let config;
@@ -96,7 +97,7 @@ let lastPlain = 0;
 const onProgress = (p: { phase: string; rowsRead: number; done: number; total: number; elapsedMs: number }) => {
   const rate = p.elapsedMs > 0 ? (p.done / p.elapsedMs) * 1000 : 0;
   const left = p.total - p.done;
-  const eta = rate > 0 && p.phase === "consume" ? `${Math.ceil(left / rate)} s` : "-";
+  const eta = rate > 0 && left > 0 ? `${Math.ceil(left / rate)} s` : "-";
   const line = `${p.phase.padEnd(7)} rows ${p.done}/${p.total} done, ${rate.toFixed(0)} rows/s, ETA ${eta}`;
   if (tty) process.stderr.write(`\r\x1b[2K${line}`);
   else if (p.phase === "done" || Date.now() - lastPlain > 2000) {
@@ -110,7 +111,7 @@ const summary = await runLocalPipeline({
   stateDir: values.state ?? ".local-state",
   fresh: values.fresh,
   csv: values.csv,
-  seedRows: number("rows", values.rows, 1, 5_000_000),
+  seedRows: number("rows", values.rows, 1, 5_000_000, { integer: true }),
   failRate: number("fail-rate", values["fail-rate"], 0, 1),
   latencyMs: number("latency-ms", values["latency-ms"], 0, 60_000),
   rate: realTenant ? undefined : (number("rate", values.rate, 0.1, 10_000) ?? 200),
@@ -118,8 +119,12 @@ const summary = await runLocalPipeline({
   onProgress,
 }).catch((err: Error) => {
   if (tty) process.stderr.write("\n");
-  console.error(`The local run failed: ${err.message}`);
-  process.exit(1);
+  // A refusal (the state directory in use, a missing CSV, a damaged state file) changed nothing: exit 2.
+  const refused = err instanceof LocalStateError;
+  console.error(refused ? err.message : `The local run failed: ${err.message}`);
+  // --json promises one JSON object on stdout, also when the run fails.
+  if (values.json) console.log(JSON.stringify({ error: err.message }));
+  process.exit(refused ? 2 : 1);
 });
 if (tty) process.stderr.write("\n");
 

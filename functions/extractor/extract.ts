@@ -46,6 +46,20 @@ export interface ExtractorDeps {
   unchangedCheck?: "auto" | "scan" | "lookup";
   /** Operations waiting longer than this are sent even if a full SendMessageBatch is not ready (default 1 s). */
   flushIntervalMs?: number;
+  /** Stops the extract after the current page (the local runner's Ctrl-C): the run is recorded interrupted. */
+  signal?: AbortSignal;
+}
+
+/** The extract was stopped on purpose (see `ExtractorDeps.signal`); what it had sent is applied. */
+export class RunCancelledError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly runId: string,
+    readonly rowsRead: number,
+  ) {
+    super(`the run was cancelled after reading ${rowsRead.toLocaleString("en-US")} rows; what it had sent is applied, the rest goes with the next run`);
+    this.name = "RunCancelledError";
+  }
 }
 
 /** How often a running extract records its progress on its run item. */
@@ -126,10 +140,11 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
   } catch (err) {
     // The run is marked failed so `status` and a following `run` see it end; mirror mode never acted.
     const error = err instanceof Error ? err.message : String(err);
-    deps.logger.error("run failed", { runId, error });
+    const status = err instanceof RunCancelledError ? "interrupted" : "failed";
+    deps.logger.error(`run ${status}`, { runId, error });
     if (deps.ledger && !deps.dryRun) {
       await deps.ledger
-        .putRun({ runId, status: "failed", startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) })
+        .putRun({ runId, status, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) })
         .catch(() => undefined);
     }
     throw err;
@@ -287,6 +302,11 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
     }
     await filterUnchanged(pageOps);
     pageOps = [];
+    if (deps.signal?.aborted) {
+      // What this page produced is still sent (those rows are accounted for); the rest is never read.
+      await flush();
+      throw new RunCancelledError(runId, accounting.rowsRead);
+    }
     // A full SendMessageBatch when there is one; otherwise what waited long enough, so that a few changed rows
     // among many unchanged ones reach the consumers while the read goes on, not at its end.
     if (buffer.length >= flushAt || (buffer.length > 0 && Date.now() - lastFlush >= flushIntervalMs)) await flush();

@@ -1,4 +1,9 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ProgressLine } from "../../cli/progress.js";
+import { runLocalPipeline } from "../../local/pipeline.js";
+import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
+import { tempDir } from "../helpers/tmp.js";
 import type { RunRecord } from "../../functions/adapters/ledger/ledger.js";
 import { formatStatus } from "../../cli/format.js";
 import type { StatusReport } from "../../cli/target.js";
@@ -34,4 +39,30 @@ describe("status explains pending users of runs that ended", () => {
     // While messages are queued, pending users are simply in flight: no note.
     expect(formatStatus(report([run], 3))).not.toContain("run-2 has");
   });
+});
+
+describe("progress lines", () => {
+  const lines = (fn: (p: ProgressLine) => void) => {
+    let out = "";
+    fn(new ProgressLine({ isTTY: false, write: (s: string) => (out += s) }, true, 0));
+    return out;
+  };
+
+  it("show the count without a total, the total once known, and never an empty count", () => {
+    expect(lines((p) => p.update("extract", 0, 0, 4_000))).toBe("extract, 4 s\n");
+    expect(lines((p) => p.update("extract", 1_274, 0, 4_000))).toBe("extract 1,274, 4 s\n");
+    expect(lines((p) => p.update("extract", 1_274, 2_983, 4_000))).toBe("extract 1,274/2,983 (42%), 4 s, ETA 6 s\n");
+  });
+});
+
+describe("the local run's progress", () => {
+  it("counts outcomes against the statement's row count: never above it", async () => {
+    const dir = tempDir();
+    const seen: { phase: string; done: number; total: number }[] = [];
+    await runLocalPipeline({ config: exampleConfigWith({ source: { pageSize: 10 } }), stateDir: join(dir, "state"), csv: writeCsv(join(dir, "u.csv"), demoRows(60)), rate: 500, onProgress: (p) => void seen.push(p) });
+    expect(seen.length).toBeGreaterThan(3);
+    expect(seen.filter((p) => p.done > p.total)).toEqual([]);
+    expect(seen.filter((p) => p.phase === "extract" && p.total > 0).every((p) => p.total === 60)).toBe(true);
+    expect(seen.at(-1)).toMatchObject({ phase: "done", done: 60, total: 60 });
+  }, 60_000);
 });

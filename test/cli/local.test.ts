@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
@@ -45,7 +45,13 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     const r = await cli("status", ...local);
     expect(r.code).toBe(2);
     expect(r.err).toBe(`No local state in ${state}. Run 'npm start' or 'auth0-sync run --local' first, or point --state at it.\n`);
-    expect(r.out).toBe("");
+    // --json: the same sentence as one JSON object on stdout.
+    expect(JSON.parse(r.out)).toEqual({ error: `No local state in ${state}. Run 'npm start' or 'auth0-sync run --local' first, or point --state at it.` });
+    // plan refuses a missing (or mistyped) state directory the same way, instead of creating a demo state in it.
+    const plan = await cli("plan", ...local);
+    expect(plan.code).toBe(2);
+    expect(plan.err).toBe(r.err);
+    expect(existsSync(state)).toBe(false);
   });
 
   it("status shows a run whose every message ended in the DLQ, with the failure reasons, without consuming them", async () => {

@@ -1,0 +1,129 @@
+/**
+ * The local runner keeps its state whole: one process per state directory, inputs and state files checked before
+ * anything changes (each refusal one sentence), and a Ctrl-C that really cancels and leaves a consistent state.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { describe, expect, it } from "vitest";
+import type { TenantState } from "../../local/auth0-emulator.js";
+import { LocalTarget } from "../../local/operator.js";
+import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
+import { LocalStateError } from "../../local/state-dir.js";
+import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const config = exampleConfigWith();
+const npmStart = (args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "local/start.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT" } });
+const users = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState).users;
+const tableRows = async (stateDir: string) => {
+  const db = new PGlite(join(stateDir, "warehouse"));
+  try {
+    return (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM app_users")).rows[0]!.n;
+  } finally {
+    await db.close();
+  }
+};
+
+describe("one process per state directory", () => {
+  it("a second process refuses in one sentence while the first holds the directory; a dead holder's lock is taken over", async () => {
+    const stateDir = join(tempDir(), "state");
+    const csv = writeCsv(join(tempDir(), "users.csv"), demoRows(5));
+    const env = await LocalEnvironment.start({ config, stateDir, csv });
+    try {
+      const other = npmStart(["--state", stateDir, "--fresh"]);
+      expect(other.status).toBe(2);
+      expect(other.stderr.trim()).toBe(`The state directory ${stateDir} is in use by another auth0-sync process (pid ${process.pid}): wait for it to finish, or use another --state.`);
+      await expect(LocalEnvironment.start({ config, stateDir })).rejects.toThrow(
+        new LocalStateError(`The state directory ${stateDir} is in use by another auth0-sync process (pid ${process.pid}, this one): wait for it to finish, or use another --state.`),
+      );
+      // The --fresh attempt changed nothing.
+      expect(existsSync(join(stateDir, "warehouse"))).toBe(true);
+    } finally {
+      await env.stop();
+    }
+    // A holder killed without releasing: its lock names a process that no longer exists.
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    writeFileSync(join(stateDir, ".lock"), JSON.stringify({ pid: Number(dead.stdout) }));
+    expect(await runLocalPipeline({ config, stateDir, rate: 500 })).toMatchObject({ rowsRead: 5, unaccounted: 0 });
+    expect(existsSync(join(stateDir, ".lock"))).toBe(false);
+  }, 60_000);
+});
+
+describe("inputs and state checked before anything changes", () => {
+  it("a missing CSV, --rows on an existing warehouse, a CSV the SQL cannot read, a half-seeded warehouse, a damaged DLQ file", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const csv = writeCsv(join(dir, "users.csv"), demoRows(8));
+    expect(await runLocalPipeline({ config, stateDir, csv, rate: 500 })).toMatchObject({ created: 8 });
+
+    const missing = join(dir, "nope.csv");
+    await expect(runLocalPipeline({ config, stateDir, csv: missing })).rejects.toThrow(new LocalStateError(`The CSV file ${missing} does not exist; nothing was changed.`));
+
+    const rows = npmStart(["--state", stateDir, "--rows", "50"]);
+    expect(rows.status).toBe(2);
+    expect(rows.stderr.trim()).toBe(`--rows 50 seeds a new warehouse, but ${stateDir} already has one: add --fresh to start over with 50 rows, or leave --rows out.`);
+    const fraction = npmStart(["--state", join(dir, "other"), "--rows", "1.5"]);
+    expect(fraction.status).toBe(2);
+    expect(fraction.stderr).toContain("--rows: expected a whole number from 1 to 5000000, got '1.5'");
+
+    // A CSV without a column the SQL needs (avatar_url): refused, and the table keeps its 8 rows.
+    const narrow = join(dir, "narrow.csv");
+    writeFileSync(narrow, "customer_id,email,first_name\nc-1,a@example.com,Ann\n");
+    await expect(runLocalPipeline({ config, stateDir, csv: narrow })).rejects.toThrow(
+      new LocalStateError(`The CSV ${narrow} does not fit the config's SQL (column "last_name" does not exist); the warehouse is unchanged`),
+    );
+    expect(await tableRows(stateDir)).toBe(8);
+
+    // A damaged DLQ file is named, with the way out; a --json run prints the error as JSON.
+    writeFileSync(join(stateDir, "dlq.json"), "[{");
+    const damaged = npmStart(["--state", stateDir, "--json"]);
+    expect(damaged.status).toBe(2);
+    expect(damaged.stderr.trim()).toMatch(new RegExp(`^${join(stateDir, "dlq.json").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is not a valid local DLQ file \\(.+\\): restore it, delete it to lose what it holds, or start over with --fresh\\.$`));
+    expect(JSON.parse(damaged.stdout)).toEqual({ error: damaged.stderr.trim() });
+    rmSync(join(stateDir, "dlq.json"));
+
+    // A first run stopped while seeding leaves a warehouse without its ready marker.
+    const half = join(dir, "half");
+    mkdirSync(join(half, "warehouse"), { recursive: true });
+    await expect(runLocalPipeline({ config, stateDir: half })).rejects.toThrow(
+      new LocalStateError(`The warehouse in ${join(half, "warehouse")} was not seeded to the end (a first run stopped while seeding?): start over with --fresh.`),
+    );
+  }, 120_000);
+});
+
+describe("Ctrl-C on a local run", () => {
+  it("stops taking work, lets what is under way finish, and the next run completes the table exactly", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const rows = demoRows(120);
+    const csv = writeCsv(join(dir, "users.csv"), rows);
+    // The warehouse loaded from the CSV, as a first `npm start -- --csv` would.
+    await (await LocalEnvironment.start({ config, stateDir, csv })).stop();
+    const target = new LocalTarget({ config, stateDir, rate: 20 });
+    const ac = new AbortController();
+    const first = await target.run({
+      approveMirror: false,
+      wait: true,
+      timeoutSeconds: 600,
+      signal: ac.signal,
+      onProgress: (p) => p.phase === "consume" && p.done >= 20 && ac.abort(),
+    });
+    expect(first.status).toBe("interrupted");
+    expect(first.outcomes.created).toBeGreaterThanOrEqual(20);
+    expect(first.outcomes.created).toBeLessThan(120);
+    expect(first.error).toBe(`cancelled (Ctrl-C): what was under way finished; ${first.unsettled} users were not applied and go with the next run`);
+    expect(users(stateDir)).toHaveLength(first.outcomes.created);
+
+    const second = await new LocalTarget({ config, stateDir, rate: 500 }).run({ approveMirror: false, wait: true, timeoutSeconds: 600 });
+    expect(second).toMatchObject({ status: "completed", unsettled: 0 });
+    expect(second.outcomes.created).toBe(120 - first.outcomes.created);
+    const tenant = users(stateDir);
+    expect(tenant).toHaveLength(120);
+    expect(new Set(tenant.map((u) => u.app_metadata.sync_key)).size).toBe(120);
+  }, 120_000);
+});
+

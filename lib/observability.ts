@@ -9,7 +9,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subs from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import { schedulePeriodSeconds, type SyncConfig } from "../functions/core/config.js";
-import { METRICS_NAMESPACE } from "./metric-names.js";
+import { METRICS, METRICS_NAMESPACE, type MetricName } from "../functions/core/metrics.js";
 import type { Pipeline } from "./pipeline.js";
 
 export interface ObservabilityProps {
@@ -35,8 +35,9 @@ export class Observability extends Construct {
     });
     if (config.alarms.email) this.topic.addSubscription(new subs.EmailSubscription(config.alarms.email));
 
-    const m = (fn: "extractor" | "consumer", metricName: string, statistic = "Sum", period = Duration.minutes(5)) =>
-      new cw.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: `${name}-${fn}` }, statistic, period });
+    // A metric of the catalog, with the service dimension of the function that emits it.
+    const m = (metricName: MetricName, statistic = "Sum", period = Duration.minutes(5)) =>
+      new cw.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: `${name}-${METRICS[metricName].fn}` }, statistic, period });
 
     const periodS = schedulePeriodSeconds(config);
     // CloudWatch periods stop at one day: two schedule periods as one datapoint when they fit, else two of one.
@@ -51,8 +52,8 @@ export class Observability extends Construct {
       a.addOkAction(new actions.SnsAction(this.topic));
       return a;
     };
-    const calls = m("consumer", "Auth0Calls");
-    const s429 = m("consumer", "Auth0Status429");
+    const calls = m("Auth0Calls");
+    const s429 = m("Auth0Status429");
     this.alarms = {
       dlq: alarm("DlqNotEmpty", {
         alarmDescription: `Messages in the DLQ of ${name}: users that failed maxReceiveCount times. Look at 'auth0-sync status', fix, then 'auth0-sync redrive'.`,
@@ -88,7 +89,7 @@ export class Observability extends Construct {
       }),
       noRun: alarm("NoSuccessfulRun", {
         alarmDescription: `No successful extractor run of ${name} in two schedule periods (${config.schedule}).`,
-        metric: m("extractor", "RunsSucceeded", "Sum", runPeriod),
+        metric: m("RunsSucceeded", "Sum", runPeriod),
         threshold: 1,
         comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: twoPeriods ? 1 : 2,
@@ -96,7 +97,7 @@ export class Observability extends Construct {
       }),
       held: alarm("MirrorRunHeld", {
         alarmDescription: `A mirror run of ${name} was held: more managed users are absent than the threshold allows, so nothing was blocked or deleted. Check the warehouse; approve with mirror.approve or the CLI.`,
-        metric: m("extractor", "RunsHeld", "Sum", Duration.minutes(5)),
+        metric: m("RunsHeld", "Sum", Duration.minutes(5)),
         threshold: 0,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
@@ -131,13 +132,13 @@ export class Observability extends Construct {
       graph(
         "Run flow: rows",
         [
-          labelled(m("extractor", "RowsRead"), "read"),
-          labelled(m("extractor", "RowsRejected"), "rejected (extract)"),
-          labelled(m("extractor", "RowsEnqueued"), "enqueued"),
-          labelled(m("consumer", "UsersCreated"), "created"),
-          labelled(m("consumer", "UsersUpdated"), "updated"),
-          labelled(m("consumer", "UsersUnchanged"), "unchanged"),
-          labelled(m("consumer", "UsersRejected"), "rejected (Auth0)"),
+          labelled(m("RowsRead"), "read"),
+          labelled(m("RowsRejected"), "rejected (extract)"),
+          labelled(m("RowsEnqueued"), "enqueued"),
+          labelled(m("UsersCreated"), "created"),
+          labelled(m("UsersUpdated"), "updated"),
+          labelled(m("UsersUnchanged"), "unchanged"),
+          labelled(m("UsersRejected"), "rejected (Auth0)"),
           // Messages moved by the redrive policy do not count as "sent" to the DLQ; its depth is what shows them.
           pipeline.dlq.metricApproximateNumberOfMessagesVisible({ label: "dead-lettered (DLQ messages)", period: Duration.minutes(5), statistic: "Maximum" }),
         ],
@@ -158,7 +159,7 @@ export class Observability extends Construct {
         pipeline.extractor.metricThrottles({ label: "extractor throttles" }),
         pipeline.consumer.metricThrottles({ label: "consumer throttles" }),
         // A ledger write that failed after its Auth0 write: the user is retried, but the ledger lagged Auth0.
-        labelled(m("consumer", "LedgerWriteFailures"), "ledger write failures"),
+        labelled(m("LedgerWriteFailures"), "ledger write failures"),
       ], 8),
       graph("Lambda duration (p95)", [
         pipeline.extractor.metricDuration({ statistic: "p95", label: "extractor" }),

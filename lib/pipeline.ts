@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { LEDGER_PARTITION_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.js";
-import { METRICS_NAMESPACE } from "./metric-names.js";
+import { METRICS_NAMESPACE } from "../functions/core/metrics.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -5,7 +5,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy from "@middy/core";
@@ -16,10 +16,12 @@ import { Pacer } from "../adapters/auth0/pacer.js";
 import { loadAuth0Credentials, loadConfig } from "../adapters/runtime/config.js";
 import { consumerBudget } from "../core/config.js";
 import { OUTCOMES, type Outcome } from "../core/outcomes.js";
+import { METRICS_NAMESPACE, type MetricName } from "../core/metrics.js";
+import { emitMetric } from "../adapters/runtime/metrics.js";
 import { consumeRecord, type ConsumerDeps } from "./consume.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
-const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
 
 export type ConsumerDepsFactory = (base: { logger: Logger }) => ConsumerDeps | Promise<ConsumerDeps>;
 
@@ -35,14 +37,14 @@ export const defaultDeps: ConsumerDepsFactory = async ({ logger }) => {
   return { config, auth0: new Auth0Adapter({ ...opts, pacer }), logger, ledger };
 };
 
-const NAMES: Record<Outcome, string> = {
+/** The metric of each outcome a consumer settles (dead-lettered users never reach one: see core/metrics.ts). */
+const NAMES: Record<Exclude<Outcome, "deadLettered">, MetricName> = {
   created: "UsersCreated",
   updated: "UsersUpdated",
   unchanged: "UsersUnchanged",
   blocked: "UsersBlocked",
   deleted: "UsersDeleted",
   rejected: "UsersRejected",
-  deadLettered: "UsersDeadLettered",
 };
 
 export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps) {
@@ -64,11 +66,11 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
       for (const [o, n] of Object.entries(tally.outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);
     };
     const response = await processPartialResponse(event, recordHandler, processor, { context, processInParallel: false, throwOnFullBatchFailure: false });
-    for (const o of OUTCOMES) if (totals[o]) metrics.addMetric(NAMES[o], MetricUnit.Count, totals[o] ?? 0);
-    metrics.addMetric("Auth0Calls", MetricUnit.Count, d.auth0.stats.calls - before.calls);
-    metrics.addMetric("Auth0Status429", MetricUnit.Count, d.auth0.stats.status429 - before.s429);
+    for (const o of OUTCOMES) if (o !== "deadLettered" && totals[o]) emitMetric(metrics, NAMES[o], totals[o] ?? 0);
+    emitMetric(metrics, "Auth0Calls", d.auth0.stats.calls - before.calls);
+    emitMetric(metrics, "Auth0Status429", d.auth0.stats.status429 - before.s429);
     const ledgerFailures = d.counters.ledgerWriteFailures - before.ledger;
-    metrics.addMetric("LedgerWriteFailures", MetricUnit.Count, ledgerFailures);
+    emitMetric(metrics, "LedgerWriteFailures", ledgerFailures);
     return response;
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -4,7 +4,7 @@
  * buffer) in memory.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { consumerBudget, type SyncConfig } from "../core/config.js";
@@ -19,6 +19,7 @@ import { interruptedReason, isApplied, type Ledger, type LedgerEntry } from "../
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
 import { queueDepth } from "../adapters/sqs/redrive.js";
+import { emitMetric } from "../adapters/runtime/metrics.js";
 
 export interface ExtractorDeps {
   config: SyncConfig;
@@ -164,7 +165,7 @@ async function markInterrupted(deps: ExtractorDeps, ledger: Ledger, runId: strin
 /** A run that does not start (see `extract`): recorded as skipped with its reason; every figure is 0. */
 async function skip(deps: ExtractorDeps, ledger: Ledger, runId: string, started: number, reason: string): Promise<ExtractorResult> {
   deps.logger.warn("run skipped", { runId, reason });
-  deps.metrics.addMetric("RunsSkipped", MetricUnit.Count, 1);
+  emitMetric(deps.metrics, "RunsSkipped", 1);
   const at = new Date(started).toISOString();
   await ledger.putRun({ runId, status: "skipped", startedAt: at, finishedAt: at, skippedReason: reason });
   return { runId, skipped: reason, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: Date.now() - started };
@@ -330,16 +331,16 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
       await flush();
     }
     if (mirror.held) {
-      metrics.addMetric("RunsHeld", MetricUnit.Count, 1);
+      emitMetric(metrics, "RunsHeld", 1);
       logger.warn("mirror run held", { reason: mirror.heldReason, absent: mirror.absent, managed: mirror.managed });
     }
   }
 
   const snap = accounting.snapshot();
-  metrics.addMetric("RowsRead", MetricUnit.Count, snap.rowsRead);
-  metrics.addMetric("RowsRejected", MetricUnit.Count, snap.rejected);
-  metrics.addMetric("RowsEnqueued", MetricUnit.Count, enqueued);
-  metrics.addMetric("SqsRequests", MetricUnit.Count, sender.stats.requests);
+  emitMetric(metrics, "RowsRead", snap.rowsRead);
+  emitMetric(metrics, "RowsRejected", snap.rejected);
+  emitMetric(metrics, "RowsEnqueued", enqueued);
+  emitMetric(metrics, "SqsRequests", sender.stats.requests);
   const result: ExtractorResult = {
     runId,
     rowsRead: snap.rowsRead,
@@ -371,7 +372,7 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   }
   // Last, and only once everything above held: the "no successful run" alarm watches this metric, and Powertools
   // flushes metrics on errors too, so emitting it earlier would let a failed run silence that alarm.
-  metrics.addMetric("RunsSucceeded", MetricUnit.Count, 1);
+  emitMetric(metrics, "RunsSucceeded", 1);
   return result;
 }
 

@@ -12,10 +12,11 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy from "@middy/core";
 import { Ledger } from "../adapters/ledger/ledger.js";
 import { loadConfig } from "../adapters/runtime/config.js";
+import { METRICS_NAMESPACE } from "../core/metrics.js";
 import { extract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-extractor" });
-const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "Auth0Sync", serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-extractor" });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-extractor" });
 
 export type DepsFactory = (base: { logger: Logger; metrics: Metrics }) => ExtractorDeps | Promise<ExtractorDeps>;
 

@@ -1,0 +1,30 @@
+/**
+ * Every metric the Lambdas emit (Powertools EMF) and the alarms and dashboard read: one table, so a handler that
+ * emits a name the table lacks, or a widget that reads one, fails to compile. Units are CloudWatch's unit names
+ * (Powertools' MetricUnit values). Dead-lettered users have no metric: a message in the DLQ was never settled by a
+ * consumer, and the DLQ's own depth (an AWS/SQS metric) shows them.
+ */
+export const METRICS_NAMESPACE = "Auth0Sync";
+
+type Emitter = "extractor" | "consumer";
+
+export const METRICS = {
+  RowsRead: { fn: "extractor", unit: "Count", what: "rows the statement returned" },
+  RowsRejected: { fn: "extractor", unit: "Count", what: "rows rejected by validation or as duplicates" },
+  RowsEnqueued: { fn: "extractor", unit: "Count", what: "changed and new rows sent to the queue" },
+  SqsRequests: { fn: "extractor", unit: "Count", what: "SendMessageBatch requests" },
+  RunsSucceeded: { fn: "extractor", unit: "Count", what: "extracts that ended well (the no-successful-run alarm)" },
+  RunsSkipped: { fn: "extractor", unit: "Count", what: "runs skipped: another extract holds the lock, or the queue still drains" },
+  RunsHeld: { fn: "extractor", unit: "Count", what: "mirror runs held (the MirrorRunHeld alarm)" },
+  UsersCreated: { fn: "consumer", unit: "Count", what: "users created" },
+  UsersUpdated: { fn: "consumer", unit: "Count", what: "users updated" },
+  UsersUnchanged: { fn: "consumer", unit: "Count", what: "users found already equal" },
+  UsersBlocked: { fn: "consumer", unit: "Count", what: "users blocked by mirror mode" },
+  UsersDeleted: { fn: "consumer", unit: "Count", what: "users deleted by mirror mode" },
+  UsersRejected: { fn: "consumer", unit: "Count", what: "users Auth0 (or the identity check) refused" },
+  Auth0Calls: { fn: "consumer", unit: "Count", what: "Management API requests" },
+  Auth0Status429: { fn: "consumer", unit: "Count", what: "Management API requests answered 429" },
+  LedgerWriteFailures: { fn: "consumer", unit: "Count", what: "ledger writes that failed (after an Auth0 write: the user is retried)" },
+} as const satisfies Record<string, { fn: Emitter; unit: "Count"; what: string }>;
+
+export type MetricName = keyof typeof METRICS;

@@ -1,0 +1,21 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { METRICS, type MetricName } from "../../functions/core/metrics.js";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const sourceOf = (fn: string) =>
+  readdirSync(join(ROOT, "functions", fn))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => readFileSync(join(ROOT, "functions", fn, f), "utf8"))
+    .join("\n");
+
+describe("the metric catalog", () => {
+  it("every metric is emitted by the function the catalog names (the dashboard reads it with that function's dimension)", () => {
+    const src = { extractor: sourceOf("extractor"), consumer: sourceOf("consumer") };
+    for (const [name, m] of Object.entries(METRICS) as [MetricName, (typeof METRICS)[MetricName]][]) {
+      expect(src[m.fn], `${name} in functions/${m.fn}`).toContain(`"${name}"`);
+      expect(src[m.fn === "extractor" ? "consumer" : "extractor"], `${name} outside functions/${m.fn}`).not.toContain(`"${name}"`);
+    }
+  });
+});

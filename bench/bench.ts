@@ -9,6 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { markWarehouseReady } from "../local/state-dir.js";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -69,11 +70,14 @@ function cleanRows(n: number) {
   return g.rows.filter((_, i) => g.flaws[i] === null).slice(0, n);
 }
 
-async function writeWarehouse(dir: string, rows: ReturnType<typeof cleanRows>) {
-  const db = new PGlite(dir);
+async function writeWarehouse(stateDir: string, rows: ReturnType<typeof cleanRows>) {
+  mkdirSync(stateDir, { recursive: true });
+  const db = new PGlite(join(stateDir, "warehouse"));
   await createDemoTable(db);
   await insertRows(db, DEMO_TABLE, rows as unknown as Record<string, unknown>[]);
   await db.close();
+  // Seeded to the end: the local runner refuses a warehouse without this marker (an interrupted seeding).
+  markWarehouseReady(stateDir, `${rows.length} bench rows`);
 }
 
 /** 1% of the rows, spread evenly (every 100th), get a new first name. */
@@ -146,7 +150,7 @@ const done = () => process.stderr.isTTY && process.stderr.write("\r\x1b[2K");
 async function syncScenarios(root: string) {
   const stateDir = join(root, "sync");
   mkdirSync(stateDir, { recursive: true });
-  await writeWarehouse(join(stateDir, "warehouse"), cleanRows(N));
+  await writeWarehouse(stateDir, cleanRows(N));
   const out: { figures: Figures; summary: LocalRunSummary; perSecond?: number[] }[] = [];
   const run = async (name: string) => {
     let env: LocalEnvironment | undefined;

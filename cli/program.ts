@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, parseConfig, type SyncConfig } from "../functions/core/config.js";
 import { RedriveError } from "../functions/adapters/sqs/redrive.js";
-import { AwsTarget, explainAwsError, type AwsClients } from "./aws.js";
+import { AwsTarget, explainAwsError, type AwsClients, type AwsTimeouts } from "./aws.js";
 import { formatPlan, formatRedrive, formatRun, formatStatus } from "./format.js";
 import type { PlannedChange } from "./plan.js";
 import { ProgressLine, type ProgressWriter } from "./progress.js";
@@ -20,6 +20,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** AWS clients to use instead of the default chain (tests). */
   awsClients?: Partial<AwsClients>;
+  /** AWS timeouts instead of the defaults (tests shorten them). */
+  awsTimeouts?: Partial<AwsTimeouts>;
   /** Poll interval of run and redrive (tests shorten it). */
   pollMs?: number;
 }
@@ -74,7 +76,7 @@ async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warni
   const config = configPath ? loadConfigFile(configPath) : undefined;
   const stackName = g.stack ?? (config ? `auth0-sync-${config.name}` : undefined);
   if (!stackName) throw new CliError("Which stack? Give --stack NAME, or --config FILE (the stack is auth0-sync-<name>), or --local.");
-  return AwsTarget.open({ stackName, region: g.region, profile: g.profile, config, clients: io.awsClients });
+  return AwsTarget.open({ stackName, region: g.region, profile: g.profile, config, clients: io.awsClients, timeouts: io.awsTimeouts });
 }
 
 /** Runs the CLI; returns the exit code (0 done, 1 the operation did not finish well, 2 usage or precondition). */

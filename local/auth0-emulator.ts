@@ -2,8 +2,10 @@
  * An Auth0 Management API v2 emulator, faithful to the behaviours in shared/FACTS.md: client-credentials tokens,
  * users (create, get, users-by-email, patch, delete), roles, password-change tickets, the per-tenant token bucket
  * with its x-ratelimit-* headers and 429 body, and knobs to inject faults. It listens on 127.0.0.1 only.
+ * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { seededRandom } from "./random.js";
@@ -92,6 +94,28 @@ export interface TenantState {
   /** Users to whom Auth0 would have sent a verification email (verify_email defaults to true on create). */
   verificationEmails: string[];
 }
+
+/**
+ * One line of the tenant journal: the record a write left, whole, so replaying a line twice changes nothing
+ * (tickets and verification emails, which only grow, carry their index).
+ */
+type JournalRecord =
+  | { op: "user"; user: TenantUser }
+  | { op: "delete"; user_id: string }
+  | { op: "role"; role: { id: string; name: string } }
+  | { op: "ticket"; i: number; ticket: TenantState["tickets"][number] }
+  | { op: "verify"; i: number; user_id: string };
+
+/** A state file or its journal that cannot be read; the message names the file, never its contents. */
+export class TenantFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TenantFileError";
+  }
+}
+
+/** The journal beside a state file: `tenant.json` -> `tenant.journal`. */
+export const journalFileOf = (file: string): string => `${file.replace(/\.json$/, "")}.journal`;
 
 class HttpError extends Error {
   constructor(
@@ -242,6 +266,8 @@ export class Auth0Emulator {
   private stormUntil = 0;
   private readonly random: () => number;
   private server?: Server;
+  /** The state file this tenant persists to, its journal, and the journal's descriptor once opened. */
+  private persisted?: { file: string; journal: string; fd?: number };
   private readonly log: RequestLogEntry[] = [];
   tokenLifetimeSec: number;
   /** Tokens handed out by /oauth/token. */
@@ -286,6 +312,142 @@ export class Auth0Emulator {
     this.server = undefined;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.closeJournal();
+  }
+
+  // ---- persistence ----
+
+  /**
+   * Binds the tenant to a state file (as `state()` shows it): loads it, replays the journal beside it
+   * (`journalFileOf`), and from then on appends every write to that journal before the write is answered, so a
+   * process killed at any point loses no acknowledged write. A last line torn by a kill mid-append is dropped
+   * (its write was never answered). Without a state file, one is written with the tenant as it stands.
+   */
+  persistTo(file: string): void {
+    if (this.persisted) throw new Error(`the emulator already persists to ${this.persisted.file}`);
+    const journal = journalFileOf(file);
+    if (existsSync(file)) {
+      let state: TenantState;
+      try {
+        state = JSON.parse(readFileSync(file, "utf8")) as TenantState;
+      } catch {
+        throw new TenantFileError(`${file} is not a valid tenant file (not JSON)`);
+      }
+      if (!isTenantState(state)) throw new TenantFileError(`${file} is not a valid tenant file (unexpected contents)`);
+      this.load(state);
+    }
+    if (existsSync(journal)) this.replay(journal);
+    this.persisted = { file, journal };
+    if (!existsSync(file)) this.checkpoint();
+  }
+
+  /**
+   * Writes the whole tenant to the bound state file atomically, then removes the journal (its writes are in the
+   * file; a kill in between replays them again, which changes nothing).
+   */
+  checkpoint(): void {
+    const p = this.persisted;
+    if (!p) throw new Error("the emulator is not bound to a state file (see persistTo)");
+    writeFileSync(`${p.file}.tmp`, JSON.stringify(this.state()));
+    renameSync(`${p.file}.tmp`, p.file);
+    this.closeJournal();
+    rmSync(p.journal, { force: true });
+  }
+
+  /** Appends records to the journal (one write, one line each) when the tenant is bound to a state file. */
+  private journal(...records: JournalRecord[]): void {
+    const p = this.persisted;
+    if (!p) return;
+    p.fd ??= openSync(p.journal, "a");
+    const data = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""), "utf8");
+    for (let off = 0; off < data.length; ) off += writeSync(p.fd, data, off);
+  }
+
+  private closeJournal(): void {
+    if (this.persisted?.fd === undefined) return;
+    closeSync(this.persisted.fd);
+    this.persisted.fd = undefined;
+  }
+
+  private replay(journal: string): void {
+    const buf = readFileSync(journal);
+    // Only whole lines count: a kill mid-append leaves a torn last line, whose write was never answered.
+    const whole = buf.lastIndexOf(0x0a) + 1;
+    const lines = buf.subarray(0, whole).toString("utf8").split("\n");
+    lines.forEach((line, n) => {
+      if (line === "") return;
+      let rec: unknown;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        rec = undefined;
+      }
+      if (!this.apply(rec)) throw new TenantFileError(`${journal} is not a valid tenant journal (line ${n + 1} is not a record)`);
+    });
+    this.reindex();
+    if (whole < buf.length) truncateSync(journal, whole);
+  }
+
+  /** Applies one journal record; false when it is not one. */
+  private apply(rec: unknown): boolean {
+    if (rec === null || typeof rec !== "object") return false;
+    const r = rec as JournalRecord;
+    switch (r.op) {
+      case "user":
+        if (!isTenantUser(r.user)) return false;
+        this.restoreUser(r.user);
+        return true;
+      case "delete":
+        if (typeof r.user_id !== "string") return false;
+        this.users.delete(r.user_id);
+        return true;
+      case "role": {
+        if (typeof r.role?.id !== "string" || typeof r.role.name !== "string") return false;
+        // Role names are unique: one by the same name under another id (e.g. made anew by this process's
+        // constructor) gives way, and its users follow.
+        for (const other of [...this.roles.values()]) {
+          if (other.name !== r.role.name || other.id === r.role.id) continue;
+          this.roles.delete(other.id);
+          for (const u of this.users.values()) if (u.roles.delete(other.id)) u.roles.add(r.role.id);
+        }
+        this.roles.set(r.role.id, { id: r.role.id, name: r.role.name, description: r.role.name });
+        return true;
+      }
+      case "ticket":
+      case "verify": {
+        if (!Number.isInteger(r.i) || r.i < 0) return false;
+        const [list, value] = r.op === "ticket" ? [this.tickets as unknown[], r.ticket] : [this.verificationEmails as unknown[], r.user_id];
+        if (r.op === "ticket" ? typeof r.ticket?.user_id !== "string" : typeof r.user_id !== "string") return false;
+        list[Math.min(r.i, list.length)] = value;
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** A stored user from its record (role names resolved, created when missing); the email index is left alone. */
+  private restoreUser(u: TenantUser): StoredUser {
+    const { hasPassword, roles, ...rest } = u;
+    const ids = new Map([...this.roles.values()].map((r) => [r.name, r.id]));
+    const stored: StoredUser = {
+      ...structuredClone(rest),
+      passwordHash: hasPassword ? "restored" : undefined,
+      roles: new Set(roles.map((n) => ids.get(n) ?? this.addRole(n))),
+    };
+    this.users.set(stored.user_id, stored);
+    return stored;
+  }
+
+  private reindex(): void {
+    this.byConnectionEmail.clear();
+    for (const u of this.users.values()) if (u.email) this.byConnectionEmail.set(`${u.connection}\u0000${u.email}`, u.user_id);
+  }
+
+  /** A user as `state()` and the journal show it. */
+  private tenantUser(u: StoredUser, roles: Set<string> = u.roles): TenantUser {
+    const { passwordHash, roles: _ids, ...rest } = u;
+    return structuredClone({ ...rest, hasPassword: Boolean(passwordHash), roles: [...roles].map((id) => this.roles.get(id)?.name ?? id).sort() });
   }
 
   // ---- knobs for tests and benchmarks ----
@@ -320,6 +482,7 @@ export class Auth0Emulator {
     const existing = [...this.roles.values()].find((r) => r.name === name);
     if (existing) return existing.id;
     const id = `rol_${randomBytes(8).toString("hex")}`;
+    this.journal({ op: "role", role: { id, name } });
     this.roles.set(id, { id, name, description: name });
     return id;
   }
@@ -346,37 +509,27 @@ export class Auth0Emulator {
 
   /** The whole tenant, for assertions. Passwords are never exposed, only whether one is set. */
   state(): TenantState {
-    const roleName = (id: string) => this.roles.get(id)?.name ?? id;
     return {
-      users: [...this.users.values()].map((u) => {
-        const { passwordHash, roles, ...rest } = u;
-        return structuredClone({ ...rest, hasPassword: Boolean(passwordHash), roles: [...roles].map(roleName).sort() });
-      }),
+      users: [...this.users.values()].map((u) => this.tenantUser(u)),
       roles: [...this.roles.values()].map(({ id, name }) => ({ id, name })),
       tickets: structuredClone(this.tickets),
       verificationEmails: [...this.verificationEmails],
     };
   }
 
-  /** Loads a tenant state (as `state()` returns it), e.g. to persist the local tenant between runs. */
+  /**
+   * Loads a tenant state (as `state()` returns it), replacing the tenant. Bound to a state file (`persistTo`),
+   * the file is rewritten with it at once.
+   */
   load(state: TenantState): void {
     this.users.clear();
-    this.byConnectionEmail.clear();
     this.roles.clear();
-    for (const r of state.roles) this.roles.set(r.id, { ...r, description: r.name });
-    const roleIds = new Map(state.roles.map((r) => [r.name, r.id]));
-    for (const u of state.users) {
-      const { hasPassword, roles, ...rest } = u;
-      const stored: StoredUser = {
-        ...structuredClone(rest),
-        passwordHash: hasPassword ? "restored" : undefined,
-        roles: new Set(roles.map((n) => roleIds.get(n) ?? this.addRole(n))),
-      };
-      this.users.set(stored.user_id, stored);
-      if (stored.email) this.byConnectionEmail.set(`${stored.connection}\u0000${stored.email}`, stored.user_id);
-    }
-    this.tickets.splice(0, this.tickets.length, ...state.tickets);
+    for (const r of state.roles) this.roles.set(r.id, { id: r.id, name: r.name, description: r.name });
+    for (const u of state.users) this.restoreUser(u);
+    this.reindex();
+    this.tickets.splice(0, this.tickets.length, ...structuredClone(state.tickets));
     this.verificationEmails.splice(0, this.verificationEmails.length, ...(state.verificationEmails ?? []));
+    if (this.persisted) this.checkpoint();
   }
 
   // ---- HTTP ----
@@ -622,9 +775,11 @@ export class Auth0Emulator {
     if (typeof body.blocked === "boolean") user.blocked = body.blocked;
     if (typeof body.phone_verified === "boolean") user.phone_verified = body.phone_verified;
     this.checkSize(user);
+    const verify = body.verify_email !== false && !user.email_verified;
+    this.journal({ op: "user", user: this.tenantUser(user) }, ...(verify ? [{ op: "verify" as const, i: this.verificationEmails.length, user_id: userId }] : []));
     this.users.set(userId, user);
     this.byConnectionEmail.set(idxKey, userId);
-    if (body.verify_email !== false && !user.email_verified) this.verificationEmails.push(userId);
+    if (verify) this.verificationEmails.push(userId);
     return this.view(user);
   }
 
@@ -670,6 +825,7 @@ export class Auth0Emulator {
     }
     this.checkSize(next);
     next.updated_at = new Date().toISOString();
+    this.journal({ op: "user", user: this.tenantUser(next) });
     if (newEmail !== undefined && newEmail !== user.email) {
       if (user.email) this.byConnectionEmail.delete(`${user.connection}\u0000${user.email}`);
       this.byConnectionEmail.set(`${user.connection}\u0000${newEmail}`, id);
@@ -686,6 +842,7 @@ export class Auth0Emulator {
   private deleteUser(id: string): undefined {
     const user = this.users.get(id);
     if (user) {
+      this.journal({ op: "delete", user_id: id });
       this.users.delete(id);
       if (user.email) this.byConnectionEmail.delete(`${user.connection}\u0000${user.email}`);
     }
@@ -711,6 +868,7 @@ export class Auth0Emulator {
       else next.delete(r);
     }
     if (next.size > MAX_ROLES_PER_USER) throw apiError(400, `A user can have at most ${MAX_ROLES_PER_USER} roles`, "too_many_roles");
+    if (next.size !== user.roles.size || [...next].some((r) => !user.roles.has(r))) this.journal({ op: "user", user: this.tenantUser(user, next) });
     user.roles = next;
     return undefined;
   }
@@ -721,11 +879,13 @@ export class Auth0Emulator {
     if (extra.length > 0) throw invalidBody(`Additional properties not allowed: ${extra.join(",")}`);
     if (typeof body.user_id !== "string") throw invalidBody("Missing required property: user_id");
     this.mustGet(body.user_id);
-    this.tickets.push({
+    const ticket = {
       user_id: body.user_id,
       result_url: typeof body.result_url === "string" ? body.result_url : undefined,
       ttl_sec: typeof body.ttl_sec === "number" ? body.ttl_sec : undefined,
-    });
+    };
+    this.journal({ op: "ticket", i: this.tickets.length, ticket });
+    this.tickets.push(ticket);
     return { ticket: `https://${this.domain}/lo/reset?ticket=${randomBytes(16).toString("hex")}#` };
   }
 }
@@ -734,6 +894,23 @@ function routeOf(_method: string, pathname: string): string {
   return pathname
     .replace(/^\/api\/v2\/users\/[^/]+\/roles$/, "/api/v2/users/:id/roles")
     .replace(/^\/api\/v2\/users\/[^/]+$/, "/api/v2/users/:id");
+}
+
+function isTenantUser(u: unknown): u is TenantUser {
+  const v = u as TenantUser | null | undefined;
+  return typeof v?.user_id === "string" && typeof v.connection === "string" && Array.isArray(v.roles) && v.roles.every((r) => typeof r === "string");
+}
+
+function isTenantState(s: unknown): s is TenantState {
+  const v = s as TenantState | null | undefined;
+  return (
+    Array.isArray(v?.users) &&
+    v.users.every(isTenantUser) &&
+    Array.isArray(v.roles) &&
+    v.roles.every((r) => typeof r?.id === "string" && typeof r.name === "string") &&
+    Array.isArray(v.tickets) &&
+    (v.verificationEmails === undefined || Array.isArray(v.verificationEmails))
+  );
 }
 
 function typeName(v: unknown): string {

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { validateConfig } from "../../functions/core/config.js";
 import type { TenantState, TenantUser } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
+import { markWarehouseReady } from "../../local/state-dir.js";
 import { tempDir } from "../helpers/tmp.js";
 
 interface HRow {
@@ -112,6 +113,7 @@ describe("hostile rows", () => {
             await db.query("INSERT INTO people VALUES ($1, $2, $3, $4, $5, $6)", [i + 1, row.id, row.email, row.first_name, row.prefs, row.app]);
           }
           await db.close();
+          markWarehouseReady(stateDir, "hostile rows");
 
           const summary = await runLocalPipeline({ config, stateDir, rate: 500 });
           expect(summary.rowsRead).toBe(250);

@@ -1,7 +1,10 @@
+import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ManagementError, TokenProvider } from "auth0";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, TenantFileError, journalFileOf, type TenantState } from "../../local/auth0-emulator.js";
 import { sdkFor, startEmulator } from "../helpers/emulator.js";
+import { tempDir } from "../helpers/tmp.js";
 
 const PASSWORD = "Correct-Horse-9-Battery";
 
@@ -229,5 +232,106 @@ describe("Auth0 emulator, driven by the official SDK", () => {
       fetch: (input, init) => fetch(String(input).replace(`https://${emu.domain}`, emu.baseUrl), init),
     });
     expect((await failure(provider.getAccessToken())).statusCode).toBe(403);
+  });
+});
+
+describe("Auth0 emulator bound to a state file (persistTo)", () => {
+  /** The tenant a new process would find: a new emulator bound to the same file. */
+  const reopened = (file: string): TenantState => {
+    const emu = new Auth0Emulator({ roles: ["admin", "viewer"] });
+    emu.persistTo(file);
+    return emu.state();
+  };
+  const byId = (s: TenantState) => ({ ...s, users: [...s.users].sort((a, b) => a.user_id.localeCompare(b.user_id)) });
+
+  /** A tenant with every kind of write acknowledged, and never saved (as a process killed mid-run leaves it). */
+  async function writes(file: string): Promise<Auth0Emulator> {
+    const emu = await startEmulator({ roles: ["admin", "viewer"] });
+    emu.persistTo(file);
+    const { users, tickets } = sdkFor(emu);
+    const ids = Object.fromEntries(emu.state().roles.map((r) => [r.name, r.id]));
+    const a = await users.create({ connection: DEFAULT_CONNECTION, email: "ada@example.com", password: PASSWORD, given_name: "Ada" });
+    const b = await users.create({ connection: DEFAULT_CONNECTION, email: "bob@example.com", password: PASSWORD, verify_email: true });
+    const c = await users.create({ connection: DEFAULT_CONNECTION, email: "cy@example.com", password: PASSWORD });
+    await users.update(a.user_id!, { email: "ada.l@example.com" });
+    await users.create({ connection: DEFAULT_CONNECTION, email: "ada@example.com", password: PASSWORD, given_name: "Ada II" });
+    await users.roles.assign(b.user_id!, { roles: [ids.admin!, ids.viewer!] });
+    await users.roles.delete(b.user_id!, { roles: [ids.viewer!] });
+    await users.delete(c.user_id!);
+    await tickets.changePassword({ user_id: b.user_id!, ttl_sec: 60 });
+    emu.addRole("editor");
+    // A write applied and then answered 500 (the client cannot tell) is in the tenant, so in the journal too.
+    emu.setFaults({ failRate: 1, failAfterWriteShare: 1 });
+    await failure(users.update(b.user_id!, { given_name: "Bob" }));
+    emu.setFaults({ failRate: 0 });
+    return emu;
+  }
+
+  it("journals every acknowledged write before answering it: a process that never saves loses none", async () => {
+    const file = join(tempDir(), "tenant.json");
+    const emu = await writes(file);
+    expect(journalFileOf(file)).toBe(file.replace(/tenant\.json$/, "tenant.journal"));
+    const live = emu.state();
+    expect(live.users).toHaveLength(3);
+    expect(live.users.find((u) => u.given_name === "Bob")?.roles).toEqual(["admin"]);
+    expect(live.tickets).toHaveLength(1);
+    expect(live.verificationEmails).toHaveLength(4);
+    expect(byId(reopened(file))).toEqual(byId(live));
+    // The journal holds records, never a password or its hash.
+    const journal = readFileSync(journalFileOf(file), "utf8");
+    expect(journal).not.toContain(PASSWORD);
+    expect(journal).not.toMatch(/passwordHash/);
+  });
+
+  it("checkpoint writes the state file atomically and empties the journal; a journal replayed twice changes nothing", async () => {
+    const file = join(tempDir(), "tenant.json");
+    const emu = await writes(file);
+    const kept = `${file}.kept-journal`;
+    copyFileSync(journalFileOf(file), kept);
+    emu.checkpoint();
+    expect(existsSync(journalFileOf(file))).toBe(false);
+    expect(existsSync(`${file}.tmp`)).toBe(false);
+    expect(byId(JSON.parse(readFileSync(file, "utf8")) as TenantState)).toEqual(byId(emu.state()));
+    // A kill between the state file's rename and the journal's removal: the journal is replayed onto a state
+    // file that already holds its writes.
+    copyFileSync(kept, journalFileOf(file));
+    expect(byId(reopened(file))).toEqual(byId(emu.state()));
+    // load() on a bound tenant replaces the file at once.
+    emu.load({ ...emu.state(), users: [] });
+    expect(reopened(file).users).toEqual([]);
+  });
+
+  it("drops a last line torn by a kill mid-append; refuses a damaged line elsewhere, naming it without its contents", async () => {
+    const file = join(tempDir(), "tenant.json");
+    const emu = await writes(file);
+    const live = emu.state();
+    const whole = readFileSync(journalFileOf(file), "utf8");
+    appendFileSync(journalFileOf(file), '{"op":"user","user":{"user_id":"auth0|torn","email":"torn@exam');
+    expect(byId(reopened(file))).toEqual(byId(live));
+    // The torn line is cut off, so the next append starts a line of its own.
+    expect(readFileSync(journalFileOf(file), "utf8")).toBe(whole);
+
+    writeFileSync(journalFileOf(file), `${whole.split("\n")[0]}\n{"op":"user","user":{"email":"eve@example.com"}}\n${whole.split("\n").slice(1).join("\n")}`);
+    const err = (() => {
+      try {
+        reopened(file);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error("expected a refusal");
+    })();
+    expect(err).toBeInstanceOf(TenantFileError);
+    expect(err.message).toBe(`${journalFileOf(file)} is not a valid tenant journal (line 2 is not a record)`);
+    writeFileSync(file, '{"users": [{"email": "eve@example.com"');
+    expect(() => reopened(file)).toThrow(`${file} is not a valid tenant file (not JSON)`);
+  });
+
+  it("a new state file starts with the tenant as constructed (its roles keep their ids)", () => {
+    const file = join(tempDir(), "tenant.json");
+    const emu = new Auth0Emulator({ roles: ["admin"] });
+    emu.persistTo(file);
+    expect((JSON.parse(readFileSync(file, "utf8")) as TenantState).roles).toEqual(emu.state().roles);
+    expect(reopened(file).roles.filter((r) => r.name === "admin")).toEqual(emu.state().roles);
+    expect(() => emu.persistTo(file)).toThrow(/already persists/);
   });
 });

@@ -7,12 +7,13 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSRecord } from "aws-lambda";
 import type { SyncConfig } from "../core/config.js";
 import type { Outcome, OutcomeSink } from "../core/outcomes.js";
-import { diffRoles, plan } from "../core/plan.js";
+import { decideUser, startUser } from "../core/decide.js";
+import { diffRoles } from "../core/plan.js";
 import { hashKey } from "../core/profile.js";
-import type { CurrentUser, DesiredProfile, JsonObject, Rejection } from "../core/types.js";
+import type { CurrentUser, Rejection } from "../core/types.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
-import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
+import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import { opKey, parseMessage, type MirrorOperation, type SyncOperation, type UserOperation } from "../adapters/sqs/message.js";
 
 export interface ConsumerDeps {
@@ -67,7 +68,12 @@ export class MalformedMessageError extends Error {
 }
 
 type Settled = Exclude<Outcome, "deadLettered">;
-export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejection; entry?: LedgerEntry | null } | { retry: string };
+export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejection; entry?: LedgerEntry | null } | { retry: string; createAttempted?: boolean };
+
+/** What one user's attempt did that must outlive it: whether it sent a create (see core/decide.ts, own lost creates). */
+interface Attempt {
+  createSent: boolean;
+}
 
 export interface RecordTally {
   /** Users settled by this delivery, by outcome; users an earlier delivery of the same run settled are not in it. */
@@ -76,120 +82,60 @@ export interface RecordTally {
   repeats: number;
 }
 
-/** The Auth0 user as the sync last left it, rebuilt from the ledger: the base of a patch with no lookup. */
-export function userFromLedger(userId: string, p: DesiredProfile): CurrentUser {
-  const u: CurrentUser = { user_id: userId, email: p.email };
-  const rec = u as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(p.fields)) if (v !== null && v !== undefined) rec[k] = v;
-  const nonNull = (o: JsonObject) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as JsonObject;
-  u.user_metadata = nonNull(p.user_metadata);
-  u.app_metadata = nonNull(p.app_metadata);
-  return u;
-}
-
-const keysOf = (o: JsonObject | undefined) => Object.keys(o ?? {});
-
 /**
- * How the current user is found: "ledger" (the last applied profile, no call), "create" (a key the ledger never
- * saw: create first, one call) or "lookup" (users-by-email). After a create answered 409 the user is always
- * looked up ("after409"), and then judged like any looked-up user: the identity check and the mode apply.
+ * Executes the core's decision for one user (core/decide.ts): the calls it needs, in order. `lookup` looks the user
+ * up whatever the ledger says: after our create met a 409, or after a PATCH met a user deleted in Auth0.
  */
-interface Resolution {
-  after409: boolean;
-  lookupFirst: boolean;
-  /** The 409 followed an unanswered attempt of our own create, which may have landed (see Auth0Error). */
-  ownCreateMayHaveLanded?: boolean;
-}
-
-async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, entry: LedgerEntry | undefined, how: Resolution = { after409: false, lookupFirst: false }): Promise<OpResult> {
+async function syncUser(
+  deps: ConsumerDeps,
+  runId: string,
+  op: SyncOperation,
+  entry: LedgerEntry | undefined,
+  attempt: Attempt,
+  how: { lookup: boolean; after409?: boolean; ownCreateMayHaveLanded?: boolean } = { lookup: false },
+): Promise<OpResult> {
   const { config, auth0 } = deps;
-  let desired = op.desired;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
-  // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
-  if (entry?.blockedAt && desired.fields.blocked === undefined) desired = { ...desired, fields: { ...desired.fields, blocked: false } };
-  if (isApplied(entry, op.fingerprint)) {
-    // Applied already (a redelivered message): nothing to do, no call.
-    return { outcome: "unchanged", userId: entry.userId };
-  }
-  // Unknown role names reject the row before anything is written (names resolve from a per-process cache);
-  // roles the ledger says were applied are known to exist and cost no lookup.
-  const lastRoles = entry?.profile?.roles;
-  const rolesChanged = !lastRoles || lastRoles.join("\u0000") !== (desired.roles ?? []).join("\u0000");
-  if (config.roles && desired.roles && desired.roles.length > 0 && rolesChanged) await auth0.roleIds(desired.roles);
+  const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.ledger !== undefined, lookup: how.lookup });
+  if (start.kind === "unchanged") return { outcome: "unchanged", userId: start.userId };
+  // Unknown role names reject the row before anything is written (names resolve from a per-process cache).
+  if (rolesToCheck.length > 0) await auth0.roleIds(rolesToCheck);
+  const basis = start.kind === "ledger" ? "ledger" : start.kind === "create-first" ? "create-first" : "auth0";
+  const current = start.kind === "ledger" ? start.current : start.kind === "lookup" ? await auth0.findByEmail(desired.email) : null;
+  const decision = decideUser({ desired, entry, config, basis, current, after409: how.after409, ownCreateMayHaveLanded: how.ownCreateMayHaveLanded });
 
-  let current: CurrentUser | null = null;
-  let rolesKnown: string[] | undefined;
-  let fromLedger = false;
-  // Our own create whose answer was lost (a 5xx after the write landed, or an earlier delivery that failed
-  // before the ledger write): it is counted created, once, as on an empty tenant every row to create must be.
-  let ownLostCreate = false;
-  // A key the ledger has never seen is almost always a new user: create it first, one call. Auth0 refuses a
-  // second user with the same email in the connection (409), and then it is looked up and judged as below.
-  const createFirst = !entry && deps.ledger !== undefined && config.mode !== "update" && !how.lookupFirst && !how.after409;
-  if (createFirst) {
-    current = null;
-  } else if (!how.after409 && entry?.userId && entry.profile) {
-    current = userFromLedger(entry.userId, entry.profile);
-    // Mirror mode blocked it after the profile was applied.
-    if (entry.blockedAt) current.blocked = true;
-    rolesKnown = entry.profile.roles;
-    fromLedger = true;
-  } else {
-    current = await auth0.findByEmail(desired.email);
-    if (how.after409 && !current) {
-      throw new Auth0Error("create user: Auth0 answered 409 but no user with that email exists in the connection", { kind: "conflict", retryable: true });
-    }
-    const keyName = config.identity.appMetadataKey;
-    const owner = current?.app_metadata?.[keyName];
-    if (current && owner !== undefined && owner !== null && owner !== desired.key) {
-      return reject({ code: "identity_conflict", field: "email", reason: "the Auth0 user with this email is synced under another identity key" });
-    }
-    ownLostCreate = current !== null && isOwnLostCreate(config, desired.key, owner, entry, how);
-  }
-  const previouslyOwned = entry?.profile ? { user_metadata: keysOf(entry.profile.user_metadata), app_metadata: keysOf(entry.profile.app_metadata) } : undefined;
-  let planned = plan({ desired, current, mode: config.mode, previouslyOwned });
-  if (ownLostCreate) {
-    // Our own lost create is finished as an upsert whatever the mode: the row asked for this user to exist.
-    // Without a sync key to prove it, only a user equal to what the create sent is taken for ours.
-    const asOwn = plan({ desired, current, mode: "upsert", previouslyOwned });
-    if (config.identity.keyColumn !== undefined || asOwn.kind === "none") planned = asOwn;
-    else ownLostCreate = false;
-  }
-  let outcome: "created" | "updated" | "unchanged";
   let userId: string;
   let created = false;
-  switch (planned.kind) {
+  switch (decision.write) {
     case "reject":
-      return reject(planned.rejection);
+      return reject(decision.rejection);
+    case "retry":
+      throw new Auth0Error(decision.reason, { kind: "conflict", retryable: true });
     case "none":
-      outcome = "unchanged";
-      userId = planned.userId;
+      userId = decision.userId;
       break;
-    case "update":
+    case "patch":
       try {
-        await auth0.patch(planned.userId, planned.patch);
+        await auth0.patch(decision.userId, decision.patch);
       } catch (err) {
-        if (fromLedger && err instanceof Auth0Error && err.kind === "not_found") {
-          // Deleted in Auth0 behind the sync's back: forget the ledger's id and start from what Auth0 holds.
-          return syncUser(deps, runId, op, undefined, { after409: false, lookupFirst: true });
-        }
+        // Deleted in Auth0 behind the sync's back: forget the ledger's id and start from what Auth0 holds.
+        if (basis === "ledger" && err instanceof Auth0Error && err.kind === "not_found") return syncUser(deps, runId, op, undefined, attempt, { lookup: true });
         throw err;
       }
-      outcome = "updated";
-      userId = planned.userId;
+      userId = decision.userId;
       break;
     case "create": {
       let user: CurrentUser;
       try {
-        user = await auth0.create(planned.body);
+        attempt.createSent = true;
+        user = await auth0.create(decision.body);
       } catch (err) {
         // The user exists after all (a race, or our own create whose answer was lost): look it up and judge it.
         if (err instanceof Auth0Error && err.kind === "conflict" && !how.after409) {
-          return syncUser(deps, runId, op, entry, { after409: true, lookupFirst: true, ownCreateMayHaveLanded: err.earlierAttemptUnanswered });
+          return syncUser(deps, runId, op, entry, attempt, { lookup: true, after409: true, ownCreateMayHaveLanded: err.earlierAttemptUnanswered });
         }
         throw err;
       }
-      outcome = "created";
       userId = user.user_id;
       created = true;
       const invite = config.create.inviteTicket;
@@ -199,9 +145,9 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
       break;
     }
   }
-  if (ownLostCreate) outcome = "created";
+  let outcome: "created" | "updated" | "unchanged" = decision.outcome;
   if (config.roles && desired.roles) {
-    const have = created ? [] : (rolesKnown ?? (await auth0.userRoles(userId)));
+    const have = created ? [] : ((start.kind === "ledger" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
     const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) {
       await auth0.assignRoles(userId, change.add);
@@ -211,20 +157,6 @@ async function syncUser(deps: ConsumerDeps, runId: string, op: SyncOperation, en
   }
   const applied: LedgerEntry = { key: desired.key, userId, fingerprint: op.fingerprint, profile: desired, managed: true, lastRunSeen: runId, lastOutcome: outcome };
   return { outcome, userId, entry: applied };
-}
-
-/**
- * Whether the user found by email is this row's own create that the ledger never recorded. Evidence: the ledger
- * has applied nothing for the key, and either the create that met the 409 had an unanswered earlier attempt, or
- * (with a key column) the user carries this row's sync key and an earlier delivery recorded a failure for it.
- * A user found after a lost or restored ledger carries the key too, but with no such evidence: not counted.
- */
-function isOwnLostCreate(config: SyncConfig, key: string, owner: unknown, entry: LedgerEntry | undefined, how: Resolution): boolean {
-  if (entry?.userId) return false;
-  const keyed = config.identity.keyColumn !== undefined;
-  if (keyed && owner !== key) return false;
-  if (how.ownCreateMayHaveLanded) return true;
-  return keyed && entry?.lastError !== undefined;
 }
 
 async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
@@ -249,18 +181,23 @@ async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation
 
 async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
   const { config } = deps;
+  const attempt: Attempt = { createSent: false };
   try {
-    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry) : await mirrorUser(deps, runId, op, entry);
-    if ("retry" in res) return res;
+    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt) : await mirrorUser(deps, runId, op, entry);
+    if ("retry" in res) return { ...res, createAttempted: attempt.createSent };
     // The ledger follows Auth0: written after the write succeeded, so a retry finds the user applied.
     if (deps.ledger) {
-      const what = res.entry ? "the applied profile, after the Auth0 write" : res.entry === null ? "the deletion, after the Auth0 write" : "the rejection";
+      if (res.outcome === "rejected" && res.entry === undefined) {
+        // Only the rejection's reason is lost if this note fails: the rejection stands.
+        await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason, runId).catch((err: unknown) => ledgerWriteFailed(deps, runId, opKey(op), "the rejection", err));
+        return res;
+      }
       try {
         if (res.entry) await deps.ledger.put(res.entry);
         else if (res.entry === null) await deps.ledger.delete(opKey(op));
-        else if (res.outcome === "rejected") await deps.ledger.recordOutcome(opKey(op), "rejected", res.rejection?.reason, runId);
       } catch (err) {
-        return { retry: ledgerWriteFailed(deps, runId, opKey(op), what, err) };
+        const what = res.entry ? "the applied profile, after the Auth0 write" : "the deletion, after the Auth0 write";
+        return { retry: ledgerWriteFailed(deps, runId, opKey(op), what, err), createAttempted: attempt.createSent };
       }
     }
     return res;
@@ -276,7 +213,7 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
       await deps.ledger?.recordOutcome(opKey(op), "rejected", rejection.reason, runId).catch((err: unknown) => ledgerWriteFailed(deps, runId, opKey(op), "the rejection", err));
       return { outcome: "rejected", rejection };
     }
-    return { retry: err instanceof Error ? err.message : String(err) };
+    return { retry: err instanceof Error ? err.message : String(err), createAttempted: attempt.createSent };
   }
 }
 
@@ -311,7 +248,7 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
       if ("retry" in res) {
         retries.push(`${where(op)}: ${res.retry}`);
         logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
-        await deps.ledger?.recordFailure(key, res.retry).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the retry's reason", err));
+        await deps.ledger?.recordFailure(key, res.retry, { createAttempted: res.createAttempted }).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the retry's reason", err));
         continue;
       }
       if (repeat) tally.repeats++;

@@ -130,6 +130,26 @@ describe("our own create whose answer was lost is counted created", () => {
     expect(c.outcomes.map((o) => o.outcome)).toEqual(["created"]);
   });
 
+  it("with the email as identity, across deliveries too", async () => {
+    const ledger = await freshLedger();
+    const c = await consumer(testConfig({ ...mapping, identity: { emailColumn: "email" }, mode: "insert" }), { ledger, fetch: loseFirstCreateAnswer, maxRetries: 0 });
+    expect((await c.deliver([ann])).batchItemFailures).toHaveLength(1);
+    await c.deliver([ann]);
+    expect(c.outcomes.map((o) => o.outcome)).toEqual(["created"]);
+  });
+
+  it("a recorded failure of a delivery that sent no create is no evidence: insert mode leaves a user with this key alone", async () => {
+    const ledger = await freshLedger();
+    const c = await consumer(testConfig({ ...mapping, mode: "insert" }), { ledger });
+    await c.auth0.create({ email: "ann@example.com", given_name: "Old", app_metadata: { sync_key: "a" } });
+    await ledger.recordFailure("a", "getting a Management API token failed (HTTP 400)");
+    c.emu.clearLog();
+    await c.deliver([ann]);
+    expect(c.outcomes.map((o) => [o.outcome, o.rejection?.code])).toEqual([["rejected", "user_exists"]]);
+    expect(c.writes()).toEqual([]);
+    expect(c.emu.state().users[0]?.given_name).toBe("Old");
+  });
+
   it("a user found after a lost ledger (no failed attempt on record) is not counted created", async () => {
     const ledger = await freshLedger();
     const c = await consumer(testConfig(mapping), { ledger });

@@ -26,13 +26,19 @@ import { tempDir } from "../helpers/tmp.js";
 const PSEUDO = { region: "eu-west-1", account: "123456789012" };
 
 /** Actions a role holds for calls AWS makes on the function's behalf, not calls of the handler's code. */
+const XRAY = {
+  "xray:PutTraceSegments": "Lambda's X-Ray tracing (lambda.tracing)",
+  "xray:PutTelemetryRecords": "Lambda's X-Ray tracing (lambda.tracing)",
+};
 const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
   extractor: {
+    ...XRAY,
     "logs:CreateLogStream": "Lambda writes the function's logs",
     "logs:PutLogEvents": "Lambda writes the function's logs",
     "redshift-serverless:GetCredentials": "the Data API gets temporary database credentials for the role (no source.secretArn)",
   },
   consumer: {
+    ...XRAY,
     "logs:CreateLogStream": "Lambda writes the function's logs",
     "logs:PutLogEvents": "Lambda writes the function's logs",
     "sqs:ReceiveMessage": "the SQS event source mapping polls with the function's role",

@@ -3,6 +3,7 @@
  * applied, the run that last saw it, the managed marker, the last outcome and reason) and one item per run with
  * its summary. It is what lets an unchanged row cost no Auth0 call and an update be one PATCH with no lookup.
  */
+import { isApplied } from "../../core/decide.js";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { RUNS_INDEX } from "../../core/ledger-keys.js";
@@ -25,6 +26,8 @@ export interface LedgerEntry {
   /** The last passing failure (a retry), for the operator reading the DLQ: no email, no token. */
   lastError?: string;
   lastErrorAt?: string;
+  /** A delivery that sent a create for this key failed before it recorded the user (its create may have landed). */
+  createAttemptedAt?: string;
   updatedAt?: string;
 }
 
@@ -60,13 +63,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** BatchGetItem requests in flight at once for one getMany. */
 const GET_CONCURRENCY = 4;
 
-/**
- * Whether this entry says the profile with this fingerprint is in Auth0 as it stands: applied to a user the
- * sync manages and has not blocked. Such a row costs no Auth0 call.
- */
-export function isApplied<E extends Pick<LedgerEntry, "userId" | "managed" | "fingerprint" | "blockedAt">>(e: E | undefined, fingerprint: string): e is E & { userId: string } {
-  return Boolean(e?.userId && e.managed && e.fingerprint === fingerprint && !e.blockedAt);
-}
+/** Whether the ledger says a profile is applied as it stands: the core's decision, re-exported for the ledger's readers. */
+export { isApplied };
 
 export class Ledger {
   private readonly doc: DynamoDBDocumentClient;
@@ -176,15 +174,17 @@ export class Ledger {
   }
 
   /** Records why a user will be retried (what `status` shows next to a dead-lettered message). */
-  async recordFailure(key: string, error: string): Promise<void> {
+  /** Records why a user will be retried; `createAttempted` when the failed delivery had sent a create for it. */
+  async recordFailure(key: string, error: string, opts: { createAttempted?: boolean } = {}): Promise<void> {
     this.stats.requests++;
     this.stats.writes++;
     const t = new Date().toISOString();
+    const attempted = opts.createAttempted ? ", createAttemptedAt = if_not_exists(createAttemptedAt, :t)" : "";
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: KEY_PREFIX + key },
-        UpdateExpression: "SET lastError = :e, lastErrorAt = :t, updatedAt = :t, managed = if_not_exists(managed, :f)",
+        UpdateExpression: `SET lastError = :e, lastErrorAt = :t, updatedAt = :t, managed = if_not_exists(managed, :f)${attempted}`,
         ExpressionAttributeValues: { ":e": error.slice(0, 500), ":t": t, ":f": false },
       }),
     );

@@ -95,6 +95,7 @@ export async function redrive(
     }
     // Node's timer removes its abort listener when it fires (a hand-made one added a listener per poll); an abort
     // ends the wait early and the loop cancels the task.
-    await delay(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => undefined);
+    // (Without a task handle there is nothing to cancel: the wait is not cut short, so the loop cannot spin.)
+    await delay(opts.pollMs ?? 1000, undefined, { signal: handle ? opts.signal : undefined }).catch(() => undefined);
   }
 }

@@ -1,0 +1,163 @@
+/**
+ * The decision for one user of a row, taken once: the consumer executes it, `auth0-sync plan` describes it. It
+ * comes in two steps because what Auth0 holds is read in between: `startUser` decides, from the ledger alone,
+ * whether anything is to be done and where the current user comes from; `decideUser` takes that user (from the
+ * ledger, or as found in Auth0) and returns the write, what the outcome counts as, and the role base.
+ */
+import type { SyncConfig } from "./config.js";
+import { plan, type SyncMode } from "./plan.js";
+import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, Rejection, UserPatch } from "./types.js";
+
+/** What the ledger says of a key (the adapter's entry has more; this is what a decision reads). */
+export interface LedgerView {
+  userId?: string;
+  fingerprint?: string;
+  managed?: boolean;
+  blockedAt?: string;
+  profile?: DesiredProfile;
+  /** Set when a delivery that had sent a create for this key failed before recording the user. */
+  createAttemptedAt?: string;
+}
+
+/** The settings a decision reads. */
+export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles">;
+
+/**
+ * Whether this entry says the profile with this fingerprint is in Auth0 as it stands: applied to a user the sync
+ * manages and has not blocked. Such a row costs no Auth0 call.
+ */
+export function isApplied<E extends LedgerView>(e: E | undefined, fingerprint: string): e is E & { userId: string } {
+  return Boolean(e?.userId && e.managed && e.fingerprint === fingerprint && !e.blockedAt);
+}
+
+/** The Auth0 user as the sync last left it, rebuilt from the ledger: the base of a patch with no lookup. */
+export function userFromLedger(userId: string, p: DesiredProfile): CurrentUser {
+  const u: CurrentUser = { user_id: userId, email: p.email };
+  const rec = u as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(p.fields)) if (v !== null && v !== undefined) rec[k] = v;
+  const nonNull = (o: JsonObject) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as JsonObject;
+  u.user_metadata = nonNull(p.user_metadata);
+  u.app_metadata = nonNull(p.app_metadata);
+  return u;
+}
+
+/** Where the current user comes from. */
+export type Basis = "ledger" | "create-first" | "auth0";
+
+export type Start =
+  /** Applied already (a redelivered message, or an unchanged row): nothing to do, no call. */
+  | { kind: "unchanged"; userId: string }
+  /** The current user as the ledger last applied it (no lookup). */
+  | { kind: "ledger"; current: CurrentUser; rolesKnown?: string[] }
+  /** A key the ledger never saw: create first (one call); a 409 leads to a lookup. */
+  | { kind: "create-first" }
+  /** Look the user up by email. */
+  | { kind: "lookup" };
+
+export interface StartInput {
+  desired: DesiredProfile;
+  fingerprint: string;
+  entry?: LedgerView;
+  config: DecisionConfig;
+  /** Whether there is a ledger at all (without one every user is looked up). */
+  hasLedger: boolean;
+  /** Look up whatever the ledger says (after a 409, or after a PATCH met a user deleted in Auth0). */
+  lookup?: boolean;
+}
+
+export interface Started {
+  /** The desired profile, with `blocked: false` when mirror mode had blocked the user and the row is back. */
+  desired: DesiredProfile;
+  start: Start;
+  /** Role names to check against the tenant before anything is written (unknown ones reject the row). */
+  rolesToCheck: string[];
+}
+
+export function startUser({ desired: asked, fingerprint, entry, config, hasLedger, lookup }: StartInput): Started {
+  // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
+  const desired = entry?.blockedAt && asked.fields.blocked === undefined ? { ...asked, fields: { ...asked.fields, blocked: false } } : asked;
+  if (!lookup && isApplied(entry, fingerprint)) return { desired, start: { kind: "unchanged", userId: entry.userId }, rolesToCheck: [] };
+  // Roles the ledger says were applied are known to exist and cost no lookup.
+  const lastRoles = entry?.profile?.roles;
+  const rolesChanged = !lastRoles || lastRoles.join("\u0000") !== (desired.roles ?? []).join("\u0000");
+  const rolesToCheck = config.roles && desired.roles && rolesChanged ? desired.roles : [];
+  if (!lookup && !entry && hasLedger && config.mode !== "update") return { desired, start: { kind: "create-first" }, rolesToCheck };
+  if (!lookup && entry?.userId && entry.profile) {
+    const current = userFromLedger(entry.userId, entry.profile);
+    // Mirror mode blocked it after the profile was applied.
+    if (entry.blockedAt) current.blocked = true;
+    return { desired, start: { kind: "ledger", current, rolesKnown: entry.profile.roles }, rolesToCheck };
+  }
+  return { desired, start: { kind: "lookup" }, rolesToCheck };
+}
+
+export interface DecideInput {
+  desired: DesiredProfile;
+  entry?: LedgerView;
+  config: DecisionConfig;
+  basis: Basis;
+  /** The current user: from the ledger, as found in Auth0 (null: none), or null before a create-first. */
+  current: CurrentUser | null;
+  /** The user was looked up because our create met a 409. */
+  after409?: boolean;
+  /** That 409 followed an unanswered attempt of our own create, which may have landed. */
+  ownCreateMayHaveLanded?: boolean;
+}
+
+export type UserDecision =
+  | { write: "reject"; rejection: Omit<Rejection, "row" | "keyLabel"> }
+  /** Retry later: Auth0's answers contradict each other (a 409, then no user with that email). */
+  | { write: "retry"; reason: string }
+  | { write: "create"; body: CreateBody; outcome: "created" }
+  | { write: "patch"; userId: string; patch: UserPatch; outcome: "updated" | "created" }
+  | { write: "none"; userId: string; outcome: "unchanged" | "created" };
+
+/** What a decision reports beside the write: the basis, and the roles the user has before any role change. */
+export type Decision = UserDecision & { basis: Basis; rolesKnown?: string[] };
+
+export function decideUser({ desired, entry, config, basis, current, after409 = false, ownCreateMayHaveLanded = false }: DecideInput): UserDecision {
+  let ownLostCreate = false;
+  if (basis === "auth0") {
+    if (after409 && !current) return { write: "retry", reason: "create user: Auth0 answered 409 but no user with that email exists in the connection" };
+    const owner = current?.app_metadata?.[config.identity.appMetadataKey];
+    if (current && owner !== undefined && owner !== null && owner !== desired.key) {
+      return { write: "reject", rejection: { code: "identity_conflict", field: "email", reason: "the Auth0 user with this email is synced under another identity key" } };
+    }
+    ownLostCreate = current !== null && isOwnLostCreate(config, desired.key, owner, entry, ownCreateMayHaveLanded);
+  }
+  const previouslyOwned = entry?.profile ? { user_metadata: Object.keys(entry.profile.user_metadata), app_metadata: Object.keys(entry.profile.app_metadata) } : undefined;
+  const planned = (mode: SyncMode) => plan({ desired, current, mode, previouslyOwned });
+  let op = planned(config.mode);
+  if (ownLostCreate) {
+    // Our own lost create is finished as an upsert whatever the mode: the row asked for this user to exist.
+    // Without a sync key to prove it, only a user equal to what the create sent is taken for ours.
+    const asOwn = planned("upsert");
+    if (config.identity.keyColumn !== undefined || asOwn.kind === "none") op = asOwn;
+    else ownLostCreate = false;
+  }
+  switch (op.kind) {
+    case "reject":
+      return { write: "reject", rejection: op.rejection };
+    case "create":
+      return { write: "create", body: op.body, outcome: "created" };
+    case "update":
+      return { write: "patch", userId: op.userId, patch: op.patch, outcome: ownLostCreate ? "created" : "updated" };
+    case "none":
+      return { write: "none", userId: op.userId, outcome: ownLostCreate ? "created" : "unchanged" };
+  }
+}
+
+/**
+ * Whether the user found by email is this row's own create that the ledger never recorded (a 5xx after the write
+ * landed, or an earlier delivery that failed after sending its create). Evidence: the ledger has applied nothing
+ * for the key, the user carries this row's sync key (with a key column), and either the 409 followed an
+ * unanswered attempt of the same create, or an earlier delivery recorded that it had sent a create for the key. A
+ * user found after a lost or restored ledger carries the key too, but with no such evidence: not counted. (A
+ * consumer killed between its create and that record leaves no evidence either: its user counts as adopted.)
+ */
+function isOwnLostCreate(config: DecisionConfig, key: string, owner: unknown, entry: LedgerView | undefined, ownCreateMayHaveLanded: boolean): boolean {
+  if (entry?.userId) return false;
+  const keyed = config.identity.keyColumn !== undefined;
+  if (keyed && owner !== key) return false;
+  return ownCreateMayHaveLanded || entry?.createAttemptedAt !== undefined;
+}

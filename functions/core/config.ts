@@ -6,19 +6,9 @@ import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
-export const STANDARD_FIELDS = [
-  "email",
-  "email_verified",
-  "given_name",
-  "family_name",
-  "name",
-  "nickname",
-  "picture",
-  "phone_number",
-  "blocked",
-  "username",
-] as const;
-export type StandardField = (typeof STANDARD_FIELDS)[number];
+import { STANDARD_FIELDS, type StandardField } from "./fields.js";
+
+export { STANDARD_FIELDS, type StandardField };
 
 /** Keys Auth0 refuses inside app_metadata. */
 export const RESERVED_APP_METADATA_KEYS = [

@@ -3,8 +3,9 @@
  * top-level fields replace (null clears), metadata merges at the first level (a null deletes a key, `{}`
  * would wipe the whole object and is never sent).
  */
+import { PROFILE_FIELD_NAMES } from "./fields.js";
 import { jsonEqual } from "./fingerprint.js";
-import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, ProfileField, Rejection, UserPatch } from "./types.js";
+import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, Rejection, UserPatch } from "./types.js";
 
 export type SyncMode = "insert" | "update" | "upsert";
 
@@ -23,17 +24,8 @@ export interface PlanInput {
   previouslyOwned?: { user_metadata?: string[]; app_metadata?: string[] };
 }
 
-const FIELD_ORDER: ProfileField[] = [
-  "email_verified",
-  "given_name",
-  "family_name",
-  "name",
-  "nickname",
-  "picture",
-  "phone_number",
-  "blocked",
-  "username",
-];
+/** The order of fields in create and patch bodies: the catalog's (core/fields.ts). */
+const FIELD_ORDER = PROFILE_FIELD_NAMES;
 
 export function createBody(desired: DesiredProfile): CreateBody {
   const body: CreateBody = { email: desired.email };

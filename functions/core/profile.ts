@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { configuredColumns } from "./columns.js";
+import { BOOLEAN_FIELDS, PROFILE_FIELDS, lengthLimits } from "./fields.js";
 import { RESERVED_APP_METADATA_KEYS, parseTarget, type FieldMapping, type SyncConfig } from "./config.js";
 import type {
   DesiredProfile,
@@ -19,18 +20,6 @@ import type {
 
 export const PROFILE_MAX_BYTES = 10 * 1024;
 export const MAX_JSON_DEPTH = 32;
-
-const LENGTH_LIMITS: Partial<Record<ProfileField | "email", [number, number]>> = {
-  email: [3, 254],
-  given_name: [1, 150],
-  family_name: [1, 150],
-  name: [1, 300],
-  nickname: [1, 300],
-  username: [1, 128],
-  picture: [1, 2048],
-};
-
-const BOOLEAN_FIELDS = new Set<ProfileField>(["email_verified", "blocked"]);
 
 // Dot-atom local part and LDH domain labels with an alphabetic TLD: what Auth0 accepts, minus quoted local parts.
 const EMAIL_RE =
@@ -90,7 +79,7 @@ export function normalizeEmail(v: RowValue, field = "email"): string {
   if (isBlank(v)) throw new RowError("missing_email", field, "is empty; every user needs an email address");
   if (typeof v !== "string") throw new RowError("invalid_email", field, `expected an email address, got ${describeValue(v)}`);
   const email = v.trim().toLowerCase();
-  const [min, max] = LENGTH_LIMITS.email ?? [3, 254];
+  const [min, max] = lengthLimits("email") ?? [3, 254];
   if (email.length < min || email.length > max) {
     throw new RowError("invalid_email", field, `is not a valid email address (length ${email.length}, allowed ${min}-${max})`);
   }
@@ -102,7 +91,7 @@ export function normalizeEmail(v: RowValue, field = "email"): string {
 }
 
 function checkLength(field: ProfileField, s: string): void {
-  const limits = LENGTH_LIMITS[field];
+  const limits = lengthLimits(field);
   if (!limits) return;
   const len = [...s].length;
   if (len < limits[0] || len > limits[1]) {
@@ -111,18 +100,19 @@ function checkLength(field: ProfileField, s: string): void {
 }
 
 function validateField(field: ProfileField, raw: RowValue): FieldValue {
-  if (BOOLEAN_FIELDS.has(field)) return parseBoolean(raw, field);
+  const kind = PROFILE_FIELDS[field].kind;
+  if (kind === "boolean") return parseBoolean(raw, field);
   const s = toScalarString(raw, field).trim();
   if (CONTROL_RE.test(s)) throw new RowError("invalid_value", field, "contains control characters");
   checkLength(field, s);
-  if (field === "phone_number") {
+  if (kind === "phone") {
     const compact = s.replace(/[\s()-]/g, "");
     if (!E164_RE.test(compact)) {
       throw new RowError("invalid_phone", field, `expected E.164 like +14155550100, got ${describeValue(s)}`);
     }
     return compact;
   }
-  if (field === "picture") {
+  if (kind === "uri") {
     let url: URL | undefined;
     try {
       url = new URL(s);
@@ -133,7 +123,7 @@ function validateField(field: ProfileField, raw: RowValue): FieldValue {
       throw new RowError("invalid_uri", field, `expected an http(s) URL, got ${describeValue(s)}`);
     }
   }
-  if (field === "username" && !/^[A-Za-z0-9_+\-.!#$'^`~@]+$/.test(s)) {
+  if (kind === "username" && !/^[A-Za-z0-9_+\-.!#$'^`~@]+$/.test(s)) {
     throw new RowError("invalid_value", field, "may only contain letters, digits and _+-.!#$'^`~@");
   }
   return s;

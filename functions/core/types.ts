@@ -1,4 +1,4 @@
-import type { StandardField } from "./config.js";
+import type { BooleanField, ProfileField, TextField } from "./fields.js";
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -7,7 +7,7 @@ export type JsonObject = { [key: string]: Json };
 export type RowValue = string | number | bigint | boolean | null | undefined | Uint8Array | Json[] | JsonObject;
 export type Row = Record<string, RowValue>;
 
-export type ProfileField = Exclude<StandardField, "email">;
+export type { ProfileField };
 export type FieldValue = string | boolean | null;
 
 /**
@@ -71,51 +71,27 @@ export function rejectionMessage(r: Rejection): string {
   return `${where ? `${where}: ` : ""}${r.field}: ${r.reason}`;
 }
 
+/** The catalog's fields (core/fields.ts) with their value types: booleans as booleans, the rest as text. */
+type Fields<Text> = { [F in BooleanField]?: boolean } & { [F in TextField]?: Text };
+
 /** What is known of the Auth0 user: the profile fields the sync compares. */
-export interface CurrentUser {
+export type CurrentUser = Fields<string | null> & {
   user_id: string;
   email?: string | null;
-  email_verified?: boolean;
-  given_name?: string | null;
-  family_name?: string | null;
-  name?: string | null;
-  nickname?: string | null;
-  picture?: string | null;
-  phone_number?: string | null;
-  blocked?: boolean;
-  username?: string | null;
   user_metadata?: JsonObject;
   app_metadata?: JsonObject;
-}
+};
 
 /** Body of a create, without the connection and password (the Auth0 adapter adds those). */
-export interface CreateBody {
+export type CreateBody = Fields<string> & {
   email: string;
-  given_name?: string;
-  family_name?: string;
-  name?: string;
-  nickname?: string;
-  picture?: string;
-  phone_number?: string;
-  username?: string;
-  email_verified?: boolean;
-  blocked?: boolean;
   user_metadata?: JsonObject;
   app_metadata?: JsonObject;
-}
+};
 
 /** A PATCH body: top-level fields replace (null clears); metadata merges at the first level (null deletes a key). */
-export interface UserPatch {
+export type UserPatch = Fields<string | null> & {
   email?: string;
-  given_name?: string | null;
-  family_name?: string | null;
-  name?: string | null;
-  nickname?: string | null;
-  picture?: string | null;
-  phone_number?: string | null;
-  username?: string | null;
-  email_verified?: boolean;
-  blocked?: boolean;
   user_metadata?: JsonObject;
   app_metadata?: JsonObject;
-}
+};

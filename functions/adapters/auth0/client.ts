@@ -8,6 +8,7 @@ import { RolesClient } from "auth0/roles";
 import { TicketsClient } from "auth0/tickets";
 import { UsersClient } from "auth0/users";
 import type { SyncConfig } from "../../core/config.js";
+import { BOOLEAN_FIELDS, TEXT_FIELDS } from "../../core/fields.js";
 import type { CreateBody, CurrentUser, JsonObject, UserPatch } from "../../core/types.js";
 import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, classifyError } from "./errors.js";
 import { randomPassword } from "./password.js";
@@ -248,11 +249,10 @@ export class Auth0Adapter {
   private toCurrent(u: Management.UserResponseSchema | Management.GetUserResponseContent): CurrentUser {
     const r = u as Record<string, unknown>;
     const cur: CurrentUser = { user_id: String(u.user_id) };
-    for (const k of ["email", "given_name", "family_name", "name", "nickname", "picture", "phone_number", "username"] as const) {
-      if (typeof r[k] === "string") cur[k] = r[k] as string;
-    }
-    if (typeof r.email_verified === "boolean") cur.email_verified = r.email_verified;
-    if (typeof r.blocked === "boolean") cur.blocked = r.blocked;
+    // The catalog's fields (core/fields.ts), as Auth0 returns them: text as strings, booleans as booleans.
+    if (typeof r.email === "string") cur.email = r.email;
+    for (const k of TEXT_FIELDS) if (typeof r[k] === "string") cur[k] = r[k] as string;
+    for (const k of BOOLEAN_FIELDS) if (typeof r[k] === "boolean") (cur as Record<string, unknown>)[k] = r[k];
     cur.user_metadata = (r.user_metadata as JsonObject | undefined) ?? {};
     cur.app_metadata = (r.app_metadata as JsonObject | undefined) ?? {};
     return cur;

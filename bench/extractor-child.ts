@@ -5,20 +5,21 @@
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
+import { RedshiftSource } from "../functions/adapters/redshift/source.js";
 import { parseConfig } from "../functions/core/config.js";
 import { createExtractorHandler } from "../functions/extractor/handler.js";
 import type { ExtractorResult } from "../functions/extractor/extract.js";
 
 const env = process.env;
 const fake = { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
+const config = parseConfig(env.BENCH_CONFIG ?? "");
 const handler = createExtractorHandler(({ logger, metrics }) => ({
-  config: parseConfig(env.BENCH_CONFIG ?? ""),
-  redshift: new RedshiftDataClient({ ...fake, endpoint: env.BENCH_REDSHIFT }),
+  config,
+  source: new RedshiftSource(new RedshiftDataClient({ ...fake, endpoint: env.BENCH_REDSHIFT }), config.source, { minMs: 10, maxMs: 100 }),
   sqs: new SQSClient({ ...fake, endpoint: env.BENCH_SQS }),
   queueUrl: env.BENCH_QUEUE_URL ?? "",
   logger,
   metrics,
-  poll: { minMs: 10, maxMs: 100 },
 }));
 // Sampled here rather than read from getrusage: ru_maxrss survives fork and exec, so it would carry the
 // parent's (the warehouse emulator's) peak into the child's figure.

@@ -12,6 +12,7 @@ import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
 import { Ledger, type RunRecord } from "../functions/adapters/ledger/ledger.js";
+import { RedshiftSource } from "../functions/adapters/redshift/source.js";
 import { loadAuth0Credentials } from "../functions/adapters/runtime/config.js";
 import { queueDepth, redrive } from "../functions/adapters/sqs/redrive.js";
 import { configHash, consumerBudget, type SyncConfig } from "../functions/core/config.js";
@@ -42,6 +43,23 @@ export interface AwsClients {
   redshift: RedshiftDataClient;
 }
 
+export interface AwsTimeouts {
+  /** Time to establish the TCP (and TLS) connection. */
+  connectMs: number;
+  /** Time from sending a request to AWS's answer (its headers), each attempt. */
+  requestMs: number;
+  /** Attempts per call, the first included (the SDK retries timeouts). */
+  maxAttempts: number;
+}
+
+/**
+ * How long the CLI waits for AWS. Without a limit the SDK waits forever on an endpoint that accepts connections
+ * and never answers (a wrong AWS_ENDPOINT_URL, a proxy or firewall that swallows requests). AWS answers these
+ * calls in well under a second, so 5 s to connect and 20 s to answer are generous; two attempts (one retry) keep
+ * a call that never gets an answer under about 41 s, well below the minute after which operators give up.
+ */
+export const AWS_TIMEOUTS: AwsTimeouts = { connectMs: 5_000, requestMs: 20_000, maxAttempts: 2 };
+
 export interface AwsTargetOptions {
   stackName: string;
   region?: string;
@@ -50,6 +68,8 @@ export interface AwsTargetOptions {
   config?: SyncConfig;
   /** Clients to use instead of the default ones (tests). */
   clients?: Partial<AwsClients>;
+  /** Overrides of AWS_TIMEOUTS for the clients created here (tests shorten them). */
+  timeouts?: Partial<AwsTimeouts>;
 }
 
 export interface StackResources {
@@ -76,12 +96,77 @@ const REQUIRED = {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What a call that timed out was: recorded by addTimeoutContext's middleware, read by explainAwsError. */
+interface TimedOutCall {
+  service: string;
+  operation: string;
+  region?: string;
+  timeouts: AwsTimeouts;
+}
+const timedOutCalls = new WeakMap<object, TimedOutCall>();
+
+const isTimeout = (err: unknown): err is Error => err instanceof Error && (err.name === "TimeoutError" || (err as { code?: string }).code === "ETIMEDOUT");
+/** A timeout of an AWS call: recorded by a client of ours, or the SDK's request handler's own (not Auth0's, say). */
+const isAwsTimeout = (err: unknown): err is Error => isTimeout(err) && (timedOutCalls.has(err) || err.message.startsWith("@smithy/node-http-handler"));
+const isConnectTimeout = (err: Error) => /establish a connection|connect ETIMEDOUT/i.test(err.message);
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
+
+/** Client options that bound every call: timeouts on the request handler and few attempts (see AWS_TIMEOUTS). */
+export function awsClientOptions(timeouts: AwsTimeouts) {
+  return {
+    maxAttempts: timeouts.maxAttempts,
+    // A plain options object: each client builds its NodeHttpHandler from it (@smithy/node-http-handler is not
+    // a dependency of ours). Without throwOnRequestTimeout the handler only logs a warning when requestTimeout passes.
+    requestHandler: { connectionTimeout: timeouts.connectMs, requestTimeout: timeouts.requestMs, throwOnRequestTimeout: true },
+  };
+}
+
+type AnyClient = AwsClients[keyof AwsClients];
+
+/** Records which service, operation and region a call was when it timed out (after the SDK's retries). */
+function addTimeoutContext<C extends AnyClient>(client: C, timeouts: AwsTimeouts): C {
+  // The clients' stacks differ only in their input and output types, which this middleware does not look at.
+  (client.middlewareStack as AwsClients["sqs"]["middlewareStack"]).add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        if (isTimeout(err) && !timedOutCalls.has(err)) {
+          const region = await client.config.region().catch(() => undefined);
+          timedOutCalls.set(err, {
+            service: (context.clientName ?? "AWS").replace(/Client$/, ""),
+            operation: (context.commandName ?? "").replace(/Command$/, ""),
+            region,
+            timeouts,
+          });
+        }
+        throw err;
+      }
+    },
+    { step: "initialize", name: "auth0SyncTimeoutContext", override: true },
+  );
+  return client;
+}
+
+/** The one sentence for a call AWS did not answer in time. */
+function explainTimeout(err: Error): CliError {
+  const call = timedOutCalls.get(err);
+  const connect = isConnectTimeout(err);
+  const ms = call ? (connect ? call.timeouts.connectMs : call.timeouts.requestMs) : Number(/(\d+) ms/.exec(err.message)?.[1]) || undefined;
+  const within = ms ? ` within ${seconds(ms)}` : " in time";
+  const what = call ? ` (${[`${call.service} ${call.operation}`.trim(), call.region ? `region ${call.region}` : ""].filter(Boolean).join(", ")})` : "";
+  return new CliError(`AWS did not ${connect ? "accept a connection" : "answer"}${within}${what}: check the network, the region or AWS_ENDPOINT_URL.`);
+}
+
 /** Turns the AWS SDK's errors into one sentence an operator can act on. */
 export function explainAwsError(err: unknown, context: { stackName?: string; region?: string } = {}): CliError | undefined {
   if (err instanceof CliError) return err;
   const e = err as { name?: string; message?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   const name = e?.name ?? "";
   const message = e?.message ?? String(err);
+  for (let c: unknown = err, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    if (isAwsTimeout(c)) return explainTimeout(c);
+  }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
     return new CliError("No AWS credentials found. Set AWS_PROFILE (or use --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run 'aws sso login'.");
   }
@@ -94,7 +179,7 @@ export function explainAwsError(err: unknown, context: { stackName?: string; reg
   }
   if (name === "AccessDeniedException" || name === "AccessDenied" || /not authorized to perform/i.test(message)) {
     const action = /perform: ([\w:-]+)/.exec(message)?.[1];
-    return new CliError(`Access denied${action ? ` for ${action}` : ""}. The operator's AWS identity needs the permissions listed in the README (Operations).`);
+    return new CliError(`Access denied${action ? ` for ${action}` : ""}. The operator's AWS identity needs the permissions listed in docs/operations.md.`);
   }
   if (name === "UnrecognizedClientException" || name === "InvalidClientTokenId") {
     return new CliError("AWS does not recognise these credentials. Check AWS_PROFILE or the access key.");
@@ -121,15 +206,17 @@ export class AwsTarget implements Target {
   }
 
   static async open(opts: AwsTargetOptions): Promise<AwsTarget> {
-    const base = { region: opts.region, profile: opts.profile };
+    const timeouts: AwsTimeouts = { ...AWS_TIMEOUTS, ...opts.timeouts };
+    const base = { region: opts.region, profile: opts.profile, ...awsClientOptions(timeouts) };
+    const made = <C extends AnyClient>(client: C) => addTimeoutContext(client, timeouts);
     const c = opts.clients ?? {};
     const clients: AwsClients = {
-      cloudformation: c.cloudformation ?? new CloudFormationClient(base),
-      cloudwatch: c.cloudwatch ?? new CloudWatchClient(base),
-      lambda: c.lambda ?? new LambdaClient(base),
-      sqs: c.sqs ?? new SQSClient(base),
-      dynamodb: c.dynamodb ?? new DynamoDBClient(base),
-      redshift: c.redshift ?? new RedshiftDataClient(base),
+      cloudformation: c.cloudformation ?? made(new CloudFormationClient(base)),
+      cloudwatch: c.cloudwatch ?? made(new CloudWatchClient(base)),
+      lambda: c.lambda ?? made(new LambdaClient(base)),
+      sqs: c.sqs ?? made(new SQSClient(base)),
+      dynamodb: c.dynamodb ?? made(new DynamoDBClient(base)),
+      redshift: c.redshift ?? made(new RedshiftDataClient(base)),
     };
     let region = opts.region ?? "";
     try {
@@ -168,7 +255,7 @@ export class AwsTarget implements Target {
     // One consumer instance's share of the budget: a plan must not starve a run that is draining.
     const share = consumerBudget(config);
     const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: new Pacer({ rate: share.rps, burst: share.burst }) });
-    return planRun({ config, redshift: this.clients.redshift, ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+    return planRun({ config, source: new RedshiftSource(this.clients.redshift, config.source), ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
   }
 
   async run(opts: RunOptions): Promise<RunReport> {
@@ -210,7 +297,7 @@ export class AwsTarget implements Target {
   async status(opts: StatusOptions): Promise<StatusReport> {
     const r = this.resources;
     const [runs, queue, dlq, alarms, sampleRaw] = await Promise.all([
-      this.ledger.runs(opts.runs),
+      this.ledger.runsForStatus(opts.runs),
       this.queueState(r.queueUrl),
       this.queueState(r.dlqUrl),
       r.alarmNamePrefix ? this.alarms(r.alarmNamePrefix) : Promise.resolve(undefined),

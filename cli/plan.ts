@@ -5,14 +5,14 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
-import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import type { RowSource } from "../functions/core/source.js";
 import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
 import { Auth0Error } from "../functions/adapters/auth0/errors.js";
 import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js";
 import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
-import { userFromLedger } from "../functions/consumer/consume.js";
 import type { SyncConfig } from "../functions/core/config.js";
-import { diffRoles, plan } from "../functions/core/plan.js";
+import { decideUser, startUser } from "../functions/core/decide.js";
+import { diffRoles } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
 import { extract } from "../functions/extractor/extract.js";
 
@@ -80,7 +80,8 @@ function fieldChanges(before: CurrentUser | null, after: Record<string, unknown>
 
 export interface PlanDeps {
   config: SyncConfig;
-  redshift: RedshiftDataClient;
+  /** The rows, as the extractor reads them (core/source.ts). */
+  source: RowSource;
   ledger?: Ledger;
   auth0: Auth0Adapter;
   /** At most this many Auth0 lookups (users the ledger does not know); the rest are planned unread. */
@@ -104,7 +105,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
   const result = await extract(
     {
       config,
-      redshift: deps.redshift,
+      source: deps.source,
       logger,
       metrics,
       ledger,
@@ -135,10 +136,16 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       changes.push({ kind: op.kind, keyLabel: op.keyLabel, basis: "ledger", fields: op.kind === "block" ? [{ field: "blocked", before: false, after: true }] : [] });
       continue;
     }
-    const rolesChanged = !entry?.profile?.roles || entry.profile.roles.join("\u0000") !== (op.desired.roles ?? []).join("\u0000");
-    if (config.roles && op.desired.roles && op.desired.roles.length > 0 && rolesChanged) {
+    // The same decision a run takes (core/decide.ts). Where a run would create first and meet a 409, the plan
+    // looks the user up instead (within --lookups), to tell a create from an adoption.
+    const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: ledger !== undefined });
+    if (start.kind === "unchanged") {
+      counts.unchanged++;
+      continue;
+    }
+    if (rolesToCheck.length > 0 && config.roles) {
       // The tenant's roles are read once (a cached list); an unknown name rejects the row as a run would.
-      const unknown = await auth0.roleIds(op.desired.roles).then(
+      const unknown = await auth0.roleIds(rolesToCheck).then(
         () => undefined,
         (err: unknown) => (err instanceof Auth0Error && err.kind === "unknown_role" ? err.message : Promise.reject(err)),
       );
@@ -147,48 +154,41 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
         continue;
       }
     }
-    const desired = entry?.blockedAt && op.desired.fields.blocked === undefined ? { ...op.desired, fields: { ...op.desired.fields, blocked: false } } : op.desired;
     let current: CurrentUser | null = null;
     let basis: PlannedChange["basis"] = "ledger";
-    let rolesKnown: string[] | undefined;
-    if (entry?.userId && entry.profile) {
-      current = userFromLedger(entry.userId, entry.profile);
-      if (entry.blockedAt) current.blocked = true;
-      rolesKnown = entry.profile.roles;
+    const rolesKnown = start.kind === "ledger" ? start.rolesKnown : undefined;
+    if (start.kind === "ledger") {
+      current = start.current;
     } else if (lookups < maxLookups) {
       lookups++;
       basis = "auth0";
       current = await auth0.findByEmail(desired.email);
-      const owner = current?.app_metadata?.[config.identity.appMetadataKey];
-      if (current && owner !== undefined && owner !== null && owner !== desired.key) {
-        reject(op, "email", "the Auth0 user with this email is synced under another identity key", "identity_conflict");
-        continue;
-      }
     } else {
       lookupsSkipped++;
       basis = "not looked up";
     }
-    const previouslyOwned = entry?.profile ? { user_metadata: Object.keys(entry.profile.user_metadata), app_metadata: Object.keys(entry.profile.app_metadata) } : undefined;
-    const planned = plan({ desired, current, mode: config.mode, previouslyOwned });
+    const decision = decideUser({ desired, entry, config, basis: basis === "ledger" ? "ledger" : basis === "auth0" ? "auth0" : "create-first", current });
+    if (decision.write === "reject" || decision.write === "retry") {
+      if (decision.write === "reject") reject(op, decision.rejection.field, decision.rejection.reason, decision.rejection.code);
+      continue;
+    }
     let roleFields: FieldChange[] = [];
-    if (config.roles && desired.roles && planned.kind !== "reject") {
-      const have = planned.kind === "create" ? [] : (rolesKnown ?? []);
+    if (config.roles && desired.roles) {
+      const have = decision.write === "create" ? [] : (rolesKnown ?? []);
       const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
-      if (change.add.length > 0 || change.remove.length > 0 || (planned.kind !== "create" && !rolesKnown)) {
-        roleFields = [{ field: "roles", before: rolesKnown ?? (planned.kind === "create" ? [] : undefined), after: desired.roles }];
+      if (change.add.length > 0 || change.remove.length > 0 || (decision.write !== "create" && !rolesKnown)) {
+        roleFields = [{ field: "roles", before: rolesKnown ?? (decision.write === "create" ? [] : undefined), after: desired.roles }];
         writes += (change.add.length > 0 ? 1 : 0) + (change.remove.length > 0 ? 1 : 0);
       }
     }
-    if (planned.kind === "reject") {
-      reject(op, planned.rejection.field, planned.rejection.reason, planned.rejection.code);
-    } else if (planned.kind === "create") {
+    if (decision.write === "create") {
       counts.create++;
       writes++;
-      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, planned.body as unknown as Record<string, unknown>), ...roleFields] });
-    } else if (planned.kind === "update" || roleFields.length > 0) {
+      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, decision.body as unknown as Record<string, unknown>), ...roleFields] });
+    } else if (decision.write === "patch" || roleFields.length > 0) {
       counts.update++;
-      if (planned.kind === "update") writes++;
-      const patchFields = planned.kind === "update" ? fieldChanges(current, planned.patch as unknown as Record<string, unknown>) : [];
+      if (decision.write === "patch") writes++;
+      const patchFields = decision.write === "patch" ? fieldChanges(current, decision.patch as unknown as Record<string, unknown>) : [];
       changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...roleFields] });
     } else {
       counts.unchanged++;

@@ -3,6 +3,7 @@
  * DLQ's messages persist there between runs, so `status` shows them and `redrive` moves them back with
  * StartMessageMoveTask and then runs the consumers until they are processed, as Lambda would.
  */
+import { RedshiftSource } from "../functions/adapters/redshift/source.js";
 import { queueDepth, redrive } from "../functions/adapters/sqs/redrive.js";
 import type { SyncConfig } from "../functions/core/config.js";
 import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
@@ -64,7 +65,7 @@ export class LocalTarget implements Target {
     // Like status: a missing or mistyped --state is refused, not filled with a new demo state.
     this.requireState();
     return this.withEnvironment((env) =>
-      planRun({ config: env.config, redshift: env.redshiftClient(), ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress }),
+      planRun({ config: env.config, source: new RedshiftSource(env.redshiftClient(), env.config.source, { minMs: 10, maxMs: 200 }), ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress }),
     );
   }
 

@@ -24,6 +24,7 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
+import { RedshiftSource } from "../functions/adapters/redshift/source.js";
 import { opKey, parseMessage } from "../functions/adapters/sqs/message.js";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { RunAccounting, type OutcomeEvent, type Outcome } from "../functions/core/outcomes.js";
@@ -31,7 +32,7 @@ import { rejectionMessage, type RejectCode } from "../functions/core/types.js";
 import { createConsumerHandler } from "../functions/consumer/handler.js";
 import { createExtractorHandler } from "../functions/extractor/handler.js";
 import { RunCancelledError, type ExtractorResult } from "../functions/extractor/extract.js";
-import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type TenantState } from "./auth0-emulator.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError } from "./auth0-emulator.js";
 import { DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "./demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "./redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "./dynamo.js";
@@ -196,6 +197,8 @@ interface SavedMessage {
   sentAt?: number;
 }
 
+const isTenantState = (v: unknown): v is { users: unknown[] } => v !== null && typeof v === "object" && Array.isArray((v as { users?: unknown }).users);
+
 const isSavedMessages = (v: unknown): v is SavedMessage[] =>
   Array.isArray(v) && v.every((m) => m !== null && typeof m === "object" && typeof (m as SavedMessage).body === "string");
 
@@ -266,6 +269,9 @@ export class LocalEnvironment {
       throw new LocalStateError(`--rows ${opts.seedRows} seeds a new warehouse, but ${opts.stateDir} already has one: add --fresh to start over with ${opts.seedRows} rows, or leave --rows out.`);
     }
     const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
+    // The tenant file is read (and its journal replayed) by the emulator below; a damaged one is refused here,
+    // before the warehouse step can change anything.
+    if (existsSync(this.tenantFile)) readStateFile(this.tenantFile, "local tenant file", isTenantState);
     const rate = opts.rate ?? cfg.auth0.rateLimit.requestsPerSecond;
     const burst = opts.burst ?? Math.max(cfg.auth0.rateLimit.burst, Math.ceil(rate));
     const config: SyncConfig = { ...cfg, auth0: { ...cfg.auth0, rateLimit: { requestsPerSecond: rate, burst } } };
@@ -337,7 +343,13 @@ export class LocalEnvironment {
         connections: [{ name: config.auth0.connection, strategy: config.auth0.connectionType === "database" ? "auth0" : "email" }],
         faults: { failRate: opts.failRate ?? 0, latencyMs: opts.latencyMs ?? 0, jitterMs: opts.jitterMs ?? 0 },
       });
-      if (existsSync(this.tenantFile)) emulator.load(JSON.parse(readFileSync(this.tenantFile, "utf8")) as TenantState);
+      // The tenant persists in tenant.json, and every write it acknowledges in tenant.journal before its answer.
+      try {
+        emulator.persistTo(this.tenantFile);
+      } catch (err) {
+        if (err instanceof TenantFileError) throw new LocalStateError(`${err.message}: restore it, delete it to lose what it holds, or start over with --fresh.`);
+        throw err;
+      }
       for (const r of DEMO_ROLES) emulator.addRole(r);
       const baseUrl = await emulator.start();
       this.cleanups.push(() => emulator.stop());
@@ -523,7 +535,7 @@ export class LocalEnvironment {
 
   /** Persists what outlives a run: the emulated tenant and the DLQ's messages. */
   async save(): Promise<void> {
-    if (this.emulator) writeFileAtomic(this.tenantFile, JSON.stringify(this.emulator.state()));
+    this.emulator?.checkpoint();
     const dead = await this.peekDlq();
     writeFileAtomic(this.dlqFile, JSON.stringify(dead.map((m): SavedMessage => ({ body: m.body, sentAt: m.sentAt }))));
   }
@@ -565,12 +577,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       opts.onProgress?.({ phase, rowsRead, done, total: Math.max(total, done), elapsedMs: Date.now() - started });
     const extractor = createExtractorHandler(({ logger, metrics }) => ({
       config,
-      redshift: env.redshiftClient("extractor"),
+      source: new RedshiftSource(env.redshiftClient("extractor"), config.source, { minMs: 10, maxMs: 200 }),
       sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
       queueUrl: env.queueUrl,
       logger,
       metrics,
-      poll: { minMs: 10, maxMs: 200 },
       ledger: env.ledgerFor?.("extractor"),
       unchangedCheck: opts.unchangedCheck,
       signal: opts.signal,

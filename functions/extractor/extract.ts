@@ -6,15 +6,14 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { consumerBudget, type SyncConfig } from "../core/config.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { AppliedFingerprints, ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
 import { MissingColumnsError, missingColumns, unmappedColumns } from "../core/columns.js";
 import { RunPresence } from "../core/mirror.js";
+import type { RowSource } from "../core/source.js";
 import type { RejectCode, Rejection } from "../core/types.js";
-import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
 import { interruptedReason, isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
@@ -23,13 +22,13 @@ import { emitMetric } from "../adapters/runtime/metrics.js";
 
 export interface ExtractorDeps {
   config: SyncConfig;
-  redshift: RedshiftDataClient;
+  /** Where the rows come from (core/source.ts): the Redshift Data API deployed, any RowSource in tests. */
+  source: RowSource;
   /** Where operations go; not needed for a dry run. */
   sqs?: SQSClient;
   queueUrl?: string;
   logger: Logger;
   metrics: Metrics;
-  poll?: Partial<PollSettings>;
   /** The sync ledger: unchanged rows are dropped here; mirror mode reads managed users from it. */
   ledger?: Ledger;
   onOutcome?: OutcomeSink;
@@ -264,12 +263,12 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   const early = deps.ledger && lastRowsRead !== undefined ? loadApplied(deps, deps.ledger, lastRowsRead) : undefined;
   early?.catch(() => undefined); // awaited at the first page; a failed statement must not leave it unhandled
   if (deps.ledger && write) await deps.ledger.putRun({ runId, status: "running", startedAt: new Date(started).toISOString() });
-  const source = new RedshiftSource(deps.redshift, config.source, deps.poll);
+  const source = deps.source;
   let rowNumber = 0;
   let first = true;
   let lastProgressWrite = Date.now();
   let unmapped: string[] = [];
-  for await (const page of source.run()) {
+  for await (const page of source.pages()) {
     if (first) {
       first = false;
       // Before any row: a column the config names and the statement does not return fails the run (nothing sent).

@@ -11,6 +11,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy from "@middy/core";
 import { Ledger } from "../adapters/ledger/ledger.js";
+import { RedshiftSource } from "../adapters/redshift/source.js";
 import { loadConfig } from "../adapters/runtime/config.js";
 import { METRICS_NAMESPACE } from "../core/metrics.js";
 import { extract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract.js";
@@ -25,7 +26,9 @@ export const defaultDeps: DepsFactory = ({ logger, metrics }) => {
   const queueUrl = process.env.QUEUE_URL;
   if (!queueUrl) throw new Error("QUEUE_URL is not set");
   const ledger = process.env.LEDGER_TABLE ? new Ledger(new DynamoDBClient({}), process.env.LEDGER_TABLE) : undefined;
-  return { config: loadConfig(), redshift: new RedshiftDataClient({}), sqs: new SQSClient({}), queueUrl, logger, metrics, ledger };
+  const config = loadConfig();
+  // The Redshift Data API is the row source (core/source.ts); another RowSource would be wired here.
+  return { config, source: new RedshiftSource(new RedshiftDataClient({}), config.source), sqs: new SQSClient({}), queueUrl, logger, metrics, ledger };
 };
 
 export function createExtractorHandler(factory: DepsFactory = defaultDeps) {

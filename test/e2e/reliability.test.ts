@@ -8,6 +8,7 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aw
 import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import type { SyncConfig } from "../../functions/core/config.js";
+import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { createExtractorHandler } from "../../functions/extractor/handler.js";
 import type { ExtractorResult } from "../../functions/extractor/extract.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
@@ -220,7 +221,15 @@ describe("overlapping runs", () => {
     const env = await LocalEnvironment.start({ config, stateDir, csv: writeCsv(join(dir, "users.csv"), rows), rate: 60 });
     const ctx = { getRemainingTimeInMillis: () => 900_000, functionName: "extractor", awsRequestId: "x" } as unknown as Context;
     const extractor = () =>
-      createExtractorHandler(({ logger, metrics }) => ({ config: env.config, redshift: env.redshiftClient(), sqs: env.sqs, queueUrl: env.queueUrl, logger, metrics, ledger: env.ledgerFor!(), poll: { minMs: 10, maxMs: 50 } }));
+      createExtractorHandler(({ logger, metrics }) => ({
+        config: env.config,
+        source: new RedshiftSource(env.redshiftClient(), env.config.source, { minMs: 10, maxMs: 50 }),
+        sqs: env.sqs,
+        queueUrl: env.queueUrl,
+        logger,
+        metrics,
+        ledger: env.ledgerFor!(),
+      }));
     try {
       const outcomes = new Map<string, OutcomeEvent>();
       const record = (e: OutcomeEvent) => void (outcomes.has(e.key) || outcomes.set(e.key, e));

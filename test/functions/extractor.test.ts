@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, vi } from "vitest";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
 import { consumerBudget } from "../../functions/core/config.js";
 import { RunAccounting } from "../../functions/core/outcomes.js";
+import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { chooseUnchangedCheck, extract, scanSegments } from "../../functions/extractor/extract.js";
 import { testConfig } from "../helpers/config.js";
 import { localLedgers } from "../helpers/ledger.js";
@@ -20,7 +21,12 @@ afterAll(() => {
   sqsMock.restore();
 });
 
-const base = () => ({ config: testConfig(), redshift: new RedshiftDataClient(FAKE), logger: new Logger({ logLevel: "SILENT" }), metrics: new Metrics({ namespace: "t" }), poll: { minMs: 1, maxMs: 2 } });
+const base = () => ({
+  config: testConfig(),
+  source: new RedshiftSource(new RedshiftDataClient(FAKE), testConfig().source, { minMs: 1, maxMs: 2 }),
+  logger: new Logger({ logLevel: "SILENT" }),
+  metrics: new Metrics({ namespace: "t" }),
+});
 
 describe("extractor run records", () => {
   it("marks the run failed with the warehouse's error when the extract fails, and rethrows", async () => {

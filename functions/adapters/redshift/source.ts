@@ -11,6 +11,7 @@ import {
   type Field,
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
+import type { Page, RowSource } from "../../core/source.js";
 import type { Row, RowValue } from "../../core/types.js";
 
 export interface RedshiftSourceSettings {
@@ -44,10 +45,7 @@ export class RedshiftStatementError extends Error {
   }
 }
 
-export interface Page {
-  columns: string[];
-  rows: Row[];
-}
+export type { Page };
 
 /** One Field union -> a value. Decimals and timestamps arrive as strings and stay strings. */
 export function fieldValue(f: Field): RowValue {
@@ -72,7 +70,8 @@ export function toRows(columns: string[], records: Field[][]): Row[] {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export class RedshiftSource {
+/** The Redshift Data API as the extractor's row source. */
+export class RedshiftSource implements RowSource {
   private readonly poll: PollSettings;
   /** The statement's row count, known once `run` has waited for it (before the first page). */
   resultRows?: number;
@@ -127,7 +126,7 @@ export class RedshiftSource {
    * The result, one page at a time. The next page is requested as soon as one is handed over, so the
    * warehouse's answer and the caller's work on the previous page overlap (at most two pages in memory).
    */
-  async *pages(id: string): AsyncGenerator<Page> {
+  async *statementPages(id: string): AsyncGenerator<Page> {
     let columns: string[] | undefined;
     const fetchPage = (token: string | undefined): Promise<GetStatementResultCommandOutput> => {
       const p = Promise.resolve(this.client.send(new GetStatementResultCommand({ Id: id, NextToken: token })));
@@ -150,6 +149,11 @@ export class RedshiftSource {
     const { rows, hasResultSet } = await this.waitFor(id);
     this.resultRows = rows;
     if (!hasResultSet) throw new RedshiftStatementError(`Redshift statement ${id} returned no result set; the config's SQL must be a SELECT`, id, "FINISHED", { retryable: false });
-    yield* this.pages(id);
+    yield* this.statementPages(id);
+  }
+
+  /** The port's pages (core/source.ts): execute, wait, and stream. */
+  pages(): AsyncIterable<Page> {
+    return this.run();
   }
 }

@@ -12,6 +12,41 @@ import { schedulePeriodSeconds, type SyncConfig } from "../functions/core/config
 import { METRICS, METRICS_NAMESPACE, type MetricName } from "../functions/core/metrics.js";
 import type { Pipeline } from "./pipeline.js";
 
+/** An alarm's own settings; the factory's defaults fill the rest. */
+export type SyncAlarmProps = Omit<cw.AlarmProps, "alarmName" | "evaluationPeriods"> & Partial<Pick<cw.AlarmProps, "evaluationPeriods">>;
+
+export interface AlarmFactoryProps {
+  /** Every alarm's name is this prefix and its construct id. */
+  alarmNamePrefix: string;
+  /** Notified when an alarm fires and when it is OK again. */
+  topic: sns.ITopic;
+}
+
+/**
+ * Every alarm of the stack, with the shared defaults (cdk-monitoring-constructs' AlarmFactory, in small): a name
+ * under the prefix, the topic for ALARM and OK, one evaluation period, and missing data as not breaching (a
+ * metric with no datapoint means nothing happened) unless the alarm says otherwise.
+ */
+export class AlarmFactory {
+  constructor(
+    private readonly scope: Construct,
+    private readonly props: AlarmFactoryProps,
+  ) {}
+
+  addAlarm(id: string, props: SyncAlarmProps): cw.Alarm {
+    const alarm = new cw.Alarm(this.scope, id, {
+      alarmName: `${this.props.alarmNamePrefix}${id}`,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      ...props,
+    });
+    const notify = new actions.SnsAction(this.props.topic);
+    alarm.addAlarmAction(notify);
+    alarm.addOkAction(notify);
+    return alarm;
+  }
+}
+
 export interface ObservabilityProps {
   config: SyncConfig;
   pipeline: Pipeline;
@@ -46,48 +81,35 @@ export class Observability extends Construct {
 
     // Named, so the CLI's `status` finds them by the prefix the stack outputs.
     this.alarmNamePrefix = `auth0-sync-${name}-`;
-    const alarm = (id: string, props: cw.AlarmProps) => {
-      const a = new cw.Alarm(this, id, { alarmName: `${this.alarmNamePrefix}${id}`, ...props });
-      a.addAlarmAction(new actions.SnsAction(this.topic));
-      a.addOkAction(new actions.SnsAction(this.topic));
-      return a;
-    };
+    const alarms = new AlarmFactory(this, { alarmNamePrefix: this.alarmNamePrefix, topic: this.topic });
     const calls = m("Auth0Calls");
     const s429 = m("Auth0Status429");
     this.alarms = {
-      dlq: alarm("DlqNotEmpty", {
+      dlq: alarms.addAlarm("DlqNotEmpty", {
         alarmDescription: `Messages in the DLQ of ${name}: users that failed maxReceiveCount times. Look at 'auth0-sync status', fix, then 'auth0-sync redrive'.`,
         metric: pipeline.dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: "Maximum" }),
         threshold: 0,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       }),
-      queueAge: alarm("QueueAge", {
+      queueAge: alarms.addAlarm("QueueAge", {
         alarmDescription: `The oldest message on the queue of ${name} waits for more than ${config.alarms.oldestMessageAgeSeconds} s: the consumers are not keeping up or are failing.`,
         metric: pipeline.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: "Maximum" }),
         threshold: config.alarms.oldestMessageAgeSeconds,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       }),
-      consumerErrors: alarm("ConsumerErrors", {
+      consumerErrors: alarms.addAlarm("ConsumerErrors", {
         alarmDescription: `The consumer Lambda of ${name} failed (crash or timeout, not a user rejected).`,
         metric: pipeline.consumer.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
         threshold: 0,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       }),
-      extractorErrors: alarm("ExtractorFailed", {
+      extractorErrors: alarms.addAlarm("ExtractorFailed", {
         alarmDescription: `The extractor of ${name} failed: the warehouse query, the queue or the config.`,
         metric: pipeline.extractor.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
         threshold: 0,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       }),
-      noRun: alarm("NoSuccessfulRun", {
+      noRun: alarms.addAlarm("NoSuccessfulRun", {
         alarmDescription: `No successful extractor run of ${name} in two schedule periods (${config.schedule}).`,
         metric: m("RunsSucceeded", "Sum", runPeriod),
         threshold: 1,
@@ -95,15 +117,13 @@ export class Observability extends Construct {
         evaluationPeriods: twoPeriods ? 1 : 2,
         treatMissingData: cw.TreatMissingData.BREACHING,
       }),
-      held: alarm("MirrorRunHeld", {
+      held: alarms.addAlarm("MirrorRunHeld", {
         alarmDescription: `A mirror run of ${name} was held: more managed users are absent than the threshold allows, so nothing was blocked or deleted. Check the warehouse; approve with mirror.approve or the CLI.`,
         metric: m("RunsHeld", "Sum", Duration.minutes(5)),
         threshold: 0,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       }),
-      status429: alarm("HighThrottleShare", {
+      status429: alarms.addAlarm("HighThrottleShare", {
         alarmDescription: `More than ${config.alarms.status429Share * 100}% of Auth0 calls of ${name} answered 429: another client shares the tenant's budget, or the configured budget is above the tenant's.`,
         metric: new cw.MathExpression({
           expression: "IF(calls > 0, throttled / calls, 0)",
@@ -113,8 +133,6 @@ export class Observability extends Construct {
         }),
         threshold: config.alarms.status429Share,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       }),
     };
 

@@ -1,0 +1,92 @@
+/**
+ * The sync ledger's DynamoDB table, and the access each Lambda has to it: the actions next to the methods of the
+ * ledger adapter (functions/adapters/ledger/ledger.ts) that need them.
+ */
+import { RemovalPolicy } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
+import { Construct } from "constructs";
+import type { SyncConfig } from "../functions/core/config.js";
+import { LEDGER_PARTITION_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.js";
+
+/**
+ * The DynamoDB actions each Lambda's ledger calls need, on the table only: not on its index, which only the
+ * operator's `status` queries (Ledger.runs). test/lib/iam-coverage.test.ts checks them against the calls the
+ * handlers make.
+ */
+export const LEDGER_ACTIONS = {
+  extractor: [
+    // getMany: the unchanged check by lookup, and the one entry ownsEmail reads.
+    "BatchGetItem",
+    // acquireRunLock: names the run holding the lock; getRun: the run an expired lock was held by.
+    "GetItem",
+    // scanApplied: the unchanged check by Scan; entries: mirror mode's managed users.
+    "Scan",
+    // approximateItemCount: sizes the choice between lookup and Scan, and the Scan's segments.
+    "DescribeTable",
+    // acquireRunLock / releaseRunLock (conditional updates of the lock item), putRun, markInterrupted.
+    "UpdateItem",
+  ],
+  consumer: [
+    // getMany: the entries of a batch's users.
+    "BatchGetItem",
+    // put: an entry after its Auth0 write.
+    "PutItem",
+    // recordOutcome, recordFailure (a rejection, a retry's reason), addRunCounts (its run's counts).
+    "UpdateItem",
+    // delete: the entry of a user mirror mode deleted.
+    "DeleteItem",
+  ],
+} as const satisfies Record<"extractor" | "consumer", readonly string[]>;
+
+export interface LedgerTableProps {
+  config: SyncConfig;
+}
+
+export class LedgerTable extends Construct {
+  readonly table: dynamodb.TableV2;
+
+  constructor(scope: Construct, id: string, props: LedgerTableProps) {
+    super(scope, id);
+    const { config } = props;
+    // "Default": CDK leaves it out of logical ids, so the table keeps the one it had before this construct.
+    this.table = new dynamodb.TableV2(this, "Default", {
+      partitionKey: { name: LEDGER_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      // Sparse: only run items carry the index key, so `status` reads the last runs without a scan.
+      globalSecondaryIndexes: [
+        {
+          indexName: RUNS_INDEX.name,
+          partitionKey: { name: RUNS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+          sortKey: { name: RUNS_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+        },
+      ],
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: config.ledger.deletionProtection,
+      removalPolicy: config.ledger.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+  }
+
+  get tableName(): string {
+    return this.table.tableName;
+  }
+
+  get tableArn(): string {
+    return this.table.tableArn;
+  }
+
+  /** What the extractor's ledger calls: entries read, the run lock, its run items. */
+  grantExtractor(grantee: iam.IGrantable): iam.Grant {
+    return this.grantActions(grantee, LEDGER_ACTIONS.extractor);
+  }
+
+  /** What the consumer's ledger calls: entries read and written, outcomes, its run's counts. */
+  grantConsumer(grantee: iam.IGrantable): iam.Grant {
+    return this.grantActions(grantee, LEDGER_ACTIONS.consumer);
+  }
+
+  // Exact actions on the table ARN only (TableV2.grant would add its index).
+  private grantActions(grantee: iam.IGrantable, actions: readonly string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [this.table.tableArn] });
+  }
+}

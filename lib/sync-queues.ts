@@ -1,0 +1,54 @@
+/**
+ * The sync's queues: the main queue the extractor fills and the consumer drains, its dead-letter queue (which only
+ * it may redrive from), and the dead-letter queue of schedule invocations that could not be delivered.
+ */
+import { ArnFormat, Duration, Stack, Validations } from "aws-cdk-lib";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { SyncConfig } from "../functions/core/config.js";
+
+export interface SyncQueuesProps {
+  config: SyncConfig;
+}
+
+export class SyncQueues extends Construct {
+  readonly queue: sqs.Queue;
+  readonly dlq: sqs.Queue;
+  readonly scheduleDlq: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: SyncQueuesProps) {
+    super(scope, id);
+    const { config } = props;
+    // Physical names: the DLQ's redriveAllowPolicy must name the main queue's ARN, which (through the redrive
+    // policy) depends on the DLQ; a name known at synth breaks that cycle.
+    const queueName = `auth0-sync-${config.name}`;
+    this.dlq = new sqs.Queue(this, "DeadLetterQueue", {
+      queueName: `${queueName}-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, "Queue", {
+      queueName,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // AWS: at least 6 x the function timeout, so a batch is never visible again while it is being worked on.
+      visibilityTimeout: Duration.seconds(6 * config.queue.consumerTimeoutSeconds),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.queue.maxReceiveCount },
+    });
+    // Only the main queue may send to the DLQ (and so be the destination of a redrive).
+    (this.dlq.node.defaultChild as sqs.CfnQueue).redriveAllowPolicy = {
+      redrivePermission: "byQueue",
+      sourceQueueArns: [Stack.of(this).formatArn({ service: "sqs", resource: queueName, arnFormat: ArnFormat.NO_RESOURCE_NAME })],
+    };
+    this.scheduleDlq = new sqs.Queue(this, "ScheduleDeadLetterQueue", {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    for (const q of [this.dlq, this.scheduleDlq]) {
+      Validations.of(q).acknowledge({ id: "AwsSolutions-SQS3", reason: "This queue is itself a dead-letter queue." });
+    }
+  }
+}

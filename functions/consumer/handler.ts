@@ -29,7 +29,7 @@ export type ConsumerDepsFactory = (base: { logger: Logger }) => ConsumerDeps | P
 export const defaultDeps: ConsumerDepsFactory = async ({ logger }) => {
   const config = loadConfig();
   const credentials = await loadAuth0Credentials(config);
-  // Each concurrent Lambda instance gets an equal share of the tenant budget (see README, "Rate budget").
+  // Each concurrent Lambda instance gets an equal share of the tenant budget (see docs/architecture.md, "Rate budget").
   const share = consumerBudget(config);
   const opts = auth0OptionsFromConfig(config, credentials);
   const pacer = new Pacer({ rate: share.rps, burst: share.burst });

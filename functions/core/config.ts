@@ -77,8 +77,10 @@ const arn = (service: string) =>
     .string(expected(`an ARN of ${service}`))
     .regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+`), `expected an ARN of ${service}`);
 
-const sourceSchema = z
+const redshiftSourceSchema = z
   .strictObject({
+    /** The kind of source (the `RowSource` that reads it); files written before the tag mean "redshift". */
+    type: z.literal("redshift", expected("'redshift' (the Redshift Data API)")),
     /** Redshift Serverless workgroup name; give this or clusterIdentifier. */
     workgroupName: z.string(expected("a workgroup name")).min(1).optional(),
     /** Provisioned cluster identifier; give this or workgroupName. */
@@ -101,6 +103,22 @@ const sourceSchema = z
     message: "a provisioned cluster needs secretArn (the database credentials in Secrets Manager)",
     path: ["secretArn"],
   });
+
+/**
+ * The row source, a union tagged by `type` (one member so far): a second kind of source is one more member here
+ * and one more RowSource adapter, with no change to the extractor. An untagged source is a Redshift one.
+ */
+const sourceSchema = z.preprocess(
+  (v) => (v !== null && typeof v === "object" && !Array.isArray(v) && !("type" in v) ? { type: "redshift", ...v } : v),
+  z.discriminatedUnion("type", [redshiftSourceSchema], {
+    error: (iss) =>
+      iss.code === "invalid_union"
+        ? "expected source.type 'redshift' (the Redshift Data API)"
+        : iss.code === "invalid_type"
+          ? `expected the warehouse source { workgroupName or clusterIdentifier, database, sql }, got ${describe(iss.input)}`
+          : undefined,
+  }),
+);
 
 const identitySchema = z.strictObject({
   /** The warehouse's primary key column. Without it the email is the identity. */

@@ -315,21 +315,19 @@ export class LocalEnvironment {
       )
     ).QueueUrl!;
     this.queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
-    {
-      const saved = savedDlq;
-      for (let i = 0; i < saved.length; i += 10) {
-        await sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: this.dlqUrl,
-            // Re-sent messages get a new SentTimestamp: the first one travels as an attribute.
-            Entries: saved.slice(i, i + 10).map((m, k) => ({
-              Id: String(k),
-              MessageBody: m.body,
-              MessageAttributes: m.sentAt ? { [SENT_AT]: { DataType: "Number", StringValue: String(m.sentAt) } } : undefined,
-            })),
-          }),
-        );
-      }
+    // The DLQ outlives runs: its saved messages are sent back to the fresh local DLQ.
+    for (let i = 0; i < savedDlq.length; i += 10) {
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.dlqUrl,
+          // Re-sent messages get a new SentTimestamp: the first one travels as an attribute.
+          Entries: savedDlq.slice(i, i + 10).map((m, k) => ({
+            Id: String(k),
+            MessageBody: m.body,
+            MessageAttributes: m.sentAt ? { [SENT_AT]: { DataType: "Number", StringValue: String(m.sentAt) } } : undefined,
+          })),
+        }),
+      );
     }
 
     // ---- Auth0 ----

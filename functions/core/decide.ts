@@ -112,9 +112,6 @@ export type UserDecision =
   | { write: "patch"; userId: string; patch: UserPatch; outcome: "updated" | "created" }
   | { write: "none"; userId: string; outcome: "unchanged" | "created" };
 
-/** What a decision reports beside the write: the basis, and the roles the user has before any role change. */
-export type Decision = UserDecision & { basis: Basis; rolesKnown?: string[] };
-
 export function decideUser({ desired, entry, config, basis, current, after409 = false, ownCreateMayHaveLanded = false }: DecideInput): UserDecision {
   let ownLostCreate = false;
   if (basis === "auth0") {

@@ -1,0 +1,375 @@
+/**
+ * The local stand-ins of one sync, on 127.0.0.1 with no AWS and (by default) no Auth0: an embedded warehouse
+ * (PGlite) behind the Redshift Data API emulator, local-aws-sqs with a queue and DLQ redriving like the deployed
+ * ones, the Auth0 emulator (or a real tenant), and the ledger on dynalite.
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { PGlite } from "@electric-sql/pglite";
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ChangeMessageVisibilityBatchCommand, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { createSqsServer } from "local-aws-sqs";
+import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../../functions/adapters/auth0/client.js";
+import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { Ledger } from "../../functions/adapters/ledger/ledger.js";
+import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
+import { consumerBudget, type SyncConfig } from "../../functions/core/config.js";
+import type { OutcomeEvent } from "../../functions/core/outcomes.js";
+import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError } from "../auth0-emulator.js";
+import { DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
+import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
+import { ensureLedgerTable, startDynamo } from "../dynamo.js";
+import { recordCalls, type AwsCall, type LambdaName } from "../aws-calls.js";
+import { LocalStateError, clearStateDir, lockStateDir, markWarehouseReady, readStateFile, warehouseReady } from "../state-dir.js";
+import { drainQueue, type ConsumerInstance, type DeliveryFaults } from "./sqs-event-source.js";
+
+export interface LocalEnvironmentOptions {
+  config: SyncConfig;
+  /** Where the warehouse and the emulated tenant persist between runs. */
+  stateDir: string;
+  fresh?: boolean;
+  /** Rows generated into the demo warehouse when it is new. */
+  seedRows?: number;
+  csv?: string;
+  /** Emulator faults. */
+  failRate?: number;
+  latencyMs?: number;
+  jitterMs?: number;
+  /** Requests per second (and burst) of the emulated tenant and of the sync's budget. */
+  rate?: number;
+  burst?: number;
+  /** A real (or other Auth0-compatible) tenant instead of the emulator. */
+  realTenant?: { domain: string; credentials: Auth0Credentials; baseUrl?: string };
+  /**
+   * Seconds before a failed record is delivered again. Lambda leaves it to the visibility timeout (6 x the
+   * function timeout); locally that would make every retry wait minutes, so the poller shortens it.
+   */
+  retryDelaySeconds?: number;
+  /** Run without the ledger (every row looked up in Auth0), e.g. to compare. */
+  noLedger?: boolean;
+  /** Fault injection for the reliability suite (test/e2e/reliability.test.ts). */
+  chaos?: Chaos;
+  /** Every AWS SDK command the handlers send is appended here (the IAM coverage test checks them). */
+  awsCalls?: AwsCall[];
+}
+
+/** Faults injected into a local run; `abandonInvocation` and `deliverTwice` are played by the SQS event source. */
+export interface Chaos extends DeliveryFaults {
+  /** Wraps the SQS client the extractor sends with (e.g. to fail some SendMessageBatch entries). */
+  extractorSqs?: (sqs: SQSClient) => SQSClient;
+  /** The warehouse read fails from this page on: the extract fails halfway. */
+  failFromPage?: number;
+}
+
+/** A message read from the local DLQ without consuming it. */
+export interface PeekedMessage {
+  messageId: string;
+  body: string;
+  sentAt?: number;
+}
+
+const FAKE_AWS = { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
+
+const SENT_AT = "auth0sync-first-sent-at";
+
+interface SavedMessage {
+  body: string;
+  sentAt?: number;
+}
+
+const isTenantState = (v: unknown): v is { users: unknown[] } => v !== null && typeof v === "object" && Array.isArray((v as { users?: unknown }).users);
+
+const isSavedMessages = (v: unknown): v is SavedMessage[] =>
+  Array.isArray(v) && v.every((m) => m !== null && typeof m === "object" && typeof (m as SavedMessage).body === "string");
+
+function writeFileAtomic(path: string, data: string): void {
+  writeFileSync(`${path}.tmp`, data);
+  renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * The local stand-ins of one sync, started together on 127.0.0.1: the warehouse behind the Data API emulator,
+ * the queue and its DLQ (the DLQ's messages persist between runs, so `status` and `redrive` have something to
+ * show), the Auth0 emulator or a real tenant, and the ledger. `runLocalPipeline`, `npm start` and the CLI's
+ * `--local` all act through it.
+ */
+export class LocalEnvironment {
+  readonly cleanups: (() => Promise<void>)[] = [];
+  config!: SyncConfig;
+  sqs!: SQSClient;
+  queueUrl!: string;
+  queueArn!: string;
+  dlqUrl!: string;
+  dlqArn!: string;
+  redshiftEndpoint!: string;
+  redshiftEmulator!: RedshiftDataEmulator;
+  emulator?: Auth0Emulator;
+  auth0Target!: { domain: string; baseUrl?: string; credentials: Auth0Credentials };
+  /** The ledger as one Lambda reaches it (its calls recorded when `awsCalls` is set), or as the operator does. */
+  ledgerFor?: (fn?: LambdaName) => Ledger;
+  private sqsEndpoint!: string;
+  private readonly handlerClients = new Map<string, unknown>();
+  readonly tenantFile: string;
+  readonly dlqFile: string;
+
+  private constructor(readonly opts: LocalEnvironmentOptions) {
+    this.tenantFile = join(opts.stateDir, "tenant.json");
+    this.dlqFile = join(opts.stateDir, "dlq.json");
+  }
+
+  static async start(opts: LocalEnvironmentOptions): Promise<LocalEnvironment> {
+    const env = new LocalEnvironment(opts);
+    try {
+      await env.init();
+      return env;
+    } catch (err) {
+      await env.stop();
+      throw err;
+    }
+  }
+
+  /** A state directory the local pipeline has run in. */
+  static exists(stateDir: string): boolean {
+    return existsSync(join(stateDir, "warehouse"));
+  }
+
+  private async init(): Promise<void> {
+    const opts = this.opts;
+    const cfg = opts.config;
+    // Inputs and state are checked before anything changes; each refusal is one sentence (LocalStateError).
+    if (opts.csv && !existsSync(opts.csv)) throw new LocalStateError(`The CSV file ${opts.csv} does not exist; nothing was changed.`);
+    mkdirSync(opts.stateDir, { recursive: true });
+    // One process at a time: two on one directory would mix their state (and PGlite refuses a second opener).
+    const release = lockStateDir(opts.stateDir);
+    this.cleanups.push(() => Promise.resolve().then(release));
+    if (opts.fresh) clearStateDir(opts.stateDir);
+    const warehouseDir = join(opts.stateDir, "warehouse");
+    const isNew = !existsSync(warehouseDir);
+    if (!isNew && !warehouseReady(opts.stateDir)) {
+      // (A state directory from before the marker that completed a run has a tenant file: it is whole.)
+      if (existsSync(this.tenantFile)) markWarehouseReady(opts.stateDir, "seeded before this marker existed");
+      else throw new LocalStateError(`The warehouse in ${warehouseDir} was not seeded to the end (a first run stopped while seeding?): start over with --fresh.`);
+    }
+    if (opts.seedRows !== undefined && !isNew && !opts.csv) {
+      throw new LocalStateError(`--rows ${opts.seedRows} seeds a new warehouse, but ${opts.stateDir} already has one: add --fresh to start over with ${opts.seedRows} rows, or leave --rows out.`);
+    }
+    const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
+    // The tenant file is read (and its journal replayed) by the emulator below; a damaged one is refused here,
+    // before the warehouse step can change anything.
+    if (existsSync(this.tenantFile)) readStateFile(this.tenantFile, "local tenant file", isTenantState);
+    const rate = opts.rate ?? cfg.auth0.rateLimit.requestsPerSecond;
+    const burst = opts.burst ?? Math.max(cfg.auth0.rateLimit.burst, Math.ceil(rate));
+    const config: SyncConfig = { ...cfg, auth0: { ...cfg.auth0, rateLimit: { requestsPerSecond: rate, burst } } };
+
+    await this.startWarehouse(config, warehouseDir, isNew);
+    await this.startQueues(config, savedDlq);
+    await this.startAuth0(config, rate, burst);
+    this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
+    if (!opts.noLedger) await this.startLedger(config);
+  }
+
+  private async startWarehouse(config: SyncConfig, warehouseDir: string, isNew: boolean): Promise<void> {
+    const opts = this.opts;
+    const db = new PGlite(warehouseDir);
+    this.cleanups.push(() => db.close());
+    await db.waitReady;
+    if (opts.csv) {
+      const params = Object.entries(config.source.parameters ?? {}).map(([name, value]) => ({ name, value }));
+      const rows = await loadCsvChecked(db, tableFromSql(config.source.sql), readFileSync(opts.csv, "utf8"), opts.csv, bindNamedParameters(config.source.sql, params)).catch((err: unknown) => {
+        throw new LocalStateError((err as Error).message);
+      });
+      markWarehouseReady(opts.stateDir, `${rows} rows from ${opts.csv}`);
+    } else if (isNew) {
+      await seedDemo(db, opts.seedRows ?? 2000);
+      markWarehouseReady(opts.stateDir, `${opts.seedRows ?? 2000} demo rows`);
+    }
+    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize, failFromPage: opts.chaos?.failFromPage });
+    this.redshiftEndpoint = await this.redshiftEmulator.start();
+    this.cleanups.push(() => this.redshiftEmulator.stop());
+  }
+
+  private async startQueues(config: SyncConfig, savedDlq: SavedMessage[]): Promise<void> {
+    const sqsServer: Server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
+    this.cleanups.push(() => new Promise<void>((r) => (sqsServer.closeAllConnections(), sqsServer.close(() => r()))));
+    const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
+    this.sqsEndpoint = sqsEndpoint;
+    const sqs = new SQSClient({ ...FAKE_AWS, endpoint: sqsEndpoint });
+    this.sqs = sqs;
+    this.dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${config.name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86400) } }))).QueueUrl!;
+    this.dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    this.queueUrl = (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `${config.name}-queue`,
+          Attributes: {
+            VisibilityTimeout: String(6 * config.queue.consumerTimeoutSeconds),
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
+          },
+        }),
+      )
+    ).QueueUrl!;
+    this.queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    // The DLQ outlives runs: its saved messages are sent back to the fresh local DLQ.
+    for (let i = 0; i < savedDlq.length; i += 10) {
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.dlqUrl,
+          // Re-sent messages get a new SentTimestamp: the first one travels as an attribute.
+          Entries: savedDlq.slice(i, i + 10).map((m, k) => ({
+            Id: String(k),
+            MessageBody: m.body,
+            MessageAttributes: m.sentAt ? { [SENT_AT]: { DataType: "Number", StringValue: String(m.sentAt) } } : undefined,
+          })),
+        }),
+      );
+    }
+  }
+
+  private async startAuth0(config: SyncConfig, rate: number, burst: number): Promise<void> {
+    const opts = this.opts;
+    if (opts.realTenant) {
+      this.auth0Target = opts.realTenant;
+    } else {
+      const emulator = new Auth0Emulator({
+        rate,
+        burst,
+        roles: DEMO_ROLES,
+        connections: [{ name: config.auth0.connection, strategy: config.auth0.connectionType === "database" ? "auth0" : "email" }],
+        faults: { failRate: opts.failRate ?? 0, latencyMs: opts.latencyMs ?? 0, jitterMs: opts.jitterMs ?? 0 },
+      });
+      // The tenant persists in tenant.json, and every write it acknowledges in tenant.journal before its answer.
+      try {
+        emulator.persistTo(this.tenantFile);
+      } catch (err) {
+        if (err instanceof TenantFileError) throw new LocalStateError(`${err.message}: restore it, delete it to lose what it holds, or start over with --fresh.`);
+        throw err;
+      }
+      for (const r of DEMO_ROLES) emulator.addRole(r);
+      const baseUrl = await emulator.start();
+      this.cleanups.push(() => emulator.stop());
+      this.emulator = emulator;
+      this.auth0Target = { domain: emulator.domain, baseUrl, credentials: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET } };
+    }
+  }
+
+  private async startLedger(config: SyncConfig): Promise<void> {
+    const dynamo = await startDynamo(join(this.opts.stateDir, "ledger"));
+    this.cleanups.push(() => dynamo.stop());
+    const tableName = `auth0-sync-${config.name}-ledger`;
+    await ensureLedgerTable(dynamo.client, tableName);
+    this.ledgerFor = (fn) => new Ledger(fn ? this.handlerClient(fn, "dynamodb", () => new DynamoDBClient({ ...FAKE_AWS, endpoint: dynamo.endpoint })) : dynamo.client, tableName);
+    // A local run stopped with Ctrl-C leaves its lock behind; no other process can have this directory open.
+    await this.ledgerFor().breakRunLock();
+  }
+
+  redshiftClient(fn?: LambdaName): RedshiftDataClient {
+    const make = () => new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
+    return fn ? this.handlerClient(fn, "redshift", make) : make();
+  }
+
+  /** The SQS client a Lambda sends with: its own, apart from the one that plays Lambda's event source. */
+  handlerSqs(fn: LambdaName): SQSClient {
+    return this.handlerClient(fn, "sqs", () => new SQSClient({ ...FAKE_AWS, endpoint: this.sqsEndpoint }));
+  }
+
+  /** One client per Lambda and service, recording its calls when `awsCalls` is set. */
+  private handlerClient<C extends { middlewareStack: { add: unknown } }>(fn: LambdaName, service: string, make: () => C): C {
+    const id = `${fn}/${service}`;
+    let client = this.handlerClients.get(id) as C | undefined;
+    if (!client) {
+      client = this.opts.awsCalls ? recordCalls(make(), fn, this.opts.awsCalls) : make();
+      this.handlerClients.set(id, client);
+    }
+    return client;
+  }
+
+  /** An Auth0 adapter with its own pacer, as one Lambda instance has. */
+  auth0Adapter(share = consumerBudget(this.config)): Auth0Adapter {
+    const pacer = new Pacer({ rate: share.rps, burst: share.burst });
+    return new Auth0Adapter({ ...auth0OptionsFromConfig(this.config, this.auth0Target.credentials, {}, pacer), baseUrl: this.auth0Target.baseUrl });
+  }
+
+  async queueDepth(url: string): Promise<{ visible: number; inFlight: number }> {
+    return queueDepth(this.sqs, url);
+  }
+
+  /**
+   * Polls the main queue as Lambda's SQS event source does (see `drainQueue`) and invokes the real consumer
+   * handler, one handler instance per concurrent consumer, until nothing is visible or in flight. Returns the
+   * instances' adapters.
+   */
+  async drain(opts: { onOutcome: (e: OutcomeEvent) => void; onPoll?: () => void; until?: Promise<unknown>; signal?: AbortSignal }): Promise<Auth0Adapter[]> {
+    const config = this.config;
+    const share = consumerBudget(config);
+    const adapters: Auth0Adapter[] = [];
+    /** One Lambda instance: its own pacer and token cache; a replaced (timed-out) one reports nothing more. */
+    const newInstance = (): ConsumerInstance => {
+      let alive = true;
+      const handler = createConsumerHandler(({ logger }) => {
+        const auth0 = this.auth0Adapter(share);
+        adapters.push(auth0);
+        return { config, auth0, logger, ledger: this.ledgerFor?.("consumer"), onOutcome: (e: OutcomeEvent) => alive && opts.onOutcome(e) };
+      });
+      return { handler, retire: () => (alive = false) };
+    };
+    await drainQueue(
+      {
+        sqs: this.sqs,
+        queueUrl: this.queueUrl,
+        queueArn: this.queueArn,
+        batchSize: config.queue.batchSize,
+        maxConcurrency: share.maxConcurrency,
+        timeoutMs: config.queue.consumerTimeoutSeconds * 1000,
+        retryDelaySeconds: this.opts.retryDelaySeconds,
+        faults: this.opts.chaos,
+        newInstance,
+      },
+      { onPoll: opts.onPoll, until: opts.until, signal: opts.signal },
+    );
+    return adapters;
+  }
+
+  /** Every message in the DLQ, read without consuming it (each is made visible again at once). */
+  async peekDlq(): Promise<PeekedMessage[]> {
+    const out = new Map<string, PeekedMessage>();
+    const handles: string[] = [];
+    for (;;) {
+      const got = await this.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60, AttributeNames: ["All"], MessageAttributeNames: ["All"] }),
+      );
+      if (!got.Messages?.length) break;
+      for (const m of got.Messages) {
+        handles.push(m.ReceiptHandle!);
+        out.set(m.MessageId!, {
+          messageId: m.MessageId!,
+          body: m.Body ?? "",
+          sentAt: Number(m.MessageAttributes?.[SENT_AT]?.StringValue ?? m.Attributes?.SentTimestamp) || undefined,
+        });
+      }
+    }
+    for (let i = 0; i < handles.length; i += 10) {
+      await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.dlqUrl, Entries: handles.slice(i, i + 10).map((h, k) => ({ Id: String(k), ReceiptHandle: h, VisibilityTimeout: 0 })) }),
+      );
+    }
+    return [...out.values()];
+  }
+
+  /** Persists what outlives a run: the emulated tenant and the DLQ's messages. */
+  async save(): Promise<void> {
+    this.emulator?.checkpoint();
+    const dead = await this.peekDlq();
+    writeFileAtomic(this.dlqFile, JSON.stringify(dead.map((m): SavedMessage => ({ body: m.body, sentAt: m.sentAt }))));
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
+    this.cleanups.length = 0;
+    for (const c of this.handlerClients.values()) (c as { destroy(): void }).destroy();
+    this.handlerClients.clear();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * One sync on one machine: starts the local stand-ins, invokes the real extractor handler, consumes its messages
+ * through the local SQS event source while the extract goes on, and sums the outcomes up as the CLI reports them.
+ */
+import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
+import { opKey, parseMessage } from "../../functions/adapters/sqs/message.js";
+import { consumerBudget } from "../../functions/core/config.js";
+import { RunAccounting, type OutcomeEvent, type Outcome } from "../../functions/core/outcomes.js";
+import { rejectionMessage, type RejectCode } from "../../functions/core/types.js";
+import { createExtractorHandler } from "../../functions/extractor/handler.js";
+import { RunCancelledError, type ExtractorResult } from "../../functions/extractor/extract.js";
+import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
+import { fakeContext } from "./lambda-context.js";
+
+export interface LocalRunOptions extends LocalEnvironmentOptions {
+  onProgress?: (p: Progress) => void;
+  /** Extra hook: every recorded outcome. */
+  onOutcome?: (e: OutcomeEvent) => void;
+  /** Approve a mirror run over the threshold (as the CLI's approval does). */
+  approveMirror?: boolean;
+  /** Called once the stand-ins run, before the extract starts (the bench reads the emulator's request log through it). */
+  onEnvironment?: (env: LocalEnvironment) => void | Promise<void>;
+  /** Ctrl-C: the extract stops after its current page and the consumers take no new message; the state stays whole. */
+  signal?: AbortSignal;
+  /** How the extractor finds unchanged rows (see `chooseUnchangedCheck`); dynalite's ItemCount of 0 always picks the Scan. */
+  unchangedCheck?: "auto" | "scan" | "lookup";
+}
+
+export interface Progress {
+  phase: "extract" | "consume" | "done";
+  rowsRead: number;
+  done: number;
+  total: number;
+  elapsedMs: number;
+}
+
+export interface LocalRunSummary {
+  runId: string;
+  rowsRead: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  rejected: number;
+  deadLettered: number;
+  blocked: number;
+  deleted: number;
+  /** The run did not start, and why (another extract running, or the previous run still draining). */
+  skipped?: string;
+  /**
+   * Stopped on purpose (`signal`): no new work was taken, what was under way finished; the users without an outcome
+   * (`unaccounted`) were not applied and go with the next run.
+   */
+  cancelled: boolean;
+  /** Mirror mode held the run: absent managed users over the threshold, nothing blocked or deleted. */
+  held: boolean;
+  heldReason?: string;
+  unaccounted: number;
+  auth0Calls: number;
+  auth0Status429: number;
+  /** From the start of the local stand-ins (warehouse, ledger and tenant loaded) to their state saved. */
+  elapsedMs: number;
+  /** The sync itself: from the extractor's start to the last user's outcome (what a run takes in AWS). */
+  syncMs: number;
+  topReasons: { code: RejectCode; count: number }[];
+  /** Every rejection, with the row, key and field it names. */
+  rejections: string[];
+  sqsRequests: number;
+  consumerInstances: number;
+}
+
+/** Runs one sync locally and returns its summary. */
+export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunSummary> {
+  const started = Date.now();
+  const env = await LocalEnvironment.start(opts);
+  try {
+    await opts.onEnvironment?.(env);
+    const config = env.config;
+    // The first final outcome of each key wins (a redelivered user is not counted twice).
+    const outcomes = new Map<string, OutcomeEvent>();
+    const record = (e: OutcomeEvent) => {
+      if (!outcomes.has(e.key)) {
+        outcomes.set(e.key, e);
+        opts.onOutcome?.(e);
+      }
+    };
+
+    let rowsRead = 0;
+    // The statement's row count once the warehouse knows it: outcomes are counted against it, never above it.
+    let totalRows: number | undefined;
+    const progress = (phase: Progress["phase"], done: number, total: number) =>
+      opts.onProgress?.({ phase, rowsRead, done, total: Math.max(total, done), elapsedMs: Date.now() - started });
+    const extractor = createExtractorHandler(({ logger, metrics }) => ({
+      config,
+      source: new RedshiftSource(env.redshiftClient("extractor"), config.source, { minMs: 10, maxMs: 200 }),
+      sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
+      queueUrl: env.queueUrl,
+      logger,
+      metrics,
+      ledger: env.ledgerFor?.("extractor"),
+      unchangedCheck: opts.unchangedCheck,
+      signal: opts.signal,
+      onOutcome: record,
+      onProgress: (p) => {
+        rowsRead = p.rowsRead;
+        totalRows = p.totalRows;
+        progress("extract", outcomes.size, totalRows ?? p.rowsRead);
+      },
+    }));
+    // Consumed as Lambda's SQS event source would: from the first message on, while the extract goes on.
+    let extracted: ExtractorResult | undefined;
+    const syncStarted = Date.now();
+    const extracting = extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor")).then((r) => {
+      extracted = r;
+      rowsRead = r.rowsRead;
+      env.redshiftEmulator.forget();
+    });
+    const adapters = await env.drain({
+      onOutcome: record,
+      onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, extracted ? rowsRead + (extracted.mirror?.held ? 0 : (extracted.mirror?.absent ?? 0)) : (totalRows ?? rowsRead)),
+      until: extracting,
+      signal: opts.signal,
+    });
+    // A failed extract: what it enqueued was consumed above; the tenant and the DLQ are kept; the run fails. A
+    // cancelled one (Ctrl-C) ends like an interrupted run: what was applied is kept, the rest goes with the next.
+    let cancelled: RunCancelledError | undefined;
+    await extracting.catch(async (err: unknown) => {
+      if (err instanceof RunCancelledError) {
+        cancelled = err;
+        return;
+      }
+      await env.save();
+      throw err;
+    });
+    if (!extracted && !cancelled) throw new Error("the extract did not finish");
+    const runId = extracted?.runId ?? cancelled!.runId;
+    if (cancelled) rowsRead = cancelled.rowsRead;
+
+    // What of this run ended in the DLQ (it stays there for redrive).
+    for (const m of await env.peekDlq()) {
+      const parsed = parseMessage(m.body);
+      if (!parsed.ok || parsed.message.runId !== runId) continue;
+      for (const op of parsed.message.ops) if (!outcomes.has(opKey(op))) record({ runId, key: opKey(op), outcome: "deadLettered" });
+    }
+
+    const syncMs = Date.now() - syncStarted;
+
+    const acc = new RunAccounting();
+    acc.read(rowsRead);
+    if (extracted?.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
+    for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
+    const snap = acc.snapshot();
+    await env.save();
+    progress("done", outcomes.size, rowsRead);
+    const count = (o: Outcome) => snap[o];
+    return {
+      runId,
+      rowsRead,
+      cancelled: opts.signal?.aborted === true,
+      created: count("created"),
+      updated: count("updated"),
+      unchanged: count("unchanged"),
+      rejected: count("rejected"),
+      deadLettered: count("deadLettered"),
+      blocked: count("blocked"),
+      deleted: count("deleted"),
+      skipped: extracted?.skipped,
+      held: extracted?.mirror?.held ?? false,
+      heldReason: extracted?.mirror?.heldReason,
+      unaccounted: snap.unaccounted,
+      auth0Calls: adapters.reduce((s, a) => s + a.stats.calls, 0),
+      auth0Status429: adapters.reduce((s, a) => s + a.stats.status429, 0),
+      elapsedMs: Date.now() - started,
+      syncMs,
+      topReasons: acc.topReasons(5).map(([code, n]) => ({ code, count: n })),
+      rejections: [...outcomes.values()]
+        .filter((e) => e.outcome === "rejected" && e.rejection)
+        .sort((a, b) => (a.row ?? 0) - (b.row ?? 0))
+        .map((e) => rejectionMessage(e.rejection!)),
+      sqsRequests: extracted?.sqsRequests ?? 0,
+      consumerInstances: consumerBudget(config).maxConcurrency,
+    };
+  } finally {
+    await env.stop();
+  }
+}

@@ -2,9 +2,9 @@
  * What a dead-lettered message holds and why it failed: the users it carries and, from the ledger, the last
  * error recorded for each (a malformed message carries its own reason). No email is shown.
  */
-import type { Ledger } from "../functions/adapters/ledger/ledger.js";
+import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js";
 import { opKey, parseMessage } from "../functions/adapters/sqs/message.js";
-import type { DlqSample } from "./target.js";
+import type { DlqSample } from "./targets/target.js";
 
 export interface RawMessage {
   messageId: string;
@@ -21,7 +21,7 @@ export async function describeDlqMessages(messages: RawMessage[], ledger: Ledger
       continue;
     }
     const { runId, ops } = parsed.message;
-    const entries = ledger ? await ledger.getMany(ops.map(opKey)) : new Map();
+    const entries = ledger ? await ledger.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
     const reasons = new Map<string, number>();
     for (const op of ops) {
       const e = entries.get(opKey(op));

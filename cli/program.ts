@@ -6,11 +6,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, parseConfig, type SyncConfig } from "../functions/core/config.js";
 import { RedriveError } from "../functions/adapters/sqs/redrive.js";
-import { AwsTarget, explainAwsError, type AwsClients, type AwsTimeouts } from "./aws.js";
 import { formatPlan, formatRedrive, formatRun, formatStatus } from "./format.js";
 import type { PlannedChange } from "./plan.js";
 import { ProgressLine, type ProgressWriter } from "./progress.js";
-import { CliError, type Target } from "./target.js";
+import { AwsTarget } from "./targets/aws.js";
+import { explainAwsError, type AwsClients, type AwsTimeouts } from "./targets/aws-clients.js";
+import { CliError, type Target } from "./targets/target.js";
 
 export interface CliIo {
   stdout: ProgressWriter;
@@ -70,7 +71,7 @@ async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warni
     if (!configPath) throw new CliError(`--local needs a sync config: --config FILE (or ${DEFAULT_CONFIG}).`);
     const config = loadConfigFile(configPath);
     // The local runtime (emulators, PGlite) is loaded only here: the deployed path never touches it.
-    const { LocalTarget } = await import("../local/operator.js");
+    const { LocalTarget } = await import("./targets/local.js");
     return new LocalTarget({ config, stateDir: g.state, rate: g.localRate });
   }
   const config = configPath ? loadConfigFile(configPath) : undefined;
@@ -98,7 +99,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   const withTarget = async (cmd: Command, fn: (t: Target, g: GlobalOptions) => Promise<number>) => {
-    const g = cmd.optsWithGlobals() as GlobalOptions;
+    const g = cmd.optsWithGlobals<GlobalOptions>();
     const target = await openTarget(g, io);
     try {
       for (const w of target.warnings) io.stderr.write(`warning: ${w}\n`);

@@ -5,7 +5,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AWS_TIMEOUTS, explainAwsError } from "../../cli/aws.js";
+import { AWS_TIMEOUTS, explainAwsError } from "../../cli/targets/aws-clients.js";
 import { runCli } from "../../cli/program.js";
 
 const ENV = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] as const;

@@ -8,7 +8,7 @@ import type { TenantState } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { runCli } from "../../cli/program.js";
 import type { PlanReport } from "../../cli/plan.js";
-import type { RedriveReport, RunReport, StatusReport } from "../../cli/target.js";
+import type { RedriveReport, RunReport, StatusReport } from "../../cli/targets/target.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
 import type { TenantState } from "../../local/auth0-emulator.js";
-import { LocalTarget } from "../../local/operator.js";
+import { LocalTarget } from "../../cli/targets/local.js";
 import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
 import { LocalStateError } from "../../local/state-dir.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import type { TenantState, TenantUser } from "../../local/auth0-emulator.js";
-import { LocalTarget } from "../../local/operator.js";
+import { LocalTarget } from "../../cli/targets/local.js";
 import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
 import { demoRows, exampleConfigWith, writeCsv, type Row } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";

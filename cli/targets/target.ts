@@ -1,11 +1,11 @@
 /**
- * What the CLI's commands act on: a deployed stack (cli/aws.ts) or the local pipeline's state (local/operator.ts).
- * Commands format reports; targets gather them.
+ * What the CLI's commands act on: a deployed stack (aws.ts) or the local pipeline's state (local.ts), both in
+ * cli/targets/. Commands format reports; targets gather them.
  */
-import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
-import type { RedriveProgress } from "../functions/adapters/sqs/redrive.js";
-import type { Outcome } from "../functions/core/outcomes.js";
-import type { PlanReport } from "./plan.js";
+import type { RunRecord } from "../../functions/adapters/ledger/ledger.js";
+import type { RedriveProgress } from "../../functions/adapters/sqs/redrive.js";
+import type { Outcome } from "../../functions/core/outcomes.js";
+import type { PlanReport } from "../plan.js";
 
 export interface RunProgress {
   phase: "extract" | "consume" | "done";

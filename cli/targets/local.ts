@@ -1,14 +1,18 @@
 /**
  * The CLI's `--local` target: the same commands on the local pipeline's state (.local-state by default). The
  * DLQ's messages persist there between runs, so `status` shows them and `redrive` moves them back with
- * StartMessageMoveTask and then runs the consumers until they are processed, as Lambda would.
+ * StartMessageMoveTask and then runs the consumers until they are processed, as Lambda would. The only CLI file
+ * that imports local/: cli/program.ts loads it with a dynamic import(), so the deployed path never loads the
+ * emulators or PGlite.
  */
-import { RedshiftSource } from "../functions/adapters/redshift/source.js";
-import { queueDepth, redrive } from "../functions/adapters/sqs/redrive.js";
-import type { SyncConfig } from "../functions/core/config.js";
-import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
-import { describeDlqMessages } from "../cli/dlq.js";
-import { planRun, type PlanReport } from "../cli/plan.js";
+import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
+import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
+import type { SyncConfig } from "../../functions/core/config.js";
+import { OUTCOMES, type Outcome } from "../../functions/core/outcomes.js";
+import { LocalEnvironment, runLocalPipeline, type LocalEnvironmentOptions } from "../../local/pipeline.js";
+import { LocalStateError } from "../../local/state-dir.js";
+import { describeDlqMessages } from "../dlq.js";
+import { planRun, type PlanReport } from "../plan.js";
 import {
   CliError,
   type PlanOptions,
@@ -19,9 +23,7 @@ import {
   type StatusOptions,
   type StatusReport,
   type Target,
-} from "../cli/target.js";
-import { LocalEnvironment, runLocalPipeline, type LocalEnvironmentOptions } from "./pipeline.js";
-import { LocalStateError } from "./state-dir.js";
+} from "./target.js";
 
 /** The local runner's refusals (state in use, damaged state files) are the CLI's one-sentence errors. */
 async function refusals<T>(fn: () => Promise<T>): Promise<T> {

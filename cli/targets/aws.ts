@@ -1,0 +1,193 @@
+/**
+ * The CLI's deployed target: resources found from the stack's outputs (aws-stack.ts), AWS credentials and region
+ * from the standard chain or --profile / --region (aws-clients.ts). Reads what it shows; writes only when the
+ * operator asks for a run or a redrive.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
+import { InvokeCommand } from "@aws-sdk/client-lambda";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
+import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { Ledger, type RunRecord } from "../../functions/adapters/ledger/ledger.js";
+import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
+import { loadAuth0Credentials } from "../../functions/adapters/runtime/config.js";
+import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
+import { configHash, consumerBudget, type SyncConfig } from "../../functions/core/config.js";
+import { newRunId } from "../../functions/extractor/extract.js";
+import { describeDlqMessages, type RawMessage } from "../dlq.js";
+import { absentOf, runReport } from "../runs.js";
+import { planRun, type PlanReport } from "../plan.js";
+import { createAwsClients, explainAwsError, type AwsClients, type AwsClientsOptions } from "./aws-clients.js";
+import { findStack, type StackResources } from "./aws-stack.js";
+import {
+  CliError,
+  type AlarmState,
+  type PlanOptions,
+  type QueueState,
+  type RedriveOptions,
+  type RedriveReport,
+  type RunOptions,
+  type RunReport,
+  type StatusOptions,
+  type StatusReport,
+  type Target,
+} from "./target.js";
+
+export interface AwsTargetOptions extends AwsClientsOptions {
+  stackName: string;
+  /** The sync config the stack was deployed with (needed by `plan`). */
+  config?: SyncConfig;
+}
+
+export class AwsTarget implements Target {
+  readonly where: string;
+  readonly warnings: string[] = [];
+  private readonly ledger: Ledger;
+
+  private constructor(
+    private readonly opts: AwsTargetOptions,
+    private readonly clients: AwsClients,
+    readonly resources: StackResources,
+    readonly region: string,
+  ) {
+    this.where = `stack ${opts.stackName} (${region})`;
+    this.ledger = new Ledger(clients.dynamodb, resources.ledgerTableName);
+    if (opts.config && resources.configHash && configHash(opts.config) !== resources.configHash) {
+      this.warnings.push(`The config given differs from the one ${opts.stackName} was deployed with; deploy it first or plan with the deployed file.`);
+    }
+  }
+
+  static async open(opts: AwsTargetOptions): Promise<AwsTarget> {
+    const clients = createAwsClients(opts);
+    const { region, resources } = await findStack(clients.cloudformation, opts.stackName, opts.region);
+    return new AwsTarget(opts, clients, resources, region);
+  }
+
+  async plan(opts: PlanOptions): Promise<PlanReport> {
+    const config = this.opts.config;
+    if (!config) throw new CliError("plan needs the sync config the stack was deployed with: give it with --config FILE.");
+    const withSecret: SyncConfig = { ...config, auth0: { ...config.auth0, credentialsSecretArn: config.auth0.credentialsSecretArn ?? this.resources.credentialsSecretArn } };
+    const credentials = await loadAuth0Credentials(withSecret).catch((err: Error) => {
+      throw explainAwsError(err) ?? new CliError(`Cannot read the Auth0 credentials: ${err.message}`);
+    });
+    // One consumer instance's share of the budget: a plan must not starve a run that is draining.
+    const share = consumerBudget(config);
+    const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: new Pacer({ rate: share.rps, burst: share.burst }) });
+    return planRun({ config, source: new RedshiftSource(this.clients.redshift, config.source), ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+  }
+
+  async run(opts: RunOptions): Promise<RunReport> {
+    const runId = newRunId();
+    const started = Date.now();
+    await this.clients.lambda.send(
+      new InvokeCommand({
+        FunctionName: this.resources.extractorFunctionName,
+        InvocationType: "Event",
+        Payload: new TextEncoder().encode(JSON.stringify({ runId, approveMirror: opts.approveMirror || undefined })),
+      }),
+    );
+    const report = (run: RunRecord | undefined, status: RunReport["status"]): RunReport => runReport(runId, run, status, Date.now() - started);
+    if (!opts.wait) return report(undefined, "running");
+    const pollMs = opts.pollMs ?? 2000;
+    let drainedPolls = 0;
+    for (;;) {
+      const run = await this.ledger.getRun(runId);
+      const elapsedMs = Date.now() - started;
+      const status = run?.status ?? "running";
+      if (status === "failed" || status === "skipped") return report(run, status);
+      if (status === "completed" || status === "held") {
+        const r = report(run, status);
+        const total = r.rowsRead + absentOf(run);
+        opts.onProgress?.({ phase: "consume", done: total - r.unsettled, total, elapsedMs });
+        if (r.unsettled <= 0) return r;
+        // Nothing left to deliver: what is still unsettled is in the DLQ (two polls in a row, to be sure).
+        const q = await queueDepth(this.clients.sqs, this.resources.queueUrl);
+        drainedPolls = q.visible + q.inFlight === 0 ? drainedPolls + 1 : 0;
+        if (drainedPolls >= 2) return r;
+      } else {
+        opts.onProgress?.({ phase: "extract", done: 0, total: 0, elapsedMs });
+      }
+      if (elapsedMs > opts.timeoutSeconds * 1000) return report(run, "timed out");
+      await sleep(pollMs);
+    }
+  }
+
+  async status(opts: StatusOptions): Promise<StatusReport> {
+    const r = this.resources;
+    const [runs, queue, dlq, alarms, sampleRaw] = await Promise.all([
+      this.ledger.runsForStatus(opts.runs),
+      this.queueState(r.queueUrl),
+      this.queueState(r.dlqUrl),
+      r.alarmNamePrefix ? this.alarms(r.alarmNamePrefix) : Promise.resolve(undefined),
+      this.peek(r.dlqUrl, opts.sample),
+    ]);
+    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl };
+  }
+
+  async redrive(opts: RedriveOptions): Promise<RedriveReport> {
+    const r = this.resources;
+    const { visible } = await queueDepth(this.clients.sqs, r.dlqUrl);
+    if (opts.dryRun) return { messages: visible, dryRun: true };
+    const progress = await redrive(this.clients.sqs, {
+      dlqUrl: r.dlqUrl,
+      dlqArn: r.dlqArn,
+      queueArn: r.queueArn,
+      ratePerSecond: opts.rate,
+      signal: opts.signal,
+      pollMs: opts.pollMs,
+      onProgress: opts.onProgress,
+    });
+    return { messages: visible, progress, dryRun: false };
+  }
+
+  close(): Promise<void> {
+    const { cloudformation, cloudwatch, lambda, sqs, dynamodb, redshift } = this.clients;
+    for (const c of [cloudformation, cloudwatch, lambda, sqs, dynamodb, redshift]) c.destroy();
+    return Promise.resolve();
+  }
+
+  private async queueState(url: string): Promise<QueueState> {
+    const d = await queueDepth(this.clients.sqs, url);
+    const name = url.split("/").pop() ?? "";
+    const end = new Date();
+    const res = await this.clients.cloudwatch.send(
+      new GetMetricStatisticsCommand({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateAgeOfOldestMessage",
+        Dimensions: [{ Name: "QueueName", Value: name }],
+        StartTime: new Date(end.getTime() - 15 * 60_000),
+        EndTime: end,
+        Period: 60,
+        Statistics: ["Maximum"],
+      }),
+    );
+    const latest = (res.Datapoints ?? []).sort((a, b) => (b.Timestamp?.getTime() ?? 0) - (a.Timestamp?.getTime() ?? 0))[0];
+    return { ...d, oldestAgeSeconds: d.visible + d.inFlight > 0 ? latest?.Maximum : undefined };
+  }
+
+  private async alarms(prefix: string): Promise<AlarmState[]> {
+    const res = await this.clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, MaxRecords: 100 }));
+    return (res.MetricAlarms ?? []).map((a) => ({ name: (a.AlarmName ?? "").slice(prefix.length), state: a.StateValue ?? "UNKNOWN", reason: a.StateReason }));
+  }
+
+  /** DLQ messages read with a zero visibility timeout: they stay where they are, ready for a redrive. */
+  private async peek(url: string, n: number): Promise<RawMessage[]> {
+    const seen = new Map<string, RawMessage>();
+    for (let i = 0; i < 3 && seen.size < n; i++) {
+      const got = await this.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: Math.min(10, n), VisibilityTimeout: 0, WaitTimeSeconds: 0, AttributeNames: ["All"] }),
+      );
+      if (!got.Messages?.length) break;
+      for (const m of got.Messages) {
+        if (seen.size >= n) break;
+        seen.set(m.MessageId!, {
+          messageId: m.MessageId!,
+          body: m.Body ?? "",
+          sentAt: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
+        });
+      }
+    }
+    return [...seen.values()];
+  }
+}

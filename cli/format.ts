@@ -2,10 +2,11 @@
  * Text for humans. Every command also has --json, which prints the report object as is.
  */
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
+import type { RunSummary } from "../functions/core/runs.js";
 import type { Json } from "../functions/core/types.js";
 import type { PlanReport, PlannedChange } from "./plan.js";
 import { pendingOf } from "./runs.js";
-import type { RedriveReport, RunReport, StatusReport } from "./target.js";
+import type { RedriveReport, RunReport, StatusReport } from "./targets/target.js";
 
 const n = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
 const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? n(v) : v}`).join("\n");
@@ -93,7 +94,7 @@ export function formatRun(r: RunReport): string {
 }
 
 function runLine(r: RunRecord): string {
-  const s = (r.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number };
+  const s: Partial<RunSummary> = r.summary ?? {};
   const c = r.counts ?? {};
   const cells = [
     r.runId.padEnd(30),
@@ -115,7 +116,7 @@ function pendingNote(r: RunRecord, s: StatusReport): string | undefined {
   const pending = pendingOf(r) ?? 0;
   if (pending <= 0) return undefined;
   if (r.status === "interrupted") {
-    const p = (r.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number; enqueued?: number };
+    const p: Partial<RunSummary> = r.summary ?? {};
     const notSent = p.enqueued === undefined ? undefined : Math.max(0, (p.rowsRead ?? 0) - (p.unchanged ?? 0) - (p.rejected ?? 0) - p.enqueued);
     const sent = notSent === undefined ? undefined : pending - notSent;
     return notSent === undefined

@@ -3,19 +3,20 @@
  * users) plus the consumers' counts.
  */
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
+import type { RunSummary } from "../functions/core/runs.js";
 import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
-import type { RunReport } from "./target.js";
+import type { RunReport } from "./targets/target.js";
 
 const emptyOutcomes = (): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
 
 export function absentOf(run: RunRecord | undefined): number {
-  const m = (run?.summary as { mirror?: { absent?: number; held?: boolean } } | undefined)?.mirror;
-  return m && !m.held ? (m.absent ?? 0) : 0;
+  const m = run?.summary?.mirror;
+  return m && !m.held ? m.absent : 0;
 }
 
 /** A run's report from its ledger item: the extractor's summary plus the consumers' counts. */
 export function runReport(runId: string, run: RunRecord | undefined, status: RunReport["status"], elapsedMs: number): RunReport {
-  const s = (run?.summary ?? {}) as { rowsRead?: number; unchanged?: number; rejected?: number; sampleRejections?: unknown };
+  const s: Partial<RunSummary> = run?.summary ?? {};
   const outcomes = emptyOutcomes();
   for (const [o, n] of Object.entries(run?.counts ?? {})) outcomes[o as Outcome] += n ?? 0;
   outcomes.unchanged += s.unchanged ?? 0;

@@ -14,7 +14,8 @@ import { MissingColumnsError, missingColumns, unmappedColumns } from "../core/co
 import { RunPresence } from "../core/mirror.js";
 import type { RowSource } from "../core/source.js";
 import type { RejectCode, Rejection } from "../core/types.js";
-import { interruptedReason, isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
+import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
+import { interruptedReason, type RunSummary } from "../core/runs.js";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
 import { queueDepth } from "../adapters/sqs/redrive.js";
@@ -157,7 +158,7 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
 async function markInterrupted(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<void> {
   const run = await ledger.getRun(runId);
   if (run?.status !== "running") return;
-  const reason = interruptedReason(run);
+  const reason = interruptedReason(run.summary);
   if (await ledger.markInterrupted(runId, reason)) deps.logger.warn("earlier run interrupted", { interruptedRunId: runId, reason });
 }
 
@@ -365,7 +366,7 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
       status: mirror?.held ? "held" : "completed",
       startedAt: new Date(started).toISOString(),
       finishedAt: new Date().toISOString(),
-      summary: { ...result, sampleRejections: undefined },
+      summary: runSummary(result),
       heldReason: mirror?.heldReason,
     });
   }
@@ -373,6 +374,11 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
   // flushes metrics on errors too, so emitting it earlier would let a failed run silence that alarm.
   emitMetric(metrics, "RunsSucceeded", 1);
   return result;
+}
+
+/** What the run's record keeps of the result: its figures, without the sample rows (they name keys). */
+function runSummary({ sampleRejections: _samples, skipped: _skipped, runId: _runId, ...figures }: ExtractorResult): RunSummary {
+  return figures;
 }
 
 /** Whether the ledger maps this email to this key: the managed user it last applied there has that email. */

@@ -64,7 +64,7 @@ describe("ledger on dynalite", () => {
     const ledger = await freshLedger();
     await ledger.putRun({ runId: "r", status: "running", startedAt: "2026-01-01T00:00:00Z" });
     await Promise.all(Array.from({ length: 20 }, (_, i) => ledger.addRunCounts("r", { created: 2, rejected: i % 2, unchanged: 0 })));
-    await ledger.putRun({ runId: "r", status: "completed", startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z", summary: { rowsRead: 50 } });
+    await ledger.putRun({ runId: "r", status: "completed", startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z", summary: { rowsRead: 50, unchanged: 0, rejected: 0, enqueued: 50 } });
     const run = await ledger.getRun("r");
     expect(run).toMatchObject({ status: "completed", summary: { rowsRead: 50 }, counts: { created: 40, rejected: 10 } });
     expect(run?.counts?.unchanged).toBeUndefined();

@@ -5,6 +5,7 @@
  */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
@@ -35,7 +36,7 @@ import { ensureLedgerTable, startDynamo, type LocalDynamo } from "../../local/dy
 import { RedshiftDataEmulator } from "../../local/redshift-data-emulator.js";
 import { runCli } from "../../cli/program.js";
 import type { PlanReport } from "../../cli/plan.js";
-import type { RedriveReport, RunReport, StatusReport } from "../../cli/target.js";
+import type { RedriveReport, RunReport, StatusReport } from "../../cli/targets/target.js";
 import { testConfig } from "../helpers/config.js";
 import { tempDir } from "../helpers/tmp.js";
 import { writeFileSync } from "node:fs";
@@ -173,7 +174,7 @@ describe("auth0-sync redrive against a stack (local-aws-sqs, for real)", () => {
 describe("auth0-sync status against a stack", () => {
   it("shows runs, depths, alarm states and DLQ messages with the ledger's reasons, consuming nothing", async () => {
     const s = await stack({ dlqMessages: 3 });
-    await s.ledger.putRun({ runId: "run-a", status: "completed", startedAt: "2026-11-22T01:00:00.000Z", summary: { rowsRead: 100, unchanged: 80, rejected: 2 } });
+    await s.ledger.putRun({ runId: "run-a", status: "completed", startedAt: "2026-11-22T01:00:00.000Z", summary: { rowsRead: 100, unchanged: 80, rejected: 2, enqueued: 18 } });
     await s.ledger.addRunCounts("run-a", { created: 15, updated: 3 });
     await s.ledger.putRun({ runId: "run-b", status: "failed", startedAt: "2026-11-23T01:00:00.000Z", error: "Redshift: relation \"app_users\" does not exist" });
     await s.ledger.recordFailure("k1", "create user: Auth0 answered 503: Service Unavailable");
@@ -221,17 +222,17 @@ describe("auth0-sync run against a stack", () => {
       const { runId } = JSON.parse(new TextDecoder().decode(input.Payload)) as { runId: string };
       // What the deployed extractor and consumers do, a little later: one message is still being processed
       // (in flight) when the extract completes; its users are counted before it is deleted.
-      setTimeout(async () => {
+      void (async () => {
+        await sleep(100);
         await s.ledger.putRun({ runId, status: "running", startedAt: new Date().toISOString() });
         await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: "{}" }));
         const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: s.queueUrl, VisibilityTimeout: 30 }));
         await s.ledger.addRunCounts(runId, { created: 4 });
-        await s.ledger.putRun({ runId, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 10, unchanged: 3, rejected: 1 } });
-        setTimeout(async () => {
-          await s.ledger.addRunCounts(runId, { created: 1, updated: 1 });
-          await sqs.send(new DeleteMessageCommand({ QueueUrl: s.queueUrl, ReceiptHandle: got.Messages![0]!.ReceiptHandle! }));
-        }, 400);
-      }, 100);
+        await s.ledger.putRun({ runId, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 10, unchanged: 3, rejected: 1, enqueued: 6 } });
+        await sleep(400);
+        await s.ledger.addRunCounts(runId, { created: 1, updated: 1 });
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: s.queueUrl, ReceiptHandle: got.Messages![0]!.ReceiptHandle! }));
+      })();
       return { StatusCode: 202 };
     });
     const r = await cli(["run", "--stack", s.stackName, "--json"]);
@@ -278,7 +279,7 @@ describe("auth0-sync plan against a stack", () => {
         mapping: { given_name: "first_name" },
         roles: { column: "roles" },
         auth0: { domain: auth0.domain, baseUrl, connection: "Username-Password-Authentication" },
-      } as never);
+      });
       const s = await stack({ config });
       const file = join(tempDir(), "sync.json");
       writeFileSync(file, JSON.stringify(config));

@@ -6,7 +6,7 @@ import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
 import type { RunRecord } from "../../functions/adapters/ledger/ledger.js";
 import { formatStatus } from "../../cli/format.js";
-import type { StatusReport } from "../../cli/target.js";
+import type { StatusReport } from "../../cli/targets/target.js";
 
 const report = (runs: RunRecord[], queued = 0): StatusReport => ({
   where: "the local state in .local-state",
@@ -32,7 +32,7 @@ describe("status explains pending users of runs that ended", () => {
   });
 
   it("a completed run with pending users and nothing queued: lost messages, not in flight", () => {
-    const run: RunRecord = { runId: "run-2", status: "completed", startedAt: "2026-11-23T10:00:00.000Z", summary: { rowsRead: 2889, unchanged: 0, rejected: 0 }, counts: { created: 1844 } };
+    const run: RunRecord = { runId: "run-2", status: "completed", startedAt: "2026-11-23T10:00:00.000Z", summary: { rowsRead: 2889, unchanged: 0, rejected: 0, enqueued: 2889 }, counts: { created: 1844 } };
     expect(formatStatus(report([run]))).toContain(
       "\nrun-2 has 1,045 users pending and nothing is queued or in the DLQ: their messages were lost (a local run stopped mid-consume) or a consumer stopped after applying them, before counting them; the next run sends again whatever is not applied.",
     );

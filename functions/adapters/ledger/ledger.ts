@@ -5,10 +5,12 @@
  */
 import { isApplied } from "../../core/decide.js";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { BatchGetCommand, BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, BatchWriteCommand, type BatchWriteCommandInput, type BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { RUNS_INDEX } from "../../core/ledger-keys.js";
 import { OUTCOMES, type Outcome } from "../../core/outcomes.js";
+import { interruptedReason, isInterrupted, type RunStatus, type RunSummary } from "../../core/runs.js";
 import type { DesiredProfile } from "../../core/types.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface LedgerEntry {
   key: string;
@@ -31,18 +33,12 @@ export interface LedgerEntry {
   updatedAt?: string;
 }
 
-/**
- * `interrupted`: the extractor stopped before the end of its extract (a Lambda timeout, a crash, a local run
- * stopped): marked by the next run that takes the expired lock, or by `status` once the lock is no longer its.
- */
-export type RunStatus = "running" | "completed" | "held" | "failed" | "skipped" | "interrupted";
-
 export interface RunRecord {
   runId: string;
   status: RunStatus;
   startedAt: string;
   finishedAt?: string;
-  summary?: Record<string, unknown>;
+  summary?: RunSummary;
   /** Why a run was held, for the operator who approves it. */
   heldReason?: string;
   /** Why the extract failed. */
@@ -54,12 +50,14 @@ export interface RunRecord {
 }
 
 
+/** One table's share of a BatchWriteItem request (and of its unprocessed items). */
+type WriteRequests = NonNullable<BatchWriteCommandInput["RequestItems"]>[string];
+
 const KEY_PREFIX = "K#";
 const RUN_PREFIX = "R#";
 /** The run lock's item: at most one extract at a time. */
 const LOCK_KEY = "LOCK#run";
 const COUNT_PREFIX = "n_";
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** BatchGetItem requests in flight at once for one getMany. */
 const GET_CONCURRENCY = 4;
 
@@ -199,13 +197,13 @@ export class Ledger {
   /** Writes whole entries, 25 per BatchWriteItem, unprocessed items retried. */
   async putMany(entries: LedgerEntry[]): Promise<void> {
     for (let i = 0; i < entries.length; i += 25) {
-      let request: Record<string, unknown>[] | undefined = entries.slice(i, i + 25).map((e) => ({ PutRequest: { Item: this.toItem(e) } }));
+      let request: WriteRequests | undefined = entries.slice(i, i + 25).map((e) => ({ PutRequest: { Item: this.toItem(e) } }));
       for (let attempt = 0; request && request.length > 0; attempt++) {
         if (attempt > 8) throw new Error(`ledger: ${request.length} writes still unprocessed after ${attempt} attempts`);
         if (attempt > 0) await sleep(50 * 2 ** attempt);
         this.stats.requests++;
-        const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: request as never } }));
-        request = res.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+        const res: BatchWriteCommandOutput = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: request } }));
+        request = res.UnprocessedItems?.[this.tableName];
       }
       this.stats.writes += Math.min(25, entries.length - i);
     }
@@ -341,8 +339,8 @@ export class Ledger {
     if (!runs.some((r) => r.status === "running")) return runs;
     const lock = await this.runLock();
     for (const r of runs) {
-      if (r.status !== "running" || (lock.runId === r.runId && (lock.expiresAt ?? 0) > now)) continue;
-      const reason = interruptedReason(r);
+      if (!isInterrupted(r, lock, now)) continue;
+      const reason = interruptedReason(r.summary);
       if (await this.markInterrupted(r.runId, reason, new Date(now))) Object.assign(r, { status: "interrupted", error: reason, finishedAt: new Date(now).toISOString() });
     }
     return runs;
@@ -403,9 +401,3 @@ function toRun(item: Record<string, unknown>): RunRecord {
   return { ...(run as unknown as RunRecord), counts };
 }
 
-/** Why a run is interrupted, with what its extractor had done (the progress it last recorded). */
-export function interruptedReason(run: Pick<RunRecord, "summary">): string {
-  const rowsRead = (run.summary as { rowsRead?: number } | undefined)?.rowsRead;
-  const done = rowsRead === undefined ? "before its first page" : `after reading ${rowsRead.toLocaleString("en-US")} rows`;
-  return `the extractor stopped ${done} (a Lambda timeout, a crash or a stopped local run); what it had sent is applied, the rest goes with the next run`;
-}

@@ -1,0 +1,52 @@
+/**
+ * What a run is and how it ends, decided from its record: the figures its record keeps, and when a run still
+ * recorded as running has in fact stopped (the ledger adapter and the extractor act on these, the CLI shows them).
+ */
+import type { RejectCode } from "./types.js";
+
+/**
+ * `interrupted`: the extractor stopped before the end of its extract (a Lambda timeout, a crash, a local run
+ * stopped): marked by the next run that takes the expired lock, or by `status` once the lock is no longer its.
+ */
+export type RunStatus = "running" | "completed" | "held" | "failed" | "skipped" | "interrupted";
+
+/**
+ * What a run's record keeps of its extract: its figures while it runs (`partial`, written every 10 s, so an
+ * interrupted run still says how far it got) and, once it ends, the extractor's result without its sample rows.
+ */
+export interface RunSummary {
+  rowsRead: number;
+  unchanged: number;
+  rejected: number;
+  enqueued: number;
+  partial?: boolean;
+  /** Mirror mode: managed users absent from the run, by planned action; held when over the threshold. */
+  mirror?: { absent: number; block: number; delete: number; held: boolean; heldReason?: string; managed: number };
+  messages?: number;
+  sqsRequests?: number;
+  rejectReasons?: Partial<Record<RejectCode, number>>;
+  unmappedColumns?: string[];
+  elapsedMs?: number;
+}
+
+/** Who holds the run lock, as the ledger read it. */
+export interface RunLockState {
+  runId?: string;
+  /** Epoch milliseconds. */
+  expiresAt?: number;
+}
+
+/**
+ * A run recorded as running whose extractor no longer holds the run lock (released, expired, or taken by a later
+ * run) stopped before the end: it is interrupted.
+ */
+export function isInterrupted(run: { runId: string; status: RunStatus }, lock: RunLockState, now: number): boolean {
+  return run.status === "running" && !(lock.runId === run.runId && (lock.expiresAt ?? 0) > now);
+}
+
+/** Why a run is interrupted, with what its extractor had done (the progress it last recorded). */
+export function interruptedReason(summary: Pick<RunSummary, "rowsRead"> | undefined): string {
+  const rowsRead = summary?.rowsRead;
+  const done = rowsRead === undefined ? "before its first page" : `after reading ${rowsRead.toLocaleString("en-US")} rows`;
+  return `the extractor stopped ${done} (a Lambda timeout, a crash or a stopped local run); what it had sent is applied, the rest goes with the next run`;
+}

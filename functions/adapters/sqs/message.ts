@@ -2,17 +2,19 @@
  * The SQS message body: many user operations per message, versioned, validated with zod when received.
  */
 import { z } from "zod";
-import type { DesiredProfile } from "../../core/types.js";
+import { PROFILE_FIELD_NAMES } from "../../core/fields.js";
+import type { DesiredProfile, Json, JsonObject } from "../../core/types.js";
 
 export const MESSAGE_VERSION = 1;
 
-const json: z.ZodType<unknown> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]));
-const jsonObject = z.record(z.string(), json);
+const json: z.ZodType<Json> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]));
+const jsonObject: z.ZodType<JsonObject> = z.record(z.string(), json);
 
 const desiredSchema = z.strictObject({
   key: z.string().min(1),
   email: z.string().min(3),
-  fields: z.record(z.string(), z.union([z.string(), z.boolean(), z.null()])),
+  /** Only the catalog's fields (core/fields.ts): a message naming another field is malformed. */
+  fields: z.partialRecord(z.enum(PROFILE_FIELD_NAMES), z.union([z.string(), z.boolean(), z.null()])),
   user_metadata: jsonObject,
   app_metadata: jsonObject,
   createOnly: z.array(z.string()),
@@ -43,17 +45,19 @@ export const messageSchema = z.strictObject({
   ops: z.array(z.discriminatedUnion("kind", [syncOperation, mirrorOperation])).min(1),
 });
 
-export type SyncOperation = { kind: "sync"; row: number; keyLabel: string; fingerprint: string; desired: DesiredProfile };
-export type MirrorOperation = { kind: "block" | "delete"; key: string; keyLabel: string; userId: string };
+// The message types are what the schema accepts, so the sender and the receiver cannot drift apart.
+export type SyncOperation = z.infer<typeof syncOperation>;
+export type MirrorOperation = z.infer<typeof mirrorOperation>;
 export type UserOperation = SyncOperation | MirrorOperation;
+export type QueueMessage = z.infer<typeof messageSchema>;
+
+// A profile the core produces must fit a message, and what a message carries is a profile: checked by the compiler.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _desiredIsProfile: Same<z.infer<typeof desiredSchema>, DesiredProfile> = true;
+void _desiredIsProfile;
 
 /** The identity key an operation is about. */
 export const opKey = (op: UserOperation): string => (op.kind === "sync" ? op.desired.key : op.key);
-export interface QueueMessage {
-  v: typeof MESSAGE_VERSION;
-  runId: string;
-  ops: UserOperation[];
-}
 
 export type ParseResult = { ok: true; message: QueueMessage } | { ok: false; reason: string };
 
@@ -71,5 +75,5 @@ export function parseMessage(body: string | undefined): ParseResult {
     const path = first?.path.map(String).join(".") || "(body)";
     return { ok: false, reason: `${path}: ${first?.message ?? "invalid"}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problems)` : ""}` };
   }
-  return { ok: true, message: r.data as QueueMessage };
+  return { ok: true, message: r.data };
 }

@@ -141,11 +141,6 @@ export function applyPatch(current: CurrentUser, patch: UserPatch): CurrentUser 
   return next;
 }
 
-/** The user a create produces (for reasoning and tests). */
-export function userFromCreate(userId: string, body: CreateBody): CurrentUser {
-  return { user_id: userId, ...body, user_metadata: body.user_metadata ?? {}, app_metadata: body.app_metadata ?? {} };
-}
-
 export interface RoleChange {
   add: string[];
   remove: string[];

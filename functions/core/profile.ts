@@ -33,12 +33,16 @@ export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 16);
 }
 
-class RowError {
+/** Why one field of one row cannot become part of a profile; caught per row and turned into a rejection. */
+class RowError extends Error {
+  override readonly name = "RowError";
   constructor(
     readonly code: RejectCode,
     readonly field: string,
     readonly reason: string,
-  ) {}
+  ) {
+    super(`${field}: ${reason}`);
+  }
 }
 
 export type MapResult = { ok: true; profile: DesiredProfile } | { ok: false; rejection: Rejection };
@@ -50,8 +54,10 @@ function isBlank(v: RowValue): boolean {
 function describeValue(v: unknown): string {
   if (typeof v === "string") return v.length > 40 ? `'${v.slice(0, 37)}...' (${v.length} characters)` : `'${v}'`;
   if (v instanceof Uint8Array) return "binary data";
+  if (v === null) return "null";
   if (typeof v === "object") return Array.isArray(v) ? "a list" : "an object";
-  return String(v);
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v);
+  return typeof v;
 }
 
 function toScalarString(v: RowValue, field: string): string {
@@ -159,7 +165,7 @@ function toJson(raw: RowValue, field: string, parse: "always" | "auto" | "never"
       }
     }
   }
-  return raw as Json;
+  return raw;
 }
 
 function parseRoles(raw: RowValue, field: string): string[] {

@@ -1,9 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, fingerprint, jsonEqual } from "../../functions/core/fingerprint.js";
-import { applyPatch, createBody, diffRoles, plan, userFromCreate } from "../../functions/core/plan.js";
-import type { CurrentUser, DesiredProfile } from "../../functions/core/types.js";
+import { applyPatch, createBody, diffRoles, plan } from "../../functions/core/plan.js";
+import type { CreateBody, CurrentUser, DesiredProfile } from "../../functions/core/types.js";
 import { currentArb, desiredArb, reorder } from "../helpers/arbitraries.js";
+
+/** The user a create produces, as Auth0 would return it. */
+function userFromCreate(userId: string, body: CreateBody): CurrentUser {
+  return { user_id: userId, ...body, user_metadata: body.user_metadata ?? {}, app_metadata: body.app_metadata ?? {} };
+}
 
 const desired = (over: Partial<DesiredProfile> = {}): DesiredProfile => ({
   key: "k1",

@@ -1,13 +1,15 @@
 /**
- * An Auth0 Management API v2 emulator, faithful to the behaviours in shared/FACTS.md: client-credentials tokens,
- * users (create, get, users-by-email, patch, delete), roles, password-change tickets, the per-tenant token bucket
- * with its x-ratelimit-* headers and 429 body, and knobs to inject faults. It listens on 127.0.0.1 only.
+ * An Auth0 Management API v2 emulator, built from Auth0's documentation (the Management API v2 reference and the
+ * rate-limit policy): client-credentials tokens, users (create, get, users-by-email, patch, delete), roles,
+ * password-change tickets, the per-tenant token bucket with its x-ratelimit-* headers and 429 body, and knobs to
+ * inject faults. It listens on 127.0.0.1 only.
  * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { seededRandom } from "./random.js";
 
 export const DEFAULT_CLIENT_ID = "local-sync-client";
@@ -122,7 +124,8 @@ class HttpError extends Error {
     readonly status: number,
     readonly body: JsonObject,
   ) {
-    super(String(body.message ?? body.error_description ?? status));
+    const text = (v: Json | undefined) => (typeof v === "string" ? v : undefined);
+    super(text(body.message) ?? text(body.error_description) ?? String(status));
   }
 }
 
@@ -217,7 +220,6 @@ const PROFILE_LIMIT = 10 * 1024;
 const MAX_ROLES_PER_USER = 50;
 
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Continuous-refill token bucket, as Auth0 describes its per-tenant limit. */
 class TokenBucket {
@@ -315,7 +317,7 @@ export class Auth0Emulator {
     this.closeJournal();
   }
 
-  // ---- persistence ----
+  // Persistence.
 
   /**
    * Binds the tenant to a state file (as `state()` shows it): loads it, replays the journal beside it
@@ -450,7 +452,7 @@ export class Auth0Emulator {
     return structuredClone({ ...rest, hasPassword: Boolean(passwordHash), roles: [...roles].map((id) => this.roles.get(id)?.name ?? id).sort() });
   }
 
-  // ---- knobs for tests and benchmarks ----
+  // Knobs for tests and benchmarks.
 
   setFaults(f: Partial<FaultSettings>): void {
     this.faults = { ...this.faults, ...f };
@@ -532,7 +534,7 @@ export class Auth0Emulator {
     if (this.persisted) this.checkpoint();
   }
 
-  // ---- HTTP ----
+  // HTTP.
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://emulator");
@@ -710,9 +712,9 @@ export class Auth0Emulator {
       }
       if (k === "user_metadata" || k === "app_metadata") {
         if (v === null || typeof v !== "object" || Array.isArray(v)) throw invalidBody(`Expected type object but found type ${typeName(v)}`, k);
-        checkMetadataKeys(v as JsonObject, k);
+        checkMetadataKeys(v, k);
         if (k === "app_metadata") {
-          const reserved = Object.keys(v as JsonObject).filter((key) => RESERVED_APP_METADATA.has(key));
+          const reserved = Object.keys(v).filter((key) => RESERVED_APP_METADATA.has(key));
           if (reserved.length > 0) throw apiError(400, `app_metadata may not contain reserved keys: ${reserved.join(", ")}`, "invalid_body");
         }
         continue;
@@ -795,7 +797,7 @@ export class Auth0Emulator {
     for (const [k, v] of Object.entries(body)) {
       if (k === "connection" || k === "client_id" || k === "verify_email" || k === "verify_phone_number") continue;
       if (k === "password") {
-        next.passwordHash = createHash("sha256").update(String(v)).digest("hex");
+        next.passwordHash = createHash("sha256").update(v as string).digest("hex"); // validate() checked the type
         continue;
       }
       if (k === "user_metadata" || k === "app_metadata") {
@@ -812,7 +814,7 @@ export class Auth0Emulator {
       }
       if (k === "email") {
         if (v === null) throw invalidBody("Expected type string but found type null", "email");
-        newEmail = String(v).toLowerCase();
+        newEmail = (v as string).toLowerCase(); // validate() checked the type
         const other = this.byConnectionEmail.get(`${user.connection}\u0000${newEmail}`);
         if (other && other !== id) throw apiError(400, "The specified new email already exists", "email_conflict");
         next.email = newEmail;

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PGlite } from "@electric-sql/pglite";
 
 type Field = { isNull?: boolean; stringValue?: string; longValue?: number; doubleValue?: number; booleanValue?: boolean; blobValue?: string };
@@ -77,7 +78,9 @@ function toField(value: unknown, typeId: number): Field {
   if (typeof value === "boolean") return { booleanValue: value };
   if (value instanceof Uint8Array) return { blobValue: Buffer.from(value).toString("base64") };
   if (typeof value === "object") return { stringValue: JSON.stringify(value) };
-  return { stringValue: String(value) };
+  if (typeof value === "string") return { stringValue: value };
+  if (typeof value === "number" || typeof value === "bigint") return { stringValue: value.toString() };
+  throw new Error(`unsupported column value of type ${typeof value}`);
 }
 
 /** `:name` placeholders -> `$n`, outside quoted strings; `::casts` are left alone. */
@@ -235,11 +238,11 @@ export class RedshiftDataEmulator {
   }
 
   private async run(s: Statement, bound: { text: string; values: string[] }): Promise<void> {
-    await new Promise((r) => setTimeout(r, this.queueDelayMs / 2));
+    await sleep(this.queueDelayMs / 2);
     if (s.status === "ABORTED") return;
     s.status = "STARTED";
     s.updatedAt = Date.now();
-    await new Promise((r) => setTimeout(r, this.queueDelayMs / 2));
+    await sleep(this.queueDelayMs / 2);
     if (s.status !== "STARTED") return;
     try {
       const r = await this.db.query<unknown[]>(bound.text, bound.values, { rowMode: "array", parsers: TEXT_PARSERS });

@@ -13,6 +13,7 @@ import type { CreateBody, CurrentUser, JsonObject, UserPatch } from "../../core/
 import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, classifyError } from "./errors.js";
 import { randomPassword } from "./password.js";
 import { Pacer, sharedPacer } from "./pacer.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface Auth0Credentials {
   clientId: string;
@@ -67,7 +68,6 @@ export function auth0OptionsFromConfig(
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function setHeader(init: RequestInit, name: string, value: string): RequestInit {
   const headers = new Headers(init.headers);
@@ -251,7 +251,7 @@ export class Auth0Adapter {
     const cur: CurrentUser = { user_id: String(u.user_id) };
     // The catalog's fields (core/fields.ts), as Auth0 returns them: text as strings, booleans as booleans.
     if (typeof r.email === "string") cur.email = r.email;
-    for (const k of TEXT_FIELDS) if (typeof r[k] === "string") cur[k] = r[k] as string;
+    for (const k of TEXT_FIELDS) if (typeof r[k] === "string") cur[k] = r[k];
     for (const k of BOOLEAN_FIELDS) if (typeof r[k] === "boolean") (cur as Record<string, unknown>)[k] = r[k];
     cur.user_metadata = (r.user_metadata as JsonObject | undefined) ?? {};
     cur.app_metadata = (r.app_metadata as JsonObject | undefined) ?? {};

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from "node:timers/promises";
+
 /**
  * Paces every Management API call of one process: a local token bucket at the configured budget, kept honest by
  * the tenant's own x-ratelimit-remaining (the local bucket never holds more than the tenant says is left) and
@@ -27,18 +29,10 @@ export interface PacerStats {
   pauses: number;
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+/** Waits, and when the caller aborts, rejects with the caller's own reason (what it passed to abort()). */
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  sleep(ms, undefined, { signal }).catch((err: unknown) => {
+    throw signal?.aborted ? (signal.reason as unknown) : err;
   });
 
 export class Pacer {

@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-redshift-data";
 import type { Page, RowSource } from "../../core/source.js";
 import type { Row, RowValue } from "../../core/types.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface RedshiftSourceSettings {
   workgroupName?: string;
@@ -68,7 +69,6 @@ export function toRows(columns: string[], records: Field[][]): Row[] {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The Redshift Data API as the extractor's row source. */
 export class RedshiftSource implements RowSource {

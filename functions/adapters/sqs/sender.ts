@@ -4,6 +4,7 @@
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
 import { MESSAGE_VERSION, type UserOperation } from "./message.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** SQS allows 256 KiB per message and per batch call; stay well under it. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -52,7 +53,6 @@ export interface SendStats {
   retriedEntries: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class QueueSender {
   readonly stats: SendStats = { messages: 0, requests: 0, retriedEntries: 0 };

@@ -146,7 +146,7 @@ const progress = (label: string) => (p: { phase: string; done: number; total: nu
 };
 const done = () => process.stderr.isTTY && process.stderr.write("\r\x1b[2K");
 
-// ---------------------------------------------------------------- the sync, through the local pipeline
+// The sync, through the local pipeline.
 async function syncScenarios(root: string) {
   const stateDir = join(root, "sync");
   mkdirSync(stateDir, { recursive: true });
@@ -181,7 +181,7 @@ async function syncScenarios(root: string) {
   return out;
 }
 
-// ---------------------------------------------------------------- the naive baseline, same emulator settings
+// The naive baseline, same emulator settings.
 async function baselineScenarios() {
   const db = new PGlite();
   await createDemoTable(db);
@@ -219,7 +219,7 @@ async function baselineScenarios() {
   return out;
 }
 
-// ---------------------------------------------------------------- the extractor alone at scale
+// The extractor alone at scale.
 interface ExtractorFigures {
   rows: number;
   rowsPerS: number;
@@ -271,7 +271,7 @@ async function extractorScale(rows: number): Promise<ExtractorFigures> {
   }
 }
 
-// ---------------------------------------------------------------- main
+// Main.
 const fmt = (v: number, d = 1) => v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const root = mkdtempSync(join(tmpdir(), "auth0-sync-bench-"));
 const startedAt = new Date();

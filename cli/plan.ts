@@ -145,10 +145,13 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     }
     if (rolesToCheck.length > 0 && config.roles) {
       // The tenant's roles are read once (a cached list); an unknown name rejects the row as a run would.
-      const unknown = await auth0.roleIds(rolesToCheck).then(
-        () => undefined,
-        (err: unknown) => (err instanceof Auth0Error && err.kind === "unknown_role" ? err.message : Promise.reject(err)),
-      );
+      let unknown: string | undefined;
+      try {
+        await auth0.roleIds(rolesToCheck);
+      } catch (err) {
+        if (!(err instanceof Auth0Error && err.kind === "unknown_role")) throw err;
+        unknown = err.message;
+      }
       if (unknown) {
         reject(op, config.roles.column, unknown, "unknown_role");
         continue;
@@ -184,11 +187,11 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     if (decision.write === "create") {
       counts.create++;
       writes++;
-      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, decision.body as unknown as Record<string, unknown>), ...roleFields] });
+      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, decision.body), ...roleFields] });
     } else if (decision.write === "patch" || roleFields.length > 0) {
       counts.update++;
       if (decision.write === "patch") writes++;
-      const patchFields = decision.write === "patch" ? fieldChanges(current, decision.patch as unknown as Record<string, unknown>) : [];
+      const patchFields = decision.write === "patch" ? fieldChanges(current, decision.patch) : [];
       changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...roleFields] });
     } else {
       counts.unchanged++;

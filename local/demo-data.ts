@@ -140,8 +140,8 @@ export function tableFromSql(sql: string): string {
  * parses booleans and JSON), and an empty cell is NULL.
  */
 export async function loadCsv(db: Db, table: string, csv: string): Promise<number> {
-  const records = parse(csv, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Record<string, string>[];
-  const header = records.length > 0 ? Object.keys(records[0] as object) : (parse(csv, { to_line: 1 }) as string[][])[0] ?? [];
+  const records = parse<Record<string, string>>(csv, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+  const header = records.length > 0 ? Object.keys(records[0] ?? {}) : parse(csv, { to_line: 1 })[0] ?? [];
   if (header.length === 0) throw new Error("The CSV has no header line");
   for (const h of header) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(h)) throw new Error(`CSV header '${h}' is not a usable column name (letters, digits and _)`);

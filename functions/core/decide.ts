@@ -35,7 +35,7 @@ export function userFromLedger(userId: string, p: DesiredProfile): CurrentUser {
   const u: CurrentUser = { user_id: userId, email: p.email };
   const rec = u as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(p.fields)) if (v !== null && v !== undefined) rec[k] = v;
-  const nonNull = (o: JsonObject) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null)) as JsonObject;
+  const nonNull = (o: JsonObject): JsonObject => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null));
   u.user_metadata = nonNull(p.user_metadata);
   u.app_metadata = nonNull(p.app_metadata);
   return u;

@@ -7,7 +7,7 @@ import { createBody } from "../../functions/core/plan.js";
 import type { DesiredProfile } from "../../functions/core/types.js";
 import { DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";
-import { adapterFor, maxInWindow, startEmulator } from "../helpers/emulator.js";
+import { adapterFor, maxInWindow, startEmulator, urlOf } from "../helpers/emulator.js";
 
 const profile = (i: number, over: Partial<DesiredProfile> = {}): DesiredProfile => ({
   key: `k${i}`,
@@ -203,7 +203,7 @@ describe("Auth0 adapter against the emulator", () => {
     // Auth0 can hold legacy duplicates the emulator refuses to create: double the answer on the wire.
     const doubling: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
-      if (!String(input).includes("users-by-email")) return res;
+      if (!urlOf(input).includes("users-by-email")) return res;
       const users = (await res.json()) as unknown[];
       return new Response(JSON.stringify([...users, ...users]), { status: 200, headers: res.headers });
     };

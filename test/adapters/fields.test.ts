@@ -10,7 +10,7 @@ import { createBody, diff } from "../../functions/core/plan.js";
 import { ProfileMapper } from "../../functions/core/profile.js";
 import { DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";
-import { adapterFor, startEmulator } from "../helpers/emulator.js";
+import { adapterFor, bodyText, startEmulator, urlOf } from "../helpers/emulator.js";
 
 type Kind = (typeof PROFILE_FIELDS)[keyof typeof PROFILE_FIELDS]["kind"];
 /** Two valid values of each kind (for a create, then a patch), as a row holds them and as Auth0 stores them. */
@@ -33,8 +33,7 @@ describe("the profile field catalog", () => {
       const bodies: Record<string, unknown>[] = [];
       const capture: typeof fetch = async (input, init) => {
         if (init?.method === "POST" || init?.method === "PATCH") {
-          const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-          if (url.includes("/api/v2/users")) bodies.push(JSON.parse(String(init.body)) as Record<string, unknown>);
+          if (urlOf(input).includes("/api/v2/users")) bodies.push(JSON.parse(bodyText(init)) as Record<string, unknown>);
         }
         return fetch(input, init);
       };

@@ -115,8 +115,8 @@ describe("the source, a union tagged by type", () => {
   it("an untagged source is a Redshift one (files from before the tag keep working); an unknown type is named", () => {
     const base = { name: "t", identity: { keyColumn: "id" }, auth0: { domain: "t.local", connection: "c" } };
     const source = { workgroupName: "wg", database: "dev", sql: "SELECT 1" };
-    expect(validateConfig({ ...base, source } as never).source).toMatchObject({ type: "redshift", workgroupName: "wg" });
-    expect(validateConfig({ ...base, source: { type: "redshift", ...source } } as never).source.type).toBe("redshift");
-    expect(() => validateConfig({ ...base, source: { type: "snowflake", account: "x" } } as never)).toThrow("source.type: expected source.type 'redshift' (the Redshift Data API)");
+    expect(validateConfig({ ...base, source }).source).toMatchObject({ type: "redshift", workgroupName: "wg" });
+    expect(validateConfig({ ...base, source: { type: "redshift", ...source } }).source.type).toBe("redshift");
+    expect(() => validateConfig({ ...base, source: { type: "snowflake", account: "x" } })).toThrow("source.type: expected source.type 'redshift' (the Redshift Data API)");
   });
 });

@@ -130,7 +130,7 @@ describe("hostile rows", () => {
           const tenant = JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState;
           const byKey = new Map<string, TenantUser>();
           for (const u of tenant.users) {
-            const k = String(u.app_metadata.sync_key);
+            const k = u.app_metadata.sync_key as string;
             expect(byKey.has(k), `two users for key ${k}`).toBe(false);
             byKey.set(k, u);
           }

@@ -73,7 +73,7 @@ describe("the ledger: change detection, stable identity, mirror mode and roles",
     });
     writeFileSync(join(dir, "state", "tenant.json"), JSON.stringify(state));
     const gone = ["c-0003", "c-0007", "c-0008"];
-    const goneIds = tenant(dir).users.filter((u) => gone.includes(String(u.app_metadata.sync_key))).map((u) => u.user_id);
+    const goneIds = tenant(dir).users.filter((u) => gone.includes(u.app_metadata.sync_key as string)).map((u) => u.user_id);
     data = data.filter((r) => !gone.includes(r.id));
     writeCsv(csv, data);
     const r = await run();

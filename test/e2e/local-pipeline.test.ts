@@ -33,10 +33,10 @@ function expectations() {
 }
 
 /** The tenant reduced to what the sync controls, keyed by email. */
-function project(state: TenantState) {
-  return Object.fromEntries(
+function project(state: TenantState): Record<string, unknown> {
+  return Object.fromEntries<unknown>(
     state.users.map((u) => [
-      u.email,
+      String(u.email),
       {
         given_name: u.given_name,
         family_name: u.family_name,
@@ -51,10 +51,10 @@ function project(state: TenantState) {
   );
 }
 
-function expectedProjection(valid: DemoRow[]) {
-  return Object.fromEntries(
+function expectedProjection(valid: DemoRow[]): Record<string, unknown> {
+  return Object.fromEntries<unknown>(
     valid.map((r) => [
-      r.email,
+      String(r.email),
       {
         given_name: r.first_name ?? undefined,
         family_name: r.last_name ?? undefined,

@@ -4,13 +4,13 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { createExtractorHandler } from "../../functions/extractor/handler.js";
-import type { ExtractorResult } from "../../functions/extractor/extract.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import type { TenantState } from "../../local/auth0-emulator.js";
 import { LocalEnvironment, runLocalPipeline, type Chaos, type LocalRunSummary } from "../../local/pipeline.js";
@@ -233,20 +233,20 @@ describe("overlapping runs", () => {
     try {
       const outcomes = new Map<string, OutcomeEvent>();
       const record = (e: OutcomeEvent) => void (outcomes.has(e.key) || outcomes.set(e.key, e));
-      const a = (await extractor()({}, ctx)) as ExtractorResult;
+      const a = await extractor()({}, ctx);
       expect(a).toMatchObject({ rowsRead: 120, enqueued: 120 });
       const draining = env.drain({ onOutcome: record });
-      await new Promise((r) => setTimeout(r, 300));
-      const b = (await extractor()({}, ctx)) as ExtractorResult;
+      await sleep(300);
+      const b = await extractor()({}, ctx);
       expect(b.skipped).toMatch(/^the previous run is still draining: \d+ messages in the queue$/);
       expect(b).toMatchObject({ rowsRead: 0, enqueued: 0 });
       await draining;
       expect(outcomes.size).toBe(120);
       expect([...outcomes.values()].every((e) => e.outcome === "created")).toBe(true);
 
-      const [c, d] = (await Promise.all([extractor()({}, ctx), extractor()({}, ctx)])) as ExtractorResult[];
-      const ran = [c!, d!].filter((r) => !r.skipped);
-      const skipped = [c!, d!].filter((r) => r.skipped);
+      const [c, d] = await Promise.all([extractor()({}, ctx), extractor()({}, ctx)]);
+      const ran = [c, d].filter((r) => !r.skipped);
+      const skipped = [c, d].filter((r) => r.skipped);
       expect(ran).toHaveLength(1);
       expect(skipped).toHaveLength(1);
       expect(skipped[0]!.skipped).toMatch(/^another extract \(run-[\w-]+\) is running$/);

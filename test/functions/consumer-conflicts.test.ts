@@ -15,7 +15,7 @@ import type { Row } from "../../functions/core/types.js";
 import type { Auth0Emulator } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";
 import { lambdaContext, opsFor, sqsRecord } from "../helpers/consumer.js";
-import { adapterFor, startEmulator } from "../helpers/emulator.js";
+import { adapterFor, bodyText, startEmulator, urlOf } from "../helpers/emulator.js";
 import { localLedgers } from "../helpers/ledger.js";
 
 const freshLedger = localLedgers("conflicts").ledger;
@@ -88,9 +88,9 @@ const loseFirstCreateAnswer = (): typeof fetch => {
   const lost = new Set<string>();
   return async (input, init) => {
     const res = await fetch(input, init);
-    const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+    const url = new URL(urlOf(input));
     if (init?.method === "POST" && url.pathname === "/api/v2/users" && res.status === 201) {
-      const email = (JSON.parse(String(init.body)) as { email: string }).email;
+      const email = (JSON.parse(bodyText(init)) as { email: string }).email;
       if (!lost.has(email)) {
         lost.add(email);
         return new Response(JSON.stringify({ statusCode: 503, error: "Service Unavailable", message: "The service is temporarily unavailable" }), { status: 503 });

@@ -10,7 +10,7 @@ const jsonValue: fc.Arbitrary<Json> = fc.oneof(
   fc.dictionary(fc.constantFrom("a", "b", "c"), fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxKeys: 3 }),
 );
 const metadata = (withNulls: boolean): fc.Arbitrary<JsonObject> =>
-  fc.dictionary(metaKey, withNulls ? fc.oneof(jsonValue, fc.constant(null)) : jsonValue, { maxKeys: 4 }) as fc.Arbitrary<JsonObject>;
+  fc.dictionary(metaKey, withNulls ? fc.oneof(jsonValue, fc.constant(null)) : jsonValue, { maxKeys: 4 });
 const name = fc.oneof(fc.constantFrom("Ada", "Grace", "Linus"), fc.string({ minLength: 1, maxLength: 6 }));
 const email = fc.constantFrom("ada@example.com", "grace@example.org", "linus@example.net");
 

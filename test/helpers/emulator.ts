@@ -20,9 +20,15 @@ export async function startEmulator(opts: Auth0EmulatorOptions = {}): Promise<Au
   return emu;
 }
 
+/** The address a fetch call asks for, whichever form it was given in. */
+export const urlOf = (input: string | URL | Request): string => (typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+
+/** A request body the tests' fetch wrappers read: the adapter and the SDK send JSON text. */
+export const bodyText = (init: RequestInit | undefined): string => (typeof init?.body === "string" ? init.body : "");
+
 /** The official SDK's resource clients, pointed at the emulator. */
 export function sdkFor(emu: Auth0Emulator, creds = { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }) {
-  const rewrite: typeof fetch = (input, init) => fetch(String(input).replace(`https://${emu.domain}`, emu.baseUrl), init);
+  const rewrite: typeof fetch = (input, init) => fetch(urlOf(input).replace(`https://${emu.domain}`, emu.baseUrl), init);
   const tokens = new TokenProvider({ domain: emu.domain, ...creds, audience: `https://${emu.domain}/api/v2/`, fetch: rewrite, telemetry: false });
   const options = { baseUrl: `${emu.baseUrl}/api/v2`, token: () => tokens.getAccessToken(), maxRetries: 0 };
   return { tokens, users: new UsersClient(options), roles: new RolesClient(options), tickets: new TicketsClient(options) };

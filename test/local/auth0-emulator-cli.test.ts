@@ -8,7 +8,7 @@ describe("npm run emulator", () => {
       stdio: ["ignore", "pipe", "inherit"],
     });
     try {
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       const baseUrl = await new Promise<string>((resolve, reject) => {
         lines.once("line", resolve);
         child.once("exit", (code) => reject(new Error(`emulator exited with ${code}`)));
@@ -38,7 +38,7 @@ describe("npm run emulator", () => {
   it("refuses a bad option with a clear message", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "local/auth0-emulator-cli.ts", "--rate", "fast"], { stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
-    child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
     expect(code).toBe(2);
     expect(err).toContain("--rate: expected a number from 0.01 to 10000, got 'fast'");

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ManagementError, TokenProvider } from "auth0";
 import { describe, expect, it } from "vitest";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, TenantFileError, journalFileOf, type TenantState } from "../../local/auth0-emulator.js";
-import { sdkFor, startEmulator } from "../helpers/emulator.js";
+import { sdkFor, startEmulator, urlOf } from "../helpers/emulator.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const PASSWORD = "Correct-Horse-9-Battery";
@@ -229,7 +229,7 @@ describe("Auth0 emulator, driven by the official SDK", () => {
       clientId: DEFAULT_CLIENT_ID,
       clientSecret: DEFAULT_CLIENT_SECRET,
       audience: "https://other.example/api/v2/",
-      fetch: (input, init) => fetch(String(input).replace(`https://${emu.domain}`, emu.baseUrl), init),
+      fetch: (input, init) => fetch(urlOf(input).replace(`https://${emu.domain}`, emu.baseUrl), init),
     });
     expect((await failure(provider.getAccessToken())).statusCode).toBe(403);
   });

@@ -18,7 +18,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const source = env.SYNC_CONFIG ? "SYNC_CONFIG" : env.SYNC_CONFIG_FILE ? env.SYNC_CONFIG_FILE : embedded ? "embedded config" : undefined;
   if (!source) throw new Error("No sync config: set SYNC_CONFIG (JSON text) or SYNC_CONFIG_FILE (a path)");
   if (cached?.source === source) return cached.config;
-  const text = env.SYNC_CONFIG ?? (env.SYNC_CONFIG_FILE ? readFileSync(env.SYNC_CONFIG_FILE, "utf8") : (embedded as string));
+  const text = env.SYNC_CONFIG ?? (env.SYNC_CONFIG_FILE ? readFileSync(env.SYNC_CONFIG_FILE, "utf8") : (embedded ?? ""));
   const config = parseConfig(text, source);
   cached = { source, config };
   return config;

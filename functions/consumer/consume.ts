@@ -96,12 +96,12 @@ async function syncUser(
 ): Promise<OpResult> {
   const { config, auth0 } = deps;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
-  const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.ledger !== undefined, lookup: how.lookup });
+  const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.ledger !== undefined, lookup: how.lookup, observed: op.observed });
   if (start.kind === "unchanged") return { outcome: "unchanged", userId: start.userId };
   // Unknown role names reject the row before anything is written (names resolve from a per-process cache).
   if (rolesToCheck.length > 0) await auth0.roleIds(rolesToCheck);
   const basis = start.kind === "ledger" ? "ledger" : start.kind === "create-first" ? "create-first" : "auth0";
-  const current = start.kind === "ledger" ? start.current : start.kind === "lookup" ? await auth0.findByEmail(desired.email) : null;
+  const current = start.kind === "ledger" || start.kind === "observed" ? start.current : start.kind === "lookup" ? await auth0.findByEmail(desired.email) : null;
   const decision = decideUser({ desired, entry, config, basis, current, after409: how.after409, ownCreateMayHaveLanded: how.ownCreateMayHaveLanded });
 
   let userId: string;
@@ -119,7 +119,9 @@ async function syncUser(
         await auth0.patch(decision.userId, decision.patch);
       } catch (err) {
         // Deleted in Auth0 behind the sync's back: forget the ledger's id and start from what Auth0 holds.
-        if (basis === "ledger" && err instanceof Auth0Error && err.kind === "not_found") return syncUser(deps, runId, op, undefined, attempt, { lookup: true });
+        if ((start.kind === "ledger" || start.kind === "observed") && err instanceof Auth0Error && err.kind === "not_found") {
+          return syncUser(deps, runId, op, undefined, attempt, { lookup: true });
+        }
         throw err;
       }
       userId = decision.userId;
@@ -147,7 +149,7 @@ async function syncUser(
   }
   let outcome: "created" | "updated" | "unchanged" = decision.outcome;
   if (config.roles && desired.roles) {
-    const have = created ? [] : ((start.kind === "ledger" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
+    const have = created ? [] : ((start.kind === "ledger" || start.kind === "observed" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
     const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) {
       await auth0.assignRoles(userId, change.add);

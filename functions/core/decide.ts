@@ -17,7 +17,15 @@ export interface LedgerView {
   profile?: DesiredProfile;
   /** Set when a delivery that had sent a create for this key failed before recording the user. */
   createAttemptedAt?: string;
+  /**
+   * The user as a reconcile found it in Auth0, for a key no row has been applied to yet (a seeded entry, see
+   * core/reconcile.ts): the next sync plans against it with no lookup.
+   */
+  observed?: ObservedUser;
 }
+
+/** A user as Auth0 holds it, with its role names when they were read. */
+export type ObservedUser = CurrentUser & { roles?: string[] };
 
 /** The settings a decision reads. */
 export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles">;
@@ -52,7 +60,9 @@ export type Start =
   /** A key the ledger never saw: create first (one call); a 409 leads to a lookup. */
   | { kind: "create-first" }
   /** Look the user up by email. */
-  | { kind: "lookup" };
+  | { kind: "lookup" }
+  /** A reconcile's repair: the user as the export showed it (null: gone from Auth0), planned against with no lookup. */
+  | { kind: "observed"; current: CurrentUser | null; rolesKnown?: string[] };
 
 export interface StartInput {
   desired: DesiredProfile;
@@ -63,6 +73,8 @@ export interface StartInput {
   hasLedger: boolean;
   /** Look up whatever the ledger says (after a 409, or after a PATCH met a user deleted in Auth0). */
   lookup?: boolean;
+  /** A repair: the user as the reconcile's export showed it (null: not in Auth0); the ledger's "applied" is not trusted. */
+  observed?: ObservedUser | null;
 }
 
 export interface Started {
@@ -73,12 +85,16 @@ export interface Started {
   rolesToCheck: string[];
 }
 
-export function startUser({ desired: asked, fingerprint, entry, config, hasLedger, lookup }: StartInput): Started {
+export function startUser({ desired: asked, fingerprint, entry, config, hasLedger, lookup, observed }: StartInput): Started {
   // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
   const desired = entry?.blockedAt && asked.fields.blocked === undefined ? { ...asked, fields: { ...asked.fields, blocked: false } } : asked;
+  if (!lookup && observed !== undefined) {
+    const { roles, ...current } = observed ?? { roles: undefined };
+    return { desired, start: { kind: "observed", current: observed ? (current as CurrentUser) : null, rolesKnown: roles }, rolesToCheck: [] };
+  }
   if (!lookup && isApplied(entry, fingerprint)) return { desired, start: { kind: "unchanged", userId: entry.userId }, rolesToCheck: [] };
-  // Roles the ledger says were applied are known to exist and cost no lookup.
-  const lastRoles = entry?.profile?.roles;
+  // Roles the ledger says were applied (or a reconcile saw on the user) are known to exist and cost no lookup.
+  const lastRoles = entry?.profile?.roles ?? entry?.observed?.roles;
   const rolesChanged = !lastRoles || lastRoles.join("\u0000") !== (desired.roles ?? []).join("\u0000");
   const rolesToCheck = config.roles && desired.roles && rolesChanged ? desired.roles : [];
   if (!lookup && !entry && hasLedger && config.mode !== "update") return { desired, start: { kind: "create-first" }, rolesToCheck };
@@ -87,6 +103,11 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
     // Mirror mode blocked it after the profile was applied.
     if (entry.blockedAt) current.blocked = true;
     return { desired, start: { kind: "ledger", current, rolesKnown: entry.profile.roles }, rolesToCheck };
+  }
+  if (!lookup && entry?.userId && entry.observed) {
+    // Seeded by a reconcile: Auth0's user as the export showed it; nothing of it is owned yet, so nothing is removed.
+    const { roles, ...current } = entry.observed;
+    return { desired, start: { kind: "ledger", current, rolesKnown: roles }, rolesToCheck };
   }
   return { desired, start: { kind: "lookup" }, rolesToCheck };
 }

@@ -3,7 +3,7 @@
  * applied, the run that last saw it, the managed marker, the last outcome and reason) and one item per run with
  * its summary. It is what lets an unchanged row cost no Auth0 call and an update be one PATCH with no lookup.
  */
-import { isApplied } from "../../core/decide.js";
+import { isApplied, type ObservedUser } from "../../core/decide.js";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, BatchWriteCommand, type BatchWriteCommandInput, type BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { RUNS_INDEX } from "../../core/ledger-keys.js";
@@ -18,6 +18,8 @@ export interface LedgerEntry {
   fingerprint?: string;
   /** The desired profile last applied: the base of the next minimal patch, without reading Auth0. */
   profile?: DesiredProfile;
+  /** A reconcile's seed: the user as the export showed it, before any row was applied (core/decide.ts). */
+  observed?: ObservedUser;
   /** Created or adopted by this sync: only managed users are ever blocked or deleted by mirror mode. */
   managed: boolean;
   lastRunSeen?: string;
@@ -78,15 +80,18 @@ export class Ledger {
   // The profile is stored as JSON text: metadata may hold numbers DynamoDB cannot (beyond 38 digits of
   // precision, or below 1e-130), and text keeps them exactly as Auth0 received them.
   private toItem(e: LedgerEntry): Record<string, unknown> {
-    const { key, profile, ...rest } = e;
-    return { pk: KEY_PREFIX + key, ...rest, profile: profile === undefined ? undefined : JSON.stringify(profile), updatedAt: e.updatedAt ?? new Date().toISOString() };
+    const { key, profile, observed, ...rest } = e;
+    // Profiles are JSON text: metadata may hold numbers DynamoDB cannot store (and they stay exactly as given).
+    const text = (v: unknown) => (v === undefined ? undefined : JSON.stringify(v));
+    return { pk: KEY_PREFIX + key, ...rest, profile: text(profile), observed: text(observed), updatedAt: e.updatedAt ?? new Date().toISOString() };
   }
 
   private fromItem(item: Record<string, unknown>): LedgerEntry {
-    const { pk, profile, ...rest } = item;
+    const { pk, profile, observed, ...rest } = item;
     // (Entries written before profiles were text hold a map.)
     const parsed = typeof profile === "string" ? (JSON.parse(profile) as DesiredProfile) : (profile as DesiredProfile | undefined);
-    return { key: String(pk).slice(KEY_PREFIX.length), ...(rest as Omit<LedgerEntry, "key" | "profile">), ...(parsed ? { profile: parsed } : {}) };
+    const seen = typeof observed === "string" ? (JSON.parse(observed) as ObservedUser) : undefined;
+    return { key: String(pk).slice(KEY_PREFIX.length), ...(rest as Omit<LedgerEntry, "key" | "profile" | "observed">), ...(parsed ? { profile: parsed } : {}), ...(seen ? { observed: seen } : {}) };
   }
 
   /** Entries for these keys (missing keys are simply absent), 100 per BatchGetItem, unprocessed keys retried. */

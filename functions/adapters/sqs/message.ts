@@ -2,7 +2,8 @@
  * The SQS message body: many user operations per message, versioned, validated with zod when received.
  */
 import { z } from "zod";
-import { PROFILE_FIELD_NAMES } from "../../core/fields.js";
+import { BOOLEAN_FIELDS, PROFILE_FIELD_NAMES } from "../../core/fields.js";
+import type { ObservedUser } from "../../core/decide.js";
 import type { DesiredProfile, Json, JsonObject } from "../../core/types.js";
 
 export const MESSAGE_VERSION = 1;
@@ -21,6 +22,17 @@ const desiredSchema = z.strictObject({
   roles: z.array(z.string()).optional(),
 });
 
+/** A user as a reconcile's export showed it: the catalog's fields, metadata and role names. */
+const observedUser = z.strictObject({
+  user_id: z.string().min(1),
+  email: z.string().nullable().optional(),
+  // Built from the catalog, so the compiler cannot see the fields: the cast below names the type they make.
+  ...Object.fromEntries(PROFILE_FIELD_NAMES.map((f) => [f, BOOLEAN_FIELDS.has(f) ? z.boolean().optional() : z.string().nullable().optional()])),
+  user_metadata: jsonObject.optional(),
+  app_metadata: jsonObject.optional(),
+  roles: z.array(z.string()).optional(),
+});
+
 const syncOperation = z.strictObject({
   kind: z.literal("sync"),
   /** Row number in the run, for reasons that name the row. */
@@ -29,6 +41,8 @@ const syncOperation = z.strictObject({
   keyLabel: z.string(),
   fingerprint: z.string().min(1),
   desired: desiredSchema,
+  /** A reconcile's repair: the user as the export showed it, or null when Auth0 no longer holds it. */
+  observed: (observedUser as unknown as z.ZodType<ObservedUser>).nullable().optional(),
 });
 
 /** Mirror mode: a managed user absent from the run. */

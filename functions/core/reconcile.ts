@@ -1,0 +1,113 @@
+/**
+ * Reconcile: the tenant as it is (an export's snapshot) against what the sync last applied (the ledger). Two
+ * decisions, both pure: for a user the sync manages, whether it drifted and on which owned fields (`judgeManaged`);
+ * for a user of the snapshot the ledger does not know, whether it can seed the ledger (`seedFromSnapshot`), so
+ * that onboarding an existing tenant, or rebuilding a lost ledger, costs no create-409-lookup per user.
+ *
+ * What counts as drift is what the sync's own plan would change: the same `plan` and `diffRoles` the consumer runs,
+ * so a repair never touches a field the sync does not map, a metadata key it does not own, or a createOnly field.
+ */
+import type { DecisionConfig, LedgerView } from "./decide.js";
+import { plan, diffRoles } from "./plan.js";
+import type { CurrentUser, Json, UserPatch } from "./types.js";
+
+/** A user as the export shows it, with its role names when role sync is on. */
+export type TenantUser = CurrentUser & { roles?: string[] };
+
+/** One field's drift: what Auth0 holds, what the sync applied. Emails are masked. */
+export interface FieldDrift {
+  field: string;
+  before: Json | undefined;
+  after: Json | undefined;
+}
+
+export type Verdict =
+  /** Auth0 holds what the sync applied. */
+  | { kind: "in-sync" }
+  /** Owned fields differ: a repair patches them back (and sets the roles). */
+  | { kind: "drifted"; drift: FieldDrift[] }
+  /** The managed user is gone from Auth0: a repair creates it again (when the mode creates users). */
+  | { kind: "missing" }
+  /** Not the sync's to repair, with why (shown in the report). */
+  | { kind: "left-alone"; reason: string };
+
+/** Which verdicts a repair acts on, by mode: insert never touches an existing user, update never creates one. */
+export function repairs(verdict: Verdict, mode: DecisionConfig["mode"]): boolean {
+  if (verdict.kind === "drifted") return mode !== "insert";
+  if (verdict.kind === "missing") return mode !== "update";
+  return false;
+}
+
+/**
+ * A managed user's verdict: its ledger entry (what the sync applied) against the snapshot's user (undefined when the
+ * export does not hold it). A user mirror mode blocked stays as mirror mode left it.
+ */
+export function judgeManaged(entry: LedgerView, actual: TenantUser | undefined, config: DecisionConfig): Verdict {
+  if (!entry.managed || !entry.userId || !entry.profile) return { kind: "left-alone", reason: "not managed by the sync" };
+  if (entry.blockedAt) return { kind: "left-alone", reason: "blocked by mirror mode" };
+  if (!actual) return { kind: "missing" };
+  const desired = entry.profile;
+  const previouslyOwned = { user_metadata: Object.keys(desired.user_metadata), app_metadata: Object.keys(desired.app_metadata) };
+  const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned });
+  const drift = op.kind === "update" ? patchDrift(op.patch, actual) : [];
+  if (config.roles && desired.roles) {
+    const change = diffRoles(desired.roles, actual.roles ?? [], config.roles.removeUnlisted);
+    if (change.add.length > 0 || change.remove.length > 0) drift.push({ field: "roles", before: [...(actual.roles ?? [])].sort(), after: desired.roles });
+  }
+  return drift.length > 0 ? { kind: "drifted", drift } : { kind: "in-sync" };
+}
+
+/** The fields a patch would change, each with Auth0's value before and the sync's after. */
+function patchDrift(patch: UserPatch, actual: TenantUser): FieldDrift[] {
+  const out: FieldDrift[] = [];
+  const cur = actual as unknown as Record<string, Json | undefined>;
+  for (const [k, v] of Object.entries(patch) as [string, Json][]) {
+    if (k === "user_metadata" || k === "app_metadata") {
+      const bag = actual[k] ?? {};
+      for (const [mk, mv] of Object.entries(v as Record<string, Json>)) {
+        out.push({ field: `${k}.${mk}`, before: bag[mk], after: mv === null ? undefined : mv });
+      }
+    } else if (k === "email") {
+      out.push({ field: k, before: maskEmail(cur[k]), after: maskEmail(v) });
+    } else {
+      out.push({ field: k, before: cur[k], after: v === null ? undefined : v });
+    }
+  }
+  return out;
+}
+
+/** An email shown in a report: its first character and domain ("j***@example.com"); never the address itself. */
+export function maskEmail(v: Json | undefined): Json | undefined {
+  if (typeof v !== "string") return v;
+  const at = v.lastIndexOf("@");
+  return at < 1 ? "***" : `${v[0]}***${v.slice(at)}`;
+}
+
+/** The identity key a snapshot user belongs to: its sync key (with a key column), else its lower-cased email. */
+export function snapshotKey(user: TenantUser, config: DecisionConfig): string | undefined {
+  if (config.identity.keyColumn !== undefined) {
+    const k = user.app_metadata?.[config.identity.appMetadataKey];
+    return typeof k === "string" && k.length > 0 ? k : undefined;
+  }
+  return typeof user.email === "string" && user.email.length > 0 ? user.email.toLowerCase() : undefined;
+}
+
+export type Seed =
+  /** The ledger learns the user as it is in Auth0 (`observed`): the next sync plans against it with no lookup. */
+  | { kind: "seed"; key: string; userId: string }
+  /** Several users claim this key: none is taken, the next sync resolves it by lookup (and may reject the row). */
+  | { kind: "ambiguous"; key: string; reason: string }
+  /** Nothing ties the user to a row: no sync key (with a key column) or no email. */
+  | { kind: "unkeyed" };
+
+/**
+ * Whether a snapshot user the ledger does not know seeds it. `claimants` is how many users of the snapshot carry
+ * the same key (more than one: ambiguous, never guessed). A seeded entry is not managed: it becomes managed only
+ * when a row of the table is applied to it, so mirror mode never acts on a user just because Auth0 holds it.
+ */
+export function seedFromSnapshot(user: TenantUser, claimants: number, config: DecisionConfig): Seed {
+  const key = snapshotKey(user, config);
+  if (key === undefined) return { kind: "unkeyed" };
+  if (claimants > 1) return { kind: "ambiguous", key, reason: `${claimants} Auth0 users carry this identity key` };
+  return { kind: "seed", key, userId: user.user_id };
+}

@@ -1,0 +1,180 @@
+/**
+ * A reconcile: reads the tenant through a snapshot (the users-export job), judges every managed user against what
+ * the ledger says the sync applied (core/reconcile.ts), seeds the ledger with the users it does not know, and sends
+ * repairs through the sync's own queue, so pacing, retries, the DLQ and the run's counts apply to them as to any
+ * row. It decides nothing itself: the verdicts and the seeds are the core's.
+ */
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
+import type { SyncOperation } from "../adapters/sqs/message.js";
+import { packMessages } from "../adapters/sqs/sender.js";
+import type { SyncConfig } from "../core/config.js";
+import { judgeManaged, repairs, seedFromSnapshot, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { hashKey } from "../core/profile.js";
+import type { TenantSnapshot } from "../core/snapshot.js";
+
+export interface ReconcileDeps {
+  config: SyncConfig;
+  ledger: Ledger;
+  snapshot: TenantSnapshot;
+  /** Sends repair messages to the sync's queue (the extractor's sender); not needed for a dry run. */
+  send?: (bodies: string[]) => Promise<void>;
+  logger: Pick<Logger, "info" | "warn">;
+  /** Repair the drift found (the config's `reconcile.repair`); false reports it only. */
+  repair: boolean;
+  /** Reads and reports; writes nothing (neither the ledger nor the queue). */
+  dryRun?: boolean;
+  runId?: string;
+}
+
+/** One user's drift, as the report shows it. */
+export interface UserDrift {
+  keyLabel: string;
+  userId: string;
+  kind: "drifted" | "missing";
+  fields: FieldDrift[];
+  /** A repair was sent for it. */
+  repaired: boolean;
+}
+
+export interface ReconcileResult {
+  runId: string;
+  /** Users of the connection in the export. */
+  usersInTenant: number;
+  /** Users the ledger says the sync manages. */
+  managed: number;
+  inSync: number;
+  /** Managed users that differ from what the sync applied, or are gone from Auth0. */
+  drifted: number;
+  missing: number;
+  /** Repairs sent to the queue (the consumers apply them; their outcomes count under this run's id). */
+  repaired: number;
+  /** Users the ledger learned from the export (onboarding, or a lost ledger rebuilt). */
+  adopted: number;
+  /** Keys several Auth0 users carry: not adopted, never guessed. */
+  ambiguous: number;
+  /** Managed users left alone (blocked by mirror mode). */
+  leftAlone: number;
+  /** Management API calls of the snapshot (connection, job, polls, role members). */
+  auth0Calls: number;
+  /** The drift by user and field (the first 200 users). */
+  drift: UserDrift[];
+  elapsedMs: number;
+}
+
+const REPORTED_DRIFT = 200;
+const BATCH = 100;
+
+export function newReconcileId(now = new Date()): string {
+  return `reconcile-${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
+  const { config, ledger, snapshot, logger } = deps;
+  const started = Date.now();
+  const runId = deps.runId ?? newReconcileId();
+  const write = !deps.dryRun;
+  const result: ReconcileResult = { runId, usersInTenant: 0, managed: 0, inSync: 0, drifted: 0, missing: 0, repaired: 0, adopted: 0, ambiguous: 0, leftAlone: 0, auth0Calls: 0, drift: [], elapsedMs: 0 };
+  const keyLabel = (key: string) => (config.identity.keyColumn ? key : `#${hashKey(key)}`);
+
+  // The managed users, by Auth0 user id: a user is matched by its id, so drift on its sync key is found too.
+  const managedKeys = new Map<string, string>();
+  for await (const e of ledger.entries()) if (e.managed && e.userId) managedKeys.set(e.userId, e.key);
+  result.managed = managedKeys.size;
+  const roles = config.roles ? await roleMembers(snapshot) : undefined;
+  const repairOps: SyncOperation[] = [];
+  const judged = new Set<string>();
+  /** Keys seeded from the export, with the user that claimed each; a key claimed twice is ambiguous. */
+  const seededBy = new Map<string, string>();
+  const ambiguous = new Set<string>();
+
+  const judge = (entry: LedgerEntry, actual: TenantUser | undefined) => {
+    const verdict = judgeManaged(entry, actual, config);
+    judged.add(entry.key);
+    count(result, verdict);
+    if (verdict.kind !== "drifted" && verdict.kind !== "missing") return;
+    const { profile, fingerprint } = entry;
+    const repaired = deps.repair && repairs(verdict, config.mode) && profile !== undefined && fingerprint !== undefined;
+    if (repaired) repairOps.push({ kind: "sync", row: repairOps.length + 1, keyLabel: keyLabel(entry.key), fingerprint, desired: profile, observed: actual ?? null });
+    const fields = verdict.kind === "drifted" ? verdict.drift : [];
+    logger.info("drift", { runId, keyLabel: keyLabel(entry.key), kind: verdict.kind, fields: fields.map((f) => f.field), repaired });
+    if (result.drift.length < REPORTED_DRIFT) result.drift.push({ keyLabel: keyLabel(entry.key), userId: entry.userId ?? "", kind: verdict.kind, fields, repaired });
+  };
+
+  // The export, in batches: managed users are judged; users the ledger does not know seed it (core's rule).
+  let batch: TenantUser[] = [];
+  const flush = async () => {
+    const keyOf = (u: TenantUser) => managedKeys.get(u.user_id) ?? snapshotKey(u, config);
+    const entries = await ledger.getMany(batch.flatMap((u) => keyOf(u) ?? []));
+    const seeds: LedgerEntry[] = [];
+    for (const user of batch) {
+      const managedKey = managedKeys.get(user.user_id);
+      if (managedKey !== undefined) {
+        const entry = entries.get(managedKey);
+        if (entry) judge(entry, user);
+        continue;
+      }
+      const key = snapshotKey(user, config);
+      const claimedBy = key === undefined ? undefined : seededBy.get(key);
+      const seed = seedFromSnapshot(user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, config);
+      if (seed.kind === "ambiguous") ambiguous.add(seed.key);
+      if (seed.kind !== "seed") continue;
+      const known = entries.get(seed.key);
+      // A key the sync manages under another user, or has applied a row to, is not the export's to seed.
+      if (known?.managed || known?.profile) continue;
+      seededBy.set(seed.key, seed.userId);
+      seeds.push({ key: seed.key, userId: seed.userId, managed: false, observed: user, lastRunSeen: runId });
+    }
+    if (write && seeds.length > 0) await ledger.putMany(seeds);
+    batch = [];
+  };
+  for await (const u of snapshot.users()) {
+    result.usersInTenant++;
+    batch.push(roles ? { ...u, roles: roles.get(u.user_id) ?? [] } : u);
+    if (batch.length >= BATCH) await flush();
+  }
+  await flush();
+
+  // Managed users the export does not hold: gone from Auth0 (or blocked by mirror mode, left alone).
+  const missing = [...managedKeys.values()].filter((k) => !judged.has(k));
+  for (let i = 0; i < missing.length; i += BATCH) {
+    const entries = await ledger.getMany(missing.slice(i, i + BATCH));
+    for (const entry of entries.values()) judge(entry, undefined);
+  }
+
+  // A key several Auth0 users carry is never guessed: its seed is taken back, the next sync looks it up.
+  for (const key of ambiguous) {
+    logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: keyLabel(key) });
+    if (write) await ledger.delete(key);
+  }
+  result.ambiguous = ambiguous.size;
+  result.adopted = seededBy.size - ambiguous.size;
+
+  if (write && repairOps.length > 0) {
+    if (!deps.send) throw new Error("reconcile: repairs to send but no queue to send them to");
+    await deps.send(packMessages(runId, repairOps, config.queue.usersPerMessage).map((m) => m.body));
+    result.repaired = repairOps.length;
+  }
+  result.auth0Calls = snapshot.calls;
+  result.elapsedMs = Date.now() - started;
+  logger.info("reconcile finished", { ...result, drift: undefined });
+  return result;
+}
+
+function count(result: ReconcileResult, verdict: Verdict): void {
+  if (verdict.kind === "in-sync") result.inSync++;
+  else if (verdict.kind === "drifted") result.drifted++;
+  else if (verdict.kind === "missing") {
+    result.drifted++;
+    result.missing++;
+  } else result.leftAlone++;
+}
+
+/** Role names by user id, over every role of the tenant (a few calls per role, read once per reconcile). */
+async function roleMembers(snapshot: TenantSnapshot): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const name of [...(await snapshot.roleNames())].sort()) {
+    for await (const userId of snapshot.roleMembers(name)) out.set(userId, [...(out.get(userId) ?? []), name]);
+  }
+  return out;
+}

@@ -2,7 +2,8 @@
  * An Auth0 Management API v2 emulator, built from Auth0's documentation (the Management API v2 reference and the
  * rate-limit policy): client-credentials tokens, users (create, get, users-by-email, patch, delete), roles,
  * password-change tickets, the per-tenant token bucket with its x-ratelimit-* headers and 429 body, and knobs to
- * inject faults. It listens on 127.0.0.1 only.
+ * inject faults. It listens on 127.0.0.1 only. Connections listing, bulk user export jobs and role members live in
+ * the auth0-emulator-* modules it routes to.
  * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -10,6 +11,10 @@ import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, trun
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { connectionIdOf, listConnections } from "./auth0-emulator-connections.js";
+import { DEFAULT_EXPORT_SETTINGS, EXPORT_DOWNLOAD_PREFIX, ExportJobs, type ExportJobSettings } from "./auth0-emulator-exports.js";
+import { apiError, HttpError, invalidBody, type JsonObject, typeName } from "./auth0-emulator-http.js";
+import { listRoleUsers } from "./auth0-emulator-role-users.js";
 import { seededRandom } from "./random.js";
 
 export const DEFAULT_CLIENT_ID = "local-sync-client";
@@ -17,8 +22,6 @@ export const DEFAULT_CLIENT_SECRET = "local-sync-secret-not-for-production";
 export const DEFAULT_DOMAIN = "tenant.emulator.local";
 export const DEFAULT_CONNECTION = "Username-Password-Authentication";
 
-type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
-type JsonObject = { [k: string]: Json };
 
 export interface EmulatorConnection {
   name: string;
@@ -43,6 +46,10 @@ export interface Auth0EmulatorOptions {
   faults?: Partial<FaultSettings>;
   /** Seed of the random choices of fault injection, for repeatable runs. */
   seed?: number;
+  /** How long a bulk user export job takes from creation to completion (default 300 ms). */
+  exportJobDurationMs?: number;
+  /** How long an export job's `location` stays valid (default 60,000 ms, as Auth0 documents). */
+  exportLocationTtlMs?: number;
 }
 
 export interface FaultSettings {
@@ -118,33 +125,6 @@ export class TenantFileError extends Error {
 
 /** The journal beside a state file: `tenant.json` -> `tenant.journal`. */
 export const journalFileOf = (file: string): string => `${file.replace(/\.json$/, "")}.journal`;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: JsonObject,
-  ) {
-    const text = (v: Json | undefined) => (typeof v === "string" ? v : undefined);
-    super(text(body.message) ?? text(body.error_description) ?? String(status));
-  }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  413: "Request Entity Too Large",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
-const apiError = (status: number, message: string, errorCode?: string): HttpError =>
-  new HttpError(status, { statusCode: status, error: STATUS_TEXT[status] ?? "Error", message, ...(errorCode ? { errorCode } : {}) });
-const invalidBody = (detail: string, property?: string): HttpError =>
-  apiError(400, `Payload validation error: '${detail}'${property ? ` on property ${property}` : ""}.`, "invalid_body");
 
 // The emulator keeps its own copy of Auth0's rules (reserved keys, limits) rather than importing the core's:
 // it is the oracle the core's validation is tested against, so a mistake in one is caught by the other.
@@ -268,6 +248,7 @@ export class Auth0Emulator {
   private stormUntil = 0;
   private readonly random: () => number;
   private server?: Server;
+  private readonly exports: ExportJobs;
   /** The state file this tenant persists to, its journal, and the journal's descriptor once opened. */
   private persisted?: { file: string; journal: string; fd?: number };
   private readonly log: RequestLogEntry[] = [];
@@ -287,6 +268,16 @@ export class Auth0Emulator {
     this.faults = { failRate: 0, failAfterWriteShare: 0.5, latencyMs: 0, jitterMs: 0, ...options.faults };
     this.random = seededRandom(options.seed ?? 0x5eed);
     for (const name of options.roles ?? []) this.addRole(name);
+    const exportSource = {
+      connectionName: (id: string) => [...this.connections.keys()].find((name) => connectionIdOf(name) === id),
+      users: (connection: string | undefined) => [...this.users.values()].filter((u) => connection === undefined || u.connection === connection).map((u) => this.view(u)),
+      baseUrl: () => this.baseUrl,
+    };
+    this.exports = new ExportJobs(
+      exportSource,
+      { ...DEFAULT_EXPORT_SETTINGS, durationMs: options.exportJobDurationMs ?? DEFAULT_EXPORT_SETTINGS.durationMs, locationTtlMs: options.exportLocationTtlMs ?? DEFAULT_EXPORT_SETTINGS.locationTtlMs },
+      this.domain.split(".")[0] ?? "tenant",
+    );
   }
 
   /** Starts listening on 127.0.0.1 (port 0: chosen by the OS). Returns the base URL. */
@@ -312,6 +303,7 @@ export class Auth0Emulator {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.exports.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     this.closeJournal();
@@ -462,6 +454,22 @@ export class Auth0Emulator {
     this.bucket = new TokenBucket(burst, rate);
   }
 
+  /** Changes how export jobs behave: job duration (for jobs created from now on), location TTL, slow streaming. */
+  setExportJobSettings(s: Partial<ExportJobSettings>): void {
+    Object.assign(this.exports.settings, s);
+  }
+
+  /** Makes the next `count` export jobs end with status "failed" instead of "completed". */
+  failNextExportJob(count = 1): void {
+    this.exports.failNextJobs(count);
+  }
+
+  /** The stable id of a configured connection (`con_` and 16 letters or digits, derived from the name). */
+  connectionId(name: string): string {
+    if (!this.connections.has(name)) throw new Error(`no connection named ${name}`);
+    return connectionIdOf(name);
+  }
+
   /** Answers every Management API request with 429 for the given time; x-ratelimit-reset points at its end. */
   storm429(durationMs: number): void {
     this.stormUntil = Date.now() + durationMs;
@@ -539,6 +547,8 @@ export class Auth0Emulator {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://emulator");
     const method = req.method ?? "GET";
+    // An export file's link is presigned: no token, no Management API rate limit, no request log entry.
+    if (method === "GET" && url.pathname.startsWith(EXPORT_DOWNLOAD_PREFIX)) return this.exports.download(req, res);
     let route = url.pathname;
     let status = 500;
     let headers: Record<string, string> = {};
@@ -606,8 +616,13 @@ export class Auth0Emulator {
   private issueToken(contentType: string, raw: string): JsonObject {
     let params: Record<string, string>;
     if (contentType.includes("application/json")) {
-      params = JSON.parse(raw || "{}") as Record<string, string>;
+      try {
+        params = JSON.parse(raw || "{}") as Record<string, string>;
+      } catch {
+        throw new HttpError(400, { error: "invalid_request", error_description: "The request body is not valid JSON" });
+      }
     } else {
+      // application/x-www-form-urlencoded, which Auth0 accepts as well as JSON.
       params = Object.fromEntries(new URLSearchParams(raw));
     }
     if (params.grant_type !== "client_credentials") {
@@ -661,6 +676,15 @@ export class Auth0Emulator {
       }
       if (method === "POST") return [204, this.changeRoles(id, parseJson(raw), "add")];
       if (method === "DELETE") return [204, this.changeRoles(id, parseJson(raw), "remove")];
+    }
+    if (path === "/connections" && method === "GET") return [200, listConnections(this.connections.values(), q, (items, qs, name) => this.page(items, qs, name))];
+    if (path === "/jobs/users-exports" && method === "POST") return [201, this.exports.create(parseJson(raw))];
+    if ((m = /^\/jobs\/([^/]+)$/.exec(path)) && method === "GET") return [200, this.exports.get(decodeURIComponent(m[1] ?? ""))];
+    if ((m = /^\/roles\/([^/]+)\/users$/.exec(path)) && method === "GET") {
+      const id = decodeURIComponent(m[1] ?? "");
+      if (!this.roles.has(id)) throw apiError(404, "The role does not exist.", "inexistent_role");
+      const members = [...this.users.values()].filter((u) => u.roles.has(id));
+      return [200, listRoleUsers(members, q, (items, qs, name) => this.page(items, qs, name))];
     }
     if (path === "/roles" && method === "GET") {
       const filter = q.get("name_filter")?.toLowerCase();
@@ -895,6 +919,8 @@ export class Auth0Emulator {
 function routeOf(_method: string, pathname: string): string {
   return pathname
     .replace(/^\/api\/v2\/users\/[^/]+\/roles$/, "/api/v2/users/:id/roles")
+    .replace(/^\/api\/v2\/roles\/[^/]+\/users$/, "/api/v2/roles/:id/users")
+    .replace(/^\/api\/v2\/jobs\/(?!users-exports$)[^/]+$/, "/api/v2/jobs/:id")
     .replace(/^\/api\/v2\/users\/[^/]+$/, "/api/v2/users/:id");
 }
 
@@ -913,13 +939,6 @@ function isTenantState(s: unknown): s is TenantState {
     Array.isArray(v.tickets) &&
     (v.verificationEmails === undefined || Array.isArray(v.verificationEmails))
   );
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
-  return typeof v;
 }
 
 function checkMetadataKeys(o: JsonObject, path: string): void {

@@ -95,6 +95,8 @@ export class Auth0Adapter {
   readonly users: UsersClient;
   readonly roles: RolesClient;
   readonly tickets: TicketsClient;
+  /** The options its SDK clients share (paced fetch, token, base URL, no SDK retries): for further resource clients. */
+  readonly clientOptions: RolesClient.Options;
   private readonly tokens: TokenCache;
   private roleIdsByName?: Promise<Map<string, string>>;
   private readonly origin: string;
@@ -132,7 +134,7 @@ export class Auth0Adapter {
         }),
     );
     const pacedFetch: typeof fetch = (input, init) => this.pacedFetch(rawFetch, rewrite(input), init ?? {});
-    const clientOptions = {
+    const clientOptions: RolesClient.Options = {
       baseUrl: `${this.origin}/api/v2`,
       token: () => this.token(),
       fetch: pacedFetch,
@@ -140,6 +142,7 @@ export class Auth0Adapter {
       maxRetries: 0,
       timeoutInSeconds: 15 * 60,
     };
+    this.clientOptions = clientOptions;
     this.users = new UsersClient(clientOptions);
     this.roles = new RolesClient(clientOptions);
     this.tickets = new TicketsClient(clientOptions);

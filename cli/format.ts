@@ -5,13 +5,14 @@ import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
 import type { RunSummary } from "../functions/core/runs.js";
 import type { Json } from "../functions/core/types.js";
 import type { PlanReport, PlannedChange } from "./plan.js";
+import { formatLastReconcile } from "./format-reconcile.js";
 import { pendingOf } from "./runs.js";
 import type { RedriveReport, RunReport, StatusReport } from "./targets/target.js";
 
-const n = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
+export const n = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
 const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? n(v) : v}`).join("\n");
-const plural = (k: number, word: string) => `${n(k)} ${word}${k === 1 ? "" : "s"}`;
-const show = (v: Json | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
+export const plural = (k: number, word: string) => `${n(k)} ${word}${k === 1 ? "" : "s"}`;
+export const show = (v: Json | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
 
 export function age(seconds: number | undefined): string {
   if (seconds === undefined) return "-";
@@ -150,6 +151,7 @@ export function formatStatus(s: StatusReport): string {
     for (const a of firing) out.push(`  ${a.state.padEnd(17)} ${a.name}${a.reason ? `: ${a.reason}` : ""}`);
   }
   if (s.dashboardUrl) out.push(`Dashboard       ${s.dashboardUrl}`);
+  out.push(...formatLastReconcile(s.lastReconcile));
   if (s.dlqSample.length > 0) {
     out.push("", `DLQ sample (${s.dlqSample.length} of ${n(s.dlq.visible)}, read without consuming them):`);
     for (const m of s.dlqSample) {

@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { ConfigError, parseConfig, type SyncConfig } from "../functions/core/config.js";
 import { RedriveError } from "../functions/adapters/sqs/redrive.js";
 import { formatPlan, formatRedrive, formatRun, formatStatus } from "./format.js";
+import { formatReconcile } from "./format-reconcile.js";
 import type { PlannedChange } from "./plan.js";
 import { ProgressLine, type ProgressWriter } from "./progress.js";
 import { AwsTarget } from "./targets/aws.js";
@@ -72,7 +73,7 @@ async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warni
     const config = loadConfigFile(configPath);
     // The local runtime (emulators, PGlite) is loaded only here: the deployed path never touches it.
     const { LocalTarget } = await import("./targets/local.js");
-    return new LocalTarget({ config, stateDir: g.state, rate: g.localRate });
+    return LocalTarget.fromEnv({ config, stateDir: g.state, rate: g.localRate }, env);
   }
   const config = configPath ? loadConfigFile(configPath) : undefined;
   const stackName = g.stack ?? (config ? `auth0-sync-${config.name}` : undefined);
@@ -85,7 +86,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const print = (s: string) => io.stdout.write(`${s}\n`);
   let exitCode = 0;
   const program = new Command("auth0-sync")
-    .description("Operate an Auth0 <- Redshift user sync: plan, run, status, redrive.")
+    .description("Operate an Auth0 <- Redshift user sync: plan, run, status, redrive, reconcile.")
     .addOption(new Option("--stack <name>", "deployed stack to act on (default: auth0-sync-<name> from the config)"))
     .addOption(new Option("--local", "act on the local pipeline's state instead of AWS"))
     .addOption(new Option("--state <dir>", "local state directory (with --local)").default(".local-state"))
@@ -188,6 +189,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         progress.end();
         print(g.json ? JSON.stringify(r) : formatRedrive(r));
         return r.progress?.status === "CANCELLED" ? 1 : 0;
+      }),
+    );
+
+  program
+    .command("reconcile")
+    .description("Read the tenant (an export job), repair drift on what the sync owns, adopt users the ledger does not know; prints the drift by user and field.")
+    .addOption(new Option("--dry-run", "read and report only: no ledger write, no repair"))
+    .action(async (o: { dryRun?: boolean }, cmd: Command) =>
+      withTarget(cmd, async (t, g) => {
+        const r = await t.reconcile({ dryRun: o.dryRun === true });
+        print(g.json ? JSON.stringify(r) : formatReconcile(r));
+        return 0;
       }),
     );
 

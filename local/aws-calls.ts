@@ -3,7 +3,7 @@
  * handlers get. Locally nothing enforces IAM (dynalite and local-aws-sqs accept any call), so the IAM coverage
  * test (test/lib/iam-coverage.test.ts) checks these calls against the roles of the synthesized stack.
  */
-export type LambdaName = "extractor" | "consumer";
+export type LambdaName = "extractor" | "consumer" | "reconcile";
 
 export interface AwsCall {
   fn: LambdaName;
@@ -12,7 +12,7 @@ export interface AwsCall {
   /** The API operation, e.g. "GetItem" (IAM action `dynamodb:GetItem`). */
   operation: string;
   /** The resource names the call's input names: a table (and index), a queue URL, a workgroup or cluster. */
-  resources: { table?: string; index?: string; queueUrl?: string; workgroup?: string; cluster?: string; secretId?: string };
+  resources: { table?: string; index?: string; queueUrl?: string; workgroup?: string; cluster?: string; secretId?: string; functionName?: string };
 }
 
 const SERVICE_OF: Record<string, string> = {
@@ -20,6 +20,7 @@ const SERVICE_OF: Record<string, string> = {
   SQSClient: "sqs",
   RedshiftDataClient: "redshift-data",
   SecretsManagerClient: "secretsmanager",
+  LambdaClient: "lambda",
 };
 
 function resourcesOf(input: Record<string, unknown>): AwsCall["resources"] {
@@ -32,6 +33,7 @@ function resourcesOf(input: Record<string, unknown>): AwsCall["resources"] {
   if (typeof input.WorkgroupName === "string") r.workgroup = input.WorkgroupName;
   if (typeof input.ClusterIdentifier === "string") r.cluster = input.ClusterIdentifier;
   if (typeof input.SecretId === "string") r.secretId = input.SecretId;
+  if (typeof input.FunctionName === "string") r.functionName = input.FunctionName;
   return r;
 }
 

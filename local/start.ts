@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { numberOption } from "./cli-args.js";
+import { realTenantFromEnv, type RealTenant } from "./real-tenant.js";
 
 const HELP = `Usage: npm start -- [options]
 
@@ -83,13 +84,11 @@ try {
   fail(`Cannot read the config ${configPath}: ${(err as Error).message}`);
 }
 
-const env = process.env;
-const realTenant =
-  env.AUTH0_DOMAIN && env.AUTH0_CLIENT_ID && env.AUTH0_CLIENT_SECRET
-    ? { domain: env.AUTH0_DOMAIN, baseUrl: env.AUTH0_BASE_URL, credentials: { clientId: env.AUTH0_CLIENT_ID, clientSecret: env.AUTH0_CLIENT_SECRET } }
-    : undefined;
-if (!realTenant && (env.AUTH0_DOMAIN || env.AUTH0_CLIENT_ID || env.AUTH0_CLIENT_SECRET)) {
-  fail("To sync into a real tenant set all three of AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET");
+let realTenant: RealTenant | undefined;
+try {
+  realTenant = realTenantFromEnv(process.env);
+} catch (err) {
+  fail((err as Error).message);
 }
 
 const tty = Boolean(process.stderr.isTTY) && !values.json;

@@ -17,6 +17,8 @@ export interface StackResources {
   dashboardUrl?: string;
   alarmNamePrefix?: string;
   configHash?: string;
+  /** The reconcile function, when the config has `reconcile` (output ReconcileFunctionName). */
+  reconcileFunctionName?: string;
 }
 
 const REQUIRED = {
@@ -54,5 +56,6 @@ export async function findStack(cloudformation: CloudFormationClient, stackName:
   resources.dashboardUrl = outputs.DashboardUrl;
   resources.alarmNamePrefix = outputs.AlarmNamePrefix;
   resources.configHash = outputs.ConfigHash;
+  resources.reconcileFunctionName = outputs.ReconcileFunctionName;
   return { region, resources };
 }

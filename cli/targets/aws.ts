@@ -20,11 +20,14 @@ import { absentOf, runReport } from "../runs.js";
 import { planRun, type PlanReport } from "../plan.js";
 import { createAwsClients, explainAwsError, type AwsClients, type AwsClientsOptions } from "./aws-clients.js";
 import { findStack, type StackResources } from "./aws-stack.js";
+import type { SessionResult } from "../../functions/reconcile/session.js";
 import {
   CliError,
   type AlarmState,
   type PlanOptions,
   type QueueState,
+  type ReconcileOptions,
+  type ReconcileReport,
   type RedriveOptions,
   type RedriveReport,
   type RunOptions,
@@ -38,6 +41,20 @@ export interface AwsTargetOptions extends AwsClientsOptions {
   stackName: string;
   /** The sync config the stack was deployed with (needed by `plan`). */
   config?: SyncConfig;
+}
+
+/** How long `reconcile` waits for the function's answer: its 15-minute timeout and a margin. */
+const RECONCILE_WAIT_MS = 16 * 60_000;
+
+/** The reason of a function error (Lambda's `{errorType, errorMessage}` body), or the body as it came. */
+function reconcileError(body: string): string {
+  try {
+    const e = JSON.parse(body) as { errorMessage?: unknown };
+    if (typeof e.errorMessage === "string") return e.errorMessage;
+  } catch {
+    // not JSON: shown as it is
+  }
+  return body || "no reason given";
 }
 
 export class AwsTarget implements Target {
@@ -122,7 +139,29 @@ export class AwsTarget implements Target {
       r.alarmNamePrefix ? this.alarms(r.alarmNamePrefix) : Promise.resolve(undefined),
       this.peek(r.dlqUrl, opts.sample),
     ]);
-    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl };
+    const lastReconcile = r.reconcileFunctionName ? await this.ledger.lastReconcile() : undefined;
+    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl, lastReconcile };
+  }
+
+  /**
+   * Invokes the reconcile function and waits for its answer (up to its 15 minutes). When the export job outlives
+   * the invocation, the function goes on with it by itself: the report says so, and `status` shows the end.
+   */
+  async reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
+    const fn = this.resources.reconcileFunctionName;
+    if (!fn) throw new CliError(`The stack ${this.opts.stackName} has no reconcile function: add a reconcile section to the config and deploy.`);
+    const started = Date.now();
+    const res = await this.clients.lambda.send(
+      new InvokeCommand({ FunctionName: fn, InvocationType: "RequestResponse", Payload: new TextEncoder().encode(JSON.stringify({ dryRun: opts.dryRun || undefined })) }),
+      // The function may take its whole timeout: this one call waits longer than the CLI's default request timeout.
+      { requestTimeout: RECONCILE_WAIT_MS },
+    );
+    const text = res.Payload ? new TextDecoder().decode(res.Payload) : "";
+    if (res.FunctionError) throw new CliError(`The reconcile failed: ${reconcileError(text)}`, 1);
+    const out = JSON.parse(text) as SessionResult;
+    const elapsedMs = Date.now() - started;
+    if (out.state === "running") return { state: "running", dryRun: opts.dryRun, reconcileId: out.reconcileId, jobId: out.jobId, jobStatus: out.status, elapsedMs };
+    return { ...out.result, state: "completed", dryRun: opts.dryRun, elapsedMs };
   }
 
   async redrive(opts: RedriveOptions): Promise<RedriveReport> {

@@ -9,13 +9,16 @@ import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { OUTCOMES, type Outcome } from "../../functions/core/outcomes.js";
-import { LocalEnvironment, runLocalPipeline, type LocalEnvironmentOptions } from "../../local/pipeline.js";
+import { LocalEnvironment, runLocalPipeline, runLocalReconcile, type LocalEnvironmentOptions } from "../../local/pipeline.js";
 import { LocalStateError } from "../../local/state-dir.js";
+import { realTenantFromEnv, RealTenantError } from "../../local/real-tenant.js";
 import { describeDlqMessages } from "../dlq.js";
 import { planRun, type PlanReport } from "../plan.js";
 import {
   CliError,
   type PlanOptions,
+  type ReconcileOptions,
+  type ReconcileReport,
   type RedriveOptions,
   type RedriveReport,
   type RunOptions,
@@ -44,7 +47,16 @@ export class LocalTarget implements Target {
   readonly warnings: string[] = [];
 
   constructor(private readonly opts: LocalTargetOptions) {
-    this.where = `local state ${opts.stateDir}`;
+    this.where = `local state ${opts.stateDir}${opts.realTenant ? ` (tenant ${opts.realTenant.domain})` : ""}`;
+  }
+
+  /** With AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET set, a real tenant instead of the emulator (as npm start). */
+  static fromEnv(opts: LocalTargetOptions, env: Record<string, string | undefined>): LocalTarget {
+    try {
+      return new LocalTarget({ ...opts, realTenant: realTenantFromEnv(env) });
+    } catch (err) {
+      throw err instanceof RealTenantError ? new CliError(err.message) : err;
+    }
   }
 
   private requireState(): void {
@@ -109,6 +121,7 @@ export class LocalTarget implements Target {
         queue: { ...(await queueDepth(env.sqs, env.queueUrl)) },
         dlq: { visible: dead.length, inFlight: 0, oldestAgeSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : undefined },
         dlqSample: await describeDlqMessages(dead.slice(0, opts.sample), ledger),
+        lastReconcile: await ledger?.lastReconcile(),
       };
     });
   }
@@ -136,6 +149,15 @@ export class LocalTarget implements Target {
       const left = (await queueDepth(env.sqs, env.dlqUrl)).visible;
       return { messages: visible, progress, dryRun: false, processed, left };
     });
+  }
+
+  /** The real reconcile handler on the local state (the emulator's export job), then its repairs consumed. */
+  async reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
+    this.requireState();
+    const started = Date.now();
+    const r = await refusals(() => runLocalReconcile({ ...this.opts, dryRun: opts.dryRun }));
+    const { invocations: _i, auth0CallsWithRepairs, repairOutcomes, ...result } = r;
+    return { state: "completed", dryRun: opts.dryRun, ...result, repairOutcomes: opts.dryRun ? undefined : repairOutcomes, auth0Calls: auth0CallsWithRepairs, elapsedMs: Date.now() - started };
   }
 
   async close(): Promise<void> {}

@@ -2,7 +2,8 @@
  * What the CLI's commands act on: a deployed stack (aws.ts) or the local pipeline's state (local.ts), both in
  * cli/targets/. Commands format reports; targets gather them.
  */
-import type { RunRecord } from "../../functions/adapters/ledger/ledger.js";
+import type { ReconcileRecord, RunRecord } from "../../functions/adapters/ledger/ledger.js";
+import type { ReconcileResult } from "../../functions/reconcile/reconcile.js";
 import type { RedriveProgress } from "../../functions/adapters/sqs/redrive.js";
 import type { Outcome } from "../../functions/core/outcomes.js";
 import type { PlanReport } from "../plan.js";
@@ -60,6 +61,8 @@ export interface StatusReport {
   alarms?: AlarmState[];
   dlqSample: DlqSample[];
   dashboardUrl?: string;
+  /** The last finished reconcile, if any ran. */
+  lastReconcile?: ReconcileRecord;
 }
 
 export interface RedriveReport {
@@ -100,6 +103,19 @@ export interface RedriveOptions {
   onProgress?: (p: RedriveProgress) => void;
 }
 
+export interface ReconcileOptions {
+  /** Read and report only: no ledger write, no repair. */
+  dryRun: boolean;
+}
+
+/**
+ * A reconcile's report: the figures and the drift by user and field (`completed`), or, on a stack, an export job
+ * that outlived the function's invocation, which the function goes on with (`running`: `status` shows the end).
+ */
+export type ReconcileReport =
+  | ({ state: "completed"; dryRun: boolean; elapsedMs: number; repairOutcomes?: Partial<Record<Outcome, number>> } & Omit<ReconcileResult, "elapsedMs">)
+  | { state: "running"; dryRun: boolean; reconcileId: string; jobId: string; jobStatus: string; elapsedMs: number };
+
 export interface Target {
   /** "stack auth0-sync-demo (eu-west-1)" or "local state .local-state". */
   readonly where: string;
@@ -107,6 +123,7 @@ export interface Target {
   run(opts: RunOptions): Promise<RunReport>;
   status(opts: StatusOptions): Promise<StatusReport>;
   redrive(opts: RedriveOptions): Promise<RedriveReport>;
+  reconcile(opts: ReconcileOptions): Promise<ReconcileReport>;
   close(): Promise<void>;
 }
 

@@ -247,6 +247,19 @@ export const syncConfigSchema = z
       approve: false,
     }),
     schedule: scheduleSchema.default("rate(1 hour)"),
+    /**
+     * Reconcile: read the tenant through a users-export job on its own schedule, repair drift on what the sync owns
+     * and seed the ledger with users it does not know (docs/reconcile.md). Off when absent.
+     */
+    reconcile: z
+      .strictObject({
+        schedule: scheduleSchema.default("rate(1 day)"),
+        /** false: report the drift only (`auth0-sync reconcile` and the dashboard), change nothing. */
+        repair: z.boolean().default(true),
+        /** Alarm when a reconcile finds more than this share of the managed users drifted. */
+        driftAlarmShare: z.number().gt(0).max(1).default(0.05),
+      })
+      .optional(),
     alarms: z
       .strictObject({
         email: z.email(expected("an email address")).optional(),

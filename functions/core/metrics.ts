@@ -6,7 +6,7 @@
  */
 export const METRICS_NAMESPACE = "Auth0Sync";
 
-type Emitter = "extractor" | "consumer";
+type Emitter = "extractor" | "consumer" | "reconcile";
 
 export const METRICS = {
   RowsRead: { fn: "extractor", unit: "Count", what: "rows the statement returned" },
@@ -25,6 +25,12 @@ export const METRICS = {
   Auth0Calls: { fn: "consumer", unit: "Count", what: "Management API requests" },
   Auth0Status429: { fn: "consumer", unit: "Count", what: "Management API requests answered 429" },
   LedgerWriteFailures: { fn: "consumer", unit: "Count", what: "ledger writes that failed (after an Auth0 write: the user is retried)" },
+  ReconcileUsersScanned: { fn: "reconcile", unit: "Count", what: "users of the connection in a reconcile's export" },
+  ReconcileManaged: { fn: "reconcile", unit: "Count", what: "users the ledger says the sync manages, at a reconcile" },
+  ReconcileDrifted: { fn: "reconcile", unit: "Count", what: "managed users that differ from what the sync applied, or are gone" },
+  ReconcileRepaired: { fn: "reconcile", unit: "Count", what: "repairs a reconcile sent to the queue" },
+  ReconcileAdopted: { fn: "reconcile", unit: "Count", what: "users of the tenant the ledger learned from an export" },
+  ReconcileAuth0Calls: { fn: "reconcile", unit: "Count", what: "Management API requests of a reconcile (export job, polls, role members)" },
 } as const satisfies Record<string, { fn: Emitter; unit: "Count"; what: string }>;
 
 export type MetricName = keyof typeof METRICS;

@@ -94,7 +94,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     count(result, verdict);
     if (verdict.kind !== "drifted" && verdict.kind !== "missing") return;
     const { profile, fingerprint } = entry;
-    const repaired = deps.repair && repairs(verdict, config.mode) && profile !== undefined && fingerprint !== undefined;
+    const repaired = write && deps.repair && repairs(verdict, config.mode) && profile !== undefined && fingerprint !== undefined;
     if (repaired) repairOps.push({ kind: "sync", row: repairOps.length + 1, keyLabel: keyLabel(entry.key), fingerprint, desired: profile, observed: actual ?? null });
     const fields = verdict.kind === "drifted" ? verdict.drift : [];
     logger.info("drift", { runId, keyLabel: keyLabel(entry.key), kind: verdict.kind, fields: fields.map((f) => f.field), repaired });

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { PGlite } from "@electric-sql/pglite";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { ChangeMessageVisibilityBatchCommand, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../../functions/adapters/auth0/client.js";
@@ -274,6 +275,18 @@ export class LocalEnvironment {
   /** The SQS client a Lambda sends with: its own, apart from the one that plays Lambda's event source. */
   handlerSqs(fn: LambdaName): SQSClient {
     return this.handlerClient(fn, "sqs", () => new SQSClient({ ...FAKE_AWS, endpoint: this.sqsEndpoint }));
+  }
+
+  /**
+   * The Lambda client a handler invokes functions with: its calls are recorded, and answered here as an
+   * asynchronous invoke is (202) without going anywhere; the local runner makes the next invocation itself.
+   */
+  handlerLambda(fn: LambdaName): LambdaClient {
+    return this.handlerClient(fn, "lambda", () => {
+      const client = new LambdaClient({ ...FAKE_AWS, endpoint: "http://127.0.0.1:9" });
+      client.middlewareStack.add(() => () => Promise.resolve({ output: { StatusCode: 202, $metadata: {} }, response: {} }), { step: "build", name: "localAsyncInvoke" });
+      return client;
+    });
   }
 
   /** One client per Lambda and service, recording its calls when `awsCalls` is set. */

@@ -8,7 +8,7 @@ import type { TenantState } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { runCli } from "../../cli/program.js";
 import type { PlanReport } from "../../cli/plan.js";
-import type { RedriveReport, RunReport, StatusReport } from "../../cli/targets/target.js";
+import type { ReconcileReport, RedriveReport, RunReport, StatusReport } from "../../cli/targets/target.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
@@ -143,5 +143,28 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     const rep = JSON.parse(run.out) as RunReport;
     expect(rep).toMatchObject({ status: "completed", rowsRead: N, unsettled: 0, outcomes: { updated: 1, unchanged: N - 1 } });
     expect(rep.auth0Calls).toBe(1);
+  });
+
+  it("reconcile prints the drift by user and field, repairs it, and status shows the last reconcile", async () => {
+    const tenantFile = join(state, "tenant.json");
+    const t = JSON.parse(readFileSync(tenantFile, "utf8")) as TenantState;
+    t.users.find((u) => u.app_metadata.sync_key === "c-0009")!.given_name = "Edited";
+    writeFileSync(tenantFile, JSON.stringify(t));
+
+    const dry = await cli("reconcile", "--local", "--state", state, "--config", configFile, "--dry-run");
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/dry run: nothing written, nothing repaired[\s\S]*1 drifted[\s\S]*c-0009 \(auth0\|[0-9a-f]+\) - not repaired\n\s+given_name: "Edited" -> "First9"/);
+
+    const r = await cli("reconcile", ...local);
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.out) as ReconcileReport;
+    expect(rep).toMatchObject({ state: "completed", usersInTenant: N, managed: N, drifted: 1, repaired: 1, adopted: 0, repairOutcomes: { updated: 1 } });
+    expect(rep.state === "completed" && rep.auth0Calls).toBeGreaterThan(0);
+    const after = JSON.parse(readFileSync(tenantFile, "utf8")) as TenantState;
+    expect(after.users.find((u) => u.app_metadata.sync_key === "c-0009")?.given_name).toBe("First9");
+
+    const s = JSON.parse((await cli("status", ...local)).out) as StatusReport;
+    expect(s.lastReconcile).toMatchObject({ reconcileId: rep.state === "completed" ? rep.runId : "", figures: { drifted: 1, repaired: 1 }, drift: [{ keyLabel: "c-0009", kind: "drifted", fields: ["given_name"] }] });
+    expect((await cli("status", "--local", "--state", state, "--config", configFile)).out).toMatch(/Last reconcile {2}reconcile-\S+, .* UTC: 30 users, 1 drifted, 1 repaired, 0 adopted\n {2}c-0009: given_name/);
   });
 });

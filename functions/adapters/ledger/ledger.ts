@@ -35,6 +35,22 @@ export interface LedgerEntry {
   updatedAt?: string;
 }
 
+/** A reconcile whose export job is still running. */
+export interface ReconcileJob {
+  reconcileId: string;
+  jobId: string;
+  startedAt: string;
+}
+
+/** What the ledger keeps of a finished reconcile: its figures and the first users' drift (no email: masked). */
+export interface ReconcileRecord {
+  reconcileId: string;
+  finishedAt: string;
+  dryRun: boolean;
+  figures: Record<string, number>;
+  drift: { keyLabel: string; kind: string; fields: string[] }[];
+}
+
 export interface RunRecord {
   runId: string;
   status: RunStatus;
@@ -57,6 +73,10 @@ type WriteRequests = NonNullable<BatchWriteCommandInput["RequestItems"]>[string]
 
 const KEY_PREFIX = "K#";
 const RUN_PREFIX = "R#";
+/** A reconcile whose export job outlives one invocation: its job, so the next invocation continues it. */
+const RECONCILE_JOB_KEY = "RECONCILE#job";
+/** The last finished reconcile's figures, for `status`. */
+const RECONCILE_LAST_KEY = "RECONCILE#last";
 /** The run lock's item: at most one extract at a time. */
 const LOCK_KEY = "LOCK#run";
 const COUNT_PREFIX = "n_";
@@ -349,6 +369,39 @@ export class Ledger {
       if (await this.markInterrupted(r.runId, reason, new Date(now))) Object.assign(r, { status: "interrupted", error: reason, finishedAt: new Date(now).toISOString() });
     }
     return runs;
+  }
+
+  /** The reconcile in flight (its export job still running), if any. */
+  async reconcileJob(): Promise<ReconcileJob | undefined> {
+    this.stats.requests++;
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: RECONCILE_JOB_KEY }, ConsistentRead: true }));
+    const item = res.Item;
+    return item && typeof item.reconcileId === "string" && typeof item.jobId === "string" ? { reconcileId: item.reconcileId, jobId: item.jobId, startedAt: String(item.startedAt) } : undefined;
+  }
+
+  /** Records a reconcile's export job before it is polled: a later invocation continues it, never starts another. */
+  async putReconcileJob(job: ReconcileJob): Promise<void> {
+    this.stats.requests++;
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: RECONCILE_JOB_KEY, ...job } }));
+  }
+
+  /** Ends a reconcile: its figures become the last reconcile's, and its job is no longer in flight. */
+  async finishReconcile(reconcileId: string, record: ReconcileRecord): Promise<void> {
+    this.stats.requests += 2;
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: RECONCILE_LAST_KEY, record: JSON.stringify(record) } }));
+    await this.doc
+      .send(new DeleteCommand({ TableName: this.tableName, Key: { pk: RECONCILE_JOB_KEY }, ConditionExpression: "reconcileId = :r", ExpressionAttributeValues: { ":r": reconcileId } }))
+      .catch((err: unknown) => {
+        // Not ours (a dry run, or a later reconcile's): left as it is.
+        if ((err as { name?: string }).name !== "ConditionalCheckFailedException") throw err;
+      });
+  }
+
+  /** The last finished reconcile's figures. */
+  async lastReconcile(): Promise<ReconcileRecord | undefined> {
+    this.stats.requests++;
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: RECONCILE_LAST_KEY }, ConsistentRead: true }));
+    return typeof res.Item?.record === "string" ? (JSON.parse(res.Item.record) as ReconcileRecord) : undefined;
   }
 
   /** Removes the lock whoever holds it: for the local runner, whose state directory only one process can open. */

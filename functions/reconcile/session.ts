@@ -1,0 +1,76 @@
+/**
+ * One invocation's share of a reconcile. An export of a large tenant can outlast a Lambda: the job's id is
+ * recorded in the ledger before it is polled, an invocation that runs out of time returns "running", and the next
+ * one continues the same job (never a second one). Once the job completes, its file is read and judged
+ * (reconcile.ts) and the reconcile is recorded as finished.
+ */
+import type { Auth0Adapter } from "../adapters/auth0/client.js";
+import { Auth0Error } from "../adapters/auth0/errors.js";
+import type { Auth0Snapshot } from "../adapters/auth0/snapshot.js";
+import type { Ledger } from "../adapters/ledger/ledger.js";
+import type { TenantSnapshot } from "../core/snapshot.js";
+import { newReconcileId, reconcile, type ReconcileDeps, type ReconcileResult } from "./reconcile.js";
+
+export interface ReconcileEvent {
+  /** Read and report only: no ledger write, no repair, no job recorded (a dry run waits for its own export). */
+  dryRun?: boolean;
+}
+
+export type SessionResult =
+  | { state: "running"; reconcileId: string; jobId: string; status: string }
+  | { state: "completed"; result: ReconcileResult };
+
+export interface SessionDeps extends Omit<ReconcileDeps, "snapshot" | "runId" | "dryRun" | "ledger"> {
+  ledger: Ledger;
+  auth0: Auth0Adapter;
+  reader: Auth0Snapshot;
+  /** When this invocation stops waiting for the export (epoch ms). */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+export async function runReconcileSession(deps: SessionDeps, event: ReconcileEvent = {}): Promise<SessionResult> {
+  const { ledger, auth0, reader } = deps;
+  const dryRun = event.dryRun === true;
+  const callsBefore = auth0.stats.calls;
+  let pending = dryRun ? undefined : await ledger.reconcileJob();
+  const reconcileId = pending?.reconcileId ?? newReconcileId();
+  const wait = { deadline: deps.deadline, signal: deps.signal };
+  const record = async (jobId: string) => {
+    if (!dryRun) await ledger.putReconcileJob({ reconcileId, jobId, startedAt: new Date().toISOString() });
+  };
+  let read = await reader.readExport({ jobId: pending?.jobId, onJobStarted: record, ...wait }).catch((err: unknown) => {
+    // Auth0 deletes a job's data after 24 hours: a reconcile left that long starts a new export.
+    if (pending && err instanceof Auth0Error && err.kind === "not_found") return undefined;
+    throw err;
+  });
+  if (!read) {
+    deps.logger.warn("the recorded export job is gone: starting a new one", { reconcileId, jobId: pending?.jobId });
+    pending = undefined;
+    read = await reader.readExport({ onJobStarted: record, ...wait });
+  }
+  if (read.state === "running") {
+    deps.logger.info("export still running: the next invocation continues it", { reconcileId, jobId: read.jobId, status: read.status });
+    return { state: "running", reconcileId, jobId: read.jobId, status: read.status };
+  }
+  const users = read.users;
+  const snapshot: TenantSnapshot = {
+    users: () => users,
+    roleNames: async () => [...(await auth0.roleMap()).keys()],
+    roleMembers: (name) => reader.roleMembers(name, deps.signal),
+    get calls() {
+      return auth0.stats.calls - callsBefore;
+    },
+  };
+  const result = await reconcile({ ...deps, snapshot, runId: reconcileId, dryRun });
+  if (!dryRun) {
+    await ledger.finishReconcile(reconcileId, {
+      reconcileId,
+      finishedAt: new Date().toISOString(),
+      dryRun,
+      figures: { usersInTenant: result.usersInTenant, managed: result.managed, inSync: result.inSync, drifted: result.drifted, missing: result.missing, repaired: result.repaired, adopted: result.adopted, ambiguous: result.ambiguous, leftAlone: result.leftAlone, auth0Calls: result.auth0Calls },
+      drift: result.drift.slice(0, 20).map((d) => ({ keyLabel: d.keyLabel, kind: d.kind, fields: d.fields.map((f) => f.field) })),
+    });
+  }
+  return { state: "completed", result };
+}

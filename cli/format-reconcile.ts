@@ -38,5 +38,5 @@ export function formatLastReconcile(r: ReconcileRecord | undefined): string[] {
   if (!r) return [];
   const f = r.figures;
   const line = `Last reconcile  ${r.reconcileId}, ${r.finishedAt.replace("T", " ").slice(0, 19)} UTC: ${n(f.usersInTenant ?? 0)} users, ${n(f.drifted ?? 0)} drifted, ${n(f.repaired ?? 0)} repaired, ${n(f.adopted ?? 0)} adopted`;
-  return [line, ...r.drift.slice(0, 5).map((d) => `  ${d.keyLabel}: ${d.kind === "missing" ? "gone from Auth0" : d.fields.join(", ")}`)];
+  return [line, ...r.drift.slice(0, 5).map((d) => `  ${d.keyLabel}: ${d.kind === "missing" ? "gone from Auth0" : d.fields.map((x) => x.field).join(", ")}${d.repaired ? "" : " (not repaired)"}`)];
 }

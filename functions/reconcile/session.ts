@@ -11,6 +11,9 @@ import type { Ledger } from "../adapters/ledger/ledger.js";
 import type { TenantSnapshot } from "../core/snapshot.js";
 import { newReconcileId, reconcile, type ReconcileDeps, type ReconcileResult } from "./reconcile.js";
 
+/** Users whose drift the ledger's record keeps (one item, well under DynamoDB's 400 KB with 10 KB profiles). */
+const RECORDED_DRIFT = 30;
+
 export interface ReconcileEvent {
   /** Read and report only: no ledger write, no repair, no job recorded (a dry run waits for its own export). */
   dryRun?: boolean;
@@ -69,7 +72,8 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
       finishedAt: new Date().toISOString(),
       dryRun,
       figures: { usersInTenant: result.usersInTenant, managed: result.managed, inSync: result.inSync, drifted: result.drifted, missing: result.missing, repaired: result.repaired, adopted: result.adopted, ambiguous: result.ambiguous, leftAlone: result.leftAlone, auth0Calls: result.auth0Calls },
-      drift: result.drift.slice(0, 20).map((d) => ({ keyLabel: d.keyLabel, kind: d.kind, fields: d.fields.map((f) => f.field) })),
+      // The first users' repairs, per field (before -> after): the record of what the reconcile changed.
+      drift: result.drift.slice(0, RECORDED_DRIFT),
     });
   }
   return { state: "completed", result };

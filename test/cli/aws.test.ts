@@ -72,7 +72,7 @@ beforeEach(() => {
 });
 
 /** A deployed stack's resources: real queues (queue + DLQ with a redrive policy) and a ledger table. */
-async function stack(opts: { dlqMessages?: number; config?: SyncConfig } = {}) {
+async function stack(opts: { dlqMessages?: number; config?: SyncConfig; reconcile?: boolean } = {}) {
   const id = ++n;
   const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `auth0-sync-t${id}-dlq` }))).QueueUrl!;
   const arn = async (url: string) => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
@@ -112,6 +112,7 @@ async function stack(opts: { dlqMessages?: number; config?: SyncConfig } = {}) {
           AlarmNamePrefix: `${stackName}-`,
           DashboardUrl: "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=x",
           ...(opts.config ? { ConfigHash: configHash(opts.config) } : {}),
+          ...(opts.reconcile ? { ReconcileFunctionName: `${stackName}-reconcile` } : {}),
         }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
       },
     ],
@@ -255,6 +256,50 @@ describe("auth0-sync run against a stack", () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain("status          failed");
     expect(r.out).toContain("The extract failed: ExecuteStatement: permission denied");
+  });
+});
+
+describe("auth0-sync reconcile against a stack", () => {
+  it("invokes the reconcile function, waits for its answer and prints the drift; a job still running is said so", async () => {
+    const s = await stack({ reconcile: true });
+    const result = {
+      runId: "reconcile-20261123T010000-abcdef",
+      usersInTenant: 10,
+      managed: 10,
+      inSync: 9,
+      drifted: 1,
+      missing: 0,
+      repaired: 1,
+      adopted: 0,
+      ambiguous: 0,
+      leftAlone: 0,
+      auth0Calls: 7,
+      drift: [{ keyLabel: "c-0001", userId: "auth0|1", kind: "drifted", fields: [{ field: "given_name", before: "Edited", after: "Ann" }], repaired: true }],
+      elapsedMs: 1200,
+    };
+    const answers = [{ state: "completed", result }, { state: "running", reconcileId: "reconcile-x", jobId: "job_abc", status: "processing" }];
+    lambda.on(InvokeCommand).callsFake((input: { FunctionName: string; InvocationType: string; Payload: Uint8Array }) => {
+      expect(input).toMatchObject({ FunctionName: `${s.stackName}-reconcile`, InvocationType: "RequestResponse" });
+      expect(JSON.parse(new TextDecoder().decode(input.Payload))).toEqual({});
+      return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(answers.shift())) };
+    });
+    const r = await cli(["reconcile", "--stack", s.stackName, "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ state: "completed", usersInTenant: 10, managed: 10, drifted: 1, repaired: 1, adopted: 0, auth0Calls: 7 });
+    const running = await cli(["reconcile", "--stack", s.stackName]);
+    expect(running.out).toContain("the export job job_abc is still processing");
+  });
+
+  it("a stack deployed without reconcile says how to add it; a function error is reported with exit code 1", async () => {
+    const none = await stack();
+    const r = await cli(["reconcile", "--stack", none.stackName]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`The stack ${none.stackName} has no reconcile function: add a reconcile section to the config and deploy.\n`);
+    const s = await stack({ reconcile: true });
+    lambda.on(InvokeCommand).callsFake(() => ({ StatusCode: 200, FunctionError: "Unhandled", Payload: new TextEncoder().encode(JSON.stringify({ errorType: "Auth0Error", errorMessage: "connection Username-Password-Authentication does not exist" })) }));
+    const failed = await cli(["reconcile", "--stack", s.stackName]);
+    expect(failed.code).toBe(1);
+    expect(failed.err).toBe("The reconcile failed: connection Username-Password-Authentication does not exist\n");
   });
 });
 

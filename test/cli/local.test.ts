@@ -164,7 +164,7 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     expect(after.users.find((u) => u.app_metadata.sync_key === "c-0009")?.given_name).toBe("First9");
 
     const s = JSON.parse((await cli("status", ...local)).out) as StatusReport;
-    expect(s.lastReconcile).toMatchObject({ reconcileId: rep.state === "completed" ? rep.runId : "", figures: { drifted: 1, repaired: 1 }, drift: [{ keyLabel: "c-0009", kind: "drifted", fields: ["given_name"] }] });
+    expect(s.lastReconcile).toMatchObject({ reconcileId: rep.state === "completed" ? rep.runId : "", figures: { drifted: 1, repaired: 1 }, drift: [{ keyLabel: "c-0009", kind: "drifted", repaired: true, fields: [{ field: "given_name", before: "Edited", after: "First9" }] }] });
     expect((await cli("status", "--local", "--state", state, "--config", configFile)).out).toMatch(/Last reconcile {2}reconcile-\S+, .* UTC: 30 users, 1 drifted, 1 repaired, 0 adopted\n {2}c-0009: given_name/);
   });
 });

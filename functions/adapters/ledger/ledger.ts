@@ -9,7 +9,7 @@ import { BatchGetCommand, BatchWriteCommand, type BatchWriteCommandInput, type B
 import { RUNS_INDEX } from "../../core/ledger-keys.js";
 import { OUTCOMES, type Outcome } from "../../core/outcomes.js";
 import { interruptedReason, isInterrupted, type RunStatus, type RunSummary } from "../../core/runs.js";
-import type { DesiredProfile } from "../../core/types.js";
+import type { DesiredProfile, Json } from "../../core/types.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface LedgerEntry {
@@ -42,13 +42,13 @@ export interface ReconcileJob {
   startedAt: string;
 }
 
-/** What the ledger keeps of a finished reconcile: its figures and the first users' drift (no email: masked). */
+/** What the ledger keeps of a finished reconcile: its figures and the first users' drift, per field (emails masked). */
 export interface ReconcileRecord {
   reconcileId: string;
   finishedAt: string;
   dryRun: boolean;
   figures: Record<string, number>;
-  drift: { keyLabel: string; kind: string; fields: string[] }[];
+  drift: { keyLabel: string; userId: string; kind: string; repaired: boolean; fields: { field: string; before?: Json; after?: Json }[] }[];
 }
 
 export interface RunRecord {

@@ -29,6 +29,7 @@ export class Auth0SyncStack extends Stack {
     out("ScheduleDeadLetterQueueUrl", p.scheduleDlq.queueUrl, "Schedule invocations that could not be delivered");
     out("ExtractorFunctionName", p.extractor.functionName, "Extractor Lambda");
     out("ConsumerFunctionName", p.consumer.functionName, "Consumer Lambda");
+    if (p.reconcile) out("ReconcileFunctionName", p.reconcile.fn.functionName, "Reconcile Lambda (config reconcile)");
     out("LedgerTableName", p.ledger.tableName, "Sync ledger (DynamoDB)");
     out("CredentialsSecretArn", p.credentialsSecret.secretArn, "Auth0 M2M credentials secret");
     out("AlarmTopicArn", this.observability.topic.topicArn, "SNS topic of the alarms");

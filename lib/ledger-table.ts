@@ -37,7 +37,21 @@ export const LEDGER_ACTIONS = {
     // delete: the entry of a user mirror mode deleted.
     "DeleteItem",
   ],
-} as const satisfies Record<"extractor" | "consumer", readonly string[]>;
+  reconcile: [
+    // reconcileJob: the export job an earlier invocation started; lastReconcile is the CLI's, not the Lambda's.
+    "GetItem",
+    // putReconcileJob (the job id, before it is polled), finishReconcile (the reconcile's record).
+    "PutItem",
+    // finishReconcile: the job item, once the reconcile is recorded; delete: the entry of a user gone from the tenant.
+    "DeleteItem",
+    // getMany: the entries of a batch of exported users, and of managed users the export lacks.
+    "BatchGetItem",
+    // putMany: the entries seeded from the export (users the ledger does not know).
+    "BatchWriteItem",
+    // entries: the managed users, to find the ones the export lacks.
+    "Scan",
+  ],
+} as const satisfies Record<"extractor" | "consumer" | "reconcile", readonly string[]>;
 
 export interface LedgerTableProps {
   config: SyncConfig;
@@ -83,6 +97,11 @@ export class LedgerTable extends Construct {
   /** What the consumer's ledger calls: entries read and written, outcomes, its run's counts. */
   grantConsumer(grantee: iam.IGrantable): iam.Grant {
     return this.grantActions(grantee, LEDGER_ACTIONS.consumer);
+  }
+
+  /** What the reconcile's ledger calls: its job and record, entries read, seeded and deleted, the managed users. */
+  grantReconcile(grantee: iam.IGrantable): iam.Grant {
+    return this.grantActions(grantee, LEDGER_ACTIONS.reconcile);
   }
 
   // Exact actions on the table ARN only (TableV2.grant would add its index).

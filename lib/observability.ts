@@ -1,6 +1,6 @@
 /**
  * What operators watch: alarms to an SNS topic (optionally mailed), and a dashboard of each run's flow, the
- * Auth0 calls, the queues and the Lambdas.
+ * Auth0 calls, the queues and the Lambdas; with `reconcile`, the reconcile's row and alarms.
  */
 import { Duration, Validations } from "aws-cdk-lib";
 import * as cw from "aws-cdk-lib/aws-cloudwatch";
@@ -136,6 +136,35 @@ export class Observability extends Construct {
       }),
     };
 
+    // The reconcile (config `reconcile`): its failures, and the share of managed users it found drifted.
+    const reconcile = pipeline.reconcile;
+    // A reconcile emits its figures once, when it ends: the largest of a period is that period's reconcile.
+    const reconcilePeriod = reconcile
+      ? Duration.seconds(Math.min(86_400, Math.ceil(schedulePeriodSeconds({ schedule: reconcile.settings.schedule, alarms: config.alarms }) / 60) * 60))
+      : undefined;
+    const driftShare = reconcilePeriod
+      ? new cw.MathExpression({
+          expression: "IF(managed > 0, drifted / managed, 0)",
+          usingMetrics: { managed: m("ReconcileManaged", "Maximum", reconcilePeriod), drifted: m("ReconcileDrifted", "Maximum", reconcilePeriod) },
+          period: reconcilePeriod,
+          label: "drift share",
+        })
+      : undefined;
+    if (reconcile && driftShare) {
+      this.alarms.reconcileErrors = alarms.addAlarm("ReconcileFailed", {
+        alarmDescription: `The reconcile of ${name} failed: a crash, a timeout, or an error from Auth0, the ledger or the queue (its logs say which).`,
+        metric: reconcile.fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
+        threshold: 0,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+      this.alarms.reconcileDrift = alarms.addAlarm("ReconcileDriftHigh", {
+        alarmDescription: `A reconcile of ${name} found more than ${reconcile.settings.driftAlarmShare * 100}% of the managed users drifted from what the sync applied (changed in Auth0, or gone): another writer edits the fields the sync owns. ${reconcile.settings.repair ? "The drifted users were sent to the queue for repair." : "reconcile.repair is false: nothing was repaired."}`,
+        metric: driftShare,
+        threshold: reconcile.settings.driftAlarmShare,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    }
+
     this.dashboard = new cw.Dashboard(this, "Dashboard", { dashboardName: `auth0-sync-${name}`, defaultInterval: Duration.days(1) });
     const graph = (title: string, left: cw.IMetric[], width = 12, right: cw.IMetric[] = []) => new cw.GraphWidget({ title, left, right, width, height: 6 });
     const labelled = (metric: cw.Metric, label: string) => metric.with({ label });
@@ -176,14 +205,32 @@ export class Observability extends Construct {
         pipeline.consumer.metricErrors({ label: "consumer errors" }),
         pipeline.extractor.metricThrottles({ label: "extractor throttles" }),
         pipeline.consumer.metricThrottles({ label: "consumer throttles" }),
+        // Reserved concurrency 1: a continuation that arrives while a reconcile runs is throttled, then retried.
+        ...(reconcile ? [reconcile.fn.metricErrors({ label: "reconcile errors" }), reconcile.fn.metricThrottles({ label: "reconcile throttles" })] : []),
         // A ledger write that failed after its Auth0 write: the user is retried, but the ledger lagged Auth0.
         labelled(m("LedgerWriteFailures"), "ledger write failures"),
       ], 8),
       graph("Lambda duration (p95)", [
         pipeline.extractor.metricDuration({ statistic: "p95", label: "extractor" }),
         pipeline.consumer.metricDuration({ statistic: "p95", label: "consumer" }),
+        ...(reconcile ? [reconcile.fn.metricDuration({ statistic: "p95", label: "reconcile" })] : []),
       ], 8),
     );
+    if (reconcile && driftShare && reconcilePeriod) {
+      const r = (metricName: MetricName, label: string) => labelled(m(metricName, "Maximum", reconcilePeriod), label);
+      this.dashboard.addWidgets(
+        graph(`Reconcile (${reconcile.settings.schedule}): tenant and ledger`, [r("ReconcileUsersScanned", "users scanned"), r("ReconcileManaged", "managed"), r("ReconcileAdopted", "adopted")], 8),
+        new cw.GraphWidget({
+          title: "Reconcile: drift and repairs",
+          left: [r("ReconcileDrifted", "drifted"), r("ReconcileRepaired", "repaired")],
+          right: [driftShare],
+          rightAnnotations: [{ value: reconcile.settings.driftAlarmShare, label: "ReconcileDriftHigh" }],
+          width: 8,
+          height: 6,
+        }),
+        graph("Reconcile: Auth0 calls", [r("ReconcileAuth0Calls", "Auth0 calls (export job, polls, role members)")], 8),
+      );
+    }
     this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: "Alarms", alarms: Object.values(this.alarms), width: 24, height: 3 }));
   }
 }

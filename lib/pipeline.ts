@@ -1,6 +1,6 @@
 /**
  * The moving parts: the schedule, the extractor and consumer Lambdas, the queue and its DLQ, the ledger, the
- * secrets, and least-privilege IAM for each.
+ * secrets, and least-privilege IAM for each; with `reconcile`, the reconcile (lib/reconcile.ts).
  */
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -13,6 +13,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { LedgerTable } from "./ledger-table.js";
+import { Reconcile } from "./reconcile.js";
 import { SyncFunction } from "./sync-function.js";
 import { SyncQueues } from "./sync-queues.js";
 
@@ -30,6 +31,8 @@ export class Pipeline extends Construct {
   readonly credentialsSecret: secrets.ISecret;
   readonly ledger: LedgerTable;
   readonly maxConcurrency: number;
+  /** With `reconcile` in the config: the reconcile's Lambda and schedule. */
+  readonly reconcile?: Reconcile;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -79,6 +82,17 @@ export class Pipeline extends Construct {
     this.grantExtractor(config);
     this.grantConsumer(config);
     this.schedule = this.scheduleExtractor(config);
+
+    if (config.reconcile) {
+      this.reconcile = new Reconcile(this, "Reconcile", {
+        config,
+        settings: config.reconcile,
+        queue: this.queue,
+        ledger: this.ledger,
+        credentialsSecret: this.credentialsSecret,
+        scheduleDlq: this.scheduleDlq,
+      });
+    }
   }
 
   /** The Auth0 M2M credentials: the config's secret, or an empty one the operator fills. */

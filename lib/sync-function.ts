@@ -1,6 +1,7 @@
 /**
- * One of the sync's two Lambdas, with the defaults both share baked in: its own log group, its own role (no
- * managed policy), the ESM bundle on ARM64 with the validated config embedded, and Powertools' settings.
+ * One of the sync's Lambdas (the extractor, the consumer and, with `reconcile`, the reconcile), with the defaults
+ * they share baked in: its own log group, its own role (no managed policy), the ESM bundle on ARM64 with the
+ * validated config embedded, and Powertools' settings.
  */
 import { type Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -15,7 +16,7 @@ import { METRICS_NAMESPACE } from "../functions/core/metrics.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-export type SyncFunctionName = "extractor" | "consumer";
+export type SyncFunctionName = "extractor" | "consumer" | "reconcile";
 
 export interface SyncFunctionProps {
   /** Which handler (functions/<name>/handler.ts); also the construct id and the Powertools service suffix. */
@@ -24,6 +25,10 @@ export interface SyncFunctionProps {
   timeout: Duration;
   /** Added to the Powertools settings every function gets. */
   environment?: Record<string, string>;
+  /** A physical name, for a function that must know its own ARN at synth (the reconcile invokes itself). */
+  functionName?: string;
+  /** Reserved concurrency (the reconcile: one at a time). */
+  reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -55,6 +60,8 @@ export class SyncFunction extends NodejsFunction {
       architecture: lambda.Architecture.ARM_64,
       memorySize: config.lambda.memoryMb,
       timeout: props.timeout,
+      functionName: props.functionName,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role,
       logGroup,
       tracing: config.lambda.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,

@@ -48,3 +48,41 @@ describe("named constructs", () => {
     }
   });
 });
+
+describe("named constructs, with the reconcile", () => {
+  let stack: Auth0SyncStack;
+  let t: Template;
+  beforeAll(() => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    stack = new Auth0SyncStack(app, "constructs", { config: testConfig({ reconcile: {} }), env: { account: "123456789012", region: "eu-west-1" } });
+    t = Template.fromStack(stack);
+  });
+
+  it("LedgerTable.grantReconcile grants the reconcile exactly LEDGER_ACTIONS.reconcile, on the table only", () => {
+    const dynamo = roleStatements(t, "auth0-sync test-sync reconcile").filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+    expect(dynamo).toHaveLength(1);
+    expect([dynamo[0]!.Action].flat()).toEqual(LEDGER_ACTIONS.reconcile.map((a) => `dynamodb:${a}`));
+    const table = stack.getLogicalId(stack.pipeline.ledger.table.node.defaultChild as never);
+    expect(dynamo[0]!.Resource).toEqual({ "Fn::GetAtt": [table, "Arn"] });
+  });
+
+  it("SyncFunction exposes the reconcile's own role, and the function runs with it under its deterministic name", () => {
+    const r = stack.pipeline.reconcile!;
+    const role = stack.getLogicalId(r.fn.role.node.defaultChild as never);
+    const cfn = t.findResources("AWS::Lambda::Function")[stack.getLogicalId(r.fn.node.defaultChild as never)] as { Properties: { Role: unknown; FunctionName: unknown } };
+    expect(cfn.Properties.Role).toEqual({ "Fn::GetAtt": [role, "Arn"] });
+    expect(cfn.Properties.FunctionName).toBe(`${stack.stackName}-reconcile`);
+    expect(r.functionName).toBe("constructs-reconcile");
+  });
+
+  it("AlarmFactory makes the reconcile's alarms too, with its defaults", () => {
+    const topic = { Ref: stack.getLogicalId(stack.observability.topic.node.defaultChild as never) };
+    const alarms = Object.values(t.findResources("AWS::CloudWatch::Alarm")).map((a) => (a as { Properties: Record<string, unknown> }).Properties);
+    expect(alarms).toHaveLength(Object.keys(stack.observability.alarms).length);
+    for (const id of ["ReconcileDriftHigh", "ReconcileFailed"]) {
+      const a = alarms.find((x) => x.AlarmName === `${stack.observability.alarmNamePrefix}${id}`);
+      expect(a, id).toBeDefined();
+      expect([a!.AlarmActions, a!.OKActions, a!.EvaluationPeriods, a!.TreatMissingData]).toEqual([[topic], [topic], 1, "notBreaching"]);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { consumerBudget, type SyncConfig, type SyncConfigInput } from "../../functions/core/config.js";
 import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
 import { testConfig } from "../helpers/config.js";
+import { grantedActions, resolve, roleStatements } from "../helpers/iam.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf";
@@ -202,6 +203,14 @@ describe("the deployable stack", () => {
     t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ LEDGER_TABLE: { Ref: Match.stringLikeRegexp("PipelineLedger") } }) } });
   });
 
+  it("has no reconcile without config.reconcile: no third Lambda, schedule, alarms, output or dashboard row", () => {
+    expect(config.reconcile).toBeUndefined();
+    t.resourceCountIs("AWS::Lambda::Function", 2);
+    t.resourceCountIs("AWS::Scheduler::Schedule", 1);
+    expect(Object.keys(t.findOutputs("ReconcileFunctionName"))).toEqual([]);
+    expect(JSON.stringify(t.toJSON())).not.toMatch(/reconcile/i);
+  });
+
   it("outputs what the CLI finds the stack's resources by: queues, functions, ledger, alarm names, config hash", () => {
     const outputs = t.findOutputs("*");
     for (const o of ["QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn", "ExtractorFunctionName", "ConsumerFunctionName", "DashboardUrl", "AlarmTopicArn", "CredentialsSecretArn", "LedgerTableName"]) {
@@ -213,6 +222,142 @@ describe("the deployable stack", () => {
     expect(names).toHaveLength(7);
     for (const n of names) expect(n.startsWith(prefix), n).toBe(true);
     expect(outputs.ConfigHash?.Value).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe("the reconcile (config reconcile)", () => {
+  const PSEUDO = { region: "eu-west-1", account: "123456789012" };
+  let t: Template;
+  let stack: Auth0SyncStack;
+  beforeAll(() => {
+    // Bundled for real: the handler is functions/reconcile/handler.ts. No credentials secret: the stack creates one.
+    ({ template: t, stack } = synth({ reconcile: { schedule: "rate(12 hours)", driftAlarmShare: 0.1 } }, true));
+  }, 120_000);
+
+  const logical = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+  const reconcileFn = () => {
+    const r = stack.pipeline.reconcile;
+    expect(r).toBeDefined();
+    return t.findResources("AWS::Lambda::Function")[logical(r!.fn)] as { Properties: Record<string, unknown> };
+  };
+
+  it("adds a third Lambda, named after the stack, with 15 minutes, one instance at a time, the queue, the ledger and the created secret", () => {
+    expect(Object.keys(t.findResources("AWS::Lambda::Function"))).toHaveLength(3);
+    const p = reconcileFn().Properties;
+    expect(p.FunctionName).toBe("test-reconcile");
+    expect(stack.pipeline.reconcile!.functionName).toBe("test-reconcile");
+    expect(p.Timeout).toBe(900);
+    expect(p.ReservedConcurrentExecutions).toBe(1);
+    expect([p.Runtime, p.Architectures, p.Handler]).toEqual(["nodejs24.x", ["arm64"], "index.handler"]);
+    expect((p.Environment as { Variables: Record<string, unknown> }).Variables).toEqual({
+      POWERTOOLS_SERVICE_NAME: "test-sync-reconcile",
+      POWERTOOLS_METRICS_NAMESPACE: "Auth0Sync",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      NODE_OPTIONS: "--enable-source-maps",
+      QUEUE_URL: { Ref: logical(stack.pipeline.queue) },
+      LEDGER_TABLE: { Ref: logical(stack.pipeline.ledger.table) },
+      AUTH0_CREDENTIALS_SECRET_ARN: { Ref: expect.stringMatching(/^PipelineAuth0Credentials/) },
+    });
+    expect(p.LoggingConfig).toEqual({ LogGroup: { Ref: expect.stringMatching(/reconcilelogs/) } });
+    expect(t.findOutputs("ReconcileFunctionName").ReconcileFunctionName?.Value).toEqual({ Ref: logical(stack.pipeline.reconcile!.fn) });
+  });
+
+  it("schedules the reconcile on its own expression, with the schedule DLQ and the schedule's input", () => {
+    t.resourceCountIs("AWS::Scheduler::Schedule", 2);
+    t.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(12 hours)",
+      State: "ENABLED",
+      Target: {
+        Arn: { "Fn::GetAtt": [logical(stack.pipeline.reconcile!.fn), "Arn"] },
+        Input: JSON.stringify({ source: "schedule" }),
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 900 },
+        DeadLetterConfig: { Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("ScheduleDeadLetterQueue"), "Arn"] } },
+      },
+    });
+  });
+
+  it("grants its role exactly the handler's calls: the ledger, SendMessage, the credentials secret, and invoking itself only", () => {
+    const statements = roleStatements(t, "auth0-sync test-sync reconcile");
+    expect(grantedActions(statements)).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "lambda:InvokeFunction",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "secretsmanager:GetSecretValue",
+      "sqs:SendMessage",
+    ]);
+    const on = (action: string) => statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat().map((r) => resolve(r, PSEUDO)));
+    expect(on("dynamodb:Scan")).toEqual([`logical:${logical(stack.pipeline.ledger.table)}`]);
+    expect(on("sqs:SendMessage")).toEqual([`logical:${logical(stack.pipeline.queue)}`]);
+    expect(on("secretsmanager:GetSecretValue")).toEqual([expect.stringMatching(/^logical:PipelineAuth0Credentials/)]);
+    // Its own unqualified ARN, from the name: no reference to the function (which depends on this policy).
+    expect(on("lambda:InvokeFunction")).toEqual(["arn:aws:lambda:eu-west-1:123456789012:function:test-reconcile"]);
+    // The extractor's and consumer's roles are as before: nobody else may invoke or batch-write.
+    for (const fn of ["extractor", "consumer"]) {
+      const other = grantedActions(roleStatements(t, `auth0-sync test-sync ${fn}`));
+      expect(other.filter((a) => a.startsWith("lambda:") || a === "dynamodb:BatchWriteItem"), fn).toEqual([]);
+    }
+  });
+
+  it("alarms when the drifted share of managed users exceeds driftAlarmShare (max over the reconcile's period), and when it fails", () => {
+    t.resourceCountIs("AWS::CloudWatch::Alarm", 9);
+    const metric = (name: string) => ({
+      Id: Match.anyValue(),
+      MetricStat: {
+        Metric: { Namespace: "Auth0Sync", MetricName: name, Dimensions: [{ Name: "service", Value: "test-sync-reconcile" }] },
+        Period: 43_200,
+        Stat: "Maximum",
+      },
+      ReturnData: false,
+    });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "auth0-sync-test-sync-ReconcileDriftHigh",
+      Threshold: 0.1,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: "IF(managed > 0, drifted / managed, 0)", ReturnData: true }), metric("ReconcileManaged"), metric("ReconcileDrifted")]),
+    });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "auth0-sync-test-sync-ReconcileFailed",
+      MetricName: "Errors",
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: logical(stack.pipeline.reconcile!.fn) } }],
+      Threshold: 0,
+    });
+  });
+
+  it("draws a reconcile row on the dashboard, and its errors, throttles and duration with the other Lambdas'", () => {
+    const dash = Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0] as { Properties: { DashboardBody: unknown } };
+    const body = JSON.stringify(dash.Properties.DashboardBody);
+    for (const text of ["ReconcileUsersScanned", "ReconcileManaged", "ReconcileDrifted", "ReconcileRepaired", "ReconcileAdopted", "ReconcileAuth0Calls", "drifted / managed", "reconcile errors", "reconcile throttles", "ReconcileDriftHigh"]) {
+      expect(body, text).toContain(text);
+    }
+  });
+
+  it("passes cdk-nag with the config's own secret and tracing (one more acknowledged X-Ray finding), and no created secret in its environment", () => {
+    // synth throws on any unacknowledged finding.
+    const { template } = synth({
+      reconcile: {},
+      lambda: { tracing: true },
+      auth0: { domain: "acme.eu.auth0.com", connection: "db", credentialsSecretArn: SECRET },
+    });
+    const fn = Object.values(template.findResources("AWS::Lambda::Function", { Properties: { FunctionName: "test-reconcile" } }))[0] as { Properties: { Environment: { Variables: Record<string, unknown> }; TracingConfig: unknown } };
+    expect(fn.Properties.Environment.Variables.AUTH0_CREDENTIALS_SECRET_ARN).toBeUndefined();
+    expect(fn.Properties.TracingConfig).toEqual({ Mode: "Active" });
+    template.hasResourceProperties("AWS::Scheduler::Schedule", { ScheduleExpression: "rate(1 day)" });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", { AlarmName: "auth0-sync-test-sync-ReconcileDriftHigh", Threshold: 0.05 });
+    const statements = roleStatements(template, "auth0-sync test-sync reconcile");
+    expect(statements.filter((s) => [s.Action].flat().includes("secretsmanager:GetSecretValue")).map((s) => s.Resource)).toEqual([SECRET]);
+  });
+
+  it("refuses a stack name that makes the function name longer than Lambda allows", () => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    expect(() => new Auth0SyncStack(app, "s".repeat(60), { config: testConfig({ reconcile: {} }), env: { account: "123456789012", region: "eu-west-1" } })).toThrow(/longer than 64 characters/);
   });
 });
 

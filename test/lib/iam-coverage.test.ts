@@ -7,10 +7,12 @@
  * in the synthesized stack (action and resource), and each action a role holds must be one a handler was seen to
  * call, or one AWS calls on the function's behalf (listed below with the reason).
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { clearCaches } from "@aws-lambda-powertools/parameters";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
@@ -18,7 +20,9 @@ import { defaultDeps as consumerDefaultDeps } from "../../functions/consumer/han
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { AwsCall, LambdaName } from "../../local/aws-calls.js";
-import { runLocalPipeline, type LocalEnvironment } from "../../local/pipeline.js";
+import { runLocalPipeline, runLocalReconcile, type LocalEnvironment } from "../../local/pipeline.js";
+import type { TenantState } from "../../local/auth0-emulator.js";
+import { defaultDeps as reconcileDefaultDeps } from "../../functions/reconcile/handler.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { allows, grantedActions, roleStatements } from "../helpers/iam.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -47,11 +51,20 @@ const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
     "sqs:GetQueueAttributes": "the event source mapping reads the queue",
     "sqs:GetQueueUrl": "the event source mapping resolves the queue",
   },
+  reconcile: {
+    ...XRAY,
+    "logs:CreateLogStream": "Lambda writes the function's logs",
+    "logs:PutLogEvents": "Lambda writes the function's logs",
+  },
 };
 
-/** The IAM action a recorded operation needs: SQS's batch operations are authorized by their single forms. */
+/**
+ * The IAM action a recorded operation needs: SQS's batch operations are authorized by their single forms, and
+ * Lambda's Invoke operation by lambda:InvokeFunction.
+ */
 function actionOf(c: AwsCall): string {
   const batch: Record<string, string> = { SendMessageBatch: "SendMessage", DeleteMessageBatch: "DeleteMessage", ChangeMessageVisibilityBatch: "ChangeMessageVisibility" };
+  if (c.service === "lambda" && c.operation === "Invoke") return "lambda:InvokeFunction";
   return `${c.service}:${c.service === "sqs" ? (batch[c.operation] ?? c.operation) : c.operation}`;
 }
 
@@ -66,6 +79,7 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     config = exampleConfigWith({
       mirror: { enabled: true, action: "delete", threshold: { maxCount: 1000, maxShare: 0.9 } },
       auth0: { maxRetries: 0 },
+      reconcile: { repair: true },
     });
     const dir = tempDir();
     const stateDir = join(dir, "state");
@@ -90,6 +104,29 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     });
     expect(skipped.skipped).toBe("another extract (run-elsewhere) is running");
 
+    // A reconcile: drift repaired (SendMessage), a user adopted (BatchWriteItem), a key two users carry (its seed
+    // taken back: DeleteItem), and an export longer than the function's time (the job recorded, the function
+    // invoked again to continue it).
+    const tenantFile = join(stateDir, "tenant.json");
+    const tenant = JSON.parse(readFileSync(tenantFile, "utf8")) as TenantState;
+    const user = (key: string) => tenant.users.find((u) => u.app_metadata.sync_key === key)!;
+    user("c-0002").given_name = "Edited";
+    const stranger = (id: string, key: string) => ({ ...user("c-0003"), user_id: `auth0|${id.padStart(24, "0")}`, email: `${id}@example.net`, app_metadata: { sync_key: key } });
+    tenant.users.push(stranger("adopt1", "x-1"), stranger("twin1", "x-2"), stranger("twin2", "x-2"));
+    writeFileSync(tenantFile, JSON.stringify(tenant));
+    const reconciled = await runLocalReconcile({
+      config,
+      stateDir,
+      csv,
+      rate: 500,
+      awsCalls: calls,
+      functionTimeoutMs: 2_000,
+      poll: { initialMs: 50, maxMs: 100 },
+      onEnvironment: (env) => env.emulator!.setExportJobSettings({ durationMs: 3_000 }),
+    });
+    expect(reconciled).toMatchObject({ drifted: 1, repaired: 1, adopted: 1, ambiguous: 1 });
+    expect(reconciled.invocations).toBeGreaterThan(1);
+
     // In AWS the consumer reads its Auth0 credentials from Secrets Manager (locally they come from the environment).
     const sm = mockClient(SecretsManagerClient);
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ client_id: "id", client_secret: "secret" }) });
@@ -97,9 +134,14 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     try {
       delete process.env.AUTH0_CLIENT_ID;
       delete process.env.AUTH0_CLIENT_SECRET;
-      Object.assign(process.env, { SYNC_CONFIG: JSON.stringify(config), AUTH0_CREDENTIALS_SECRET_ARN: SECRET_ARN, LEDGER_TABLE: local.table, AWS_REGION: "eu-west-1" });
+      Object.assign(process.env, { SYNC_CONFIG: JSON.stringify(config), AUTH0_CREDENTIALS_SECRET_ARN: SECRET_ARN, LEDGER_TABLE: local.table, QUEUE_URL: "http://127.0.0.1:9/000000000000/unused", AWS_REGION: "eu-west-1" });
       await consumerDefaultDeps({ logger: new Logger({ logLevel: "SILENT" }) });
       for (const c of sm.commandCalls(GetSecretValueCommand)) calls.push({ fn: "consumer", service: "secretsmanager", operation: "GetSecretValue", resources: { secretId: c.args[0].input.SecretId } });
+      // Powertools caches the secret per process: cleared so the reconcile's own read is seen.
+      sm.resetHistory();
+      clearCaches();
+      await reconcileDefaultDeps({ logger: new Logger({ logLevel: "SILENT" }) });
+      for (const c of sm.commandCalls(GetSecretValueCommand)) calls.push({ fn: "reconcile", service: "secretsmanager", operation: "GetSecretValue", resources: { secretId: c.args[0].input.SecretId } });
     } finally {
       process.env = saved;
       sm.restore();
@@ -130,6 +172,8 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     }
     if (r.workgroup) return `arn:aws:redshift-serverless:${PSEUDO.region}:${PSEUDO.account}:workgroup/0a1b2c3d-workgroup-id`;
     if (r.cluster) return `arn:aws:redshift:${PSEUDO.region}:${PSEUDO.account}:cluster:${r.cluster}`;
+    // The reconcile invokes itself by its fixed name (`${stack}-reconcile`); locally the function is "reconcile".
+    if (r.functionName) return `arn:aws:lambda:${PSEUDO.region}:${PSEUDO.account}:function:iam-${r.functionName}`;
     if (r.secretId) {
       expect(r.secretId).toBe(SECRET_ARN);
       return only("AWS::SecretsManager::Secret");
@@ -153,9 +197,20 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
       "sqs:SendMessage",
     ]);
     expect(seen("consumer")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"]);
+    expect(seen("reconcile")).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "lambda:InvokeFunction",
+      "secretsmanager:GetSecretValue",
+      "sqs:SendMessage",
+    ]);
   });
 
-  for (const fn of ["extractor", "consumer"] as const) {
+  for (const fn of ["extractor", "consumer", "reconcile"] as const) {
     it(`${fn}: each recorded call is allowed by its role (action and resource)`, () => {
       const statements = roleStatements(template, `auth0-sync ${config.name} ${fn}`);
       const denied = new Set<string>();

@@ -6,7 +6,7 @@ import { judgeManaged, maskEmail, repairs, seedFromSnapshot, type TenantUser } f
 import { currentArb, desiredArb } from "../helpers/arbitraries.js";
 
 const config = (roles?: { removeUnlisted: boolean }): DecisionConfig =>
-  ({ mode: "upsert", identity: { keyColumn: "id", emailColumn: "email", appMetadataKey: "sync_key" }, roles: roles && { column: "roles", ...roles } }) as DecisionConfig;
+  ({ mode: "upsert", identity: { keyColumn: "id", emailColumn: "email", appMetadataKey: "sync_key" }, roles: roles && { column: "roles", ...roles } });
 
 describe("reconcile: what counts as drift (core)", () => {
   it("drift names only what the sync owns, never a createOnly target; repairing it leaves the user in sync", () => {

@@ -2,7 +2,7 @@
  * The moving parts: the schedule, the extractor and consumer Lambdas, the queue and its DLQ, the ledger, the
  * secrets, and least-privilege IAM for each; with `reconcile`, the reconcile (lib/reconcile.ts).
  */
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -14,6 +14,7 @@ import { Construct } from "constructs";
 import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile.js";
+import { grantWarehouseRead } from "./warehouse-grants.js";
 import { SyncFunction } from "./sync-function.js";
 import { SyncQueues } from "./sync-queues.js";
 
@@ -111,44 +112,11 @@ export class Pipeline extends Construct {
 
   /** The extractor: the queue it fills, its ledger calls, and the Data API on the configured warehouse. */
   private grantExtractor(config: SyncConfig): void {
-    const stack = Stack.of(this);
     const fn = this.extractor;
     // SendMessageBatch (authorized as SendMessage) and the queue depth its admission reads.
     this.queue.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
     this.ledger.grantExtractor(fn);
-    const src = config.source;
-    const dataTarget = src.clusterIdentifier
-      ? stack.formatArn({ service: "redshift", resource: "cluster", resourceName: src.clusterIdentifier, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
-      : (src.workgroupArn ?? stack.formatArn({ service: "redshift-serverless", resource: "workgroup", resourceName: "*" }));
-    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["redshift-data:ExecuteStatement"], resources: [dataTarget] }));
-    // The Data API's statement calls have no resource; the condition limits them to statements this role ran.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult"],
-        resources: ["*"],
-        conditions: { StringEquals: { "redshift-data:statement-owner-iam-userid": "${aws:userid}" } },
-      }),
-    );
-    if (src.secretArn) {
-      // The Data API reads the secret with the caller's permissions: GetSecretValue only (AWS's data-api-iam page).
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [src.secretArn] }));
-    } else if (src.workgroupName) {
-      // Serverless without a secret: temporary IAM database credentials for this role.
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["redshift-serverless:GetCredentials"], resources: [dataTarget] }));
-    }
-    Validations.of(fn.role).acknowledge({
-      id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-      reason:
-        "DescribeStatement and GetStatementResult take no resource ARN; the statement-owner condition limits them to this role's own statements." +
-        (config.lambda.tracing ? " X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." : ""),
-    });
-    if (src.workgroupName && !src.workgroupArn) {
-      Validations.of(fn.role).acknowledge({
-        // cdk-nag names the resource as the template has it: pseudo parameters as <AWS::...>, literals as they are.
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:redshift-serverless:${Token.isUnresolved(stack.region) ? "<AWS::Region>" : stack.region}:${Token.isUnresolved(stack.account) ? "<AWS::AccountId>" : stack.account}:workgroup/*]`,
-        reason: "A workgroup ARN carries an id the config does not name; it is limited to this account and region. Set source.workgroupArn to scope it to one workgroup.",
-      });
-    }
+    grantWarehouseRead(fn, config);
   }
 
   /** The consumer: its ledger calls and the Auth0 credentials (the queue's come with its event source). */

@@ -14,6 +14,7 @@ import { Construct } from "constructs";
 import type { SyncConfig } from "../functions/core/config.js";
 import type { LedgerTable } from "./ledger-table.js";
 import { SyncFunction } from "./sync-function.js";
+import { grantWarehouseRead } from "./warehouse-grants.js";
 
 export type ReconcileSettings = NonNullable<SyncConfig["reconcile"]>;
 
@@ -78,7 +79,11 @@ export class Reconcile extends Construct {
     // to the function would make its role's policy depend on the function, which depends on the policy).
     const self = stack.formatArn({ service: "lambda", resource: "function", resourceName: this.functionName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [self] }));
-    if (props.config.lambda.tracing) {
+    if (props.config.identity.keyColumn) {
+      // Users with no sync key are matched to the table's rows by email: the warehouse is read as the extractor
+      // reads it (the acknowledgement there covers X-Ray too).
+      grantWarehouseRead(fn, props.config);
+    } else if (props.config.lambda.tracing) {
       Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });
     }
   }

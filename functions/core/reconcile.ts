@@ -111,3 +111,12 @@ export function seedFromSnapshot(user: TenantUser, claimants: number, config: De
   if (claimants > 1) return { kind: "ambiguous", key, reason: `${claimants} Auth0 users carry this identity key` };
   return { kind: "seed", key, userId: user.user_id };
 }
+
+/**
+ * An Auth0 user with no sync key, and the keys of the rows with its email: one row adopts it; several rows sharing
+ * the email are ambiguous (never guessed).
+ */
+export function matchByEmail(rowKeys: string[]): { kind: "row"; key: string } | { kind: "ambiguous"; reason: string } {
+  const keys = [...new Set(rowKeys)];
+  return keys.length === 1 ? { kind: "row", key: keys[0]! } : { kind: "ambiguous", reason: `${keys.length} rows have this email` };
+}

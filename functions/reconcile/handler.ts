@@ -10,12 +10,14 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../adapters/auth0/client.js";
 import { Pacer } from "../adapters/auth0/pacer.js";
 import { Auth0Snapshot } from "../adapters/auth0/snapshot.js";
 import { Ledger } from "../adapters/ledger/ledger.js";
+import { RedshiftSource } from "../adapters/redshift/source.js";
 import { loadAuth0Credentials, loadConfig } from "../adapters/runtime/config.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
@@ -53,6 +55,8 @@ export const defaultDeps: ReconcileDepsFactory = async ({ logger }) => {
     ledger: new Ledger(new DynamoDBClient({}), table),
     auth0,
     reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection }),
+    // With a key column, users with no sync key are matched to the table's rows by email.
+    rows: config.identity.keyColumn ? new RedshiftSource(new RedshiftDataClient({}), config.source) : undefined,
     send: (bodies) => sender.send(bodies),
     logger,
     repair: config.reconcile?.repair ?? true,

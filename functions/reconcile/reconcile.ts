@@ -9,8 +9,9 @@ import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { SyncOperation } from "../adapters/sqs/message.js";
 import { packMessages } from "../adapters/sqs/sender.js";
 import type { SyncConfig } from "../core/config.js";
-import { judgeManaged, repairs, seedFromSnapshot, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
-import { hashKey } from "../core/profile.js";
+import { judgeManaged, matchByEmail, repairs, seedFromSnapshot, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { hashKey, ProfileMapper } from "../core/profile.js";
+import type { RowSource } from "../core/source.js";
 import type { TenantSnapshot } from "../core/snapshot.js";
 
 export interface ReconcileDeps {
@@ -22,6 +23,11 @@ export interface ReconcileDeps {
   logger: Pick<Logger, "info" | "warn">;
   /** Repair the drift found (the config's `reconcile.repair`); false reports it only. */
   repair: boolean;
+  /**
+   * The table's rows, to match Auth0 users that carry no sync key to a row by email (with a key column). Without
+   * it such users are not adopted (the next sync finds them by email, as before).
+   */
+  rows?: RowSource;
   /** Reads and reports; writes nothing (neither the ledger nor the queue). */
   dryRun?: boolean;
   runId?: string;
@@ -51,7 +57,7 @@ export interface ReconcileResult {
   repaired: number;
   /** Users the ledger learned from the export (onboarding, or a lost ledger rebuilt). */
   adopted: number;
-  /** Keys several Auth0 users carry: not adopted, never guessed. */
+  /** Keys several Auth0 users carry, or emails several rows share: not adopted, never guessed. */
   ambiguous: number;
   /** Managed users left alone (blocked by mirror mode). */
   leftAlone: number;
@@ -87,6 +93,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   /** Keys seeded from the export, with the user that claimed each; a key claimed twice is ambiguous. */
   const seededBy = new Map<string, string>();
   const ambiguous = new Set<string>();
+  /** Users with no sync key (with a key column), by email: matched to a row's key after the export (`adoptByEmail`). */
+  const unkeyed = new Map<string, TenantUser>();
+  let emailAmbiguous = 0;
 
   const judge = (entry: LedgerEntry, actual: TenantUser | undefined) => {
     const verdict = judgeManaged(entry, actual, config);
@@ -118,6 +127,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
       const claimedBy = key === undefined ? undefined : seededBy.get(key);
       const seed = seedFromSnapshot(user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, config);
       if (seed.kind === "ambiguous") ambiguous.add(seed.key);
+      if (seed.kind === "unkeyed" && deps.rows && typeof user.email === "string" && user.email !== "") unkeyed.set(user.email.toLowerCase(), user);
       if (seed.kind !== "seed") continue;
       const known = entries.get(seed.key);
       // A key the sync manages under another user, or has applied a row to, is not the export's to seed.
@@ -142,12 +152,18 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     for (const entry of entries.values()) judge(entry, undefined);
   }
 
+  if (unkeyed.size > 0 && deps.rows) {
+    const byEmail = await adoptByEmail(deps, unkeyed, seededBy, runId);
+    emailAmbiguous = byEmail.ambiguous;
+    if (write && byEmail.seeds.length > 0) await ledger.putMany(byEmail.seeds);
+  }
+
   // A key several Auth0 users carry is never guessed: its seed is taken back, the next sync looks it up.
   for (const key of ambiguous) {
     logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: keyLabel(key) });
     if (write) await ledger.delete(key);
   }
-  result.ambiguous = ambiguous.size;
+  result.ambiguous = ambiguous.size + emailAmbiguous;
   result.adopted = seededBy.size - ambiguous.size;
 
   if (write && repairOps.length > 0) {
@@ -159,6 +175,39 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   result.elapsedMs = Date.now() - started;
   logger.info("reconcile finished", { ...result, drift: undefined });
   return result;
+}
+
+/**
+ * Auth0 users with no sync key, matched to the table by the row's email (the core's `matchByEmail`): a row whose
+ * key the ledger does not know seeds it with that user; an email two rows share is ambiguous. Returns the seeds.
+ */
+async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser>, seededBy: Map<string, string>, runId: string): Promise<{ seeds: LedgerEntry[]; ambiguous: number }> {
+  const mapper = new ProfileMapper(deps.config);
+  const keysByEmail = new Map<string, string[]>();
+  let row = 0;
+  for await (const page of deps.rows!.pages()) {
+    for (const r of page.rows) {
+      const mapped = mapper.map(r, ++row);
+      if (!mapped.ok || !unkeyed.has(mapped.profile.email)) continue;
+      keysByEmail.set(mapped.profile.email, [...(keysByEmail.get(mapped.profile.email) ?? []), mapped.profile.key]);
+    }
+  }
+  const matches = [...keysByEmail].map(([email, keys]) => ({ user: unkeyed.get(email)!, match: matchByEmail(keys) }));
+  const entries = await deps.ledger.getMany(matches.flatMap((m) => (m.match.kind === "row" ? [m.match.key] : [])));
+  const seeds: LedgerEntry[] = [];
+  let ambiguous = 0;
+  for (const { user, match } of matches) {
+    if (match.kind === "ambiguous") {
+      ambiguous++;
+      deps.logger.warn("ambiguous email: several rows have it", { runId, userId: user.user_id });
+      continue;
+    }
+    const known = entries.get(match.key);
+    if (known?.managed || known?.profile || seededBy.has(match.key)) continue;
+    seededBy.set(match.key, user.user_id);
+    seeds.push({ key: match.key, userId: user.user_id, managed: false, observed: user, lastRunSeen: runId });
+  }
+  return { seeds, ambiguous };
 }
 
 function count(result: ReconcileResult, verdict: Verdict): void {

@@ -5,6 +5,7 @@
  */
 import { Auth0Snapshot } from "../../functions/adapters/auth0/snapshot.js";
 import { QueueSender } from "../../functions/adapters/sqs/sender.js";
+import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { OUTCOMES, type Outcome, type OutcomeEvent } from "../../functions/core/outcomes.js";
 import { createReconcileHandler } from "../../functions/reconcile/handler.js";
@@ -53,6 +54,7 @@ export async function runLocalReconcile(opts: LocalReconcileOptions): Promise<Lo
         ledger: env.ledgerFor!("reconcile"),
         auth0,
         reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection, poll: { initialMs: opts.poll?.initialMs ?? 100, maxMs: opts.poll?.maxMs ?? 1000 } }),
+        rows: config.identity.keyColumn ? new RedshiftSource(env.redshiftClient("reconcile"), config.source, { minMs: 10, maxMs: 200 }) : undefined,
         send: (bodies) => sender.send(bodies),
         logger,
         repair: opts.repair ?? config.reconcile?.repair ?? true,

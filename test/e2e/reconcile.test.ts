@@ -98,6 +98,8 @@ describe("reconcile: onboarding a tenant that already holds the users", () => {
     cpSync(tenantFile(first), tenantFile(state), { recursive: true });
     editTenant(state, (t) => {
       for (const k of ["c-0011", "c-0012", "c-0013"]) byKey(t, k)!.given_name = "Differs";
+      // Two users without a sync key (created by hand): matched to their rows by email.
+      for (const k of ["c-0021", "c-0022"]) delete byKey(t, k)!.app_metadata.sync_key;
     });
 
     const r = await runLocalReconcile({ config, stateDir: state, csv, rate: 500 });
@@ -106,8 +108,10 @@ describe("reconcile: onboarding a tenant that already holds the users", () => {
     expect(r.auth0Calls).toBeLessThanOrEqual(15);
 
     const next = await runLocalPipeline({ config, stateDir: state, csv, rate: 500 });
-    expect(next).toMatchObject({ rowsRead: N, updated: 3, unchanged: N - 3, created: 0, unaccounted: 0 });
-    expect(next.auth0Calls).toBe(3);
+    // One PATCH per user that differs: three names, and the two sync keys set.
+    expect(next).toMatchObject({ rowsRead: N, updated: 5, unchanged: N - 5, created: 0, unaccounted: 0 });
+    expect(next.auth0Calls).toBe(5);
+    expect(byKey(readTenant(state), "c-0021")?.email).toBe("user21@example.com");
     expect(await runLocalPipeline({ config, stateDir: state, csv, rate: 500 })).toMatchObject({ unchanged: N, auth0Calls: 0 });
   }, 180_000);
 

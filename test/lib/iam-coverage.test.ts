@@ -55,6 +55,7 @@ const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
     ...XRAY,
     "logs:CreateLogStream": "Lambda writes the function's logs",
     "logs:PutLogEvents": "Lambda writes the function's logs",
+    "redshift-serverless:GetCredentials": "the Data API gets temporary database credentials for the role (no source.secretArn)",
   },
 };
 
@@ -113,6 +114,8 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     user("c-0002").given_name = "Edited";
     const stranger = (id: string, key: string) => ({ ...user("c-0003"), user_id: `auth0|${id.padStart(24, "0")}`, email: `${id}@example.net`, app_metadata: { sync_key: key } });
     tenant.users.push(stranger("adopt1", "x-1"), stranger("twin1", "x-2"), stranger("twin2", "x-2"));
+    // A user with no sync key whose email is a row's (c-0005, rejected by the first run): matched by reading the rows.
+    tenant.users.push({ ...stranger("byemail", "-"), email: "user5@example.com", app_metadata: {} });
     writeFileSync(tenantFile, JSON.stringify(tenant));
     const reconciled = await runLocalReconcile({
       config,
@@ -124,7 +127,7 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
       poll: { initialMs: 50, maxMs: 100 },
       onEnvironment: (env) => env.emulator!.setExportJobSettings({ durationMs: 3_000 }),
     });
-    expect(reconciled).toMatchObject({ drifted: 1, repaired: 1, adopted: 1, ambiguous: 1 });
+    expect(reconciled).toMatchObject({ drifted: 1, repaired: 1, adopted: 2, ambiguous: 1 });
     expect(reconciled.invocations).toBeGreaterThan(1);
 
     // In AWS the consumer reads its Auth0 credentials from Secrets Manager (locally they come from the environment).
@@ -205,6 +208,9 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
       "dynamodb:PutItem",
       "dynamodb:Scan",
       "lambda:InvokeFunction",
+      "redshift-data:DescribeStatement",
+      "redshift-data:ExecuteStatement",
+      "redshift-data:GetStatementResult",
       "secretsmanager:GetSecretValue",
       "sqs:SendMessage",
     ]);

@@ -276,7 +276,7 @@ describe("the reconcile (config reconcile)", () => {
     });
   });
 
-  it("grants its role exactly the handler's calls: the ledger, SendMessage, the credentials secret, and invoking itself only", () => {
+  it("grants its role exactly the handler's calls: the ledger, SendMessage, the credentials secret, the warehouse read (with a key column) and invoking itself only", () => {
     const statements = roleStatements(t, "auth0-sync test-sync reconcile");
     expect(grantedActions(statements)).toEqual([
       "dynamodb:BatchGetItem",
@@ -288,6 +288,10 @@ describe("the reconcile (config reconcile)", () => {
       "lambda:InvokeFunction",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
+      "redshift-data:DescribeStatement",
+      "redshift-data:ExecuteStatement",
+      "redshift-data:GetStatementResult",
+      "redshift-serverless:GetCredentials",
       "secretsmanager:GetSecretValue",
       "sqs:SendMessage",
     ]);

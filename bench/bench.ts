@@ -1,11 +1,17 @@
 /**
  * `npm run bench` (through bench/run.ts): the sync against the Auth0 emulator at a fixed budget and latency, through the real handlers
  * in the local pipeline (each consumer instance with its own pacer and token cache, as in AWS), next to the naive
- * baseline (bench/baseline.ts) on the same emulator settings; then the extractor alone at scale. Prints a Markdown
- * table and writes bench/results/<time>.json, bench/results/latest.json and an SVG of scenario 1's calls/s.
+ * baseline (bench/baseline.ts) on the same emulator settings; then the extractor alone at scale; then the
+ * reconcile's scenarios (bench/reconcile.ts): the snapshot reader's memory at two tenant sizes, and onboarding a
+ * tenant that already holds the users. Prints a Markdown table and writes bench/results/<time>.json,
+ * bench/results/latest.json and an SVG of scenario 1's calls/s.
  *
  *   npm run bench -- [--quick] [--rows N] [--rate RPS] [--latency-ms M] [--jitter-ms J] [--baseline-rows N]
- *                    [--extractor-rows A,B] [--no-extractor]
+ *                    [--extractor-rows A,B] [--no-extractor] [--snapshot-users A,B] [--onboard-rows N]
+ *                    [--no-reconcile] [--only reconcile] [--out DIR]
+ *
+ * `--only reconcile` runs the reconcile's scenarios alone and writes bench/results/<time>.json only (latest.json
+ * and the SVG stay those of the last whole run).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,6 +34,7 @@ import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary } from ".
 import { RedshiftDataEmulator } from "../local/redshift-data-emulator.js";
 import { naiveSync } from "./baseline.js";
 import { callsPerSecondSvg } from "./chart.js";
+import { onboarding, snapshotMemory, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -39,6 +46,10 @@ const { values: a } = parseArgs({
     "baseline-rows": { type: "string" },
     "extractor-rows": { type: "string" },
     "no-extractor": { type: "boolean" },
+    "snapshot-users": { type: "string" },
+    "onboard-rows": { type: "string" },
+    "no-reconcile": { type: "boolean" },
+    only: { type: "string" },
     out: { type: "string" },
   },
 });
@@ -50,6 +61,16 @@ const JITTER = Number(a["jitter-ms"] ?? 20);
 // The baseline is sequential: its time grows linearly with rows, so it may run on a prefix and be scaled.
 const BASELINE_ROWS = Math.min(N, Number(a["baseline-rows"] ?? (quick ? 250 : 2_000)));
 const EXTRACTOR_ROWS = (a["extractor-rows"] ?? (quick ? "20000,200000" : "100000,1000000")).split(",").map(Number);
+const SNAPSHOT_USERS = (a["snapshot-users"] ?? (quick ? "10000,50000" : "10000,100000")).split(",").map(Number);
+// The demo's warehouse, as `npm start` seeds it: 2,000 rows, 1,923 of them valid users.
+const ONBOARD_ROWS = Number(a["onboard-rows"] ?? 2_000);
+// Onboarding counts calls, not time: a fast tenant keeps it short (calls are the same at any rate without 429s).
+const ONBOARD_RATE = 500;
+// The snapshot reader once more with V8's old generation capped this low: a reader that kept the users could not finish.
+const SNAPSHOT_CAP_MB = 40;
+if (a.only !== undefined && a.only !== "reconcile") throw new Error(`--only ${a.only}: only "reconcile" is known`);
+const ONLY_RECONCILE = a.only === "reconcile";
+const RUN_RECONCILE = ONLY_RECONCILE || !a["no-reconcile"];
 const OUT = a.out ?? "bench/results";
 
 const example = readFileSync(new URL("../config/example.yml", import.meta.url), "utf8");
@@ -275,41 +296,125 @@ async function extractorScale(rows: number): Promise<ExtractorFigures> {
 const fmt = (v: number, d = 1) => v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const root = mkdtempSync(join(tmpdir(), "auth0-sync-bench-"));
 const startedAt = new Date();
-try {
-  const share = consumerBudget(config);
-  process.stderr.write(`bench: ${N} rows, budget ${RATE} requests/s (burst ${RATE}), latency ${LATENCY} ms + up to ${JITTER} ms, ${share.maxConcurrency} consumer instances\n`);
-  const sync = await syncScenarios(root);
-  const naive = await baselineScenarios();
-  for (let i = 0; i < 3; i++) {
-    const s = sync[i]!.figures;
-    const b = naive[i]!;
-    s.speedup = b.wallS / s.wallS;
-  }
-  const extractor: ExtractorFigures[] = [];
-  if (!a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
 
-  const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
-  const lines = [
-    `Auth0 emulator at ${RATE} requests/s (burst ${RATE}), ${LATENCY} ms + up to ${JITTER} ms latency; N = ${fmt(N, 0)} rows; ${share.maxConcurrency} consumer instances of ${fmt(share.rps, 2)} requests/s each.`,
-    `Wall time: this sync from the extractor's start to the last user's outcome (starting the local stand-ins and saving their state, ${sync.map((s) => fmt((s.summary.elapsedMs - s.summary.syncMs) / 1000)).join(", ")} s in scenarios 1-3, is not part of a run and not counted); the naive script from its start to its end.`,
-    "",
-    "| scenario | approach | wall time (s) | Auth0 calls | calls/row | 429s | utilisation | ideal time (s) | ideal/actual | speedup |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ];
-  for (let i = 0; i < 3; i++) {
-    for (const f of [sync[i]!.figures, naive[i]!]) {
-      const note = f.measuredRows !== f.rows ? ` (measured on ${fmt(f.measuredRows, 0)} rows, x${fmt(f.rows / f.measuredRows, 0)})` : "";
+/** The reconcile's scenarios as Markdown: the snapshot reader's memory, then onboarding. */
+function reconcileLines(memory: SnapshotMemoryFigures[], onboard: OnboardingFigures | undefined): string[] {
+  const lines: string[] = [];
+  if (memory.length > 0) {
+    const meta = memory[0]!;
+    lines.push(
+      "",
+      `Snapshot reader (\`Auth0Snapshot\`: export job, then the gzip NDJSON streamed and the users counted), in a process of its own; the emulator, which holds the tenant, in the parent. Users with every profile field and ${fmt(meta.metadataBytesPerUser, 0)} bytes of metadata (about ${fmt(meta.lineBytesPerUser, 0)} bytes a line); memory sampled every 20 ms and every 1,000 users; "before" after a full GC, once the modules are loaded; "after GC" once the users are read and a full GC ran:`,
+      "",
+      "| users | V8 old space | file (MB, gzip) | job wait (s) | stream (s) | users/s | heapUsed before (MB) | peak heapUsed (MB) | heapUsed after GC (MB) | RSS before (MB) | peak RSS (MB) |",
+      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const m of memory) {
       lines.push(
-        `| ${f.scenario} | ${f.approach === "sync" ? "this sync" : `naive${note}`} | ${fmt(f.wallS)} | ${fmt(f.calls, 0)} | ${fmt(f.callsPerRow, 3)} | ${fmt(f.status429, 0)} | ${f.calls >= 50 ? `${fmt(f.utilisation * 100)}%` : "-"} | ${fmt(f.idealS)} | ${fmt(f.idealOverActual * 100)}% | ${f.speedup !== undefined ? `${fmt(f.speedup)}x` : ""} |`,
+        `| ${fmt(m.users, 0)} | ${m.oldSpaceCapMb === undefined ? "default" : `capped at ${m.oldSpaceCapMb} MB`} | ${fmt(m.fileMb)} | ${fmt(m.waitS)} | ${fmt(m.streamS)} | ${fmt(m.usersPerS, 0)} | ${fmt(m.beforeHeapMb)} | ${fmt(m.peakHeapUsedMb)} | ${fmt(m.afterGcHeapMb)} | ${fmt(m.beforeRssMb)} | ${fmt(m.peakRssMb)} |`,
+      );
+    }
+    for (const cap of [undefined, SNAPSHOT_CAP_MB]) {
+      const runs = memory.filter((m) => m.oldSpaceCapMb === cap);
+      if (runs.length < 2) continue;
+      const lo = runs[0]!;
+      const hi = runs.at(-1)!;
+      lines.push(
+        "",
+        `${cap === undefined ? "Default heap" : `Old space capped at ${cap} MB`}: at ${fmt(hi.users, 0)} users / at ${fmt(lo.users, 0)} (${fmt(hi.users / lo.users, 0)}x the users): peak heapUsed ${fmt(hi.peakHeapUsedMb / lo.peakHeapUsedMb, 2)}x, peak RSS ${fmt(hi.peakRssMb / lo.peakRssMb, 2)}x, heapUsed after GC ${fmt(hi.afterGcHeapMb / lo.afterGcHeapMb, 2)}x.`,
       );
     }
   }
-  if (extractor.length > 0) {
-    lines.push("", "Extractor alone (Data API emulator -> local SQS, no Auth0, no ledger), in a process of its own:", "", "| rows | rows/s | SQS requests per 100 rows | messages | peak RSS (MB) | time (s) |", "| ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (const e of extractor) lines.push(`| ${fmt(e.rows, 0)} | ${fmt(e.rowsPerS, 0)} | ${fmt(e.sqsRequestsPer100Rows, 2)} | ${fmt(e.messages, 0)} | ${fmt(e.peakRssMb, 0)} | ${fmt(e.elapsedS)} |`);
-    if (extractor.length >= 2) lines.push("", `Peak RSS at ${fmt(extractor.at(-1)!.rows, 0)} rows / at ${fmt(extractor[0]!.rows, 0)} rows: ${fmt(extractor.at(-1)!.peakRssMb / extractor[0]!.peakRssMb, 2)}x.`);
+  if (onboard) {
+    const o = onboard;
+    const row = (label: string, s: { calls: number; status429: number; wallS: number }, outcome: string) => `| ${label} | ${fmt(s.calls, 0)} | ${fmt(s.calls / o.usersInTenant, 3)} | ${fmt(s.status429, 0)} | ${fmt(s.wallS)} | ${outcome} |`;
+    const sum = (x: OnboardingFigures["plainSync"]["summary"]) => `created ${x.created}, updated ${x.updated}, unchanged ${x.unchanged}, rejected ${x.rejected}`;
+    lines.push(
+      "",
+      `Onboarding a tenant that already holds the users: ${fmt(o.rows, 0)} demo rows, ${fmt(o.usersInTenant, 0)} users created by a first sync (state A); its tenant copied, with no ledger, into state B, with ${o.differing} user${o.differing === 1 ? "" : "s"} (every 100th) edited to differ; B's tenant copied into state C for the plain sync. Emulator at ${ONBOARD_RATE} requests/s; calls are the Management API requests it answered (tokens and the export file's download not counted):`,
+      "",
+      "| step | Auth0 calls | calls/user | 429s | time (s) | outcome |",
+      "| --- | ---: | ---: | ---: | ---: | --- |",
+      row("(a) plain sync, empty ledger (C)", o.plainSync, sum(o.plainSync.summary)),
+      row("(b) reconcile (B)", o.reconcile, `adopted ${o.reconcile.adopted}, ambiguous ${o.reconcile.ambiguous}, repaired ${o.reconcile.repaired}, ${o.reconcile.invocations} invocation(s)`),
+      row("(c) next sync (B)", o.nextSync, sum(o.nextSync.summary)),
+      row("(d) the sync after (B)", o.syncAfter, sum(o.syncAfter.summary)),
+      "",
+      `Calls by route: ${(["plainSync", "reconcile", "nextSync", "syncAfter"] as const)
+        .map((k, i) => `(${"abcd"[i]}) ${Object.entries(o[k].byRoute).map(([route, n]) => `${route.replace(/ 20\d$/, "").replace("/api/v2", "")} x${n}`).join(", ") || "none"}`)
+        .join("; ")}.`,
+      "",
+      `Target: (b) + (c) <= 1% of (a) + 1 per differing user = ${fmt(o.plainSync.calls * 0.01)} + ${o.differing} = ${fmt(o.target)}; measured ${fmt(o.reconcileAndNextSync, 0)}: ${o.met ? "met" : "NOT met"}.`,
+    );
   }
+  return lines;
+}
+
+try {
+  const share = consumerBudget(config);
+  const machine = { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+  const lines: string[] = [];
+  let sync: Awaited<ReturnType<typeof syncScenarios>> = [];
+  let naive: Figures[] = [];
+  const extractor: ExtractorFigures[] = [];
+  if (!ONLY_RECONCILE) {
+    process.stderr.write(`bench: ${N} rows, budget ${RATE} requests/s (burst ${RATE}), latency ${LATENCY} ms + up to ${JITTER} ms, ${share.maxConcurrency} consumer instances\n`);
+    sync = await syncScenarios(root);
+    naive = await baselineScenarios();
+    for (let i = 0; i < 3; i++) {
+      const s = sync[i]!.figures;
+      const b = naive[i]!;
+      s.speedup = b.wallS / s.wallS;
+    }
+    if (!a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
+  }
+  const snapshotMemoryFigures: SnapshotMemoryFigures[] = [];
+  let onboardingFigures: OnboardingFigures | undefined;
+  if (RUN_RECONCILE) {
+    for (const cap of [undefined, SNAPSHOT_CAP_MB]) {
+      for (const users of SNAPSHOT_USERS) {
+        process.stderr.write(`snapshot reader: ${users} users${cap === undefined ? "" : `, old space capped at ${cap} MB`}\n`);
+        snapshotMemoryFigures.push(await snapshotMemory(users, cap));
+      }
+    }
+    onboardingFigures = await onboarding({
+      config: parseConfig(example),
+      rows: ONBOARD_ROWS,
+      rate: ONBOARD_RATE,
+      root,
+      onProgress: progress,
+      log: (line) => {
+        done();
+        process.stderr.write(`${line}\n`);
+      },
+    });
+  }
+
+  if (!ONLY_RECONCILE) {
+    lines.push(
+      `Auth0 emulator at ${RATE} requests/s (burst ${RATE}), ${LATENCY} ms + up to ${JITTER} ms latency; N = ${fmt(N, 0)} rows; ${share.maxConcurrency} consumer instances of ${fmt(share.rps, 2)} requests/s each.`,
+      `Wall time: this sync from the extractor's start to the last user's outcome (starting the local stand-ins and saving their state, ${sync.map((s) => fmt((s.summary.elapsedMs - s.summary.syncMs) / 1000)).join(", ")} s in scenarios 1-3, is not part of a run and not counted); the naive script from its start to its end.`,
+      "",
+      "| scenario | approach | wall time (s) | Auth0 calls | calls/row | 429s | utilisation | ideal time (s) | ideal/actual | speedup |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (let i = 0; i < 3; i++) {
+      for (const f of [sync[i]!.figures, naive[i]!]) {
+        const note = f.measuredRows !== f.rows ? ` (measured on ${fmt(f.measuredRows, 0)} rows, x${fmt(f.rows / f.measuredRows, 0)})` : "";
+        lines.push(
+          `| ${f.scenario} | ${f.approach === "sync" ? "this sync" : `naive${note}`} | ${fmt(f.wallS)} | ${fmt(f.calls, 0)} | ${fmt(f.callsPerRow, 3)} | ${fmt(f.status429, 0)} | ${f.calls >= 50 ? `${fmt(f.utilisation * 100)}%` : "-"} | ${fmt(f.idealS)} | ${fmt(f.idealOverActual * 100)}% | ${f.speedup !== undefined ? `${fmt(f.speedup)}x` : ""} |`,
+        );
+      }
+    }
+    if (extractor.length > 0) {
+      lines.push("", "Extractor alone (Data API emulator -> local SQS, no Auth0, no ledger), in a process of its own:", "", "| rows | rows/s | SQS requests per 100 rows | messages | peak RSS (MB) | time (s) |", "| ---: | ---: | ---: | ---: | ---: | ---: |");
+      for (const e of extractor) lines.push(`| ${fmt(e.rows, 0)} | ${fmt(e.rowsPerS, 0)} | ${fmt(e.sqsRequestsPer100Rows, 2)} | ${fmt(e.messages, 0)} | ${fmt(e.peakRssMb, 0)} | ${fmt(e.elapsedS)} |`);
+      if (extractor.length >= 2) lines.push("", `Peak RSS at ${fmt(extractor.at(-1)!.rows, 0)} rows / at ${fmt(extractor[0]!.rows, 0)} rows: ${fmt(extractor.at(-1)!.peakRssMb / extractor[0]!.peakRssMb, 2)}x.`);
+    }
+  }
+  lines.push(...reconcileLines(snapshotMemoryFigures, onboardingFigures));
   lines.push("", `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.`);
+  if (lines[0] === "") lines.shift();
   const table = lines.join("\n");
   process.stdout.write(`${table}\n`);
 
@@ -317,19 +422,39 @@ try {
   const result = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    settings: { rows: N, rate: RATE, burst: RATE, latencyMs: LATENCY, jitterMs: JITTER, baselineRows: BASELINE_ROWS, consumerInstances: share.maxConcurrency, quick },
+    settings: {
+      rows: N,
+      rate: RATE,
+      burst: RATE,
+      latencyMs: LATENCY,
+      jitterMs: JITTER,
+      baselineRows: BASELINE_ROWS,
+      consumerInstances: share.maxConcurrency,
+      quick,
+      only: a.only,
+      snapshotUsers: RUN_RECONCILE ? SNAPSHOT_USERS : undefined,
+      onboardRows: RUN_RECONCILE ? ONBOARD_ROWS : undefined,
+      onboardRate: RUN_RECONCILE ? ONBOARD_RATE : undefined,
+      snapshotOldSpaceCapMb: RUN_RECONCILE ? SNAPSHOT_CAP_MB : undefined,
+    },
     machine,
     scenarios: sync.map((s) => ({ ...s.figures, summary: { ...s.summary, rejections: undefined } })),
     baseline: naive,
     extractor,
-    scenario1CallsPerSecond: sync[0]!.perSecond,
+    snapshotMemory: snapshotMemoryFigures,
+    onboarding: onboardingFigures,
+    scenario1CallsPerSecond: sync[0]?.perSecond,
     table,
   };
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
   writeFileSync(join(OUT, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(OUT, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(OUT, "latest.svg"), callsPerSecondSvg({ title: `Scenario 1: first sync of ${fmt(N, 0)} users, Auth0 calls per second`, perSecond: sync[0]!.perSecond ?? [], budget: RATE }));
-  process.stderr.write(`written: ${join(OUT, `${stamp}.json`)}, ${join(OUT, "latest.json")}, ${join(OUT, "latest.svg")}\n`);
+  if (ONLY_RECONCILE) {
+    process.stderr.write(`written: ${join(OUT, `${stamp}.json`)}\n`);
+  } else {
+    writeFileSync(join(OUT, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(OUT, "latest.svg"), callsPerSecondSvg({ title: `Scenario 1: first sync of ${fmt(N, 0)} users, Auth0 calls per second`, perSecond: sync[0]!.perSecond ?? [], budget: RATE }));
+    process.stderr.write(`written: ${join(OUT, `${stamp}.json`)}, ${join(OUT, "latest.json")}, ${join(OUT, "latest.svg")}\n`);
+  }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -1,0 +1,293 @@
+/**
+ * The reconcile's bench scenarios (issue 14), run by bench/bench.ts:
+ *
+ * - `snapshotMemory(n)`: an emulated tenant of n users (in the parent) is exported and read through
+ *   `Auth0Snapshot` in a child process (bench/snapshot-child.ts) that only counts the users; the child's peak
+ *   heapUsed and RSS, sampled every 20 ms, should not grow with n.
+ * - `onboarding(...)`: a tenant that already holds the demo's users meets an empty ledger. A plain sync there
+ *   (create -> 409 -> lookup -> ...) against a reconcile that adopts the users from the export, then the syncs
+ *   after it.
+ */
+import { spawn } from "node:child_process";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SyncConfig } from "../functions/core/config.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, type RequestLogEntry, type TenantState, type TenantUser } from "../local/auth0-emulator.js";
+import { runLocalPipeline, runLocalReconcile, type LocalRunSummary, type Progress } from "../local/pipeline.js";
+import { seededRandom } from "../local/random.js";
+
+// Scenario: snapshot reader memory.
+
+export interface SnapshotMemoryFigures {
+  users: number;
+  /** The child's old generation was capped at this many MB (absent: V8's default). */
+  oldSpaceCapMb?: number;
+  /** Average bytes of one user's user_metadata + app_metadata as JSON. */
+  metadataBytesPerUser: number;
+  /** Bytes of one user's NDJSON line, on average (uncompressed, as the emulator would write it). */
+  lineBytesPerUser: number;
+  /** The gzip file's size (content-length of the download). */
+  fileMb: number;
+  /** From the job's creation to its completion, seen by the reader (polls with backoff). */
+  waitS: number;
+  /** Download, gunzip, parse and count. */
+  streamS: number;
+  usersPerS: number;
+  beforeHeapMb: number;
+  beforeRssMb: number;
+  peakHeapUsedMb: number;
+  peakRssMb: number;
+  /** heapUsed after the read and a full collection: what the reader retains. */
+  afterGcHeapMb: number;
+  samples: number;
+  /** Management API calls of the reader (connection, job, polls). */
+  calls: number;
+}
+
+const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis", "Radia", "Linus", "Shafi", "Tim", "Niklaus"];
+const LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Ritchie", "Perlman", "Torvalds", "Goldwasser", "Berners-Lee", "Wirth"];
+const CITIES = ["Lisbon", "Oslo", "Toronto", "Nairobi", "Osaka", "Austin", "Dublin", "Santiago", "Melbourne", "Krakow"];
+
+/** n users as the emulator's state holds them: every profile field, metadata of a few hundred bytes, some blocked. */
+export function tenantUsers(n: number, seed = 7): TenantUser[] {
+  const r = seededRandom(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
+  const hex = (len: number) => Array.from({ length: len }, () => Math.floor(r() * 16).toString(16)).join("");
+  const users: TenantUser[] = [];
+  for (let i = 1; i <= n; i++) {
+    const first = pick(FIRST);
+    const last = pick(LAST);
+    const key = `c-${String(i).padStart(8, "0")}`;
+    const email = `${first}.${last}.${i}@example.com`.toLowerCase().replace(/[^a-z0-9.@-]/g, "");
+    const day = 1 + (i % 28);
+    users.push({
+      user_id: `auth0|${hex(24)}`,
+      connection: DEFAULT_CONNECTION,
+      email,
+      email_verified: r() < 0.8,
+      given_name: first,
+      family_name: last,
+      name: `${first} ${last}`,
+      nickname: email.split("@")[0]!,
+      picture: `https://avatars.example.com/${key}.png`,
+      phone_number: `+1${String(2000000000 + Math.floor(r() * 7999999999))}`,
+      ...(r() < 0.02 ? { blocked: true } : {}),
+      user_metadata: {
+        plan: pick(["free", "pro", "team", "enterprise"]),
+        preferences: { theme: pick(["light", "dark"]), newsletter: r() < 0.5, language: pick(["en", "fr", "de", "es", "pt"]), timezone: pick(["Europe/Lisbon", "America/Toronto", "Asia/Tokyo"]) },
+        notifications: { email: r() < 0.7, sms: r() < 0.2, push: r() < 0.5, digest: pick(["daily", "weekly", "never"]) },
+        company: `${last} & ${pick(LAST)} Ltd`,
+        job_title: pick(["Engineer", "Analyst", "Account Manager", "Designer", "Director of Operations"]),
+        address: { street: `${1 + Math.floor(r() * 999)} ${pick(LAST)} Street`, city: pick(CITIES), postal_code: String(10000 + Math.floor(r() * 89999)), country: pick(["PT", "NO", "CA", "KE", "JP", "US", "IE"]) },
+        signup_source: pick(["web", "ios", "android", "partner"]),
+        referral_code: hex(10),
+      },
+      app_metadata: { sync_key: key, tier: pick(["bronze", "silver", "gold"]), customer_since: `20${10 + (i % 15)}-0${1 + (i % 9)}-${String(day).padStart(2, "0")}`, account_id: `acct_${hex(16)}` },
+      created_at: "2025-06-01T00:00:00.000Z",
+      updated_at: "2026-01-01T00:00:00.000Z",
+      hasPassword: true,
+      roles: [],
+    });
+  }
+  return users;
+}
+
+/**
+ * Reads an export of n users in a child process. `oldSpaceCapMb` runs the child with V8's old generation capped
+ * (--max-old-space-size): a reader that kept what it read would fail there; one that streams only collects sooner.
+ */
+export async function snapshotMemory(n: number, oldSpaceCapMb?: number): Promise<SnapshotMemoryFigures> {
+  const users = tenantUsers(n);
+  const sampleUsers = users.slice(0, 1000);
+  const metadataBytesPerUser = sampleUsers.reduce((s, u) => s + JSON.stringify(u.user_metadata).length + JSON.stringify(u.app_metadata).length, 0) / sampleUsers.length;
+  const lineBytesPerUser =
+    sampleUsers.reduce((s, u) => {
+      const { connection: _c, hasPassword: _p, roles: _r, created_at: _ca, updated_at: _ua, ...exported } = u;
+      return s + Buffer.byteLength(`${JSON.stringify(exported)}\n`);
+    }, 0) / sampleUsers.length;
+  const emulator = new Auth0Emulator({ rate: 1000, burst: 1000, connections: [{ name: DEFAULT_CONNECTION, strategy: "auth0" }], exportJobDurationMs: 300 });
+  emulator.load({ users, roles: [], tickets: [], verificationEmails: [] });
+  users.length = 0;
+  const baseUrl = await emulator.start();
+  try {
+    const flags = oldSpaceCapMb === undefined ? [] : [`--max-old-space-size=${oldSpaceCapMb}`];
+    const child = spawn(process.execPath, ["--expose-gc", ...flags, "--import", "tsx", new URL("./snapshot-child.ts", import.meta.url).pathname], {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: "",
+        BENCH_AUTH0_DOMAIN: emulator.domain,
+        BENCH_AUTH0_BASE_URL: baseUrl,
+        BENCH_AUTH0_CLIENT_ID: DEFAULT_CLIENT_ID,
+        BENCH_AUTH0_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+        BENCH_CONNECTION: DEFAULT_CONNECTION,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => (text += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    if (code !== 0) throw new Error(`the snapshot child exited with ${code}`);
+    const r = JSON.parse(text.trim().split("\n").pop()!) as {
+      users: number;
+      fileBytes: number;
+      waitMs: number;
+      streamMs: number;
+      samples: number;
+      beforeRssBytes: number;
+      beforeHeapUsedBytes: number;
+      peakRssBytes: number;
+      peakHeapUsedBytes: number;
+      afterGcHeapUsedBytes: number;
+      calls: number;
+    };
+    if (r.users !== n) throw new Error(`the snapshot read ${r.users} users of ${n}`);
+    const mb = (b: number) => b / 2 ** 20;
+    return {
+      users: n,
+      ...(oldSpaceCapMb === undefined ? {} : { oldSpaceCapMb }),
+      metadataBytesPerUser,
+      lineBytesPerUser,
+      fileMb: mb(r.fileBytes),
+      waitS: r.waitMs / 1000,
+      streamS: r.streamMs / 1000,
+      usersPerS: r.users / Math.max(0.001, r.streamMs / 1000),
+      beforeHeapMb: mb(r.beforeHeapUsedBytes),
+      beforeRssMb: mb(r.beforeRssBytes),
+      peakHeapUsedMb: mb(r.peakHeapUsedBytes),
+      peakRssMb: mb(r.peakRssBytes),
+      afterGcHeapMb: mb(r.afterGcHeapUsedBytes),
+      samples: r.samples,
+      calls: r.calls,
+    };
+  } finally {
+    await emulator.stop();
+  }
+}
+
+// Scenario: onboarding an existing tenant.
+
+export interface OnboardingStep {
+  step: string;
+  /** Management API requests the emulator answered (its request log, tokens left out). */
+  calls: number;
+  /** The same by "METHOD route status". */
+  byRoute: Record<string, number>;
+  status429: number;
+  wallS: number;
+}
+
+export interface OnboardingFigures {
+  rows: number;
+  /** Users the first sync created (the tenant that is onboarded). */
+  usersInTenant: number;
+  /** Users edited in the tenant before the reconcile, so that they really differ from the warehouse. */
+  differing: number;
+  /** (a) a plain sync on the tenant with an empty ledger; (b) the reconcile; (c) the next sync; (d) the one after. */
+  plainSync: OnboardingStep & { summary: Pick<LocalRunSummary, "created" | "updated" | "unchanged" | "rejected" | "unaccounted"> };
+  reconcile: OnboardingStep & { usersInTenant: number; managed: number; adopted: number; ambiguous: number; drifted: number; repaired: number; snapshotCalls: number; invocations: number };
+  nextSync: OnboardingStep & { summary: Pick<LocalRunSummary, "created" | "updated" | "unchanged" | "rejected" | "unaccounted"> };
+  syncAfter: OnboardingStep & { summary: Pick<LocalRunSummary, "created" | "updated" | "unchanged" | "rejected" | "unaccounted"> };
+  /** The issue's target: (b) + (c) <= 1% of (a) + one call per differing user. */
+  target: number;
+  reconcileAndNextSync: number;
+  met: boolean;
+}
+
+const managementCalls = (log: readonly RequestLogEntry[]) => log.filter((e) => e.route !== "/oauth/token");
+
+function step(name: string, log: readonly RequestLogEntry[], wallMs: number): OnboardingStep {
+  const calls = managementCalls(log);
+  const byRoute: Record<string, number> = {};
+  for (const e of calls) {
+    const k = `${e.method} ${e.route} ${e.status}`;
+    byRoute[k] = (byRoute[k] ?? 0) + 1;
+  }
+  return { step: name, calls: calls.length, byRoute, status429: calls.filter((e) => e.status === 429).length, wallS: wallMs / 1000 };
+}
+
+const tenantFile = (dir: string) => join(dir, "tenant.json");
+const readTenant = (dir: string) => JSON.parse(readFileSync(tenantFile(dir), "utf8")) as TenantState;
+
+export interface OnboardingOptions {
+  config: SyncConfig;
+  /** Rows seeded into the demo warehouse (as `npm start -- --rows`; 2,000 gives the demo's 1,923 users). */
+  rows: number;
+  rate: number;
+  root: string;
+  /** Every `differEvery`-th user (by sync key) gets another given_name in the tenant before the reconcile. */
+  differEvery?: number;
+  onProgress?: (label: string) => (p: Progress) => void;
+  log?: (line: string) => void;
+}
+
+export async function onboarding(o: OnboardingOptions): Promise<OnboardingFigures> {
+  const { config, rows, rate } = o;
+  const say = o.log ?? (() => undefined);
+  const progress = o.onProgress ?? (() => undefined);
+  const dirA = join(o.root, "onboard-a");
+  const dirB = join(o.root, "onboard-b");
+  const dirC = join(o.root, "onboard-c");
+  const pick = (s: LocalRunSummary) => ({ created: s.created, updated: s.updated, unchanged: s.unchanged, rejected: s.rejected, unaccounted: s.unaccounted });
+
+  /** A sync in `dir`, its Management API calls counted from the emulator's log. */
+  const sync = async (name: string, dir: string, seed: boolean) => {
+    let emulator: Auth0Emulator | undefined;
+    const started = Date.now();
+    const summary = await runLocalPipeline({
+      config,
+      stateDir: dir,
+      rate,
+      ...(seed ? { seedRows: rows } : {}),
+      onEnvironment: (env) => void (emulator = env.emulator),
+      onProgress: progress(name),
+    });
+    const s = { ...step(name, emulator?.requestLog ?? [], Date.now() - started), summary: pick(summary) };
+    say(`${name}: ${JSON.stringify({ ...s.summary, calls: s.calls })}`);
+    return s;
+  };
+
+  // A: the users created by a fresh sync of the demo warehouse.
+  const first = await sync("onboarding: first sync (state A)", dirA, true);
+  const usersInTenant = first.summary.created;
+
+  // B: A's tenant and nothing else (no ledger); a share of its users edited so they really differ.
+  mkdirSync(dirB, { recursive: true });
+  const tenant = readTenant(dirA);
+  const every = o.differEvery ?? 100;
+  const keyOf = (u: TenantUser) => (typeof u.app_metadata.sync_key === "string" ? u.app_metadata.sync_key : "");
+  const byKey = [...tenant.users].sort((x, y) => keyOf(x).localeCompare(keyOf(y)));
+  let differing = 0;
+  byKey.forEach((u, i) => {
+    if ((i + 1) % every !== 0) return;
+    u.given_name = `${u.given_name ?? ""}x`;
+    differing++;
+  });
+  writeFileSync(tenantFile(dirB), JSON.stringify(tenant));
+  // C: the same tenant, for the plain sync to spend its calls on while B stays untouched.
+  mkdirSync(dirC, { recursive: true });
+  cpSync(tenantFile(dirB), tenantFile(dirC));
+
+  const plainSync = await sync("onboarding (a): plain sync, empty ledger (state C)", dirC, true);
+
+  let emulator: Auth0Emulator | undefined;
+  const started = Date.now();
+  const r = await runLocalReconcile({ config, stateDir: dirB, rate, seedRows: rows, onEnvironment: (env) => void (emulator = env.emulator) });
+  const reconcile = {
+    ...step("onboarding (b): reconcile", emulator?.requestLog ?? [], Date.now() - started),
+    usersInTenant: r.usersInTenant,
+    managed: r.managed,
+    adopted: r.adopted,
+    ambiguous: r.ambiguous,
+    drifted: r.drifted,
+    repaired: r.repaired,
+    snapshotCalls: r.auth0Calls,
+    invocations: r.invocations,
+  };
+  say(`onboarding (b): reconcile: ${JSON.stringify({ usersInTenant: r.usersInTenant, adopted: r.adopted, ambiguous: r.ambiguous, repaired: r.repaired, calls: reconcile.calls })}`);
+
+  const nextSync = await sync("onboarding (c): next sync (state B)", dirB, false);
+  const syncAfter = await sync("onboarding (d): the sync after (state B)", dirB, false);
+  const target = plainSync.calls * 0.01 + differing;
+  const reconcileAndNextSync = reconcile.calls + nextSync.calls;
+  return { rows, usersInTenant, differing, plainSync, reconcile, nextSync, syncAfter, target, reconcileAndNextSync, met: reconcileAndNextSync <= target };
+}

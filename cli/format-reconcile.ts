@@ -20,7 +20,7 @@ export function formatReconcile(r: ReconcileReport): string {
     `Reconcile ${r.runId}${r.dryRun ? " (dry run: nothing written, nothing repaired)" : ""}`,
     `  ${n(r.usersInTenant)} users in the tenant's connection, ${n(r.managed)} managed by the sync`,
     `  ${n(r.inSync)} in sync, ${n(r.drifted)} drifted (${n(r.missing)} gone from Auth0), ${n(r.leftAlone)} left alone (blocked by mirror mode)`,
-    `  ${n(r.repaired)} repaired${r.repairOutcomes ? ` (${Object.entries(r.repairOutcomes).filter(([, k]) => (k ?? 0) > 0).map(([o, k]) => `${n(k ?? 0)} ${o}`).join(", ") || "none applied yet"})` : ""}, ${n(r.adopted)} adopted into the ledger, ${n(r.ambiguous)} ambiguous (several Auth0 users with one key: not adopted)`,
+    `  ${n(r.repaired)} repaired${r.repairOutcomes ? ` (${Object.entries(r.repairOutcomes).filter(([, k]) => (k ?? 0) > 0).map(([o, k]) => `${n(k ?? 0)} ${o}`).join(", ") || "none applied yet"})` : ""}, ${n(r.adopted)} adopted into the ledger, ${n(r.ambiguous)} ambiguous (a key several Auth0 users carry, or an email several rows share: not adopted)`,
     `  ${plural(r.auth0Calls, "Management API call")}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
   ];
   if (r.drift.length > 0) {

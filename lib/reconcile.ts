@@ -71,8 +71,8 @@ export class Reconcile extends Construct {
     const stack = Stack.of(this);
     // getMany, putMany, delete, entries, and the reconcile's job and record items.
     props.ledger.grantReconcile(fn);
-    // Repairs: SendMessageBatch, authorized as SendMessage.
-    props.queue.grant(fn, "sqs:SendMessage");
+    // Repairs: SendMessageBatch, authorized as SendMessage; the queue's depth, read before a reconcile starts.
+    props.queue.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
     // Powertools' getSecret reads the Auth0 credentials with GetSecretValue only.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [props.credentialsSecret.secretArn] }));
     // continueLater: an asynchronous invoke of this very function (its unqualified ARN, from the name: a reference

@@ -161,6 +161,7 @@ export class AwsTarget implements Target {
     const out = JSON.parse(text) as SessionResult;
     const elapsedMs = Date.now() - started;
     if (out.state === "running") return { state: "running", dryRun: opts.dryRun, reconcileId: out.reconcileId, jobId: out.jobId, jobStatus: out.status, elapsedMs };
+    if (out.state === "skipped") throw new CliError(`The reconcile did not start: ${out.reason}.`, 1);
     return { ...out.result, state: "completed", dryRun: opts.dryRun, elapsedMs };
   }
 

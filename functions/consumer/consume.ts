@@ -102,7 +102,7 @@ async function syncUser(
   if (rolesToCheck.length > 0) await auth0.roleIds(rolesToCheck);
   const basis = start.kind === "ledger" ? "ledger" : start.kind === "create-first" ? "create-first" : "auth0";
   const current = start.kind === "ledger" || start.kind === "observed" ? start.current : start.kind === "lookup" ? await auth0.findByEmail(desired.email) : null;
-  const decision = decideUser({ desired, entry, config, basis, current, after409: how.after409, ownCreateMayHaveLanded: how.ownCreateMayHaveLanded });
+  const decision = decideUser({ desired, entry, config, basis, current, after409: how.after409, ownCreateMayHaveLanded: how.ownCreateMayHaveLanded, repair: start.kind === "observed" });
 
   let userId: string;
   let created = false;

@@ -89,6 +89,9 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
   // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
   const desired = entry?.blockedAt && asked.fields.blocked === undefined ? { ...asked, fields: { ...asked.fields, blocked: false } } : asked;
   if (!lookup && observed !== undefined) {
+    // A repair is for the entry the reconcile judged: if the ledger moved on since (a sync applied a newer profile,
+    // mirror mode blocked or deleted the user), the repair is stale and does nothing.
+    if (!isRepairCurrent(entry, fingerprint, observed)) return { desired, start: { kind: "unchanged", userId: entry?.userId ?? observed?.user_id ?? "" }, rolesToCheck: [] };
     const { roles, ...current } = observed ?? { roles: undefined };
     return { desired, start: { kind: "observed", current: observed ? (current as CurrentUser) : null, rolesKnown: roles }, rolesToCheck: [] };
   }
@@ -112,6 +115,12 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
   return { desired, start: { kind: "lookup" }, rolesToCheck };
 }
 
+/** Whether the ledger still holds what a reconcile judged: the same managed user, unblocked, with the same fingerprint. */
+function isRepairCurrent(entry: LedgerView | undefined, fingerprint: string, observed: ObservedUser | null): boolean {
+  if (!entry?.managed || !entry.userId || entry.blockedAt || entry.fingerprint !== fingerprint) return false;
+  return observed === null || observed.user_id === entry.userId;
+}
+
 export interface DecideInput {
   desired: DesiredProfile;
   entry?: LedgerView;
@@ -123,6 +132,8 @@ export interface DecideInput {
   after409?: boolean;
   /** That 409 followed an unanswered attempt of our own create, which may have landed. */
   ownCreateMayHaveLanded?: boolean;
+  /** A reconcile's repair, planned against the user the export showed. */
+  repair?: boolean;
 }
 
 export type UserDecision =
@@ -133,12 +144,14 @@ export type UserDecision =
   | { write: "patch"; userId: string; patch: UserPatch; outcome: "updated" | "created" }
   | { write: "none"; userId: string; outcome: "unchanged" | "created" };
 
-export function decideUser({ desired, entry, config, basis, current, after409 = false, ownCreateMayHaveLanded = false }: DecideInput): UserDecision {
+export function decideUser({ desired, entry, config, basis, current, after409 = false, ownCreateMayHaveLanded = false, repair = false }: DecideInput): UserDecision {
   let ownLostCreate = false;
   if (basis === "auth0") {
     if (after409 && !current) return { write: "retry", reason: "create user: Auth0 answered 409 but no user with that email exists in the connection" };
     const owner = current?.app_metadata?.[config.identity.appMetadataKey];
-    if (current && owner !== undefined && owner !== null && owner !== desired.key) {
+    // A repair of the ledger's own user (drift on the sync key itself) is ours by its id, whatever its key says.
+    const ledgersOwn = repair && current !== null && entry?.userId === current.user_id && entry.managed === true;
+    if (current && !ledgersOwn && owner !== undefined && owner !== null && owner !== desired.key) {
       return { write: "reject", rejection: { code: "identity_conflict", field: "email", reason: "the Auth0 user with this email is synced under another identity key" } };
     }
     ownLostCreate = current !== null && isOwnLostCreate(config, desired.key, owner, entry, ownCreateMayHaveLanded);

@@ -54,7 +54,8 @@ export function judgeManaged(entry: LedgerView, actual: TenantUser | undefined, 
     const change = diffRoles(desired.roles, actual.roles ?? [], config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) drift.push({ field: "roles", before: [...(actual.roles ?? [])].sort(), after: desired.roles });
   }
-  return drift.length > 0 ? { kind: "drifted", drift } : { kind: "in-sync" };
+  // Never an address in a report, a log line or the ledger's record: emails masked wherever they stand.
+  return drift.length > 0 ? { kind: "drifted", drift: drift.map((d) => ({ ...d, before: maskEmails(d.before), after: maskEmails(d.after) })) } : { kind: "in-sync" };
 }
 
 /** The fields a patch would change, each with Auth0's value before and the sync's after. */
@@ -67,8 +68,6 @@ function patchDrift(patch: UserPatch, actual: TenantUser): FieldDrift[] {
       for (const [mk, mv] of Object.entries(v as Record<string, Json>)) {
         out.push({ field: `${k}.${mk}`, before: bag[mk], after: mv === null ? undefined : mv });
       }
-    } else if (k === "email") {
-      out.push({ field: k, before: maskEmail(cur[k]), after: maskEmail(v) });
     } else {
       out.push({ field: k, before: cur[k], after: v === null ? undefined : v });
     }
@@ -93,8 +92,13 @@ export function snapshotKey(user: TenantUser, config: DecisionConfig): string | 
 }
 
 export type Seed =
-  /** The ledger learns the user as it is in Auth0 (`observed`): the next sync plans against it with no lookup. */
-  | { kind: "seed"; key: string; userId: string }
+  /**
+   * The ledger learns the user as it is in Auth0 (`observed`): the next sync plans against it with no lookup.
+   * `adopted` is false when an earlier reconcile had seeded the same user (its observation is only refreshed).
+   */
+  | { kind: "seed"; key: string; userId: string; adopted: boolean }
+  /** The ledger already knows the key (the sync manages it, or applied a row to it): not the export's to seed. */
+  | { kind: "known"; key: string }
   /** Several users claim this key: none is taken, the next sync resolves it by lookup (and may reject the row). */
   | { kind: "ambiguous"; key: string; reason: string }
   /** Nothing ties the user to a row: no sync key (with a key column) or no email. */
@@ -105,12 +109,28 @@ export type Seed =
  * the same key (more than one: ambiguous, never guessed). A seeded entry is not managed: it becomes managed only
  * when a row of the table is applied to it, so mirror mode never acts on a user just because Auth0 holds it.
  */
-export function seedFromSnapshot(user: TenantUser, claimants: number, config: DecisionConfig): Seed {
+export function seedFromSnapshot(user: TenantUser, claimants: number, config: DecisionConfig, known?: LedgerView): Seed {
   const key = snapshotKey(user, config);
   if (key === undefined) return { kind: "unkeyed" };
-  if (claimants > 1) return { kind: "ambiguous", key, reason: `${claimants} Auth0 users carry this identity key` };
-  return { kind: "seed", key, userId: user.user_id };
+  return seedKey(key, user, claimants, known);
 }
+
+/** The same rule for a key found another way (a row's key, matched by email). */
+export function seedKey(key: string, user: TenantUser, claimants: number, known?: LedgerView): Seed {
+  if (known?.managed || known?.profile) return { kind: "known", key };
+  if (claimants > 1) return { kind: "ambiguous", key, reason: `${claimants} Auth0 users claim this identity key` };
+  return { kind: "seed", key, userId: user.user_id, adopted: known?.userId !== user.user_id };
+}
+
+/** Email addresses anywhere in a drifted value, masked: a name or a metadata value may hold one. */
+export function maskEmails(v: Json | undefined): Json | undefined {
+  if (typeof v === "string") return EMAIL_IN_TEXT.test(v) ? v.replace(EMAIL_IN_TEXT_G, (m) => maskEmail(m) as string) : v;
+  if (Array.isArray(v)) return v.map((x) => maskEmails(x) ?? null);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskEmails(x) ?? null]));
+  return v;
+}
+const EMAIL_IN_TEXT = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/;
+const EMAIL_IN_TEXT_G = new RegExp(EMAIL_IN_TEXT.source, "g");
 
 /**
  * An Auth0 user with no sync key, and the keys of the rows with its email: one row adopts it; several rows sharing

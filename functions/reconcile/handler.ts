@@ -21,8 +21,10 @@ import { RedshiftSource } from "../adapters/redshift/source.js";
 import { loadAuth0Credentials, loadConfig } from "../adapters/runtime/config.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
+import { queueDepth } from "../adapters/sqs/redrive.js";
 import { consumerBudget } from "../core/config.js";
 import { METRICS_NAMESPACE } from "../core/metrics.js";
+import { reconcileAdmission } from "./admission.js";
 import { runReconcileSession, type ReconcileEvent, type SessionDeps, type SessionResult } from "./session.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-reconcile" });
@@ -48,11 +50,14 @@ export const defaultDeps: ReconcileDepsFactory = async ({ logger }) => {
   // One instance at a time (reserved concurrency 1) with one consumer's share of the budget: the consumers keep theirs.
   const share = consumerBudget(config);
   const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: new Pacer({ rate: share.rps, burst: share.burst }) });
-  const sender = new QueueSender(new SQSClient({}), queueUrl);
+  const sqs = new SQSClient({});
+  const sender = new QueueSender(sqs, queueUrl);
+  const ledger = new Ledger(new DynamoDBClient({}), table);
   const lambda = new LambdaClient({});
   return {
     config,
-    ledger: new Ledger(new DynamoDBClient({}), table),
+    ledger,
+    admit: () => reconcileAdmission(ledger, () => queueDepth(sqs, queueUrl)),
     auth0,
     reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection }),
     // With a key column, users with no sync key are matched to the table's rows by email.
@@ -82,6 +87,8 @@ export function createReconcileHandler(factory: ReconcileDepsFactory = defaultDe
       if (!event?.dryRun) await d.continueLater?.(event ?? {}, context);
       return outcome;
     }
+    // Skipped: the next scheduled reconcile tries again.
+    if (outcome.state === "skipped") return outcome;
     const r = outcome.result;
     emitMetric(metrics, "ReconcileUsersScanned", r.usersInTenant);
     emitMetric(metrics, "ReconcileManaged", r.managed);

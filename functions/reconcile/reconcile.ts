@@ -9,7 +9,7 @@ import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { SyncOperation } from "../adapters/sqs/message.js";
 import { packMessages } from "../adapters/sqs/sender.js";
 import type { SyncConfig } from "../core/config.js";
-import { judgeManaged, matchByEmail, repairs, seedFromSnapshot, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { judgeManaged, matchByEmail, repairs, seedFromSnapshot, seedKey, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
 import { hashKey, ProfileMapper } from "../core/profile.js";
 import type { RowSource } from "../core/source.js";
 import type { TenantSnapshot } from "../core/snapshot.js";
@@ -96,6 +96,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   /** Users with no sync key (with a key column), by email: matched to a row's key after the export (`adoptByEmail`). */
   const unkeyed = new Map<string, TenantUser>();
   let emailAmbiguous = 0;
+  /** Keys adopted by this reconcile (not those an earlier one had seeded with the same user). */
+  const adopted = new Set<string>();
 
   const judge = (entry: LedgerEntry, actual: TenantUser | undefined) => {
     const verdict = judgeManaged(entry, actual, config);
@@ -106,7 +108,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     const repaired = write && deps.repair && repairs(verdict, config.mode) && profile !== undefined && fingerprint !== undefined;
     if (repaired) repairOps.push({ kind: "sync", row: repairOps.length + 1, keyLabel: keyLabel(entry.key), fingerprint, desired: profile, observed: actual ?? null });
     const fields = verdict.kind === "drifted" ? verdict.drift : [];
-    logger.info("drift", { runId, keyLabel: keyLabel(entry.key), kind: verdict.kind, fields: fields.map((f) => f.field), repaired });
+    // Each repair, per field (before -> after, emails masked by the core): the record of what the reconcile changes.
+    logger.info("drift", { runId, keyLabel: keyLabel(entry.key), kind: verdict.kind, fields, repaired });
     if (result.drift.length < REPORTED_DRIFT) result.drift.push({ keyLabel: keyLabel(entry.key), userId: entry.userId ?? "", kind: verdict.kind, fields, repaired });
   };
 
@@ -125,14 +128,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
       }
       const key = snapshotKey(user, config);
       const claimedBy = key === undefined ? undefined : seededBy.get(key);
-      const seed = seedFromSnapshot(user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, config);
+      const seed = seedFromSnapshot(user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, config, key === undefined ? undefined : entries.get(key));
       if (seed.kind === "ambiguous") ambiguous.add(seed.key);
       if (seed.kind === "unkeyed" && deps.rows && typeof user.email === "string" && user.email !== "") unkeyed.set(user.email.toLowerCase(), user);
       if (seed.kind !== "seed") continue;
-      const known = entries.get(seed.key);
-      // A key the sync manages under another user, or has applied a row to, is not the export's to seed.
-      if (known?.managed || known?.profile) continue;
       seededBy.set(seed.key, seed.userId);
+      if (seed.adopted) adopted.add(seed.key);
       seeds.push({ key: seed.key, userId: seed.userId, managed: false, observed: user, lastRunSeen: runId });
     }
     if (write && seeds.length > 0) await ledger.putMany(seeds);
@@ -155,16 +156,19 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   if (unkeyed.size > 0 && deps.rows) {
     const byEmail = await adoptByEmail(deps, unkeyed, seededBy, runId);
     emailAmbiguous = byEmail.ambiguous;
+    for (const s of byEmail.seeds) adopted.add(s.key);
     if (write && byEmail.seeds.length > 0) await ledger.putMany(byEmail.seeds);
   }
 
-  // A key several Auth0 users carry is never guessed: its seed is taken back, the next sync looks it up.
+  // A key several Auth0 users carry is never guessed: its seed is taken back (unless a row was applied to it
+  // meanwhile), and the next sync looks the row up.
   for (const key of ambiguous) {
     logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: keyLabel(key) });
-    if (write) await ledger.delete(key);
+    adopted.delete(key);
+    if (write) await ledger.deleteSeed(key);
   }
   result.ambiguous = ambiguous.size + emailAmbiguous;
-  result.adopted = seededBy.size - ambiguous.size;
+  result.adopted = adopted.size;
 
   if (write && repairOps.length > 0) {
     if (!deps.send) throw new Error("reconcile: repairs to send but no queue to send them to");
@@ -202,8 +206,8 @@ async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser
       deps.logger.warn("ambiguous email: several rows have it", { runId, userId: user.user_id });
       continue;
     }
-    const known = entries.get(match.key);
-    if (known?.managed || known?.profile || seededBy.has(match.key)) continue;
+    const seed = seedKey(match.key, user, seededBy.has(match.key) ? 2 : 1, entries.get(match.key));
+    if (seed.kind !== "seed") continue;
     seededBy.set(match.key, user.user_id);
     seeds.push({ key: match.key, userId: user.user_id, managed: false, observed: user, lastRunSeen: runId });
   }

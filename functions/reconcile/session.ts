@@ -21,12 +21,16 @@ export interface ReconcileEvent {
 
 export type SessionResult =
   | { state: "running"; reconcileId: string; jobId: string; status: string }
+  /** Not started: an extract runs, or repairs or a run's users still drain (the ledger would move under it). */
+  | { state: "skipped"; reason: string }
   | { state: "completed"; result: ReconcileResult };
 
 export interface SessionDeps extends Omit<ReconcileDeps, "snapshot" | "runId" | "dryRun" | "ledger"> {
   ledger: Ledger;
   auth0: Auth0Adapter;
   reader: Auth0Snapshot;
+  /** Why a reconcile may not start now (an extract holds the run lock, the queue still drains), or undefined. */
+  admit?: () => Promise<string | undefined>;
   /** When this invocation stops waiting for the export (epoch ms). */
   deadline?: number;
   signal?: AbortSignal;
@@ -36,19 +40,28 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
   const { ledger, auth0, reader } = deps;
   const dryRun = event.dryRun === true;
   const callsBefore = auth0.stats.calls;
-  let pending = dryRun ? undefined : await ledger.reconcileJob();
+  // A dry run reads a recorded job too (it records none itself): it never starts a second export beside it.
+  let pending = await ledger.reconcileJob();
   const reconcileId = pending?.reconcileId ?? newReconcileId();
+  const refused = await deps.admit?.();
+  if (refused) {
+    deps.logger.warn("reconcile skipped", { reconcileId, reason: refused });
+    return { state: "skipped", reason: refused };
+  }
   const wait = { deadline: deps.deadline, signal: deps.signal };
   const record = async (jobId: string) => {
     if (!dryRun) await ledger.putReconcileJob({ reconcileId, jobId, startedAt: new Date().toISOString() });
   };
   let read = await reader.readExport({ jobId: pending?.jobId, onJobStarted: record, ...wait }).catch((err: unknown) => {
-    // Auth0 deletes a job's data after 24 hours: a reconcile left that long starts a new export.
-    if (pending && err instanceof Auth0Error && err.kind === "not_found") return undefined;
+    // Auth0 deletes a job's data after 24 hours, and a job may fail: the reconcile starts a new export instead of
+    // failing on the recorded one at every invocation until Auth0 forgets it.
+    if (pending && err instanceof Auth0Error && !err.retryable) {
+      deps.logger.warn("the recorded export job is gone or failed: starting a new one", { reconcileId, jobId: pending.jobId, reason: err.message });
+      return undefined;
+    }
     throw err;
   });
   if (!read) {
-    deps.logger.warn("the recorded export job is gone: starting a new one", { reconcileId, jobId: pending?.jobId });
     pending = undefined;
     read = await reader.readExport({ onJobStarted: record, ...wait });
   }

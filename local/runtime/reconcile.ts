@@ -8,8 +8,11 @@ import { QueueSender } from "../../functions/adapters/sqs/sender.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { OUTCOMES, type Outcome, type OutcomeEvent } from "../../functions/core/outcomes.js";
+import { reconcileAdmission } from "../../functions/reconcile/admission.js";
 import { createReconcileHandler } from "../../functions/reconcile/handler.js";
+import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
 import type { ReconcileResult } from "../../functions/reconcile/reconcile.js";
+import type { SessionResult } from "../../functions/reconcile/session.js";
 import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
 import { fakeContext } from "./lambda-context.js";
 
@@ -48,16 +51,19 @@ export async function runLocalReconcile(opts: LocalReconcileOptions): Promise<Lo
     const lambda = env.handlerLambda("reconcile");
     const handler = createReconcileHandler(({ logger }) => {
       const auth0 = adapters[0]!;
-      const sender = new QueueSender(env.handlerSqs("reconcile"), env.queueUrl);
+      const sqs = env.handlerSqs("reconcile");
+      const sender = new QueueSender(sqs, env.queueUrl);
+      const ledger = env.ledgerFor!("reconcile");
       return {
         config,
-        ledger: env.ledgerFor!("reconcile"),
+        ledger,
         auth0,
         reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection, poll: { initialMs: opts.poll?.initialMs ?? 100, maxMs: opts.poll?.maxMs ?? 1000 } }),
         rows: config.identity.keyColumn ? new RedshiftSource(env.redshiftClient("reconcile"), config.source, { minMs: 10, maxMs: 200 }) : undefined,
         send: (bodies) => sender.send(bodies),
         logger,
         repair: opts.repair ?? config.reconcile?.repair ?? true,
+        admit: () => reconcileAdmission(ledger, () => queueDepth(sqs, env.queueUrl)),
         continueLater: async (event, context) => {
           await lambda.send(new InvokeCommand({ FunctionName: context.functionName, InvocationType: "Event", Payload: JSON.stringify(event) }));
         },
@@ -69,14 +75,16 @@ export async function runLocalReconcile(opts: LocalReconcileOptions): Promise<Lo
     let result: ReconcileResult | undefined;
     while (!result) {
       if (++invocations > (opts.maxInvocations ?? 100)) throw new Error(`the export job did not complete in ${invocations - 1} invocations`);
+      let out: SessionResult | undefined;
       try {
-        const out = await handler(event, fakeContext(opts.functionTimeoutMs ?? 15 * 60_000, "reconcile"));
-        if (out.state === "completed") result = out.result;
+        out = await handler(event, fakeContext(opts.functionTimeoutMs ?? 15 * 60_000, "reconcile"));
         failures = 0;
       } catch (err) {
         // Lambda retries a failed asynchronous invocation twice (a timeout too); the recorded job is continued.
         if (++failures > ASYNC_RETRIES) throw err;
       }
+      if (out?.state === "skipped") throw new Error(`The reconcile did not start: ${out.reason}.`);
+      if (out?.state === "completed") result = out.result;
     }
     const done = result;
     const repairOutcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DecisionConfig, LedgerView } from "../../functions/core/decide.js";
+import { startUser, type DecisionConfig, type LedgerView } from "../../functions/core/decide.js";
 import { applyPatch, plan } from "../../functions/core/plan.js";
-import { judgeManaged, maskEmail, repairs, seedFromSnapshot, type TenantUser } from "../../functions/core/reconcile.js";
+import { judgeManaged, maskEmail, matchByEmail, repairs, seedFromSnapshot, type TenantUser } from "../../functions/core/reconcile.js";
 import { currentArb, desiredArb } from "../helpers/arbitraries.js";
 
 const config = (roles?: { removeUnlisted: boolean }): DecisionConfig =>
@@ -52,10 +52,39 @@ describe("reconcile: what counts as drift (core)", () => {
 
   it("seeds by sync key with a key column, by email without; several claimants are never guessed", () => {
     const user: TenantUser = { user_id: "auth0|1", email: "Ada@Example.com", app_metadata: { sync_key: "c-1" } };
-    expect(seedFromSnapshot(user, 1, config())).toEqual({ kind: "seed", key: "c-1", userId: "auth0|1" });
+    expect(seedFromSnapshot(user, 1, config())).toEqual({ kind: "seed", key: "c-1", userId: "auth0|1", adopted: true });
+    // Seeded before with the same user: refreshed, not adopted again; a key the sync manages or applied is not seeded.
+    expect(seedFromSnapshot(user, 1, config(), { userId: "auth0|1", managed: false })).toMatchObject({ kind: "seed", adopted: false });
+    expect(seedFromSnapshot(user, 1, config(), { userId: "auth0|9", managed: true })).toEqual({ kind: "known", key: "c-1" });
     expect(seedFromSnapshot({ ...user, app_metadata: {} }, 1, config())).toEqual({ kind: "unkeyed" });
     expect(seedFromSnapshot(user, 2, config())).toMatchObject({ kind: "ambiguous", key: "c-1" });
     const byEmail = { ...config(), identity: { emailColumn: "email", appMetadataKey: "sync_key" } } as DecisionConfig;
-    expect(seedFromSnapshot(user, 1, byEmail)).toEqual({ kind: "seed", key: "ada@example.com", userId: "auth0|1" });
+    expect(seedFromSnapshot(user, 1, byEmail)).toEqual({ kind: "seed", key: "ada@example.com", userId: "auth0|1", adopted: true });
+    expect(matchByEmail(["c-1", "c-1"])).toEqual({ kind: "row", key: "c-1" });
+    expect(matchByEmail(["c-1", "c-2"])).toMatchObject({ kind: "ambiguous" });
+  });
+
+  it("masks an address wherever a drifted value holds one (a name defaults to the email in Auth0)", () => {
+    const profile = { key: "k1", email: "ada@example.com", fields: { name: "Ada Lovelace" }, user_metadata: { contact: "ada@example.com" }, app_metadata: {}, createOnly: [] };
+    const v = judgeManaged({ userId: "auth0|1", managed: true, profile }, { user_id: "auth0|1", email: "ada@example.com", name: "ada@example.com", user_metadata: { contact: "write to bob@corp.example" } }, config());
+    expect(v).toEqual({
+      kind: "drifted",
+      drift: [
+        { field: "name", before: "a***@example.com", after: "Ada Lovelace" },
+        { field: "user_metadata.contact", before: "write to b***@corp.example", after: "a***@example.com" },
+      ],
+    });
+  });
+
+  it("a repair the ledger has moved past does nothing: another profile applied, the user blocked or deleted by mirror mode", () => {
+    const desired = { key: "k1", email: "ada@example.com", fields: { given_name: "Ada" }, user_metadata: {}, app_metadata: {}, createOnly: [] };
+    const observed = { user_id: "auth0|1", email: "ada@example.com", given_name: "Changed" };
+    const start = (entry: LedgerView | undefined) => startUser({ desired, fingerprint: "f1", entry, config: config(), hasLedger: true, observed }).start.kind;
+    const entry: LedgerView = { userId: "auth0|1", managed: true, fingerprint: "f1", profile: desired };
+    expect(start(entry)).toBe("observed");
+    expect(start({ ...entry, fingerprint: "f2" })).toBe("unchanged");
+    expect(start({ ...entry, blockedAt: "2026-11-01T00:00:00Z" })).toBe("unchanged");
+    expect(start(undefined)).toBe("unchanged");
+    expect(start({ ...entry, userId: "auth0|2" })).toBe("unchanged");
   });
 });

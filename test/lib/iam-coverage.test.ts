@@ -212,6 +212,7 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
       "redshift-data:ExecuteStatement",
       "redshift-data:GetStatementResult",
       "secretsmanager:GetSecretValue",
+      "sqs:GetQueueAttributes",
       "sqs:SendMessage",
     ]);
   });

@@ -293,6 +293,7 @@ describe("the reconcile (config reconcile)", () => {
       "redshift-data:GetStatementResult",
       "redshift-serverless:GetCredentials",
       "secretsmanager:GetSecretValue",
+      "sqs:GetQueueAttributes",
       "sqs:SendMessage",
     ]);
     const on = (action: string) => statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat().map((r) => resolve(r, PSEUDO)));

@@ -371,6 +371,16 @@ export class Ledger {
     return runs;
   }
 
+  /** Removes a reconcile's seed, unless a row was applied to the key meanwhile (then the entry is the sync's). */
+  async deleteSeed(key: string): Promise<void> {
+    this.stats.requests++;
+    await this.doc
+      .send(new DeleteCommand({ TableName: this.tableName, Key: { pk: KEY_PREFIX + key }, ConditionExpression: "attribute_not_exists(profile)" }))
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name !== "ConditionalCheckFailedException") throw err;
+      });
+  }
+
   /** The reconcile in flight (its export job still running), if any. */
   async reconcileJob(): Promise<ReconcileJob | undefined> {
     this.stats.requests++;

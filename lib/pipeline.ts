@@ -2,12 +2,11 @@
  * The moving parts: the schedule, the extractor and consumer Lambdas, the queue and its DLQ, the ledger, the
  * secrets, and least-privilege IAM for each; with `reconcile`, the reconcile (lib/reconcile.ts).
  */
-import { Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
-import * as targets from "aws-cdk-lib/aws-scheduler-targets";
 import * as secrets from "aws-cdk-lib/aws-secretsmanager";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
@@ -15,6 +14,7 @@ import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile.js";
 import { grantWarehouseRead } from "./warehouse-grants.js";
+import { scheduleFunction } from "./function-schedule.js";
 import { SyncFunction } from "./sync-function.js";
 import { SyncQueues } from "./sync-queues.js";
 
@@ -132,22 +132,6 @@ export class Pipeline extends Construct {
 
   /** Invokes the extractor on the configured schedule, with its own dead-letter queue. */
   private scheduleExtractor(config: SyncConfig): scheduler.Schedule {
-    const stack = Stack.of(this);
-    const schedule = new scheduler.Schedule(this, "Schedule", {
-      schedule: scheduler.ScheduleExpression.expression(config.schedule),
-      description: `Starts the Auth0 sync ${config.name}`,
-      target: new targets.LambdaInvoke(this.extractor, {
-        input: scheduler.ScheduleTargetInput.fromObject({ source: "schedule" }),
-        // A run that cannot start soon is better skipped than piled up: the next period brings a fresh one.
-        retryAttempts: 2,
-        maxEventAge: Duration.minutes(15),
-        deadLetterQueue: this.scheduleDlq,
-      }),
-    });
-    Validations.of(stack).acknowledge({
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.extractor.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-      reason: "The scheduler's role may invoke the extractor's versions and aliases (CDK's LambdaInvoke target); it is this one function only.",
-    });
-    return schedule;
+    return scheduleFunction(this, "Schedule", { fn: this.extractor, expression: config.schedule, description: `Starts the Auth0 sync ${config.name}`, deadLetterQueue: this.scheduleDlq, what: "the extractor" });
   }
 }

@@ -5,9 +5,7 @@
  */
 import { ArnFormat, Duration, Stack, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
-import * as targets from "aws-cdk-lib/aws-scheduler-targets";
 import type * as secrets from "aws-cdk-lib/aws-secretsmanager";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
@@ -15,6 +13,7 @@ import type { SyncConfig } from "../functions/core/config.js";
 import type { LedgerTable } from "./ledger-table.js";
 import { SyncFunction } from "./sync-function.js";
 import { grantWarehouseRead } from "./warehouse-grants.js";
+import { scheduleFunction } from "./function-schedule.js";
 
 export type ReconcileSettings = NonNullable<SyncConfig["reconcile"]>;
 
@@ -90,22 +89,6 @@ export class Reconcile extends Construct {
 
   /** Invokes the reconcile on its own schedule, with the schedule dead-letter queue. */
   private scheduleReconcile(props: ReconcileProps): scheduler.Schedule {
-    const stack = Stack.of(this);
-    const schedule = new scheduler.Schedule(this, "Schedule", {
-      schedule: scheduler.ScheduleExpression.expression(this.settings.schedule),
-      description: `Starts the reconcile of the Auth0 sync ${props.config.name}`,
-      target: new targets.LambdaInvoke(this.fn, {
-        input: scheduler.ScheduleTargetInput.fromObject({ source: "schedule" }),
-        // As the extractor's: a reconcile that cannot start soon waits for the next period.
-        retryAttempts: 2,
-        maxEventAge: Duration.minutes(15),
-        deadLetterQueue: props.scheduleDlq,
-      }),
-    });
-    Validations.of(stack).acknowledge({
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.fn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
-      reason: "The scheduler's role may invoke the reconcile's versions and aliases (CDK's LambdaInvoke target); it is this one function only.",
-    });
-    return schedule;
+    return scheduleFunction(this, "Schedule", { fn: this.fn, expression: this.settings.schedule, description: `Starts the reconcile of the Auth0 sync ${props.config.name}`, deadLetterQueue: props.scheduleDlq, what: "the reconcile" });
   }
 }

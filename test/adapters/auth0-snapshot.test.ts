@@ -6,6 +6,7 @@ import type { Auth0Adapter } from "../../functions/adapters/auth0/client.js";
 import { PROFILE_FIELDS } from "../../functions/core/fields.js";
 import { DEFAULT_CONNECTION, type Auth0Emulator, type Auth0EmulatorOptions, type TenantUser } from "../../local/auth0-emulator.js";
 import { adapterFor, bodyText, startEmulator, urlOf } from "../helpers/emulator.js";
+import { rejection } from "../helpers/rejection.js";
 
 const OTHER = "email";
 const connections: Auth0EmulatorOptions["connections"] = [
@@ -59,15 +60,7 @@ async function all<T>(gen: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function thrown(p: Promise<unknown>): Promise<Auth0Error> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(Auth0Error);
-    return err as Auth0Error;
-  }
-  throw new Error("expected an Auth0Error");
-}
+const thrown = (p: Promise<unknown>): Promise<Auth0Error> => rejection(p, Auth0Error);
 
 /** Requests the emulator logged, as "METHOD route status". */
 const routes = (emu: Auth0Emulator) => emu.requestLog.map((e) => `${e.method} ${e.route} ${e.status}`);

@@ -8,6 +8,7 @@ import type { DesiredProfile } from "../../functions/core/types.js";
 import { DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";
 import { adapterFor, maxInWindow, startEmulator, urlOf } from "../helpers/emulator.js";
+import { rejection } from "../helpers/rejection.js";
 
 const profile = (i: number, over: Partial<DesiredProfile> = {}): DesiredProfile => ({
   key: `k${i}`,
@@ -28,15 +29,7 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   );
 }
 
-async function thrown(p: Promise<unknown>): Promise<Auth0Error> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(Auth0Error);
-    return err as Auth0Error;
-  }
-  throw new Error("expected an Auth0Error");
-}
+const thrown = (p: Promise<unknown>): Promise<Auth0Error> => rejection(p, Auth0Error);
 
 describe("Auth0 adapter against the emulator", () => {
   it("takes its settings from the config, with AUTH0_BASE_URL overriding the base URL", () => {

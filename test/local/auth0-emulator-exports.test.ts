@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { Auth0Emulator } from "../../local/auth0-emulator.js";
 import { DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
 import { sdkFor, startEmulator } from "../helpers/emulator.js";
+import { rejection } from "../helpers/rejection.js";
 
 const PASSWORD = "Correct-Horse-9-Battery";
 const CONNECTIONS = [
@@ -22,15 +23,7 @@ function clients(emu: Auth0Emulator) {
   return { users: sdk.users, connections: new ConnectionsClient(options), jobs: new JobsClient(options), api };
 }
 
-async function failure(p: Promise<unknown>): Promise<ManagementError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ManagementError);
-    return err as ManagementError;
-  }
-  throw new Error("expected the call to fail");
-}
+const failure = (p: Promise<unknown>): Promise<ManagementError> => rejection(p, ManagementError);
 
 /** Polls a job every 10 ms until it ends; returns the statuses seen, in order, without repeats, and the last job. */
 async function poll(jobs: JobsClient, id: string) {

@@ -5,18 +5,11 @@ import { describe, expect, it } from "vitest";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, TenantFileError, journalFileOf, type TenantState } from "../../local/auth0-emulator.js";
 import { sdkFor, startEmulator, urlOf } from "../helpers/emulator.js";
 import { tempDir } from "../helpers/tmp.js";
+import { rejection } from "../helpers/rejection.js";
 
 const PASSWORD = "Correct-Horse-9-Battery";
 
-async function failure(p: Promise<unknown>): Promise<ManagementError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ManagementError);
-    return err as ManagementError;
-  }
-  throw new Error("expected the call to fail");
-}
+const failure = (p: Promise<unknown>): Promise<ManagementError> => rejection(p, ManagementError);
 
 describe("Auth0 emulator, driven by the official SDK", () => {
   it("listens on 127.0.0.1 on an OS-chosen port", async () => {

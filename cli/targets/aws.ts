@@ -14,7 +14,7 @@ import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { loadAuth0Credentials } from "../../functions/adapters/runtime/config.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import { configHash, consumerBudget, type SyncConfig } from "../../functions/core/config.js";
-import { newRunId } from "../../functions/extractor/extract.js";
+import { newRunId } from "../../functions/core/runs.js";
 import { describeDlqMessages, type RawMessage } from "../dlq.js";
 import { absentOf, runReport } from "../runs.js";
 import { planRun, type PlanReport } from "../plan.js";

@@ -28,6 +28,11 @@ const E164_RE = /^\+[0-9]{1,15}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
+/** A label for a key that is safe to show and log: the key, or a hash when the identity is the email. */
+export function keyLabel(cfg: Pick<SyncConfig, "identity">, key: string): string {
+  return cfg.identity.keyColumn ? key : `#${hashKey(key)}`;
+}
+
 /** A short, stable, non-reversible label for logs: never log the key itself when it may be an email. */
 export function hashKey(key: string): string {
   return createHash("sha256").update(key).digest("hex").slice(0, 16);
@@ -223,7 +228,7 @@ export class ProfileMapper {
 
   /** A label for the row's key that is safe to show and log: the key, or a hash when the identity is the email. */
   keyLabel(key: string): string {
-    return this.cfg.identity.keyColumn ? key : `#${hashKey(key)}`;
+    return keyLabel(this.cfg, key);
   }
 
   /**

@@ -15,7 +15,7 @@ import { RunPresence } from "../core/mirror.js";
 import type { RowSource } from "../core/source.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import { isApplied, type Ledger, type LedgerEntry } from "../adapters/ledger/ledger.js";
-import { interruptedReason, type RunSummary } from "../core/runs.js";
+import { interruptedReason, newRunId, type RunSummary } from "../core/runs.js";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../adapters/sqs/message.js";
 import { MAX_BATCH_ENTRIES, QueueSender, packMessages } from "../adapters/sqs/sender.js";
 import { queueDepth } from "../adapters/sqs/redrive.js";
@@ -110,10 +110,6 @@ export interface ExtractorResult {
   /** Columns of the result the config does not name, sent to user_metadata under their names (`unmappedColumns`). */
   unmappedColumns?: string[];
   elapsedMs: number;
-}
-
-export function newRunId(now = new Date()): string {
-  return `run-${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): Promise<ExtractorResult> {

@@ -10,7 +10,8 @@ import type { SyncOperation } from "../adapters/sqs/message.js";
 import { packMessages } from "../adapters/sqs/sender.js";
 import type { SyncConfig } from "../core/config.js";
 import { judgeManaged, matchByEmail, repairs, seedFromSnapshot, seedKey, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
-import { hashKey, ProfileMapper } from "../core/profile.js";
+import { keyLabel, ProfileMapper } from "../core/profile.js";
+import { newRunId } from "../core/runs.js";
 import type { RowSource } from "../core/source.js";
 import type { TenantSnapshot } from "../core/snapshot.js";
 
@@ -71,17 +72,13 @@ export interface ReconcileResult {
 const REPORTED_DRIFT = 200;
 const BATCH = 100;
 
-export function newReconcileId(now = new Date()): string {
-  return `reconcile-${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const { config, ledger, snapshot, logger } = deps;
   const started = Date.now();
-  const runId = deps.runId ?? newReconcileId();
+  const runId = deps.runId ?? newRunId("reconcile");
   const write = !deps.dryRun;
   const result: ReconcileResult = { runId, usersInTenant: 0, managed: 0, inSync: 0, drifted: 0, missing: 0, repaired: 0, adopted: 0, ambiguous: 0, leftAlone: 0, auth0Calls: 0, drift: [], elapsedMs: 0 };
-  const keyLabel = (key: string) => (config.identity.keyColumn ? key : `#${hashKey(key)}`);
+  const label = (key: string) => keyLabel(config, key);
 
   // The managed users, by Auth0 user id: a user is matched by its id, so drift on its sync key is found too.
   const managedKeys = new Map<string, string>();
@@ -106,11 +103,11 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     if (verdict.kind !== "drifted" && verdict.kind !== "missing") return;
     const { profile, fingerprint } = entry;
     const repaired = write && deps.repair && repairs(verdict, config.mode) && profile !== undefined && fingerprint !== undefined;
-    if (repaired) repairOps.push({ kind: "sync", row: repairOps.length + 1, keyLabel: keyLabel(entry.key), fingerprint, desired: profile, observed: actual ?? null });
+    if (repaired) repairOps.push({ kind: "sync", row: repairOps.length + 1, keyLabel: label(entry.key), fingerprint, desired: profile, observed: actual ?? null });
     const fields = verdict.kind === "drifted" ? verdict.drift : [];
     // Each repair, per field (before -> after, emails masked by the core): the record of what the reconcile changes.
-    logger.info("drift", { runId, keyLabel: keyLabel(entry.key), kind: verdict.kind, fields, repaired });
-    if (result.drift.length < REPORTED_DRIFT) result.drift.push({ keyLabel: keyLabel(entry.key), userId: entry.userId ?? "", kind: verdict.kind, fields, repaired });
+    logger.info("drift", { runId, keyLabel: label(entry.key), kind: verdict.kind, fields, repaired });
+    if (result.drift.length < REPORTED_DRIFT) result.drift.push({ keyLabel: label(entry.key), userId: entry.userId ?? "", kind: verdict.kind, fields, repaired });
   };
 
   // The export, in batches: managed users are judged; users the ledger does not know seed it (core's rule).
@@ -134,7 +131,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
       if (seed.kind !== "seed") continue;
       seededBy.set(seed.key, seed.userId);
       if (seed.adopted) adopted.add(seed.key);
-      seeds.push({ key: seed.key, userId: seed.userId, managed: false, observed: user, lastRunSeen: runId });
+      seeds.push(seedEntry(seed.key, user, runId));
     }
     if (write && seeds.length > 0) await ledger.putMany(seeds);
     batch = [];
@@ -156,14 +153,14 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   if (unkeyed.size > 0 && deps.rows) {
     const byEmail = await adoptByEmail(deps, unkeyed, seededBy, runId);
     emailAmbiguous = byEmail.ambiguous;
-    for (const s of byEmail.seeds) adopted.add(s.key);
+    for (const key of byEmail.adopted) adopted.add(key);
     if (write && byEmail.seeds.length > 0) await ledger.putMany(byEmail.seeds);
   }
 
   // A key several Auth0 users carry is never guessed: its seed is taken back (unless a row was applied to it
   // meanwhile), and the next sync looks the row up.
   for (const key of ambiguous) {
-    logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: keyLabel(key) });
+    logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: label(key) });
     adopted.delete(key);
     if (write) await ledger.deleteSeed(key);
   }
@@ -185,7 +182,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
  * Auth0 users with no sync key, matched to the table by the row's email (the core's `matchByEmail`): a row whose
  * key the ledger does not know seeds it with that user; an email two rows share is ambiguous. Returns the seeds.
  */
-async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser>, seededBy: Map<string, string>, runId: string): Promise<{ seeds: LedgerEntry[]; ambiguous: number }> {
+async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser>, seededBy: Map<string, string>, runId: string): Promise<{ seeds: LedgerEntry[]; adopted: string[]; ambiguous: number }> {
   const mapper = new ProfileMapper(deps.config);
   const keysByEmail = new Map<string, string[]>();
   let row = 0;
@@ -199,6 +196,7 @@ async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser
   const matches = [...keysByEmail].map(([email, keys]) => ({ user: unkeyed.get(email)!, match: matchByEmail(keys) }));
   const entries = await deps.ledger.getMany(matches.flatMap((m) => (m.match.kind === "row" ? [m.match.key] : [])));
   const seeds: LedgerEntry[] = [];
+  const adopted: string[] = [];
   let ambiguous = 0;
   for (const { user, match } of matches) {
     if (match.kind === "ambiguous") {
@@ -209,10 +207,14 @@ async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser
     const seed = seedKey(match.key, user, seededBy.has(match.key) ? 2 : 1, entries.get(match.key));
     if (seed.kind !== "seed") continue;
     seededBy.set(match.key, user.user_id);
-    seeds.push({ key: match.key, userId: user.user_id, managed: false, observed: user, lastRunSeen: runId });
+    if (seed.adopted) adopted.push(match.key);
+    seeds.push(seedEntry(match.key, user, runId));
   }
-  return { seeds, ambiguous };
+  return { seeds, adopted, ambiguous };
 }
+
+/** The ledger's entry for a seed: the user as the export showed it, not managed (core/reconcile.ts, seedFromSnapshot). */
+const seedEntry = (key: string, user: TenantUser, runId: string): LedgerEntry => ({ key, userId: user.user_id, managed: false, observed: user, lastRunSeen: runId });
 
 function count(result: ReconcileResult, verdict: Verdict): void {
   if (verdict.kind === "in-sync") result.inSync++;

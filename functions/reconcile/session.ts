@@ -9,13 +9,14 @@ import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Snapshot } from "../adapters/auth0/snapshot.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import type { TenantSnapshot } from "../core/snapshot.js";
-import { newReconcileId, reconcile, type ReconcileDeps, type ReconcileResult } from "./reconcile.js";
+import { newRunId } from "../core/runs.js";
+import { reconcile, type ReconcileDeps, type ReconcileResult } from "./reconcile.js";
 
 /** Users whose drift the ledger's record keeps (one item, well under DynamoDB's 400 KB with 10 KB profiles). */
 const RECORDED_DRIFT = 30;
 
 export interface ReconcileEvent {
-  /** Read and report only: no ledger write, no repair, no job recorded (a dry run waits for its own export). */
+  /** Read and report only: no ledger write, no repair, no job recorded (it reads a job already recorded, if any). */
   dryRun?: boolean;
 }
 
@@ -41,8 +42,8 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
   const dryRun = event.dryRun === true;
   const callsBefore = auth0.stats.calls;
   // A dry run reads a recorded job too (it records none itself): it never starts a second export beside it.
-  let pending = await ledger.reconcileJob();
-  const reconcileId = pending?.reconcileId ?? newReconcileId();
+  const pending = await ledger.reconcileJob();
+  const reconcileId = pending?.reconcileId ?? newRunId("reconcile");
   const refused = await deps.admit?.();
   if (refused) {
     deps.logger.warn("reconcile skipped", { reconcileId, reason: refused });
@@ -61,10 +62,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
     }
     throw err;
   });
-  if (!read) {
-    pending = undefined;
-    read = await reader.readExport({ onJobStarted: record, ...wait });
-  }
+  read ??= await reader.readExport({ onJobStarted: record, ...wait });
   if (read.state === "running") {
     deps.logger.info("export still running: the next invocation continues it", { reconcileId, jobId: read.jobId, status: read.status });
     return { state: "running", reconcileId, jobId: read.jobId, status: read.status };
@@ -80,11 +78,12 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
   };
   const result = await reconcile({ ...deps, snapshot, runId: reconcileId, dryRun });
   if (!dryRun) {
+    const { runId: _id, drift: _drift, elapsedMs: _ms, ...figures } = result;
     await ledger.finishReconcile(reconcileId, {
       reconcileId,
       finishedAt: new Date().toISOString(),
       dryRun,
-      figures: { usersInTenant: result.usersInTenant, managed: result.managed, inSync: result.inSync, drifted: result.drifted, missing: result.missing, repaired: result.repaired, adopted: result.adopted, ambiguous: result.ambiguous, leftAlone: result.leftAlone, auth0Calls: result.auth0Calls },
+      figures,
       // The first users' repairs, per field (before -> after): the record of what the reconcile changed.
       drift: result.drift.slice(0, RECORDED_DRIFT),
     });

@@ -5,7 +5,7 @@
  * ledger, or as found in Auth0) and returns the write, what the outcome counts as, and the role base.
  */
 import type { SyncConfig } from "./config.js";
-import { plan, type SyncMode } from "./plan.js";
+import { ownedKeys, plan, type SyncMode } from "./plan.js";
 import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, Rejection, UserPatch } from "./types.js";
 
 /** What the ledger says of a key (the adapter's entry has more; this is what a decision reads). */
@@ -156,7 +156,7 @@ export function decideUser({ desired, entry, config, basis, current, after409 = 
     }
     ownLostCreate = current !== null && isOwnLostCreate(config, desired.key, owner, entry, ownCreateMayHaveLanded);
   }
-  const previouslyOwned = entry?.profile ? { user_metadata: Object.keys(entry.profile.user_metadata), app_metadata: Object.keys(entry.profile.app_metadata) } : undefined;
+  const previouslyOwned = entry?.profile ? ownedKeys(entry.profile) : undefined;
   const planned = (mode: SyncMode) => plan({ desired, current, mode, previouslyOwned });
   let op = planned(config.mode);
   if (ownLostCreate) {

@@ -100,6 +100,11 @@ export function diff(desired: DesiredProfile, current: CurrentUser, previouslyOw
   return patch;
 }
 
+/** The metadata keys a profile the sync applied owns: those no longer desired are deleted by the next patch. */
+export function ownedKeys(applied: DesiredProfile): NonNullable<PlanInput["previouslyOwned"]> {
+  return { user_metadata: Object.keys(applied.user_metadata), app_metadata: Object.keys(applied.app_metadata) };
+}
+
 export function plan({ desired, current, mode, previouslyOwned }: PlanInput): Operation {
   if (!current) {
     if (mode === "update") {

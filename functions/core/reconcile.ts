@@ -8,7 +8,8 @@
  * so a repair never touches a field the sync does not map, a metadata key it does not own, or a createOnly field.
  */
 import type { DecisionConfig, LedgerView } from "./decide.js";
-import { plan, diffRoles } from "./plan.js";
+import { EMAILS_IN_TEXT } from "./emails.js";
+import { diffRoles, ownedKeys, plan } from "./plan.js";
 import type { CurrentUser, Json, UserPatch } from "./types.js";
 
 /** A user as the export shows it, with its role names when role sync is on. */
@@ -47,8 +48,7 @@ export function judgeManaged(entry: LedgerView, actual: TenantUser | undefined, 
   if (entry.blockedAt) return { kind: "left-alone", reason: "blocked by mirror mode" };
   if (!actual) return { kind: "missing" };
   const desired = entry.profile;
-  const previouslyOwned = { user_metadata: Object.keys(desired.user_metadata), app_metadata: Object.keys(desired.app_metadata) };
-  const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned });
+  const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned: ownedKeys(desired) });
   const drift = op.kind === "update" ? patchDrift(op.patch, actual) : [];
   if (config.roles && desired.roles) {
     const change = diffRoles(desired.roles, actual.roles ?? [], config.roles.removeUnlisted);
@@ -124,13 +124,11 @@ export function seedKey(key: string, user: TenantUser, claimants: number, known?
 
 /** Email addresses anywhere in a drifted value, masked: a name or a metadata value may hold one. */
 export function maskEmails(v: Json | undefined): Json | undefined {
-  if (typeof v === "string") return EMAIL_IN_TEXT.test(v) ? v.replace(EMAIL_IN_TEXT_G, (m) => maskEmail(m) as string) : v;
+  if (typeof v === "string") return v.replace(EMAILS_IN_TEXT, (m) => maskEmail(m) as string);
   if (Array.isArray(v)) return v.map((x) => maskEmails(x) ?? null);
   if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskEmails(x) ?? null]));
   return v;
 }
-const EMAIL_IN_TEXT = /[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[^\s@<>()"',;:]+/;
-const EMAIL_IN_TEXT_G = new RegExp(EMAIL_IN_TEXT.source, "g");
 
 /**
  * An Auth0 user with no sync key, and the keys of the rows with its email: one row adopts it; several rows sharing

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { startUser, type DecisionConfig, type LedgerView } from "../../functions/core/decide.js";
-import { applyPatch, plan } from "../../functions/core/plan.js";
+import { applyPatch, ownedKeys, plan } from "../../functions/core/plan.js";
 import { judgeManaged, maskEmail, matchByEmail, repairs, seedFromSnapshot, type TenantUser } from "../../functions/core/reconcile.js";
 import { currentArb, desiredArb } from "../helpers/arbitraries.js";
 
@@ -23,7 +23,7 @@ describe("reconcile: what counts as drift (core)", () => {
           expect(desired.createOnly).not.toContain(d.field);
         }
         // The repair is the consumer's own plan against the exported user: after it, nothing drifts.
-        const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned: { user_metadata: Object.keys(desired.user_metadata), app_metadata: Object.keys(desired.app_metadata) } });
+        const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned: ownedKeys(desired) });
         const repaired: TenantUser = { ...(op.kind === "update" ? applyPatch(actual, op.patch) : actual), roles: desired.roles ?? roles };
         expect(judgeManaged({ ...entry }, repaired, cfg).kind).toBe("in-sync");
       }),

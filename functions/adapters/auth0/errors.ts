@@ -1,5 +1,6 @@
 import { ManagementError, ManagementTimeoutError } from "auth0";
 import type { RejectCode } from "../../core/types.js";
+import { EMAILS_IN_TEXT } from "../../core/emails.js";
 
 export type Auth0ErrorKind = "rate_limited" | "server" | "timeout" | "network" | "auth" | "rejected" | "not_found" | "conflict" | "ambiguous" | "unknown_role";
 
@@ -51,11 +52,9 @@ export class Auth0Error extends Error {
 /** The header the paced fetch adds to a 409 that followed an unanswered attempt of the same write. */
 export const EARLIER_ATTEMPT_UNANSWERED = "x-auth0-sync-earlier-attempt-unanswered";
 
-const EMAIL_LIKE = /[^\s'"<>(),:;]+@[^\s'"<>(),:;]+/g;
-
 /** Auth0 echoes invalid values (emails among them) in its messages; they must never reach a log. */
 export function redact(message: string): string {
-  return message.replace(EMAIL_LIKE, "<email>");
+  return message.replace(EMAILS_IN_TEXT, "<email>");
 }
 
 function bodyField(body: unknown, field: string): string | undefined {

@@ -1,9 +1,10 @@
 /**
  * An Auth0 Management API v2 emulator, built from Auth0's documentation (the Management API v2 reference and the
  * rate-limit policy): client-credentials tokens, users (create, get, users-by-email, patch, delete), roles,
- * password-change tickets, the per-tenant token bucket with its x-ratelimit-* headers and 429 body, and knobs to
- * inject faults. It listens on 127.0.0.1 only. Connections listing, bulk user export jobs and role members live in
- * the auth0-emulator-* modules it routes to.
+ * password-change tickets, the tenant's token buckets (one global, or one per endpoint group as a plan has them)
+ * with their x-ratelimit-* headers and 429 body, a competing client, and knobs to inject faults. It listens on
+ * 127.0.0.1 only. Connections listing, bulk user export jobs, role members and rate limits live in the
+ * auth0-emulator-* modules it routes to.
  * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -13,9 +14,13 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connectionIdOf, listConnections } from "./auth0-emulator-connections.js";
 import { DEFAULT_EXPORT_SETTINGS, EXPORT_DOWNLOAD_PREFIX, ExportJobs, type ExportJobSettings } from "./auth0-emulator-exports.js";
+import type { RateLimitSettings } from "../functions/core/rate-limits.js";
 import { apiError, HttpError, invalidBody, type JsonObject, typeName } from "./auth0-emulator-http.js";
+import { Competitor, type CompetitorSettings, isDeclaredRoute, routeOf, TenantBuckets, TokenBucket } from "./auth0-emulator-limits.js";
 import { listRoleUsers } from "./auth0-emulator-role-users.js";
 import { seededRandom } from "./random.js";
+
+export type { CompetitorSettings } from "./auth0-emulator-limits.js";
 
 export const DEFAULT_CLIENT_ID = "local-sync-client";
 export const DEFAULT_CLIENT_SECRET = "local-sync-secret-not-for-production";
@@ -35,10 +40,16 @@ export interface Auth0EmulatorOptions {
   domain?: string;
   clientId?: string;
   clientSecret?: string;
-  /** Sustained requests per second of the tenant bucket (default 16, Enterprise production). */
+  /** Sustained requests per second of the one global bucket (default 16, Enterprise production); see `limits`. */
   rate?: number;
-  /** Bucket size (default 50). */
+  /** Size of the one global bucket (default 50). */
   burst?: number;
+  /** A plan's buckets (or a global budget with per-group overrides), from the product's catalog; wins over rate/burst. */
+  limits?: RateLimitSettings;
+  /** Another client of the tenant drawing on the buckets while the emulator runs. */
+  competitor?: CompetitorSettings;
+  /** Most users one POST /roles/{id}/users may list (Auth0 documents no maximum; default none). */
+  maxRoleUsersPerRequest?: number;
   connections?: EmulatorConnection[];
   /** Role names that exist in the tenant. */
   roles?: string[];
@@ -68,6 +79,8 @@ export interface RequestLogEntry {
   method: string;
   route: string;
   status: number;
+  /** The bucket charged: "global", a group's ("writeUsers", "other", ...), "oauth-token", or "none". */
+  bucket: string;
 }
 
 interface StoredUser {
@@ -198,38 +211,7 @@ const BOOLEAN_PROPS = new Set(["blocked", "email_verified", "phone_verified", "v
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PROFILE_LIMIT = 10 * 1024;
 const MAX_ROLES_PER_USER = 50;
-
-
-
-/** Continuous-refill token bucket, as Auth0 describes its per-tenant limit. */
-class TokenBucket {
-  private tokens: number;
-  private last: number;
-  constructor(
-    readonly size: number,
-    readonly rate: number,
-  ) {
-    this.tokens = size;
-    this.last = Date.now();
-  }
-  private refill(now: number): void {
-    this.tokens = Math.min(this.size, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-  }
-  take(now: number): boolean {
-    this.refill(now);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
-    return false;
-  }
-  headers(now: number): { limit: number; remaining: number; reset: number } {
-    this.refill(now);
-    const untilNext = this.tokens >= this.size ? 0 : ((1 - (this.tokens % 1)) / this.rate) * 1000;
-    return { limit: this.size, remaining: Math.floor(this.tokens), reset: Math.ceil((now + untilNext) / 1000) };
-  }
-}
+const tooManyRoles = (): HttpError => apiError(400, `A user can have at most ${MAX_ROLES_PER_USER} roles`, "too_many_roles");
 
 export class Auth0Emulator {
   readonly domain: string;
@@ -242,7 +224,8 @@ export class Auth0Emulator {
   private readonly tokens = new Map<string, number>();
   private readonly tickets: TenantState["tickets"] = [];
   private readonly verificationEmails: string[] = [];
-  private bucket: TokenBucket;
+  private readonly buckets: TenantBuckets;
+  private readonly competitor = new Competitor(() => this.buckets);
   private readonly tokenBucket = new TokenBucket(30, 10);
   private faults: FaultSettings;
   private stormUntil = 0;
@@ -263,7 +246,8 @@ export class Auth0Emulator {
     this.connections = new Map(
       (options.connections ?? [{ name: DEFAULT_CONNECTION, strategy: "auth0" }]).map((c) => [c.name, c] as const),
     );
-    this.bucket = new TokenBucket(options.burst ?? 50, options.rate ?? 16);
+    this.buckets = new TenantBuckets(options);
+    this.competitor.set(options.competitor, false);
     this.tokenLifetimeSec = options.tokenLifetimeSec ?? 86_400;
     this.faults = { failRate: 0, failAfterWriteShare: 0.5, latencyMs: 0, jitterMs: 0, ...options.faults };
     this.random = seededRandom(options.seed ?? 0x5eed);
@@ -291,6 +275,7 @@ export class Auth0Emulator {
       server.listen(this.options.port ?? 0, "127.0.0.1", () => resolve());
     });
     this.server = server;
+    this.competitor.start();
     return this.baseUrl;
   }
 
@@ -303,6 +288,7 @@ export class Auth0Emulator {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.competitor.stop();
     this.exports.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -450,8 +436,29 @@ export class Auth0Emulator {
     this.faults = { ...this.faults, ...f };
   }
 
+  /** One global bucket for the whole Management API, full. */
   setRateLimit(rate: number, burst: number): void {
-    this.bucket = new TokenBucket(burst, rate);
+    this.buckets.setGlobal(rate, burst);
+  }
+
+  /** A plan's buckets (or a global budget with per-group overrides), all full. */
+  setLimits(settings: RateLimitSettings): void {
+    this.buckets.setLimits(settings);
+  }
+
+  /** Each Management API bucket's size and whole tokens left. */
+  bucketLevels(): Record<string, { limit: number; remaining: number }> {
+    return this.buckets.levels(Date.now());
+  }
+
+  /** Sets or (undefined) removes the competing client; on a running emulator its clock starts now. */
+  setCompetitor(s: CompetitorSettings | undefined): void {
+    this.competitor.set(s, this.server !== undefined);
+  }
+
+  /** The competing client's requests: tried, admitted (a token taken) and refused (429 to it). */
+  competitorStats(): { attempted: number; admitted: number; refused: number } {
+    return this.competitor.stats();
   }
 
   /** Changes how export jobs behave: job duration (for jobs created from now on), location TTL, slow streaming. */
@@ -555,6 +562,7 @@ export class Auth0Emulator {
     let payload: unknown;
     let rawBody = "";
     let admittedAt: number | undefined;
+    let bucket = "none";
     try {
       rawBody = await readBody(req);
       // Like Auth0's edge, the bucket is charged when a request arrives; processing time (latency) comes after.
@@ -563,16 +571,20 @@ export class Auth0Emulator {
       if (url.pathname === "/oauth/token" && method === "POST") {
         await delay;
         route = "/oauth/token";
+        bucket = "oauth-token";
         const now = Date.now();
         if (!this.tokenBucket.take(now)) throw new HttpError(429, { error: "too_many_requests", error_description: "Too Many Requests" });
         [status, payload] = [200, this.issueToken(req.headers["content-type"] ?? "", rawBody)];
       } else if (url.pathname.startsWith("/api/v2/")) {
         const now = Date.now();
         admittedAt = now;
-        route = routeOf(method, url.pathname);
+        route = routeOf(url.pathname);
+        // Each request is charged to its endpoint group's bucket only; the headers describe that bucket.
+        const charged = this.buckets.chargeOf(method, route);
+        bucket = charged.name;
         const storming = now < this.stormUntil;
-        const admitted = !storming && this.bucket.take(now);
-        const rl = this.bucket.headers(now);
+        const admitted = !storming && charged.bucket.take(now);
+        const rl = charged.bucket.headers(now);
         headers = {
           "x-ratelimit-limit": String(rl.limit),
           "x-ratelimit-remaining": String(storming ? 0 : rl.remaining),
@@ -587,6 +599,8 @@ export class Auth0Emulator {
         const isWrite = method !== "GET";
         if (failing && !(isWrite && this.random() < this.faults.failAfterWriteShare)) throw this.serverError();
         [status, payload] = this.route(method, url, rawBody);
+        // A route answered but missing from EMULATOR_ROUTES would escape the rate-limit cross-check.
+        if (!isDeclaredRoute(method, route)) throw new Error(`${method} ${route} is not in EMULATOR_ROUTES`);
         if (failing) throw this.serverError();
       } else {
         await delay;
@@ -601,7 +615,7 @@ export class Auth0Emulator {
         payload = { statusCode: 500, error: "Internal Server Error", message: (err as Error).message };
       }
     }
-    this.log.push({ t: admittedAt ?? Date.now(), method, route, status });
+    this.log.push({ t: admittedAt ?? Date.now(), method, route, status, bucket });
     const body = status === 204 || payload === undefined ? "" : JSON.stringify(payload);
     res.writeHead(status, { ...headers, ...(body ? { "content-type": "application/json; charset=utf-8" } : {}) });
     res.end(body);
@@ -686,6 +700,7 @@ export class Auth0Emulator {
       const members = [...this.users.values()].filter((u) => u.roles.has(id));
       return [200, listRoleUsers(members, q, (items, qs, name) => this.page(items, qs, name))];
     }
+    if ((m = /^\/roles\/([^/]+)\/users$/.exec(path)) && method === "POST") return [200, this.assignRoleUsers(decodeURIComponent(m[1] ?? ""), parseJson(raw))];
     if (path === "/roles" && method === "GET") {
       const filter = q.get("name_filter")?.toLowerCase();
       const list = [...this.roles.values()].filter((r) => !filter || r.name.toLowerCase().includes(filter));
@@ -893,9 +908,33 @@ export class Auth0Emulator {
       if (op === "add") next.add(r);
       else next.delete(r);
     }
-    if (next.size > MAX_ROLES_PER_USER) throw apiError(400, `A user can have at most ${MAX_ROLES_PER_USER} roles`, "too_many_roles");
+    if (next.size > MAX_ROLES_PER_USER) throw tooManyRoles();
     if (next.size !== user.roles.size || [...next].some((r) => !user.roles.has(r))) this.journal({ op: "user", user: this.tenantUser(user, next) });
     user.roles = next;
+    return undefined;
+  }
+
+  /**
+   * Auth0's "Assign users to a role" (https://auth0.com/docs/api/management/v2/roles/post-role-users): 200, no
+   * content. All or nothing: an unknown user or one past the role limit fails the call before anything changes.
+   */
+  private assignRoleUsers(roleId: string, body: JsonObject): undefined {
+    const extra = Object.keys(body).filter((k) => k !== "users");
+    if (extra.length > 0) throw invalidBody(`Additional properties not allowed: ${extra.join(",")}`);
+    const ids = body.users;
+    if (ids === undefined) throw invalidBody("Missing required property: users");
+    if (!Array.isArray(ids)) throw invalidBody(`Expected type array but found type ${typeName(ids)}`, "users");
+    if (ids.length === 0) throw invalidBody("Array is too short (0), minimum 1", "users");
+    const bad = ids.findIndex((u) => typeof u !== "string");
+    if (bad >= 0) throw invalidBody(`Expected type string but found type ${typeName(ids[bad])}`, `users[${bad}]`);
+    const max = this.options.maxRoleUsersPerRequest;
+    if (max !== undefined && ids.length > max) throw invalidBody(`Too many items (${ids.length}), maximum ${max}`, "users");
+    if (!this.roles.has(roleId)) throw apiError(404, "The role does not exist.", "inexistent_role");
+    const users = [...new Set(ids as string[])].map((id) => this.mustGet(id));
+    const changed = users.filter((u) => !u.roles.has(roleId));
+    if (changed.some((u) => u.roles.size >= MAX_ROLES_PER_USER)) throw tooManyRoles();
+    if (changed.length > 0) this.journal(...changed.map((u) => ({ op: "user" as const, user: this.tenantUser(u, new Set([...u.roles, roleId])) })));
+    for (const u of changed) u.roles.add(roleId);
     return undefined;
   }
 
@@ -914,14 +953,6 @@ export class Auth0Emulator {
     this.tickets.push(ticket);
     return { ticket: `https://${this.domain}/lo/reset?ticket=${randomBytes(16).toString("hex")}#` };
   }
-}
-
-function routeOf(_method: string, pathname: string): string {
-  return pathname
-    .replace(/^\/api\/v2\/users\/[^/]+\/roles$/, "/api/v2/users/:id/roles")
-    .replace(/^\/api\/v2\/roles\/[^/]+\/users$/, "/api/v2/roles/:id/users")
-    .replace(/^\/api\/v2\/jobs\/(?!users-exports$)[^/]+$/, "/api/v2/jobs/:id")
-    .replace(/^\/api\/v2\/users\/[^/]+$/, "/api/v2/users/:id");
 }
 
 function isTenantUser(u: unknown): u is TenantUser {

@@ -28,6 +28,7 @@ import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
 import { consumerBudget, parseConfig, type SyncConfig } from "../functions/core/config.js";
+import { GLOBAL_BUCKET } from "../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type RequestLogEntry } from "../local/auth0-emulator.js";
 import { createDemoTable, DEMO_TABLE, generateUsers, insertRows } from "../local/demo-data.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary } from "../local/pipeline.js";
@@ -392,7 +393,7 @@ try {
 
   if (!ONLY_RECONCILE) {
     lines.push(
-      `Auth0 emulator at ${RATE} requests/s (burst ${RATE}), ${LATENCY} ms + up to ${JITTER} ms latency; N = ${fmt(N, 0)} rows; ${share.maxConcurrency} consumer instances of ${fmt(share.rps, 2)} requests/s each.`,
+      `Auth0 emulator at ${RATE} requests/s (burst ${RATE}), ${LATENCY} ms + up to ${JITTER} ms latency; N = ${fmt(N, 0)} rows; ${share.maxConcurrency} consumer instances of ${fmt(share.buckets[GLOBAL_BUCKET]!.rps, 2)} requests/s each.`,
       `Wall time: this sync from the extractor's start to the last user's outcome (starting the local stand-ins and saving their state, ${sync.map((s) => fmt((s.summary.elapsedMs - s.summary.syncMs) / 1000)).join(", ")} s in scenarios 1-3, is not part of a run and not counted); the naive script from its start to its end.`,
       "",
       "| scenario | approach | wall time (s) | Auth0 calls | calls/row | 429s | utilisation | ideal time (s) | ideal/actual | speedup |",

@@ -10,7 +10,7 @@ import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
 import { Auth0Error } from "../functions/adapters/auth0/errors.js";
 import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js";
 import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
-import type { SyncConfig } from "../functions/core/config.js";
+import { rateLimitsOf, type SyncConfig } from "../functions/core/config.js";
 import { decideUser, startUser } from "../functions/core/decide.js";
 import { diffRoles } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
@@ -206,8 +206,14 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     lookups,
     lookupsSkipped,
     writes,
-    rps: config.auth0.rateLimit.requestsPerSecond,
+    rps: writeRate(config),
     mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
     unmappedColumns: result.unmappedColumns ?? [],
   };
+}
+
+/** The sustained rate of the bucket user writes spend (the whole budget on a plan with one global bucket). */
+function writeRate(config: SyncConfig): number {
+  const limits = rateLimitsOf(config);
+  return Math.round(limits.buckets[limits.groupBucket.writeUsers]!.requestsPerSecond * 100) / 100;
 }

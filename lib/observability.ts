@@ -9,6 +9,7 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subs from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import { schedulePeriodSeconds, type SyncConfig } from "../functions/core/config.js";
+import { describeRateLimits } from "../functions/core/rate-limits.js";
 import { METRICS, METRICS_NAMESPACE, type MetricName } from "../functions/core/metrics.js";
 import type { Pipeline } from "./pipeline.js";
 
@@ -170,7 +171,7 @@ export class Observability extends Construct {
     const labelled = (metric: cw.Metric, label: string) => metric.with({ label });
     this.dashboard.addWidgets(
       new cw.TextWidget({
-        markdown: `# Auth0 sync \`${name}\`\nSchedule \`${config.schedule}\`, mode \`${config.mode}\`, budget ${config.auth0.rateLimit.requestsPerSecond} requests/s over at most ${pipeline.maxConcurrency} consumers.`,
+        markdown: `# Auth0 sync \`${name}\`\nSchedule \`${config.schedule}\`, mode \`${config.mode}\`, Auth0 budget ${describeRateLimits(config.auth0)} over at most ${pipeline.maxConcurrency} consumers.`,
         width: 24,
         height: 2,
       }),

@@ -8,7 +8,7 @@ import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/clie
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
-import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger, type RunRecord } from "../../functions/adapters/ledger/ledger.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { loadAuth0Credentials } from "../../functions/adapters/runtime/config.js";
@@ -90,7 +90,7 @@ export class AwsTarget implements Target {
     });
     // One consumer instance's share of the budget: a plan must not starve a run that is draining.
     const share = consumerBudget(config);
-    const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: new Pacer({ rate: share.rps, burst: share.burst }) });
+    const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: PacerSet.fromShares(share) });
     return planRun({ config, source: new RedshiftSource(this.clients.redshift, config.source), ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
   }
 

@@ -12,7 +12,7 @@ import middy from "@middy/core";
 import { Ledger } from "../adapters/ledger/ledger.js";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../adapters/auth0/client.js";
-import { Pacer } from "../adapters/auth0/pacer.js";
+import { PacerSet } from "../adapters/auth0/pacers.js";
 import { loadAuth0Credentials, loadConfig } from "../adapters/runtime/config.js";
 import { consumerBudget } from "../core/config.js";
 import { OUTCOMES, type Outcome } from "../core/outcomes.js";
@@ -31,8 +31,8 @@ export const defaultDeps: ConsumerDepsFactory = async ({ logger }) => {
   const credentials = await loadAuth0Credentials(config);
   // Each concurrent Lambda instance gets an equal share of the tenant budget (see docs/architecture.md, "Rate budget").
   const share = consumerBudget(config);
-  const opts = auth0OptionsFromConfig(config, credentials);
-  const pacer = new Pacer({ rate: share.rps, burst: share.burst });
+  const pacer = PacerSet.fromShares(share);
+  const opts = auth0OptionsFromConfig(config, credentials, process.env, pacer);
   const ledger = process.env.LEDGER_TABLE ? new Ledger(new DynamoDBClient({}), process.env.LEDGER_TABLE) : undefined;
   return { config, auth0: new Auth0Adapter({ ...opts, pacer }), logger, ledger };
 };

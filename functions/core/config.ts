@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
+import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
 
 export { STANDARD_FIELDS, type StandardField };
 
@@ -142,6 +143,16 @@ const rateLimitSchema = z.strictObject({
   burst: z.number(expected("a whole number")).int().positive().max(1000).default(50),
 });
 
+/** One endpoint group's bucket (core/rate-limits.ts): both figures, as Auth0's rate-limit pages give them. */
+const bucketSchema = z.strictObject({
+  requestsPerSecond: z.number(expected("a number of requests per second")).positive().max(1000),
+  burst: z.number(expected("a whole number")).int().positive().max(1000),
+});
+
+const endpointGroupsSchema = z.strictObject(
+  Object.fromEntries(ENDPOINT_GROUPS.map((g) => [g, bucketSchema.optional()])) as Record<EndpointGroup, z.ZodOptional<typeof bucketSchema>>,
+);
+
 const auth0Schema = z.strictObject({
   /** Tenant domain, e.g. acme.eu.auth0.com (a bare host name). */
   domain: z
@@ -155,7 +166,12 @@ const auth0Schema = z.strictObject({
   connectionType: z.enum(["database", "passwordless", "other"], expected("'database', 'passwordless' or 'other'")).default("database"),
   /** Secrets Manager secret with {"client_id","client_secret"} of the M2M application; locally, AUTH0_CLIENT_ID / AUTH0_CLIENT_SECRET. */
   credentialsSecretArn: arn("secretsmanager").optional(),
-  rateLimit: rateLimitSchema.default({ requestsPerSecond: 16, burst: 50 }),
+  /** The tenant's plan: one bucket per endpoint group as Auth0 documents it (core/rate-limits.ts). */
+  plan: z.enum(AUTH0_PLANS, expected(AUTH0_PLANS.map((p) => `'${p}'`).join(", "))).optional(),
+  /** One global budget for the whole Management API, instead of a plan (default: Enterprise production's 16/s, burst 50). */
+  rateLimit: rateLimitSchema.optional(),
+  /** Per-group overrides of the plan's buckets: readUsers, writeUsers, deleteUsers, other. */
+  endpointGroups: endpointGroupsSchema.optional(),
   /** Per-request timeout. */
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   /** In-process retries of 5xx and network errors before the operation fails retryably (429s are waited out, not counted). */
@@ -331,16 +347,21 @@ export const syncConfigSchema = z
         message: "password-change tickets only exist for database connections",
       });
     }
-    {
-      // One invocation must finish its users well inside the timeout at its share of the budget.
-      const { rps } = consumerBudget(cfg);
-      const calls = cfg.queue.batchSize * cfg.queue.usersPerMessage * CALLS_PER_NEW_USER;
-      const seconds = Math.ceil(calls / rps);
+    if (cfg.auth0.plan && cfg.auth0.rateLimit) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth0", "rateLimit"],
+        message: `give either auth0.plan (Auth0's buckets for the ${cfg.auth0.plan} plan) or auth0.rateLimit (one global budget), not both; lower single groups with auth0.endpointGroups`,
+      });
+    } else {
+      // One invocation must finish its users well inside the timeout at its share of the slowest bucket.
+      const users = cfg.queue.batchSize * cfg.queue.usersPerMessage;
+      const { seconds, bucket, rps } = invocationSeconds(cfg, users);
       if (seconds > cfg.queue.consumerTimeoutSeconds * 0.8) {
         ctx.addIssue({
           code: "custom",
           path: ["queue", "batchSize"],
-          message: `batchSize x usersPerMessage = ${cfg.queue.batchSize * cfg.queue.usersPerMessage} users need about ${seconds} s at one consumer's ${rps.toFixed(1)} requests/s, more than 80% of consumerTimeoutSeconds (${cfg.queue.consumerTimeoutSeconds}); lower them or raise the timeout`,
+          message: `batchSize x usersPerMessage = ${users} users need about ${seconds} s at one consumer's ${rps.toFixed(1)} requests/s of the ${bucket} bucket, more than 80% of consumerTimeoutSeconds (${cfg.queue.consumerTimeoutSeconds}); lower them or raise the timeout`,
         });
       }
     }
@@ -440,21 +461,60 @@ export function parseConfig(text: string, source = "config"): SyncConfig {
   return validateConfig(raw, source);
 }
 
-/** Management API calls a new user costs at most: lookup, create, role assignment. */
-export const CALLS_PER_NEW_USER = 3;
-
 /** Requests per second one consumer instance should have at least, for its pacing to be worth an instance. */
 export const MIN_RPS_PER_CONSUMER = 8;
 
+/** One consumer instance's share of one bucket. */
+export interface BucketShare {
+  rps: number;
+  burst: number;
+}
+
+export interface ConsumerBudget {
+  /** Consumer instances that may run at once (the event source's maxConcurrency). */
+  maxConcurrency: number;
+  /** Each instance's share of each bucket, by bucket name. */
+  buckets: Record<string, BucketShare>;
+  /** Which bucket each endpoint group's requests spend. */
+  groupBucket: Record<EndpointGroup, string>;
+}
+
+/** The config's buckets (core/rate-limits.ts): its plan's, its global budget, or Enterprise production's. */
+export function rateLimitsOf(cfg: Pick<SyncConfig, "auth0">): RateLimits {
+  return resolveRateLimits(cfg.auth0);
+}
+
 /**
- * How many consumer instances share the Auth0 budget (the event source's maxConcurrency), and each one's share:
- * maxConcurrency = clamp(ceil(requestsPerSecond / 8), 2, 1000); each instance paces at requestsPerSecond /
- * maxConcurrency with burst floor(burst / maxConcurrency) (at least 2). Together they never exceed the budget.
+ * How many consumer instances share the Auth0 buckets (the event source's maxConcurrency), and each one's share:
+ * maxConcurrency = clamp(ceil(largest bucket's requestsPerSecond / 8), 2, 1000); each instance paces every bucket
+ * at its rate / maxConcurrency with burst floor(burst / maxConcurrency) (at least 2). Together they never exceed
+ * a bucket's sustained rate.
  */
-export function consumerBudget(cfg: Pick<SyncConfig, "auth0">): { maxConcurrency: number; rps: number; burst: number } {
-  const { requestsPerSecond, burst } = cfg.auth0.rateLimit;
-  const maxConcurrency = Math.min(1000, Math.max(2, Math.ceil(requestsPerSecond / MIN_RPS_PER_CONSUMER)));
-  return { maxConcurrency, rps: requestsPerSecond / maxConcurrency, burst: Math.max(2, Math.floor(burst / maxConcurrency)) };
+export function consumerBudget(cfg: Pick<SyncConfig, "auth0">): ConsumerBudget {
+  return shareOf(rateLimitsOf(cfg));
+}
+
+export function shareOf(limits: RateLimits): ConsumerBudget {
+  const fastest = Math.max(...Object.values(limits.buckets).map((b) => b.requestsPerSecond));
+  const maxConcurrency = Math.min(1000, Math.max(2, Math.ceil(fastest / MIN_RPS_PER_CONSUMER)));
+  const buckets = Object.fromEntries(
+    Object.entries(limits.buckets).map(([name, b]) => [name, { rps: b.requestsPerSecond / maxConcurrency, burst: Math.max(2, Math.floor(b.burst / maxConcurrency)) }]),
+  );
+  return { maxConcurrency, buckets, groupBucket: limits.groupBucket };
+}
+
+/** How long one consumer instance needs for `users` new users at its shares, and the bucket that sets it. */
+export function invocationSeconds(cfg: Pick<SyncConfig, "auth0">, users: number): { seconds: number; bucket: string; rps: number } {
+  const share = consumerBudget(cfg);
+  const calls: Record<string, number> = {};
+  for (const g of ENDPOINT_GROUPS) calls[share.groupBucket[g]] = (calls[share.groupBucket[g]] ?? 0) + CALLS_PER_NEW_USER[g] * users;
+  let worst = { seconds: 0, bucket: GLOBAL_BUCKET, rps: Number.POSITIVE_INFINITY };
+  for (const [bucket, n] of Object.entries(calls)) {
+    const rps = share.buckets[bucket]!.rps;
+    const seconds = Math.ceil(n / rps);
+    if (seconds > worst.seconds) worst = { seconds, bucket, rps };
+  }
+  return worst;
 }
 
 /** The schedule's period in seconds: from a rate() expression, or alarms.cronPeriodMinutes for cron(). */

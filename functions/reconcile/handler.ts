@@ -14,7 +14,7 @@ import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../adapters/auth0/client.js";
-import { Pacer } from "../adapters/auth0/pacer.js";
+import { PacerSet } from "../adapters/auth0/pacers.js";
 import { Auth0Snapshot } from "../adapters/auth0/snapshot.js";
 import { Ledger } from "../adapters/ledger/ledger.js";
 import { RedshiftSource } from "../adapters/redshift/source.js";
@@ -49,7 +49,7 @@ export const defaultDeps: ReconcileDepsFactory = async ({ logger }) => {
   const credentials = await loadAuth0Credentials(config);
   // One instance at a time (reserved concurrency 1) with one consumer's share of the budget: the consumers keep theirs.
   const share = consumerBudget(config);
-  const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: new Pacer({ rate: share.rps, burst: share.burst }) });
+  const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: PacerSet.fromShares(share) });
   const sqs = new SQSClient({});
   const sender = new QueueSender(sqs, queueUrl);
   const ledger = new Ledger(new DynamoDBClient({}), table);

@@ -14,13 +14,14 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { ChangeMessageVisibilityBatchCommand, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../../functions/adapters/auth0/client.js";
-import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
 import { consumerBudget, type SyncConfig } from "../../functions/core/config.js";
+import { DEFAULT_GLOBAL_LIMIT, type RateLimitSettings } from "../../functions/core/rate-limits.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { createConsumerHandler } from "../../functions/consumer/handler.js";
-import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError } from "../auth0-emulator.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
 import { DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "../dynamo.js";
@@ -40,9 +41,16 @@ export interface LocalEnvironmentOptions {
   failRate?: number;
   latencyMs?: number;
   jitterMs?: number;
-  /** Requests per second (and burst) of the emulated tenant and of the sync's budget. */
+  /**
+   * Requests per second (and burst) of the emulated tenant and of the sync's budget: one global bucket for both.
+   * Without it the sync keeps its config's limits and the emulated tenant has the same buckets (its plan's).
+   */
   rate?: number;
   burst?: number;
+  /** The emulated tenant's buckets when they differ from what the sync is configured for (a misread plan). */
+  tenantLimits?: RateLimitSettings;
+  /** Another Management API client spending the emulated tenant's buckets during the run. */
+  competitor?: CompetitorSettings;
   /** A real (or other Auth0-compatible) tenant instead of the emulator. */
   realTenant?: { domain: string; credentials: Auth0Credentials; baseUrl?: string };
   /**
@@ -162,13 +170,15 @@ export class LocalEnvironment {
     // The tenant file is read (and its journal replayed) by the emulator below; a damaged one is refused here,
     // before the warehouse step can change anything.
     if (existsSync(this.tenantFile)) readStateFile(this.tenantFile, "local tenant file", isTenantState);
-    const rate = opts.rate ?? cfg.auth0.rateLimit.requestsPerSecond;
-    const burst = opts.burst ?? Math.max(cfg.auth0.rateLimit.burst, Math.ceil(rate));
-    const config: SyncConfig = { ...cfg, auth0: { ...cfg.auth0, rateLimit: { requestsPerSecond: rate, burst } } };
+    let config = cfg;
+    if (opts.rate !== undefined) {
+      const rateLimit = { requestsPerSecond: opts.rate, burst: opts.burst ?? Math.max(cfg.auth0.rateLimit?.burst ?? DEFAULT_GLOBAL_LIMIT.burst, Math.ceil(opts.rate)) };
+      config = { ...cfg, auth0: { ...cfg.auth0, plan: undefined, endpointGroups: undefined, rateLimit } };
+    }
 
     await this.startWarehouse(config, warehouseDir, isNew);
     await this.startQueues(config, savedDlq);
-    await this.startAuth0(config, rate, burst);
+    await this.startAuth0(config, opts.tenantLimits ?? config.auth0);
     this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
     if (!opts.noLedger) await this.startLedger(config);
   }
@@ -230,14 +240,14 @@ export class LocalEnvironment {
     }
   }
 
-  private async startAuth0(config: SyncConfig, rate: number, burst: number): Promise<void> {
+  private async startAuth0(config: SyncConfig, limits: RateLimitSettings): Promise<void> {
     const opts = this.opts;
     if (opts.realTenant) {
       this.auth0Target = opts.realTenant;
     } else {
       const emulator = new Auth0Emulator({
-        rate,
-        burst,
+        limits,
+        competitor: opts.competitor,
         roles: DEMO_ROLES,
         connections: [{ name: config.auth0.connection, strategy: config.auth0.connectionType === "database" ? "auth0" : "email" }],
         faults: { failRate: opts.failRate ?? 0, latencyMs: opts.latencyMs ?? 0, jitterMs: opts.jitterMs ?? 0 },
@@ -302,7 +312,7 @@ export class LocalEnvironment {
 
   /** An Auth0 adapter with its own pacer, as one Lambda instance has. */
   auth0Adapter(share = consumerBudget(this.config)): Auth0Adapter {
-    const pacer = new Pacer({ rate: share.rps, burst: share.burst });
+    const pacer = PacerSet.fromShares(share);
     return new Auth0Adapter({ ...auth0OptionsFromConfig(this.config, this.auth0Target.credentials, {}, pacer), baseUrl: this.auth0Target.baseUrl });
   }
 

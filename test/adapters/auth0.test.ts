@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Auth0Error } from "../../functions/adapters/auth0/errors.js";
 import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { randomPassword } from "../../functions/adapters/auth0/password.js";
 import { auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
 import { createBody } from "../../functions/core/plan.js";
@@ -39,8 +40,10 @@ describe("Auth0 adapter against the emulator", () => {
     expect(auth0OptionsFromConfig(cfg, creds, { AUTH0_BASE_URL: "http://127.0.0.1:2" }).baseUrl).toBe("http://127.0.0.1:2");
     const o = auth0OptionsFromConfig(testConfig(), creds, {});
     expect(o.baseUrl).toBeUndefined();
-    expect(o.pacer.rate).toBe(16);
-    expect(o.pacer.burst).toBe(50);
+    const pacers = o.pacer as PacerSet;
+    expect(pacers.forGroup("writeUsers").rate).toBe(16);
+    expect(pacers.forGroup("writeUsers").burst).toBe(50);
+    expect(pacers.forGroup("other")).toBe(pacers.forGroup("readUsers"));
     expect(auth0OptionsFromConfig(testConfig(), creds, {}).pacer).toBe(o.pacer);
   });
 

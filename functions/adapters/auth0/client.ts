@@ -7,12 +7,13 @@ import { TokenProvider, type Management } from "auth0";
 import { RolesClient } from "auth0/roles";
 import { TicketsClient } from "auth0/tickets";
 import { UsersClient } from "auth0/users";
-import type { SyncConfig } from "../../core/config.js";
+import { rateLimitsOf, type SyncConfig } from "../../core/config.js";
 import { BOOLEAN_FIELDS, TEXT_FIELDS } from "../../core/fields.js";
 import type { CreateBody, CurrentUser, JsonObject, UserPatch } from "../../core/types.js";
 import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, classifyError } from "./errors.js";
 import { randomPassword } from "./password.js";
-import { Pacer, sharedPacer } from "./pacer.js";
+import { Pacer } from "./pacer.js";
+import { PacerSet } from "./pacers.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface Auth0Credentials {
@@ -34,7 +35,8 @@ export interface Auth0AdapterOptions {
   maxRetries: number;
   /** Upper bound on 429 waits within one call, so a tenant that never recovers still ends in a retryable error. */
   maxRateLimitWaits?: number;
-  pacer: Pacer;
+  /** The pacers of this process: one per Auth0 bucket, each request routed to its group's (or one for all). */
+  pacer: Pacer | PacerSet;
   /** The underlying fetch (tests may wrap it); global fetch by default. */
   fetch?: typeof fetch;
 }
@@ -52,7 +54,7 @@ export function auth0OptionsFromConfig(
   cfg: SyncConfig,
   credentials: Auth0Credentials,
   env: Record<string, string | undefined> = process.env,
-  pacer?: Pacer,
+  pacer?: Pacer | PacerSet,
 ): Auth0AdapterOptions {
   const a = cfg.auth0;
   return {
@@ -64,8 +66,25 @@ export function auth0OptionsFromConfig(
     verifyEmail: cfg.create.verifyEmail,
     timeoutMs: a.timeoutMs,
     maxRetries: a.maxRetries,
-    pacer: pacer ?? sharedPacer(a.rateLimit.requestsPerSecond, a.rateLimit.burst),
+    pacer: pacer ?? sharedPacers(cfg),
   };
+}
+
+const shared = new Map<string, PacerSet>();
+
+/**
+ * The process-wide pacers for a config's whole buckets (a tool that runs alone, such as the extractor's mirror
+ * checks): every client in the process shares them. Consumer instances pace at their share instead (consumerBudget).
+ */
+function sharedPacers(cfg: SyncConfig): PacerSet {
+  const limits = rateLimitsOf(cfg);
+  const key = JSON.stringify(limits);
+  let set = shared.get(key);
+  if (!set) {
+    set = PacerSet.fromShares({ groupBucket: limits.groupBucket, buckets: Object.fromEntries(Object.entries(limits.buckets).map(([n, b]) => [n, { rps: b.requestsPerSecond, burst: b.burst }])) });
+    shared.set(key, set);
+  }
+  return set;
 }
 
 
@@ -100,8 +119,10 @@ export class Auth0Adapter {
   private readonly tokens: TokenCache;
   private roleIdsByName?: Promise<Map<string, string>>;
   private readonly origin: string;
+  private readonly pacers: PacerSet;
 
   constructor(private readonly opts: Auth0AdapterOptions) {
+    this.pacers = opts.pacer instanceof PacerSet ? opts.pacer : PacerSet.single(opts.pacer);
     this.origin = (opts.baseUrl ?? `https://${opts.domain}`).replace(/\/+$/, "");
     const rawFetch = opts.fetch ?? fetch;
     const rewrite = (input: string | URL | Request): string => {
@@ -166,8 +187,9 @@ export class Auth0Adapter {
     }
   }
 
-  get pacer(): Pacer {
-    return this.opts.pacer;
+  /** This adapter's pacers, one per Auth0 bucket. */
+  get pacer(): PacerSet {
+    return this.pacers;
   }
 
   private async pacedFetch(rawFetch: typeof fetch, url: string, init: RequestInit): Promise<Response> {
@@ -180,8 +202,10 @@ export class Auth0Adapter {
     const write = (init.method ?? "GET").toUpperCase() !== "GET";
     let uncertain = false;
     let req = init;
+    // Each request spends its endpoint group's bucket (core/rate-limits.ts), and learns from that bucket's headers.
+    const pacer = this.pacers.forRequest(init.method ?? "GET", url);
     for (;;) {
-      await this.opts.pacer.acquire(init.signal ?? undefined);
+      await pacer.acquire(init.signal ?? undefined);
       this.stats.calls++;
       const attempt = AbortSignal.timeout(this.opts.timeoutMs);
       const signal = init.signal ? AbortSignal.any([init.signal, attempt]) : attempt;
@@ -206,13 +230,13 @@ export class Auth0Adapter {
         throw err;
       }
       this.stats.byStatus[res.status] = (this.stats.byStatus[res.status] ?? 0) + 1;
-      this.opts.pacer.observe(res.status, res.headers);
+      pacer.observe(res.status, res.headers);
       if (res.status === 429) {
         this.stats.status429++;
         if (rateWaits < maxRateWaits) {
           rateWaits++;
           await res.arrayBuffer().catch(() => undefined);
-          await this.opts.pacer.waitForReset(init.signal ?? undefined);
+          await pacer.waitForReset(init.signal ?? undefined);
           continue;
         }
         return res;
@@ -387,6 +411,7 @@ export class Auth0Adapter {
 }
 
 const TOKEN_FETCH_RETRIES = 8;
+
 
 function backoff(attempt: number): number {
   return Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

@@ -14,6 +14,7 @@ import type { CurrentUser, Rejection } from "../core/types.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
 import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
+import type { RoleGroups, RoleSlot } from "./role-groups.js";
 import { opKey, parseMessage, type MirrorOperation, type SyncOperation, type UserOperation } from "../adapters/sqs/message.js";
 
 export interface ConsumerDeps {
@@ -29,6 +30,8 @@ export interface ConsumerDeps {
   parallelism?: number;
   /** Ledger writes that failed (the handler emits the LedgerWriteFailures metric from it). */
   counters?: ConsumerCounters;
+  /** This invocation's grouped role assignments (role-groups.ts); without it each user's roles are one call. */
+  roles?: RoleGroups;
 }
 
 export interface ConsumerCounters {
@@ -73,6 +76,8 @@ export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejectio
 /** What one user's attempt did that must outlive it: whether it sent a create (see core/decide.ts, own lost creates). */
 interface Attempt {
   createSent: boolean;
+  /** Where the roles it gains are grouped with other users' (absent: one call for this user). */
+  roles?: RoleSlot;
 }
 
 export interface RecordTally {
@@ -152,8 +157,10 @@ async function syncUser(
     const have = created ? [] : ((start.kind === "ledger" || start.kind === "observed" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
     const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) {
-      await auth0.assignRoles(userId, change.add);
+      // Removals stay per user; additions wait for the role's group (the user's last step before its ledger entry).
       await auth0.removeRoles(userId, change.remove);
+      if (attempt.roles && change.add.length > 0) await attempt.roles.add(userId, await auth0.roleIds(change.add));
+      else await auth0.assignRoles(userId, change.add);
       if (outcome === "unchanged") outcome = "updated";
     }
   }
@@ -181,9 +188,9 @@ async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation
   }
 }
 
-async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined): Promise<OpResult> {
+async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, roles?: RoleSlot): Promise<OpResult> {
   const { config } = deps;
-  const attempt: Attempt = { createSent: false };
+  const attempt: Attempt = { createSent: false, roles };
   try {
     const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt) : await mirrorUser(deps, runId, op, entry);
     if ("retry" in res) return { ...res, createAttempted: attempt.createSent };
@@ -221,6 +228,20 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
 
 /** Processes one record; throws (failing the record) when any operation must be retried. */
 export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remainingMs: () => number): Promise<RecordTally> {
+  let opened = false;
+  const open = (operations: number) => {
+    if (!opened) deps.roles?.opened(operations);
+    opened = true;
+  };
+  try {
+    return await consumeOpened(deps, record, remainingMs, open);
+  } finally {
+    // A record that failed before its operations started must not keep the invocation's role groups waiting.
+    open(0);
+  }
+}
+
+async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs: () => number, open: (operations: number) => void): Promise<RecordTally> {
   const { logger } = deps;
   const parsed = parseMessage(record.body);
   if (!parsed.ok) {
@@ -229,41 +250,60 @@ export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remai
   }
   const { runId, ops } = parsed.message;
   const entries = deps.ledger ? await deps.ledger.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
+  open(ops.length);
   const tally: RecordTally = { outcomes: {}, repeats: 0 };
   const retries: string[] = [];
   const safetyMs = deps.safetyMs ?? 10_000;
   const queue = [...ops];
   const where = (op: UserOperation) => (op.kind === "sync" ? `row ${op.row}` : `${op.kind} ${op.keyLabel}`);
+  const settle = async (op: UserOperation, repeat: boolean, res: OpResult) => {
+    const key = opKey(op);
+    const keyHash = hashKey(key);
+    const row = op.kind === "sync" ? op.row : undefined;
+    if ("retry" in res) {
+      retries.push(`${where(op)}: ${res.retry}`);
+      logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
+      await deps.ledger?.recordFailure(key, res.retry, { createAttempted: res.createAttempted }).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the retry's reason", err));
+      return;
+    }
+    if (repeat) tally.repeats++;
+    else tally.outcomes[res.outcome] = (tally.outcomes[res.outcome] ?? 0) + 1;
+    if (res.outcome === "rejected") {
+      logger.warn("user rejected", { runId, row, keyHash, code: res.rejection?.code, field: res.rejection?.field, reason: res.rejection?.reason });
+    } else {
+      logger.debug("user synced", { runId, row, keyHash, outcome: res.outcome });
+    }
+    deps.onOutcome?.({ runId, key, keyLabel: op.keyLabel, row, outcome: res.outcome, userId: res.userId, rejection: res.rejection });
+  };
+  // Operations parked on their role groups still run; their worker goes on with the next operation meanwhile.
+  const running: Promise<void>[] = [];
   const worker = async () => {
     for (let op = queue.shift(); op; op = queue.shift()) {
+      const slot = deps.roles?.slot();
       if (remainingMs() < safetyMs) {
+        slot?.release();
         retries.push(`${where(op)}: not started, Lambda time nearly over`);
         continue;
       }
-      const key = opKey(op);
-      const entry = entries.get(key);
+      const entry = entries.get(opKey(op));
       // Settled by an earlier delivery of this run: redone or skipped, but not counted twice.
       const repeat = (entry?.lastRunSeen === runId && entry.lastOutcome !== undefined) || (op.kind !== "sync" && !entry);
-      const res = await applyOperation(deps, runId, op, entry);
-      const keyHash = hashKey(key);
-      const row = op.kind === "sync" ? op.row : undefined;
-      if ("retry" in res) {
-        retries.push(`${where(op)}: ${res.retry}`);
-        logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
-        await deps.ledger?.recordFailure(key, res.retry, { createAttempted: res.createAttempted }).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the retry's reason", err));
-        continue;
-      }
-      if (repeat) tally.repeats++;
-      else tally.outcomes[res.outcome] = (tally.outcomes[res.outcome] ?? 0) + 1;
-      if (res.outcome === "rejected") {
-        logger.warn("user rejected", { runId, row, keyHash, code: res.rejection?.code, field: res.rejection?.field, reason: res.rejection?.reason });
-      } else {
-        logger.debug("user synced", { runId, row, keyHash, outcome: res.outcome });
-      }
-      deps.onOutcome?.({ runId, key, keyLabel: op.keyLabel, row, outcome: res.outcome, userId: res.userId, rejection: res.rejection });
+      const parked = new Promise<void>((resolve) => slot && (slot.onPark = resolve));
+      const current = op;
+      const run = applyOperation(deps, runId, current, entry, slot)
+        .finally(() => slot?.release())
+        .then((res) => settle(current, repeat, res));
+      running.push(run);
+      await (slot ? Promise.race([run, parked]) : run);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.parallelism ?? 4, ops.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.parallelism ?? 4, ops.length)) }, worker));
+  } finally {
+    // Operations a failed worker never started will not add to the role groups either.
+    for (let op = queue.shift(); op; op = queue.shift()) deps.roles?.slot().release();
+  }
+  await Promise.all(running);
   // The run's live counts (what `auth0-sync run` follows), also when some users of the record must be retried.
   await deps.ledger?.addRunCounts(runId, tally.outcomes);
   if (retries.length > 0) {

@@ -19,6 +19,7 @@ import { OUTCOMES, type Outcome } from "../core/outcomes.js";
 import { METRICS_NAMESPACE, type MetricName } from "../core/metrics.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { consumeRecord, type ConsumerDeps } from "./consume.js";
+import { RoleGroups } from "./role-groups.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
@@ -58,14 +59,17 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
     d.counters ??= { ledgerWriteFailures: 0 };
     const before = { calls: d.auth0.stats.calls, s429: d.auth0.stats.status429, ledger: d.counters.ledgerWriteFailures };
     const totals: Partial<Record<Outcome, number>> = {};
-    // Records one after another: the pacer is the limit, and a late record must see the time left.
+    // The records of an invocation run together, so their users' role assignments are grouped per role across
+    // them (role-groups.ts); the pacers are the limit, and each operation checks the time left before it starts.
+    const roles = new RoleGroups(d.auth0, event.Records.length);
+    const invocation: ConsumerDeps = { ...d, roles };
     const processor = new BatchProcessor(EventType.SQS);
     const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
     const recordHandler = async (record: SQSRecord) => {
-      const tally = await consumeRecord(d, record, remaining);
+      const tally = await consumeRecord(invocation, record, remaining);
       for (const [o, n] of Object.entries(tally.outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);
     };
-    const response = await processPartialResponse(event, recordHandler, processor, { context, processInParallel: false, throwOnFullBatchFailure: false });
+    const response = await processPartialResponse(event, recordHandler, processor, { context, processInParallel: true, throwOnFullBatchFailure: false });
     for (const o of OUTCOMES) if (o !== "deadLettered" && totals[o]) emitMetric(metrics, NAMES[o], totals[o] ?? 0);
     emitMetric(metrics, "Auth0Calls", d.auth0.stats.calls - before.calls);
     emitMetric(metrics, "Auth0Status429", d.auth0.stats.status429 - before.s429);

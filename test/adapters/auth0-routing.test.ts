@@ -22,6 +22,7 @@ describe("Auth0 adapter: each request spends its endpoint group's bucket", () =>
     calls.push(["writeUsers", () => auth0.patch(userId, { given_name: "Ann" })]);
     calls.push(["other", () => auth0.roleMap()]);
     calls.push(["other", () => auth0.assignRoles(userId, ["admin"])]);
+    calls.push(["other", async () => auth0.assignRoleToUsers((await auth0.roleIds(["admin"]))[0]!, [userId])]);
     calls.push(["other", () => auth0.userRoles(userId)]);
     calls.push(["deleteUsers", () => auth0.delete(userId)]);
     for (const [group, call] of calls) {

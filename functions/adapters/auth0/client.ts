@@ -399,8 +399,23 @@ export class Auth0Adapter {
 
   async assignRoles(userId: string, names: string[]): Promise<void> {
     if (names.length === 0) return;
-    const roles = await this.roleIds(names);
+    await this.assignRoleIds(userId, await this.roleIds(names));
+  }
+
+  /** One user's roles by id: `POST /api/v2/users/{id}/roles`. */
+  async assignRoleIds(userId: string, roles: string[]): Promise<void> {
+    if (roles.length === 0) return;
     await this.call("assign roles", () => this.users.roles.assign(userId, { roles }));
+  }
+
+  /**
+   * One role to many users: `POST /api/v2/roles/{id}/users`, at most ROLE_USERS_PER_CALL users. Auth0 applies
+   * all or none: one user it refuses (absent, at its role limit) fails the whole call.
+   */
+  async assignRoleToUsers(roleId: string, userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    if (userIds.length > ROLE_USERS_PER_CALL) throw new RangeError(`at most ${ROLE_USERS_PER_CALL} users per role assignment, got ${userIds.length}`);
+    await this.call("assign role to users", () => this.roles.users.assign(roleId, { users: userIds }));
   }
 
   async removeRoles(userId: string, names: string[]): Promise<void> {
@@ -412,6 +427,12 @@ export class Auth0Adapter {
 
 const TOKEN_FETCH_RETRIES = 8;
 
+/**
+ * Users per `POST /api/v2/roles/{id}/users`. Auth0's reference gives the `users` array no maximum (its schema has
+ * no maxItems, and no limit is documented); a call carries user ids of at most ~70 bytes each, so 100 keeps a
+ * request under 8 KB and a refused call's fallback (one call per user) short. See docs/architecture.md.
+ */
+export const ROLE_USERS_PER_CALL = 100;
 
 function backoff(attempt: number): number {
   return Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);

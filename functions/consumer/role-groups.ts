@@ -1,0 +1,140 @@
+/**
+ * Role assignments of one consumer invocation, grouped per role: instead of `POST /users/{id}/roles` for every
+ * user (one call per user in Auth0's slow "other endpoints" bucket), the users that gain a role wait together and
+ * are sent with `POST /roles/{id}/users`, up to ROLE_USERS_PER_CALL users a call. A first load with roles then
+ * costs about one call per new user plus one per role per invocation.
+ *
+ * A user's operation parks here after its own writes and is released when every role it gains is applied. The
+ * groups go out when a group is full, or when no operation of the invocation can still add to them (each one has
+ * parked or finished): waiting longer could not group more. A refused grouped call (Auth0 applies all or none)
+ * is retried user by user, so each user gets its own outcome; a passing failure fails each user of the call,
+ * which SQS then delivers again (users already applied cost no call on the retry).
+ */
+import { Auth0Error } from "../adapters/auth0/errors.js";
+import { ROLE_USERS_PER_CALL, type Auth0Adapter } from "../adapters/auth0/client.js";
+
+interface Waiter {
+  userId: string;
+  /** Resolved when all its roles are applied; rejected with the first failure. */
+  settle: (err?: unknown) => void;
+  /** Groups of its roles not answered yet, and the first failure among them. */
+  left: number;
+  failure?: unknown;
+}
+
+/** One operation's hold on the groups: it parks (add) at most once, and releases when it finishes. */
+export interface RoleSlot {
+  /** Adds the user to each role's group; resolves when all are applied, rejects with this user's failure. */
+  add(userId: string, roleIds: string[]): Promise<void>;
+  /** The operation will not add (it finished, or never reached its roles). Idempotent. */
+  release(): void;
+  /** Called once when the operation parks, so its worker can start the next operation meanwhile. */
+  onPark?: () => void;
+}
+
+export class RoleGroups {
+  private readonly groups = new Map<string, Waiter[]>();
+  /** Records of the invocation not yet opened, and operations that may still add. */
+  private recordsPending: number;
+  private active = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  readonly stats = { groupedCalls: 0, fallbackCalls: 0, usersGrouped: 0 };
+
+  constructor(
+    private readonly auth0: Pick<Auth0Adapter, "assignRoleToUsers" | "assignRoleIds">,
+    records = 1,
+    private readonly cap = ROLE_USERS_PER_CALL,
+  ) {
+    this.recordsPending = records;
+  }
+
+  /** A record of the invocation is parsed: its operations may add from now on (0 for a malformed record). */
+  opened(operations: number): void {
+    this.recordsPending = Math.max(0, this.recordsPending - 1);
+    this.active += operations;
+    this.maybeFlush();
+  }
+
+  /** A slot for one of the opened operations. */
+  slot(): RoleSlot {
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.active--;
+      this.maybeFlush();
+    };
+    const slot: RoleSlot = {
+      add: (userId, roleIds) => {
+        if (!held) return Promise.reject(new Error("a role slot adds once"));
+        const done = new Promise<void>((resolve, reject) => {
+          const waiter: Waiter = { userId, left: roleIds.length, settle: (err) => (err === undefined ? resolve() : reject(err instanceof Error ? err : new Error("role assignment failed", { cause: err }))) };
+          if (roleIds.length === 0) resolve();
+          for (const roleId of roleIds) this.join(roleId, waiter);
+        });
+        slot.onPark?.();
+        release();
+        return done;
+      },
+      release,
+    };
+    return slot;
+  }
+
+  private join(roleId: string, waiter: Waiter): void {
+    const group = this.groups.get(roleId) ?? [];
+    group.push(waiter);
+    this.groups.set(roleId, group);
+    if (group.length >= this.cap) this.send(roleId);
+  }
+
+  private maybeFlush(): void {
+    if (this.recordsPending > 0 || this.active > 0) return;
+    for (const roleId of [...this.groups.keys()]) this.send(roleId);
+  }
+
+  private send(roleId: string): void {
+    const waiters = this.groups.get(roleId) ?? [];
+    this.groups.delete(roleId);
+    if (waiters.length === 0) return;
+    const call = this.apply(roleId, waiters).finally(() => this.inFlight.delete(call));
+    this.inFlight.add(call);
+  }
+
+  private async apply(roleId: string, waiters: Waiter[]): Promise<void> {
+    const users = [...new Set(waiters.map((w) => w.userId))];
+    try {
+      this.stats.groupedCalls++;
+      this.stats.usersGrouped += users.length;
+      await this.auth0.assignRoleToUsers(roleId, users);
+      for (const w of waiters) this.answer(w);
+    } catch (err) {
+      if (err instanceof Auth0Error && !err.retryable && users.length > 1) {
+        // Refused as a whole: one of them is at fault. Each user alone, so the others are applied.
+        await Promise.all(
+          waiters.map(async (w) => {
+            this.stats.fallbackCalls++;
+            try {
+              await this.auth0.assignRoleIds(w.userId, [roleId]);
+              this.answer(w);
+            } catch (own) {
+              this.answer(w, own);
+            }
+          }),
+        );
+        return;
+      }
+      for (const w of waiters) this.answer(w, err);
+    }
+  }
+
+  private answer(w: Waiter, err?: unknown): void {
+    if (err !== undefined && w.failure === undefined) w.failure = err;
+    if (--w.left === 0) w.settle(w.failure);
+  }
+
+  /** Resolves when every grouped call sent so far is answered. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+}

@@ -1,0 +1,67 @@
+import type { SQSEvent } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { packMessages } from "../../functions/adapters/sqs/sender.js";
+import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import type { OutcomeEvent } from "../../functions/core/outcomes.js";
+import type { SyncConfig } from "../../functions/core/config.js";
+import { testConfig } from "../helpers/config.js";
+import { lambdaContext, opsFor, sqsRecord } from "../helpers/consumer.js";
+import { adapterFor, startEmulator } from "../helpers/emulator.js";
+
+const count = (emu: Awaited<ReturnType<typeof startEmulator>>, key: string) => emu.counters().byEndpoint[key] ?? 0;
+
+async function setup(config: SyncConfig, roles: string[]) {
+  const emu = await startEmulator({ roles });
+  const auth0 = adapterFor(emu);
+  const outcomes: OutcomeEvent[] = [];
+  const handler = createConsumerHandler(({ logger }) => ({ config, auth0, logger, onOutcome: (e) => outcomes.push(e) }));
+  return { emu, auth0, outcomes, handler };
+}
+
+describe("consumer: role assignments grouped per role", () => {
+  it("assigns the roles of an invocation's new users with one call per role, across its records", async () => {
+    const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
+    const { emu, outcomes, handler } = await setup(config, ["admin", "viewer", "billing"]);
+    const rows = Array.from({ length: 20 }, (_, i) => ({ id: `u${i}`, email: `u${i}@example.com`, first: `U${i}`, roles: i % 2 ? "viewer" : "admin,viewer" }));
+    const messages = packMessages("run-1", opsFor(config, rows), 5);
+    expect(messages).toHaveLength(4);
+    const event: SQSEvent = { Records: messages.map((m, i) => sqsRecord(`m${i}`, m.body)) };
+    expect(await handler(event, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+    expect(outcomes.map((o) => o.outcome)).toEqual(Array(20).fill("created"));
+    // 20 creates, one role lookup, and one call per role for the four records together: 23 calls, not 40.
+    expect(count(emu, "POST /api/v2/roles/:id/users 200")).toBe(2);
+    expect(count(emu, "POST /api/v2/users/:id/roles 204")).toBe(0);
+    expect(count(emu, "POST /api/v2/users 201")).toBe(20);
+    const byEmail = new Map(emu.state().users.map((u) => [u.email, u.roles]));
+    for (const [i, r] of rows.entries()) expect(byEmail.get(`u${i}@example.com`)).toEqual(r.roles.split(",").sort());
+  });
+
+  it("a grouped call refused because of one user leaves the others applied and rejects that user with Auth0's reason", async () => {
+    // removeUnlisted off: the full user keeps its 50 roles, and the row's role is one too many.
+    const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles", removeUnlisted: false }, unmappedColumns: "ignore" });
+    const fifty = Array.from({ length: 50 }, (_, i) => `r${i}`);
+    const { emu, auth0, outcomes, handler } = await setup(config, ["admin", ...fifty]);
+    const full = await auth0.create({ email: "full@example.com", given_name: "Full", app_metadata: { sync_key: "full" } });
+    await auth0.assignRoles(full.user_id, fifty);
+    emu.clearLog();
+    const rows = [
+      { id: "a", email: "a@example.com", first: "Ann", roles: "admin" },
+      { id: "full", email: "full@example.com", first: "Full", roles: "admin" },
+      { id: "b", email: "b@example.com", first: "Bob", roles: "admin" },
+    ];
+    const [msg] = packMessages("run-1", opsFor(config, rows), 25);
+    expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+    const byKey = Object.fromEntries(outcomes.map((o) => [o.key, o]));
+    expect(byKey.a?.outcome).toBe("created");
+    expect(byKey.b?.outcome).toBe("created");
+    expect(byKey.full?.outcome).toBe("rejected");
+    expect(byKey.full?.rejection).toMatchObject({ row: 2, field: "auth0", reason: expect.stringMatching(/role/i) });
+    // The grouped call was refused as a whole, then each user went alone.
+    expect(count(emu, "POST /api/v2/roles/:id/users 400")).toBe(1);
+    expect(count(emu, "POST /api/v2/users/:id/roles 204")).toBe(2);
+    const roles = new Map(emu.state().users.map((u) => [u.email, u.roles]));
+    expect(roles.get("a@example.com")).toEqual(["admin"]);
+    expect(roles.get("b@example.com")).toEqual(["admin"]);
+    expect(roles.get("full@example.com")).toHaveLength(50);
+  });
+});

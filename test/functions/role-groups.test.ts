@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { Auth0Error } from "../../functions/adapters/auth0/errors.js";
+import { RoleGroups } from "../../functions/consumer/role-groups.js";
+
+/** A fake of the two adapter calls: records them, and fails as told. */
+function fakeAuth0(fail: { grouped?: (roleId: string, users: string[]) => Error | undefined; single?: (userId: string) => Error | undefined } = {}) {
+  const grouped: [string, string[]][] = [];
+  const single: [string, string[]][] = [];
+  return {
+    grouped,
+    single,
+    assignRoleToUsers: (roleId: string, users: string[]) => {
+      grouped.push([roleId, [...users]]);
+      const err = fail.grouped?.(roleId, users);
+      return err ? Promise.reject(err) : Promise.resolve();
+    },
+    assignRoleIds: (userId: string, roles: string[]) => {
+      single.push([userId, [...roles]]);
+      const err = fail.single?.(userId);
+      return err ? Promise.reject(err) : Promise.resolve();
+    },
+  };
+}
+
+const settled = (p: Promise<void>) => p.then(() => "ok", (e: Error) => e.message);
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe("role groups (one invocation's role assignments)", () => {
+  it("sends one call per role once every operation has parked or finished", async () => {
+    const auth0 = fakeAuth0();
+    const groups = new RoleGroups(auth0, 1);
+    groups.opened(4);
+    const [s1, s2, s3, s4] = [groups.slot(), groups.slot(), groups.slot(), groups.slot()];
+    const a = settled(s1.add("u1", ["rA"]));
+    const b = settled(s2.add("u2", ["rA", "rB"]));
+    await tick();
+    // Two operations may still add: nothing is sent yet.
+    expect(auth0.grouped).toEqual([]);
+    const c = settled(s3.add("u3", ["rA"]));
+    s4.release();
+    expect(await Promise.all([a, b, c])).toEqual(["ok", "ok", "ok"]);
+    expect(auth0.grouped).toEqual([
+      ["rA", ["u1", "u2", "u3"]],
+      ["rB", ["u2"]],
+    ]);
+    expect(auth0.single).toEqual([]);
+  });
+
+  it("waits for the invocation's other records before sending", async () => {
+    const auth0 = fakeAuth0();
+    const groups = new RoleGroups(auth0, 2);
+    groups.opened(1);
+    const a = settled(groups.slot().add("u1", ["rA"]));
+    await tick();
+    expect(auth0.grouped).toEqual([]);
+    groups.opened(1);
+    const b = settled(groups.slot().add("u2", ["rA"]));
+    expect(await Promise.all([a, b])).toEqual(["ok", "ok"]);
+    expect(auth0.grouped).toEqual([["rA", ["u1", "u2"]]]);
+  });
+
+  it("sends a full group at once, without waiting for the others", async () => {
+    const auth0 = fakeAuth0();
+    const groups = new RoleGroups(auth0, 1, 2);
+    groups.opened(3);
+    const a = settled(groups.slot().add("u1", ["rA"]));
+    const b = settled(groups.slot().add("u2", ["rA"]));
+    expect(await Promise.all([a, b])).toEqual(["ok", "ok"]);
+    expect(auth0.grouped).toEqual([["rA", ["u1", "u2"]]]);
+    const last = groups.slot();
+    const c = settled(last.add("u3", ["rA"]));
+    expect(await c).toBe("ok");
+    expect(auth0.grouped).toEqual([
+      ["rA", ["u1", "u2"]],
+      ["rA", ["u3"]],
+    ]);
+  });
+
+  it("a grouped call Auth0 refuses is retried user by user: the others are applied, the one at fault fails with its own reason", async () => {
+    const refused = new Auth0Error("assign role to users: The user does not exist.", { kind: "not_found", retryable: false, statusCode: 404 });
+    const own = new Auth0Error("assign roles: Payload validation error: a user can have at most 50 roles", { kind: "rejected", retryable: false, statusCode: 400 });
+    const auth0 = fakeAuth0({ grouped: () => refused, single: (u) => (u === "u2" ? own : undefined) });
+    const groups = new RoleGroups(auth0, 1);
+    groups.opened(3);
+    const results = await Promise.all(["u1", "u2", "u3"].map((u) => settled(groups.slot().add(u, ["rA"]))));
+    expect(results).toEqual(["ok", own.message, "ok"]);
+    expect(auth0.single.map(([u]) => u).sort()).toEqual(["u1", "u2", "u3"]);
+  });
+
+  it("a passing failure of a grouped call fails each of its users retryably, and only them", async () => {
+    const down = new Auth0Error("assign role to users: HTTP 503", { kind: "server", retryable: true, statusCode: 503 });
+    const auth0 = fakeAuth0({ grouped: (roleId) => (roleId === "rB" ? down : undefined) });
+    const groups = new RoleGroups(auth0, 1);
+    groups.opened(3);
+    const errors: unknown[] = [];
+    const run = (u: string, roles: string[]) => groups.slot().add(u, roles).catch((e: unknown) => void errors.push(e));
+    await Promise.all([run("u1", ["rA"]), run("u2", ["rA", "rB"]), run("u3", ["rB"])]);
+    expect(errors).toHaveLength(2);
+    expect(errors.every((e) => e instanceof Auth0Error && e.retryable)).toBe(true);
+    // No user-by-user calls after a passing failure: SQS delivers the record again.
+    expect(auth0.single).toEqual([]);
+  });
+});

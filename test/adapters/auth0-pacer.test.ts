@@ -18,13 +18,15 @@ function virtualPacer(rate: number, burst: number) {
 const headers = (h: Record<string, string>) => ({ get: (n: string) => h[n] ?? null });
 
 describe("pacer", () => {
-  it("lets a burst through, then holds the sustained rate", async () => {
+  it("lets a burst through once the tenant confirms it, then holds the sustained rate", async () => {
     const { pacer, now } = virtualPacer(10, 5);
     const start = now();
     const times: number[] = [];
     for (let i = 0; i < 24; i++) {
       await pacer.acquire();
       times.push(now() - start);
+      // Adaptive pacing spends the burst only once the tenant's first answer shows it is there (a roomy bucket here).
+      if (i === 0) pacer.observe(200, headers({ "x-ratelimit-limit": "100", "x-ratelimit-remaining": "99", "x-ratelimit-reset": "0" }));
     }
     // The burst less the one-token reserve goes at once...
     expect(times.slice(0, 4)).toEqual([0, 0, 0, 0]);

@@ -5,6 +5,16 @@ import { setTimeout as sleep } from "node:timers/promises";
  * the tenant's own x-ratelimit-remaining (the local bucket never holds more than the tenant says is left) and
  * stopped until x-ratelimit-reset after a 429. Shared by all calls of a process, so concurrent work cannot
  * overrun it.
+ *
+ * Adaptive pacing (on by default). The tenant's bucket is shared with the customer's other clients and with the
+ * sync's other instances, none of which this process can see, so `rate` is only a ceiling: each pacer learns what
+ * the tenant really gives from the headers, alone, by AIMD (additive increase, multiplicative decrease: the same
+ * rule on instances of the same ceiling converges to a fair split of whatever is left):
+ * - an answer that leaves the tenant's bucket nearly empty cuts the rate by 15%, a 429 by 30%, at most once a
+ *   second;
+ * - any other answer probes back up by 5% of the ceiling per second, never above it;
+ * - a fresh pacer sends one request and spends the rest of its burst only once the tenant's first answer shows
+ *   it is there (two instances starting together would otherwise each fire a whole burst into one bucket).
  */
 export interface PacerOptions {
   /** Sustained requests per second. */
@@ -19,8 +29,12 @@ export interface PacerOptions {
   reserve?: number;
   /** Upper bound of one wait for a reset, so a clock skew can never park the process for long. */
   maxPauseMs?: number;
+  /** Learn what the tenant really gives, below `rate` (default true); false paces at `rate` throughout. */
+  adaptive?: boolean;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The jitter of the pause after a 429 (default Math.random; simulations pass a seeded one). */
+  random?: () => number;
 }
 
 export interface PacerStats {
@@ -28,6 +42,36 @@ export interface PacerStats {
   waitedMs: number;
   pauses: number;
 }
+
+/** One pacer's stats: PacerStats, plus how often it slowed down and the 429s it saw. */
+export interface AdaptivePacerStats extends PacerStats {
+  decreases: number;
+  status429: number;
+}
+
+/**
+ * The controller's constants, tuned on the simulated tenants of test/adapters/pacer-adaptive.test.ts (4 to 25
+ * workers per instance, 30 to 250 ms latency, several seeds); there, each still met every target with margin when
+ * moved by half either way. Only the early cut is indispensable: on 429s alone, up to 2% of calls were 429.
+ */
+const ADAPT = {
+  /** A 429 is certain overload: cut hard. */
+  cutOn429: 0.7,
+  /** A nearly empty bucket is overload caught early: a gentler cut that, in practice, leaves no 429 to follow. */
+  cutOnLow: 0.85,
+  /**
+   * At most one cut per second: a cut shows in x-ratelimit-remaining only a round trip later, and only once the
+   * other instances' cuts have too; cutting on every answer of one episode would collapse the rate. One second is
+   * also the resolution of x-ratelimit-reset.
+   */
+  holdMs: 1000,
+  /** Probe: + 5% of the ceiling per second, so half way back up in 10 s: slow enough for the tenant's burst to absorb. */
+  probePerSecond: 0.05,
+  /** "Nearly empty": under a tenth of x-ratelimit-limit, and never less than what the reserve keeps plus one. */
+  lowFraction: 0.1,
+  /** Never below a tenth of the ceiling, so a misread header or another client's spike cannot park the sync. */
+  floorFraction: 0.1,
+};
 
 /** Waits, and when the caller aborts, rejects with the caller's own reason (what it passed to abort()). */
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -47,7 +91,17 @@ export class Pacer {
   private readonly maxPauseMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly stats: PacerStats = { acquired: 0, waitedMs: 0, pauses: 0 };
+  private readonly random: () => number;
+  private readonly adaptive: boolean;
+  private readonly floor: number;
+  private current: number;
+  /** Tokens of the initial burst not spendable until the tenant's first answer shows they are there. */
+  private unconfirmed: number;
+  /** No cut and no probe before this time (the hold after a cut). */
+  private holdUntil = 0;
+  /** Probing counts from this time. */
+  private probedAt: number;
+  readonly stats: AdaptivePacerStats = { acquired: 0, waitedMs: 0, pauses: 0, decreases: 0, status429: 0 };
 
   constructor(opts: PacerOptions) {
     if (!(opts.rate > 0)) throw new RangeError(`pacer rate must be positive, got ${opts.rate}`);
@@ -59,13 +113,42 @@ export class Pacer {
     this.tokens = this.capacity;
     this.now = opts.now ?? Date.now;
     this.sleep = opts.sleep ?? defaultSleep;
+    this.random = opts.random ?? Math.random;
     this.last = this.now();
     this.maxPauseMs = opts.maxPauseMs ?? 60_000;
+    this.adaptive = opts.adaptive ?? true;
+    this.current = this.rate;
+    this.floor = this.rate * ADAPT.floorFraction;
+    this.unconfirmed = this.adaptive ? this.capacity - 1 : 0;
+    this.probedAt = this.last;
+  }
+
+  /** The rate this pacer paces at now: `rate`, or less while the tenant gives less. */
+  get currentRate(): number {
+    return this.current;
   }
 
   private refill(now: number): void {
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.current);
     this.last = now;
+  }
+
+  /** Multiplicative decrease, at most once per hold. */
+  private cut(now: number, factor: number): void {
+    if (now < this.holdUntil) return;
+    this.refill(now);
+    this.current = Math.max(this.floor, this.current * factor);
+    this.holdUntil = now + ADAPT.holdMs;
+    this.probedAt = this.holdUntil;
+    this.stats.decreases++;
+  }
+
+  /** Additive increase for the time since the last probe, up to the ceiling. */
+  private probe(now: number): void {
+    if (now < this.holdUntil) return;
+    this.refill(now);
+    this.current = Math.min(this.rate, this.current + ((now - this.probedAt) / 1000) * this.rate * ADAPT.probePerSecond);
+    this.probedAt = now;
   }
 
   /** Waits until a request may be sent, then takes its token. */
@@ -78,13 +161,13 @@ export class Pacer {
         continue;
       }
       this.refill(now);
-      if (this.tokens >= 1) {
+      if (this.tokens - this.unconfirmed >= 1) {
         this.tokens -= 1;
         this.stats.acquired++;
         this.stats.waitedMs += this.now() - started;
         return;
       }
-      await this.sleep(Math.max(1, Math.ceil(((1 - this.tokens) / this.rate) * 1000)), signal);
+      await this.sleep(Math.max(1, Math.ceil(((1 + this.unconfirmed - this.tokens) / this.current) * 1000)), signal);
     }
   }
 
@@ -94,13 +177,22 @@ export class Pacer {
     const reset = Number(headers.get("x-ratelimit-reset"));
     const now = this.now();
     if (status === 429) {
+      this.stats.status429++;
+      if (this.adaptive) this.cut(now, ADAPT.cutOn429);
       this.pauseUntilReset(Number.isFinite(reset) && reset > 0 ? reset : undefined);
       return;
     }
     if (headers.get("x-ratelimit-remaining") !== null && Number.isFinite(remaining)) {
       this.refill(now);
+      this.unconfirmed = 0;
       // The tenant bucket is shared with every other client: never believe we have more than it has.
       this.tokens = Math.min(this.tokens, Math.max(0, remaining - this.reserve));
+      if (this.adaptive) {
+        const limit = Number(headers.get("x-ratelimit-limit"));
+        const low = Math.max(this.reserve + 1, Number.isFinite(limit) ? limit * ADAPT.lowFraction : 0);
+        if (remaining < low) this.cut(now, ADAPT.cutOnLow);
+        else this.probe(now);
+      }
     }
   }
 
@@ -108,13 +200,14 @@ export class Pacer {
   pauseUntilReset(resetEpochSeconds?: number): void {
     const now = this.now();
     let until = resetEpochSeconds !== undefined ? resetEpochSeconds * 1000 : now + 1000;
-    if (until <= now) until = now + 1000 / this.rate;
-    until = Math.min(until, now + this.maxPauseMs) + Math.floor(Math.random() * 50);
+    if (until <= now) until = now + 1000 / this.current;
+    until = Math.min(until, now + this.maxPauseMs) + Math.floor(this.random() * 50);
     if (until > this.pausedUntil) {
       this.pausedUntil = until;
       this.stats.pauses++;
     }
     this.tokens = 0;
+    this.unconfirmed = 0;
     this.last = now;
   }
 

@@ -1,0 +1,230 @@
+import { describe, expect, it } from "vitest";
+import { Pacer, type PacerOptions } from "../../functions/adapters/auth0/pacer.js";
+import { simulate, type Scenario } from "../helpers/simulated-tenant.js";
+
+/** A pacer on a virtual clock: sleeping advances time instantly; no pause jitter. */
+function virtualPacer(opts: Pick<PacerOptions, "rate" | "burst"> & Partial<PacerOptions>) {
+  let now = 1_700_000_000_000;
+  const pacer = new Pacer({
+    now: () => now,
+    sleep: async (ms) => {
+      now += ms;
+    },
+    random: () => 0,
+    ...opts,
+  });
+  return { pacer, now: () => now, advance: (ms: number) => (now += ms) };
+}
+
+/** An answer's rate-limit headers. */
+const answer = (remaining: number, limit = 10, reset = 0) => {
+  const h: Record<string, string> = { "x-ratelimit-limit": String(limit), "x-ratelimit-remaining": String(remaining), "x-ratelimit-reset": String(reset) };
+  return { get: (n: string) => h[n] ?? null };
+};
+
+describe("adaptive pacer", () => {
+  it("a 429 lowers currentRate, once per episode", () => {
+    const { pacer, advance } = virtualPacer({ rate: 10, burst: 10 });
+    expect(pacer.currentRate).toBe(10);
+    pacer.observe(429, answer(0));
+    expect(pacer.currentRate).toBeCloseTo(7);
+    // The other answers of the same episode (requests already in flight) cut nothing more.
+    pacer.observe(429, answer(0));
+    pacer.observe(200, answer(0));
+    expect(pacer.currentRate).toBeCloseTo(7);
+    expect(pacer.stats).toMatchObject({ decreases: 1, status429: 2 });
+    advance(1000);
+    pacer.observe(429, answer(0));
+    expect(pacer.currentRate).toBeCloseTo(4.9);
+  });
+
+  it("cuts gently, before any 429, when an answer leaves the tenant's bucket nearly empty", () => {
+    const { pacer, advance } = virtualPacer({ rate: 10, burst: 10 });
+    pacer.observe(200, answer(2, 10));
+    expect(pacer.currentRate).toBe(10);
+    pacer.observe(200, answer(1, 10));
+    expect(pacer.currentRate).toBeCloseTo(8.5);
+    // "Nearly empty" is a tenth of x-ratelimit-limit on a bigger bucket.
+    advance(1000);
+    pacer.observe(200, answer(10, 100));
+    expect(pacer.currentRate).toBeCloseTo(8.5);
+    pacer.observe(200, answer(9, 100));
+    expect(pacer.currentRate).toBeCloseTo(7.225);
+    expect(pacer.stats.status429).toBe(0);
+  });
+
+  it("paces at the rate it learnt", async () => {
+    const { pacer, now } = virtualPacer({ rate: 10, burst: 1 });
+    pacer.observe(200, answer(0));
+    expect(pacer.currentRate).toBeCloseTo(8.5);
+    const start = now();
+    for (let i = 0; i < 17; i++) await pacer.acquire();
+    // 17 requests at 8.5/s take 2 s (1.7 s at 10/s).
+    expect(now() - start).toBeGreaterThanOrEqual(1995);
+    expect(now() - start).toBeLessThanOrEqual(2020);
+  });
+
+  it("quiet success probes back up toward, but never above, the ceiling", () => {
+    const { pacer, advance } = virtualPacer({ rate: 10, burst: 10 });
+    pacer.observe(429, answer(0));
+    // Nothing is probed during the hold after a cut.
+    advance(500);
+    pacer.observe(200, answer(9));
+    expect(pacer.currentRate).toBeCloseTo(7);
+    // Then 5% of the ceiling per second: + 1 in 2 s.
+    const rates: number[] = [];
+    for (let t = 0; t < 2500; t += 100) {
+      advance(100);
+      pacer.observe(200, answer(9));
+      rates.push(pacer.currentRate);
+    }
+    expect(pacer.currentRate).toBeCloseTo(8);
+    expect(rates.every((r, i) => i === 0 || r >= rates[i - 1]!)).toBe(true);
+    for (let t = 0; t < 120_000; t += 100) {
+      advance(100);
+      pacer.observe(200, answer(9));
+      expect(pacer.currentRate).toBeLessThanOrEqual(10);
+    }
+    expect(pacer.currentRate).toBe(10);
+  });
+
+  it("never goes below a tenth of the ceiling", () => {
+    const { pacer, advance } = virtualPacer({ rate: 10, burst: 10 });
+    for (let i = 0; i < 30; i++) {
+      pacer.observe(429, answer(0));
+      advance(1500);
+    }
+    expect(pacer.stats.decreases).toBe(30);
+    expect(pacer.currentRate).toBe(1);
+  });
+
+  it("a fresh pacer sends one request, and its burst only once the tenant's first answer shows it is there", async () => {
+    const { pacer, now } = virtualPacer({ rate: 10, burst: 10 });
+    await pacer.acquire();
+    expect(now() - 1_700_000_000_000).toBe(0);
+    // The tenant had 3 left: the reserve keeps one, so two more go at once and the next waits for the rate.
+    pacer.observe(200, answer(3, 50));
+    const start = now();
+    await pacer.acquire();
+    await pacer.acquire();
+    expect(now()).toBe(start);
+    await pacer.acquire();
+    expect(now() - start).toBeGreaterThanOrEqual(100);
+    // Without any answer (no headers ever), it still paces at the rate, one at a time.
+    const silent = virtualPacer({ rate: 10, burst: 10 });
+    for (let i = 0; i < 11; i++) await silent.pacer.acquire();
+    expect(silent.now() - 1_700_000_000_000).toBeGreaterThanOrEqual(1000);
+    expect(silent.now() - 1_700_000_000_000).toBeLessThanOrEqual(1010);
+  });
+
+  it("adaptive: false keeps today's behaviour: the whole burst at once, the configured rate throughout", async () => {
+    const { pacer, now, advance } = virtualPacer({ rate: 10, burst: 5, adaptive: false });
+    for (let i = 0; i < 4; i++) await pacer.acquire();
+    expect(now() - 1_700_000_000_000).toBe(0);
+    pacer.observe(200, answer(0));
+    advance(2000);
+    pacer.observe(429, answer(0));
+    expect(pacer.currentRate).toBe(10);
+    expect(pacer.stats).toMatchObject({ decreases: 0, status429: 1, pauses: 1 });
+  });
+});
+
+/**
+ * The sync's instances, each its own adaptive Pacer, against one simulated tenant bucket (test/helpers/
+ * simulated-tenant.ts): 300 virtual seconds each, deterministic per seed.
+ */
+describe("adaptive pacing against a simulated tenant", () => {
+  const durationS = 300;
+  const share429 = (o: { calls: number; status429: number }) => o.status429 / o.calls;
+
+  // (a) The configuration says 16/s (2 instances x 8/s, burst 25 each); the tenant gives 10/s.
+  const overdriven = (burst: number, workers: number, seed: number, adaptive = true, latency?: Scenario["latency"]): Scenario => ({
+    tenant: { rate: 10, burst },
+    instances: { count: 2, rate: 8, burst: 25, workers, adaptive },
+    durationS,
+    seed,
+    latency,
+  });
+
+  it.each([
+    [10, 4, 1],
+    [10, 25, 1],
+    [10, 8, 2],
+    [50, 4, 2],
+    [50, 25, 1],
+    [50, 8, 3],
+  ])("(a) 2 x 8/s against a tenant of 10/s burst %i (%i workers each, seed %i): under 1 percent 429s, at least 9/s", async (burst, workers, seed) => {
+    const o = await simulate(overdriven(burst, workers, seed));
+    expect(share429(o)).toBeLessThan(0.01);
+    expect(o.throughput).toBeGreaterThanOrEqual(9);
+  });
+
+  it("(a) holds with slower answers too (100 to 250 ms)", async () => {
+    const o = await simulate(overdriven(10, 8, 4, true, { baseMs: 100, jitterMs: 150 }));
+    expect(share429(o)).toBeLessThan(0.01);
+    expect(o.throughput).toBeGreaterThanOrEqual(9);
+  });
+
+  it("(a) without adaptation, the sync leans on 429s", async () => {
+    const o = await simulate(overdriven(10, 8, 1, false));
+    expect(share429(o)).toBeGreaterThan(0.2);
+  });
+
+  // (b) The tenant gives 16/s burst 50, as configured, but another client takes 8/s of it.
+  const shared = (fromS: number, seed: number, adaptive = true): Scenario => ({
+    tenant: { rate: 16, burst: 50 },
+    instances: { count: 2, rate: 8, burst: 25, workers: 8, adaptive },
+    competitor: { rate: 8, fromS },
+    durationS,
+    seed,
+  });
+
+  it.each([
+    [0, 1],
+    [0, 2],
+    [5, 1],
+    [5, 2],
+  ])("(b) another client takes 8/s of 16/s from %i s (seed %i): under 1 percent 429s, the sync gets 85 percent of the rest", async (fromS, seed) => {
+    const o = await simulate(shared(fromS, seed));
+    expect(share429(o)).toBeLessThan(0.01);
+    const left = 16 - o.competitor.throughput;
+    expect(o.throughputWhileCompeting).toBeGreaterThanOrEqual(6.8);
+    expect(o.throughputWhileCompeting).toBeGreaterThanOrEqual(0.85 * left);
+    // And the sync no longer pushes the customer's own client into 429s.
+    expect(share429(o.competitor)).toBeLessThan(0.01);
+  });
+
+  it("(b) without adaptation, both the sync and the other client meet 429s", async () => {
+    const o = await simulate(shared(5, 1, false));
+    expect(share429(o)).toBeGreaterThan(0.2);
+    expect(share429(o.competitor)).toBeGreaterThan(0.02);
+  });
+
+  // (c) The configuration is right: 7 instances at 50/7 per second, burst 7 each, against 50/s burst 50.
+  const matched = (workers: number, seed: number, adaptive = true): Scenario => ({
+    tenant: { rate: 50, burst: 50 },
+    instances: { count: 7, rate: 50 / 7, burst: 7, workers, adaptive },
+    durationS,
+    seed,
+  });
+  /** What the sync got of all the tenant could have given (its initial bucket and every refill). */
+  const utilisation = (o: { ok: number }) => o.ok / (50 * durationS + 50);
+
+  it.each([
+    [4, 1],
+    [25, 2],
+  ])("(c) a right configuration loses nothing (%i workers each, seed %i): at least 99 percent used, no 429, no cut", async (workers, seed) => {
+    const o = await simulate(matched(workers, seed));
+    const before = await simulate(matched(workers, seed, false));
+    expect(utilisation(o)).toBeGreaterThanOrEqual(0.99);
+    expect(utilisation(o)).toBeGreaterThanOrEqual(utilisation(before) - 0.001);
+    expect(o.status429).toBe(0);
+    expect(o.pacers.map((p) => p.stats.decreases)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it("the simulation is deterministic per seed", async () => {
+    const a = await simulate(overdriven(10, 8, 5));
+    const b = await simulate(overdriven(10, 8, 5));
+    expect([a.calls, a.status429, a.ok]).toEqual([b.calls, b.status429, b.ok]);
+  });
+});

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../functions/core/config.js";
-import type { TenantState } from "../../local/auth0-emulator.js";
+import type { Auth0Emulator, TenantState } from "../../local/auth0-emulator.js";
 import { generateUsers, type DemoRow } from "../../local/demo-data.js";
 import { runLocalPipeline, type LocalRunSummary } from "../../local/pipeline.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -77,7 +77,9 @@ describe("the local pipeline, end to end", () => {
   let first: LocalRunSummary;
 
   it("syncs exactly the valid users with their mapped fields, and reports every invalid row with its reason", async () => {
-    first = await runLocalPipeline({ config, stateDir: dir, fresh: true, seedRows: ROWS, rate: 400 });
+    let emulator: Auth0Emulator | undefined;
+    first = await runLocalPipeline({ config, stateDir: dir, fresh: true, seedRows: ROWS, rate: 400, onEnvironment: (env) => void (emulator = env.emulator) });
+    const calls = emulator!.counters().byEndpoint;
     expect(first.rowsRead).toBe(exp.rowsRead);
     expect(first.unaccounted).toBe(0);
     expect(first.created).toBe(exp.valid.length);
@@ -90,6 +92,9 @@ describe("the local pipeline, end to end", () => {
       expect(first.rejections[i]).toMatch(new RegExp(`^row ${inv.row}, key ${inv.key}${inv.field.source}`));
     });
     expect(exp.invalid.length).toBeGreaterThan(10);
+    // Roles went in groups (POST /roles/{id}/users, at least 10 users a call on average), never user by user.
+    expect(calls["POST /api/v2/users/:id/roles 204"] ?? 0).toBe(0);
+    expect(calls["POST /api/v2/roles/:id/users 200"]).toBeLessThanOrEqual(exp.valid.length / 10);
   }, 120_000);
 
   it("a second run over the same warehouse creates no duplicate and changes nothing", async () => {

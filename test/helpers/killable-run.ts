@@ -14,7 +14,8 @@ const { runLocalPipeline } = await import("../../local/pipeline.js");
 const { exampleConfigWith } = await import("./demo-csv.js");
 
 const summary = await runLocalPipeline({
-  config: exampleConfigWith(),
+  // One message per invocation, so the kill lands while some users are settled and others not yet started.
+  config: exampleConfigWith({ queue: { batchSize: 1 } }),
   stateDir,
   csv,
   fresh: true,

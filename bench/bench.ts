@@ -1,21 +1,25 @@
 /**
  * `npm run bench` (through bench/run.ts): the sync against the Auth0 emulator at a fixed budget and latency, through the real handlers
- * in the local pipeline (each consumer instance with its own pacer and token cache, as in AWS), next to the naive
- * baseline (bench/baseline.ts) on the same emulator settings; then the extractor alone at scale; then the
+ * in the local pipeline (each consumer instance with its own pacer and token cache, as in AWS), users with their
+ * roles, next to two baselines on the same emulator settings doing the same work: the naive sequential script
+ * (bench/baseline.ts) and the competent one (bench/competent.ts: lookup-then-upsert by 16 workers through one
+ * client paced at the full budget); then the rate-limit scenarios (bench/rate-scenarios.ts: a tenant slower than
+ * configured, a competing client, the Professional plan's buckets); then the extractor alone at scale; then the
  * reconcile's scenarios (bench/reconcile.ts): the snapshot reader's memory at two tenant sizes, and onboarding a
  * tenant that already holds the users. Prints a Markdown table and writes bench/results/<time>.json,
  * bench/results/latest.json and an SVG of scenario 1's calls/s.
  *
  *   npm run bench -- [--quick] [--rows N] [--rate RPS] [--latency-ms M] [--jitter-ms J] [--baseline-rows N]
+ *                    [--competent-rows N] [--rate-rows M] [--no-rate] [--no-before]
  *                    [--extractor-rows A,B] [--no-extractor] [--snapshot-users A,B] [--onboard-rows N]
- *                    [--no-reconcile] [--only reconcile] [--out DIR]
+ *                    [--no-reconcile] [--only reconcile|rate] [--out DIR]
  *
- * `--only reconcile` runs the reconcile's scenarios alone and writes bench/results/<time>.json only (latest.json
- * and the SVG stay those of the last whole run).
+ * `--only reconcile` runs the reconcile's scenarios alone, `--only rate` the rate-limit scenarios alone (with (c),
+ * a first sync at the matched budget, run on M rows there instead of taken from scenario 1); both write
+ * bench/results/<time>.json only (latest.json and the SVG stay those of the last whole run).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { markWarehouseReady } from "../local/state-dir.js";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, totalmem, tmpdir } from "node:os";
@@ -30,12 +34,15 @@ import { Pacer } from "../functions/adapters/auth0/pacer.js";
 import { consumerBudget, parseConfig, type SyncConfig } from "../functions/core/config.js";
 import { GLOBAL_BUCKET } from "../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type RequestLogEntry } from "../local/auth0-emulator.js";
-import { createDemoTable, DEMO_TABLE, generateUsers, insertRows } from "../local/demo-data.js";
+import { createDemoTable, DEMO_ROLES, DEMO_TABLE, insertRows } from "../local/demo-data.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary } from "../local/pipeline.js";
 import { RedshiftDataEmulator } from "../local/redshift-data-emulator.js";
-import { naiveSync } from "./baseline.js";
+import { naiveSync, type NaiveResult } from "./baseline.js";
 import { callsPerSecondSvg } from "./chart.js";
+import { COMPETENT_CONCURRENCY, competentPacer, competentSync } from "./competent.js";
+import { rateScenarioLines, rateScenarios, TARGETS, type MatchedFigures, type RateScenariosFigures } from "./rate-scenarios.js";
 import { onboarding, snapshotMemory, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile.js";
+import { cleanRows, writeWarehouse } from "./warehouse.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -45,6 +52,10 @@ const { values: a } = parseArgs({
     "latency-ms": { type: "string" },
     "jitter-ms": { type: "string" },
     "baseline-rows": { type: "string" },
+    "competent-rows": { type: "string" },
+    "rate-rows": { type: "string" },
+    "no-rate": { type: "boolean" },
+    "no-before": { type: "boolean" },
     "extractor-rows": { type: "string" },
     "no-extractor": { type: "boolean" },
     "snapshot-users": { type: "string" },
@@ -61,6 +72,10 @@ const LATENCY = Number(a["latency-ms"] ?? 30);
 const JITTER = Number(a["jitter-ms"] ?? 20);
 // The baseline is sequential: its time grows linearly with rows, so it may run on a prefix and be scaled.
 const BASELINE_ROWS = Math.min(N, Number(a["baseline-rows"] ?? (quick ? 250 : 2_000)));
+// The competent baseline is bound by the budget (about 3 calls a new user): all rows at --quick, a prefix otherwise.
+const COMPETENT_ROWS = Math.min(N, Number(a["competent-rows"] ?? (quick ? N : 2_000)));
+// Rows (new users) of each rate-limit scenario.
+const RATE_ROWS = Number(a["rate-rows"] ?? (quick ? 300 : 600));
 const EXTRACTOR_ROWS = (a["extractor-rows"] ?? (quick ? "20000,200000" : "100000,1000000")).split(",").map(Number);
 const SNAPSHOT_USERS = (a["snapshot-users"] ?? (quick ? "10000,50000" : "10000,100000")).split(",").map(Number);
 // The demo's warehouse, as `npm start` seeds it: 2,000 rows, 1,923 of them valid users.
@@ -69,38 +84,24 @@ const ONBOARD_ROWS = Number(a["onboard-rows"] ?? 2_000);
 const ONBOARD_RATE = 500;
 // The snapshot reader once more with V8's old generation capped this low: a reader that kept the users could not finish.
 const SNAPSHOT_CAP_MB = 40;
-if (a.only !== undefined && a.only !== "reconcile") throw new Error(`--only ${a.only}: only "reconcile" is known`);
+if (a.only !== undefined && a.only !== "reconcile" && a.only !== "rate") throw new Error(`--only ${a.only}: only "reconcile" and "rate" are known`);
 const ONLY_RECONCILE = a.only === "reconcile";
-const RUN_RECONCILE = ONLY_RECONCILE || !a["no-reconcile"];
+const ONLY_RATE = a.only === "rate";
+const RUN_MAIN = a.only === undefined;
+const RUN_RECONCILE = ONLY_RECONCILE || (RUN_MAIN && !a["no-reconcile"]);
+const RUN_RATE = ONLY_RATE || (RUN_MAIN && !a["no-rate"]);
 const OUT = a.out ?? "bench/results";
 
 const example = readFileSync(new URL("../config/example.yml", import.meta.url), "utf8");
 const base = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
-// The demo table without its roles column: role assignment is a separate Auth0 endpoint, measured elsewhere.
+// The demo table with its roles column (1-2 roles a user) and example.yml's roles and queue settings; rows in key order.
 const config: SyncConfig = parseConfig(
   JSON.stringify({
     ...base,
-    roles: undefined,
-    source: { ...base.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, is_blocked FROM app_users ORDER BY customer_id" },
-    auth0: { ...base.auth0, rateLimit: { requestsPerSecond: RATE, burst: RATE } },
+    source: { ...base.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, roles, is_blocked FROM app_users ORDER BY customer_id" },
+    auth0: { ...base.auth0, plan: undefined, endpointGroups: undefined, rateLimit: { requestsPerSecond: RATE, burst: RATE } },
   }),
 );
-
-/** N valid rows: the generator's rows without the deliberately flawed ones. */
-function cleanRows(n: number) {
-  const g = generateUsers(Math.ceil(n * 1.2) + 50, 7);
-  return g.rows.filter((_, i) => g.flaws[i] === null).slice(0, n);
-}
-
-async function writeWarehouse(stateDir: string, rows: ReturnType<typeof cleanRows>) {
-  mkdirSync(stateDir, { recursive: true });
-  const db = new PGlite(join(stateDir, "warehouse"));
-  await createDemoTable(db);
-  await insertRows(db, DEMO_TABLE, rows as unknown as Record<string, unknown>[]);
-  await db.close();
-  // Seeded to the end: the local runner refuses a warehouse without this marker (an interrupted seeding).
-  markWarehouseReady(stateDir, `${rows.length} bench rows`);
-}
 
 /** 1% of the rows, spread evenly (every 100th), get a new first name. */
 async function changeOnePercent(db: PGlite): Promise<number> {
@@ -111,30 +112,41 @@ async function changeOnePercent(db: PGlite): Promise<number> {
   return r.affectedRows ?? 0;
 }
 
+type Approach = "sync" | "naive" | "competent";
+
 interface Figures {
   scenario: string;
-  approach: "sync" | "naive";
+  approach: Approach;
   rows: number;
   measuredRows: number;
   wallS: number;
   calls: number;
   callsPerRow: number;
+  /** Users created (scaled like the calls). */
+  created: number;
+  /** Calls over users created (scenario 1: every user is new). */
+  callsPerNewUser: number;
   status429: number;
+  share429: number;
   utilisation: number;
   idealS: number;
   idealOverActual: number;
+  /** The naive's and the competent baseline's wall time over this one's. */
   speedup?: number;
+  speedupVsCompetent?: number;
 }
 
-const api = (log: readonly RequestLogEntry[]) => log.filter((e) => e.route !== "/oauth/token");
+/** The Management API calls, by arrival (the log is written as answers leave). */
+const api = (log: readonly RequestLogEntry[]) => log.filter((e) => e.route !== "/oauth/token").sort((x, y) => x.t - y.t);
 
-function figures(scenario: string, approach: Figures["approach"], rows: number, measuredRows: number, wallMs: number, log: readonly RequestLogEntry[]): Figures {
+function figures(scenario: string, approach: Approach, rows: number, measuredRows: number, wallMs: number, log: readonly RequestLogEntry[], created: number): Figures {
   const calls = api(log);
   const scale = rows / measuredRows;
   const span = calls.length > 1 ? (calls[calls.length - 1]!.t - calls[0]!.t) / 1000 : 0;
   const wallS = (wallMs / 1000) * scale;
   const n = calls.length * scale;
   const idealS = n / RATE;
+  const status429 = calls.filter((e) => e.status === 429).length;
   return {
     scenario,
     approach,
@@ -143,7 +155,10 @@ function figures(scenario: string, approach: Figures["approach"], rows: number, 
     wallS,
     calls: Math.round(n),
     callsPerRow: n / rows,
-    status429: calls.filter((e) => e.status === 429).length * scale,
+    created: created * scale,
+    callsPerNewUser: created > 0 ? calls.length / created : 0,
+    status429: status429 * scale,
+    share429: calls.length > 0 ? status429 / calls.length : 0,
     utilisation: span > 0 ? calls.length / span / RATE : 0,
     idealS,
     idealOverActual: wallS > 0 ? idealS / wallS : 0,
@@ -168,12 +183,22 @@ const progress = (label: string) => (p: { phase: string; done: number; total: nu
 };
 const done = () => process.stderr.isTTY && process.stderr.write("\r\x1b[2K");
 
+/** Calls by "METHOD route status" (tokens left out). */
+function routeCounts(log: readonly RequestLogEntry[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of api(log)) {
+    const k = `${e.method} ${e.route.replace("/api/v2", "")} ${e.status}`;
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
 // The sync, through the local pipeline.
 async function syncScenarios(root: string) {
   const stateDir = join(root, "sync");
   mkdirSync(stateDir, { recursive: true });
   await writeWarehouse(stateDir, cleanRows(N));
-  const out: { figures: Figures; summary: LocalRunSummary; perSecond?: number[] }[] = [];
+  const out: { figures: Figures; summary: LocalRunSummary; log: RequestLogEntry[]; perSecond?: number[] }[] = [];
   const run = async (name: string) => {
     let env: LocalEnvironment | undefined;
     const summary = await runLocalPipeline({
@@ -191,7 +216,7 @@ async function syncScenarios(root: string) {
     done();
     const log = [...(env?.emulator?.requestLog ?? [])];
     process.stderr.write(`${name}: ${JSON.stringify({ created: summary.created, updated: summary.updated, unchanged: summary.unchanged, rejected: summary.rejected, unaccounted: summary.unaccounted })}\n`);
-    return { figures: figures(name, "sync", summary.rowsRead, summary.rowsRead, summary.syncMs, log), summary, log };
+    return { figures: figures(name, "sync", summary.rowsRead, summary.rowsRead, summary.syncMs, log, summary.created), summary, log };
   };
   const s1 = await run("1. first sync");
   out.push({ ...s1, perSecond: perSecond(s1.log) });
@@ -203,31 +228,38 @@ async function syncScenarios(root: string) {
   return out;
 }
 
-// The naive baseline, same emulator settings.
-async function baselineScenarios() {
+// A baseline on the same emulator settings (and the demo's roles): the naive script on a prefix of the rows, or
+// the competent one on its own rows, each with a fresh tenant.
+async function baselineScenarios(approach: Exclude<Approach, "sync">) {
+  const rows = approach === "naive" ? BASELINE_ROWS : COMPETENT_ROWS;
   const db = new PGlite();
   await createDemoTable(db);
-  await insertRows(db, DEMO_TABLE, cleanRows(N).slice(0, BASELINE_ROWS) as unknown as Record<string, unknown>[]);
+  await insertRows(db, DEMO_TABLE, cleanRows(N).slice(0, rows) as unknown as Record<string, unknown>[]);
   const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
   const redshift = new RedshiftDataClient({ endpoint: await redshiftEmulator.start(), region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
   const emulator = new Auth0Emulator({
     rate: RATE,
     burst: RATE,
+    roles: DEMO_ROLES,
     connections: [{ name: config.auth0.connection, strategy: "auth0" }],
     faults: { latencyMs: LATENCY, jitterMs: JITTER },
   });
   const baseUrl = await emulator.start();
+  // The naive script's client as before (sequential, it never meets the limit); the competent one's limiter spends
+  // the whole budget, shared by all its workers.
+  const pacer = approach === "naive" ? new Pacer({ rate: RATE, burst: RATE }) : competentPacer(RATE);
   const auth0 = new Auth0Adapter({
-    ...auth0OptionsFromConfig({ ...config, auth0: { ...config.auth0, domain: emulator.domain, baseUrl } }, { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }, {}, new Pacer({ rate: RATE, burst: RATE })),
+    ...auth0OptionsFromConfig({ ...config, auth0: { ...config.auth0, domain: emulator.domain, baseUrl } }, { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }, {}, pacer),
     baseUrl,
   });
+  const sync = (): Promise<NaiveResult> => (approach === "naive" ? naiveSync(config, redshift, auth0) : competentSync(config, redshift, auth0, COMPETENT_CONCURRENCY));
   const out: Figures[] = [];
   try {
     const run = async (name: string) => {
       emulator.clearLog();
-      const r = await naiveSync(config, redshift, auth0);
-      process.stderr.write(`${name} (naive, ${BASELINE_ROWS} rows): ${JSON.stringify({ created: r.created, updated: r.updated, unchanged: r.unchanged })}\n`);
-      out.push(figures(name, "naive", N, r.rows, r.elapsedMs, emulator.requestLog));
+      const r = await sync();
+      process.stderr.write(`${name} (${approach}, ${rows} rows): ${JSON.stringify({ created: r.created, updated: r.updated, unchanged: r.unchanged, rejected: r.rejected, elapsedS: r.elapsedMs / 1000 })}\n`);
+      out.push(figures(name, approach, N, r.rows, r.elapsedMs, emulator.requestLog, r.created));
     };
     await run("1. first sync");
     await run("2. re-sync, no change");
@@ -271,7 +303,8 @@ async function extractorScale(rows: number): Promise<ExtractorFigures> {
         NODE_OPTIONS: "",
         POWERTOOLS_LOG_LEVEL: "SILENT",
         POWERTOOLS_METRICS_DISABLED: "true",
-        BENCH_CONFIG: JSON.stringify({ ...config, source: { ...config.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, is_blocked FROM app_users" } }),
+        // The extractor alone, as before the roles: its figures stay comparable run to run.
+        BENCH_CONFIG: JSON.stringify({ ...config, roles: undefined, source: { ...config.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, is_blocked FROM app_users" } }),
         BENCH_REDSHIFT: redshiftEndpoint,
         BENCH_SQS: sqsEndpoint,
         BENCH_QUEUE_URL: queueUrl,
@@ -357,18 +390,58 @@ try {
   const lines: string[] = [];
   let sync: Awaited<ReturnType<typeof syncScenarios>> = [];
   let naive: Figures[] = [];
+  let competent: Figures[] = [];
   const extractor: ExtractorFigures[] = [];
-  if (!ONLY_RECONCILE) {
+  let rateFigures: RateScenariosFigures | undefined;
+  let matched: MatchedFigures | undefined;
+  const say = (line: string) => {
+    done();
+    process.stderr.write(`${line}\n`);
+  };
+  if (RUN_MAIN) {
     process.stderr.write(`bench: ${N} rows, budget ${RATE} requests/s (burst ${RATE}), latency ${LATENCY} ms + up to ${JITTER} ms, ${share.maxConcurrency} consumer instances\n`);
     sync = await syncScenarios(root);
-    naive = await baselineScenarios();
+    naive = await baselineScenarios("naive");
+    competent = await baselineScenarios("competent");
     for (let i = 0; i < 3; i++) {
       const s = sync[i]!.figures;
-      const b = naive[i]!;
-      s.speedup = b.wallS / s.wallS;
+      s.speedup = naive[i]!.wallS / s.wallS;
+      s.speedupVsCompetent = competent[i]!.wallS / s.wallS;
+      competent[i]!.speedup = naive[i]!.wallS / competent[i]!.wallS;
     }
-    if (!a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
+    const s1 = sync[0]!.figures;
+    matched = {
+      source: `scenario 1, ${fmt(N, 0)} users`,
+      rows: N,
+      rate: RATE,
+      consumerInstances: share.maxConcurrency,
+      syncS: s1.wallS,
+      calls: s1.calls,
+      status429: s1.status429,
+      share429: s1.share429,
+      utilisation: s1.utilisation,
+      callsPerNewUser: s1.callsPerNewUser,
+      met: s1.utilisation >= TARGETS.matchedUtilisation,
+    };
   }
+  if (RUN_RATE) {
+    process.stderr.write(`rate scenarios: ${RATE_ROWS} new users each, latency ${LATENCY} ms + up to ${JITTER} ms\n`);
+    rateFigures = await rateScenarios({
+      config,
+      rows: RATE_ROWS,
+      latencyMs: LATENCY,
+      jitterMs: JITTER,
+      root,
+      matched: ONLY_RATE,
+      matchedRate: RATE,
+      matchedRows: N,
+      before: !a["no-before"],
+      onProgress: progress,
+      log: say,
+    });
+    matched ??= rateFigures.matched;
+  }
+  if (RUN_MAIN && !a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
   const snapshotMemoryFigures: SnapshotMemoryFigures[] = [];
   let onboardingFigures: OnboardingFigures | undefined;
   if (RUN_RECONCILE) {
@@ -384,29 +457,37 @@ try {
       rate: ONBOARD_RATE,
       root,
       onProgress: progress,
-      log: (line) => {
-        done();
-        process.stderr.write(`${line}\n`);
-      },
+      log: say,
     });
   }
 
-  if (!ONLY_RECONCILE) {
+  if (RUN_MAIN) {
     lines.push(
       `Auth0 emulator at ${RATE} requests/s (burst ${RATE}), ${LATENCY} ms + up to ${JITTER} ms latency; N = ${fmt(N, 0)} rows; ${share.maxConcurrency} consumer instances of ${fmt(share.buckets[GLOBAL_BUCKET]!.rps, 2)} requests/s each.`,
-      `Wall time: this sync from the extractor's start to the last user's outcome (starting the local stand-ins and saving their state, ${sync.map((s) => fmt((s.summary.elapsedMs - s.summary.syncMs) / 1000)).join(", ")} s in scenarios 1-3, is not part of a run and not counted); the naive script from its start to its end.`,
+      `Users with their 1-2 roles (${config.roles ? `column ${config.roles.column}, removeUnlisted ${config.roles.removeUnlisted}` : "no roles"}); queue: ${config.queue.usersPerMessage} users a message, ${config.queue.batchSize} message(s) an invocation (config/example.yml).`,
+      `Wall time: this sync from the extractor's start to the last user's outcome (starting the local stand-ins and saving their state, ${sync.map((s) => fmt((s.summary.elapsedMs - s.summary.syncMs) / 1000)).join(", ")} s in scenarios 1-3, is not part of a run and not counted); the baselines from their start to their end. Naive: lookup, create or patch, roles, one row after another; competent: the same by ${COMPETENT_CONCURRENCY} workers through one client whose rate limiter spends the whole ${RATE}/s (burst ${RATE}), no ledger. Speedup: the baseline's wall time over this one's.`,
       "",
-      "| scenario | approach | wall time (s) | Auth0 calls | calls/row | 429s | utilisation | ideal time (s) | ideal/actual | speedup |",
-      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| scenario | approach | wall time (s) | Auth0 calls | calls/row | 429s | 429 share | utilisation | ideal time (s) | ideal/actual | speedup vs naive | speedup vs competent |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (let i = 0; i < 3; i++) {
-      for (const f of [sync[i]!.figures, naive[i]!]) {
-        const note = f.measuredRows !== f.rows ? ` (measured on ${fmt(f.measuredRows, 0)} rows, x${fmt(f.rows / f.measuredRows, 0)})` : "";
+      for (const f of [sync[i]!.figures, competent[i]!, naive[i]!]) {
+        const note = f.measuredRows !== f.rows ? ` (measured on ${fmt(f.measuredRows, 0)} rows, x${fmt(f.rows / f.measuredRows, f.rows % f.measuredRows === 0 ? 0 : 2)})` : "";
+        const label = f.approach === "sync" ? "this sync" : `${f.approach}${note}`;
         lines.push(
-          `| ${f.scenario} | ${f.approach === "sync" ? "this sync" : `naive${note}`} | ${fmt(f.wallS)} | ${fmt(f.calls, 0)} | ${fmt(f.callsPerRow, 3)} | ${fmt(f.status429, 0)} | ${f.calls >= 50 ? `${fmt(f.utilisation * 100)}%` : "-"} | ${fmt(f.idealS)} | ${fmt(f.idealOverActual * 100)}% | ${f.speedup !== undefined ? `${fmt(f.speedup)}x` : ""} |`,
+          `| ${f.scenario} | ${label} | ${fmt(f.wallS)} | ${fmt(f.calls, 0)} | ${fmt(f.callsPerRow, 3)} | ${fmt(f.status429, 0)} | ${fmt(f.share429 * 100, 2)}% | ${f.calls >= 50 ? `${fmt(f.utilisation * 100)}%` : "-"} | ${fmt(f.idealS)} | ${fmt(f.idealOverActual * 100)}% | ${f.speedup !== undefined ? `${fmt(f.speedup)}x` : ""} | ${f.speedupVsCompetent !== undefined ? `${fmt(f.speedupVsCompetent)}x` : ""} |`,
         );
       }
     }
+    const s1 = sync[0]!;
+    lines.push(
+      "",
+      `Calls per new user in scenario 1: this sync ${fmt(s1.figures.calls, 0)} calls / ${fmt(s1.summary.created, 0)} users created = ${fmt(s1.figures.callsPerNewUser, 3)} (target <= ${TARGETS.callsPerNewUser}: ${s1.figures.callsPerNewUser <= TARGETS.callsPerNewUser ? "met" : "NOT met"}); competent ${fmt(competent[0]!.callsPerNewUser, 3)}; naive ${fmt(naive[0]!.callsPerNewUser, 3)}.`,
+      `Scenario 1 by route: ${Object.entries(routeCounts(s1.log)).map(([r, n]) => `${r} x${n}`).join(", ")}.`,
+    );
+  }
+  if (rateFigures) lines.push(...rateScenarioLines(rateFigures, matched, `${LATENCY} ms + up to ${JITTER} ms latency`));
+  if (RUN_MAIN) {
     if (extractor.length > 0) {
       lines.push("", "Extractor alone (Data API emulator -> local SQS, no Auth0, no ledger), in a process of its own:", "", "| rows | rows/s | SQS requests per 100 rows | messages | peak RSS (MB) | time (s) |", "| ---: | ---: | ---: | ---: | ---: | ---: |");
       for (const e of extractor) lines.push(`| ${fmt(e.rows, 0)} | ${fmt(e.rowsPerS, 0)} | ${fmt(e.sqsRequestsPer100Rows, 2)} | ${fmt(e.messages, 0)} | ${fmt(e.peakRssMb, 0)} | ${fmt(e.elapsedS)} |`);
@@ -430,6 +511,11 @@ try {
       latencyMs: LATENCY,
       jitterMs: JITTER,
       baselineRows: BASELINE_ROWS,
+      competentRows: COMPETENT_ROWS,
+      competentConcurrency: COMPETENT_CONCURRENCY,
+      rateRows: RUN_RATE ? RATE_ROWS : undefined,
+      roles: config.roles !== undefined,
+      queue: config.queue,
       consumerInstances: share.maxConcurrency,
       quick,
       only: a.only,
@@ -441,6 +527,8 @@ try {
     machine,
     scenarios: sync.map((s) => ({ ...s.figures, summary: { ...s.summary, rejections: undefined } })),
     baseline: naive,
+    competent,
+    rateScenarios: rateFigures && { ...rateFigures, matched },
     extractor,
     snapshotMemory: snapshotMemoryFigures,
     onboarding: onboardingFigures,
@@ -449,7 +537,7 @@ try {
   };
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
   writeFileSync(join(OUT, `${stamp}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  if (ONLY_RECONCILE) {
+  if (!RUN_MAIN) {
     process.stderr.write(`written: ${join(OUT, `${stamp}.json`)}\n`);
   } else {
     writeFileSync(join(OUT, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);

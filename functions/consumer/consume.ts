@@ -157,10 +157,11 @@ async function syncUser(
     const have = created ? [] : ((start.kind === "ledger" || start.kind === "observed" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
     const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) {
-      // Removals stay per user; additions wait for the role's group (the user's last step before its ledger entry).
-      await auth0.removeRoles(userId, change.remove);
+      // Additions first, so a user changing roles is never left with none; they wait for the role's group. Removals
+      // stay per user.
       if (attempt.roles && change.add.length > 0) await attempt.roles.add(userId, await auth0.roleIds(change.add));
       else await auth0.assignRoles(userId, change.add);
+      await auth0.removeRoles(userId, change.remove);
       if (outcome === "unchanged") outcome = "updated";
     }
   }
@@ -294,7 +295,8 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
         .finally(() => slot?.release())
         .then((res) => settle(current, repeat, res));
       running.push(run);
-      await (slot ? Promise.race([run, parked]) : run);
+      // A failure is the record's (Promise.all below), not this worker's: the operations after it still run.
+      await (slot ? Promise.race([run, parked]) : run).catch(() => undefined);
     }
   };
   try {

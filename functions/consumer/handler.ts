@@ -61,10 +61,10 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
     const totals: Partial<Record<Outcome, number>> = {};
     // The records of an invocation run together, so their users' role assignments are grouped per role across
     // them (role-groups.ts); the pacers are the limit, and each operation checks the time left before it starts.
-    const roles = new RoleGroups(d.auth0, event.Records.length);
+    const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
+    const roles = new RoleGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
     const invocation: ConsumerDeps = { ...d, roles };
     const processor = new BatchProcessor(EventType.SQS);
-    const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
     const recordHandler = async (record: SQSRecord) => {
       const tally = await consumeRecord(invocation, record, remaining);
       for (const [o, n] of Object.entries(tally.outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);

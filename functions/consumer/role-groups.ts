@@ -6,9 +6,11 @@
  *
  * A user's operation parks here after its own writes and is released when every role it gains is applied. The
  * groups go out when a group is full, or when no operation of the invocation can still add to them (each one has
- * parked or finished): waiting longer could not group more. A refused grouped call (Auth0 applies all or none)
- * is retried user by user, so each user gets its own outcome; a passing failure fails each user of the call,
- * which SQS then delivers again (users already applied cost no call on the retry).
+ * parked or finished): waiting longer could not group more, or when the Lambda's time runs short. A refused
+ * grouped call (Auth0 applies all or none) is split until the user at fault is alone, so each user gets its own
+ * outcome; a passing failure fails each user of the call, whose record SQS then delivers again (users already
+ * applied cost no call on the retry). Should Auth0 refuse the grouped endpoint itself (403: a scope it wants),
+ * the invocation goes on user by user.
  */
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import { ROLE_USERS_PER_CALL, type Auth0Adapter } from "../adapters/auth0/client.js";
@@ -32,20 +34,33 @@ export interface RoleSlot {
   onPark?: () => void;
 }
 
+export interface RoleGroupOptions {
+  /** Users per grouped call. */
+  cap?: number;
+  /** Lambda time left; when it falls under `safetyMs` the groups go out at once, whoever may still join. */
+  timeLeftMs?: () => number;
+  safetyMs?: number;
+}
+
 export class RoleGroups {
   private readonly groups = new Map<string, Waiter[]>();
   /** Records of the invocation not yet opened, and operations that may still add. */
   private recordsPending: number;
   private active = 0;
   private readonly inFlight = new Set<Promise<void>>();
-  readonly stats = { groupedCalls: 0, fallbackCalls: 0, usersGrouped: 0 };
+  private readonly cap: number;
+  private timer?: NodeJS.Timeout;
+  /** Auth0 refused the grouped endpoint itself (403: a scope it wants): each user alone from then on. */
+  private groupedRefused = false;
+  readonly stats = { groupedCalls: 0, singleCalls: 0, usersGrouped: 0 };
 
   constructor(
     private readonly auth0: Pick<Auth0Adapter, "assignRoleToUsers" | "assignRoleIds">,
     records = 1,
-    private readonly cap = ROLE_USERS_PER_CALL,
+    private readonly opts: RoleGroupOptions = {},
   ) {
     this.recordsPending = records;
+    this.cap = opts.cap ?? ROLE_USERS_PER_CALL;
   }
 
   /** A record of the invocation is parsed: its operations may add from now on (0 for a malformed record). */
@@ -86,11 +101,19 @@ export class RoleGroups {
     group.push(waiter);
     this.groups.set(roleId, group);
     if (group.length >= this.cap) this.send(roleId);
+    // Parked users must not outlive the Lambda: while groups wait, the time left is watched.
+    if (this.opts.timeLeftMs && this.groups.size > 0 && !this.timer) {
+      this.timer = setInterval(() => this.maybeFlush(), 250);
+      this.timer.unref();
+    }
   }
 
   private maybeFlush(): void {
-    if (this.recordsPending > 0 || this.active > 0) return;
+    const late = this.opts.timeLeftMs !== undefined && this.opts.timeLeftMs() < (this.opts.safetyMs ?? 10_000);
+    if (!late && (this.recordsPending > 0 || this.active > 0)) return;
     for (const roleId of [...this.groups.keys()]) this.send(roleId);
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private send(roleId: string): void {
@@ -101,7 +124,13 @@ export class RoleGroups {
     this.inFlight.add(call);
   }
 
+  /**
+   * One grouped call. Auth0 applies it whole or not at all: refused (a user absent, or at its role limit), it is
+   * split in halves until the user at fault is alone, so the others are applied and that one gets its own reason
+   * (a few calls, not one per user). A passing failure fails each of its users, whose records SQS delivers again.
+   */
   private async apply(roleId: string, waiters: Waiter[]): Promise<void> {
+    if (this.groupedRefused) return this.oneByOne(roleId, waiters);
     const users = [...new Set(waiters.map((w) => w.userId))];
     try {
       this.stats.groupedCalls++;
@@ -109,23 +138,32 @@ export class RoleGroups {
       await this.auth0.assignRoleToUsers(roleId, users);
       for (const w of waiters) this.answer(w);
     } catch (err) {
-      if (err instanceof Auth0Error && !err.retryable && users.length > 1) {
-        // Refused as a whole: one of them is at fault. Each user alone, so the others are applied.
-        await Promise.all(
-          waiters.map(async (w) => {
-            this.stats.fallbackCalls++;
-            try {
-              await this.auth0.assignRoleIds(w.userId, [roleId]);
-              this.answer(w);
-            } catch (own) {
-              this.answer(w, own);
-            }
-          }),
-        );
+      if (err instanceof Auth0Error && err.statusCode === 403) {
+        this.groupedRefused = true;
+        return this.oneByOne(roleId, waiters);
+      }
+      if (err instanceof Auth0Error && !err.retryable && waiters.length > 1) {
+        const half = Math.ceil(waiters.length / 2);
+        await Promise.all([this.apply(roleId, waiters.slice(0, half)), this.apply(roleId, waiters.slice(half))]);
         return;
       }
       for (const w of waiters) this.answer(w, err);
     }
+  }
+
+  /** Each user alone, with the per-user endpoint (`POST /users/{id}/roles`). */
+  private async oneByOne(roleId: string, waiters: Waiter[]): Promise<void> {
+    await Promise.all(
+      waiters.map(async (w) => {
+        this.stats.singleCalls++;
+        try {
+          await this.auth0.assignRoleIds(w.userId, [roleId]);
+          this.answer(w);
+        } catch (own) {
+          this.answer(w, own);
+        }
+      }),
+    );
   }
 
   private answer(w: Waiter, err?: unknown): void {

@@ -56,12 +56,28 @@ describe("consumer: role assignments grouped per role", () => {
     expect(byKey.b?.outcome).toBe("created");
     expect(byKey.full?.outcome).toBe("rejected");
     expect(byKey.full?.rejection).toMatchObject({ row: 2, field: "auth0", reason: expect.stringMatching(/role/i) });
-    // The grouped call was refused as a whole, then each user went alone.
-    expect(count(emu, "POST /api/v2/roles/:id/users 400")).toBe(1);
-    expect(count(emu, "POST /api/v2/users/:id/roles 204")).toBe(2);
+    // Refused as a whole, the call was halved until the full user was alone: [a, full, b] -> [a, full] refused,
+    // [b] applied -> [a] applied, [full] refused.
+    expect(count(emu, "POST /api/v2/roles/:id/users 400")).toBe(3);
+    expect(count(emu, "POST /api/v2/roles/:id/users 200")).toBe(2);
+    expect(count(emu, "POST /api/v2/users/:id/roles 204")).toBe(0);
     const roles = new Map(emu.state().users.map((u) => [u.email, u.roles]));
     expect(roles.get("a@example.com")).toEqual(["admin"]);
     expect(roles.get("b@example.com")).toEqual(["admin"]);
     expect(roles.get("full@example.com")).toHaveLength(50);
+  });
+
+  it("a user changing roles gains the new one before losing the old one, so it is never left with none", async () => {
+    const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
+    const { emu, auth0, outcomes, handler } = await setup(config, ["admin", "viewer"]);
+    const u = await auth0.create({ email: "a@example.com", given_name: "Ann", app_metadata: { sync_key: "a" } });
+    await auth0.assignRoles(u.user_id, ["viewer"]);
+    emu.clearLog();
+    const [msg] = packMessages("run-1", opsFor(config, [{ id: "a", email: "a@example.com", first: "Ann", roles: "admin" }]), 25);
+    expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+    expect(outcomes.map((o) => o.outcome)).toEqual(["updated"]);
+    const writes = emu.requestLog.filter((e) => e.method !== "GET" && e.route.startsWith("/api/v2")).map((e) => `${e.method} ${e.route}`);
+    expect(writes).toEqual(["POST /api/v2/roles/:id/users", "DELETE /api/v2/users/:id/roles"]);
+    expect(emu.state().users[0]?.roles).toEqual(["admin"]);
   });
 });

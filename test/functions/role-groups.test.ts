@@ -61,7 +61,7 @@ describe("role groups (one invocation's role assignments)", () => {
 
   it("sends a full group at once, without waiting for the others", async () => {
     const auth0 = fakeAuth0();
-    const groups = new RoleGroups(auth0, 1, 2);
+    const groups = new RoleGroups(auth0, 1, { cap: 2 });
     groups.opened(3);
     const a = settled(groups.slot().add("u1", ["rA"]));
     const b = settled(groups.slot().add("u2", ["rA"]));
@@ -76,15 +76,43 @@ describe("role groups (one invocation's role assignments)", () => {
     ]);
   });
 
-  it("a grouped call Auth0 refuses is retried user by user: the others are applied, the one at fault fails with its own reason", async () => {
-    const refused = new Auth0Error("assign role to users: The user does not exist.", { kind: "not_found", retryable: false, statusCode: 404 });
-    const own = new Auth0Error("assign roles: Payload validation error: a user can have at most 50 roles", { kind: "rejected", retryable: false, statusCode: 400 });
-    const auth0 = fakeAuth0({ grouped: () => refused, single: (u) => (u === "u2" ? own : undefined) });
+  it("a grouped call Auth0 refuses is split until the user at fault is alone: the others are applied, that one fails with its own reason", async () => {
+    const tooMany = new Auth0Error("assign role to users: Auth0 answered 400: A user can have at most 50 roles", { kind: "rejected", retryable: false, statusCode: 400 });
+    // Auth0 applies all or none: any call that lists u6 is refused.
+    const auth0 = fakeAuth0({ grouped: (_r, users) => (users.includes("u6") ? tooMany : undefined) });
+    const groups = new RoleGroups(auth0, 1);
+    const users = Array.from({ length: 16 }, (_, i) => `u${i}`);
+    groups.opened(users.length);
+    const results = await Promise.all(users.map((u) => settled(groups.slot().add(u, ["rA"]))));
+    expect(results).toEqual(users.map((u) => (u === "u6" ? tooMany.message : "ok")));
+    // Halving: 16 -> 8 -> 4 -> 2 -> 1 refused (5 calls) and their other halves applied (4 calls), not 16 calls.
+    expect(auth0.grouped).toHaveLength(9);
+    expect(auth0.single).toEqual([]);
+  });
+
+  it("when Auth0 refuses the grouped endpoint itself (403, a scope), the invocation goes on user by user", async () => {
+    const forbidden = new Auth0Error("assign role to users: Auth0 answered 403: Insufficient scope", { kind: "auth", retryable: true, statusCode: 403 });
+    const auth0 = fakeAuth0({ grouped: () => forbidden });
     const groups = new RoleGroups(auth0, 1);
     groups.opened(3);
-    const results = await Promise.all(["u1", "u2", "u3"].map((u) => settled(groups.slot().add(u, ["rA"]))));
-    expect(results).toEqual(["ok", own.message, "ok"]);
-    expect(auth0.single.map(([u]) => u).sort()).toEqual(["u1", "u2", "u3"]);
+    const results = await Promise.all([settled(groups.slot().add("u1", ["rA"])), settled(groups.slot().add("u2", ["rA", "rB"])), settled(groups.slot().add("u3", ["rB"]))]);
+    expect(results).toEqual(["ok", "ok", "ok"]);
+    // The two groups went out together and were refused; then four single calls for the four assignments.
+    expect(auth0.grouped).toHaveLength(2);
+    expect(auth0.single.map(([u, r]) => `${u}:${r.join()}`).sort()).toEqual(["u1:rA", "u2:rA", "u2:rB", "u3:rB"]);
+  });
+
+  it("sends the waiting groups when the Lambda's time runs short, even if operations may still join", async () => {
+    const auth0 = fakeAuth0();
+    let left = 60_000;
+    const groups = new RoleGroups(auth0, 1, { timeLeftMs: () => left, safetyMs: 10_000 });
+    groups.opened(2);
+    const a = settled(groups.slot().add("u1", ["rA"]));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(auth0.grouped).toEqual([]);
+    left = 9_000;
+    expect(await a).toBe("ok");
+    expect(auth0.grouped).toEqual([["rA", ["u1"]]]);
   });
 
   it("a passing failure of a grouped call fails each of its users retryably, and only them", async () => {

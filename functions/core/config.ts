@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
-import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
+import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, hasGroupBuckets, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
 
 export { STANDARD_FIELDS, type StandardField };
 
@@ -345,6 +345,13 @@ export const syncConfigSchema = z
         code: "custom",
         path: ["create", "inviteTicket", "enabled"],
         message: "password-change tickets only exist for database connections",
+      });
+    }
+    if (cfg.auth0.endpointGroups && !hasGroupBuckets(cfg.auth0)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth0", "endpointGroups"],
+        message: `${cfg.auth0.plan ? `the ${cfg.auth0.plan} plan has` : "a global budget is"} one bucket for the whole Management API, so a group has no bucket of its own to set; lower auth0.rateLimit instead, or name a plan with per-group buckets (${AUTH0_PLANS.filter((p) => hasGroupBuckets({ plan: p })).join(", ")})`,
       });
     }
     if (cfg.auth0.plan && cfg.auth0.rateLimit) {

@@ -67,8 +67,16 @@ export interface RateLimitSettings {
   plan?: Auth0Plan;
   /** One global budget for the whole Management API (instead of a plan). */
   rateLimit?: BucketLimit;
-  /** Per-group overrides; on a plan with one global bucket, an overridden group gets a bucket of its own. */
+  /**
+   * Per-group overrides of a plan with per-group buckets. (The config refuses them on a one-bucket plan, where a
+   * group has no bucket of its own; the emulator accepts them there, as a tenant with a group split off.)
+   */
   endpointGroups?: Partial<Record<EndpointGroup, BucketLimit>>;
+}
+
+/** Whether the settings' plan has a bucket per endpoint group (Essentials, Professional) rather than one for all. */
+export function hasGroupBuckets(s: Pick<RateLimitSettings, "plan">): boolean {
+  return s.plan !== undefined && "groups" in PLAN_LIMITS[s.plan];
 }
 
 /** The buckets a config asks for: its plan's (or its global budget, or Enterprise production's), with overrides. */

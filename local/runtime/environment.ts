@@ -178,7 +178,9 @@ export class LocalEnvironment {
 
     await this.startWarehouse(config, warehouseDir, isNew);
     await this.startQueues(config, savedDlq);
-    await this.startAuth0(config, opts.tenantLimits ?? config.auth0);
+    // The emulated tenant has the plan's buckets (or the global budget); the config's group overrides are what the
+    // sync keeps for itself, not the tenant's limits.
+    await this.startAuth0(config, opts.tenantLimits ?? { plan: config.auth0.plan, rateLimit: config.auth0.rateLimit });
     this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
     if (!opts.noLedger) await this.startLedger(config);
   }

@@ -61,7 +61,7 @@ describe("Auth0 endpoint groups and plans", () => {
     for (const plan of AUTH0_PLANS) expect(describeRateLimits({ plan })).toMatch(new RegExp(`^plan ${plan}: `));
   });
 
-  it("lets a group be overridden: on a per-group plan it replaces the group's bucket, on a global plan it splits the group off", () => {
+  it("lets a group be overridden: on a per-group plan it replaces the group's bucket (the emulator may also split a group off a global plan)", () => {
     const pro = resolveRateLimits({ plan: "professional", endpointGroups: { writeUsers: { requestsPerSecond: 2, burst: 10 } } });
     expect(pro.buckets.writeUsers).toEqual({ requestsPerSecond: 2, burst: 10 });
     expect(pro.buckets.other).toEqual({ requestsPerSecond: 2.5, burst: 10 });
@@ -93,5 +93,12 @@ describe("Auth0 endpoint groups and plans", () => {
     );
     expect(problems({ ...base, auth0: { ...base.auth0, plan: "gold" } }).join("\n")).toMatch(/auth0\.plan: expected 'free', 'essentials', 'professional', 'enterprise', 'enterprise-nonprod'/);
     expect(problems({ ...base, auth0: { ...base.auth0, plan: "professional", endpointGroups: { roles: { requestsPerSecond: 1, burst: 1 } } } }).join("\n")).toMatch(/auth0\.endpointGroups/);
+    // A one-bucket plan has no group bucket to lower: an override there would add a bucket, not lower one.
+    for (const auth0 of [{ plan: "enterprise" }, { plan: "free" }, {}, { rateLimit: { requestsPerSecond: 10, burst: 10 } }]) {
+      expect(problems({ ...base, auth0: { ...base.auth0, ...auth0, endpointGroups: { writeUsers: { requestsPerSecond: 1, burst: 5 } } } }).join("\n")).toMatch(
+        /auth0\.endpointGroups: .*one bucket for the whole Management API.*lower auth0\.rateLimit instead, or name a plan with per-group buckets \(essentials, professional\)/,
+      );
+    }
+    expect(testConfig({ auth0: { domain: "a.auth0.com", connection: "db", plan: "essentials", endpointGroups: { writeUsers: { requestsPerSecond: 1, burst: 5 } } } }).auth0.endpointGroups).toBeDefined();
   });
 });

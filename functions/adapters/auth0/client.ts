@@ -73,8 +73,8 @@ export function auth0OptionsFromConfig(
 const shared = new Map<string, PacerSet>();
 
 /**
- * The process-wide pacers for a config's whole buckets (a tool that runs alone, such as the extractor's mirror
- * checks): every client in the process shares them. Consumer instances pace at their share instead (consumerBudget).
+ * The process-wide pacers at a config's whole buckets, for an adapter made without pacers (tests, tools that run
+ * alone): every such client in the process shares them. The Lambdas pace at their share instead (consumerBudget).
  */
 function sharedPacers(cfg: SyncConfig): PacerSet {
   const limits = rateLimitsOf(cfg);

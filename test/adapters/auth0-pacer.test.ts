@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Pacer } from "../../functions/adapters/auth0/pacer.js";
+import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
+import { shareOf } from "../../functions/core/config.js";
+import { resolveRateLimits } from "../../functions/core/rate-limits.js";
 
 /** A pacer on a virtual clock: sleeping advances time instantly. */
 function virtualPacer(rate: number, burst: number) {
@@ -74,5 +77,17 @@ describe("pacer", () => {
   it("refuses nonsense budgets", () => {
     expect(() => new Pacer({ rate: 0, burst: 1 })).toThrow(/rate must be positive/);
     expect(() => new Pacer({ rate: 1, burst: 0 })).toThrow(/burst must be at least 1/);
+  });
+
+  it("a consumer's pacers start at its share with the whole configured bucket as their ceiling", () => {
+    const share = shareOf(resolveRateLimits({ plan: "professional" }));
+    const set = PacerSet.fromShares(share);
+    expect(share.maxConcurrency).toBe(2);
+    const writes = set.forGroup("writeUsers");
+    expect(writes.rate).toBeCloseTo(200 / 60 / 2);
+    expect(writes.ceiling).toBeCloseTo(200 / 60);
+    // Without maxConcurrency (a process that has the whole bucket), the rate is the ceiling.
+    const whole = PacerSet.fromShares({ buckets: share.buckets, groupBucket: share.groupBucket });
+    expect(whole.forGroup("writeUsers").ceiling).toBe(whole.forGroup("writeUsers").rate);
   });
 });

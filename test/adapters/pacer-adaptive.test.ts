@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Pacer, type PacerOptions } from "../../functions/adapters/auth0/pacer.js";
+import { shareOf } from "../../functions/core/config.js";
+import { GLOBAL_BUCKET, resolveRateLimits, type Auth0Plan } from "../../functions/core/rate-limits.js";
 import { simulate, type Scenario } from "../helpers/simulated-tenant.js";
 
 /** A pacer on a virtual clock: sleeping advances time instantly; no pause jitter. */
@@ -102,8 +104,9 @@ describe("adaptive pacer", () => {
     const { pacer, now } = virtualPacer({ rate: 10, burst: 10 });
     await pacer.acquire();
     expect(now() - 1_700_000_000_000).toBe(0);
-    // The tenant had 3 left: the reserve keeps one, so two more go at once and the next waits for the rate.
-    pacer.observe(200, answer(3, 50));
+    // The tenant had 5 left: the reserve keeps one, and of the other 4 only half go at once (other instances may
+    // have read the same 5); the next waits for the rate.
+    pacer.observe(200, answer(5, 50));
     const start = now();
     await pacer.acquire();
     await pacer.acquire();
@@ -115,6 +118,55 @@ describe("adaptive pacer", () => {
     for (let i = 0; i < 11; i++) await silent.pacer.acquire();
     expect(silent.now() - 1_700_000_000_000).toBeGreaterThanOrEqual(1000);
     expect(silent.now() - 1_700_000_000_000).toBeLessThanOrEqual(1010);
+  });
+
+  it("on a bucket of 2 (the free plan) no answer cuts, as every busy answer says 1 or 0 left; a 429 still does", () => {
+    const { pacer, advance } = virtualPacer({ rate: 1, burst: 2 });
+    for (let i = 0; i < 10; i++) {
+      advance(1000);
+      pacer.observe(200, answer(i % 2, 2));
+    }
+    expect(pacer.currentRate).toBe(1);
+    pacer.observe(429, answer(0, 2));
+    expect(pacer.currentRate).toBeCloseTo(0.7);
+  });
+
+  it("probes above its share, up to the ceiling, only while the tenant's bucket is half full; then back to the share without a cut", () => {
+    const { pacer, advance } = virtualPacer({ rate: 5, burst: 5, ceiling: 20 });
+    // A busy bucket: nothing above the share.
+    for (let i = 0; i < 20; i++) {
+      advance(500);
+      pacer.observe(200, answer(10, 50));
+    }
+    expect(pacer.currentRate).toBe(5);
+    // Half full: + 5% of the ceiling (1/s) per second.
+    for (let i = 0; i < 10; i++) {
+      advance(500);
+      pacer.observe(200, answer(25, 50));
+    }
+    expect(pacer.currentRate).toBeCloseTo(10);
+    for (let i = 0; i < 100; i++) {
+      advance(500);
+      pacer.observe(200, answer(49, 50));
+    }
+    expect(pacer.currentRate).toBe(20);
+    // Room gone: back down at the same pace, to the share and no further, and no cut counted.
+    for (let i = 0; i < 10; i++) {
+      advance(500);
+      pacer.observe(200, answer(24, 50));
+    }
+    expect(pacer.currentRate).toBeCloseTo(15);
+    for (let i = 0; i < 100; i++) {
+      advance(500);
+      pacer.observe(200, answer(10, 50));
+    }
+    expect(pacer.currentRate).toBe(5);
+    expect(pacer.stats.decreases).toBe(0);
+    // Without a ceiling, the share is the ceiling.
+    const alone = virtualPacer({ rate: 5, burst: 5 });
+    alone.advance(10_000);
+    alone.pacer.observe(200, answer(49, 50));
+    expect(alone.pacer.currentRate).toBe(5);
   });
 
   it("adaptive: false keeps today's behaviour: the whole burst at once, the configured rate throughout", async () => {
@@ -137,10 +189,11 @@ describe("adaptive pacing against a simulated tenant", () => {
   const durationS = 300;
   const share429 = (o: { calls: number; status429: number }) => o.status429 / o.calls;
 
-  // (a) The configuration says 16/s (2 instances x 8/s, burst 25 each); the tenant gives 10/s.
+  // (a) The configuration says 16/s (2 instances x 8/s, burst 25 each, each with the whole 16/s as its ceiling, as
+  // PacerSet.fromShares sets it); the tenant gives 10/s.
   const overdriven = (burst: number, workers: number, seed: number, adaptive = true, latency?: Scenario["latency"]): Scenario => ({
     tenant: { rate: 10, burst },
-    instances: { count: 2, rate: 8, burst: 25, workers, adaptive },
+    instances: { count: 2, rate: 8, burst: 25, workers, adaptive, ceiling: 16 },
     durationS,
     seed,
     latency,
@@ -173,7 +226,7 @@ describe("adaptive pacing against a simulated tenant", () => {
   // (b) The tenant gives 16/s burst 50, as configured, but another client takes 8/s of it.
   const shared = (fromS: number, seed: number, adaptive = true): Scenario => ({
     tenant: { rate: 16, burst: 50 },
-    instances: { count: 2, rate: 8, burst: 25, workers: 8, adaptive },
+    instances: { count: 2, rate: 8, burst: 25, workers: 8, adaptive, ceiling: 16 },
     competitor: { rate: 8, fromS },
     durationS,
     seed,
@@ -200,10 +253,10 @@ describe("adaptive pacing against a simulated tenant", () => {
     expect(share429(o.competitor)).toBeGreaterThan(0.02);
   });
 
-  // (c) The configuration is right: 7 instances at 50/7 per second, burst 7 each, against 50/s burst 50.
+  // (c) The configuration is right: 7 instances at 50/7 per second, burst 7 each (ceiling 50), against 50/s burst 50.
   const matched = (workers: number, seed: number, adaptive = true): Scenario => ({
     tenant: { rate: 50, burst: 50 },
-    instances: { count: 7, rate: 50 / 7, burst: 7, workers, adaptive },
+    instances: { count: 7, rate: 50 / 7, burst: 7, workers, adaptive, ceiling: 50 },
     durationS,
     seed,
   });
@@ -220,6 +273,91 @@ describe("adaptive pacing against a simulated tenant", () => {
     expect(utilisation(o)).toBeGreaterThanOrEqual(utilisation(before) - 0.001);
     expect(o.status429).toBe(0);
     expect(o.pacers.map((p) => p.stats.decreases)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  // (c-tail) The same, with the work as SQS hands it out: 20 invocations of 100 users (a call each here), each to
+  // whichever instance is free. In the last round only 6 of the 7 are busy: at their shares, a seventh of the
+  // bucket goes unused; probing above the share (up to the whole bucket, while the tenant's bucket shows room)
+  // takes it.
+  const tail = (seed: number, ceiling: number, latency?: Scenario["latency"]): Scenario => ({
+    tenant: { rate: 50, burst: 50 },
+    instances: { count: 7, rate: 50 / 7, burst: 7, workers: 16, ceiling },
+    jobs: { count: 20, size: 100 },
+    firstAlone: true,
+    startSpreadMs: 50,
+    durationS: 120,
+    seed,
+    latency,
+  });
+  /** What the sync got of all the tenant could have given from the first call to the last answer. */
+  const tailUtilisation = (o: { ok: number; finishedS: number }) => o.ok / (50 * o.finishedS + 50);
+
+  it.each([
+    [1, undefined],
+    [2, undefined],
+    [3, { baseMs: 100, jitterMs: 150 }],
+  ])("(c-tail) 20 invocations of 100 over 7 instances (seed %i, latency %o): idle instances' share is used, still no 429", async (seed, latency) => {
+    const o = await simulate(tail(seed, 50, latency));
+    const atShare = await simulate(tail(seed, 50 / 7, latency));
+    expect(o.finishedS).toBeLessThan(120);
+    expect(tailUtilisation(o)).toBeGreaterThanOrEqual(0.97);
+    expect(tailUtilisation(o)).toBeGreaterThanOrEqual(tailUtilisation(atShare) + 0.025);
+    expect(o.status429).toBe(0);
+  });
+
+  // A start as the consumer's: each instance sends one call alone (GET /roles), then 16 workers at once; both
+  // instances start within a few ms and read the same x-ratelimit-remaining. (a) on a bucket of 10, 35 s as in
+  // the local pipeline's run.
+  const start = (seed: number, latency?: Scenario["latency"]): Scenario => ({
+    ...overdriven(10, 16, seed, true, latency),
+    firstAlone: true,
+    startSpreadMs: 10,
+    durationS: 35,
+  });
+
+  it.each([
+    [1, undefined],
+    [2, undefined],
+    [3, undefined],
+    [4, { baseMs: 100, jitterMs: 150 }],
+  ])("(a) a start of 2 instances together does not overrun the bucket (seed %i, latency %o)", async (seed, latency) => {
+    let firstSeconds429 = 0;
+    const o = await simulate({ ...start(seed, latency), onCharge: (_i, atMs, a) => void (atMs < 5000 && a.status === 429 && firstSeconds429++) });
+    expect(firstSeconds429).toBe(0);
+    expect(share429(o)).toBeLessThan(0.01);
+    expect(o.throughput).toBeGreaterThanOrEqual(9);
+  });
+
+  // The smallest plans, at the consumer's shares of them (core/config.ts shareOf): the free plan's bucket of 2 (2
+  // instances at 1/s, burst 2) and Enterprise non-production's 2/s burst 10 (2 at 1/s, burst 5).
+  const plan = (name: Auth0Plan, workers: number, seed: number, latency?: Scenario["latency"]): Scenario => {
+    const limits = resolveRateLimits({ plan: name });
+    const { maxConcurrency, buckets } = shareOf(limits);
+    const share = buckets[GLOBAL_BUCKET]!;
+    const bucket = limits.buckets[GLOBAL_BUCKET]!;
+    return {
+      tenant: { rate: bucket.requestsPerSecond, burst: bucket.burst },
+      instances: { count: maxConcurrency, rate: share.rps, burst: share.burst, workers, ceiling: share.rps * maxConcurrency },
+      firstAlone: true,
+      startSpreadMs: 10,
+      durationS: 120,
+      seed,
+      latency,
+    };
+  };
+
+  it.each([
+    ["free", 1, 1, undefined],
+    ["free", 16, 2, undefined],
+    ["free", 16, 3, { baseMs: 100, jitterMs: 150 }],
+    ["enterprise-nonprod", 1, 1, undefined],
+    ["enterprise-nonprod", 16, 2, undefined],
+    ["enterprise-nonprod", 16, 3, { baseMs: 100, jitterMs: 150 }],
+  ] as const)("the %s plan's small bucket, at the consumer's shares (%i workers each, seed %i, latency %o): 90 percent of its rate, under 1 percent 429s", async (name, workers, seed, latency) => {
+    const s = plan(name, workers, seed, latency);
+    const o = await simulate(s);
+    expect(o.throughput).toBeGreaterThanOrEqual(0.9 * s.tenant.rate);
+    expect(share429(o)).toBeLessThan(0.01);
   });
 
   it("the simulation is deterministic per seed", async () => {

@@ -97,7 +97,17 @@ export class SimulatedTenant {
 export interface Scenario {
   tenant: { rate: number; burst: number };
   /** The sync's consumer instances: each its own Pacer at its share, sharing nothing. */
-  instances: { count: number; rate: number; burst: number; workers: number } & Partial<Pick<PacerOptions, "adaptive" | "reserve">>;
+  instances: { count: number; rate: number; burst: number; workers: number } & Partial<Pick<PacerOptions, "adaptive" | "reserve" | "ceiling">>;
+  /** Each instance starts at a random time within this many ms (default 0: all at once). */
+  startSpreadMs?: number;
+  /** Each instance first sends one request alone and waits for its answer (the consumer's GET /roles), then starts its workers. */
+  firstAlone?: boolean;
+  /**
+   * The work as SQS hands it out: `count` jobs (invocations) of `size` requests, each taken by whichever instance is
+   * free; an instance's workers share its job, a 429 is repeated (as pacedFetch does), and an instance takes its
+   * next job only once the last answer of the current one is in. Without it, every worker loops until the end.
+   */
+  jobs?: { count: number; size: number };
   /** Another client of the same bucket: one attempt every 1/rate s (jittered) from `fromS`; a 429 is simply lost. */
   competitor?: { rate: number; fromS: number };
   durationS: number;
@@ -115,6 +125,8 @@ export interface Outcome {
   /** The sync's successful calls per second over the run, and over the competitor's time. */
   throughput: number;
   throughputWhileCompeting: number;
+  /** Virtual seconds from the start to the last answer of the last job (durationS without jobs, or if unfinished). */
+  finishedS: number;
   competitor: { calls: number; status429: number; ok: number; throughput: number };
   pacers: Pacer[];
 }
@@ -134,25 +146,50 @@ export async function simulate(s: Scenario): Promise<Outcome> {
 
   const { count, workers, ...opts } = s.instances;
   const pacers = Array.from({ length: count }, () => new Pacer({ ...opts, now: () => clock.now, sleep: clock.sleep, random: rnd }));
-  const worker = async (pacer: Pacer, i: number): Promise<void> => {
-    for (;;) {
-      await pacer.acquire();
-      const a = tenant.charge();
-      s.onCharge?.(i, clock.now - start, a);
-      sync.calls++;
-      if (a.status === 429) sync.status429++;
-      else {
-        sync.ok++;
-        if (clock.now >= competeFrom) sync.okCompeting++;
-      }
-      await clock.sleep(latency.baseMs + rnd() * latency.jitterMs);
-      pacer.observe(a.status, a.headers);
-      if (a.status === 429) await pacer.waitForReset();
+  /** One request as pacedFetch sends it; true if admitted. */
+  const request = async (pacer: Pacer, i: number): Promise<boolean> => {
+    await pacer.acquire();
+    const a = tenant.charge();
+    s.onCharge?.(i, clock.now - start, a);
+    sync.calls++;
+    if (a.status === 429) sync.status429++;
+    else {
+      sync.ok++;
+      if (clock.now >= competeFrom) sync.okCompeting++;
     }
+    await clock.sleep(latency.baseMs + rnd() * latency.jitterMs);
+    pacer.observe(a.status, a.headers);
+    if (a.status === 429) await pacer.waitForReset();
+    return a.status !== 429;
   };
-  pacers.forEach((p, i) => {
-    for (let w = 0; w < workers; w++) void worker(p, i);
-  });
+  let jobsLeft = s.jobs?.count ?? 0;
+  let finished = end;
+  const idle = pacers.map(() => false);
+  const instance = async (pacer: Pacer, i: number): Promise<void> => {
+    if (s.startSpreadMs) await clock.sleep(rnd() * s.startSpreadMs);
+    if (s.firstAlone) await request(pacer, i);
+    const size = s.jobs?.size;
+    if (size === undefined) {
+      await Promise.all(Array.from({ length: workers }, async () => {
+        for (;;) await request(pacer, i);
+      }));
+      return;
+    }
+    while (jobsLeft > 0) {
+      jobsLeft--;
+      let left = size;
+      await Promise.all(Array.from({ length: workers }, async () => {
+        while (left > 0) {
+          left--;
+          while (!(await request(pacer, i)));
+        }
+      }));
+    }
+    // The last instance to run out of work marks the end of the work.
+    idle[i] = true;
+    if (idle.every(Boolean)) finished = clock.now;
+  };
+  pacers.forEach((p, i) => void instance(p, i));
 
   const c = s.competitor;
   if (c) {
@@ -172,6 +209,7 @@ export async function simulate(s: Scenario): Promise<Outcome> {
     ...sync,
     throughput: sync.ok / s.durationS,
     throughputWhileCompeting: sync.okCompeting / competingS,
+    finishedS: (finished - start) / 1000,
     competitor: { ...other, throughput: other.ok / competingS },
     pacers,
   };

@@ -7,14 +7,18 @@ import { setTimeout as sleep } from "node:timers/promises";
  * overrun it.
  *
  * Adaptive pacing (on by default). The tenant's bucket is shared with the customer's other clients and with the
- * sync's other instances, none of which this process can see, so `rate` is only a ceiling: each pacer learns what
- * the tenant really gives from the headers, alone, by AIMD (additive increase, multiplicative decrease: the same
- * rule on instances of the same ceiling converges to a fair split of whatever is left):
+ * sync's other instances, none of which this process can see, so `rate` (this instance's share) is only a target:
+ * each pacer learns what the tenant really gives from the headers, alone, by AIMD (additive increase,
+ * multiplicative decrease: the same rule on instances of the same share converges to a fair split of what is left):
  * - an answer that leaves the tenant's bucket nearly empty cuts the rate by 15%, a 429 by 30%, at most once a
- *   second;
- * - any other answer probes back up by 5% of the ceiling per second, never above it;
+ *   second (on a bucket too small to tell "nearly empty" from busy, such as the free plan's 2, only a 429 does);
+ * - any other answer probes back up by 5% of the share per second, up to the share;
+ * - above the share, up to `ceiling` (the whole configured bucket), only while the tenant's bucket is at least
+ *   half full, i.e. while other instances leave it unused (at the end of a run, when only some are busy): by 5% of
+ *   the ceiling per second, and back down to the share at that pace once it is not;
  * - a fresh pacer sends one request and spends the rest of its burst only once the tenant's first answer shows
- *   it is there (two instances starting together would otherwise each fire a whole burst into one bucket).
+ *   it is there, and then only half of what that answer reports (instances starting together all read the same
+ *   remaining: each spending all of it overran the bucket at every start).
  */
 export interface PacerOptions {
   /** Sustained requests per second. */
@@ -29,6 +33,12 @@ export interface PacerOptions {
   reserve?: number;
   /** Upper bound of one wait for a reset, so a clock skew can never park the process for long. */
   maxPauseMs?: number;
+  /**
+   * The most an adaptive pacer may probe up to (default `rate`): the whole configured bucket when `rate` is one
+   * instance's share of it. Above `rate` only while the tenant's bucket is at least half full, so only capacity
+   * nobody uses (other instances idle at the end of a run) is taken, and given back as soon as the room is gone.
+   */
+  ceiling?: number;
   /** Learn what the tenant really gives, below `rate` (default true); false paces at `rate` throughout. */
   adaptive?: boolean;
   now?: () => number;
@@ -69,7 +79,9 @@ const ADAPT = {
   probePerSecond: 0.05,
   /** "Nearly empty": under a tenth of x-ratelimit-limit, and never less than what the reserve keeps plus one. */
   lowFraction: 0.1,
-  /** Never below a tenth of the ceiling, so a misread header or another client's spike cannot park the sync. */
+  /** "Room" to probe above the share: at least half of x-ratelimit-limit left, i.e. nobody is using it. */
+  roomyFraction: 0.5,
+  /** Never below a tenth of the share, so a misread header or another client's spike cannot park the sync. */
   floorFraction: 0.1,
 };
 
@@ -87,6 +99,8 @@ export class Pacer {
   private readonly reserve: number;
   private tokens: number;
   private last: number;
+  /** When the latest token was taken. */
+  private sentAt: number;
   private pausedUntil = 0;
   private readonly maxPauseMs: number;
   private readonly now: () => number;
@@ -94,6 +108,8 @@ export class Pacer {
   private readonly random: () => number;
   private readonly adaptive: boolean;
   private readonly floor: number;
+  /** The most it may probe up to: `rate` unless the options name more (see PacerOptions.ceiling). */
+  readonly ceiling: number;
   private current: number;
   /** Tokens of the initial burst not spendable until the tenant's first answer shows they are there. */
   private unconfirmed: number;
@@ -115,15 +131,17 @@ export class Pacer {
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
     this.last = this.now();
+    this.sentAt = this.last;
     this.maxPauseMs = opts.maxPauseMs ?? 60_000;
     this.adaptive = opts.adaptive ?? true;
     this.current = this.rate;
     this.floor = this.rate * ADAPT.floorFraction;
+    this.ceiling = this.adaptive ? Math.max(this.rate, opts.ceiling ?? this.rate) : this.rate;
     this.unconfirmed = this.adaptive ? this.capacity - 1 : 0;
     this.probedAt = this.last;
   }
 
-  /** The rate this pacer paces at now: `rate`, or less while the tenant gives less. */
+  /** The rate this pacer paces at now: `rate`, less while the tenant gives less, up to `ceiling` while it has room. */
   get currentRate(): number {
     return this.current;
   }
@@ -143,11 +161,18 @@ export class Pacer {
     this.stats.decreases++;
   }
 
-  /** Additive increase for the time since the last probe, up to the ceiling. */
-  private probe(now: number): void {
+  /**
+   * Additive increase for the time since the last probe: up to the share (`rate`) by 5% of it a second; above it,
+   * only while `roomy`, by 5% of the ceiling a second.
+   */
+  private probe(now: number, roomy: boolean): void {
     if (now < this.holdUntil) return;
     this.refill(now);
-    this.current = Math.min(this.rate, this.current + ((now - this.probedAt) / 1000) * this.rate * ADAPT.probePerSecond);
+    const step = ((now - this.probedAt) / 1000) * ADAPT.probePerSecond;
+    if (this.current < this.rate) this.current = Math.min(this.rate, this.current + step * this.rate);
+    else if (roomy) this.current = Math.min(this.ceiling, this.current + step * this.ceiling);
+    // Room gone (the other instances are back, or this one took it): back to the share, without a cut.
+    else this.current = Math.max(this.rate, this.current - step * this.ceiling);
     this.probedAt = now;
   }
 
@@ -163,6 +188,7 @@ export class Pacer {
       this.refill(now);
       if (this.tokens - this.unconfirmed >= 1) {
         this.tokens -= 1;
+        this.sentAt = now;
         this.stats.acquired++;
         this.stats.waitedMs += this.now() - started;
         return;
@@ -184,14 +210,23 @@ export class Pacer {
     }
     if (headers.get("x-ratelimit-remaining") !== null && Number.isFinite(remaining)) {
       this.refill(now);
+      const limit = Number(headers.get("x-ratelimit-limit") ?? Number.NaN);
+      // "Nearly empty" needs room below the best answer a busy bucket gives (limit - 1): on a bucket of 2 (the free
+      // plan) every answer says 1 or 0, and cutting on those parked the sync at a tenth of its rate. There the early
+      // cut is off (low <= 0) and 429s alone do the learning.
+      const low = Number.isFinite(limit) ? Math.min(Math.max(this.reserve + 1, limit * ADAPT.lowFraction), limit - 2) : this.reserve + 1;
+      // The tenant bucket is shared with every other client: never believe we have more than it has. The first
+      // answer only half: instances that start together all read the same remaining and would all spend it.
+      const left = Math.max(0, remaining - this.reserve);
+      // On a bucket of 2 every answer leaves 0 after the reserve: what accrued since our last request left is kept,
+      // or each answer would restart the wait and the answers' latency would be lost (15% of the rate at 175 ms).
+      const accrued = low <= 0 ? ((now - this.sentAt) / 1000) * this.current : 0;
+      this.tokens = Math.min(this.tokens, (this.unconfirmed > 0 ? left / 2 : left) + accrued);
       this.unconfirmed = 0;
-      // The tenant bucket is shared with every other client: never believe we have more than it has.
-      this.tokens = Math.min(this.tokens, Math.max(0, remaining - this.reserve));
       if (this.adaptive) {
-        const limit = Number(headers.get("x-ratelimit-limit"));
-        const low = Math.max(this.reserve + 1, Number.isFinite(limit) ? limit * ADAPT.lowFraction : 0);
         if (remaining < low) this.cut(now, ADAPT.cutOnLow);
-        else this.probe(now);
+        // Probing above the share only where the early cut would catch its overshoot in time.
+        else this.probe(now, low > 0 && remaining >= limit * ADAPT.roomyFraction);
       }
     }
   }
@@ -216,17 +251,4 @@ export class Pacer {
     const wait = this.pausedUntil - this.now();
     if (wait > 0) await this.sleep(wait, signal);
   }
-}
-
-const shared = new Map<string, Pacer>();
-
-/** The process-wide pacer for a budget: every client in a Lambda instance shares it. */
-export function sharedPacer(rate: number, burst: number): Pacer {
-  const key = `${rate}/${burst}`;
-  let p = shared.get(key);
-  if (!p) {
-    p = new Pacer({ rate, burst });
-    shared.set(key, p);
-  }
-  return p;
 }

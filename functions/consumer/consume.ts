@@ -157,11 +157,21 @@ async function syncUser(
     const have = created ? [] : ((start.kind === "ledger" || start.kind === "observed" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
     const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) {
-      // Additions first, so a user changing roles is never left with none; they wait for the role's group. Removals
-      // stay per user.
-      if (attempt.roles && change.add.length > 0) await attempt.roles.add(userId, await auth0.roleIds(change.add));
-      else await auth0.assignRoles(userId, change.add);
+      // Additions first, so a user changing roles is never left with none (they wait for the role's group);
+      // removals (per user) whatever became of them. An addition refused before the removals (a user at Auth0's
+      // role limit until they are done) is tried once more after them.
+      let refused: Error | undefined;
+      try {
+        if (attempt.roles && change.add.length > 0) await attempt.roles.add(userId, await auth0.roleIds(change.add));
+        else await auth0.assignRoles(userId, change.add);
+      } catch (err) {
+        refused = err instanceof Error ? err : new Error("role assignment failed", { cause: err });
+      }
       await auth0.removeRoles(userId, change.remove);
+      if (refused !== undefined) {
+        if (!(refused instanceof Auth0Error && !refused.retryable && change.remove.length > 0)) throw refused;
+        await auth0.assignRoles(userId, change.add);
+      }
       if (outcome === "unchanged") outcome = "updated";
     }
   }

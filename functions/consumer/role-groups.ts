@@ -55,7 +55,7 @@ export class RoleGroups {
   readonly stats = { groupedCalls: 0, singleCalls: 0, usersGrouped: 0 };
 
   constructor(
-    private readonly auth0: Pick<Auth0Adapter, "assignRoleToUsers" | "assignRoleIds">,
+    private readonly auth0: Pick<Auth0Adapter, "assignRoleToUsers" | "assignRoleIds" | "forgetRoles">,
     records = 1,
     private readonly opts: RoleGroupOptions = {},
   ) {
@@ -141,6 +141,14 @@ export class RoleGroups {
       if (err instanceof Auth0Error && err.statusCode === 403) {
         this.groupedRefused = true;
         return this.oneByOne(roleId, waiters);
+      }
+      if (err instanceof Auth0Error && err.errorCode === "inexistent_role") {
+        // The role itself is gone (deleted in Auth0 since its name was resolved): no user is at fault. The names
+        // are resolved again, and the users retried: then an unknown role rejects their rows before any write.
+        this.auth0.forgetRoles();
+        const gone = new Auth0Error(`${err.message} (deleted since its name was looked up; the users are retried)`, { kind: "server", retryable: true, statusCode: err.statusCode, errorCode: err.errorCode, cause: err });
+        for (const w of waiters) this.answer(w, gone);
+        return;
       }
       if (err instanceof Auth0Error && !err.retryable && waiters.length > 1) {
         const half = Math.ceil(waiters.length / 2);

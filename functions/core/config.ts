@@ -471,10 +471,12 @@ export function parseConfig(text: string, source = "config"): SyncConfig {
 /** Requests per second one consumer instance should have at least, for its pacing to be worth an instance. */
 export const MIN_RPS_PER_CONSUMER = 8;
 
-/** One consumer instance's share of one bucket. */
+/** One consumer instance's share of one bucket, and the most its adaptive pacer may take when others leave room. */
 export interface BucketShare {
   rps: number;
   burst: number;
+  /** The whole bucket for Auth0's own buckets (what idle instances leave may be used); the share for a budget. */
+  ceiling: number;
 }
 
 export interface ConsumerBudget {
@@ -505,7 +507,10 @@ export function shareOf(limits: RateLimits): ConsumerBudget {
   const fastest = Math.max(...Object.values(limits.buckets).map((b) => b.requestsPerSecond));
   const maxConcurrency = Math.min(1000, Math.max(2, Math.ceil(fastest / MIN_RPS_PER_CONSUMER)));
   const buckets = Object.fromEntries(
-    Object.entries(limits.buckets).map(([name, b]) => [name, { rps: b.requestsPerSecond / maxConcurrency, burst: Math.max(2, Math.floor(b.burst / maxConcurrency)) }]),
+    Object.entries(limits.buckets).map(([name, b]) => {
+      const rps = b.requestsPerSecond / maxConcurrency;
+      return [name, { rps, burst: Math.max(2, Math.floor(b.burst / maxConcurrency)), ceiling: limits.tenantBuckets.includes(name) ? b.requestsPerSecond : rps }];
+    }),
   );
   return { maxConcurrency, buckets, groupBucket: limits.groupBucket };
 }

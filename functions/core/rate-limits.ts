@@ -61,6 +61,12 @@ export const GLOBAL_BUCKET = "global";
 export interface RateLimits {
   buckets: Record<string, BucketLimit>;
   groupBucket: Record<EndpointGroup, string>;
+  /**
+   * Buckets that are Auth0's own, as a plan (or the default) gives them: what the tenant's headers show unused may
+   * be taken. The others are budgets the config sets (`rateLimit`, `endpointGroups`): the sync's cap, never
+   * exceeded even when the tenant has room (it is left to the customer's other clients).
+   */
+  tenantBuckets: string[];
 }
 
 export interface RateLimitSettings {
@@ -84,6 +90,8 @@ export function resolveRateLimits(s: RateLimitSettings): RateLimits {
   const preset = s.plan ? PLAN_LIMITS[s.plan] : { global: s.rateLimit ?? DEFAULT_GLOBAL_LIMIT };
   const buckets: Record<string, BucketLimit> = {};
   const groupBucket = {} as Record<EndpointGroup, string>;
+  const tenantBuckets = new Set<string>();
+  const presetIsTenants = s.plan !== undefined || s.rateLimit === undefined;
   for (const group of ENDPOINT_GROUPS) {
     const override = s.endpointGroups?.[group];
     if (override) {
@@ -92,12 +100,14 @@ export function resolveRateLimits(s: RateLimitSettings): RateLimits {
     } else if ("global" in preset) {
       buckets[GLOBAL_BUCKET] = { ...preset.global };
       groupBucket[group] = GLOBAL_BUCKET;
+      if (presetIsTenants) tenantBuckets.add(GLOBAL_BUCKET);
     } else {
       buckets[group] = { ...preset.groups[group] };
       groupBucket[group] = group;
+      tenantBuckets.add(group);
     }
   }
-  return { buckets, groupBucket };
+  return { buckets, groupBucket, tenantBuckets: [...tenantBuckets] };
 }
 
 /**

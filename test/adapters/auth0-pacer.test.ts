@@ -79,15 +79,20 @@ describe("pacer", () => {
     expect(() => new Pacer({ rate: 1, burst: 0 })).toThrow(/burst must be at least 1/);
   });
 
-  it("a consumer's pacers start at its share with the whole configured bucket as their ceiling", () => {
+  it("a consumer's pacers start at its share; Auth0's own buckets are their ceiling, a budget the config sets is not exceeded", () => {
     const share = shareOf(resolveRateLimits({ plan: "professional" }));
     const set = PacerSet.fromShares(share);
     expect(share.maxConcurrency).toBe(2);
     const writes = set.forGroup("writeUsers");
     expect(writes.rate).toBeCloseTo(200 / 60 / 2);
     expect(writes.ceiling).toBeCloseTo(200 / 60);
-    // Without maxConcurrency (a process that has the whole bucket), the rate is the ceiling.
-    const whole = PacerSet.fromShares({ buckets: share.buckets, groupBucket: share.groupBucket });
-    expect(whole.forGroup("writeUsers").ceiling).toBe(whole.forGroup("writeUsers").rate);
+    // A group the config lowers (to leave the rest to other clients) and a global budget: the share is the ceiling.
+    const lowered = PacerSet.fromShares(shareOf(resolveRateLimits({ plan: "professional", endpointGroups: { writeUsers: { requestsPerSecond: 2, burst: 10 } } })));
+    expect(lowered.forGroup("writeUsers").ceiling).toBe(lowered.forGroup("writeUsers").rate);
+    expect(lowered.forGroup("other").ceiling).toBeCloseTo(150 / 60);
+    const budget = PacerSet.fromShares(shareOf(resolveRateLimits({ rateLimit: { requestsPerSecond: 32, burst: 50 } })));
+    expect(budget.forGroup("writeUsers")).toMatchObject({ rate: 8, ceiling: 8 });
+    // With neither (Enterprise production's bucket, Auth0's own), the whole bucket.
+    expect(PacerSet.fromShares(shareOf(resolveRateLimits({}))).forGroup("writeUsers")).toMatchObject({ rate: 8, ceiling: 16 });
   });
 });

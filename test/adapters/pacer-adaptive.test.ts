@@ -169,6 +169,15 @@ describe("adaptive pacer", () => {
     expect(alone.pacer.currentRate).toBe(5);
   });
 
+  it("after an idle spell (a warm Lambda between runs), one answer moves the rate by one second's step at most", () => {
+    const { pacer, advance } = virtualPacer({ rate: 5, burst: 5, ceiling: 20 });
+    pacer.observe(200, answer(40, 50));
+    advance(30_000);
+    pacer.observe(200, answer(49, 50));
+    // + 5% of the ceiling, not 30 s worth of it (which would be the whole ceiling at once).
+    expect(pacer.currentRate).toBeCloseTo(6);
+  });
+
   it("adaptive: false keeps today's behaviour: the whole burst at once, the configured rate throughout", async () => {
     const { pacer, now, advance } = virtualPacer({ rate: 10, burst: 5, adaptive: false });
     for (let i = 0; i < 4; i++) await pacer.acquire();
@@ -334,6 +343,7 @@ describe("adaptive pacing against a simulated tenant", () => {
     const limits = resolveRateLimits({ plan: name });
     const { maxConcurrency, buckets } = shareOf(limits);
     const share = buckets[GLOBAL_BUCKET]!;
+    expect(share.ceiling).toBe(share.rps * maxConcurrency);
     const bucket = limits.buckets[GLOBAL_BUCKET]!;
     return {
       tenant: { rate: bucket.requestsPerSecond, burst: bucket.burst },

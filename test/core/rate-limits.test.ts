@@ -49,15 +49,18 @@ describe("Auth0 endpoint groups and plans", () => {
         other: { requestsPerSecond: perMin(150), burst: 10 },
       },
       groupBucket: { readUsers: "readUsers", writeUsers: "writeUsers", deleteUsers: "deleteUsers", other: "other" },
+      tenantBuckets: ["readUsers", "writeUsers", "deleteUsers", "other"],
     });
     expect(resolveRateLimits({ plan: "essentials" })).toEqual(resolveRateLimits({ plan: "professional" }));
     const global = { readUsers: "global", writeUsers: "global", deleteUsers: "global", other: "global" };
-    expect(resolveRateLimits({ plan: "enterprise" })).toEqual({ buckets: { global: { requestsPerSecond: 16, burst: 50 } }, groupBucket: global });
-    expect(resolveRateLimits({ plan: "enterprise-nonprod" })).toEqual({ buckets: { global: { requestsPerSecond: 2, burst: 10 } }, groupBucket: global });
-    expect(resolveRateLimits({ plan: "free" })).toEqual({ buckets: { global: { requestsPerSecond: 2, burst: 2 } }, groupBucket: global });
+    const tenantBuckets = ["global"];
+    expect(resolveRateLimits({ plan: "enterprise" })).toEqual({ buckets: { global: { requestsPerSecond: 16, burst: 50 } }, groupBucket: global, tenantBuckets });
+    expect(resolveRateLimits({ plan: "enterprise-nonprod" })).toEqual({ buckets: { global: { requestsPerSecond: 2, burst: 10 } }, groupBucket: global, tenantBuckets });
+    expect(resolveRateLimits({ plan: "free" })).toEqual({ buckets: { global: { requestsPerSecond: 2, burst: 2 } }, groupBucket: global, tenantBuckets });
     // Neither plan nor budget: Enterprise production's global bucket, as before plans existed.
     expect(resolveRateLimits({})).toEqual(resolveRateLimits({ plan: "enterprise" }));
-    expect(resolveRateLimits({ rateLimit: { requestsPerSecond: 30, burst: 40 } }).buckets).toEqual({ global: { requestsPerSecond: 30, burst: 40 } });
+    // A global budget is the sync's own cap, not a bucket of Auth0's that the sync may fill when it has room.
+    expect(resolveRateLimits({ rateLimit: { requestsPerSecond: 30, burst: 40 } })).toMatchObject({ buckets: { global: { requestsPerSecond: 30, burst: 40 } }, tenantBuckets: [] });
     for (const plan of AUTH0_PLANS) expect(describeRateLimits({ plan })).toMatch(new RegExp(`^plan ${plan}: `));
   });
 
@@ -74,10 +77,10 @@ describe("Auth0 endpoint groups and plans", () => {
     const pro = consumerBudget(testConfig({ auth0: { domain: "a.auth0.com", connection: "db", plan: "professional" } }));
     // The fastest bucket (read users, 8.3/s) needs two instances of at least 8/s... at most: ceil(8.3 / 8) = 2.
     expect(pro.maxConcurrency).toBe(2);
-    expect(pro.buckets.writeUsers).toEqual({ rps: 200 / 60 / 2, burst: 10 });
-    expect(pro.buckets.other).toEqual({ rps: 150 / 60 / 2, burst: 5 });
+    expect(pro.buckets.writeUsers).toEqual({ rps: 200 / 60 / 2, burst: 10, ceiling: 200 / 60 });
+    expect(pro.buckets.other).toEqual({ rps: 150 / 60 / 2, burst: 5, ceiling: 150 / 60 });
     const legacy = consumerBudget(testConfig({ auth0: { domain: "a.auth0.com", connection: "db", rateLimit: { requestsPerSecond: 50, burst: 50 } } }));
-    expect(legacy).toMatchObject({ maxConcurrency: 7, buckets: { global: { rps: 50 / 7, burst: 7 } } });
+    expect(legacy).toMatchObject({ maxConcurrency: 7, buckets: { global: { rps: 50 / 7, burst: 7, ceiling: 50 / 7 } } });
   });
 
   it("checks an invocation's users against the slowest bucket of one instance", () => {

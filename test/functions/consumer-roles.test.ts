@@ -80,4 +80,17 @@ describe("consumer: role assignments grouped per role", () => {
     expect(writes).toEqual(["POST /api/v2/roles/:id/users", "DELETE /api/v2/users/:id/roles"]);
     expect(emu.state().users[0]?.roles).toEqual(["admin"]);
   });
+
+  it("a user at Auth0's role limit swapping a role loses the old one and then gains the new one", async () => {
+    const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
+    const fifty = Array.from({ length: 50 }, (_, i) => `r${i}`);
+    const { emu, auth0, outcomes, handler } = await setup(config, ["admin", ...fifty]);
+    const u = await auth0.create({ email: "a@example.com", given_name: "Ann", app_metadata: { sync_key: "a" } });
+    await auth0.assignRoles(u.user_id, fifty);
+    // The row keeps 49 of the 50 and adds admin: the addition alone would make 51.
+    const [msg] = packMessages("run-1", opsFor(config, [{ id: "a", email: "a@example.com", first: "Ann", roles: ["admin", ...fifty.slice(1)].join(",") }]), 25);
+    expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+    expect(outcomes.map((o) => o.outcome)).toEqual(["updated"]);
+    expect(emu.state().users[0]?.roles).toEqual(["admin", ...fifty.slice(1)].sort());
+  });
 });

@@ -14,6 +14,10 @@ function fakeAuth0(fail: { grouped?: (roleId: string, users: string[]) => Error 
       const err = fail.grouped?.(roleId, users);
       return err ? Promise.reject(err) : Promise.resolve();
     },
+    forgotten: 0,
+    forgetRoles() {
+      this.forgotten++;
+    },
     assignRoleIds: (userId: string, roles: string[]) => {
       single.push([userId, [...roles]]);
       const err = fail.single?.(userId);
@@ -88,6 +92,18 @@ describe("role groups (one invocation's role assignments)", () => {
     // Halving: 16 -> 8 -> 4 -> 2 -> 1 refused (5 calls) and their other halves applied (4 calls), not 16 calls.
     expect(auth0.grouped).toHaveLength(9);
     expect(auth0.single).toEqual([]);
+  });
+
+  it("a role deleted in Auth0 since its name was looked up fails no user for good: names are looked up again, the users retried", async () => {
+    const gone = new Auth0Error("assign role to users: Auth0 answered 404: The role does not exist.", { kind: "not_found", retryable: false, statusCode: 404, errorCode: "inexistent_role" });
+    const auth0 = fakeAuth0({ grouped: () => gone });
+    const groups = new RoleGroups(auth0, 1);
+    groups.opened(8);
+    const errors = await Promise.all(Array.from({ length: 8 }, (_, i) => groups.slot().add(`u${i}`, ["rA"]).then(() => undefined, (e: unknown) => e)));
+    expect(errors.every((e) => e instanceof Auth0Error && e.retryable)).toBe(true);
+    // One call, not a halving down to each user.
+    expect(auth0.grouped).toHaveLength(1);
+    expect(auth0.forgotten).toBe(1);
   });
 
   it("when Auth0 refuses the grouped endpoint itself (403, a scope), the invocation goes on user by user", async () => {

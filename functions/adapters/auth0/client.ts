@@ -375,6 +375,11 @@ export class Auth0Adapter {
     return this.roleIdsByName;
   }
 
+  /** Forgets the role names: the next lookup lists the tenant's roles again (a role was deleted meanwhile). */
+  forgetRoles(): void {
+    this.roleIdsByName = undefined;
+  }
+
   /** Role ids for names; an unknown name is a permanent error naming it. */
   async roleIds(names: string[]): Promise<string[]> {
     const map = await this.roleMap();

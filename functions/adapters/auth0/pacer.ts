@@ -39,7 +39,7 @@ export interface PacerOptions {
    * nobody uses (other instances idle at the end of a run) is taken, and given back as soon as the room is gone.
    */
   ceiling?: number;
-  /** Learn what the tenant really gives, below `rate` (default true); false paces at `rate` throughout. */
+  /** Learn what the tenant really gives (default true): below `rate`, or up to `ceiling` while it has room; false paces at `rate` throughout. */
   adaptive?: boolean;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -75,7 +75,7 @@ const ADAPT = {
    * also the resolution of x-ratelimit-reset.
    */
   holdMs: 1000,
-  /** Probe: + 5% of the ceiling per second, so half way back up in 10 s: slow enough for the tenant's burst to absorb. */
+  /** Probe: + 5% a second (of the share below it, of the ceiling above it): half way back up in 10 s, slow enough for the tenant's burst to absorb. */
   probePerSecond: 0.05,
   /** "Nearly empty": under a tenth of x-ratelimit-limit, and never less than what the reserve keeps plus one. */
   lowFraction: 0.1,
@@ -168,7 +168,9 @@ export class Pacer {
   private probe(now: number, roomy: boolean): void {
     if (now < this.holdUntil) return;
     this.refill(now);
-    const step = ((now - this.probedAt) / 1000) * ADAPT.probePerSecond;
+    // At most one second's step at a time: a pacer idle for a while (a warm Lambda between runs) must not jump
+    // to its ceiling on its first answer.
+    const step = (Math.min(now - this.probedAt, 1000) / 1000) * ADAPT.probePerSecond;
     if (this.current < this.rate) this.current = Math.min(this.rate, this.current + step * this.rate);
     else if (roomy) this.current = Math.min(this.ceiling, this.current + step * this.ceiling);
     // Room gone (the other instances are back, or this one took it): back to the share, without a cut.

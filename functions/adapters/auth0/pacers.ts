@@ -3,13 +3,12 @@ import { Pacer, type PacerStats } from "./pacer.js";
 
 /** One instance's share of each bucket and which bucket each group spends (core/config.ts `consumerBudget`). */
 export interface PacerShares {
-  buckets: Record<string, { rps: number; burst: number }>;
-  groupBucket: Record<EndpointGroup, string>;
   /**
-   * How many instances share each bucket (consumerBudget's maxConcurrency; default 1). Each pacer's ceiling is the
-   * whole configured bucket (share x maxConcurrency): an instance may then take what idle instances leave unused.
+   * Each bucket's share; `ceiling` (default: the share) is the most its adaptive pacer may take while the tenant
+   * shows room: the whole bucket for Auth0's own buckets, the share for a budget the config sets.
    */
-  maxConcurrency?: number;
+  buckets: Record<string, { rps: number; burst: number; ceiling?: number }>;
+  groupBucket: Record<EndpointGroup, string>;
 }
 
 /**
@@ -28,13 +27,12 @@ export class PacerSet {
     return new PacerSet(new Map([[GLOBAL_BUCKET, pacer]]), Object.fromEntries(ENDPOINT_GROUPS.map((g) => [g, GLOBAL_BUCKET])) as Record<EndpointGroup, string>);
   }
 
-  /** A pacer per bucket at this instance's share, with the whole configured bucket as its ceiling. */
+  /** A pacer per bucket at this instance's share, up to its ceiling. */
   static fromShares(
     shares: PacerShares,
     make: (bucket: string, share: { rps: number; burst: number; ceiling: number }) => Pacer = (_b, s) => new Pacer({ rate: s.rps, burst: s.burst, ceiling: s.ceiling }),
   ): PacerSet {
-    const n = shares.maxConcurrency ?? 1;
-    const byBucket = new Map(Object.entries(shares.buckets).map(([name, s]) => [name, make(name, { ...s, ceiling: s.rps * n })] as const));
+    const byBucket = new Map(Object.entries(shares.buckets).map(([name, s]) => [name, make(name, { ...s, ceiling: s.ceiling ?? s.rps })] as const));
     for (const g of ENDPOINT_GROUPS) {
       if (!byBucket.has(shares.groupBucket[g])) throw new RangeError(`group ${g} names bucket ${shares.groupBucket[g]}, which has no share`);
     }

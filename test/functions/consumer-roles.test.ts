@@ -6,7 +6,7 @@ import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { testConfig } from "../helpers/config.js";
 import { lambdaContext, opsFor, sqsRecord } from "../helpers/consumer.js";
-import { adapterFor, startEmulator } from "../helpers/emulator.js";
+import { adapterFor, startEmulator, urlOf } from "../helpers/emulator.js";
 
 const count = (emu: Awaited<ReturnType<typeof startEmulator>>, key: string) => emu.counters().byEndpoint[key] ?? 0;
 
@@ -92,5 +92,32 @@ describe("consumer: role assignments grouped per role", () => {
     expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
     expect(outcomes.map((o) => o.outcome)).toEqual(["updated"]);
     expect(emu.state().users[0]?.roles).toEqual(["admin", ...fifty.slice(1)].sort());
+  });
+
+  it("a grouped call that fails for a passing cause fails its record; the redelivery applies the roles and creates no user twice", async () => {
+    const config = testConfig({ mapping: { given_name: "first" }, roles: { column: "roles" }, unmappedColumns: "ignore" });
+    const emu = await startEmulator({ roles: ["admin", "viewer"] });
+    // The first grouped call for a role is answered 503, as an overloaded Auth0 would.
+    let failNext = true;
+    const flaky: typeof fetch = (input, init) => {
+      if (failNext && init?.method === "POST" && /\/roles\/[^/]+\/users$/.test(urlOf(input))) {
+        failNext = false;
+        return Promise.resolve(new Response(JSON.stringify({ statusCode: 503, error: "Service Unavailable", message: "try later" }), { status: 503 }));
+      }
+      return fetch(input, init);
+    };
+    const auth0 = adapterFor(emu, { maxRetries: 0, fetch: flaky });
+    const outcomes: OutcomeEvent[] = [];
+    const handler = createConsumerHandler(({ logger }) => ({ config, auth0, logger, onOutcome: (e) => outcomes.push(e) }));
+    const rows = Array.from({ length: 6 }, (_, i) => ({ id: `u${i}`, email: `u${i}@example.com`, first: `U${i}`, roles: i < 3 ? "admin" : "viewer" }));
+    const [msg] = packMessages("run-1", opsFor(config, rows), 25);
+    const event: SQSEvent = { Records: [sqsRecord("m1", msg!.body)] };
+    expect(await handler(event, lambdaContext(60_000))).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
+    // The users of the other role were settled; those of the failed call wait for the redelivery.
+    expect(outcomes.map((o) => o.outcome)).toEqual(["created", "created", "created"]);
+    expect(await handler(event, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+    expect(emu.state().users).toHaveLength(6);
+    expect(new Map(emu.state().users.map((u) => [u.email, u.roles]))).toEqual(new Map(rows.map((r) => [r.email, [r.roles]])));
+    expect(new Set(outcomes.map((o) => o.key))).toEqual(new Set(rows.map((r) => r.id)));
   });
 });

@@ -47,7 +47,7 @@ describe("a local run killed mid-consume (SIGKILL)", () => {
     const stateDir = join(dir, "state");
     const rows = demoRows(N);
     const csv = writeCsv(join(dir, "users.csv"), rows);
-    const config = exampleConfigWith({ queue: { batchSize: 1 } });
+    const config = exampleConfigWith();
 
     // ---- a run killed once a fifth of the users are settled (rate 40: consuming takes about 10 s) ----
     const killed = await runAndKill(stateDir, csv, (p) => p.phase !== "done" && p.done >= N / 5 && p.done < N);

@@ -15,9 +15,7 @@ import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-// One message per invocation: with example.yml's 4 (100 users under way at once) a Ctrl-C after 20 users would
-// find the whole table under way.
-const config = exampleConfigWith({ queue: { batchSize: 1 } });
+const config = exampleConfigWith();
 const npmStart = (args: string[]) =>
   spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "local/start.ts"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT" } });
 const users = (stateDir: string) => (JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState).users;

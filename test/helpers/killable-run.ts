@@ -14,8 +14,7 @@ const { runLocalPipeline } = await import("../../local/pipeline.js");
 const { exampleConfigWith } = await import("./demo-csv.js");
 
 const summary = await runLocalPipeline({
-  // One message per invocation, so the kill lands while some users are settled and others not yet started.
-  config: exampleConfigWith({ queue: { batchSize: 1 } }),
+  config: exampleConfigWith(),
   stateDir,
   csv,
   fresh: true,

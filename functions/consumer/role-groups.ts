@@ -47,12 +47,10 @@ export class RoleGroups {
   /** Records of the invocation not yet opened, and operations that may still add. */
   private recordsPending: number;
   private active = 0;
-  private readonly inFlight = new Set<Promise<void>>();
   private readonly cap: number;
   private timer?: NodeJS.Timeout;
   /** Auth0 refused the grouped endpoint itself (403: a scope it wants): each user alone from then on. */
   private groupedRefused = false;
-  readonly stats = { groupedCalls: 0, singleCalls: 0, usersGrouped: 0 };
 
   constructor(
     private readonly auth0: Pick<Auth0Adapter, "assignRoleToUsers" | "assignRoleIds" | "forgetRoles">,
@@ -120,8 +118,8 @@ export class RoleGroups {
     const waiters = this.groups.get(roleId) ?? [];
     this.groups.delete(roleId);
     if (waiters.length === 0) return;
-    const call = this.apply(roleId, waiters).finally(() => this.inFlight.delete(call));
-    this.inFlight.add(call);
+    // Each waiter's own promise carries the outcome; apply answers every waiter and never rejects.
+    void this.apply(roleId, waiters);
   }
 
   /**
@@ -133,8 +131,6 @@ export class RoleGroups {
     if (this.groupedRefused) return this.oneByOne(roleId, waiters);
     const users = [...new Set(waiters.map((w) => w.userId))];
     try {
-      this.stats.groupedCalls++;
-      this.stats.usersGrouped += users.length;
       await this.auth0.assignRoleToUsers(roleId, users);
       for (const w of waiters) this.answer(w);
     } catch (err) {
@@ -163,7 +159,6 @@ export class RoleGroups {
   private async oneByOne(roleId: string, waiters: Waiter[]): Promise<void> {
     await Promise.all(
       waiters.map(async (w) => {
-        this.stats.singleCalls++;
         try {
           await this.auth0.assignRoleIds(w.userId, [roleId]);
           this.answer(w);
@@ -177,10 +172,5 @@ export class RoleGroups {
   private answer(w: Waiter, err?: unknown): void {
     if (err !== undefined && w.failure === undefined) w.failure = err;
     if (--w.left === 0) w.settle(w.failure);
-  }
-
-  /** Resolves when every grouped call sent so far is answered. */
-  async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 }

@@ -11,14 +11,6 @@
 export const ENDPOINT_GROUPS = ["readUsers", "writeUsers", "deleteUsers", "other"] as const;
 export type EndpointGroup = (typeof ENDPOINT_GROUPS)[number];
 
-/** What each group holds, in Auth0's words: for the docs and error messages. */
-export const ENDPOINT_GROUP_DESCRIPTIONS: Record<EndpointGroup, string> = {
-  readUsers: "read users: GET /api/v2/users, /users/{id}, /users-by-email",
-  writeUsers: "write users: POST /api/v2/users, PATCH /api/v2/users/{id}",
-  deleteUsers: "delete users: DELETE /api/v2/users/{id}",
-  other: "all other endpoints together (roles, role members, a user's roles, tickets, jobs, connections, ...)",
-};
-
 export interface BucketLimit {
   /** Sustained requests per second (the refill rate). */
   requestsPerSecond: number;

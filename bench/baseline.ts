@@ -9,7 +9,7 @@
 import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
 import { RedshiftSource } from "../functions/adapters/redshift/source.js";
-import type { SyncConfig } from "../functions/core/config.js";
+import { warehouseOf, type SyncConfig } from "../functions/core/config.js";
 import { createBody, diff, diffRoles } from "../functions/core/plan.js";
 import { ProfileMapper } from "../functions/core/profile.js";
 import type { Row } from "../functions/core/types.js";
@@ -62,7 +62,7 @@ export async function naiveSync(config: SyncConfig, redshift: RedshiftDataClient
   const started = Date.now();
   const mapper = new ProfileMapper(config);
   const out = newResult();
-  const source = new RedshiftSource(redshift, config.source, { minMs: 10, maxMs: 200 });
+  const source = new RedshiftSource(redshift, warehouseOf(config), { minMs: 10, maxMs: 200 });
   for await (const page of source.run()) {
     for (const row of page.rows) {
       out.rows++;

@@ -31,7 +31,7 @@ import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
-import { consumerBudget, parseConfig, type SyncConfig } from "../functions/core/config.js";
+import { consumerBudget, parseConfig, warehouseOf, type SyncConfig } from "../functions/core/config.js";
 import { GLOBAL_BUCKET } from "../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type RequestLogEntry } from "../local/auth0-emulator.js";
 import { createDemoTable, DEMO_ROLES, DEMO_TABLE, insertRows } from "../local/demo-data.js";
@@ -237,7 +237,7 @@ async function baselineScenarios(approach: Exclude<Approach, "sync">) {
   const db = new PGlite();
   await createDemoTable(db);
   await insertRows(db, DEMO_TABLE, cleanRows(N).slice(0, rows) as unknown as Record<string, unknown>[]);
-  const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
+  const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize });
   const redshift = new RedshiftDataClient({ endpoint: await redshiftEmulator.start(), region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
   const emulator = new Auth0Emulator({
     rate: RATE,
@@ -292,7 +292,7 @@ async function extractorScale(rows: number): Promise<ExtractorFigures> {
     `INSERT INTO ${DEMO_TABLE} SELECT 'c-' || lpad(g::text, 8, '0'), 'user' || g || '@example.com', 'First' || g, 'Last' || (g % 997), '+1202555' || lpad((g % 10000)::text, 4, '0'),
        NULL, 'pro', 'gold', '{"theme":"dark","newsletter":true}'::jsonb, 'viewer', false, 'active' FROM generate_series(1, ${rows}) g`,
   );
-  const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize });
+  const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize });
   const redshiftEndpoint = await redshiftEmulator.start();
   const sqsServer: Server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
   const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;

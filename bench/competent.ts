@@ -10,7 +10,7 @@ import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
 import { RedshiftSource } from "../functions/adapters/redshift/source.js";
-import type { SyncConfig } from "../functions/core/config.js";
+import { warehouseOf, type SyncConfig } from "../functions/core/config.js";
 import { ProfileMapper } from "../functions/core/profile.js";
 import type { Row } from "../functions/core/types.js";
 import { newResult, upsertRow, type NaiveResult } from "./baseline.js";
@@ -27,7 +27,7 @@ export async function competentSync(config: SyncConfig, redshift: RedshiftDataCl
   const started = Date.now();
   const mapper = new ProfileMapper(config);
   const out = newResult();
-  const source = new RedshiftSource(redshift, config.source, { minMs: 10, maxMs: 200 });
+  const source = new RedshiftSource(redshift, warehouseOf(config), { minMs: 10, maxMs: 200 });
   async function* rows(): AsyncGenerator<Row> {
     for await (const page of source.run()) yield* page.rows;
   }

@@ -6,7 +6,7 @@ import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { RedshiftSource } from "../functions/adapters/redshift/source.js";
-import { parseConfig } from "../functions/core/config.js";
+import { parseConfig, warehouseOf } from "../functions/core/config.js";
 import { createExtractorHandler } from "../functions/extractor/handler.js";
 
 const env = process.env;
@@ -14,7 +14,7 @@ const fake = { region: "us-east-1", credentials: { accessKeyId: "local", secretA
 const config = parseConfig(env.BENCH_CONFIG ?? "");
 const handler = createExtractorHandler(({ logger, metrics }) => ({
   config,
-  source: new RedshiftSource(new RedshiftDataClient({ ...fake, endpoint: env.BENCH_REDSHIFT }), config.source, { minMs: 10, maxMs: 100 }),
+  source: new RedshiftSource(new RedshiftDataClient({ ...fake, endpoint: env.BENCH_REDSHIFT }), warehouseOf(config), { minMs: 10, maxMs: 100 }),
   sqs: new SQSClient({ ...fake, endpoint: env.BENCH_SQS }),
   queueUrl: env.BENCH_QUEUE_URL ?? "",
   logger,

@@ -46,6 +46,13 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
       ["Auth0 lookups", `${n(p.lookups)}  (users the ledger does not know${p.lookupsSkipped ? `; ${n(p.lookupsSkipped)} more not looked up, raise --lookups` : ""})`],
     ]),
   ];
+  if (p.copySample && p.copySample.length > 0) {
+    out.push("", `What the target gets, for the first ${p.copySample.length} source users (source values masked):`);
+    for (const u of p.copySample) {
+      out.push(`  key ${u.key}`);
+      for (const v of u.values) out.push(`      ${v.field.padEnd(16)} ${v.source} -> ${v.target}`);
+    }
+  }
   if (p.unmappedColumns.length > 0) {
     out.push("", `Unmapped columns, written to user_metadata under their own names (unmappedColumns: user_metadata): ${p.unmappedColumns.join(", ")}`);
   }

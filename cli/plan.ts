@@ -15,6 +15,7 @@ import { decideUser, startUser } from "../functions/core/decide.js";
 import { diffRoles } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
 import { extract } from "../functions/extractor/extract.js";
+import type { CopySample, SampleUser } from "../functions/core/copy-sample.js";
 
 export type PlannedKind = "create" | "update" | "unchanged" | "reject" | "block" | "delete";
 type ChangeKind = Exclude<PlannedKind, "unchanged" | "reject">;
@@ -51,6 +52,8 @@ export interface PlanReport {
   mirror?: { absent: number; held: boolean; heldReason?: string };
   /** Columns of the result the config does not name, which a run writes to user_metadata under their names. */
   unmappedColumns: string[];
+  /** A tenant copy: the first source users, masked, beside the values the target would get. */
+  copySample?: SampleUser[];
 }
 
 const EMAIL = /[^\s@"]+@[^\s@"]+/g;
@@ -87,6 +90,8 @@ export interface PlanDeps {
   /** At most this many Auth0 lookups (users the ledger does not know); the rest are planned unread. */
   maxLookups?: number;
   onProgress?: (p: { rowsRead: number; totalRows?: number }) => void;
+  /** A tenant copy: the source users read, masked beside what the target gets (filled while the source is read). */
+  sample?: CopySample;
 }
 
 export async function planRun(deps: PlanDeps): Promise<PlanReport> {
@@ -209,6 +214,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     rps: writeRate(config),
     mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
     unmappedColumns: result.unmappedColumns ?? [],
+    ...(deps.sample ? { copySample: deps.sample.lines() } : {}),
   };
 }
 

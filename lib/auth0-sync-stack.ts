@@ -32,6 +32,10 @@ export class Auth0SyncStack extends Stack {
     if (p.reconcile) out("ReconcileFunctionName", p.reconcile.fn.functionName, "Reconcile Lambda (config reconcile)");
     out("LedgerTableName", p.ledger.tableName, "Sync ledger (DynamoDB)");
     out("CredentialsSecretArn", p.credentialsSecret.secretArn, "Auth0 M2M credentials secret");
+    if (p.sourceTenant) {
+      out("SourceCredentialsSecretArn", p.sourceTenant.credentialsSecret.secretArn, "Source tenant M2M credentials secret (tenant copy)");
+      out("PseudonymKeySecretArn", p.sourceTenant.keySecret.secretArn, "Pseudonymisation key secret (tenant copy)");
+    }
     out("AlarmTopicArn", this.observability.topic.topicArn, "SNS topic of the alarms");
     out("AlarmNamePrefix", this.observability.alarmNamePrefix, "Every alarm's name starts with this");
     out("ConfigHash", configHash(config), "Hash of the deployed sync config (the CLI compares it with its --config)");

@@ -14,6 +14,7 @@ import { consumerBudget, type SyncConfig } from "../functions/core/config.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile.js";
 import { grantWarehouseRead } from "./warehouse-grants.js";
+import { SourceTenant } from "./source-tenant.js";
 import { scheduleFunction } from "./function-schedule.js";
 import { SyncFunction } from "./sync-function.js";
 import { SyncQueues } from "./sync-queues.js";
@@ -32,6 +33,8 @@ export class Pipeline extends Construct {
   readonly credentialsSecret: secrets.ISecret;
   readonly ledger: LedgerTable;
   readonly maxConcurrency: number;
+  /** A tenant copy's source tenant (source.type auth0): its credentials and the pseudonymisation key. */
+  readonly sourceTenant?: SourceTenant;
   /** With `reconcile` in the config: the reconcile's Lambda and schedule. */
   readonly reconcile?: Reconcile;
 
@@ -49,6 +52,7 @@ export class Pipeline extends Construct {
     this.scheduleDlq = queues.scheduleDlq;
     this.ledger = new LedgerTable(this, "Ledger", { config });
     this.credentialsSecret = this.auth0Credentials(config);
+    if (config.source.type === "auth0") this.sourceTenant = new SourceTenant(this, "SourceTenant", { name: config.name, source: config.source, transform: config.transform });
 
     this.extractor = new SyncFunction(this, {
       name: "extractor",
@@ -110,13 +114,18 @@ export class Pipeline extends Construct {
     return secret;
   }
 
-  /** The extractor: the queue it fills, its ledger calls, and the Data API on the configured warehouse. */
+  /** The extractor: the queue it fills, its ledger calls, and its source (the warehouse's Data API or a tenant's secrets). */
   private grantExtractor(config: SyncConfig): void {
     const fn = this.extractor;
     // SendMessageBatch (authorized as SendMessage) and the queue depth its admission reads.
     this.queue.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
     this.ledger.grantExtractor(fn);
-    grantWarehouseRead(fn, config);
+    if (this.sourceTenant) {
+      this.sourceTenant.grantRead(fn);
+      if (config.lambda.tracing) {
+        Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });
+      }
+    } else grantWarehouseRead(fn, config);
   }
 
   /** The consumer: its ledger calls and the Auth0 credentials (the queue's come with its event source). */

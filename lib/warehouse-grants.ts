@@ -4,12 +4,12 @@
  */
 import { ArnFormat, Stack, Token, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
-import type { SyncConfig } from "../functions/core/config.js";
+import { warehouseOf, type SyncConfig } from "../functions/core/config.js";
 import type { SyncFunction } from "./sync-function.js";
 
 export function grantWarehouseRead(fn: SyncFunction, config: SyncConfig): void {
   const stack = Stack.of(fn);
-  const src = config.source;
+  const src = warehouseOf(config);
   const dataTarget = src.clusterIdentifier
     ? stack.formatArn({ service: "redshift", resource: "cluster", resourceName: src.clusterIdentifier, arnFormat: ArnFormat.COLON_RESOURCE_NAME })
     : (src.workgroupArn ?? stack.formatArn({ service: "redshift-serverless", resource: "workgroup", resourceName: "*" }));

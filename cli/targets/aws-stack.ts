@@ -17,6 +17,9 @@ export interface StackResources {
   dashboardUrl?: string;
   alarmNamePrefix?: string;
   configHash?: string;
+  /** A tenant copy's secrets (outputs SourceCredentialsSecretArn, PseudonymKeySecretArn). */
+  sourceCredentialsSecretArn?: string;
+  pseudonymKeySecretArn?: string;
   /** The reconcile function, when the config has `reconcile` (output ReconcileFunctionName). */
   reconcileFunctionName?: string;
 }
@@ -57,5 +60,7 @@ export async function findStack(cloudformation: CloudFormationClient, stackName:
   resources.alarmNamePrefix = outputs.AlarmNamePrefix;
   resources.configHash = outputs.ConfigHash;
   resources.reconcileFunctionName = outputs.ReconcileFunctionName;
+  resources.sourceCredentialsSecretArn = outputs.SourceCredentialsSecretArn;
+  resources.pseudonymKeySecretArn = outputs.PseudonymKeySecretArn;
   return { region, resources };
 }

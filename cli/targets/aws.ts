@@ -10,8 +10,9 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger, type RunRecord } from "../../functions/adapters/ledger/ledger.js";
-import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
-import { loadAuth0Credentials } from "../../functions/adapters/runtime/config.js";
+import { openRowSource } from "../../functions/adapters/row-source.js";
+import { loadAuth0Credentials, loadSourceTenantAccess } from "../../functions/adapters/runtime/config.js";
+import { CopySample } from "../../functions/core/copy-sample.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import { configHash, consumerBudget, type SyncConfig } from "../../functions/core/config.js";
 import { newRunId } from "../../functions/core/runs.js";
@@ -91,7 +92,21 @@ export class AwsTarget implements Target {
     // One consumer instance's share of the budget: a plan must not starve a run that is draining.
     const share = consumerBudget(config);
     const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: PacerSet.fromShares(share) });
-    return planRun({ config, source: new RedshiftSource(this.clients.redshift, config.source), ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+    const sample = new CopySample();
+    const source = await openRowSource(config, {
+      redshift: () => this.clients.redshift,
+      sourceTenant: () =>
+        loadSourceTenantAccess(config, {
+          ...process.env,
+          SOURCE_CREDENTIALS_SECRET_ARN: process.env.SOURCE_CREDENTIALS_SECRET_ARN || this.resources.sourceCredentialsSecretArn,
+          PSEUDONYM_KEY_SECRET_ARN: process.env.PSEUDONYM_KEY_SECRET_ARN || this.resources.pseudonymKeySecretArn,
+        }).catch((err: Error) => {
+          throw explainAwsError(err) ?? new CliError(`Cannot read the source tenant's credentials or the pseudonymisation key: ${err.message}`);
+        }),
+      targetBaseUrl: process.env.AUTH0_BASE_URL || undefined,
+      onSourceUser: sample.add,
+    });
+    return planRun({ config, source, sample, ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
   }
 
   async run(opts: RunOptions): Promise<RunReport> {

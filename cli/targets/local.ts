@@ -5,7 +5,7 @@
  * that imports local/: cli/program.ts loads it with a dynamic import(), so the deployed path never loads the
  * emulators or PGlite.
  */
-import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
+import { CopySample } from "../../functions/core/copy-sample.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { OUTCOMES, type Outcome } from "../../functions/core/outcomes.js";
@@ -78,9 +78,11 @@ export class LocalTarget implements Target {
   async plan(opts: PlanOptions): Promise<PlanReport> {
     // Like status: a missing or mistyped --state is refused, not filled with a new demo state.
     this.requireState();
-    return this.withEnvironment((env) =>
-      planRun({ config: env.config, source: new RedshiftSource(env.redshiftClient(), env.config.source, { minMs: 10, maxMs: 200 }), ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress }),
-    );
+    return this.withEnvironment(async (env) => {
+      const sample = new CopySample();
+      const source = await env.rowSource(undefined, sample.add);
+      return planRun({ config: env.config, source, sample, ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+    });
   }
 
   async run(opts: RunOptions): Promise<RunReport> {

@@ -7,6 +7,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
+import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
+import { PROFILE_FIELD_NAMES } from "./fields.js";
 import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, hasGroupBuckets, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
 
 export { STANDARD_FIELDS, type StandardField };
@@ -106,20 +108,22 @@ const redshiftSourceSchema = z
   });
 
 /**
- * The row source, a union tagged by `type` (one member so far): a second kind of source is one more member here
- * and one more RowSource adapter, with no change to the extractor. An untagged source is a Redshift one.
+ * The row source, a union tagged by `type`: the Redshift Data API, or another Auth0 tenant (a tenant copy,
+ * docs/tenant-copy.md). Each member is one RowSource adapter; the extractor does not change with them. An
+ * untagged source is a Redshift one.
  */
 const sourceSchema = z.preprocess(
   (v) => (v !== null && typeof v === "object" && !Array.isArray(v) && !("type" in v) ? { type: "redshift", ...v } : v),
-  z.discriminatedUnion("type", [redshiftSourceSchema], {
+  z.discriminatedUnion("type", [redshiftSourceSchema, auth0SourceSchema], {
     error: (iss) =>
       iss.code === "invalid_union"
-        ? "expected source.type 'redshift' (the Redshift Data API)"
+        ? "expected source.type 'redshift' (the Redshift Data API) or 'auth0' (another tenant, copied pseudonymised)"
         : iss.code === "invalid_type"
           ? `expected the warehouse source { workgroupName or clusterIdentifier, database, sql }, got ${describe(iss.input)}`
           : undefined,
   }),
 );
+export type RedshiftSourceConfig = z.infer<typeof redshiftSourceSchema>;
 
 const identitySchema = z.strictObject({
   /** The warehouse's primary key column. Without it the email is the identity. */
@@ -224,7 +228,7 @@ const queueSchema = z.strictObject({
 
 const SECRET_KEYS = /^(client_?secret|password|secret|token|access_?token|api_?key|private_?key)$/i;
 
-export const syncConfigSchema = z
+const parsedSchema = z
   .strictObject({
     name: z
       .string(expected("a name"))
@@ -249,6 +253,8 @@ export const syncConfigSchema = z
       })
       .default({ onNull: "keep" }),
     roles: rolesSchema.optional(),
+    /** How a source tenant's users are pseudonymised (source.type auth0 only; defaults to everything personal hidden). */
+    transform: transformSchema.optional(),
     auth0: auth0Schema,
     create: createSchema.default({
       verifyEmail: false,
@@ -312,6 +318,7 @@ export const syncConfigSchema = z
     }),
   })
   .superRefine((cfg, ctx) => {
+    tenantCopyIssues(cfg).forEach((i) => ctx.addIssue({ code: "custom", ...i }));
     for (const [target, m] of Object.entries(cfg.mapping)) {
       const path = ["mapping", target];
       const parsed = parseTarget(target);
@@ -384,8 +391,71 @@ export const syncConfigSchema = z
     }
   });
 
-export type SyncConfig = z.infer<typeof syncConfigSchema>;
+/** The validated config, with a tenant copy's implied identity, mapping and roles filled in. */
+export const syncConfigSchema = parsedSchema.transform(withSourceMapping);
+
+export type SyncConfig = z.output<typeof syncConfigSchema>;
 export type SyncConfigInput = z.input<typeof syncConfigSchema>;
+
+/** What the tenant-copy rules read of a config (spelled out: the schema's own type is still being inferred). */
+interface ParsedConfig {
+  source: z.output<typeof sourceSchema>;
+  transform?: TransformConfig;
+  identity: z.output<typeof identitySchema>;
+  mapping: Record<string, FieldMapping>;
+  unmappedColumns: "user_metadata" | "ignore";
+  roles?: z.output<typeof rolesSchema>;
+  create: z.output<typeof createSchema>;
+  reconcile?: unknown;
+  auth0: { domain: string; baseUrl?: string };
+}
+
+/** What a tenant copy may not be given, or must not do (each a config problem with its path). */
+function tenantCopyIssues(cfg: ParsedConfig): { path: (string | number)[]; message: string }[] {
+  const src = cfg.source;
+  if (src.type !== "auth0") {
+    return cfg.transform ? [{ path: ["transform"], message: "pseudonymises a source tenant's users: only with source.type auth0" }] : [];
+  }
+  const out: { path: (string | number)[]; message: string }[] = [];
+  if (sameTenant(src.domain, cfg.auth0.domain) || (src.baseUrl && cfg.auth0.baseUrl && sameTenant(src.baseUrl, cfg.auth0.baseUrl))) {
+    out.push({ path: ["auth0", "domain"], message: "is the source tenant: a copy never writes into the tenant it reads" });
+  }
+  const implied = "is implied by source.type auth0 (the source's columns are fixed: docs/tenant-copy.md)";
+  if (Object.keys(cfg.mapping).length > 0) out.push({ path: ["mapping"], message: `${implied}; choose what is copied with transform` });
+  if (cfg.identity.keyColumn) out.push({ path: ["identity", "keyColumn"], message: `${implied}: the key is a keyed hash of the source user_id` });
+  if (cfg.roles) out.push({ path: ["roles"], message: `${implied}; copy roles with source.copyRoles` });
+  if (cfg.create.verifyEmail) out.push({ path: ["create", "verifyEmail"], message: "a copy never sends email: users are created with a random password and no verification email" });
+  if (cfg.create.inviteTicket.enabled) out.push({ path: ["create", "inviteTicket", "enabled"], message: "a copy never invites users: they are created with a random password" });
+  if (cfg.reconcile) out.push({ path: ["reconcile"], message: "is not available for a tenant copy yet: the refresh itself reads the whole source" });
+  return out;
+}
+
+/** A tenant copy's implied identity, mapping and roles (every column the transform produces); others unchanged. */
+function withSourceMapping<C extends ParsedConfig>(cfg: C): C {
+  if (cfg.source.type !== "auth0") return cfg;
+  const mapping: Record<string, FieldMapping> = Object.fromEntries(PROFILE_FIELD_NAMES.map((f) => [f, { column: f, onNull: "clear" as const }]));
+  mapping.user_metadata = "user_metadata";
+  mapping.app_metadata = "app_metadata";
+  return {
+    ...cfg,
+    identity: { ...cfg.identity, keyColumn: SOURCE_KEY_COLUMN, emailColumn: "email" },
+    mapping,
+    unmappedColumns: "ignore",
+    transform: cfg.transform ?? DEFAULT_TRANSFORM,
+    ...(cfg.source.copyRoles ? { roles: { column: SOURCE_ROLES_COLUMN, removeUnlisted: true } } : {}),
+  };
+}
+
+/** The warehouse a config reads; a tenant copy (source.type auth0) has none. */
+export function warehouseOf(cfg: Pick<SyncConfig, "source">): RedshiftSourceConfig {
+  if (cfg.source.type !== "redshift") throw new Error(`the source is an Auth0 tenant (${cfg.source.domain}), not a warehouse`);
+  return cfg.source;
+}
+
+/** The transform of a tenant copy (defaults filled), or undefined for other sources. */
+export function transformOf(cfg: SyncConfig): TransformConfig | undefined {
+  return cfg.source.type === "auth0" ? (cfg.transform ?? DEFAULT_TRANSFORM) : undefined;
+}
 
 export type Target =
   | { kind: "field"; field: StandardField }

@@ -11,8 +11,8 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import middy from "@middy/core";
 import { Ledger } from "../adapters/ledger/ledger.js";
-import { RedshiftSource } from "../adapters/redshift/source.js";
-import { loadConfig } from "../adapters/runtime/config.js";
+import { openRowSource } from "../adapters/row-source.js";
+import { loadConfig, loadSourceTenantAccess } from "../adapters/runtime/config.js";
 import { METRICS_NAMESPACE } from "../core/metrics.js";
 import { extract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract.js";
 
@@ -22,13 +22,18 @@ const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPAC
 export type DepsFactory = (base: { logger: Logger; metrics: Metrics }) => ExtractorDeps | Promise<ExtractorDeps>;
 
 /** Production wiring: config from the environment, AWS clients from the Lambda's role and region. */
-export const defaultDeps: DepsFactory = ({ logger, metrics }) => {
+export const defaultDeps: DepsFactory = async ({ logger, metrics }) => {
   const queueUrl = process.env.QUEUE_URL;
   if (!queueUrl) throw new Error("QUEUE_URL is not set");
   const ledger = process.env.LEDGER_TABLE ? new Ledger(new DynamoDBClient({}), process.env.LEDGER_TABLE) : undefined;
   const config = loadConfig();
-  // The Redshift Data API is the row source (core/source.ts); another RowSource would be wired here.
-  return { config, source: new RedshiftSource(new RedshiftDataClient({}), config.source), sqs: new SQSClient({}), queueUrl, logger, metrics, ledger };
+  // The config's source (core/source.ts): the Redshift Data API, or a source tenant for a copy.
+  const source = await openRowSource(config, {
+    redshift: () => new RedshiftDataClient({}),
+    sourceTenant: () => loadSourceTenantAccess(config),
+    targetBaseUrl: process.env.AUTH0_BASE_URL || undefined,
+  });
+  return { config, source, sqs: new SQSClient({}), queueUrl, logger, metrics, ledger };
 };
 
 export function createExtractorHandler(factory: DepsFactory = defaultDeps) {

@@ -61,7 +61,7 @@ export const defaultDeps: ReconcileDepsFactory = async ({ logger }) => {
     auth0,
     reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection }),
     // With a key column, users with no sync key are matched to the table's rows by email.
-    rows: config.identity.keyColumn ? new RedshiftSource(new RedshiftDataClient({}), config.source) : undefined,
+    rows: config.identity.keyColumn && config.source.type === "redshift" ? new RedshiftSource(new RedshiftDataClient({}), config.source) : undefined,
     send: (bodies) => sender.send(bodies),
     logger,
     repair: config.reconcile?.repair ?? true,

@@ -17,7 +17,11 @@ import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
-import { consumerBudget, type SyncConfig } from "../../functions/core/config.js";
+import { consumerBudget, warehouseOf, type SyncConfig } from "../../functions/core/config.js";
+import { openRowSource, type RowSourceWiring, type SourceTenantAccess } from "../../functions/adapters/row-source.js";
+import type { RowSource } from "../../functions/core/source.js";
+import { randomBytes } from "node:crypto";
+import { demoSourceTenant } from "../demo-tenant.js";
 import { DEFAULT_GLOBAL_LIMIT, type RateLimitSettings } from "../../functions/core/rate-limits.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { createConsumerHandler } from "../../functions/consumer/handler.js";
@@ -115,18 +119,25 @@ export class LocalEnvironment {
   dlqUrl!: string;
   dlqArn!: string;
   redshiftEndpoint!: string;
-  redshiftEmulator!: RedshiftDataEmulator;
+  /** The warehouse's Data API (absent for a tenant copy, which reads a source tenant). */
+  redshiftEmulator?: RedshiftDataEmulator;
   emulator?: Auth0Emulator;
+  /** A tenant copy's emulated source tenant (source.type auth0), persisted in source-tenant.json. */
+  sourceEmulator?: Auth0Emulator;
+  /** How the copy reaches its source tenant, and the pseudonymisation key kept in the state directory. */
+  sourceAccess?: SourceTenantAccess;
   auth0Target!: { domain: string; baseUrl?: string; credentials: Auth0Credentials };
   /** The ledger as one Lambda reaches it (its calls recorded when `awsCalls` is set), or as the operator does. */
   ledgerFor?: (fn?: LambdaName) => Ledger;
   private sqsEndpoint!: string;
   private readonly handlerClients = new Map<string, unknown>();
   readonly tenantFile: string;
+  readonly sourceTenantFile: string;
   readonly dlqFile: string;
 
   private constructor(readonly opts: LocalEnvironmentOptions) {
     this.tenantFile = join(opts.stateDir, "tenant.json");
+    this.sourceTenantFile = join(opts.stateDir, "source-tenant.json");
     this.dlqFile = join(opts.stateDir, "dlq.json");
   }
 
@@ -143,7 +154,7 @@ export class LocalEnvironment {
 
   /** A state directory the local pipeline has run in. */
   static exists(stateDir: string): boolean {
-    return existsSync(join(stateDir, "warehouse"));
+    return existsSync(join(stateDir, "warehouse")) || existsSync(join(stateDir, "source-tenant.json"));
   }
 
   private async init(): Promise<void> {
@@ -156,6 +167,33 @@ export class LocalEnvironment {
     const release = lockStateDir(opts.stateDir);
     this.cleanups.push(() => Promise.resolve().then(release));
     if (opts.fresh) clearStateDir(opts.stateDir);
+    const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
+    if (existsSync(this.tenantFile)) readStateFile(this.tenantFile, "local tenant file", isTenantState);
+    const config = this.limitedConfig();
+    if (cfg.source.type === "auth0") await this.startSourceTenant(config);
+    else await this.prepareWarehouse(config);
+    await this.startQueues(config, savedDlq);
+    // The emulated tenant has the plan's buckets (or the global budget); the config's group overrides are what the
+    // sync keeps for itself, not the tenant's limits.
+    await this.startAuth0(config, opts.tenantLimits ?? { plan: config.auth0.plan, rateLimit: config.auth0.rateLimit });
+    this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
+    if (config.source.type === "auth0" && this.sourceEmulator) {
+      this.config = { ...this.config, source: { ...config.source, domain: this.sourceEmulator.domain, baseUrl: this.sourceAccess?.baseUrl } };
+    }
+    if (!opts.noLedger) await this.startLedger(config);
+  }
+
+  /** The config with `--rate` applied: one global bucket for the sync and the emulated tenant. */
+  private limitedConfig(): SyncConfig {
+    const { config: cfg, rate, burst } = this.opts;
+    if (rate === undefined) return cfg;
+    const rateLimit = { requestsPerSecond: rate, burst: burst ?? Math.max(cfg.auth0.rateLimit?.burst ?? DEFAULT_GLOBAL_LIMIT.burst, Math.ceil(rate)) };
+    return { ...cfg, auth0: { ...cfg.auth0, plan: undefined, endpointGroups: undefined, rateLimit } };
+  }
+
+  /** The warehouse's state checked (seeded to the end, --rows only for a new one), then started. */
+  private async prepareWarehouse(config: SyncConfig): Promise<void> {
+    const opts = this.opts;
     const warehouseDir = join(opts.stateDir, "warehouse");
     const isNew = !existsSync(warehouseDir);
     if (!isNew && !warehouseReady(opts.stateDir)) {
@@ -166,23 +204,61 @@ export class LocalEnvironment {
     if (opts.seedRows !== undefined && !isNew && !opts.csv) {
       throw new LocalStateError(`--rows ${opts.seedRows} seeds a new warehouse, but ${opts.stateDir} already has one: add --fresh to start over with ${opts.seedRows} rows, or leave --rows out.`);
     }
-    const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
-    // The tenant file is read (and its journal replayed) by the emulator below; a damaged one is refused here,
-    // before the warehouse step can change anything.
-    if (existsSync(this.tenantFile)) readStateFile(this.tenantFile, "local tenant file", isTenantState);
-    let config = cfg;
-    if (opts.rate !== undefined) {
-      const rateLimit = { requestsPerSecond: opts.rate, burst: opts.burst ?? Math.max(cfg.auth0.rateLimit?.burst ?? DEFAULT_GLOBAL_LIMIT.burst, Math.ceil(opts.rate)) };
-      config = { ...cfg, auth0: { ...cfg.auth0, plan: undefined, endpointGroups: undefined, rateLimit } };
-    }
-
     await this.startWarehouse(config, warehouseDir, isNew);
-    await this.startQueues(config, savedDlq);
-    // The emulated tenant has the plan's buckets (or the global budget); the config's group overrides are what the
-    // sync keeps for itself, not the tenant's limits.
-    await this.startAuth0(config, opts.tenantLimits ?? { plan: config.auth0.plan, rateLimit: config.auth0.rateLimit });
-    this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
-    if (!opts.noLedger) await this.startLedger(config);
+  }
+
+  /**
+   * A tenant copy's source: a second emulated tenant persisted beside the target's (source-tenant.json), seeded with
+   * demo users when new; the pseudonymisation key is PSEUDONYM_KEY or one kept in the state directory, so
+   * pseudonyms stay the same from one refresh to the next.
+   */
+  private async startSourceTenant(config: SyncConfig): Promise<void> {
+    const opts = this.opts;
+    const src = config.source;
+    if (src.type !== "auth0") return;
+    const isNew = !existsSync(this.sourceTenantFile);
+    if (opts.csv) throw new LocalStateError("--csv loads a warehouse; a tenant copy reads its source tenant (source.type auth0): leave --csv out.");
+    if (opts.seedRows !== undefined && !isNew) {
+      throw new LocalStateError(`--rows ${opts.seedRows} seeds a new source tenant, but ${opts.stateDir} already has one: add --fresh to start over, or leave --rows out.`);
+    }
+    if (!isNew) readStateFile(this.sourceTenantFile, "local source tenant file", isTenantState);
+    const emulator = new Auth0Emulator({
+      domain: "source.emulator.local",
+      limits: { rateLimit: { requestsPerSecond: 50, burst: 50 } },
+      roles: DEMO_ROLES,
+      connections: src.connections.map((name) => ({ name, strategy: "auth0" as const })),
+      exportJobDurationMs: 100,
+    });
+    try {
+      emulator.persistTo(this.sourceTenantFile);
+    } catch (err) {
+      if (err instanceof TenantFileError) throw new LocalStateError(`${err.message}: restore it, delete it to lose what it holds, or start over with --fresh.`);
+      throw err;
+    }
+    if (isNew) emulator.load(demoSourceTenant(opts.seedRows ?? 2000, src.connections[0] as string));
+    const baseUrl = await emulator.start();
+    this.cleanups.push(() => emulator.stop());
+    this.sourceEmulator = emulator;
+    this.sourceAccess = { baseUrl, credentials: { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }, key: process.env.PSEUDONYM_KEY || this.pseudonymKey() };
+  }
+
+  /** The state directory's pseudonymisation key (256 random bits, made once). */
+  private pseudonymKey(): string {
+    const file = join(this.opts.stateDir, "pseudonym.key");
+    if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+    return readFileSync(file, "utf8").trim();
+  }
+
+  /** The row source one Lambda (or the CLI) reads: the warehouse, or the copy's source tenant. */
+  rowSource(fn?: LambdaName, onSourceUser?: RowSourceWiring["onSourceUser"]): Promise<RowSource> {
+    return openRowSource(this.config, {
+      redshift: () => this.redshiftClient(fn),
+      redshiftPoll: { minMs: 10, maxMs: 200 },
+      sourceTenant: () => Promise.resolve(this.sourceAccess!),
+      targetBaseUrl: this.auth0Target.baseUrl,
+      snapshot: { poll: { initialMs: 50, maxMs: 500 } },
+      onSourceUser,
+    });
   }
 
   private async startWarehouse(config: SyncConfig, warehouseDir: string, isNew: boolean): Promise<void> {
@@ -191,8 +267,9 @@ export class LocalEnvironment {
     this.cleanups.push(() => db.close());
     await db.waitReady;
     if (opts.csv) {
-      const params = Object.entries(config.source.parameters ?? {}).map(([name, value]) => ({ name, value }));
-      const rows = await loadCsvChecked(db, tableFromSql(config.source.sql), readFileSync(opts.csv, "utf8"), opts.csv, bindNamedParameters(config.source.sql, params)).catch((err: unknown) => {
+      const { parameters, sql } = warehouseOf(config);
+      const params = Object.entries(parameters ?? {}).map(([name, value]) => ({ name, value }));
+      const rows = await loadCsvChecked(db, tableFromSql(sql), readFileSync(opts.csv, "utf8"), opts.csv, bindNamedParameters(sql, params)).catch((err: unknown) => {
         throw new LocalStateError((err as Error).message);
       });
       markWarehouseReady(opts.stateDir, `${rows} rows from ${opts.csv}`);
@@ -200,9 +277,9 @@ export class LocalEnvironment {
       await seedDemo(db, opts.seedRows ?? 2000);
       markWarehouseReady(opts.stateDir, `${opts.seedRows ?? 2000} demo rows`);
     }
-    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: config.source.pageSize, failFromPage: opts.chaos?.failFromPage });
+    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize, failFromPage: opts.chaos?.failFromPage });
     this.redshiftEndpoint = await this.redshiftEmulator.start();
-    this.cleanups.push(() => this.redshiftEmulator.stop());
+    this.cleanups.push(() => this.redshiftEmulator!.stop());
   }
 
   private async startQueues(config: SyncConfig, savedDlq: SavedMessage[]): Promise<void> {
@@ -387,6 +464,7 @@ export class LocalEnvironment {
   /** Persists what outlives a run: the emulated tenant and the DLQ's messages. */
   async save(): Promise<void> {
     this.emulator?.checkpoint();
+    this.sourceEmulator?.checkpoint();
     const dead = await this.peekDlq();
     writeFileAtomic(this.dlqFile, JSON.stringify(dead.map((m): SavedMessage => ({ body: m.body, sentAt: m.sentAt }))));
   }

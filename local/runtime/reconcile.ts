@@ -59,7 +59,7 @@ export async function runLocalReconcile(opts: LocalReconcileOptions): Promise<Lo
         ledger,
         auth0,
         reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection, poll: { initialMs: opts.poll?.initialMs ?? 100, maxMs: opts.poll?.maxMs ?? 1000 } }),
-        rows: config.identity.keyColumn ? new RedshiftSource(env.redshiftClient("reconcile"), config.source, { minMs: 10, maxMs: 200 }) : undefined,
+        rows: config.identity.keyColumn && config.source.type === "redshift" ? new RedshiftSource(env.redshiftClient("reconcile"), config.source, { minMs: 10, maxMs: 200 }) : undefined,
         send: (bodies) => sender.send(bodies),
         logger,
         repair: opts.repair ?? config.reconcile?.repair ?? true,

@@ -2,7 +2,6 @@
  * One sync on one machine: starts the local stand-ins, invokes the real extractor handler, consumes its messages
  * through the local SQS event source while the extract goes on, and sums the outcomes up as the CLI reports them.
  */
-import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { opKey, parseMessage } from "../../functions/adapters/sqs/message.js";
 import { consumerBudget } from "../../functions/core/config.js";
 import { RunAccounting, type OutcomeEvent, type Outcome } from "../../functions/core/outcomes.js";
@@ -89,9 +88,9 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     let totalRows: number | undefined;
     const progress = (phase: Progress["phase"], done: number, total: number) =>
       opts.onProgress?.({ phase, rowsRead, done, total: Math.max(total, done), elapsedMs: Date.now() - started });
-    const extractor = createExtractorHandler(({ logger, metrics }) => ({
+    const extractor = createExtractorHandler(async ({ logger, metrics }) => ({
       config,
-      source: new RedshiftSource(env.redshiftClient("extractor"), config.source, { minMs: 10, maxMs: 200 }),
+      source: await env.rowSource("extractor"),
       sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
       queueUrl: env.queueUrl,
       logger,
@@ -112,7 +111,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     const extracting = extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor")).then((r) => {
       extracted = r;
       rowsRead = r.rowsRead;
-      env.redshiftEmulator.forget();
+      env.redshiftEmulator?.forget();
     });
     const adapters = await env.drain({
       onOutcome: record,

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import type { SyncConfig } from "../../functions/core/config.js";
+import { warehouseOf, type SyncConfig } from "../../functions/core/config.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { createExtractorHandler } from "../../functions/extractor/handler.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
@@ -223,7 +223,7 @@ describe("overlapping runs", () => {
     const extractor = () =>
       createExtractorHandler(({ logger, metrics }) => ({
         config: env.config,
-        source: new RedshiftSource(env.redshiftClient(), env.config.source, { minMs: 10, maxMs: 50 }),
+        source: new RedshiftSource(env.redshiftClient(), warehouseOf(env.config), { minMs: 10, maxMs: 50 }),
         sqs: env.sqs,
         queueUrl: env.queueUrl,
         logger,

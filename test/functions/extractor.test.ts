@@ -5,7 +5,7 @@ import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, type Sen
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
-import { consumerBudget } from "../../functions/core/config.js";
+import { consumerBudget, warehouseOf } from "../../functions/core/config.js";
 import { RunAccounting } from "../../functions/core/outcomes.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { chooseUnchangedCheck, extract, scanSegments } from "../../functions/extractor/extract.js";
@@ -23,7 +23,7 @@ afterAll(() => {
 
 const base = () => ({
   config: testConfig(),
-  source: new RedshiftSource(new RedshiftDataClient(FAKE), testConfig().source, { minMs: 1, maxMs: 2 }),
+  source: new RedshiftSource(new RedshiftDataClient(FAKE), warehouseOf(testConfig()), { minMs: 1, maxMs: 2 }),
   logger: new Logger({ logLevel: "SILENT" }),
   metrics: new Metrics({ namespace: "t" }),
 });

@@ -22,8 +22,11 @@ import type { Auth0Adapter } from "./client.js";
 import { Auth0Error, classifyError, redact } from "./errors.js";
 import { MalformedLineError, ndjsonRecords } from "./ndjson.js";
 
-/** A user as the export shows it: the catalog's fields (text as strings, booleans as booleans) and metadata. */
-export type SnapshotUser = CurrentUser;
+/**
+ * A user as the export shows it: the catalog's fields (text as strings, booleans as booleans) and metadata, and its
+ * connection's name when the export covers every connection.
+ */
+export type SnapshotUser = CurrentUser & { connection?: string };
 
 /**
  * The fields every export asks for: the identity, the state the sync manages, and every profile field of the
@@ -31,9 +34,15 @@ export type SnapshotUser = CurrentUser;
  */
 export const EXPORT_FIELDS: readonly string[] = [...new Set(["user_id", "email", "blocked", "app_metadata", "user_metadata", ...STANDARD_FIELDS])];
 
+/** An export of every connection also names each user's connection (Auth0's documented field for it). */
+const CONNECTION_FIELD = { name: "identities[0].connection", export_as: "connection" } as const;
+
 export interface SnapshotOptions {
-  /** The connection whose users are exported, by name. */
-  connection: string;
+  /**
+   * The connection whose users are exported, by name (looked up with read:connections); absent, every connection's
+   * users are exported, each with its connection's name, and no connection is looked up (read:users is enough).
+   */
+  connection?: string;
   /** Job polling: the first wait, doubled after every poll up to `maxMs`. Defaults 1 s and 30 s. */
   poll?: { initialMs?: number; maxMs?: number };
   /** Downloads of the export file: attempts in all (an expired link is renewed between them; default 4). */
@@ -128,8 +137,9 @@ export class Auth0Snapshot {
     }
   }
 
-  /** The configured connection's id, looked up by name once per reader. */
-  connectionId(signal?: AbortSignal): Promise<string> {
+  /** The configured connection's id, looked up by name once per reader (undefined: every connection). */
+  connectionId(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.opts.connection === undefined) return Promise.resolve(undefined);
     this.connectionIdPromise ??= this.findConnection(signal).catch((err: unknown) => {
       this.connectionIdPromise = undefined;
       throw err;
@@ -138,7 +148,7 @@ export class Auth0Snapshot {
   }
 
   private async findConnection(signal?: AbortSignal): Promise<string> {
-    const name = this.opts.connection;
+    const name = this.opts.connection as string;
     const page = await this.call(`find connection ${name}`, () => this.connections.list({ name }, { abortSignal: signal }));
     // Auth0 documents a bare array; the SDK reads the checkpoint form `{connections, next}`. Either is accepted.
     const raw: unknown = page.response;
@@ -153,11 +163,13 @@ export class Auth0Snapshot {
     return found.id;
   }
 
-  /** Starts an export of the connection's users with EXPORT_FIELDS, as NDJSON. Returns the job id. */
+  /** Starts an export of the connection's users (or every user) with EXPORT_FIELDS, as NDJSON. Returns the job id. */
   async startExport(signal?: AbortSignal): Promise<string> {
     const connection_id = await this.connectionId(signal);
+    const fields: { name: string; export_as?: string }[] = EXPORT_FIELDS.map((name) => ({ name }));
+    if (connection_id === undefined) fields.push({ ...CONNECTION_FIELD });
     const job = await this.call("start users export", () =>
-      this.jobs.usersExports.create({ connection_id, format: "json", fields: EXPORT_FIELDS.map((name) => ({ name })) }, { abortSignal: signal }),
+      this.jobs.usersExports.create({ ...(connection_id === undefined ? {} : { connection_id }), format: "json", fields }, { abortSignal: signal }),
     );
     if (typeof job.id !== "string" || job.id === "") {
       throw new Auth0Error("start users export: Auth0 answered without a job id", { kind: "server", retryable: true });
@@ -182,7 +194,8 @@ export class Auth0Snapshot {
     if (view.type !== "users_export") {
       throw new Auth0Error(`job ${jobId} is a ${view.type} job, not a users export`, { kind: "rejected", retryable: false });
     }
-    if (view.connectionId !== undefined && view.connectionId !== (await this.connectionId(signal))) {
+    const wanted = await this.connectionId(signal);
+    if (wanted !== undefined && view.connectionId !== undefined && view.connectionId !== wanted) {
       throw new Auth0Error(`export job ${jobId} exports another connection than ${this.opts.connection}; start a new export`, {
         kind: "rejected",
         retryable: false,
@@ -381,5 +394,6 @@ function toSnapshotUser(value: unknown, line: number, jobId: string): SnapshotUs
   // As the adapter reads a single user: metadata Auth0 leaves out is empty.
   user.user_metadata = isObject(value.user_metadata) ? (value.user_metadata as JsonObject) : {};
   user.app_metadata = isObject(value.app_metadata) ? (value.app_metadata as JsonObject) : {};
+  if (typeof value.connection === "string") user.connection = value.connection;
   return user;
 }

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import { parseConfig, type SyncConfig } from "../../core/config.js";
 import type { Auth0Credentials } from "../auth0/client.js";
+import type { SourceTenantAccess } from "../row-source.js";
 
 let cached: { source: string; config: SyncConfig } | undefined;
 
@@ -28,6 +29,37 @@ export class MissingCredentialsError extends Error {
   readonly retryable = true;
 }
 
+/** Credentials held in Secrets Manager as {"client_id","client_secret"} (Powertools caches them 5 minutes). */
+async function credentialsFromSecret(arn: string): Promise<Auth0Credentials> {
+  return credentialsFromSecret(arn);
+}
+
+/**
+ * A tenant copy's source tenant: its M2M credentials (SOURCE_AUTH0_CLIENT_ID / SOURCE_AUTH0_CLIENT_SECRET, or the
+ * secret the config or the stack names), its base URL (SOURCE_AUTH0_BASE_URL wins over the config) and the
+ * pseudonymisation key (PSEUDONYM_KEY, or the secret transform.keySecretArn or the stack names). Never logged.
+ */
+export async function loadSourceTenantAccess(config: SyncConfig, env: Record<string, string | undefined> = process.env): Promise<SourceTenantAccess> {
+  const src = config.source;
+  if (src.type !== "auth0") throw new Error("the source is not an Auth0 tenant");
+  let credentials: Auth0Credentials;
+  if (env.SOURCE_AUTH0_CLIENT_ID && env.SOURCE_AUTH0_CLIENT_SECRET) credentials = { clientId: env.SOURCE_AUTH0_CLIENT_ID, clientSecret: env.SOURCE_AUTH0_CLIENT_SECRET };
+  else {
+    const arn = env.SOURCE_CREDENTIALS_SECRET_ARN || src.credentialsSecretArn;
+    if (!arn) throw new MissingCredentialsError("No source tenant credentials: set source.credentialsSecretArn in the config, or SOURCE_AUTH0_CLIENT_ID and SOURCE_AUTH0_CLIENT_SECRET");
+    credentials = await credentialsFromSecret(arn);
+  }
+  let key = env.PSEUDONYM_KEY;
+  if (!key) {
+    const arn = env.PSEUDONYM_KEY_SECRET_ARN || config.transform?.keySecretArn;
+    if (!arn) throw new MissingCredentialsError("No pseudonymisation key: set transform.keySecretArn in the config, or PSEUDONYM_KEY");
+    const value = await getSecret(arn, { maxAge: 300 });
+    if (typeof value !== "string" || value === "") throw new MissingCredentialsError(`The secret ${arn} must hold the pseudonymisation key as text`);
+    key = value;
+  }
+  return { credentials, baseUrl: env.SOURCE_AUTH0_BASE_URL || src.baseUrl, key };
+}
+
 /** The M2M application's credentials; never logged. */
 export async function loadAuth0Credentials(config: SyncConfig, env: Record<string, string | undefined> = process.env): Promise<Auth0Credentials> {
   if (env.AUTH0_CLIENT_ID && env.AUTH0_CLIENT_SECRET) return { clientId: env.AUTH0_CLIENT_ID, clientSecret: env.AUTH0_CLIENT_SECRET };
@@ -36,11 +68,5 @@ export async function loadAuth0Credentials(config: SyncConfig, env: Record<strin
   if (!arn) {
     throw new MissingCredentialsError("No Auth0 credentials: set auth0.credentialsSecretArn in the config, or AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET");
   }
-  const secret = (await getSecret(arn, { transform: "json", maxAge: 300 })) as Record<string, unknown> | undefined;
-  const clientId = secret?.client_id;
-  const clientSecret = secret?.client_secret;
-  if (typeof clientId !== "string" || typeof clientSecret !== "string" || !clientId || !clientSecret) {
-    throw new MissingCredentialsError(`The secret ${arn} must hold JSON {"client_id": "...", "client_secret": "..."}`);
-  }
-  return { clientId, clientSecret };
+  return credentialsFromSecret(arn);
 }

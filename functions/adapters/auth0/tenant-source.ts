@@ -1,0 +1,86 @@
+/**
+ * Another Auth0 tenant as the row source of a tenant copy (core/source.ts, docs/tenant-copy.md): its users come
+ * from one users-export job of every connection (streamed, filtered to the configured connections by the name the
+ * export gives), with their role names when roles are copied, and each is turned into the row the copy syncs by
+ * the core's Pseudonymiser before it leaves this adapter: nothing of a source user that the transform hides is
+ * ever in a page, a message, the ledger or a log. It makes the calls; what a user becomes is decided in core.
+ *
+ * Scopes on the source tenant: read:users (the export, no read:connections needed); with copyRoles also
+ * read:roles (GET /roles and GET /roles/{id}/users).
+ */
+import type { Pseudonymiser, SourceUser } from "../../core/pseudonymise.js";
+import { SOURCE_COLUMNS } from "../../core/tenant-copy-config.js";
+import type { Page, RowSource } from "../../core/source.js";
+import type { Row } from "../../core/types.js";
+import type { Auth0Adapter } from "./client.js";
+import { Auth0Snapshot, type SnapshotOptions } from "./snapshot.js";
+
+export interface TenantSourceOptions {
+  /** The source tenant's adapter (its own credentials, base URL and pacer). */
+  adapter: Auth0Adapter;
+  /** The connections whose users are copied, by name. */
+  connections: string[];
+  /** Read the source users' roles and give each row its role names. */
+  copyRoles: boolean;
+  /** The core's transform: what each source user becomes. */
+  pseudonymiser: Pseudonymiser;
+  /** Rows per page handed to the extractor (default 500). */
+  pageSize?: number;
+  /** Export polling and download settings (tests shorten them). */
+  snapshot?: Omit<SnapshotOptions, "connection">;
+  /** Called with each user as read and the row made of it, before the row is yielded (the plan's masked sample). */
+  onUser?: (user: SourceUser, row: Row) => void;
+}
+
+export class Auth0TenantSource implements RowSource {
+  private readonly snapshot: Auth0Snapshot;
+  /** Users of the export in other connections (not copied). */
+  skippedOtherConnections = 0;
+
+  constructor(private readonly opts: TenantSourceOptions) {
+    this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot });
+  }
+
+  /** Management API calls made on the source tenant. */
+  get calls(): number {
+    return this.snapshot.stats.calls;
+  }
+
+  async *pages(): AsyncIterable<Page> {
+    const roles = this.opts.copyRoles ? await this.rolesByUser() : undefined;
+    const read = await this.snapshot.readExport();
+    if (read.state !== "completed") throw new Error(`the source tenant's export job ${read.jobId} did not complete (${read.status})`);
+    const wanted = new Set(this.opts.connections);
+    const size = this.opts.pageSize ?? 500;
+    let rows: Row[] = [];
+    for await (const u of read.users) {
+      if (u.connection !== undefined && !wanted.has(u.connection)) {
+        this.skippedOtherConnections++;
+        continue;
+      }
+      const user: SourceUser = { ...u, ...(roles ? { roles: roles.get(u.user_id) ?? [] } : {}) };
+      const row = this.opts.pseudonymiser.row(user);
+      this.opts.onUser?.(user, row);
+      rows.push(row);
+      if (rows.length >= size) {
+        yield { columns: [...SOURCE_COLUMNS], rows };
+        rows = [];
+      }
+    }
+    yield { columns: [...SOURCE_COLUMNS], rows };
+  }
+
+  /** Every source user's role names, from the members of each role (the export has no roles). */
+  private async rolesByUser(): Promise<Map<string, string[]>> {
+    const byUser = new Map<string, string[]>();
+    const roles = await this.opts.adapter.roleMap();
+    for (const [name, id] of [...roles].sort(([a], [b]) => a.localeCompare(b))) {
+      for await (const userId of this.snapshot.roleMembersById(id)) {
+        const list = byUser.get(userId);
+        if (list) list.push(name);
+        else byUser.set(userId, [name]);
+      }
+    }
+    return byUser;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The one place a config's source becomes its RowSource (core/source.ts): the Redshift Data API, or another Auth0
+ * tenant read through an export and pseudonymised (a tenant copy). The extractor, the CLI's plan and the local
+ * runner open their source here, so they cannot read different things.
+ */
+import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import type { SyncConfig } from "../core/config.js";
+import { transformOf } from "../core/config.js";
+import { Pseudonymiser, type SourceUser } from "../core/pseudonymise.js";
+import type { RowSource } from "../core/source.js";
+import { sameTenant } from "../core/tenant-copy-config.js";
+import type { Row } from "../core/types.js";
+import { Auth0Adapter, type Auth0Credentials } from "./auth0/client.js";
+import { Pacer } from "./auth0/pacer.js";
+import { PacerSet } from "./auth0/pacers.js";
+import type { SnapshotOptions } from "./auth0/snapshot.js";
+import { Auth0TenantSource } from "./auth0/tenant-source.js";
+import { RedshiftSource, type PollSettings } from "./redshift/source.js";
+
+/** How to reach a copy's source tenant, and the pseudonymisation key (never in the config). */
+export interface SourceTenantAccess {
+  credentials: Auth0Credentials;
+  /** Where requests go (the emulator); `https://{source.domain}` when absent. */
+  baseUrl?: string;
+  key: string;
+}
+
+export interface RowSourceWiring {
+  /** The Data API client (a Redshift source). */
+  redshift: () => RedshiftDataClient;
+  redshiftPoll?: Partial<PollSettings>;
+  /** The source tenant's access (a tenant copy). */
+  sourceTenant: () => Promise<SourceTenantAccess>;
+  /** Where the target tenant's requests go (AUTH0_BASE_URL or the config's baseUrl), for the same-tenant guard. */
+  targetBaseUrl?: string;
+  /** Export polling and download settings of a tenant copy (tests shorten them). */
+  snapshot?: Omit<SnapshotOptions, "connection">;
+  /** Each source user and the row made of it (the plan's masked sample). */
+  onSourceUser?: (user: SourceUser, row: Row) => void;
+}
+
+/** A copy whose target is its source: refused before any call. */
+export class SameTenantError extends Error {
+  readonly retryable = false;
+  constructor(target: string) {
+    super(`refused: the target tenant (${target}) is the source tenant; a copy never writes into the tenant it reads`);
+    this.name = "SameTenantError";
+  }
+}
+
+export async function openRowSource(config: SyncConfig, w: RowSourceWiring): Promise<RowSource> {
+  const src = config.source;
+  if (src.type === "redshift") return new RedshiftSource(w.redshift(), src, w.redshiftPoll);
+  const access = await w.sourceTenant();
+  const sourceUrl = access.baseUrl ?? `https://${src.domain}`;
+  const targetUrl = w.targetBaseUrl ?? config.auth0.baseUrl ?? `https://${config.auth0.domain}`;
+  if (sameTenant(sourceUrl, targetUrl) || sameTenant(src.domain, config.auth0.domain)) throw new SameTenantError(config.auth0.domain);
+  const adapter = new Auth0Adapter({
+    domain: src.domain,
+    baseUrl: access.baseUrl,
+    credentials: access.credentials,
+    connection: src.connections[0] as string,
+    connectionType: "database",
+    verifyEmail: false,
+    timeoutMs: config.auth0.timeoutMs,
+    maxRetries: config.auth0.maxRetries,
+    // The source is a production tenant: the copy spends at most its configured rate (the pacer's ceiling) and
+    // slows down when the tenant's bucket runs low for its own traffic.
+    pacer: PacerSet.single(new Pacer({ rate: src.requestsPerSecond, burst: Math.max(2, Math.ceil(src.requestsPerSecond)) })),
+  });
+  return new Auth0TenantSource({
+    adapter,
+    connections: src.connections,
+    copyRoles: src.copyRoles,
+    pseudonymiser: new Pseudonymiser(transformOf(config)!, access.key, [config.identity.appMetadataKey]),
+    snapshot: w.snapshot,
+    onUser: w.onSourceUser,
+  });
+}

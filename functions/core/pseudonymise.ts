@@ -1,0 +1,190 @@
+/**
+ * A source tenant's user -> the row a copy syncs (docs/tenant-copy.md). Pure: given the transform and the key it
+ * decides every value the target may see, and nothing of the source user leaves here unless the transform keeps it.
+ *
+ * Pseudonyms are keyed HMAC-SHA256 of (purpose, value): the same source value always gives the same pseudonym, so
+ * a refresh with no change in the source changes nothing in the target, while nobody without the key can go back
+ * from a pseudonym to the person (or test a guess). The identity key is the HMAC of the source user_id, so no Auth0
+ * id is carried over. Without `allowRealEmails`, an email address found in a kept value is replaced by its
+ * pseudonym, and a kept metadata text equal to one of the user's own pseudonymised or dropped fields by that
+ * field's pseudonym: a copy cannot leak what the transform hides through a metadata value that repeats it.
+ */
+import { createHmac } from "node:crypto";
+import { PROFILE_FIELD_NAMES, PROFILE_FIELDS, type ProfileField } from "./fields.js";
+import { EMAILS_IN_TEXT } from "./emails.js";
+import { SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, fieldMode, type MetadataRules, type TransformConfig } from "./tenant-copy-config.js";
+import type { Json, JsonObject, Row } from "./types.js";
+
+/** Shortest key accepted: 128 bits. */
+export const MIN_KEY_BYTES = 16;
+
+/** A user of the source tenant as its export shows it, with its role names when roles are copied. */
+export interface SourceUser {
+  user_id: string;
+  roles?: string[];
+  /** The export's fields (email, profile fields, user_metadata, app_metadata), as it gives them. */
+  [field: string]: unknown;
+}
+
+const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v);
+
+// Fake names: none of them is a name the demo data uses (local/demo-data.ts), so a test can search the target
+// for every source name.
+const FIRST = ["Avery", "Blake", "Casey", "Dakota", "Emery", "Finley", "Harper", "Indigo", "Jordan", "Kendall", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Rowan", "Sage", "Skyler", "Tatum", "Val", "Wren", "Yael", "Zion", "Arden", "Briar", "Cove", "Drew", "Ellis"];
+const LAST = ["Ashdown", "Birchall", "Calder", "Dunmore", "Elsworth", "Fairley", "Garrow", "Holloway", "Ingleby", "Jessop", "Kirkland", "Lindqvist", "Marlowe", "Northcote", "Ormsby", "Pembury", "Quenby", "Redfern", "Sallow", "Thornbury", "Upcott", "Vance", "Westerby", "Yardley", "Zellner", "Abernathy", "Blackwood", "Corrigan", "Dalby", "Everett"];
+
+export class Pseudonymiser {
+  private readonly key: Buffer;
+
+  /**
+   * @param reservedAppKeys app_metadata keys the target keeps for itself (the sync key): never copied from the
+   *   source, where this tool may manage them too.
+   */
+  constructor(
+    private readonly t: TransformConfig,
+    key: string | Uint8Array,
+    private readonly reservedAppKeys: readonly string[] = [],
+  ) {
+    this.key = typeof key === "string" ? Buffer.from(key, "utf8") : Buffer.from(key);
+    if (this.key.length < MIN_KEY_BYTES) throw new Error(`the pseudonymisation key must have at least ${MIN_KEY_BYTES} bytes`);
+  }
+
+  private digest(purpose: string, value: string): Buffer {
+    return createHmac("sha256", this.key).update(purpose).update("\0").update(value).digest();
+  }
+
+  private hex(purpose: string, value: string, chars: number): string {
+    return this.digest(purpose, value).toString("hex").slice(0, chars);
+  }
+
+  private pick(list: readonly string[], d: Buffer, at: number): string {
+    return list[d.readUInt16BE(at) % list.length] as string;
+  }
+
+  /** The identity key of a source user in the target: a keyed hash of its user_id. */
+  identityKey(userId: string): string {
+    return `src_${this.hex("user_id", userId, 24)}`;
+  }
+
+  /** A deterministic pseudonymous email at the configured domain for a real address. */
+  email(address: string): string {
+    const a = address.trim().toLowerCase();
+    const d = this.digest("email", a);
+    return `${this.pick(FIRST, d, 0).toLowerCase()}.${this.pick(LAST, d, 2).toLowerCase()}.${d.toString("hex").slice(8, 18)}@${this.t.emailDomain}`;
+  }
+
+  /** A field's pseudonym: a fake name, a fake E.164 number, a generated picture, a keyed username. */
+  field(field: ProfileField, value: string): string {
+    const d = this.digest(field, value);
+    switch (field) {
+      case "given_name":
+        return this.pick(FIRST, d, 0);
+      case "family_name":
+        return this.pick(LAST, d, 0);
+      case "name":
+        return `${this.pick(FIRST, d, 0)} ${this.pick(LAST, d, 2)}`;
+      case "nickname":
+        return `${this.pick(FIRST, d, 0).toLowerCase()}${d.readUInt16BE(4) % 1000}`;
+      case "username":
+        return `user_${d.toString("hex").slice(0, 12)}`;
+      case "phone_number":
+        // +1 555 numbers are reserved for fiction in the North American plan.
+        return `+1555${String(d.readUInt32BE(0) % 10_000_000).padStart(7, "0")}`;
+      case "picture":
+        // Gravatar's generated identicon for a keyed hash (f=y: never a real person's picture).
+        return `https://www.gravatar.com/avatar/${d.toString("hex").slice(0, 32)}?d=identicon&f=y`;
+      default:
+        return `p_${d.toString("hex").slice(0, 16)}`;
+    }
+  }
+
+  /** A metadata value's pseudonym: emails as emails, text as a keyed token, numbers as numbers of as many digits. */
+  private value(path: string, v: Json): Json {
+    if (typeof v === "string") {
+      if (/^[^\s@]+@[^\s@]+$/.test(v.trim())) return this.email(v);
+      return `p_${this.hex(`metadata:${path}`, v, 16)}`;
+    }
+    if (typeof v === "number") {
+      const digits = Math.max(1, String(Math.trunc(Math.abs(v))).length);
+      return this.digest(`metadata:${path}`, String(v)).readUInt32BE(0) % 10 ** Math.min(digits, 9);
+    }
+    if (Array.isArray(v)) return v.map((x) => this.value(path, x));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.value(`${path}.${k}`, x)]));
+    return v;
+  }
+
+  /**
+   * The row a copy syncs for one source user: the keyed identity, the email and each field as the transform says,
+   * metadata filtered and pseudonymised, roles by name. The source user_id is never part of it.
+   */
+  row(u: SourceUser): Row {
+    const t = this.t;
+    const row: Row = { [SOURCE_KEY_COLUMN]: this.identityKey(u.user_id) };
+    const email = typeof u.email === "string" && u.email.trim() !== "" ? u.email : undefined;
+    row.email = email === undefined ? null : t.email === "keep" ? email : this.email(email);
+    // What the target must not see again inside kept values: the user's own hidden fields, by lower-cased text.
+    const hidden = new Map<string, string | null>();
+    for (const f of PROFILE_FIELD_NAMES) {
+      const v = u[f];
+      const mode = fieldMode(t, f);
+      if (PROFILE_FIELDS[f].kind === "boolean") {
+        row[f] = mode === "keep" && typeof v === "boolean" ? v : null;
+        continue;
+      }
+      if (typeof v !== "string" || v.trim() === "") {
+        row[f] = null;
+        continue;
+      }
+      if (mode === "keep") row[f] = t.allowRealEmails ? v : this.scrubText(v);
+      else {
+        const pseudonym = this.field(f, v);
+        row[f] = mode === "pseudonymise" ? pseudonym : null;
+        hidden.set(v.trim().toLowerCase(), pseudonym);
+      }
+    }
+    if (email && t.email !== "keep") hidden.set(email.trim().toLowerCase(), this.email(email));
+    row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden);
+    row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden);
+    row[SOURCE_ROLES_COLUMN] = u.roles ? [...u.roles] : null;
+    return row;
+  }
+
+  /** Email addresses in a kept text replaced by their pseudonyms (unless real emails are allowed). */
+  private scrubText(s: string): string {
+    return s.replace(EMAILS_IN_TEXT, (m) => this.email(m));
+  }
+
+  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: Map<string, string | null>): JsonObject {
+    const under = (path: string, list: readonly string[] = []) => list.some((p) => path === p || path.startsWith(`${p}.`));
+    const ruled = [...(rules.allow ?? []), ...(rules.deny ?? []), ...rules.pseudonymise];
+    const copied = (path: string) => (rules.allow ? under(path, rules.allow) : !under(path, rules.deny));
+    const walk = (value: JsonObject, prefix: string): JsonObject => {
+      const into: JsonObject = {};
+      for (const [k, v] of Object.entries(value)) {
+        const path = prefix ? `${prefix}.${k}` : k;
+        if (!prefix && name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
+        if (under(path, rules.pseudonymise)) {
+          if (copied(path)) into[k] = this.value(`${name}.${path}`, v);
+        } else if (v !== null && typeof v === "object" && !Array.isArray(v) && ruled.some((p) => p.startsWith(`${path}.`))) {
+          // A rule below this key: decide key by key inside it.
+          const child = walk(v, path);
+          if (Object.keys(child).length > 0) into[k] = child;
+        } else if (copied(path)) into[k] = this.guard(v, hidden);
+      }
+      return into;
+    };
+    return walk(bag ?? {}, "");
+  }
+
+  /** A kept metadata value with the user's hidden values (and, unless allowed, every email) replaced by pseudonyms. */
+  private guard(v: Json, hidden: Map<string, string | null>): Json {
+    if (typeof v === "string") {
+      const h = hidden.get(v.trim().toLowerCase());
+      if (h !== undefined) return h;
+      return this.t.allowRealEmails ? v : this.scrubText(v);
+    }
+    if (Array.isArray(v)) return v.map((x) => this.guard(x, hidden));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.guard(x, hidden)]));
+    return v;
+  }
+}

@@ -420,29 +420,38 @@ function tenantCopyIssues(cfg: ParsedConfig): { path: (string | number)[]; messa
   if (sameTenant(src.domain, cfg.auth0.domain) || (src.baseUrl && cfg.auth0.baseUrl && sameTenant(src.baseUrl, cfg.auth0.baseUrl))) {
     out.push({ path: ["auth0", "domain"], message: "is the source tenant: a copy never writes into the tenant it reads" });
   }
-  const implied = "is implied by source.type auth0 (the source's columns are fixed: docs/tenant-copy.md)";
-  if (Object.keys(cfg.mapping).length > 0) out.push({ path: ["mapping"], message: `${implied}; choose what is copied with transform` });
-  if (cfg.identity.keyColumn) out.push({ path: ["identity", "keyColumn"], message: `${implied}: the key is a keyed hash of the source user_id` });
-  if (cfg.roles) out.push({ path: ["roles"], message: `${implied}; copy roles with source.copyRoles` });
+  // A config already parsed carries the implied values (the stack embeds the parsed config, the Lambdas parse it
+  // again): those are accepted, anything else is refused.
+  const implied = impliedByCopy(src.copyRoles);
+  const why = "is implied by source.type auth0 (the source's columns are fixed: docs/tenant-copy.md)";
+  if (Object.keys(cfg.mapping).length > 0 && JSON.stringify(cfg.mapping) !== JSON.stringify(implied.mapping)) out.push({ path: ["mapping"], message: `${why}; choose what is copied with transform` });
+  if (cfg.identity.keyColumn && cfg.identity.keyColumn !== SOURCE_KEY_COLUMN) out.push({ path: ["identity", "keyColumn"], message: `${why}: the key is a keyed hash of the source user_id` });
+  if (cfg.roles && JSON.stringify(cfg.roles) !== JSON.stringify(implied.roles)) out.push({ path: ["roles"], message: `${why}; copy roles with source.copyRoles` });
   if (cfg.create.verifyEmail) out.push({ path: ["create", "verifyEmail"], message: "a copy never sends email: users are created with a random password and no verification email" });
   if (cfg.create.inviteTicket.enabled) out.push({ path: ["create", "inviteTicket", "enabled"], message: "a copy never invites users: they are created with a random password" });
   if (cfg.reconcile) out.push({ path: ["reconcile"], message: "is not available for a tenant copy yet: the refresh itself reads the whole source" });
   return out;
 }
 
-/** A tenant copy's implied identity, mapping and roles (every column the transform produces); others unchanged. */
-function withSourceMapping<C extends ParsedConfig>(cfg: C): C {
-  if (cfg.source.type !== "auth0") return cfg;
+/** What a tenant copy implies: every column the transform produces mapped, and the roles column with copyRoles. */
+function impliedByCopy(copyRoles: boolean): { mapping: Record<string, FieldMapping>; roles?: z.output<typeof rolesSchema> } {
   const mapping: Record<string, FieldMapping> = Object.fromEntries(PROFILE_FIELD_NAMES.map((f) => [f, { column: f, onNull: "clear" as const }]));
   mapping.user_metadata = "user_metadata";
   mapping.app_metadata = "app_metadata";
+  return { mapping, ...(copyRoles ? { roles: { column: SOURCE_ROLES_COLUMN, removeUnlisted: true } } : {}) };
+}
+
+/** A tenant copy's implied identity, mapping and roles, and its transform's defaults; other configs unchanged. */
+function withSourceMapping<C extends ParsedConfig>(cfg: C): C {
+  if (cfg.source.type !== "auth0") return cfg;
+  const implied = impliedByCopy(cfg.source.copyRoles);
   return {
     ...cfg,
     identity: { ...cfg.identity, keyColumn: SOURCE_KEY_COLUMN, emailColumn: "email" },
-    mapping,
+    mapping: implied.mapping,
     unmappedColumns: "ignore",
     transform: cfg.transform ?? DEFAULT_TRANSFORM,
-    ...(cfg.source.copyRoles ? { roles: { column: SOURCE_ROLES_COLUMN, removeUnlisted: true } } : {}),
+    roles: implied.roles,
   };
 }
 

@@ -30,7 +30,7 @@ const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "ob
 
 // Fake names: none of them is a name the demo data uses (local/demo-data.ts), so a test can search the target
 // for every source name.
-const FIRST = ["Avery", "Blake", "Casey", "Dakota", "Emery", "Finley", "Harper", "Indigo", "Jordan", "Kendall", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Rowan", "Sage", "Skyler", "Tatum", "Val", "Wren", "Yael", "Zion", "Arden", "Briar", "Cove", "Drew", "Ellis"];
+const FIRST = ["Avery", "Blake", "Casey", "Dakota", "Emery", "Finley", "Harper", "Indigo", "Jordan", "Kit", "Logan", "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Rowan", "Sage", "Skyler", "Tatum", "Val", "Wren", "Yael", "Zion", "Arden", "Briar", "Cove", "Drew", "Ellis"];
 const LAST = ["Ashdown", "Birchall", "Calder", "Dunmore", "Elsworth", "Fairley", "Garrow", "Holloway", "Ingleby", "Jessop", "Kirkland", "Lindqvist", "Marlowe", "Northcote", "Ormsby", "Pembury", "Quenby", "Redfern", "Sallow", "Thornbury", "Upcott", "Vance", "Westerby", "Yardley", "Zellner", "Abernathy", "Blackwood", "Corrigan", "Dalby", "Everett"];
 
 export class Pseudonymiser {
@@ -143,6 +143,8 @@ export class Pseudonymiser {
       }
     }
     if (email && t.email !== "keep") hidden.set(email.trim().toLowerCase(), this.email(email));
+    // The source user_id, repeated in metadata, would link the copy back to the production account.
+    hidden.set(u.user_id.toLowerCase(), row[SOURCE_KEY_COLUMN] as string);
     row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden);
     row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden);
     row[SOURCE_ROLES_COLUMN] = u.roles ? [...u.roles] : null;
@@ -163,13 +165,11 @@ export class Pseudonymiser {
       for (const [k, v] of Object.entries(value)) {
         const path = prefix ? `${prefix}.${k}` : k;
         if (!prefix && name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
-        if (under(path, rules.pseudonymise)) {
-          if (copied(path)) into[k] = this.value(`${name}.${path}`, v);
-        } else if (v !== null && typeof v === "object" && !Array.isArray(v) && ruled.some((p) => p.startsWith(`${path}.`))) {
-          // A rule below this key: decide key by key inside it.
+        if (v !== null && typeof v === "object" && !Array.isArray(v) && ruled.some((p) => p.startsWith(`${path}.`))) {
+          // A rule below this key: decide key by key inside it (a deny below a pseudonymised key still drops).
           const child = walk(v, path);
           if (Object.keys(child).length > 0) into[k] = child;
-        } else if (copied(path)) into[k] = this.guard(v, hidden);
+        } else if (copied(path)) into[k] = under(path, rules.pseudonymise) ? this.value(`${name}.${path}`, v) : this.guard(v, hidden);
       }
       return into;
     };

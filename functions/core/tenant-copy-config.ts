@@ -78,7 +78,8 @@ const metadataRulesSchema = z
     },
     "expected { allow: [paths] } or { deny: [paths] }, with pseudonymise: [paths]",
   )
-  .refine((m) => !(m.allow && m.deny), { message: "give allow (copy only these paths) or deny (copy all but these), not both" });
+  // Neither would copy everything: a privacy setting that fails open. Nothing copied is `allow: []`.
+  .refine((m) => Boolean(m.allow) !== Boolean(m.deny), { message: "give allow (copy only these paths; [] copies nothing) or deny (copy all but these), exactly one" });
 export type MetadataRules = z.infer<typeof metadataRulesSchema>;
 
 const NOTHING: MetadataRules = { allow: [], pseudonymise: [] };
@@ -126,7 +127,9 @@ export const transformSchema = z
     for (const bag of ["user_metadata", "app_metadata"] as const) {
       const rules = t[bag];
       for (const [i, p] of rules.pseudonymise.entries()) {
-        const copied = rules.allow ? rules.allow.some((a) => p === a || p.startsWith(`${a}.`)) : !(rules.deny ?? []).some((d) => p === d || p.startsWith(`${d}.`));
+        const copied = rules.allow
+          ? rules.allow.some((a) => p === a || p.startsWith(`${a}.`) || a.startsWith(`${p}.`))
+          : !(rules.deny ?? []).some((d) => p === d || p.startsWith(`${d}.`));
         if (!copied) ctx.addIssue({ code: "custom", path: [bag, "pseudonymise", i], message: `'${p}' is not copied (see ${bag}.${rules.allow ? "allow" : "deny"}), so there is nothing to pseudonymise` });
       }
     }

@@ -31,7 +31,13 @@ export class MissingCredentialsError extends Error {
 
 /** Credentials held in Secrets Manager as {"client_id","client_secret"} (Powertools caches them 5 minutes). */
 async function credentialsFromSecret(arn: string): Promise<Auth0Credentials> {
-  return credentialsFromSecret(arn);
+  const secret = (await getSecret(arn, { transform: "json", maxAge: 300 })) as Record<string, unknown> | undefined;
+  const clientId = secret?.client_id;
+  const clientSecret = secret?.client_secret;
+  if (typeof clientId !== "string" || typeof clientSecret !== "string" || !clientId || !clientSecret) {
+    throw new MissingCredentialsError(`The secret ${arn} must hold JSON {"client_id": "...", "client_secret": "..."}`);
+  }
+  return { clientId, clientSecret };
 }
 
 /**

@@ -15,7 +15,7 @@ so a second run shows the incremental behaviour.
 Options:
   --config FILE        sync definition (default config/example.yml)
   --csv FILE           load rows from a CSV (header line) into the table the config's SQL reads
-  --rows N             rows generated into a new demo warehouse (default 2000)
+  --rows N             rows generated into a new demo warehouse or source tenant (default 2000)
   --fresh              start over: new warehouse and empty tenant
   --fail-rate R        share of Auth0 emulator answers that are 5xx (0..1)
   --latency-ms M       latency added to every Auth0 emulator answer
@@ -25,6 +25,10 @@ Options:
   --json               print the summary as one JSON object
   --verbose            show the Lambdas' structured logs
   -h, --help           this text
+
+With --config config/tenant-copy.yml the source is a second emulated tenant (production, seeded with
+--rows demo users, kept in <state>/source-tenant.json) copied pseudonymised into the target
+(docs/tenant-copy.md); edit that file between runs to see a refresh.
 
 With AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET set, users go to that tenant instead of the
 emulator (AUTH0_BASE_URL points at any Auth0-compatible URL). Exit code 1 when any row is unaccounted.`;

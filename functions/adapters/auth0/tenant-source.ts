@@ -34,7 +34,7 @@ export interface TenantSourceOptions {
 
 export class Auth0TenantSource implements RowSource {
   private readonly snapshot: Auth0Snapshot;
-  /** Users of the export in other connections (not copied). */
+  /** Users of the export in other connections, or whose connection the export did not name (not copied). */
   skippedOtherConnections = 0;
 
   constructor(private readonly opts: TenantSourceOptions) {
@@ -54,7 +54,8 @@ export class Auth0TenantSource implements RowSource {
     const size = this.opts.pageSize ?? 500;
     let rows: Row[] = [];
     for await (const u of read.users) {
-      if (u.connection !== undefined && !wanted.has(u.connection)) {
+      // Fails closed: a user the export does not place in a configured connection is not copied.
+      if (u.connection === undefined || !wanted.has(u.connection)) {
         this.skippedOtherConnections++;
         continue;
       }

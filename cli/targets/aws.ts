@@ -14,7 +14,7 @@ import { openRowSource } from "../../functions/adapters/row-source.js";
 import { loadAuth0Credentials, loadSourceTenantAccess } from "../../functions/adapters/runtime/config.js";
 import { CopySample } from "../../functions/core/copy-sample.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
-import { configHash, consumerBudget, type SyncConfig } from "../../functions/core/config.js";
+import { configHash, consumerBudget, transformOf, type SyncConfig } from "../../functions/core/config.js";
 import { newRunId } from "../../functions/core/runs.js";
 import { describeDlqMessages, type RawMessage } from "../dlq.js";
 import { absentOf, runReport } from "../runs.js";
@@ -92,18 +92,18 @@ export class AwsTarget implements Target {
     // One consumer instance's share of the budget: a plan must not starve a run that is draining.
     const share = consumerBudget(config);
     const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials), pacer: PacerSet.fromShares(share) });
-    const sample = new CopySample();
+    const sample = new CopySample(5, transformOf(config));
     const source = await openRowSource(config, {
       redshift: () => this.clients.redshift,
       sourceTenant: () =>
+        // The deployed stack's secrets only (the config's, else its outputs): a key or credentials in the operator's
+        // environment would plan against other pseudonyms than the deployed extractor's.
         loadSourceTenantAccess(config, {
-          ...process.env,
-          SOURCE_CREDENTIALS_SECRET_ARN: process.env.SOURCE_CREDENTIALS_SECRET_ARN || this.resources.sourceCredentialsSecretArn,
-          PSEUDONYM_KEY_SECRET_ARN: process.env.PSEUDONYM_KEY_SECRET_ARN || this.resources.pseudonymKeySecretArn,
+          SOURCE_CREDENTIALS_SECRET_ARN: config.source.type === "auth0" ? (config.source.credentialsSecretArn ?? this.resources.sourceCredentialsSecretArn) : undefined,
+          PSEUDONYM_KEY_SECRET_ARN: config.transform?.keySecretArn ?? this.resources.pseudonymKeySecretArn,
         }).catch((err: Error) => {
           throw explainAwsError(err) ?? new CliError(`Cannot read the source tenant's credentials or the pseudonymisation key: ${err.message}`);
         }),
-      targetBaseUrl: process.env.AUTH0_BASE_URL || undefined,
       onSourceUser: sample.add,
     });
     return planRun({ config, source, sample, ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });

@@ -6,6 +6,7 @@
  * emulators or PGlite.
  */
 import { CopySample } from "../../functions/core/copy-sample.js";
+import { transformOf } from "../../functions/core/config.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { OUTCOMES, type Outcome } from "../../functions/core/outcomes.js";
@@ -79,7 +80,7 @@ export class LocalTarget implements Target {
     // Like status: a missing or mistyped --state is refused, not filled with a new demo state.
     this.requireState();
     return this.withEnvironment(async (env) => {
-      const sample = new CopySample();
+      const sample = new CopySample(5, transformOf(env.config));
       const source = await env.rowSource(undefined, sample.add);
       return planRun({ config: env.config, source, sample, ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress });
     });

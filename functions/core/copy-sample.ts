@@ -2,9 +2,11 @@
  * The plan of a tenant copy shows what the transform does before anything is written: for the first users read,
  * each source value (masked: enough to recognise the kind of value, not the person) beside what the target gets.
  */
+import { EMAIL_SHAPE } from "./emails.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
 import type { SourceUser } from "./pseudonymise.js";
-import { SOURCE_KEY_COLUMN } from "./tenant-copy-config.js";
+import { SOURCE_KEY_COLUMN, fieldMode, type TransformConfig } from "./tenant-copy-config.js";
+import type { ProfileField } from "./fields.js";
 import type { Row } from "./types.js";
 
 export interface SampleValue {
@@ -26,7 +28,7 @@ export function maskSourceValue(v: unknown): string {
   if (typeof v === "boolean") return String(v);
   if (typeof v !== "string") return v === null || v === undefined ? "(none)" : "(a value)";
   const s = v.trim();
-  if (/^[^\s@]+@[^\s@]+$/.test(s)) {
+  if (EMAIL_SHAPE.test(s)) {
     const [local = "", domain = ""] = s.split("@");
     const tld = domain.includes(".") ? domain.slice(domain.lastIndexOf(".")) : "";
     return `${local[0] ?? ""}***@${domain[0] ?? ""}***${tld}`;
@@ -44,7 +46,11 @@ const keysOf = (v: unknown): string => (v && typeof v === "object" && !Array.isA
 export class CopySample {
   private readonly users: SampleUser[] = [];
 
-  constructor(private readonly size = 5) {}
+  /** @param transform decides what counts as kept: a kept value is shown masked on both sides. */
+  constructor(
+    private readonly size = 5,
+    private readonly transform?: TransformConfig,
+  ) {}
 
   /** Records a user read from the source and the row made of it (until the sample is full). */
   readonly add = (user: SourceUser, row: Row): void => {
@@ -54,8 +60,9 @@ export class CopySample {
       const from = user[field];
       if (from === undefined || from === null || from === "") continue;
       const to = row[field];
-      const target =
-        to === null || to === undefined ? "(dropped)" : to === from ? `${maskSourceValue(from)} (kept)` : typeof to === "string" ? to : JSON.stringify(to);
+      // Kept by the transform's mode, not by equality: a kept text whose email was scrubbed is still the person's.
+      const kept = field === "email" ? this.transform?.email === "keep" : this.transform ? fieldMode(this.transform, field as ProfileField) === "keep" : to === from;
+      const target = to === null || to === undefined ? "(dropped)" : kept ? `${maskSourceValue(to)} (kept)` : typeof to === "string" ? to : JSON.stringify(to);
       values.push({ field, source: maskSourceValue(from), target });
     }
     for (const bag of ["user_metadata", "app_metadata"] as const) {

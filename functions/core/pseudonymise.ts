@@ -6,12 +6,13 @@
  * a refresh with no change in the source changes nothing in the target, while nobody without the key can go back
  * from a pseudonym to the person (or test a guess). The identity key is the HMAC of the source user_id, so no Auth0
  * id is carried over. Without `allowRealEmails`, an email address found in a kept value is replaced by its
- * pseudonym, and a kept metadata text equal to one of the user's own pseudonymised or dropped fields by that
- * field's pseudonym: a copy cannot leak what the transform hides through a metadata value that repeats it.
+ * pseudonym; in kept metadata (values and keys, inside lists too) the user's own hidden values are replaced where
+ * they occur: the email and user_id anywhere, names as words, the phone number by its digits. What the guard cannot
+ * see (a name spelled differently, another person's data) is the allow-list's job: copy only what tests need.
  */
 import { createHmac } from "node:crypto";
 import { PROFILE_FIELD_NAMES, PROFILE_FIELDS, type ProfileField } from "./fields.js";
-import { EMAILS_IN_TEXT } from "./emails.js";
+import { EMAILS_IN_TEXT, EMAIL_SHAPE } from "./emails.js";
 import { SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, fieldMode, type MetadataRules, type TransformConfig } from "./tenant-copy-config.js";
 import type { Json, JsonObject, Row } from "./types.js";
 
@@ -101,7 +102,7 @@ export class Pseudonymiser {
   /** A metadata value's pseudonym: emails as emails, text as a keyed token, numbers as numbers of as many digits. */
   private value(path: string, v: Json): Json {
     if (typeof v === "string") {
-      if (/^[^\s@]+@[^\s@]+$/.test(v.trim())) return this.email(v);
+      if (EMAIL_SHAPE.test(v.trim())) return this.email(v);
       return `p_${this.hex(`metadata:${path}`, v, 16)}`;
     }
     if (typeof v === "number") {
@@ -122,8 +123,8 @@ export class Pseudonymiser {
     const row: Row = { [SOURCE_KEY_COLUMN]: this.identityKey(u.user_id) };
     const email = typeof u.email === "string" && u.email.trim() !== "" ? u.email : undefined;
     row.email = email === undefined ? null : t.email === "keep" ? email : this.email(email);
-    // What the target must not see again inside kept values: the user's own hidden fields, by lower-cased text.
-    const hidden = new Map<string, string | null>();
+    // What the target must not see again inside kept values: the user's own hidden fields, wherever they appear.
+    const hidden = new HiddenValues();
     for (const f of PROFILE_FIELD_NAMES) {
       const v = u[f];
       const mode = fieldMode(t, f);
@@ -139,12 +140,13 @@ export class Pseudonymiser {
       else {
         const pseudonym = this.field(f, v);
         row[f] = mode === "pseudonymise" ? pseudonym : null;
-        hidden.set(v.trim().toLowerCase(), pseudonym);
+        if (f === "phone_number") hidden.phone(v, pseudonym);
+        else hidden.text(v, pseudonym);
       }
     }
-    if (email && t.email !== "keep") hidden.set(email.trim().toLowerCase(), this.email(email));
+    if (email && t.email !== "keep") hidden.literal(email, this.email(email));
     // The source user_id, repeated in metadata, would link the copy back to the production account.
-    hidden.set(u.user_id.toLowerCase(), row[SOURCE_KEY_COLUMN] as string);
+    hidden.literal(u.user_id, row[SOURCE_KEY_COLUMN] as string);
     row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden);
     row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden);
     row[SOURCE_ROLES_COLUMN] = u.roles ? [...u.roles] : null;
@@ -156,35 +158,84 @@ export class Pseudonymiser {
     return s.replace(EMAILS_IN_TEXT, (m) => this.email(m));
   }
 
-  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: Map<string, string | null>): JsonObject {
+  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: HiddenValues): JsonObject {
     const under = (path: string, list: readonly string[] = []) => list.some((p) => path === p || path.startsWith(`${p}.`));
     const ruled = [...(rules.allow ?? []), ...(rules.deny ?? []), ...rules.pseudonymise];
     const copied = (path: string) => (rules.allow ? under(path, rules.allow) : !under(path, rules.deny));
-    const walk = (value: JsonObject, prefix: string): JsonObject => {
-      const into: JsonObject = {};
-      for (const [k, v] of Object.entries(value)) {
-        const path = prefix ? `${prefix}.${k}` : k;
-        if (!prefix && name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
-        if (v !== null && typeof v === "object" && !Array.isArray(v) && ruled.some((p) => p.startsWith(`${path}.`))) {
-          // A rule below this key: decide key by key inside it (a deny below a pseudonymised key still drops).
-          const child = walk(v, path);
-          if (Object.keys(child).length > 0) into[k] = child;
-        } else if (copied(path)) into[k] = under(path, rules.pseudonymise) ? this.value(`${name}.${path}`, v) : this.guard(v, hidden);
+    // A value at `path`: copied whole, or (a rule below it) decided key by key; the elements of a list are at the
+    // list's own path (a deny of `contacts.ssn` drops the ssn of every element of `contacts`). undefined: dropped.
+    const decide = (v: Json, path: string): Json | undefined => {
+      if (v !== null && typeof v === "object" && ruled.some((p) => p.startsWith(`${path}.`))) {
+        if (Array.isArray(v)) {
+          const items = v.map((x) => decide(x, path)).filter((x): x is Json => x !== undefined);
+          return items.length > 0 ? items : undefined;
+        }
+        const into: JsonObject = {};
+        for (const [k, x] of Object.entries(v)) {
+          const kept = decide(x, `${path}.${k}`);
+          if (kept !== undefined) into[hidden.scrub(k)] = kept;
+        }
+        return Object.keys(into).length > 0 ? into : undefined;
       }
-      return into;
+      if (!copied(path)) return undefined;
+      return under(path, rules.pseudonymise) ? this.value(`${name}.${path}`, v) : this.guard(v, hidden);
     };
-    return walk(bag ?? {}, "");
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(bag ?? {})) {
+      if (name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
+      const kept = decide(v, k);
+      if (kept !== undefined) out[hidden.scrub(k)] = kept;
+    }
+    return out;
   }
 
-  /** A kept metadata value with the user's hidden values (and, unless allowed, every email) replaced by pseudonyms. */
-  private guard(v: Json, hidden: Map<string, string | null>): Json {
-    if (typeof v === "string") {
-      const h = hidden.get(v.trim().toLowerCase());
-      if (h !== undefined) return h;
-      return this.t.allowRealEmails ? v : this.scrubText(v);
-    }
+  /** A kept metadata value (keys too) with the user's hidden values (and, unless allowed, every email) replaced. */
+  private guard(v: Json, hidden: HiddenValues): Json {
+    // With real emails allowed, an address stays whole (the names in it are the address's, allowed with it).
+    const text = (s: string) => (this.t.allowRealEmails ? s.split(EMAIL_TOKENS).map((part, i) => (i % 2 === 1 ? hidden.scrub(part, { literalsOnly: true }) : hidden.scrub(part))).join("") : hidden.scrub(this.scrubText(s)));
+    if (typeof v === "string") return text(v);
     if (Array.isArray(v)) return v.map((x) => this.guard(x, hidden));
-    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.guard(x, hidden)]));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [text(k), this.guard(x, hidden)]));
     return v;
+  }
+}
+
+/** Splits text around email addresses, keeping them (at odd indexes). */
+const EMAIL_TOKENS = new RegExp(`(${EMAILS_IN_TEXT.source})`, "u");
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * One user's hidden values (the fields the transform pseudonymises or drops, the email, the user_id) as patterns
+ * and their replacements: found inside kept text too, names as whole words in any case ("call Ada" but not
+ * "Adam"), phone numbers by their digits whatever the separators.
+ */
+class HiddenValues {
+  private readonly rules: { re: RegExp; to: string; length: number; literal?: boolean }[] = [];
+
+  /** Replaced wherever it occurs, in any case. */
+  literal(value: string, to: string): void {
+    const v = value.trim();
+    if (v !== "") this.rules.push({ re: new RegExp(escape(v), "giu"), to, length: v.length, literal: true });
+  }
+
+  /** A name or other text: as a whole word or phrase. */
+  text(value: string, to: string): void {
+    const v = value.trim();
+    if (v !== "") this.rules.push({ re: new RegExp(`(?<![\\p{L}\\p{N}])${escape(v)}(?![\\p{L}\\p{N}])`, "giu"), to, length: v.length });
+  }
+
+  /** A phone number: its last ten digits (the national number), separators allowed between them. */
+  phone(value: string, to: string): void {
+    const digits = value.replace(/\D/g, "").slice(-10);
+    if (digits.length < 7) return this.text(value, to);
+    this.rules.push({ re: new RegExp(`(?<!\\d)(?:\\+?\\d{1,3}[\\s().-]*)?${digits.split("").join("[\\s().-]*")}(?!\\d)`, "gu"), to, length: value.length + 10 });
+  }
+
+  /** The text with every hidden value (or only the literal ones: email, user_id) replaced, longest first. */
+  scrub(s: string, o: { literalsOnly?: boolean } = {}): string {
+    let out = s;
+    for (const r of [...this.rules].sort((a, b) => b.length - a.length)) if (r.literal || !o.literalsOnly) out = out.replace(r.re, () => r.to);
+    return out;
   }
 }

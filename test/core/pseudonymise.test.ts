@@ -291,7 +291,8 @@ describe("Pseudonymiser: the guards on kept values", () => {
     const row = p.row(u);
     const m = meta(row, "user_metadata");
     expect(m.display).toBe(row.name);
-    expect(m.shout).toBe(row.name);
+    // (Found inside the text: the spaces around it stay.)
+    expect(m.shout).toBe(` ${row.name as string} `);
     expect(m.first).toBe(row.given_name);
     // The phone number is dropped from the profile; a copy of it in metadata still does not pass.
     expect(m.mobile).toBe(p.field("phone_number", "+442079460958"));
@@ -314,6 +315,33 @@ describe("Pseudonymiser: the guards on kept values", () => {
     expect(row.email).toBe("ada.lovelace@example.com");
     expect(row.nickname).toBe("ada@example.com");
     expect(meta(row, "user_metadata")).toEqual({ bio: "contact me at ada@example.com", login: "ada.lovelace@example.com" });
+  });
+});
+
+describe("Pseudonymiser: rules and guards inside lists and text (review findings)", () => {
+  it("a deny or pseudonymise below a list applies to every element; an allow below a list copies only that", () => {
+    const denied = pseudonymiser({ app_metadata: { deny: ["contacts.ssn"] } }).row(ada({ app_metadata: { contacts: [{ ssn: "123-45-6789", kind: "home" }, { ssn: "987-65-4321" }] } }));
+    expect(meta(denied, "app_metadata")).toEqual({ contacts: [{ kind: "home" }] });
+    const pseudo = pseudonymiser({ user_metadata: { allow: ["a"], pseudonymise: ["a.x"] } }).row(ada({ user_metadata: { a: [{ x: "secret-x", y: "kept" }] } }));
+    const a = meta(pseudo, "user_metadata").a as JsonObject[];
+    expect(a[0]!.y).toBe("kept");
+    expect(a[0]!.x).toMatch(/^p_[0-9a-f]{16}$/);
+    const allowed = pseudonymiser({ user_metadata: { allow: ["a.b"] } }).row(ada({ user_metadata: { a: [{ b: 1, c: "no" }, { c: "no" }] } }));
+    expect(meta(allowed, "user_metadata")).toEqual({ a: [{ b: 1 }] });
+  });
+
+  it("hidden values inside kept text: the phone number however written, the user_id in text and as a key, a name in a sentence", () => {
+    const p = pseudonymiser({ user_metadata: { deny: [] } });
+    const u = ada({
+      phone_number: "+14155550100",
+      user_metadata: { reach: "call +1 (415) 555-0100 or 415.555.0100", ref: "see auth0|abc123 for history", linked: { "auth0|abc123": true }, note: "Ada prefers mornings; Adam does not" },
+    });
+    const row = p.row({ ...u, user_id: "auth0|abc123" });
+    const text = JSON.stringify(row);
+    for (const hidden of ["4155550100", "415) 555", "415.555.0100", "auth0|abc123", "Ada "]) expect(text).not.toContain(hidden);
+    const m = meta(row, "user_metadata");
+    expect(m.note).toMatch(/ prefers mornings; Adam does not$/);
+    expect(Object.keys(m.linked as JsonObject)).toEqual([row.source_key]);
   });
 });
 

@@ -169,7 +169,7 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
     const env = await LocalEnvironment.start({ config, stateDir, rate: 400 });
     try {
       const before = readState(join(stateDir, "tenant.json"));
-      const sample = new CopySample(3);
+      const sample = new CopySample(3, env.config.transform);
       const report = await planRun({ config: env.config, source: await env.rowSource(undefined, sample.add), sample, ledger: env.ledgerFor?.(), auth0: env.auth0Adapter() });
       const printed = formatPlan("local", report, report.changes);
       expect(report.copySample).toHaveLength(3);
@@ -217,6 +217,14 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
     const stateDir = join(tempDir(), "state");
     await runLocalPipeline({ config: real, stateDir, fresh: true, seedRows: 20, rate: 400 });
     const emails = readState(join(stateDir, "source-tenant.json")).users.map((u) => u.email).sort();
+    expect(readState(join(stateDir, "tenant.json")).users.map((u) => u.email).sort()).toEqual(emails);
+
+    // A source.connections that matches none of the export's users fails the run (never a green, empty copy
+    // after which mirror mode would find every user gone).
+    editSource(stateDir, (users) => users.map((u) => ({ ...u, connection: "Other-Connection" })));
+    await expect(runLocalPipeline({ config: real, stateDir, rate: 400 })).rejects.toThrow(
+      /none of the 20 users of the source tenant's export is in Username-Password-Authentication; its users are in Other-Connection/,
+    );
     expect(readState(join(stateDir, "tenant.json")).users.map((u) => u.email).sort()).toEqual(emails);
   }, 120_000);
 });

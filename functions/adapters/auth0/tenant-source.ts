@@ -13,6 +13,7 @@ import { SOURCE_COLUMNS } from "../../core/tenant-copy-config.js";
 import type { Page, RowSource } from "../../core/source.js";
 import type { Row } from "../../core/types.js";
 import type { Auth0Adapter } from "./client.js";
+import { Auth0Error } from "./errors.js";
 import { Auth0Snapshot, type SnapshotOptions } from "./snapshot.js";
 
 export interface TenantSourceOptions {
@@ -36,6 +37,10 @@ export class Auth0TenantSource implements RowSource {
   private readonly snapshot: Auth0Snapshot;
   /** Users of the export in other connections, or whose connection the export did not name (not copied). */
   skippedOtherConnections = 0;
+  /** Users read from the configured connections. */
+  copied = 0;
+  /** Names of other connections met (for the error when none is configured: a connection name is not personal). */
+  private readonly otherConnections = new Set<string>();
 
   constructor(private readonly opts: TenantSourceOptions) {
     this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot });
@@ -57,8 +62,10 @@ export class Auth0TenantSource implements RowSource {
       // Fails closed: a user the export does not place in a configured connection is not copied.
       if (u.connection === undefined || !wanted.has(u.connection)) {
         this.skippedOtherConnections++;
+        if (u.connection !== undefined && this.otherConnections.size < 20) this.otherConnections.add(u.connection);
         continue;
       }
+      this.copied++;
       const user: SourceUser = { ...u, ...(roles ? { roles: roles.get(u.user_id) ?? [] } : {}) };
       const row = this.opts.pseudonymiser.row(user);
       this.opts.onUser?.(user, row);
@@ -67,6 +74,13 @@ export class Auth0TenantSource implements RowSource {
         yield { columns: [...SOURCE_COLUMNS], rows };
         rows = [];
       }
+    }
+    if (this.copied === 0 && this.skippedOtherConnections > 0) {
+      // A wrong connection name would otherwise be a green, empty copy (and mirror mode would find everyone gone).
+      throw new Auth0Error(
+        `none of the ${this.skippedOtherConnections} users of the source tenant's export is in ${this.opts.connections.join(", ")}; its users are in ${[...this.otherConnections].sort().join(", ") || "no named connection"} (source.connections)`,
+        { kind: "rejected", retryable: false },
+      );
     }
     yield { columns: [...SOURCE_COLUMNS], rows };
   }

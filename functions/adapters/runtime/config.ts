@@ -29,7 +29,10 @@ export class MissingCredentialsError extends Error {
   readonly retryable = true;
 }
 
-/** Credentials held in Secrets Manager as {"client_id","client_secret"} (Powertools caches them 5 minutes). */
+/**
+ * Credentials held in Secrets Manager as {"client_id","client_secret"} (Powertools caches a read 5 minutes; the
+ * Lambdas keep what they built from it for the life of a warm instance: a rotated secret is read by new instances).
+ */
 async function credentialsFromSecret(arn: string): Promise<Auth0Credentials> {
   const secret = (await getSecret(arn, { transform: "json", maxAge: 300 })) as Record<string, unknown> | undefined;
   const clientId = secret?.client_id;

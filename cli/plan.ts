@@ -12,7 +12,7 @@ import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js
 import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
 import { rateLimitsOf, type SyncConfig } from "../functions/core/config.js";
 import { decideUser, startUser } from "../functions/core/decide.js";
-import { diffRoles } from "../functions/core/plan.js";
+import { diffOrganizations, diffRoles, organizationsChange } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
 import { extract } from "../functions/extractor/extract.js";
 import type { CopySample, SampleUser } from "../functions/core/copy-sample.js";
@@ -162,6 +162,20 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
         continue;
       }
     }
+    if (config.organizations && desired.organizations && Object.keys(desired.organizations).length > 0) {
+      // Organizations resolve once per process, as in a run; an unknown one rejects the row.
+      let unknown: string | undefined;
+      try {
+        await auth0.organizations.resolve(Object.keys(desired.organizations), config.organizations.by);
+      } catch (err) {
+        if (!(err instanceof Auth0Error && err.kind === "unknown_organization")) throw err;
+        unknown = err.message;
+      }
+      if (unknown) {
+        reject(op, config.organizations.column, unknown, "unknown_organization");
+        continue;
+      }
+    }
     let current: CurrentUser | null = null;
     let basis: PlannedChange["basis"] = "ledger";
     const rolesKnown = start.kind === "ledger" ? start.rolesKnown : undefined;
@@ -189,15 +203,26 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
         writes += (change.add.length > 0 ? 1 : 0) + (change.remove.length > 0 ? 1 : 0);
       }
     }
+    // Memberships: against what the ledger last applied (a run reads Auth0's for a user the ledger knows none of).
+    let orgFields: FieldChange[] = [];
+    if (config.organizations && desired.organizations) {
+      const known = decision.write === "create" ? {} : start.kind === "ledger" ? start.organizationsKnown : undefined;
+      const change = diffOrganizations(desired.organizations, known ?? {}, { removeUnlisted: config.organizations.removeUnlisted, roles: config.organizations.roles !== undefined });
+      if (organizationsChange(change) || (decision.write !== "create" && !known)) {
+        orgFields = [{ field: "organizations", before: known ?? undefined, after: desired.organizations }];
+        writes += change.join.length + change.leave.length + change.addRoles.length + change.removeRoles.length;
+      }
+    }
+    const extra = [...roleFields, ...orgFields];
     if (decision.write === "create") {
       counts.create++;
       writes++;
-      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, decision.body), ...roleFields] });
-    } else if (decision.write === "patch" || roleFields.length > 0) {
+      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, decision.body), ...extra] });
+    } else if (decision.write === "patch" || extra.length > 0) {
       counts.update++;
       if (decision.write === "patch") writes++;
       const patchFields = decision.write === "patch" ? fieldChanges(current, decision.patch) : [];
-      changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...roleFields] });
+      changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...extra] });
     } else {
       counts.unchanged++;
     }

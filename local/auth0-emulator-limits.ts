@@ -61,6 +61,17 @@ export const EMULATOR_ROUTES = [
   "POST /api/v2/jobs/users-exports",
   "GET /api/v2/jobs/:id",
   "POST /api/v2/tickets/password-change",
+  // Organizations (auth0-emulator-orgs.ts). By name before by id: `/organizations/name/members` is the organization
+  // named "members", as Auth0 routes it, and templates with a parameter are tried in this order.
+  "GET /api/v2/organizations/name/:id",
+  "GET /api/v2/organizations/:id",
+  "GET /api/v2/organizations/:id/members",
+  "POST /api/v2/organizations/:id/members",
+  "DELETE /api/v2/organizations/:id/members",
+  "GET /api/v2/organizations/:id/members/:id/roles",
+  "POST /api/v2/organizations/:id/members/:id/roles",
+  "DELETE /api/v2/organizations/:id/members/:id/roles",
+  "GET /api/v2/users/:id/organizations",
 ] as const;
 
 const DECLARED = new Set<string>(EMULATOR_ROUTES);
@@ -79,20 +90,29 @@ export function routeOf(pathname: string): string {
 }
 
 /**
- * The endpoint group of a route, in the words of Auth0's Essentials/Professional limits: read users (GET
- * /users, /users/{id}, /users-by-email), write users (POST /users, PATCH /users/{id}), delete users (DELETE
- * /users/{id}); everything else, a user's roles included, shares "all other endpoints".
+ * The endpoint group of a route, in the words of Auth0's rate-limit configuration pages: read users (GET /users,
+ * /users/{id}, /users-by-email), write users (POST /users, PATCH /users/{id}), delete users (DELETE /users/{id});
+ * read organization members (GET /organizations/{id}/members and a member's roles), write organization members
+ * (POST, DELETE /organizations/{id}/members), write organization member roles (POST, DELETE
+ * /organizations/{id}/members/{user_id}/roles); everything else (a user's roles, an organization itself, a user's
+ * organizations, ...) shares "all other endpoints".
  */
-const USER_ROUTE_GROUPS: Record<string, EndpointGroup> = {
+const ROUTE_GROUPS: Record<string, EndpointGroup> = {
   "GET /api/v2/users": "readUsers",
   "GET /api/v2/users/:id": "readUsers",
   "GET /api/v2/users-by-email": "readUsers",
   "POST /api/v2/users": "writeUsers",
   "PATCH /api/v2/users/:id": "writeUsers",
   "DELETE /api/v2/users/:id": "deleteUsers",
+  "GET /api/v2/organizations/:id/members": "readOrgMembers",
+  "GET /api/v2/organizations/:id/members/:id/roles": "readOrgMembers",
+  "POST /api/v2/organizations/:id/members": "writeOrgMembers",
+  "DELETE /api/v2/organizations/:id/members": "writeOrgMembers",
+  "POST /api/v2/organizations/:id/members/:id/roles": "writeOrgMemberRoles",
+  "DELETE /api/v2/organizations/:id/members/:id/roles": "writeOrgMemberRoles",
 };
 
-export const groupOfRoute = (method: string, route: string): EndpointGroup => USER_ROUTE_GROUPS[`${method.toUpperCase()} ${route}`] ?? "other";
+export const groupOfRoute = (method: string, route: string): EndpointGroup => ROUTE_GROUPS[`${method.toUpperCase()} ${route}`] ?? "other";
 
 /** What the emulator's constructor knows about limits: a plan (or overrides), else one global bucket. */
 export interface LimitOptions {

@@ -3,8 +3,8 @@
  * rate-limit policy): client-credentials tokens, users (create, get, users-by-email, patch, delete), roles,
  * password-change tickets, the tenant's token buckets (one global, or one per endpoint group as a plan has them)
  * with their x-ratelimit-* headers and 429 body, a competing client, and knobs to inject faults. It listens on
- * 127.0.0.1 only. Connections listing, bulk user export jobs, role members and rate limits live in the
- * auth0-emulator-* modules it routes to.
+ * 127.0.0.1 only. Connections listing, bulk user export jobs, role members, organizations (their members and
+ * member roles) and rate limits live in the auth0-emulator-* modules it routes to.
  * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -17,10 +17,12 @@ import { DEFAULT_EXPORT_SETTINGS, EXPORT_DOWNLOAD_PREFIX, ExportJobs, type Expor
 import type { RateLimitSettings } from "../functions/core/rate-limits.js";
 import { apiError, HttpError, invalidBody, type JsonObject, typeName } from "./auth0-emulator-http.js";
 import { Competitor, type CompetitorSettings, isDeclaredRoute, routeOf, TenantBuckets, TokenBucket } from "./auth0-emulator-limits.js";
+import { isTenantOrganization, type OrgJournalRecord, Organizations, type TenantOrganization } from "./auth0-emulator-orgs.js";
 import { listRoleUsers } from "./auth0-emulator-role-users.js";
 import { seededRandom } from "./random.js";
 
 export type { CompetitorSettings } from "./auth0-emulator-limits.js";
+export type { TenantOrganization } from "./auth0-emulator-orgs.js";
 
 export const DEFAULT_CLIENT_ID = "local-sync-client";
 export const DEFAULT_CLIENT_SECRET = "local-sync-secret-not-for-production";
@@ -53,6 +55,8 @@ export interface Auth0EmulatorOptions {
   connections?: EmulatorConnection[];
   /** Role names that exist in the tenant. */
   roles?: string[];
+  /** Names of organizations that exist in the tenant (display name = name); see `addOrganization`. */
+  organizations?: string[];
   tokenLifetimeSec?: number;
   faults?: Partial<FaultSettings>;
   /** Seed of the random choices of fault injection, for repeatable runs. */
@@ -115,6 +119,11 @@ export interface TenantState {
   tickets: { user_id: string; result_url?: string; ttl_sec?: number }[];
   /** Users to whom Auth0 would have sent a verification email (verify_email defaults to true on create). */
   verificationEmails: string[];
+  /**
+   * Organizations with their members and each member's roles (by name) in that organization. Optional: a state
+   * file written before organizations were emulated has none, and loading it keeps the tenant's.
+   */
+  organizations?: TenantOrganization[];
 }
 
 /**
@@ -126,7 +135,8 @@ type JournalRecord =
   | { op: "delete"; user_id: string }
   | { op: "role"; role: { id: string; name: string } }
   | { op: "ticket"; i: number; ticket: TenantState["tickets"][number] }
-  | { op: "verify"; i: number; user_id: string };
+  | { op: "verify"; i: number; user_id: string }
+  | OrgJournalRecord;
 
 /** A state file or its journal that cannot be read; the message names the file, never its contents. */
 export class TenantFileError extends Error {
@@ -221,6 +231,16 @@ export class Auth0Emulator {
   private readonly users = new Map<string, StoredUser>();
   private readonly byConnectionEmail = new Map<string, string>();
   private readonly roles = new Map<string, { id: string; name: string; description: string }>();
+  private readonly orgs = new Organizations({
+    user: (id) => {
+      const u = this.users.get(id);
+      return u && { user_id: u.user_id, email: u.email, name: u.name, picture: u.picture };
+    },
+    roleById: (id) => this.roles.get(id),
+    roleByName: (name) => [...this.roles.values()].find((r) => r.name === name),
+    ensureRole: (name) => void this.addRole(name),
+    journal: (rec) => this.journal(rec),
+  });
   private readonly tokens = new Map<string, number>();
   private readonly tickets: TenantState["tickets"] = [];
   private readonly verificationEmails: string[] = [];
@@ -252,6 +272,7 @@ export class Auth0Emulator {
     this.faults = { failRate: 0, failAfterWriteShare: 0.5, latencyMs: 0, jitterMs: 0, ...options.faults };
     this.random = seededRandom(options.seed ?? 0x5eed);
     for (const name of options.roles ?? []) this.addRole(name);
+    for (const name of options.organizations ?? []) this.addOrganization(name);
     const exportSource = {
       connectionName: (id: string) => [...this.connections.keys()].find((name) => connectionIdOf(name) === id),
       users: (connection: string | undefined) => [...this.users.values()].filter((u) => connection === undefined || u.connection === connection).map((u) => this.view(u)),
@@ -306,6 +327,8 @@ export class Auth0Emulator {
   persistTo(file: string): void {
     if (this.persisted) throw new Error(`the emulator already persists to ${this.persisted.file}`);
     const journal = journalFileOf(file);
+    // A state file from before organizations were emulated: the tenant keeps its organizations, journaled below.
+    let keepsOrganizations = false;
     if (existsSync(file)) {
       let state: TenantState;
       try {
@@ -315,10 +338,12 @@ export class Auth0Emulator {
       }
       if (!isTenantState(state)) throw new TenantFileError(`${file} is not a valid tenant file (unexpected contents)`);
       this.load(state);
+      keepsOrganizations = state.organizations === undefined;
     }
     if (existsSync(journal)) this.replay(journal);
     this.persisted = { file, journal };
     if (!existsSync(file)) this.checkpoint();
+    else if (keepsOrganizations && this.orgs.state().length > 0) this.journal(...this.orgs.records());
   }
 
   /**
@@ -380,7 +405,10 @@ export class Auth0Emulator {
       case "delete":
         if (typeof r.user_id !== "string") return false;
         this.users.delete(r.user_id);
+        this.orgs.removeUser(r.user_id);
         return true;
+      case "org":
+        return this.orgs.apply(r);
       case "role": {
         if (typeof r.role?.id !== "string" || typeof r.role.name !== "string") return false;
         // Role names are unique: one by the same name under another id (e.g. made anew by this process's
@@ -495,6 +523,24 @@ export class Auth0Emulator {
     for (const t of this.tokens.keys()) this.tokens.set(t, 0);
   }
 
+  /**
+   * Creates an organization (`org_` and 16 letters or digits; names as Auth0 allows them: 1-50 of a-z, 0-9, _ and
+   * -) and returns its id; a name that exists already returns that organization's id.
+   */
+  addOrganization(name: string, displayName?: string): string {
+    return this.orgs.add(name, displayName);
+  }
+
+  /** The user ids of an organization's members, sorted (for assertions). */
+  organizationMembers(orgName: string): string[] {
+    return this.orgs.members(orgName);
+  }
+
+  /** The names of a member's roles in an organization, sorted (for assertions). */
+  memberRoles(orgName: string, userId: string): string[] {
+    return this.orgs.memberRoles(orgName, userId);
+  }
+
   addRole(name: string): string {
     const existing = [...this.roles.values()].find((r) => r.name === name);
     if (existing) return existing.id;
@@ -531,6 +577,7 @@ export class Auth0Emulator {
       roles: [...this.roles.values()].map(({ id, name }) => ({ id, name })),
       tickets: structuredClone(this.tickets),
       verificationEmails: [...this.verificationEmails],
+      organizations: this.orgs.state(),
     };
   }
 
@@ -546,6 +593,8 @@ export class Auth0Emulator {
     this.reindex();
     this.tickets.splice(0, this.tickets.length, ...structuredClone(state.tickets));
     this.verificationEmails.splice(0, this.verificationEmails.length, ...(state.verificationEmails ?? []));
+    if (state.organizations !== undefined) this.orgs.load(state.organizations);
+    this.orgs.pruneMembers((id) => this.users.has(id));
     if (this.persisted) this.checkpoint();
   }
 
@@ -652,7 +701,7 @@ export class Auth0Emulator {
     const token = randomBytes(32).toString("base64url");
     this.tokens.set(token, Date.now() + this.tokenLifetimeSec * 1000);
     this.tokensIssued++;
-    return { access_token: token, token_type: "Bearer", expires_in: this.tokenLifetimeSec, scope: "read:users create:users update:users delete:users read:roles create:role_members delete:role_members create:user_tickets" };
+    return { access_token: token, token_type: "Bearer", expires_in: this.tokenLifetimeSec, scope: "read:users create:users update:users delete:users read:roles create:role_members delete:role_members create:user_tickets read:organizations read:organization_members create:organization_members delete:organization_members read:organization_member_roles create:organization_member_roles delete:organization_member_roles" };
   }
 
   private authenticate(header: string | undefined): void {
@@ -707,6 +756,8 @@ export class Auth0Emulator {
       return [200, this.page(list, q, "roles")];
     }
     if (path === "/tickets/password-change" && method === "POST") return [201, this.passwordTicket(parseJson(raw))];
+    const org = this.orgs.route(method, path, q, () => parseJson(raw));
+    if (org) return org;
     throw apiError(404, "Not Found");
   }
 
@@ -885,6 +936,8 @@ export class Auth0Emulator {
     if (user) {
       this.journal({ op: "delete", user_id: id });
       this.users.delete(id);
+      // Auth0 ends a deleted user's organization memberships; replaying the record above does the same.
+      this.orgs.removeUser(id);
       if (user.email) this.byConnectionEmail.delete(`${user.connection}\u0000${user.email}`);
     }
     return undefined;
@@ -968,7 +1021,8 @@ function isTenantState(s: unknown): s is TenantState {
     Array.isArray(v.roles) &&
     v.roles.every((r) => typeof r?.id === "string" && typeof r.name === "string") &&
     Array.isArray(v.tickets) &&
-    (v.verificationEmails === undefined || Array.isArray(v.verificationEmails))
+    (v.verificationEmails === undefined || Array.isArray(v.verificationEmails)) &&
+    (v.organizations === undefined || (Array.isArray(v.organizations) && v.organizations.every(isTenantOrganization)))
   );
 }
 

@@ -10,6 +10,8 @@ import { parse } from "csv-parse/sync";
 import { seededRandom } from "./random.js";
 
 export const DEMO_ROLES = ["admin", "editor", "viewer", "billing"];
+/** Organizations of the demo tenant (config/example.yml names them by name). */
+export const DEMO_ORGS = ["acme", "globex", "initech", "umbrella"];
 export const DEMO_TABLE = "app_users";
 
 const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis", "Radia", "Linus", "Shafi", "Tim", "Niklaus"];
@@ -28,15 +30,20 @@ export interface DemoRow {
   tier: string | null;
   preferences: string | null;
   roles: string | null;
+  /** Organizations by name, a comma list; their member roles as a JSON object {"org": ["role"]}. */
+  orgs: string | null;
+  org_roles: string | null;
   is_blocked: boolean;
   status: string;
 }
 
 /** What kind of bad a generated row is, if any: the demo shows each rejection reason. */
-export type DemoFlaw = "bad_email" | "bad_phone" | "duplicate_email" | "unknown_role" | "dotted_key" | "test_row" | null;
+export type DemoFlaw = "bad_email" | "bad_phone" | "duplicate_email" | "unknown_role" | "dotted_key" | "test_row" | "unknown_org" | null;
 
 export function generateUsers(n: number, seed = 42): { rows: DemoRow[]; flaws: DemoFlaw[] } {
   const r = seededRandom(seed);
+  // Organizations come from a random stream of their own: the rows and flaws above them stay as they always were.
+  const o = seededRandom(seed ^ 0x0a9c);
   const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)] as T;
   const rows: DemoRow[] = [];
   const flaws: DemoFlaw[] = [];
@@ -55,6 +62,8 @@ export function generateUsers(n: number, seed = 42): { rows: DemoRow[]; flaws: D
       tier: pick(["bronze", "silver", "gold"]),
       preferences: JSON.stringify({ theme: pick(["light", "dark"]), newsletter: r() < 0.5 }),
       roles: [pick(DEMO_ROLES), ...(r() < 0.3 ? [pick(DEMO_ROLES)] : [])].join(","),
+      orgs: null,
+      org_roles: null,
       is_blocked: r() < 0.02,
       status: "active",
     };
@@ -79,6 +88,17 @@ export function generateUsers(n: number, seed = 42): { rows: DemoRow[]; flaws: D
       row.status = "test";
       flaw = "test_row";
     }
+    // Most users in one organization, some in two, some in none; a member role in some of them.
+    const roll2 = o();
+    const orgs = roll2 < 0.15 ? [] : [...new Set([DEMO_ORGS[Math.floor(o() * DEMO_ORGS.length)] as string, ...(roll2 > 0.85 ? [DEMO_ORGS[Math.floor(o() * DEMO_ORGS.length)] as string] : [])])];
+    const orgRoles = Object.fromEntries(orgs.filter(() => o() < 0.3).map((org) => [org, [o() < 0.5 ? "admin" : "viewer"]]));
+    row.orgs = orgs.length > 0 ? orgs.join(",") : null;
+    row.org_roles = Object.keys(orgRoles).length > 0 ? JSON.stringify(orgRoles) : null;
+    if (flaw === null && o() < 0.005) {
+      row.orgs = "acme,nowhere-inc";
+      row.org_roles = null;
+      flaw = "unknown_org";
+    }
     rows.push(row);
     flaws.push(flaw);
   }
@@ -100,6 +120,8 @@ export async function createDemoTable(db: PGlite): Promise<void> {
       tier text,
       preferences jsonb,
       roles text,
+      orgs text,
+      org_roles text,
       is_blocked boolean NOT NULL DEFAULT false,
       status text NOT NULL DEFAULT 'active'
     );`);

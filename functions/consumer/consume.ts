@@ -8,13 +8,15 @@ import type { SQSRecord } from "aws-lambda";
 import type { SyncConfig } from "../core/config.js";
 import type { Outcome, OutcomeSink } from "../core/outcomes.js";
 import { decideUser, startUser } from "../core/decide.js";
-import { diffRoles } from "../core/plan.js";
+import { diffRoles, organizationsChange } from "../core/plan.js";
 import { hashKey } from "../core/profile.js";
 import type { CurrentUser, Rejection } from "../core/types.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
 import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
-import type { RoleGroups, RoleSlot } from "./role-groups.js";
+import type { WriteGroups, WriteSlot } from "./write-groups.js";
+import { applyMemberRoles, applyMembershipsAlone, planMemberships, resolveOrganizations } from "./memberships.js";
+import { OrganizationWriteError } from "../adapters/auth0/organizations.js";
 import { opKey, parseMessage, type MirrorOperation, type SyncOperation, type UserOperation } from "../adapters/sqs/message.js";
 
 export interface ConsumerDeps {
@@ -31,7 +33,7 @@ export interface ConsumerDeps {
   /** Ledger writes that failed (the handler emits the LedgerWriteFailures metric from it). */
   counters?: ConsumerCounters;
   /** This invocation's grouped role assignments (role-groups.ts); without it each user's roles are one call. */
-  roles?: RoleGroups;
+  roles?: WriteGroups;
 }
 
 export interface ConsumerCounters {
@@ -77,7 +79,7 @@ export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejectio
 interface Attempt {
   createSent: boolean;
   /** Where the roles it gains are grouped with other users' (absent: one call for this user). */
-  roles?: RoleSlot;
+  roles?: WriteSlot;
 }
 
 export interface RecordTally {
@@ -103,8 +105,9 @@ async function syncUser(
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
   const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.ledger !== undefined, lookup: how.lookup, observed: op.observed });
   if (start.kind === "unchanged") return { outcome: "unchanged", userId: start.userId };
-  // Unknown role names reject the row before anything is written (names resolve from a per-process cache).
+  // Unknown role names and organizations reject the row before anything is written (per-process caches).
   if (rolesToCheck.length > 0) await auth0.roleIds(rolesToCheck);
+  const orgIds = config.organizations && desired.organizations ? await resolveOrganizations(auth0, config.organizations, desired.organizations) : undefined;
   const basis = start.kind === "ledger" ? "ledger" : start.kind === "create-first" ? "create-first" : "auth0";
   const current = start.kind === "ledger" || start.kind === "observed" ? start.current : start.kind === "lookup" ? await auth0.findByEmail(desired.email) : null;
   const decision = decideUser({ desired, entry, config, basis, current, after409: how.after409, ownCreateMayHaveLanded: how.ownCreateMayHaveLanded, repair: start.kind === "observed" });
@@ -153,27 +156,37 @@ async function syncUser(
     }
   }
   let outcome: "created" | "updated" | "unchanged" = decision.outcome;
-  if (config.roles && desired.roles) {
-    const have = created ? [] : ((start.kind === "ledger" || start.kind === "observed" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId)));
-    const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
-    if (change.add.length > 0 || change.remove.length > 0) {
-      // Additions first, so a user changing roles is never left with none (they wait for the role's group);
-      // removals (per user) whatever became of them. An addition refused before the removals (a user at Auth0's
-      // role limit until they are done) is tried once more after them.
-      let refused: Error | undefined;
-      try {
-        if (attempt.roles && change.add.length > 0) await attempt.roles.add(userId, await auth0.roleIds(change.add));
-        else await auth0.assignRoles(userId, change.add);
-      } catch (err) {
-        refused = err instanceof Error ? err : new Error("role assignment failed", { cause: err });
+  const roles =
+    config.roles && desired.roles
+      ? diffRoles(desired.roles, created ? [] : ((start.kind === "ledger" || start.kind === "observed" ? start.rolesKnown : undefined) ?? (await auth0.userRoles(userId))), config.roles.removeUnlisted)
+      : { add: [], remove: [] };
+  const memberships =
+    orgIds && config.organizations && desired.organizations
+      ? await planMemberships(auth0, config.organizations, desired.organizations, created ? {} : start.kind === "ledger" ? start.organizationsKnown : undefined, userId, orgIds)
+      : undefined;
+  if (roles.add.length > 0 || roles.remove.length > 0 || (memberships && organizationsChange(memberships.change))) {
+    // Grouped with the invocation's other users: role additions, organization joins and leaves. Additions before
+    // removals, so a user changing roles is never left with none; removals (per user) whatever became of them. An
+    // addition refused before the removals (a user at Auth0's role limit until they are done) is tried once more
+    // after them; a membership that failed fails the user (retried, or rejected with Auth0's reason).
+    let refused: Error | undefined;
+    try {
+      if (attempt.roles) await attempt.roles.add(userId, roles.add.length > 0 ? await auth0.roleIds(roles.add) : [], { join: memberships?.joinIds, leave: memberships?.leaveIds });
+      else {
+        await auth0.assignRoles(userId, roles.add);
+        if (memberships) await applyMembershipsAlone(auth0, memberships, userId);
       }
-      await auth0.removeRoles(userId, change.remove);
-      if (refused !== undefined) {
-        if (!(refused instanceof Auth0Error && !refused.retryable && change.remove.length > 0)) throw refused;
-        await auth0.assignRoles(userId, change.add);
-      }
-      if (outcome === "unchanged") outcome = "updated";
+    } catch (err) {
+      refused = err instanceof Error ? err : new Error("grouped write failed", { cause: err });
     }
+    await auth0.removeRoles(userId, roles.remove);
+    if (refused !== undefined) {
+      if (refused instanceof OrganizationWriteError || !(refused instanceof Auth0Error && !refused.retryable && roles.remove.length > 0)) throw refused;
+      await auth0.assignRoles(userId, roles.add);
+    }
+    // Member roles need the membership: after the joins.
+    if (memberships) await applyMemberRoles(auth0, memberships, userId);
+    if (outcome === "unchanged") outcome = "updated";
   }
   const applied: LedgerEntry = { key: desired.key, userId, fingerprint: op.fingerprint, profile: desired, managed: true, lastRunSeen: runId, lastOutcome: outcome };
   return { outcome, userId, entry: applied };
@@ -199,7 +212,7 @@ async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation
   }
 }
 
-async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, roles?: RoleSlot): Promise<OpResult> {
+async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, roles?: WriteSlot): Promise<OpResult> {
   const { config } = deps;
   const attempt: Attempt = { createSent: false, roles };
   try {
@@ -225,7 +238,9 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
     if (err instanceof Auth0Error && !err.retryable) {
       const rejection: Rejection = {
         code: err.rejectCode,
-        field: err.kind === "unknown_role" ? (config.roles?.column ?? "roles") : "auth0",
+        field:
+          err.field ??
+          (err.kind === "unknown_role" ? (config.roles?.column ?? "roles") : err.kind === "unknown_organization" || err instanceof OrganizationWriteError ? (config.organizations?.column ?? "organizations") : "auth0"),
         reason: err.auth0Message ?? err.message,
         row: op.kind === "sync" ? op.row : undefined,
         keyLabel: op.keyLabel,

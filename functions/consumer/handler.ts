@@ -19,7 +19,7 @@ import { OUTCOMES, type Outcome } from "../core/outcomes.js";
 import { METRICS_NAMESPACE, type MetricName } from "../core/metrics.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { consumeRecord, type ConsumerDeps } from "./consume.js";
-import { RoleGroups } from "./role-groups.js";
+import { WriteGroups } from "./write-groups.js";
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? "auth0-sync-consumer" });
@@ -62,7 +62,7 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
     // The records of an invocation run together, so their users' role assignments are grouped per role across
     // them (role-groups.ts); the pacers are the limit, and each operation checks the time left before it starts.
     const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
-    const roles = new RoleGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
+    const roles = new WriteGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
     const invocation: ConsumerDeps = { ...d, roles };
     const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {

@@ -11,6 +11,8 @@ export function configuredColumns(config: SyncConfig): { path: string; column: s
   if (config.identity.keyColumn) out.push({ path: "identity.keyColumn", column: config.identity.keyColumn });
   out.push({ path: "identity.emailColumn", column: config.identity.emailColumn });
   if (config.roles) out.push({ path: "roles.column", column: config.roles.column });
+  if (config.organizations) out.push({ path: "organizations.column", column: config.organizations.column });
+  if (config.organizations?.roles) out.push({ path: "organizations.roles.column", column: config.organizations.roles.column });
   for (const [target, m] of Object.entries(config.mapping)) out.push({ path: `mapping.${target}`, column: typeof m === "string" ? m : m.column });
   return out;
 }

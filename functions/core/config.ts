@@ -140,6 +140,20 @@ const rolesSchema = z.strictObject({
   removeUnlisted: z.boolean().default(true),
 });
 
+const organizationsSchema = z.strictObject({
+  /** Column holding the user's organizations: one, an array, a JSON array text, or a comma-separated list. */
+  column: columnName,
+  /** How the column names organizations: by name (each looked up once per process) or by id (org_...). */
+  by: z.enum(["name", "id"], expected("'name' or 'id'")).default("name"),
+  /** Remove the user from organizations the sync added it to that the column no longer lists; false never removes one. */
+  removeUnlisted: z.boolean(expected("true or false")).default(true),
+  /**
+   * The user's roles in each organization: a JSON object {"org": ["role", ...]} (text or JSON column), or a comma list
+   * of org:role pairs. Roles of organizations the sync does not set are left alone.
+   */
+  roles: z.strictObject({ column: columnName }, expected("{ column }")).optional(),
+}, expected("{ column, by?, removeUnlisted?, roles? }"));
+
 const rateLimitSchema = z.strictObject({
   /** Sustained Management API requests per second this sync may use across all consumers. */
   requestsPerSecond: z.number(expected("a number of requests per second")).positive().max(1000).default(16),
@@ -253,6 +267,8 @@ const parsedSchema = z
       })
       .default({ onNull: "keep" }),
     roles: rolesSchema.optional(),
+    /** Organization memberships (and member roles) from the table (docs/config.md, "Organizations"). */
+    organizations: organizationsSchema.optional(),
     /** How a source tenant's users are pseudonymised (source.type auth0 only; defaults to everything personal hidden). */
     transform: transformSchema.optional(),
     auth0: auth0Schema,
@@ -407,6 +423,7 @@ interface ParsedConfig {
   roles?: z.output<typeof rolesSchema>;
   create: z.output<typeof createSchema>;
   reconcile?: unknown;
+  organizations?: unknown;
   auth0: { domain: string; baseUrl?: string };
 }
 
@@ -430,6 +447,7 @@ function tenantCopyIssues(cfg: ParsedConfig): { path: (string | number)[]; messa
   if (cfg.create.verifyEmail) out.push({ path: ["create", "verifyEmail"], message: "a copy never sends email: users are created with a random password and no verification email" });
   if (cfg.create.inviteTicket.enabled) out.push({ path: ["create", "inviteTicket", "enabled"], message: "a copy never invites users: they are created with a random password" });
   if (cfg.reconcile) out.push({ path: ["reconcile"], message: "is not available for a tenant copy yet: the refresh itself reads the whole source" });
+  if (cfg.organizations) out.push({ path: ["organizations"], message: "are not copied by a tenant copy yet (the source's columns have none)" });
   return out;
 }
 
@@ -595,10 +613,13 @@ export function shareOf(limits: RateLimits): ConsumerBudget {
 }
 
 /** How long one consumer instance needs for `users` new users at its shares, and the bucket that sets it. */
-export function invocationSeconds(cfg: Pick<SyncConfig, "auth0">, users: number): { seconds: number; bucket: string; rps: number } {
+export function invocationSeconds(cfg: Pick<SyncConfig, "auth0"> & { organizations?: { roles?: unknown } }, users: number): { seconds: number; bucket: string; rps: number } {
   const share = consumerBudget(cfg);
   const calls: Record<string, number> = {};
-  for (const g of ENDPOINT_GROUPS) calls[share.groupBucket[g]] = (calls[share.groupBucket[g]] ?? 0) + CALLS_PER_NEW_USER[g] * users;
+  // The organization groups only cost calls when the config manages memberships (and member roles).
+  const costs = (g: EndpointGroup) =>
+    g === "writeOrgMembers" ? (cfg.organizations ? CALLS_PER_NEW_USER[g] : 0) : g === "writeOrgMemberRoles" ? (cfg.organizations?.roles ? CALLS_PER_NEW_USER[g] : 0) : CALLS_PER_NEW_USER[g];
+  for (const g of ENDPOINT_GROUPS) calls[share.groupBucket[g]] = (calls[share.groupBucket[g]] ?? 0) + costs(g) * users;
   let worst = { seconds: 0, bucket: GLOBAL_BUCKET, rps: Number.POSITIVE_INFINITY };
   for (const [bucket, n] of Object.entries(calls)) {
     const rps = share.buckets[bucket]!.rps;

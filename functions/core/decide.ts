@@ -56,7 +56,7 @@ export type Start =
   /** Applied already (a redelivered message, or an unchanged row): nothing to do, no call. */
   | { kind: "unchanged"; userId: string }
   /** The current user as the ledger last applied it (no lookup). */
-  | { kind: "ledger"; current: CurrentUser; rolesKnown?: string[] }
+  | { kind: "ledger"; current: CurrentUser; rolesKnown?: string[]; organizationsKnown?: Record<string, string[]> }
   /** A key the ledger never saw: create first (one call); a 409 leads to a lookup. */
   | { kind: "create-first" }
   /** Look the user up by email. */
@@ -105,7 +105,7 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
     const current = userFromLedger(entry.userId, entry.profile);
     // Mirror mode blocked it after the profile was applied.
     if (entry.blockedAt) current.blocked = true;
-    return { desired, start: { kind: "ledger", current, rolesKnown: entry.profile.roles }, rolesToCheck };
+    return { desired, start: { kind: "ledger", current, rolesKnown: entry.profile.roles, organizationsKnown: entry.profile.organizations }, rolesToCheck };
   }
   if (!lookup && entry?.userId && entry.observed) {
     // Seeded by a reconcile: Auth0's user as the export showed it; nothing of it is owned yet, so nothing is removed.

@@ -29,6 +29,8 @@ export function fingerprint(p: DesiredProfile): string {
     app_metadata: p.app_metadata,
     createOnly: [...p.createOnly].sort(),
     roles: p.roles ? [...p.roles].sort() : null,
+    // Absent without organizations, so the fingerprints of syncs that do not manage them stay as they were.
+    organizations: p.organizations,
   };
   return createHash("sha256").update(canonicalJson(material)).digest("base64url");
 }

@@ -160,3 +160,34 @@ export function diffRoles(desired: string[], current: string[], removeUnlisted: 
     remove: removeUnlisted ? [...have].filter((r) => !want.has(r)).sort() : [],
   };
 }
+
+/** How a user's organization memberships and member roles change (organizations named as the table names them). */
+export interface OrganizationChange {
+  join: string[];
+  leave: string[];
+  /** Member roles to add and remove, per organization the user stays in or joins. */
+  addRoles: { org: string; roles: string[] }[];
+  removeRoles: { org: string; roles: string[] }[];
+}
+
+/**
+ * The difference between the organizations a row wants and those applied (what the ledger last applied, or what
+ * Auth0 holds for a user the ledger knows none of): join the missing ones; leave the unlisted ones only with
+ * `removeUnlisted`; with member roles managed, add the missing roles and (with `removeUnlisted`) remove the
+ * unlisted ones in each organization the row lists. Leaving an organization takes its member roles with it.
+ */
+export function diffOrganizations(desired: Record<string, string[]>, applied: Record<string, string[]>, opts: { removeUnlisted: boolean; roles: boolean }): OrganizationChange {
+  const change: OrganizationChange = { join: [], leave: [], addRoles: [], removeRoles: [] };
+  for (const org of Object.keys(desired).sort()) {
+    if (!(org in applied)) change.join.push(org);
+    if (!opts.roles) continue;
+    const roles = diffRoles(desired[org] ?? [], applied[org] ?? [], opts.removeUnlisted);
+    if (roles.add.length > 0) change.addRoles.push({ org, roles: roles.add });
+    if (roles.remove.length > 0) change.removeRoles.push({ org, roles: roles.remove });
+  }
+  if (opts.removeUnlisted) change.leave = Object.keys(applied).filter((org) => !(org in desired)).sort();
+  return change;
+}
+
+/** Whether a change writes anything. */
+export const organizationsChange = (c: OrganizationChange): boolean => c.join.length + c.leave.length + c.addRoles.length + c.removeRoles.length > 0;

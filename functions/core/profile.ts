@@ -174,6 +174,13 @@ function toJson(raw: RowValue, field: string, parse: "always" | "auto" | "never"
 }
 
 function parseRoles(raw: RowValue, field: string): string[] {
+  const names = parseNames(raw, field, "invalid_roles", "role names");
+  if (names.length > 50) throw new RowError("invalid_roles", field, `lists ${names.length} roles; Auth0 allows at most 50 per user`);
+  return names;
+}
+
+/** A list of names: an array, a JSON array text, or a comma-separated list; trimmed, blanks dropped, sorted, unique. */
+function parseNames(raw: RowValue, field: string, code: RejectCode, what: string): string[] {
   let list: unknown;
   if (isBlank(raw)) return [];
   if (Array.isArray(raw)) list = raw;
@@ -183,16 +190,63 @@ function parseRoles(raw: RowValue, field: string): string[] {
       try {
         list = JSON.parse(t);
       } catch {
-        throw new RowError("invalid_roles", field, "is not a valid JSON array of role names");
+        throw new RowError(code, field, `is not a valid JSON array of ${what}`);
       }
     } else list = t.split(",");
-  } else throw new RowError("invalid_roles", field, `expected role names, got ${describeValue(raw)}`);
+  } else throw new RowError(code, field, `expected ${what}, got ${describeValue(raw)}`);
   if (!Array.isArray(list) || list.some((r) => typeof r !== "string")) {
-    throw new RowError("invalid_roles", field, "expected a list of role names");
+    throw new RowError(code, field, `expected a list of ${what}`);
   }
-  const names = [...new Set((list as string[]).map((r) => r.trim()).filter((r) => r.length > 0))].sort();
-  if (names.length > 50) throw new RowError("invalid_roles", field, `lists ${names.length} roles; Auth0 allows at most 50 per user`);
-  return names;
+  return [...new Set((list as string[]).map((r) => r.trim()).filter((r) => r.length > 0))].sort();
+}
+
+const ORG_ID_RE = /^org_[A-Za-z0-9]+$/;
+
+/**
+ * The organizations a row names, each with its member roles: the organizations column (one, a list, JSON array text
+ * or a comma list; names or ids as `by` says) and the roles column ({"org": ["role"]} as JSON, or "org:role" pairs).
+ * A role in an organization the row does not list is refused: the user could not hold it.
+ */
+function parseOrganizations(row: Row, cfg: NonNullable<SyncConfig["organizations"]>): Record<string, string[]> {
+  const orgs = parseNames(row[cfg.column], cfg.column, "invalid_organizations", "organizations");
+  if (cfg.by === "id") {
+    const bad = orgs.find((o) => !ORG_ID_RE.test(o));
+    if (bad !== undefined) throw new RowError("invalid_organizations", cfg.column, `${describeValue(bad)} is not an organization id (org_...); set organizations.by: name to give names`);
+  }
+  const out: Record<string, string[]> = Object.fromEntries(orgs.map((o) => [o, []]));
+  if (!cfg.roles) return out;
+  const field = cfg.roles.column;
+  const raw = row[field];
+  if (isBlank(raw)) return out;
+  const pairs: [string, string][] = [];
+  let value: unknown = raw;
+  if (typeof raw === "string" && raw.trim().startsWith("{")) {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new RowError("invalid_organizations", field, "is not a valid JSON object of organization -> role names");
+    }
+  }
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Uint8Array)) {
+    for (const [org, roles] of Object.entries(value)) {
+      const list: unknown[] = Array.isArray(roles) ? roles : [roles];
+      if (list.some((r) => typeof r !== "string")) throw new RowError("invalid_organizations", field, `expected role names for ${describeValue(org)}`);
+      for (const r of list as string[]) pairs.push([org.trim(), r.trim()]);
+    }
+  } else if (typeof value === "string") {
+    for (const part of value.split(",")) {
+      if (part.trim() === "") continue;
+      const at = part.lastIndexOf(":");
+      if (at <= 0) throw new RowError("invalid_organizations", field, `expected organization:role pairs, got ${describeValue(part.trim())}`);
+      pairs.push([part.slice(0, at).trim(), part.slice(at + 1).trim()]);
+    }
+  } else throw new RowError("invalid_organizations", field, `expected {"organization": ["role"]} or organization:role pairs, got ${describeValue(value)}`);
+  for (const [org, role] of pairs) {
+    if (!(org in out)) throw new RowError("invalid_organizations", field, `gives roles in ${describeValue(org)}, which ${cfg.column} does not list`);
+    if (role !== "" && !out[org]!.includes(role)) out[org]!.push(role);
+  }
+  for (const roles of Object.values(out)) roles.sort();
+  return out;
 }
 
 function keyFromColumn(row: Row, keyColumn: string): string {
@@ -276,6 +330,7 @@ export class ProfileMapper {
         }
       }
       if (this.cfg.roles) profile.roles = parseRoles(row[this.cfg.roles.column], this.cfg.roles.column);
+      if (this.cfg.organizations) profile.organizations = parseOrganizations(row, this.cfg.organizations);
 
       const size = profileSize(profile);
       if (size > PROFILE_MAX_BYTES) {

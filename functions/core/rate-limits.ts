@@ -7,9 +7,18 @@
  * but one bucket per endpoint group. A plan is therefore a bucket for every group, where groups may share a bucket.
  */
 
-/** The endpoint groups Auth0 limits separately on some plans; every other endpoint falls in `other`. */
-export const ENDPOINT_GROUPS = ["readUsers", "writeUsers", "deleteUsers", "other"] as const;
+/**
+ * The endpoint groups Auth0 limits separately: the users groups on some plans (every other endpoint falls in
+ * `other`), and the organization members groups on every plan.
+ */
+export const ENDPOINT_GROUPS = ["readUsers", "writeUsers", "deleteUsers", "other", "readOrgMembers", "writeOrgMembers", "writeOrgMemberRoles"] as const;
 export type EndpointGroup = (typeof ENDPOINT_GROUPS)[number];
+
+/** The organization groups: a bucket of their own on every plan, apart from the plan's global or users buckets. */
+export const ORGANIZATION_GROUPS = ["readOrgMembers", "writeOrgMembers", "writeOrgMemberRoles"] as const satisfies readonly EndpointGroup[];
+type OrganizationGroup = (typeof ORGANIZATION_GROUPS)[number];
+type PlanGroup = Exclude<EndpointGroup, OrganizationGroup>;
+const isOrganizationGroup = (g: EndpointGroup): g is OrganizationGroup => (ORGANIZATION_GROUPS as readonly string[]).includes(g);
 
 export interface BucketLimit {
   /** Sustained requests per second (the refill rate). */
@@ -24,18 +33,28 @@ export type Auth0Plan = (typeof AUTH0_PLANS)[number];
 const perMinute = (n: number) => n / 60;
 
 /** Essentials and Professional: no global bucket, one per group. */
-const SELF_SERVICE: Record<EndpointGroup, BucketLimit> = {
+const SELF_SERVICE: Record<PlanGroup, BucketLimit> = {
   readUsers: { requestsPerSecond: perMinute(500), burst: 40 },
   writeUsers: { requestsPerSecond: perMinute(200), burst: 20 },
   deleteUsers: { requestsPerSecond: perMinute(200), burst: 20 },
   other: { requestsPerSecond: perMinute(150), burst: 10 },
 };
 
+/**
+ * Organization members, on every plan (Auth0's rate-limit pages: write organization members 20 burst, 200 a minute;
+ * write organization member roles the same; read organization members 40 burst, 500 a minute).
+ */
+export const ORGANIZATION_LIMITS: Record<OrganizationGroup, BucketLimit> = {
+  readOrgMembers: { requestsPerSecond: perMinute(500), burst: 40 },
+  writeOrgMembers: { requestsPerSecond: perMinute(200), burst: 20 },
+  writeOrgMemberRoles: { requestsPerSecond: perMinute(200), burst: 20 },
+};
+
 /** Enterprise production: one bucket for the whole Management API. */
 const ENTERPRISE: BucketLimit = { requestsPerSecond: 16, burst: 50 };
 
 /** Each plan: one bucket for the whole API (`global`), or one per group. */
-export const PLAN_LIMITS: Record<Auth0Plan, { global: BucketLimit } | { groups: Record<EndpointGroup, BucketLimit> }> = {
+export const PLAN_LIMITS: Record<Auth0Plan, { global: BucketLimit } | { groups: Record<PlanGroup, BucketLimit> }> = {
   free: { global: { requestsPerSecond: 2, burst: 2 } },
   essentials: { groups: SELF_SERVICE },
   professional: { groups: SELF_SERVICE },
@@ -89,6 +108,11 @@ export function resolveRateLimits(s: RateLimitSettings): RateLimits {
     if (override) {
       buckets[group] = { ...override };
       groupBucket[group] = group;
+    } else if (isOrganizationGroup(group)) {
+      // Auth0's own bucket whatever the plan or the global budget (a global budget covers the plan's buckets).
+      buckets[group] = { ...ORGANIZATION_LIMITS[group] };
+      groupBucket[group] = group;
+      tenantBuckets.add(group);
     } else if ("global" in preset) {
       buckets[GLOBAL_BUCKET] = { ...preset.global };
       groupBucket[group] = GLOBAL_BUCKET;
@@ -109,6 +133,11 @@ export function resolveRateLimits(s: RateLimitSettings): RateLimits {
 export function endpointGroupOf(method: string, path: string): EndpointGroup {
   const p = path.replace(/[?#].*$/, "").replace(/^.*?\/api\/v2/, "").replace(/\/+$/, "");
   const m = method.toUpperCase();
+  const orgMember = /^\/organizations\/[^/]+\/members(\/[^/]+\/roles)?$/.exec(p);
+  if (orgMember) {
+    if (m === "GET") return "readOrgMembers";
+    return orgMember[1] ? "writeOrgMemberRoles" : "writeOrgMembers";
+  }
   const usersCollection = p === "/users";
   const oneUser = /^\/users\/[^/]+$/.test(p);
   if (m === "GET" && (usersCollection || oneUser || p === "/users-by-email")) return "readUsers";
@@ -117,8 +146,11 @@ export function endpointGroupOf(method: string, path: string): EndpointGroup {
   return "other";
 }
 
-/** Management API calls a new user costs at most in each group: lookup, create, role assignment (or ticket). */
-export const CALLS_PER_NEW_USER: Record<EndpointGroup, number> = { readUsers: 1, writeUsers: 1, deleteUsers: 0, other: 1 };
+/**
+ * Management API calls a new user costs at most in each group: lookup, create, role assignment (or ticket); with
+ * organizations, a tenth of a membership call (10 members a call) and a member-roles call per organization.
+ */
+export const CALLS_PER_NEW_USER: Record<EndpointGroup, number> = { readUsers: 1, writeUsers: 1, deleteUsers: 0, other: 1, readOrgMembers: 0, writeOrgMembers: 0.1, writeOrgMemberRoles: 1 };
 
 /** One line for dashboards and the plan: "plan professional: readUsers 8.3/s (burst 40), ...". */
 export function describeRateLimits(s: RateLimitSettings): string {

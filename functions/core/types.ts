@@ -26,6 +26,11 @@ export interface DesiredProfile {
   createOnly: string[];
   /** Role names the user should have; undefined when roles are not managed. */
   roles?: string[];
+  /**
+   * The organizations the user should be a member of (as the table names them: names or ids), each with the role
+   * names it should have there (empty when member roles are not managed); undefined when memberships are not managed.
+   */
+  organizations?: Record<string, string[]>;
 }
 
 export type RejectCode =
@@ -48,6 +53,8 @@ export type RejectCode =
   | "user_not_found"
   | "ambiguous_user"
   | "unknown_role"
+  | "invalid_organizations"
+  | "unknown_organization"
   | "auth0_rejected"
   | "malformed_message"
   | "identity_conflict";

@@ -22,11 +22,11 @@ import { openRowSource, type RowSourceWiring, type SourceTenantAccess } from "..
 import type { RowSource } from "../../functions/core/source.js";
 import { randomBytes } from "node:crypto";
 import { demoSourceTenant } from "../demo-tenant.js";
-import { DEFAULT_GLOBAL_LIMIT, type RateLimitSettings } from "../../functions/core/rate-limits.js";
+import { DEFAULT_GLOBAL_LIMIT, ORGANIZATION_GROUPS, type RateLimitSettings } from "../../functions/core/rate-limits.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { createConsumerHandler } from "../../functions/consumer/handler.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
-import { DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
+import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "../dynamo.js";
 import { recordCalls, type AwsCall, type LambdaName } from "../aws-calls.js";
@@ -175,7 +175,7 @@ export class LocalEnvironment {
     await this.startQueues(config, savedDlq);
     // The emulated tenant has the plan's buckets (or the global budget); the config's group overrides are what the
     // sync keeps for itself, not the tenant's limits.
-    await this.startAuth0(config, opts.tenantLimits ?? { plan: config.auth0.plan, rateLimit: config.auth0.rateLimit });
+    await this.startAuth0(config, opts.tenantLimits ?? { plan: config.auth0.plan, rateLimit: config.auth0.rateLimit, ...(opts.rate !== undefined ? { endpointGroups: config.auth0.endpointGroups } : {}) });
     this.config = { ...config, auth0: { ...config.auth0, domain: this.auth0Target.domain, baseUrl: this.auth0Target.baseUrl } };
     if (config.source.type === "auth0" && this.sourceEmulator) {
       this.config = { ...this.config, source: { ...config.source, domain: this.sourceEmulator.domain, baseUrl: this.sourceAccess?.baseUrl } };
@@ -183,12 +183,16 @@ export class LocalEnvironment {
     if (!opts.noLedger) await this.startLedger(config);
   }
 
-  /** The config with `--rate` applied: one global bucket for the sync and the emulated tenant. */
+  /**
+   * The config with `--rate` applied: one global bucket for the sync and the emulated tenant, and the organization
+   * groups (a bucket of their own on every Auth0 plan) at the same rate, so the demo is not paced by them.
+   */
   private limitedConfig(): SyncConfig {
     const { config: cfg, rate, burst } = this.opts;
     if (rate === undefined) return cfg;
     const rateLimit = { requestsPerSecond: rate, burst: burst ?? Math.max(cfg.auth0.rateLimit?.burst ?? DEFAULT_GLOBAL_LIMIT.burst, Math.ceil(rate)) };
-    return { ...cfg, auth0: { ...cfg.auth0, plan: undefined, endpointGroups: undefined, rateLimit } };
+    const endpointGroups = Object.fromEntries(ORGANIZATION_GROUPS.map((g) => [g, rateLimit]));
+    return { ...cfg, auth0: { ...cfg.auth0, plan: undefined, endpointGroups, rateLimit } };
   }
 
   /** The warehouse's state checked (seeded to the end, --rows only for a new one), then started. */
@@ -328,6 +332,7 @@ export class LocalEnvironment {
         limits,
         competitor: opts.competitor,
         roles: DEMO_ROLES,
+        organizations: DEMO_ORGS,
         connections: [{ name: config.auth0.connection, strategy: config.auth0.connectionType === "database" ? "auth0" : "email" }],
         faults: { failRate: opts.failRate ?? 0, latencyMs: opts.latencyMs ?? 0, jitterMs: opts.jitterMs ?? 0 },
       });

@@ -12,7 +12,7 @@ import type { ReconcileReport, RedriveReport, RunReport, StatusReport } from "..
 import { tempDir } from "../helpers/tmp.js";
 
 const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
-const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status";
+const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,orgs,org_roles,is_blocked,status";
 const N = 30;
 
 /** Runs the CLI in-process and captures what it prints. */
@@ -29,7 +29,7 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
   const dir = tempDir();
   const state = join(dir, "state");
   const csv = join(dir, "users.csv");
-  writeFileSync(csv, [HEADER, ...Array.from({ length: N }, (_, i) => `c-${String(i + 1).padStart(4, "0")},user${i + 1}@example.com,First${i + 1},Last,,,pro,gold,,"viewer",false,active`)].join("\n"));
+  writeFileSync(csv, [HEADER, ...Array.from({ length: N }, (_, i) => `c-${String(i + 1).padStart(4, "0")},user${i + 1}@example.com,First${i + 1},Last,,,pro,gold,,"viewer",,,false,active`)].join("\n"));
   const raw = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
   const config = parseConfig(JSON.stringify({ ...raw, queue: { ...raw.queue, usersPerMessage: 5, maxReceiveCount: 5 }, auth0: { ...raw.auth0, maxRetries: 0 } }));
   // Fewer users than a full SendMessageBatch: spread over one message per consumer instance (at most 10) at the

@@ -21,7 +21,7 @@ describe("the config against the data", () => {
 
     const typo = exampleConfigWith({ mapping: { picture: "avatar_link" } });
     await expect(runLocalPipeline({ config: typo, stateDir, csv, rate: 500 })).rejects.toThrow(
-      "The statement does not return every column the config names: mapping.picture names the column 'avatar_link'; it returns customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, roles, is_blocked.",
+      "The statement does not return every column the config names: mapping.picture names the column 'avatar_link'; it returns customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, roles, orgs, org_roles, is_blocked.",
     );
     const noEmail = exampleConfigWith({ identity: { emailColumn: "mail" } });
     await expect(runLocalPipeline({ config: noEmail, stateDir, csv, rate: 500 })).rejects.toThrow(/^The statement does not return every column the config names: identity\.emailColumn names the column 'mail'; it returns /);

@@ -16,11 +16,11 @@ describe("local pipeline options", () => {
     writeFileSync(
       csv,
       [
-        "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status",
-        'c-1,ada@example.com,Ada,Lovelace,+441234567890,,pro,gold,"{""theme"":""dark""}",admin,false,active',
-        "c-2,grace@example.com,Grace,Hopper,,,team,silver,,viewer,true,active",
-        "c-3,bad-email,Bad,Row,,,free,bronze,,,false,active",
-        "c-4,test@example.com,Test,Row,,,free,bronze,,,false,test",
+        "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,orgs,org_roles,is_blocked,status",
+        'c-1,ada@example.com,Ada,Lovelace,+441234567890,,pro,gold,"{""theme"":""dark""}",admin,,,false,active',
+        "c-2,grace@example.com,Grace,Hopper,,,team,silver,,viewer,,,true,active",
+        "c-3,bad-email,Bad,Row,,,free,bronze,,,,,false,active",
+        "c-4,test@example.com,Test,Row,,,free,bronze,,,,,false,test",
       ].join("\n"),
     );
     const run = await runLocalPipeline({ config, stateDir: join(dir, "state"), fresh: true, csv, rate: 200 });

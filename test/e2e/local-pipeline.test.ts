@@ -25,6 +25,7 @@ function expectations() {
     else if (flaw === "dotted_key") invalid.push({ row, key: r.customer_id, field: /: user_metadata\.preferences: metadata keys may not/ });
     else if (dupEmail) invalid.push({ row, key: r.customer_id, field: /: email: the same email address is already used by row \d+/ });
     else if (flaw === "unknown_role") invalid.push({ row, key: r.customer_id, field: /: roles: unknown role: superuser/ });
+    else if (flaw === "unknown_org") invalid.push({ row, key: r.customer_id, field: /: orgs: unknown organization: nowhere-inc/ });
     else valid.push(r);
     // The extractor registers an email once the row passes mapping (an unknown role is only found later).
     if (flaw !== "bad_email" && flaw !== "bad_phone" && flaw !== "dotted_key" && r.email) seen.add(r.email);

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseConfig, type SyncConfig } from "../../functions/core/config.js";
 
-const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,is_blocked,status";
+const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,orgs,org_roles,is_blocked,status";
 const example = readFileSync(new URL("../../config/example.yml", import.meta.url), "utf8");
 
 export interface Row {
@@ -21,7 +21,7 @@ export const demoRows = (n: number, roles: (i: number) => string = () => "viewer
 
 /** Writes the rows as the demo table's CSV and returns the path. */
 export function writeCsv(path: string, rs: Row[]): string {
-  writeFileSync(path, [HEADER, ...rs.map((r) => `${r.id},${r.email},${r.first},Last,,,pro,gold,,"${r.roles}",false,active`)].join("\n"));
+  writeFileSync(path, [HEADER, ...rs.map((r) => `${r.id},${r.email},${r.first},Last,,,pro,gold,,"${r.roles}",,,false,active`)].join("\n"));
   return path;
 }
 

@@ -14,6 +14,7 @@ import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, classifyError } from "./errors.
 import { randomPassword } from "./password.js";
 import { Pacer } from "./pacer.js";
 import { PacerSet } from "./pacers.js";
+import { Auth0Organizations } from "./organizations.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export interface Auth0Credentials {
@@ -120,6 +121,7 @@ export class Auth0Adapter {
   private roleIdsByName?: Promise<Map<string, string>>;
   private readonly origin: string;
   private readonly pacers: PacerSet;
+  private orgsClient?: Auth0Organizations;
 
   constructor(private readonly opts: Auth0AdapterOptions) {
     this.pacers = opts.pacer instanceof PacerSet ? opts.pacer : PacerSet.single(opts.pacer);
@@ -359,6 +361,11 @@ export class Auth0Adapter {
       }),
     );
     return res.ticket;
+  }
+
+  /** Organization memberships and member roles, over this adapter's fetch and token (one per adapter). */
+  get organizations(): Auth0Organizations {
+    return (this.orgsClient ??= new Auth0Organizations(this));
   }
 
   /** All roles of the tenant by name, fetched once per process. */

@@ -2,7 +2,7 @@ import { ManagementError, ManagementTimeoutError } from "auth0";
 import type { RejectCode } from "../../core/types.js";
 import { EMAILS_IN_TEXT } from "../../core/emails.js";
 
-export type Auth0ErrorKind = "rate_limited" | "server" | "timeout" | "network" | "auth" | "rejected" | "not_found" | "conflict" | "ambiguous" | "unknown_role";
+export type Auth0ErrorKind = "rate_limited" | "server" | "timeout" | "network" | "auth" | "rejected" | "not_found" | "conflict" | "ambiguous" | "unknown_role" | "unknown_organization";
 
 /** A Management API failure, classified: retryable ones fail the SQS record; permanent ones reject the row. */
 export class Auth0Error extends Error {
@@ -17,6 +17,8 @@ export class Auth0Error extends Error {
    * earlier attempt may have landed, so the existing resource may be this very write's.
    */
   readonly earlierAttemptUnanswered: boolean;
+  /** The row's field a permanent failure is about, when the failure knows it (an unknown organization's column). */
+  readonly field?: string;
 
   constructor(
     message: string,
@@ -27,6 +29,7 @@ export class Auth0Error extends Error {
       errorCode?: string;
       auth0Message?: string;
       earlierAttemptUnanswered?: boolean;
+      field?: string;
       cause?: unknown;
     },
   ) {
@@ -38,6 +41,7 @@ export class Auth0Error extends Error {
     this.errorCode = opts.errorCode;
     this.auth0Message = opts.auth0Message;
     this.earlierAttemptUnanswered = opts.earlierAttemptUnanswered ?? false;
+    this.field = opts.field;
   }
 
   /** The rejection code a permanent failure records. */
@@ -45,6 +49,7 @@ export class Auth0Error extends Error {
     if (this.kind === "not_found") return "user_not_found";
     if (this.kind === "ambiguous") return "ambiguous_user";
     if (this.kind === "unknown_role") return "unknown_role";
+    if (this.kind === "unknown_organization") return "unknown_organization";
     return "auth0_rejected";
   }
 }

@@ -20,6 +20,7 @@ const desiredSchema = z.strictObject({
   app_metadata: jsonObject,
   createOnly: z.array(z.string()),
   roles: z.array(z.string()).optional(),
+  organizations: z.record(z.string(), z.array(z.string())).optional(),
 });
 
 /** A user as a reconcile's export showed it: the catalog's fields, metadata and role names. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Auth0Error } from "../../functions/adapters/auth0/errors.js";
-import { RoleGroups } from "../../functions/consumer/role-groups.js";
+import { WriteGroups } from "../../functions/consumer/write-groups.js";
 
 /** A fake of the two adapter calls: records them, and fails as told. */
 function fakeAuth0(fail: { grouped?: (roleId: string, users: string[]) => Error | undefined; single?: (userId: string) => Error | undefined } = {}) {
@@ -32,7 +32,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe("role groups (one invocation's role assignments)", () => {
   it("sends one call per role once every operation has parked or finished", async () => {
     const auth0 = fakeAuth0();
-    const groups = new RoleGroups(auth0, 1);
+    const groups = new WriteGroups(auth0, 1);
     groups.opened(4);
     const [s1, s2, s3, s4] = [groups.slot(), groups.slot(), groups.slot(), groups.slot()];
     const a = settled(s1.add("u1", ["rA"]));
@@ -52,7 +52,7 @@ describe("role groups (one invocation's role assignments)", () => {
 
   it("waits for the invocation's other records before sending", async () => {
     const auth0 = fakeAuth0();
-    const groups = new RoleGroups(auth0, 2);
+    const groups = new WriteGroups(auth0, 2);
     groups.opened(1);
     const a = settled(groups.slot().add("u1", ["rA"]));
     await tick();
@@ -65,7 +65,7 @@ describe("role groups (one invocation's role assignments)", () => {
 
   it("sends a full group at once, without waiting for the others", async () => {
     const auth0 = fakeAuth0();
-    const groups = new RoleGroups(auth0, 1, { cap: 2 });
+    const groups = new WriteGroups(auth0, 1, { cap: 2 });
     groups.opened(3);
     const a = settled(groups.slot().add("u1", ["rA"]));
     const b = settled(groups.slot().add("u2", ["rA"]));
@@ -84,7 +84,7 @@ describe("role groups (one invocation's role assignments)", () => {
     const tooMany = new Auth0Error("assign role to users: Auth0 answered 400: A user can have at most 50 roles", { kind: "rejected", retryable: false, statusCode: 400 });
     // Auth0 applies all or none: any call that lists u6 is refused.
     const auth0 = fakeAuth0({ grouped: (_r, users) => (users.includes("u6") ? tooMany : undefined) });
-    const groups = new RoleGroups(auth0, 1);
+    const groups = new WriteGroups(auth0, 1);
     const users = Array.from({ length: 16 }, (_, i) => `u${i}`);
     groups.opened(users.length);
     const results = await Promise.all(users.map((u) => settled(groups.slot().add(u, ["rA"]))));
@@ -97,7 +97,7 @@ describe("role groups (one invocation's role assignments)", () => {
   it("a role deleted in Auth0 since its name was looked up fails no user for good: names are looked up again, the users retried", async () => {
     const gone = new Auth0Error("assign role to users: Auth0 answered 404: The role does not exist.", { kind: "not_found", retryable: false, statusCode: 404, errorCode: "inexistent_role" });
     const auth0 = fakeAuth0({ grouped: () => gone });
-    const groups = new RoleGroups(auth0, 1);
+    const groups = new WriteGroups(auth0, 1);
     groups.opened(8);
     const errors = await Promise.all(Array.from({ length: 8 }, (_, i) => groups.slot().add(`u${i}`, ["rA"]).then(() => undefined, (e: unknown) => e)));
     expect(errors.every((e) => e instanceof Auth0Error && e.retryable)).toBe(true);
@@ -109,7 +109,7 @@ describe("role groups (one invocation's role assignments)", () => {
   it("when Auth0 refuses the grouped endpoint itself (403, a scope), the invocation goes on user by user", async () => {
     const forbidden = new Auth0Error("assign role to users: Auth0 answered 403: Insufficient scope", { kind: "auth", retryable: true, statusCode: 403 });
     const auth0 = fakeAuth0({ grouped: () => forbidden });
-    const groups = new RoleGroups(auth0, 1);
+    const groups = new WriteGroups(auth0, 1);
     groups.opened(3);
     const results = await Promise.all([settled(groups.slot().add("u1", ["rA"])), settled(groups.slot().add("u2", ["rA", "rB"])), settled(groups.slot().add("u3", ["rB"]))]);
     expect(results).toEqual(["ok", "ok", "ok"]);
@@ -121,7 +121,7 @@ describe("role groups (one invocation's role assignments)", () => {
   it("sends the waiting groups when the Lambda's time runs short, even if operations may still join", async () => {
     const auth0 = fakeAuth0();
     let left = 60_000;
-    const groups = new RoleGroups(auth0, 1, { timeLeftMs: () => left, safetyMs: 10_000 });
+    const groups = new WriteGroups(auth0, 1, { timeLeftMs: () => left, safetyMs: 10_000 });
     groups.opened(2);
     const a = settled(groups.slot().add("u1", ["rA"]));
     await new Promise((r) => setTimeout(r, 300));
@@ -134,7 +134,7 @@ describe("role groups (one invocation's role assignments)", () => {
   it("a passing failure of a grouped call fails each of its users retryably, and only them", async () => {
     const down = new Auth0Error("assign role to users: HTTP 503", { kind: "server", retryable: true, statusCode: 503 });
     const auth0 = fakeAuth0({ grouped: (roleId) => (roleId === "rB" ? down : undefined) });
-    const groups = new RoleGroups(auth0, 1);
+    const groups = new WriteGroups(auth0, 1);
     groups.opened(3);
     const errors: unknown[] = [];
     const run = (u: string, roles: string[]) => groups.slot().add(u, roles).catch((e: unknown) => void errors.push(e));

@@ -1,0 +1,127 @@
+/**
+ * Organization memberships and member roles through the official SDK's organizations clients, over the adapter's
+ * own paced fetch and token (each request spends its endpoint group's bucket: core/rate-limits.ts). It makes the
+ * calls and translates their errors; which memberships change is decided in core (core/plan.ts).
+ */
+import { OrganizationsClient } from "auth0/organizations";
+import { UsersClient } from "auth0/users";
+import type { Auth0Adapter } from "./client.js";
+import { Auth0Error, classifyError } from "./errors.js";
+
+/** Auth0 accepts at most this many members in one add or remove (FACTS: organizations). */
+export const ORG_MEMBERS_PER_CALL = 10;
+
+/**
+ * A membership write failed: the Auth0 error, marked as the organizations' (a consumer retries a role refused at
+ * the role limit, never a membership). Retryable and kind as the cause's.
+ */
+export class OrganizationWriteError extends Auth0Error {
+  constructor(cause: Auth0Error) {
+    super(`organization membership: ${cause.message}`, { kind: cause.kind, retryable: cause.retryable, statusCode: cause.statusCode, errorCode: cause.errorCode, auth0Message: cause.auth0Message, cause });
+    this.name = "OrganizationWriteError";
+  }
+}
+
+/** How the table names organizations (config `organizations.by`). */
+export type OrganizationRef = "name" | "id";
+
+export class Auth0Organizations {
+  private readonly orgs: OrganizationsClient;
+  private readonly users: UsersClient;
+  /** Organization ids by the table's reference (name or id), resolved once per process; a failed lookup is retried. */
+  private readonly ids = new Map<string, Promise<string>>();
+
+  constructor(adapter: Pick<Auth0Adapter, "clientOptions">) {
+    this.orgs = new OrganizationsClient(adapter.clientOptions);
+    this.users = new UsersClient(adapter.clientOptions);
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classifyError(err, operation);
+    }
+  }
+
+  /** The ids of organizations the table names; an unknown one is a permanent error naming it (the row is rejected). */
+  async resolve(refs: string[], by: OrganizationRef): Promise<string[]> {
+    return Promise.all(refs.map((ref) => this.idOf(ref, by)));
+  }
+
+  private idOf(ref: string, by: OrganizationRef): Promise<string> {
+    let id = this.ids.get(`${by}:${ref}`);
+    if (!id) {
+      id = this.lookup(ref, by).catch((err: unknown) => {
+        // A passing failure is looked up again next time; an unknown organization stays unknown for the process.
+        if (!(err instanceof Auth0Error && err.kind === "unknown_organization")) this.ids.delete(`${by}:${ref}`);
+        throw err;
+      });
+      this.ids.set(`${by}:${ref}`, id);
+    }
+    return id;
+  }
+
+  private async lookup(ref: string, by: OrganizationRef): Promise<string> {
+    try {
+      const org = by === "name" ? await this.orgs.getByName(ref) : await this.orgs.get(ref);
+      if (typeof org.id !== "string" || org.id === "") throw new Auth0Error(`organization ${ref}: Auth0 answered without an id`, { kind: "server", retryable: true });
+      return org.id;
+    } catch (err) {
+      const e = classifyError(err, `find organization ${ref}`);
+      if (e.kind === "not_found" || (by === "id" && e.statusCode === 400)) {
+        throw new Auth0Error(`unknown organization: ${ref} (no organization with this ${by} in the tenant)`, { kind: "unknown_organization", retryable: false, statusCode: e.statusCode });
+      }
+      throw e;
+    }
+  }
+
+  /** Forgets resolved organizations (one was deleted meanwhile): the next use looks them up again. */
+  forget(): void {
+    this.ids.clear();
+  }
+
+  /** Adds users to one organization: `POST /organizations/{id}/members`, at most ORG_MEMBERS_PER_CALL. */
+  async addMembers(orgId: string, userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    if (userIds.length > ORG_MEMBERS_PER_CALL) throw new RangeError(`at most ${ORG_MEMBERS_PER_CALL} members per call, got ${userIds.length}`);
+    await this.call("add organization members", () => this.orgs.members.create(orgId, { members: userIds }));
+  }
+
+  /** Removes users from one organization: `DELETE /organizations/{id}/members`, at most ORG_MEMBERS_PER_CALL. */
+  async removeMembers(orgId: string, userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    if (userIds.length > ORG_MEMBERS_PER_CALL) throw new RangeError(`at most ${ORG_MEMBERS_PER_CALL} members per call, got ${userIds.length}`);
+    await this.call("remove organization members", () => this.orgs.members.delete(orgId, { members: userIds }));
+  }
+
+  async assignMemberRoles(orgId: string, userId: string, roleIds: string[]): Promise<void> {
+    if (roleIds.length === 0) return;
+    await this.call("assign organization member roles", () => this.orgs.members.roles.assign(orgId, userId, { roles: roleIds }));
+  }
+
+  async removeMemberRoles(orgId: string, userId: string, roleIds: string[]): Promise<void> {
+    if (roleIds.length === 0) return;
+    await this.call("remove organization member roles", () => this.orgs.members.roles.delete(orgId, userId, { roles: roleIds }));
+  }
+
+  /** A user's organizations as Auth0 holds them (for a user the ledger has no memberships of). */
+  async userOrganizations(userId: string): Promise<{ id: string; name: string }[]> {
+    return this.call("list user organizations", async () => {
+      const out: { id: string; name: string }[] = [];
+      const page = await this.users.organizations.list(userId, { per_page: 50, include_totals: true });
+      for await (const o of page) if (o.id && o.name) out.push({ id: o.id, name: o.name });
+      return out;
+    });
+  }
+
+  /** A member's role names in one organization. */
+  async memberRoles(orgId: string, userId: string): Promise<string[]> {
+    return this.call("list organization member roles", async () => {
+      const names: string[] = [];
+      const page = await this.orgs.members.roles.list(orgId, userId, { per_page: 50, include_totals: true });
+      for await (const r of page) if (r.name) names.push(r.name);
+      return names.sort();
+    });
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * One user's organization memberships and member roles, as the core's diff says (core/plan.ts): the organizations
+ * resolved before any write (an unknown one rejects the row, naming it), what the user holds now (the ledger's last
+ * applied memberships, or Auth0's for a user the ledger knows none of), and the member roles written per user after
+ * the grouped joins (write-groups.ts).
+ */
+import type { SyncConfig } from "../core/config.js";
+import { diffOrganizations, type OrganizationChange } from "../core/plan.js";
+import type { Auth0Adapter } from "../adapters/auth0/client.js";
+import { Auth0Error } from "../adapters/auth0/errors.js";
+import { OrganizationWriteError } from "../adapters/auth0/organizations.js";
+
+type OrganizationsConfig = NonNullable<SyncConfig["organizations"]>;
+
+/** A user's membership change with the organizations' ids. */
+export interface MembershipPlan {
+  change: OrganizationChange;
+  /** Organization ids by the table's reference, for every organization the change names. */
+  ids: Map<string, string>;
+  joinIds: string[];
+  leaveIds: string[];
+}
+
+/**
+ * The ids of the organizations a row wants, and its member role names checked against the tenant's roles: an
+ * unknown organization or role is a permanent error naming it and the column (the row is rejected before any write).
+ */
+export async function resolveOrganizations(auth0: Auth0Adapter, cfg: OrganizationsConfig, desired: Record<string, string[]>): Promise<Map<string, string>> {
+  const refs = Object.keys(desired);
+  let ids: string[];
+  try {
+    ids = await auth0.organizations.resolve(refs, cfg.by);
+  } catch (err) {
+    if (err instanceof Auth0Error && err.kind === "unknown_organization") throw new Auth0Error(err.message, { kind: err.kind, retryable: false, field: cfg.column, cause: err });
+    throw err;
+  }
+  const roleNames = [...new Set(Object.values(desired).flat())].sort();
+  if (roleNames.length > 0 && cfg.roles) {
+    try {
+      await auth0.roleIds(roleNames);
+    } catch (err) {
+      if (err instanceof Auth0Error && err.kind === "unknown_role") throw new Auth0Error(err.message, { kind: err.kind, retryable: false, field: cfg.roles.column, cause: err });
+      throw err;
+    }
+  }
+  return new Map(refs.map((r, i) => [r, ids[i] as string]));
+}
+
+/** What the user holds now in Auth0, named as the table names organizations (member roles only where needed). */
+async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId: string, desired: Record<string, string[]>): Promise<{ held: Record<string, string[]>; ids: Map<string, string> }> {
+  const held: Record<string, string[]> = {};
+  const ids = new Map<string, string>();
+  for (const o of await auth0.organizations.userOrganizations(userId)) {
+    const ref = cfg.by === "name" ? o.name : o.id;
+    ids.set(ref, o.id);
+    held[ref] = cfg.roles && ref in desired ? await auth0.organizations.memberRoles(o.id, userId) : [];
+  }
+  return { held, ids };
+}
+
+/**
+ * The change for one user: against `known` (the ledger's last applied memberships, {} for a user just created), or,
+ * when nothing is known, against what Auth0 holds. Organizations to leave that no longer exist are dropped (their
+ * memberships went with them).
+ */
+export async function planMemberships(
+  auth0: Auth0Adapter,
+  cfg: OrganizationsConfig,
+  desired: Record<string, string[]>,
+  known: Record<string, string[]> | undefined,
+  userId: string,
+  desiredIds: Map<string, string>,
+): Promise<MembershipPlan> {
+  const ids = new Map(desiredIds);
+  let applied = known;
+  if (applied === undefined) {
+    const read = await heldInAuth0(auth0, cfg, userId, desired);
+    applied = read.held;
+    for (const [ref, id] of read.ids) if (!ids.has(ref)) ids.set(ref, id);
+  }
+  const change = diffOrganizations(desired, applied, { removeUnlisted: cfg.removeUnlisted, roles: cfg.roles !== undefined });
+  const leaveIds: string[] = [];
+  for (const ref of change.leave) {
+    let id = ids.get(ref);
+    if (id === undefined) {
+      try {
+        [id] = await auth0.organizations.resolve([ref], cfg.by);
+      } catch (err) {
+        if (err instanceof Auth0Error && err.kind === "unknown_organization") continue;
+        throw err;
+      }
+      ids.set(ref, id as string);
+    }
+    leaveIds.push(id as string);
+  }
+  return { change, ids, joinIds: change.join.map((ref) => ids.get(ref) as string), leaveIds };
+}
+
+/** Member roles, per organization the user is in (after the joins): additions first, then removals. */
+export async function applyMemberRoles(auth0: Auth0Adapter, plan: MembershipPlan, userId: string): Promise<void> {
+  const write = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      throw err instanceof Auth0Error ? new OrganizationWriteError(err) : err;
+    }
+  };
+  for (const { org, roles } of plan.change.addRoles) {
+    const roleIds = await auth0.roleIds(roles);
+    await write(() => auth0.organizations.assignMemberRoles(plan.ids.get(org) as string, userId, roleIds));
+  }
+  for (const { org, roles } of plan.change.removeRoles) {
+    const roleIds = await auth0.roleIds(roles);
+    await write(() => auth0.organizations.removeMemberRoles(plan.ids.get(org) as string, userId, roleIds));
+  }
+}
+
+/** Joins and leaves one user at a time (an invocation without grouped writes). */
+export async function applyMembershipsAlone(auth0: Auth0Adapter, plan: MembershipPlan, userId: string): Promise<void> {
+  try {
+    for (const id of plan.joinIds) await auth0.organizations.addMembers(id, [userId]);
+    for (const id of plan.leaveIds) await auth0.organizations.removeMembers(id, [userId]);
+  } catch (err) {
+    throw err instanceof Auth0Error ? new OrganizationWriteError(err) : err;
+  }
+}

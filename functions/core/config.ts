@@ -9,7 +9,7 @@ import { z } from "zod";
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
 import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
-import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, hasGroupBuckets, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
+import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, ORGANIZATION_GROUPS, hasGroupBuckets, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
 
 export { STANDARD_FIELDS, type StandardField };
 
@@ -188,7 +188,7 @@ const auth0Schema = z.strictObject({
   plan: z.enum(AUTH0_PLANS, expected(AUTH0_PLANS.map((p) => `'${p}'`).join(", "))).optional(),
   /** One global budget for the whole Management API, instead of a plan (default: Enterprise production's 16/s, burst 50). */
   rateLimit: rateLimitSchema.optional(),
-  /** Per-group overrides of the plan's buckets: readUsers, writeUsers, deleteUsers, other. */
+  /** Per-group overrides of the plan's buckets: readUsers, writeUsers, deleteUsers, other (per-group plans), and the organization groups (any plan). */
   endpointGroups: endpointGroupsSchema.optional(),
   /** Per-request timeout. */
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
@@ -370,7 +370,9 @@ const parsedSchema = z
         message: "password-change tickets only exist for database connections",
       });
     }
-    if (cfg.auth0.endpointGroups && !hasGroupBuckets(cfg.auth0)) {
+    // The organization groups have a bucket of their own on every plan: those may be lowered on any.
+    const planGroupsSet = Object.keys(cfg.auth0.endpointGroups ?? {}).filter((g) => !(ORGANIZATION_GROUPS as readonly string[]).includes(g));
+    if (planGroupsSet.length > 0 && !hasGroupBuckets(cfg.auth0)) {
       ctx.addIssue({
         code: "custom",
         path: ["auth0", "endpointGroups"],

@@ -133,7 +133,8 @@ export function resolveRateLimits(s: RateLimitSettings): RateLimits {
 export function endpointGroupOf(method: string, path: string): EndpointGroup {
   const p = path.replace(/[?#].*$/, "").replace(/^.*?\/api\/v2/, "").replace(/\/+$/, "");
   const m = method.toUpperCase();
-  const orgMember = /^\/organizations\/[^/]+\/members(\/[^/]+\/roles)?$/.exec(p);
+  // (`/organizations/name/{name}` is the lookup by name, of an organization that may well be called "members".)
+  const orgMember = p.startsWith("/organizations/name/") ? null : /^\/organizations\/[^/]+\/members(\/[^/]+\/roles)?$/.exec(p);
   if (orgMember) {
     if (m === "GET") return "readOrgMembers";
     return orgMember[1] ? "writeOrgMemberRoles" : "writeOrgMembers";

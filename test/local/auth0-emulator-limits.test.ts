@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ManagementError } from "auth0";
 import { describe, expect, it } from "vitest";
-import { AUTH0_PLANS, type EndpointGroup, endpointGroupOf, resolveRateLimits } from "../../functions/core/rate-limits.js";
+import { AUTH0_PLANS, ENDPOINT_GROUPS, type EndpointGroup, endpointGroupOf, resolveRateLimits } from "../../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CONNECTION, type TenantUser } from "../../local/auth0-emulator.js";
 import { EMULATOR_ROUTES, groupOfRoute, routeOf } from "../../local/auth0-emulator-limits.js";
 import { sdkFor, startEmulator } from "../helpers/emulator.js";
@@ -31,11 +31,15 @@ function storedUser(id: string, roles: string[]): TenantUser {
 const roleId = (emu: Auth0Emulator, name: string): string => emu.state().roles.find((r) => r.name === name)?.id ?? "";
 const rolesOf = (emu: Auth0Emulator, userId: string): string[] => emu.state().users.find((u) => u.user_id === userId)?.roles ?? [];
 
+/** The organization buckets every tenant has besides its plan's (Auth0's figures: core/rate-limits.ts ORGANIZATION_LIMITS), full. */
+const ORG_LEVELS = { readOrgMembers: { limit: 40, remaining: 40 }, writeOrgMembers: { limit: 20, remaining: 20 }, writeOrgMemberRoles: { limit: 20, remaining: 20 } };
+
 describe("Auth0 emulator: per-plan buckets", () => {
   it("charges each group's requests to the bucket the catalog gives it, on every plan, and reports that bucket", async () => {
     const emu = await startEmulator({ roles: ["member"] });
     const ada = (await (await call(emu, "POST", "/users", newUser("ada@example.com"))).json()) as { user_id: string };
     const id = encodeURIComponent(ada.user_id);
+    const org = emu.addOrganization("acme");
     let n = 0;
     const requests: [EndpointGroup, string, string, unknown?][] = [
       ["readUsers", "GET", `/users/${id}`],
@@ -46,7 +50,15 @@ describe("Auth0 emulator: per-plan buckets", () => {
       ["other", "GET", `/users/${id}/roles`],
       ["other", "GET", "/roles"],
       ["other", "POST", `/roles/${roleId(emu, "member")}/users`, { users: [ada.user_id] }],
+      ["other", "GET", "/organizations/name/acme"],
+      ["writeOrgMembers", "POST", `/organizations/${org}/members`, { members: [ada.user_id] }],
+      ["writeOrgMemberRoles", "POST", `/organizations/${org}/members/${id}/roles`, { roles: [roleId(emu, "member")] }],
+      ["readOrgMembers", "GET", `/organizations/${org}/members`],
+      ["readOrgMembers", "GET", `/organizations/${org}/members/${id}/roles`],
+      ["writeOrgMemberRoles", "DELETE", `/organizations/${org}/members/${id}/roles`, { roles: [roleId(emu, "member")] }],
+      ["writeOrgMembers", "DELETE", `/organizations/${org}/members`, { members: [ada.user_id] }],
     ];
+    expect(new Set(requests.map(([g]) => g))).toEqual(new Set(ENDPOINT_GROUPS));
     for (const plan of AUTH0_PLANS) {
       const { buckets, groupBucket } = resolveRateLimits({ plan });
       for (const [group, method, path, body] of requests) {
@@ -56,7 +68,7 @@ describe("Auth0 emulator: per-plan buckets", () => {
         const name = groupBucket[group];
         const size = buckets[name]?.burst;
         const what = `${plan} ${method} ${path}`;
-        expect(res.status, what).toBeLessThan(500);
+        expect(res.status, what).toBeLessThan(group === "deleteUsers" ? 500 : 300);
         expect(emu.requestLog.map((e) => e.bucket), what).toEqual([name]);
         expect(res.headers.get("x-ratelimit-limit"), what).toBe(String(size));
         expect(res.headers.get("x-ratelimit-remaining"), what).toBe(String((size ?? 0) - 1));
@@ -74,18 +86,30 @@ describe("Auth0 emulator: per-plan buckets", () => {
     expect(await limitOf("GET", "/users-by-email?email=a@example.com")).toBe("40");
     expect(await limitOf("DELETE", "/users/auth0%7Cx")).toBe("20");
     expect(await limitOf("GET", "/users/auth0%7Cx/roles")).toBe("10");
+    // Organization members, on every plan: read 40, write members 20, write member roles 20.
+    const org = emu.addOrganization("acme");
+    const orgMembers = async () => {
+      expect(await limitOf("GET", `/organizations/${org}/members`)).toBe("40");
+      expect(await limitOf("GET", `/organizations/${org}/members/auth0%7Cx/roles`)).toBe("40");
+      expect(await limitOf("POST", `/organizations/${org}/members`, { members: ["auth0|x"] })).toBe("20");
+      expect(await limitOf("DELETE", `/organizations/${org}/members/auth0%7Cx/roles`, { roles: ["rol_x"] })).toBe("20");
+    };
+    await orgMembers();
     emu.setLimits({ plan: "enterprise" });
-    for (const [m, p] of [["POST", "/users"], ["GET", "/users-by-email?email=a@example.com"], ["GET", "/users/auth0%7Cx/roles"], ["GET", "/roles"]] as const) {
+    for (const [m, p] of [["POST", "/users"], ["GET", "/users-by-email?email=a@example.com"], ["GET", "/users/auth0%7Cx/roles"], ["GET", "/roles"], ["GET", "/organizations/name/acme"]] as const) {
       expect(await limitOf(m, p, m === "POST" ? newUser("b@example.com") : undefined)).toBe("50");
     }
-    expect(Object.keys(emu.bucketLevels())).toEqual(["global"]);
+    await orgMembers();
+    // One bucket for the users groups and every other endpoint; the organization members' buckets besides it.
+    expect(Object.keys(emu.bucketLevels())).toEqual(["global", "readOrgMembers", "writeOrgMembers", "writeOrgMemberRoles"]);
   });
 
   it("keeps rate/burst and setRateLimit as one global bucket, 16/s burst 50 by default", async () => {
     const emu = await startEmulator();
-    expect(emu.bucketLevels()).toEqual({ global: { limit: 50, remaining: 50 } });
+    // The users groups and every other endpoint share one global bucket; organization members keep Auth0's own.
+    expect(emu.bucketLevels()).toEqual({ global: { limit: 50, remaining: 50 }, ...ORG_LEVELS });
     emu.setRateLimit(5, 7);
-    expect(emu.bucketLevels()).toEqual({ global: { limit: 7, remaining: 7 } });
+    expect(emu.bucketLevels()).toEqual({ global: { limit: 7, remaining: 7 }, ...ORG_LEVELS });
     const custom = await startEmulator({ rate: 3, burst: 4 });
     expect((await call(custom, "GET", "/roles")).headers.get("x-ratelimit-limit")).toBe("4");
     expect(custom.requestLog.map((e) => `${e.route} ${e.bucket}`)).toEqual(["/oauth/token oauth-token", "/api/v2/roles global"]);
@@ -115,6 +139,7 @@ describe("Auth0 emulator: per-plan buckets", () => {
     const ada = (await (await call(emu, "POST", "/users", newUser("ada@example.com"))).json()) as { user_id: string };
     const id = encodeURIComponent(ada.user_id);
     const role = roleId(emu, "member");
+    const org = emu.addOrganization("acme");
     let jobId = "";
     // One concrete request per served route, each answered with success.
     const served: [string, string | (() => string), unknown?][] = [
@@ -132,6 +157,15 @@ describe("Auth0 emulator: per-plan buckets", () => {
       ["POST", "/jobs/users-exports", { format: "json" }],
       ["GET", () => `/jobs/${jobId}`],
       ["POST", "/tickets/password-change", { user_id: ada.user_id }],
+      ["GET", "/organizations/name/acme"],
+      ["GET", `/organizations/${org}`],
+      ["POST", `/organizations/${org}/members`, { members: [ada.user_id] }],
+      ["GET", `/organizations/${org}/members?per_page=10`],
+      ["POST", `/organizations/${org}/members/${id}/roles`, { roles: [role] }],
+      ["GET", `/organizations/${org}/members/${id}/roles`],
+      ["DELETE", `/organizations/${org}/members/${id}/roles`, { roles: [role] }],
+      ["GET", `/users/${id}/organizations`],
+      ["DELETE", `/organizations/${org}/members`, { members: [ada.user_id] }],
       ["DELETE", `/users/${id}`],
     ];
     const { groupBucket } = resolveRateLimits({ plan: "professional" });
@@ -165,7 +199,8 @@ describe("Auth0 emulator: per-plan buckets", () => {
 
 describe("Auth0 emulator: a competing client", () => {
   it("takes about N tokens a second from the bucket and stays out of the request log", async () => {
-    const emu = await startEmulator({ rate: 1, burst: 200, competitor: { requestsPerSecond: 25 } });
+    // On the global bucket only (by default it would draw on the organization buckets as well).
+    const emu = await startEmulator({ rate: 1, burst: 200, competitor: { requestsPerSecond: 25, bucket: "global" } });
     const t0 = Date.now();
     expect((await call(emu, "GET", "/roles")).status).toBe(200);
     await sleep(2000);
@@ -182,6 +217,9 @@ describe("Auth0 emulator: a competing client", () => {
     expect(remaining).toBeLessThanOrEqual(200 - stats.admitted - 2 + Math.ceil(elapsed));
     expect(emu.requestLog.map((e) => `${e.method} ${e.route} ${e.status}`)).toEqual(["POST /oauth/token 200", "GET /api/v2/roles 200", "GET /api/v2/roles 200"]);
     expect(emu.counters().total).toBe(3);
+    // The buckets it does not compete for are untouched.
+    const { global: _global, ...others } = emu.bucketLevels();
+    expect(others).toEqual(ORG_LEVELS);
   });
 
   it("competes for one named bucket only, and is refused once that bucket is empty", async () => {
@@ -196,7 +234,7 @@ describe("Auth0 emulator: a competing client", () => {
     expect(stats.attempted).toBe(stats.admitted + stats.refused);
     expect((await call(emu, "GET", "/roles")).status).toBe(429);
     expect((await call(emu, "POST", "/users", newUser("ada@example.com"))).status).toBe(201);
-    expect(emu.bucketLevels()).toMatchObject({ writeUsers: { remaining: 19 }, readUsers: { remaining: 40 }, deleteUsers: { remaining: 20 } });
+    expect(emu.bucketLevels()).toMatchObject({ writeUsers: { remaining: 19 }, readUsers: { remaining: 40 }, deleteUsers: { remaining: 20 }, ...ORG_LEVELS });
     emu.setCompetitor(undefined);
     const frozen = emu.competitorStats();
     await sleep(100);
@@ -204,15 +242,21 @@ describe("Auth0 emulator: a competing client", () => {
   });
 
   it("starts after startAfterMs, stops after durationMs, and by default draws on every bucket", async () => {
-    const emu = await startEmulator({ limits: { plan: "professional", endpointGroups: { readUsers: { requestsPerSecond: 1, burst: 1000 }, writeUsers: { requestsPerSecond: 1, burst: 1000 }, deleteUsers: { requestsPerSecond: 1, burst: 1000 }, other: { requestsPerSecond: 1, burst: 1000 } } } });
+    // Every group's bucket large (the organization groups' too), so that no attempt is refused.
+    const large = Object.fromEntries(ENDPOINT_GROUPS.map((g) => [g, { requestsPerSecond: 1, burst: 1000 }]));
+    const emu = await startEmulator({ limits: { plan: "professional", endpointGroups: large } });
+    // Professional: the four users-and-other buckets and the three organization members' buckets.
+    expect(Object.keys(emu.bucketLevels()).sort()).toEqual([...ENDPOINT_GROUPS].sort());
     emu.setCompetitor({ requestsPerSecond: 50, startAfterMs: 300, durationMs: 400 });
     await sleep(200);
     expect(emu.competitorStats().attempted).toBe(0);
     await sleep(700);
     const { attempted, refused } = emu.competitorStats();
-    // 4 buckets, 50 a second each, for 0.4 s.
-    expect(attempted).toBeGreaterThanOrEqual(0.7 * 80);
-    expect(attempted).toBeLessThanOrEqual(1.1 * 80);
+    // 7 buckets, 50 a second each, for 0.4 s.
+    const expected = ENDPOINT_GROUPS.length * 50 * 0.4;
+    expect(expected).toBe(140);
+    expect(attempted).toBeGreaterThanOrEqual(0.7 * expected);
+    expect(attempted).toBeLessThanOrEqual(1.1 * expected);
     expect(refused).toBe(0);
     for (const level of Object.values(emu.bucketLevels())) expect(level.remaining).toBeLessThan(1000 - 10);
     await sleep(100);

@@ -165,14 +165,22 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     if (config.organizations && desired.organizations && Object.keys(desired.organizations).length > 0) {
       // Organizations resolve once per process, as in a run; an unknown one rejects the row.
       let unknown: string | undefined;
+      let field = config.organizations.column;
+      let code: RejectCode = "unknown_organization";
       try {
         await auth0.organizations.resolve(Object.keys(desired.organizations), config.organizations.by);
+        const memberRoles = [...new Set(Object.values(desired.organizations).flat())];
+        if (config.organizations.roles && memberRoles.length > 0) {
+          field = config.organizations.roles.column;
+          code = "unknown_role";
+          await auth0.roleIds(memberRoles);
+        }
       } catch (err) {
-        if (!(err instanceof Auth0Error && err.kind === "unknown_organization")) throw err;
+        if (!(err instanceof Auth0Error && (err.kind === "unknown_organization" || err.kind === "unknown_role"))) throw err;
         unknown = err.message;
       }
       if (unknown) {
-        reject(op, config.organizations.column, unknown, "unknown_organization");
+        reject(op, field, unknown, code);
         continue;
       }
     }

@@ -32,7 +32,7 @@ export interface ConsumerDeps {
   parallelism?: number;
   /** Ledger writes that failed (the handler emits the LedgerWriteFailures metric from it). */
   counters?: ConsumerCounters;
-  /** This invocation's grouped role assignments (role-groups.ts); without it each user's roles are one call. */
+  /** This invocation's grouped writes (write-groups.ts); without it each user's roles and memberships are calls of its own. */
   roles?: WriteGroups;
 }
 
@@ -162,7 +162,7 @@ async function syncUser(
       : { add: [], remove: [] };
   const memberships =
     orgIds && config.organizations && desired.organizations
-      ? await planMemberships(auth0, config.organizations, desired.organizations, created ? {} : start.kind === "ledger" ? start.organizationsKnown : undefined, userId, orgIds)
+      ? await planMemberships(auth0, config.organizations, desired.organizations, created ? {} : start.kind === "ledger" || start.kind === "observed" ? start.organizationsKnown : undefined, userId, orgIds)
       : undefined;
   if (roles.add.length > 0 || roles.remove.length > 0 || (memberships && organizationsChange(memberships.change))) {
     // Grouped with the invocation's other users: role additions, organization joins and leaves. Additions before
@@ -185,7 +185,7 @@ async function syncUser(
       await auth0.assignRoles(userId, roles.add);
     }
     // Member roles need the membership: after the joins.
-    if (memberships) await applyMemberRoles(auth0, memberships, userId);
+    if (memberships && config.organizations) await applyMemberRoles(auth0, config.organizations, memberships, userId);
     if (outcome === "unchanged") outcome = "updated";
   }
   const applied: LedgerEntry = { key: desired.key, userId, fingerprint: op.fingerprint, profile: desired, managed: true, lastRunSeen: runId, lastOutcome: outcome };

@@ -46,22 +46,24 @@ export async function resolveOrganizations(auth0: Auth0Adapter, cfg: Organizatio
   return new Map(refs.map((r, i) => [r, ids[i] as string]));
 }
 
-/** What the user holds now in Auth0, named as the table names organizations (member roles only where needed). */
-async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId: string, desired: Record<string, string[]>): Promise<{ held: Record<string, string[]>; ids: Map<string, string> }> {
+/**
+ * What the user holds now in Auth0 of the organizations the row lists (member roles where managed): the sync never
+ * removes a membership it did not apply, so the others are not even looked at.
+ */
+async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId: string, desired: Record<string, string[]>): Promise<Record<string, string[]>> {
   const held: Record<string, string[]> = {};
-  const ids = new Map<string, string>();
   for (const o of await auth0.organizations.userOrganizations(userId)) {
     const ref = cfg.by === "name" ? o.name : o.id;
-    ids.set(ref, o.id);
-    held[ref] = cfg.roles && ref in desired ? await auth0.organizations.memberRoles(o.id, userId) : [];
+    if (ref in desired) held[ref] = cfg.roles ? await auth0.organizations.memberRoles(o.id, userId) : [];
   }
-  return { held, ids };
+  return held;
 }
 
 /**
- * The change for one user: against `known` (the ledger's last applied memberships, {} for a user just created), or,
- * when nothing is known, against what Auth0 holds. Organizations to leave that no longer exist are dropped (their
- * memberships went with them).
+ * The change for one user: against `known` (the ledger's last applied memberships, {} for a user just created, or
+ * what a reconcile observed), or, when nothing is known, against what Auth0 holds of the listed organizations (then
+ * nothing is left: only memberships the sync applied are ever removed). Organizations to leave that no longer exist
+ * are dropped (their memberships went with them).
  */
 export async function planMemberships(
   auth0: Auth0Adapter,
@@ -72,12 +74,7 @@ export async function planMemberships(
   desiredIds: Map<string, string>,
 ): Promise<MembershipPlan> {
   const ids = new Map(desiredIds);
-  let applied = known;
-  if (applied === undefined) {
-    const read = await heldInAuth0(auth0, cfg, userId, desired);
-    applied = read.held;
-    for (const [ref, id] of read.ids) if (!ids.has(ref)) ids.set(ref, id);
-  }
+  const applied = known ?? (await heldInAuth0(auth0, cfg, userId, desired));
   const change = diffOrganizations(desired, applied, { removeUnlisted: cfg.removeUnlisted, roles: cfg.roles !== undefined });
   const leaveIds: string[] = [];
   for (const ref of change.leave) {
@@ -97,12 +94,12 @@ export async function planMemberships(
 }
 
 /** Member roles, per organization the user is in (after the joins): additions first, then removals. */
-export async function applyMemberRoles(auth0: Auth0Adapter, plan: MembershipPlan, userId: string): Promise<void> {
+export async function applyMemberRoles(auth0: Auth0Adapter, cfg: OrganizationsConfig, plan: MembershipPlan, userId: string): Promise<void> {
   const write = async (fn: () => Promise<void>) => {
     try {
       await fn();
     } catch (err) {
-      throw err instanceof Auth0Error ? new OrganizationWriteError(err) : err;
+      throw err instanceof Auth0Error ? new OrganizationWriteError(err, cfg.roles?.column) : err;
     }
   };
   for (const { org, roles } of plan.change.addRoles) {

@@ -25,10 +25,10 @@ export interface LedgerView {
 }
 
 /** A user as Auth0 holds it, with its role names when they were read. */
-export type ObservedUser = CurrentUser & { roles?: string[] };
+export type ObservedUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]> };
 
 /** The settings a decision reads. */
-export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles">;
+export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles"> & Partial<Pick<SyncConfig, "organizations">>;
 
 /**
  * Whether this entry says the profile with this fingerprint is in Auth0 as it stands: applied to a user the sync
@@ -62,7 +62,7 @@ export type Start =
   /** Look the user up by email. */
   | { kind: "lookup" }
   /** A reconcile's repair: the user as the export showed it (null: gone from Auth0), planned against with no lookup. */
-  | { kind: "observed"; current: CurrentUser | null; rolesKnown?: string[] };
+  | { kind: "observed"; current: CurrentUser | null; rolesKnown?: string[]; organizationsKnown?: Record<string, string[]> };
 
 export interface StartInput {
   desired: DesiredProfile;
@@ -92,8 +92,8 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
     // A repair is for the entry the reconcile judged: if the ledger moved on since (a sync applied a newer profile,
     // mirror mode blocked or deleted the user), the repair is stale and does nothing.
     if (!isRepairCurrent(entry, fingerprint, observed)) return { desired, start: { kind: "unchanged", userId: entry?.userId ?? observed?.user_id ?? "" }, rolesToCheck: [] };
-    const { roles, ...current } = observed ?? { roles: undefined };
-    return { desired, start: { kind: "observed", current: observed ? (current as CurrentUser) : null, rolesKnown: roles }, rolesToCheck: [] };
+    const { roles, organizations, ...current } = observed ?? { roles: undefined, organizations: undefined };
+    return { desired, start: { kind: "observed", current: observed ? (current as CurrentUser) : null, rolesKnown: roles, organizationsKnown: organizations }, rolesToCheck: [] };
   }
   if (!lookup && isApplied(entry, fingerprint)) return { desired, start: { kind: "unchanged", userId: entry.userId }, rolesToCheck: [] };
   // Roles the ledger says were applied (or a reconcile saw on the user) are known to exist and cost no lookup.
@@ -109,7 +109,8 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
   }
   if (!lookup && entry?.userId && entry.observed) {
     // Seeded by a reconcile: Auth0's user as the export showed it; nothing of it is owned yet, so nothing is removed.
-    const { roles, ...current } = entry.observed;
+    // (Its memberships are read from Auth0 when needed: a seed saw only the organizations other users' profiles name.)
+    const { roles, organizations: _seen, ...current } = entry.observed;
     return { desired, start: { kind: "ledger", current, rolesKnown: roles }, rolesToCheck };
   }
   return { desired, start: { kind: "lookup" }, rolesToCheck };

@@ -9,11 +9,14 @@
  */
 import type { DecisionConfig, LedgerView } from "./decide.js";
 import { EMAILS_IN_TEXT } from "./emails.js";
-import { diffRoles, ownedKeys, plan } from "./plan.js";
+import { diffOrganizations, diffRoles, organizationsChange, ownedKeys, plan } from "./plan.js";
 import type { CurrentUser, Json, UserPatch } from "./types.js";
 
-/** A user as the export shows it, with its role names when role sync is on. */
-export type TenantUser = CurrentUser & { roles?: string[] };
+/**
+ * A user as the export shows it, with its role names when role sync is on, and its memberships (with member roles)
+ * in the organizations the sync manages when membership sync is on.
+ */
+export type TenantUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]> };
 
 /** One field's drift: what Auth0 holds, what the sync applied. Emails are masked. */
 export interface FieldDrift {
@@ -53,6 +56,11 @@ export function judgeManaged(entry: LedgerView, actual: TenantUser | undefined, 
   if (config.roles && desired.roles) {
     const change = diffRoles(desired.roles, actual.roles ?? [], config.roles.removeUnlisted);
     if (change.add.length > 0 || change.remove.length > 0) drift.push({ field: "roles", before: [...(actual.roles ?? [])].sort(), after: desired.roles });
+  }
+  if (config.organizations && desired.organizations && actual.organizations) {
+    // Only the organizations the sync manages were read: one the user holds that no managed profile names is not seen.
+    const change = diffOrganizations(desired.organizations, actual.organizations, { removeUnlisted: config.organizations.removeUnlisted, roles: config.organizations.roles !== undefined });
+    if (organizationsChange(change)) drift.push({ field: "organizations", before: actual.organizations, after: desired.organizations });
   }
   // Never an address in a report, a log line or the ledger's record: emails masked wherever they stand.
   return drift.length > 0 ? { kind: "drifted", drift: drift.map((d) => ({ ...d, before: maskEmails(d.before), after: maskEmails(d.after) })) } : { kind: "in-sync" };

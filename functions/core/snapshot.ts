@@ -12,6 +12,11 @@ export interface TenantSnapshot {
   roleNames(): Promise<string[]>;
   /** The ids of the users holding a role, by the role's name. */
   roleMembers(roleName: string): AsyncIterable<string>;
+  /**
+   * The members of an organization (as the config names it: name or id) with their role names there; nothing for
+   * an organization the tenant no longer has.
+   */
+  organizationMembers?(ref: string): AsyncIterable<{ userId: string; roles: string[] }>;
   /** Management API calls made so far (the report's `auth0Calls`). */
   readonly calls: number;
 }

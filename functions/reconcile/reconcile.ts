@@ -82,9 +82,16 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
 
   // The managed users, by Auth0 user id: a user is matched by its id, so drift on its sync key is found too.
   const managedKeys = new Map<string, string>();
-  for await (const e of ledger.entries()) if (e.managed && e.userId) managedKeys.set(e.userId, e.key);
+  /** The organizations the managed users' applied profiles name: those whose members are read. */
+  const managedOrgs = new Set<string>();
+  for await (const e of ledger.entries()) {
+    if (!e.managed || !e.userId) continue;
+    managedKeys.set(e.userId, e.key);
+    for (const org of Object.keys(e.profile?.organizations ?? {})) managedOrgs.add(org);
+  }
   result.managed = managedKeys.size;
   const roles = config.roles ? await roleMembers(snapshot) : undefined;
+  const memberships = config.organizations && snapshot.organizationMembers ? await organizationMemberships(snapshot, [...managedOrgs].sort()) : undefined;
   const repairOps: SyncOperation[] = [];
   const judged = new Set<string>();
   /** Keys seeded from the export, with the user that claimed each; a key claimed twice is ambiguous. */
@@ -138,7 +145,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   };
   for await (const u of snapshot.users()) {
     result.usersInTenant++;
-    batch.push(roles ? { ...u, roles: roles.get(u.user_id) ?? [] } : u);
+    batch.push({ ...u, ...(roles ? { roles: roles.get(u.user_id) ?? [] } : {}), ...(memberships ? { organizations: memberships.get(u.user_id) ?? {} } : {}) });
     if (batch.length >= BATCH) await flush();
   }
   await flush();
@@ -223,6 +230,18 @@ function count(result: ReconcileResult, verdict: Verdict): void {
     result.drifted++;
     result.missing++;
   } else result.leftAlone++;
+}
+
+/**
+ * Memberships by user id, over the organizations the sync manages: each user's organizations (as the config names
+ * them) with its role names there (a call per 100 members, read once per reconcile).
+ */
+async function organizationMemberships(snapshot: TenantSnapshot, orgs: string[]): Promise<Map<string, Record<string, string[]>>> {
+  const out = new Map<string, Record<string, string[]>>();
+  for (const org of orgs) {
+    for await (const m of snapshot.organizationMembers!(org)) out.set(m.userId, { ...(out.get(m.userId) ?? {}), [org]: m.roles });
+  }
+  return out;
 }
 
 /** Role names by user id, over every role of the tenant (a few calls per role, read once per reconcile). */

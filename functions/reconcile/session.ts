@@ -5,6 +5,7 @@
  * (reconcile.ts) and the reconcile is recorded as finished.
  */
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
+import type { OrganizationRef } from "../adapters/auth0/organizations.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import type { Auth0Snapshot } from "../adapters/auth0/snapshot.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
@@ -72,6 +73,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
     users: () => users,
     roleNames: async () => [...(await auth0.roleMap()).keys()],
     roleMembers: (name) => reader.roleMembers(name, deps.signal),
+    organizationMembers: (ref) => organizationMembers(auth0, ref, deps.config.organizations?.by ?? "name"),
     get calls() {
       return auth0.stats.calls - callsBefore;
     },
@@ -89,4 +91,16 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
     });
   }
   return { state: "completed", result };
+}
+
+/** An organization's members by the config's reference; an organization the tenant no longer has has none. */
+async function* organizationMembers(auth0: Auth0Adapter, ref: string, by: OrganizationRef): AsyncGenerator<{ userId: string; roles: string[] }> {
+  let id: string | undefined;
+  try {
+    [id] = await auth0.organizations.resolve([ref], by);
+  } catch (err) {
+    if (err instanceof Auth0Error && err.kind === "unknown_organization") return;
+    throw err;
+  }
+  yield* auth0.organizations.members(id as string);
 }

@@ -7,7 +7,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Auth0Emulator, RequestLogEntry } from "../../local/auth0-emulator.js";
-import { runLocalPipeline, type LocalRunOptions } from "../../local/pipeline.js";
+import { readFileSync } from "node:fs";
+import { runLocalPipeline, runLocalReconcile, type LocalRunOptions } from "../../local/pipeline.js";
+import type { TenantState } from "../../local/auth0-emulator.js";
 import { exampleConfigWith } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -131,5 +133,30 @@ describe("organizations: memberships and member roles from the table", () => {
     expect(third.summary).toMatchObject({ deleted: 2, unaccounted: 0 });
     expect(calls(third.log, "DELETE", MEMBERS)).toEqual([]);
     expect(third.emulator.organizationMembers("acme").sort()).toEqual([1, 2, 3, 4].map(idOf).sort());
+  }, 120_000);
+
+  it("a reconcile finds membership drift made in the dashboard on the organizations the sync manages, and repairs it", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const csv = join(dir, "users.csv");
+    const rows: OrgRow[] = [...Array.from({ length: 6 }, (_, i): OrgRow => ({ n: i + 1, orgs: "acme", orgRoles: i === 0 ? '{"acme": ["admin"]}' : undefined })), { n: 7, orgs: "globex" }];
+    const config = exampleConfigWith({ reconcile: { repair: true } });
+    await runLocalPipeline({ config, stateDir, fresh: true, csv: writeRows(csv, rows), rate: 500 });
+
+    // In the dashboard: user 1 loses its acme admin role, user 2 is removed from acme, user 3 added to globex.
+    const file = join(stateDir, "tenant.json");
+    const tenant = JSON.parse(readFileSync(file, "utf8")) as TenantState;
+    const idOf = (n: number) => tenant.users.find((u) => u.email === email(n))!.user_id;
+    const org = (name: string) => tenant.organizations!.find((o) => o.name === name)!;
+    org("acme").members = org("acme").members.filter((m) => m.user_id !== idOf(2)).map((m) => (m.user_id === idOf(1) ? { ...m, roles: [] } : m));
+    org("globex").members.push({ user_id: idOf(3), roles: [] });
+    writeFileSync(file, JSON.stringify(tenant));
+
+    let emulator: Auth0Emulator | undefined;
+    const reconciled = await runLocalReconcile({ config, stateDir, csv, rate: 500, poll: { initialMs: 50, maxMs: 100 }, onEnvironment: (env) => void (emulator = env.emulator) });
+    expect(reconciled).toMatchObject({ drifted: 3, repaired: 3 });
+    expect(emulator!.organizationMembers("acme").sort()).toEqual([1, 2, 3, 4, 5, 6].map(idOf).sort());
+    expect(emulator!.memberRoles("acme", idOf(1))).toEqual(["admin"]);
+    expect(emulator!.organizationMembers("globex")).toEqual([idOf(7)]);
   }, 120_000);
 });

@@ -8,7 +8,7 @@ import { UsersClient } from "auth0/users";
 import type { Auth0Adapter } from "./client.js";
 import { Auth0Error, classifyError } from "./errors.js";
 
-/** Auth0 accepts at most this many members in one add or remove (FACTS: organizations). */
+/** Auth0 accepts at most this many members in one add (documented) or remove (taken as the same) request. */
 export const ORG_MEMBERS_PER_CALL = 10;
 
 /**
@@ -16,8 +16,9 @@ export const ORG_MEMBERS_PER_CALL = 10;
  * the role limit, never a membership). Retryable and kind as the cause's.
  */
 export class OrganizationWriteError extends Auth0Error {
-  constructor(cause: Auth0Error) {
-    super(`organization membership: ${cause.message}`, { kind: cause.kind, retryable: cause.retryable, statusCode: cause.statusCode, errorCode: cause.errorCode, auth0Message: cause.auth0Message, cause });
+  /** @param field the row's column a permanent failure names (member roles: the roles column). */
+  constructor(cause: Auth0Error, field?: string) {
+    super(`organization membership: ${cause.message}`, { kind: cause.kind, retryable: cause.retryable, statusCode: cause.statusCode, errorCode: cause.errorCode, auth0Message: cause.auth0Message, field, cause });
     this.name = "OrganizationWriteError";
   }
 }
@@ -113,6 +114,24 @@ export class Auth0Organizations {
       for await (const o of page) if (o.id && o.name) out.push({ id: o.id, name: o.name });
       return out;
     });
+  }
+
+  /**
+   * An organization's members with their role names (`GET /organizations/{id}/members?fields=user_id,roles`), paged
+   * with checkpoint pagination (take=100, then from=<next>): what a reconcile compares with the ledger.
+   */
+  async *members(orgId: string): AsyncGenerator<{ userId: string; roles: string[] }> {
+    const operation = `list members of organization ${orgId}`;
+    const page = await this.call(operation, () => this.orgs.members.list(orgId, { take: 100, fields: "user_id,roles", include_fields: true }));
+    for (;;) {
+      for (const m of page.data) {
+        if (typeof m.user_id !== "string" || m.user_id === "") continue;
+        const roles = (m as { roles?: { name?: string }[] }).roles ?? [];
+        yield { userId: m.user_id, roles: roles.flatMap((r) => (typeof r.name === "string" ? [r.name] : [])).sort() };
+      }
+      if (!page.hasNextPage()) return;
+      await this.call(operation, () => page.getNextPage());
+    }
   }
 
   /** A member's role names in one organization. */

@@ -32,6 +32,7 @@ const observedUser = z.strictObject({
   user_metadata: jsonObject.optional(),
   app_metadata: jsonObject.optional(),
   roles: z.array(z.string()).optional(),
+  organizations: z.record(z.string(), z.array(z.string())).optional(),
 });
 
 const syncOperation = z.strictObject({

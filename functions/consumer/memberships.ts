@@ -54,7 +54,7 @@ async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId
   const held: Record<string, string[]> = {};
   for (const o of await auth0.organizations.userOrganizations(userId)) {
     const ref = cfg.by === "name" ? o.name : o.id;
-    if (ref in desired) held[ref] = cfg.roles ? await auth0.organizations.memberRoles(o.id, userId) : [];
+    if (Object.hasOwn(desired, ref)) held[ref] = cfg.roles ? await auth0.organizations.memberRoles(o.id, userId) : [];
   }
   return held;
 }
@@ -74,7 +74,8 @@ export async function planMemberships(
   desiredIds: Map<string, string>,
 ): Promise<MembershipPlan> {
   const ids = new Map(desiredIds);
-  const applied = known ?? (await heldInAuth0(auth0, cfg, userId, desired));
+  // Nothing known and nothing wanted: nothing to read (nothing unknown is ever removed).
+  const applied = known ?? (Object.keys(desired).length === 0 ? {} : await heldInAuth0(auth0, cfg, userId, desired));
   const change = diffOrganizations(desired, applied, { removeUnlisted: cfg.removeUnlisted, roles: cfg.roles !== undefined });
   const leaveIds: string[] = [];
   for (const ref of change.leave) {

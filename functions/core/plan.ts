@@ -179,13 +179,13 @@ export interface OrganizationChange {
 export function diffOrganizations(desired: Record<string, string[]>, applied: Record<string, string[]>, opts: { removeUnlisted: boolean; roles: boolean }): OrganizationChange {
   const change: OrganizationChange = { join: [], leave: [], addRoles: [], removeRoles: [] };
   for (const org of Object.keys(desired).sort()) {
-    if (!(org in applied)) change.join.push(org);
+    if (!Object.hasOwn(applied, org)) change.join.push(org);
     if (!opts.roles) continue;
-    const roles = diffRoles(desired[org] ?? [], applied[org] ?? [], opts.removeUnlisted);
+    const roles = diffRoles(desired[org] ?? [], Object.hasOwn(applied, org) ? (applied[org] ?? []) : [], opts.removeUnlisted);
     if (roles.add.length > 0) change.addRoles.push({ org, roles: roles.add });
     if (roles.remove.length > 0) change.removeRoles.push({ org, roles: roles.remove });
   }
-  if (opts.removeUnlisted) change.leave = Object.keys(applied).filter((org) => !(org in desired)).sort();
+  if (opts.removeUnlisted) change.leave = Object.keys(applied).filter((org) => !Object.hasOwn(desired, org)).sort();
   return change;
 }
 

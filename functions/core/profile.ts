@@ -242,7 +242,7 @@ function parseOrganizations(row: Row, cfg: NonNullable<SyncConfig["organizations
     }
   } else throw new RowError("invalid_organizations", field, `expected {"organization": ["role"]} or organization:role pairs, got ${describeValue(value)}`);
   for (const [org, role] of pairs) {
-    if (!(org in out)) throw new RowError("invalid_organizations", field, `gives roles in ${describeValue(org)}, which ${cfg.column} does not list`);
+    if (!Object.hasOwn(out, org)) throw new RowError("invalid_organizations", field, `gives roles in ${describeValue(org)}, which ${cfg.column} does not list`);
     if (role !== "" && !out[org]!.includes(role)) out[org]!.push(role);
   }
   for (const roles of Object.values(out)) roles.sort();

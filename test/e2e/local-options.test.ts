@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../functions/core/config.js";
+import { DEMO_ORGS } from "../../local/demo-data.js";
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { startEmulator } from "../helpers/emulator.js";
@@ -32,7 +33,7 @@ describe("local pipeline options", () => {
   }, 60_000);
 
   it("syncs into any Auth0-compatible tenant given a domain, credentials and a base URL", async () => {
-    const other = await startEmulator({ roles: ["admin", "editor", "viewer", "billing"], domain: "acme.example.auth0.com" });
+    const other = await startEmulator({ roles: ["admin", "editor", "viewer", "billing"], organizations: DEMO_ORGS, domain: "acme.example.auth0.com" });
     const run = await runLocalPipeline({
       config,
       stateDir: tempDir(),

@@ -73,7 +73,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
     users: () => users,
     roleNames: async () => [...(await auth0.roleMap()).keys()],
     roleMembers: (name) => reader.roleMembers(name, deps.signal),
-    organizationMembers: (ref) => organizationMembers(auth0, ref, deps.config.organizations?.by ?? "name"),
+    organizationMembers: (ref) => organizationMembers(auth0, ref, deps.config.organizations?.by ?? "name", deps.config.organizations?.roles !== undefined),
     get calls() {
       return auth0.stats.calls - callsBefore;
     },
@@ -94,7 +94,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
 }
 
 /** An organization's members by the config's reference; an organization the tenant no longer has has none. */
-async function* organizationMembers(auth0: Auth0Adapter, ref: string, by: OrganizationRef): AsyncGenerator<{ userId: string; roles: string[] }> {
+async function* organizationMembers(auth0: Auth0Adapter, ref: string, by: OrganizationRef, withRoles: boolean): AsyncGenerator<{ userId: string; roles: string[] }> {
   let id: string | undefined;
   try {
     [id] = await auth0.organizations.resolve([ref], by);
@@ -102,5 +102,5 @@ async function* organizationMembers(auth0: Auth0Adapter, ref: string, by: Organi
     if (err instanceof Auth0Error && err.kind === "unknown_organization") return;
     throw err;
   }
-  yield* auth0.organizations.members(id as string);
+  yield* auth0.organizations.members(id as string, withRoles);
 }

@@ -117,12 +117,13 @@ export class Auth0Organizations {
   }
 
   /**
-   * An organization's members with their role names (`GET /organizations/{id}/members?fields=user_id,roles`), paged
-   * with checkpoint pagination (take=100, then from=<next>): what a reconcile compares with the ledger.
+   * An organization's members, with their role names when asked (`fields=user_id,roles`, which needs
+   * read:organization_member_roles), paged with checkpoint pagination (take=100, then from=<next>): what a
+   * reconcile compares with the ledger.
    */
-  async *members(orgId: string): AsyncGenerator<{ userId: string; roles: string[] }> {
+  async *members(orgId: string, withRoles: boolean): AsyncGenerator<{ userId: string; roles: string[] }> {
     const operation = `list members of organization ${orgId}`;
-    const page = await this.call(operation, () => this.orgs.members.list(orgId, { take: 100, fields: "user_id,roles", include_fields: true }));
+    const page = await this.call(operation, () => this.orgs.members.list(orgId, { take: 100, fields: withRoles ? "user_id,roles" : "user_id", include_fields: true }));
     for (;;) {
       for (const m of page.data) {
         if (typeof m.user_id !== "string" || m.user_id === "") continue;

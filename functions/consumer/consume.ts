@@ -173,8 +173,10 @@ async function syncUser(
     try {
       if (attempt.roles) await attempt.roles.add(userId, roles.add.length > 0 ? await auth0.roleIds(roles.add) : [], { join: memberships?.joinIds, leave: memberships?.leaveIds });
       else {
-        await auth0.assignRoles(userId, roles.add);
-        if (memberships) await applyMembershipsAlone(auth0, memberships, userId);
+        // Alone, as grouped: the memberships are written whatever became of the roles, their failure wins.
+        const [roleResult, memberResult] = await Promise.allSettled([auth0.assignRoles(userId, roles.add), memberships ? applyMembershipsAlone(auth0, memberships, userId) : Promise.resolve()]);
+        if (memberResult.status === "rejected") throw memberResult.reason;
+        if (roleResult.status === "rejected") throw roleResult.reason;
       }
     } catch (err) {
       refused = err instanceof Error ? err : new Error("grouped write failed", { cause: err });

@@ -5,7 +5,7 @@
  * the grouped joins (write-groups.ts).
  */
 import type { SyncConfig } from "../core/config.js";
-import { diffOrganizations, type OrganizationChange } from "../core/plan.js";
+import { diffOrganizations, heldOrganizations, type OrganizationChange } from "../core/plan.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import { OrganizationWriteError } from "../adapters/auth0/organizations.js";
@@ -52,9 +52,8 @@ export async function resolveOrganizations(auth0: Auth0Adapter, cfg: Organizatio
  */
 async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId: string, desired: Record<string, string[]>): Promise<Record<string, string[]>> {
   const held: Record<string, string[]> = {};
-  for (const o of await auth0.organizations.userOrganizations(userId)) {
-    const ref = cfg.by === "name" ? o.name : o.id;
-    if (Object.hasOwn(desired, ref)) held[ref] = cfg.roles ? await auth0.organizations.memberRoles(o.id, userId) : [];
+  for (const o of heldOrganizations(await auth0.organizations.userOrganizations(userId), desired, cfg.by)) {
+    held[o.ref] = cfg.roles ? await auth0.organizations.memberRoles(o.id, userId) : [];
   }
   return held;
 }
@@ -100,12 +99,28 @@ export async function applyMemberRoles(auth0: Auth0Adapter, cfg: OrganizationsCo
     try {
       await fn();
     } catch (err) {
+      if (err instanceof Auth0Error && err.errorCode === "inexistent_role") {
+        // A role deleted since its name was resolved: names are looked up again on the retry (then an unknown
+        // role rejects the row before any write).
+        auth0.forgetRoles();
+        throw new OrganizationWriteError(new Auth0Error(`${err.message} (deleted since its name was looked up; the user is retried)`, { kind: "server", retryable: true, statusCode: err.statusCode, errorCode: err.errorCode, cause: err }));
+      }
       throw err instanceof Auth0Error ? new OrganizationWriteError(err, cfg.roles?.column) : err;
     }
   };
   for (const { org, roles } of plan.change.addRoles) {
     const roleIds = await auth0.roleIds(roles);
-    await write(() => auth0.organizations.assignMemberRoles(plan.ids.get(org) as string, userId, roleIds));
+    const orgId = plan.ids.get(org) as string;
+    await write(async () => {
+      try {
+        await auth0.organizations.assignMemberRoles(orgId, userId, roleIds);
+      } catch (err) {
+        // Not a member (removed outside the sync although the ledger has the membership): join again, then assign.
+        if (!(err instanceof Auth0Error && err.statusCode === 404 && err.errorCode !== "inexistent_role" && err.errorCode !== "inexistent_organization")) throw err;
+        await auth0.organizations.addMembers(orgId, [userId]);
+        await auth0.organizations.assignMemberRoles(orgId, userId, roleIds);
+      }
+    });
   }
   for (const { org, roles } of plan.change.removeRoles) {
     const roleIds = await auth0.roleIds(roles);

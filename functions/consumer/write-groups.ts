@@ -166,7 +166,7 @@ export class WriteGroups {
       for (const w of waiters) this.answer(w);
     } catch (err) {
       const e = err instanceof Auth0Error ? err : new Auth0Error(err instanceof Error ? err.message : String(err), { kind: "server", retryable: true, cause: err });
-      if (e.statusCode === 404) {
+      if (e.statusCode === 404 && e.errorCode === "inexistent_organization") {
         orgs.forget();
         const gone = new OrganizationWriteError(new Auth0Error(`${e.message} (the organization is gone since it was looked up; the users are retried)`, { kind: "server", retryable: true, statusCode: 404, cause: e }));
         for (const w of waiters) this.answer(w, gone, "org");

@@ -189,5 +189,13 @@ export function diffOrganizations(desired: Record<string, string[]>, applied: Re
   return change;
 }
 
+/**
+ * Of the organizations Auth0 says a user is in, those the row lists, named as the table names them: what a user
+ * the ledger knows no memberships of is taken to hold (the others are never removed, so never looked at).
+ */
+export function heldOrganizations(userOrgs: { id: string; name: string }[], desired: Record<string, string[]>, by: "name" | "id"): { ref: string; id: string }[] {
+  return userOrgs.map((o) => ({ ref: by === "name" ? o.name : o.id, id: o.id })).filter((o) => Object.hasOwn(desired, o.ref));
+}
+
 /** Whether a change writes anything. */
 export const organizationsChange = (c: OrganizationChange): boolean => c.join.length + c.leave.length + c.addRoles.length + c.removeRoles.length > 0;

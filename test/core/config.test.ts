@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, validateConfig } from "../../functions/core/config.js";
+import { parseConfig, validateConfig } from "../../functions/core/config.js";
+import { configProblems } from "../helpers/config.js";
 
 const base = {
   name: "acme-users",
@@ -8,15 +9,7 @@ const base = {
   auth0: { domain: "acme.eu.auth0.com", connection: "Username-Password-Authentication" },
 };
 
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw, "t.yml");
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error("expected the config to be rejected");
-}
+const problems = configProblems;
 
 describe("sync config", () => {
   it("accepts the example config the local demo uses, with defaults filled in", () => {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../functions/core/config.js";
+import { MINIMAL_COPY } from "../helpers/config.js";
 import { CopySample, maskSourceValue } from "../../functions/core/copy-sample.js";
 import { TEXT_FIELDS } from "../../functions/core/fields.js";
 import { ProfileMapper } from "../../functions/core/profile.js";
@@ -424,16 +425,7 @@ describe("Pseudonymiser: property", () => {
 });
 
 describe("a copied row through the ProfileMapper", () => {
-  const cfg = parseConfig(`
-name: staging-copy
-source:
-  type: auth0
-  domain: prod.example.com
-  connections: [Username-Password-Authentication]
-auth0:
-  domain: staging.example.com
-  connection: Username-Password-Authentication
-transform:
+  const cfg = parseConfig(`${MINIMAL_COPY}transform:
   user_metadata:
     allow: [preferences.theme]
   app_metadata:

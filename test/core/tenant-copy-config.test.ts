@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, transformOf, validateConfig, warehouseOf } from "../../functions/core/config.js";
+import { parseConfig, transformOf, validateConfig, warehouseOf } from "../../functions/core/config.js";
 import { PROFILE_FIELD_NAMES } from "../../functions/core/fields.js";
 import { DEFAULT_FIELD_MODES, DEFAULT_TRANSFORM, fieldMode, sameTenant } from "../../functions/core/tenant-copy-config.js";
-import { testConfig } from "../helpers/config.js";
+import { MINIMAL_COPY, configProblems, testConfig } from "../helpers/config.js";
 
-const MINIMAL = `
-name: staging-copy
-source:
-  type: auth0
-  domain: prod.example.com
-  connections: [Username-Password-Authentication]
-auth0:
-  domain: staging.example.com
-  connection: Username-Password-Authentication
-`;
+const MINIMAL = MINIMAL_COPY;
 
 const copy = {
   name: "staging-copy",
@@ -23,15 +14,7 @@ const copy = {
 
 const withSource = (extra: Record<string, unknown>) => ({ ...copy, source: { ...copy.source, ...extra } });
 
-function problems(raw: unknown): string[] {
-  try {
-    validateConfig(raw, "t.yml");
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error("expected the config to be rejected");
-}
+const problems = configProblems;
 
 describe("a tenant copy's config", () => {
   it("parses a minimal copy config and fills in the implied identity, mapping and transform", () => {

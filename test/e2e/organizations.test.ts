@@ -159,4 +159,41 @@ describe("organizations: memberships and member roles from the table", () => {
     expect(emulator!.memberRoles("acme", idOf(1))).toEqual(["admin"]);
     expect(emulator!.organizationMembers("globex")).toEqual([idOf(7)]);
   }, 120_000);
+
+  it("organizations added to a running sync remove nothing they did not add; a member removed by hand gets its membership back with a role change", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const csv = join(dir, "users.csv");
+    const rows: OrgRow[] = [{ n: 1, orgs: "acme" }, { n: 2, orgs: "acme" }];
+    const withOrgs = exampleConfigWith();
+    await runLocalPipeline({ config: { ...withOrgs, organizations: undefined, unmappedColumns: "ignore" }, stateDir, fresh: true, csv: writeRows(csv, rows), rate: 500 });
+    const file = join(stateDir, "tenant.json");
+    const edit = (fn: (t: TenantState, idOf: (n: number) => string) => void) => {
+      const t = JSON.parse(readFileSync(file, "utf8")) as TenantState;
+      fn(t, (n) => t.users.find((u) => u.email === email(n))!.user_id);
+      writeFileSync(file, JSON.stringify(t));
+    };
+    let user1 = "";
+    // Made by hand before the sync manages organizations: user 1 in globex.
+    edit((t, idOf) => {
+      user1 = idOf(1);
+      t.organizations!.find((o) => o.name === "globex")!.members.push({ user_id: user1, roles: [] });
+    });
+    const adding = await runWithLog({ config: withOrgs, stateDir, csv, rate: 500 });
+    expect(adding.summary).toMatchObject({ updated: 2, unaccounted: 0 });
+    expect(adding.emulator.organizationMembers("acme")).toContain(user1);
+    expect(adding.emulator.organizationMembers("globex")).toEqual([user1]);
+    expect(calls(adding.log, "DELETE", MEMBERS)).toEqual([]);
+
+    // Removed from acme by hand; then the table gives user 1 a role in acme: it is a member again, with the role.
+    edit((t) => {
+      const acme = t.organizations!.find((o) => o.name === "acme")!;
+      acme.members = acme.members.filter((m) => m.user_id !== user1);
+    });
+    const roleChange = await runWithLog({ config: withOrgs, stateDir, csv: writeRows(csv, [{ n: 1, orgs: "acme", orgRoles: "acme:admin" }, rows[1]!]), rate: 500 });
+    expect(roleChange.summary).toMatchObject({ updated: 1, rejected: 0, unaccounted: 0 });
+    expect(roleChange.emulator.organizationMembers("acme")).toContain(user1);
+    expect(roleChange.emulator.memberRoles("acme", user1)).toEqual(["admin"]);
+    expect(roleChange.emulator.organizationMembers("globex")).toEqual([user1]);
+  }, 120_000);
 });

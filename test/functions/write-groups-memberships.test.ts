@@ -167,7 +167,7 @@ describe("membership groups (one invocation's organization joins and leaves)", (
   });
 
   it("an organization gone (404): the organizations are forgotten and every user of the call fails retryably, in one call", async () => {
-    const gone = new Auth0Error("add organization members: Auth0 answered 404: No organization found by that id", { kind: "not_found", retryable: false, statusCode: 404 });
+    const gone = new Auth0Error("add organization members: Auth0 answered 404: No organization found by that id", { kind: "not_found", retryable: false, statusCode: 404, errorCode: "inexistent_organization" });
     const auth0 = fakeAuth0({ add: (org) => (org === "org_gone" ? gone : undefined) });
     const groups = new WriteGroups(auth0, 1);
     const users = usersOf(8);
@@ -190,7 +190,7 @@ describe("membership groups (one invocation's organization joins and leaves)", (
   });
 
   it("a 404 on a leave is handled the same way", async () => {
-    const gone = new Auth0Error("remove organization members: Auth0 answered 404", { kind: "not_found", retryable: false, statusCode: 404 });
+    const gone = new Auth0Error("remove organization members: Auth0 answered 404", { kind: "not_found", retryable: false, statusCode: 404, errorCode: "inexistent_organization" });
     const auth0 = fakeAuth0({ remove: () => gone });
     const groups = new WriteGroups(auth0, 1);
     groups.opened(3);
@@ -198,6 +198,17 @@ describe("membership groups (one invocation's organization joins and leaves)", (
     expect(results.every((r) => r instanceof OrganizationWriteError && r.retryable)).toBe(true);
     expect(auth0.counts.forgotten).toBe(1);
     expect(auth0.removes).toHaveLength(1);
+  });
+
+  it("another 404 (a user Auth0 does not know, say) is a refusal: split until the user at fault is alone, the organizations kept", async () => {
+    const auth0 = fakeAuth0({ add: (_org, users) => (users.includes("u3") ? new Auth0Error("add organization members: user not found", { kind: "not_found", retryable: false, statusCode: 404, errorCode: "inexistent_user" }) : undefined) });
+    const groups = new WriteGroups(auth0, 1);
+    const users = usersOf(4);
+    groups.opened(users.length);
+    const results = await Promise.all(users.map((u) => settled(groups.slot().add(u, [], { join: ["org_1"] }))));
+    expect(results.filter((r) => r !== "ok")).toHaveLength(1);
+    expect(results[users.indexOf("u3")]).toBeInstanceOf(OrganizationWriteError);
+    expect(auth0.counts.forgotten).toBe(0);
   });
 
   it("a passing failure fails every user of the call with a retryable OrganizationWriteError, without splitting", async () => {

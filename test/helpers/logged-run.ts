@@ -35,12 +35,7 @@ const summary = await runLocalPipeline({
     setTimeout(() => e.emulator!.expireAllTokens(), 1000);
   },
 });
-const ledgerItems: unknown[] = [];
-const { startDynamo } = await import("../../local/dynamo.js");
-const { Ledger } = await import("../../functions/adapters/ledger/ledger.js");
-const dynamo = await startDynamo(join(stateDir, "ledger"));
-for await (const e of new Ledger(dynamo.client, `auth0-sync-${config.name}-ledger`).entries()) ledgerItems.push(e);
-await dynamo.stop();
+const ledgerItems = await (await import("./ledger-items.js")).ledgerItems(stateDir, config.name);
 writeFileSync(
   secretsFile,
   JSON.stringify({

@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Both cores: the suites are mostly waiting on local servers (emulators, SQS, dynalite), so two files at once
+    // take far less than twice one's time (vitest's default leaves one core idle).
+    maxWorkers: 2,
     // The Lambdas' structured logs and EMF metrics would bury the test report; tests that read logs opt in.
     env: {
       POWERTOOLS_LOG_LEVEL: "SILENT",

@@ -46,11 +46,6 @@ export class Auth0TenantSource implements RowSource {
     this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot });
   }
 
-  /** Management API calls made on the source tenant. */
-  get calls(): number {
-    return this.snapshot.stats.calls;
-  }
-
   async *pages(): AsyncIterable<Page> {
     const roles = this.opts.copyRoles ? await this.rolesByUser() : undefined;
     const read = await this.snapshot.readExport();

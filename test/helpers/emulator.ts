@@ -5,7 +5,7 @@ import { UsersClient } from "auth0/users";
 import { afterEach } from "vitest";
 import { Auth0Adapter, type Auth0AdapterOptions } from "../../functions/adapters/auth0/client.js";
 import { Pacer } from "../../functions/adapters/auth0/pacer.js";
-import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, type Auth0EmulatorOptions } from "../../local/auth0-emulator.js";
+import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION, type Auth0EmulatorOptions, type TenantUser } from "../../local/auth0-emulator.js";
 
 const running: Auth0Emulator[] = [];
 afterEach(async () => {
@@ -32,6 +32,39 @@ export function sdkFor(emu: Auth0Emulator, creds = { clientId: DEFAULT_CLIENT_ID
   const tokens = new TokenProvider({ domain: emu.domain, ...creds, audience: `https://${emu.domain}/api/v2/`, fetch: rewrite, telemetry: false });
   const options = { baseUrl: `${emu.baseUrl}/api/v2`, token: () => tokens.getAccessToken(), maxRetries: 0 };
   return { tokens, users: new UsersClient(options), roles: new RolesClient(options), tickets: new TicketsClient(options) };
+}
+
+const tokens = new WeakMap<Auth0Emulator, Promise<string>>();
+
+/** A Management API call with fetch (JSON body when given), with a token of the emulator's client (one per emulator). */
+export async function apiCall(emu: Auth0Emulator, method: string, path: string, body?: unknown): Promise<Response> {
+  let token = tokens.get(emu);
+  if (!token) tokens.set(emu, (token = sdkFor(emu).tokens.getAccessToken()));
+  const headers: Record<string, string> = { authorization: `Bearer ${await token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`${emu.baseUrl}/api/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/**
+ * A user as a tenant state holds it, for `emu.load`: id `auth0|<prefix><n>`, email `<prefix><n>@example.com`, a name
+ * for every second `i` and a picture for every fifth, so listings have fields to leave out.
+ */
+export function storedUser(prefix: string, n: string, i: number, roles: string[] = []): TenantUser {
+  const at = new Date(0).toISOString();
+  return {
+    user_id: `auth0|${prefix}${n}`,
+    connection: DEFAULT_CONNECTION,
+    email: `${prefix}${n}@example.com`,
+    email_verified: true,
+    ...(i % 2 === 0 ? { name: `User ${n}` } : {}),
+    ...(i % 5 === 0 ? { picture: `https://example.com/${n}.png` } : {}),
+    user_metadata: {},
+    app_metadata: {},
+    created_at: at,
+    updated_at: at,
+    hasPassword: true,
+    roles,
+  };
 }
 
 export function adapterFor(emu: Auth0Emulator, over: Partial<Auth0AdapterOptions> = {}): Auth0Adapter {

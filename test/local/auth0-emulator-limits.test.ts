@@ -5,21 +5,11 @@ import { describe, expect, it } from "vitest";
 import { AUTH0_PLANS, ENDPOINT_GROUPS, type EndpointGroup, endpointGroupOf, resolveRateLimits } from "../../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CONNECTION, type TenantUser } from "../../local/auth0-emulator.js";
 import { EMULATOR_ROUTES, groupOfRoute, routeOf } from "../../local/auth0-emulator-limits.js";
-import { sdkFor, startEmulator } from "../helpers/emulator.js";
+import { apiCall as call, sdkFor, startEmulator } from "../helpers/emulator.js";
 import { rejection } from "../helpers/rejection.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const PASSWORD = "Correct-Horse-9-Battery";
-const tokens = new WeakMap<Auth0Emulator, Promise<string>>();
-
-/** A Management API call with fetch (JSON body when given), with a token of the emulator's client. */
-async function call(emu: Auth0Emulator, method: string, path: string, body?: unknown): Promise<Response> {
-  let token = tokens.get(emu);
-  if (!token) tokens.set(emu, (token = sdkFor(emu).tokens.getAccessToken()));
-  const headers: Record<string, string> = { authorization: `Bearer ${await token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${emu.baseUrl}/api/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
 
 const newUser = (email: string) => ({ connection: DEFAULT_CONNECTION, email, password: PASSWORD });
 

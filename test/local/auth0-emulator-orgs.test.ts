@@ -5,42 +5,15 @@ import { OrganizationsClient } from "auth0/organizations";
 import { UsersClient } from "auth0/users";
 import { describe, expect, it } from "vitest";
 import { endpointGroupOf, resolveRateLimits } from "../../functions/core/rate-limits.js";
-import { Auth0Emulator, DEFAULT_CONNECTION, journalFileOf, type TenantState, type TenantUser } from "../../local/auth0-emulator.js";
-import { sdkFor, startEmulator } from "../helpers/emulator.js";
+import { Auth0Emulator, journalFileOf, type TenantState, type TenantUser } from "../../local/auth0-emulator.js";
+import { apiCall as call, sdkFor, startEmulator, storedUser } from "../helpers/emulator.js";
 import { rejection } from "../helpers/rejection.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const tokens = new WeakMap<Auth0Emulator, Promise<string>>();
-
-/** A Management API call with fetch (JSON body when given), with a token of the emulator's client. */
-async function call(emu: Auth0Emulator, method: string, path: string, body?: unknown): Promise<Response> {
-  let token = tokens.get(emu);
-  if (!token) tokens.set(emu, (token = sdkFor(emu).tokens.getAccessToken()));
-  const headers: Record<string, string> = { authorization: `Bearer ${await token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${emu.baseUrl}/api/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
 
 const json = async (res: Response): Promise<unknown> => res.json();
 
-function storedUser(i: number): TenantUser {
-  const n = String(i).padStart(2, "0");
-  const at = new Date(0).toISOString();
-  return {
-    user_id: `auth0|u${n}`,
-    connection: DEFAULT_CONNECTION,
-    email: `u${n}@example.com`,
-    email_verified: true,
-    ...(i % 2 === 0 ? { name: `User ${n}` } : {}),
-    ...(i % 5 === 0 ? { picture: `https://example.com/${n}.png` } : {}),
-    user_metadata: {},
-    app_metadata: {},
-    created_at: at,
-    updated_at: at,
-    hasPassword: true,
-    roles: [],
-  };
-}
+const tenantUser = (i: number): TenantUser => storedUser("u", String(i).padStart(2, "0"), i);
 
 const USERS = 30;
 const uid = (i: number) => `auth0|u${String(i).padStart(2, "0")}`;
@@ -49,7 +22,7 @@ const enc = encodeURIComponent;
 /** A tenant with USERS users, roles admin and viewer, organizations acme and globex (no members yet). */
 async function tenant(): Promise<{ emu: Auth0Emulator; acme: string; globex: string; admin: string; viewer: string }> {
   const emu = await startEmulator({ roles: ["admin", "viewer"], organizations: ["acme", "globex"] });
-  emu.load({ ...emu.state(), users: Array.from({ length: USERS }, (_, i) => storedUser(i)) });
+  emu.load({ ...emu.state(), users: Array.from({ length: USERS }, (_, i) => tenantUser(i)) });
   const roleId = (name: string) => emu.state().roles.find((r) => r.name === name)?.id ?? "";
   return { emu, acme: emu.addOrganization("acme"), globex: emu.addOrganization("globex"), admin: roleId("admin"), viewer: roleId("viewer") };
 }

@@ -1,29 +1,12 @@
 import { ManagementError } from "auth0";
 import { describe, expect, it } from "vitest";
 import type { Auth0Emulator, TenantUser } from "../../local/auth0-emulator.js";
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
-import { sdkFor, startEmulator } from "../helpers/emulator.js";
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from "../../local/auth0-emulator.js";
+import { sdkFor, startEmulator, storedUser } from "../helpers/emulator.js";
 
 const MEMBERS = 250;
 
-function user(i: number, roles: string[]): TenantUser {
-  const n = String(i).padStart(4, "0");
-  const at = new Date(0).toISOString();
-  return {
-    user_id: `auth0|user${n}`,
-    connection: DEFAULT_CONNECTION,
-    email: `user${n}@example.com`,
-    email_verified: true,
-    ...(i % 2 === 0 ? { name: `User ${n}` } : {}),
-    ...(i % 5 === 0 ? { picture: `https://example.com/${n}.png` } : {}),
-    user_metadata: {},
-    app_metadata: {},
-    created_at: at,
-    updated_at: at,
-    hasPassword: true,
-    roles,
-  };
-}
+const user = (i: number, roles: string[]): TenantUser => storedUser("user", String(i).padStart(4, "0"), i, roles);
 
 /** A tenant with MEMBERS users in role "member" (listed out of order) and a few in role "other" only. */
 async function tenant(): Promise<{ emu: Auth0Emulator; roleId: string; api: (path: string) => Promise<Response> }> {

@@ -85,6 +85,9 @@ export interface PeekedMessage {
   sentAt?: number;
 }
 
+/** A tenant copy's emulated source tenant, in the state directory beside the target's tenant.json. */
+const SOURCE_TENANT_FILE = "source-tenant.json";
+
 const FAKE_AWS = { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
 
 const SENT_AT = "auth0sync-first-sent-at";
@@ -137,7 +140,7 @@ export class LocalEnvironment {
 
   private constructor(readonly opts: LocalEnvironmentOptions) {
     this.tenantFile = join(opts.stateDir, "tenant.json");
-    this.sourceTenantFile = join(opts.stateDir, "source-tenant.json");
+    this.sourceTenantFile = join(opts.stateDir, SOURCE_TENANT_FILE);
     this.dlqFile = join(opts.stateDir, "dlq.json");
   }
 
@@ -154,7 +157,7 @@ export class LocalEnvironment {
 
   /** A state directory the local pipeline has run in. */
   static exists(stateDir: string): boolean {
-    return existsSync(join(stateDir, "warehouse")) || existsSync(join(stateDir, "source-tenant.json"));
+    return existsSync(join(stateDir, "warehouse")) || existsSync(join(stateDir, SOURCE_TENANT_FILE));
   }
 
   private async init(): Promise<void> {
@@ -168,6 +171,8 @@ export class LocalEnvironment {
     this.cleanups.push(() => Promise.resolve().then(release));
     if (opts.fresh) clearStateDir(opts.stateDir);
     const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
+    // The tenant file is read (and its journal replayed) by the emulator below; a damaged one is refused here,
+    // before the warehouse step can change anything.
     if (existsSync(this.tenantFile)) readStateFile(this.tenantFile, "local tenant file", isTenantState);
     const config = this.limitedConfig();
     if (cfg.source.type === "auth0") await this.startSourceTenant(config);

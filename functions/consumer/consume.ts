@@ -33,7 +33,7 @@ export interface ConsumerDeps {
   /** Ledger writes that failed (the handler emits the LedgerWriteFailures metric from it). */
   counters?: ConsumerCounters;
   /** This invocation's grouped writes (write-groups.ts); without it each user's roles and memberships are calls of its own. */
-  roles?: WriteGroups;
+  groups?: WriteGroups;
 }
 
 export interface ConsumerCounters {
@@ -78,8 +78,8 @@ export type OpResult = { outcome: Settled; userId?: string; rejection?: Rejectio
 /** What one user's attempt did that must outlive it: whether it sent a create (see core/decide.ts, own lost creates). */
 interface Attempt {
   createSent: boolean;
-  /** Where the roles it gains are grouped with other users' (absent: one call for this user). */
-  roles?: WriteSlot;
+  /** Where the roles it gains and the organizations it joins or leaves are grouped with other users' (absent: calls of its own). */
+  groups?: WriteSlot;
 }
 
 export interface RecordTally {
@@ -171,7 +171,7 @@ async function syncUser(
     // after them; a membership that failed fails the user (retried, or rejected with Auth0's reason).
     let refused: Error | undefined;
     try {
-      if (attempt.roles) await attempt.roles.add(userId, roles.add.length > 0 ? await auth0.roleIds(roles.add) : [], { join: memberships?.joinIds, leave: memberships?.leaveIds });
+      if (attempt.groups) await attempt.groups.add(userId, roles.add.length > 0 ? await auth0.roleIds(roles.add) : [], { join: memberships?.joinIds, leave: memberships?.leaveIds });
       else {
         // Alone, as grouped: the memberships are written whatever became of the roles, their failure wins.
         const [roleResult, memberResult] = await Promise.allSettled([auth0.assignRoles(userId, roles.add), memberships ? applyMembershipsAlone(auth0, memberships, userId) : Promise.resolve()]);
@@ -214,9 +214,9 @@ async function mirrorUser(deps: ConsumerDeps, runId: string, op: MirrorOperation
   }
 }
 
-async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, roles?: WriteSlot): Promise<OpResult> {
+async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, groups?: WriteSlot): Promise<OpResult> {
   const { config } = deps;
-  const attempt: Attempt = { createSent: false, roles };
+  const attempt: Attempt = { createSent: false, groups };
   try {
     const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt) : await mirrorUser(deps, runId, op, entry);
     if ("retry" in res) return { ...res, createAttempted: attempt.createSent };
@@ -258,7 +258,7 @@ async function applyOperation(deps: ConsumerDeps, runId: string, op: UserOperati
 export async function consumeRecord(deps: ConsumerDeps, record: SQSRecord, remainingMs: () => number): Promise<RecordTally> {
   let opened = false;
   const open = (operations: number) => {
-    if (!opened) deps.roles?.opened(operations);
+    if (!opened) deps.groups?.opened(operations);
     opened = true;
   };
   try {
@@ -307,7 +307,7 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
   const running: Promise<void>[] = [];
   const worker = async () => {
     for (let op = queue.shift(); op; op = queue.shift()) {
-      const slot = deps.roles?.slot();
+      const slot = deps.groups?.slot();
       if (remainingMs() < safetyMs) {
         slot?.release();
         retries.push(`${where(op)}: not started, Lambda time nearly over`);
@@ -330,7 +330,7 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
     await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.parallelism ?? 4, ops.length)) }, worker));
   } finally {
     // Operations a failed worker never started will not add to the role groups either.
-    for (let op = queue.shift(); op; op = queue.shift()) deps.roles?.slot().release();
+    for (let op = queue.shift(); op; op = queue.shift()) deps.groups?.slot().release();
   }
   await Promise.all(running);
   // The run's live counts (what `auth0-sync run` follows), also when some users of the record must be retried.

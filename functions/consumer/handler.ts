@@ -59,11 +59,11 @@ export function createConsumerHandler(factory: ConsumerDepsFactory = defaultDeps
     d.counters ??= { ledgerWriteFailures: 0 };
     const before = { calls: d.auth0.stats.calls, s429: d.auth0.stats.status429, ledger: d.counters.ledgerWriteFailures };
     const totals: Partial<Record<Outcome, number>> = {};
-    // The records of an invocation run together, so their users' role assignments are grouped per role across
-    // them (write-groups.ts); the pacers are the limit, and each operation checks the time left before it starts.
+    // The records of an invocation run together, so their users' role assignments and memberships are grouped
+    // across them (write-groups.ts); the pacers are the limit, and each operation checks the time left before it starts.
     const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
-    const roles = new WriteGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
-    const invocation: ConsumerDeps = { ...d, roles };
+    const groups = new WriteGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
+    const invocation: ConsumerDeps = { ...d, groups };
     const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {
       const tally = await consumeRecord(invocation, record, remaining);

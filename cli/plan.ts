@@ -15,6 +15,7 @@ import { decideUser, startUser } from "../functions/core/decide.js";
 import { diffOrganizations, diffRoles, organizationsChange } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
 import { extract } from "../functions/extractor/extract.js";
+import { resolveOrganizations } from "../functions/consumer/memberships.js";
 import type { CopySample, SampleUser } from "../functions/core/copy-sample.js";
 
 export type PlannedKind = "create" | "update" | "unchanged" | "reject" | "block" | "delete";
@@ -163,24 +164,17 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       }
     }
     if (config.organizations && desired.organizations && Object.keys(desired.organizations).length > 0) {
-      // Organizations resolve once per process, as in a run; an unknown one rejects the row.
-      let unknown: string | undefined;
-      let field = config.organizations.column;
-      let code: RejectCode = "unknown_organization";
+      // The run's own check (organizations resolved once per process, member role names against the tenant's): an
+      // unknown one rejects the row, on the column it names.
+      let unknown: Auth0Error | undefined;
       try {
-        await auth0.organizations.resolve(Object.keys(desired.organizations), config.organizations.by);
-        const memberRoles = [...new Set(Object.values(desired.organizations).flat())];
-        if (config.organizations.roles && memberRoles.length > 0) {
-          field = config.organizations.roles.column;
-          code = "unknown_role";
-          await auth0.roleIds(memberRoles);
-        }
+        await resolveOrganizations(auth0, config.organizations, desired.organizations);
       } catch (err) {
         if (!(err instanceof Auth0Error && (err.kind === "unknown_organization" || err.kind === "unknown_role"))) throw err;
-        unknown = err.message;
+        unknown = err;
       }
       if (unknown) {
-        reject(op, field, unknown, code);
+        reject(op, unknown.field ?? config.organizations.column, unknown.message, unknown.rejectCode);
         continue;
       }
     }

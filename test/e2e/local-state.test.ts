@@ -2,7 +2,7 @@
  * The local runner keeps its state whole: one process per state directory, inputs and state files checked before
  * anything changes (each refusal one sentence), and a Ctrl-C that really cancels and leaves a consistent state.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -51,6 +51,25 @@ describe("one process per state directory", () => {
     expect(await runLocalPipeline({ config, stateDir, rate: 500 })).toMatchObject({ rowsRead: 5, unaccounted: 0 });
     expect(existsSync(join(stateDir, ".lock"))).toBe(false);
   }, 60_000);
+});
+
+describe("two runs started together on one state directory", () => {
+  it("one runs, the other is refused in one sentence (never a stack trace)", async () => {
+    const stateDir = join(tempDir(), "state");
+    const start = () =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "local/start.ts"), "--state", stateDir, "--rows", "20"], { cwd: ROOT, env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT" } });
+        let stderr = "";
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("close", (status) => resolve({ status, stderr }));
+      });
+    const results = await Promise.all([start(), start()]);
+    const ran = results.filter((r) => r.status === 0);
+    const refused = results.filter((r) => r.status !== 0);
+    expect(ran, results.map((r) => r.stderr).join("\n---\n")).toHaveLength(1);
+    expect(refused[0]!.status).toBe(2);
+    expect(refused[0]!.stderr.trim()).toMatch(/^The state directory .* is in use by another auth0-sync process \(pid \d+\): wait for it to finish, or use another --state\.$/);
+  }, 120_000);
 });
 
 describe("inputs and state checked before anything changes", () => {

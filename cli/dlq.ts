@@ -21,7 +21,14 @@ export async function describeDlqMessages(messages: RawMessage[], ledger: Ledger
       continue;
     }
     const { runId, ops } = parsed.message;
-    const entries = ledger ? await ledger.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
+    let entries = new Map<string, LedgerEntry>();
+    try {
+      if (ledger) entries = await ledger.getMany(ops.map(opKey));
+    } catch (err) {
+      // Whatever the ledger holds, status goes on: this message's reasons are what cannot be read.
+      out.push({ messageId: m.messageId, runId, users: ops.length, sentAt: m.sentAt, reasons: [`the ledger could not be read for its users: ${err instanceof Error ? err.message : String(err)}`] });
+      continue;
+    }
     const reasons = new Map<string, number>();
     for (const op of ops) {
       const e = entries.get(opKey(op));

@@ -93,7 +93,7 @@ export function formatRun(r: RunReport): string {
   if (r.heldReason) out.push("", `Held: ${r.heldReason}`);
   if (r.error) out.push("", r.status === "interrupted" ? `Interrupted: ${r.error}.` : `The extract failed: ${r.error}`);
   if (r.skippedReason) out.push("", `Skipped: ${r.skippedReason}. The next scheduled run will do the work.`);
-  if (r.unsettled > 0 && r.status !== "running" && r.status !== "interrupted") out.push("", `${n(r.unsettled)} users have no outcome yet: they are in flight or in the DLQ ('auth0-sync status').`);
+  if (r.unsettled > 0 && r.status !== "running" && r.status !== "interrupted") out.push("", `${plural(r.unsettled, "user")} ${r.unsettled === 1 ? "has" : "have"} no outcome yet: in flight or in the DLQ ('auth0-sync status').`);
   if (r.rejections.length > 0) {
     out.push("", `First rejections (${n(r.rejections.length)} in all):`);
     for (const x of r.rejections.slice(0, 5)) out.push(`  ${x}`);
@@ -162,7 +162,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.dlqSample.length > 0) {
     out.push("", `DLQ sample (${s.dlqSample.length} of ${n(s.dlq.visible)}, read without consuming them):`);
     for (const m of s.dlqSample) {
-      out.push(`  message ${m.messageId}${m.runId ? `  ${m.runId}` : ""}  ${m.users} users`);
+      out.push(`  message ${m.messageId}${m.runId ? `  ${m.runId}` : ""}  ${plural(m.users, "user")}`);
       for (const r of m.reasons.slice(0, 3)) out.push(`      ${r}`);
       if (m.reasons.length > 3) out.push(`      ... and ${m.reasons.length - 3} more`);
     }

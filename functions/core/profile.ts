@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { configuredColumns } from "./columns.js";
+import { MAX_IDENTITY_KEY_BYTES, fitsLedger } from "./ledger-keys.js";
 import { BOOLEAN_FIELDS, PROFILE_FIELDS, lengthLimits } from "./fields.js";
 import { RESERVED_APP_METADATA_KEYS, parseTarget, type FieldMapping, type SyncConfig } from "./config.js";
 import type {
@@ -257,6 +258,13 @@ function keyFromColumn(row: Row, keyColumn: string): string {
   return key;
 }
 
+/** A key the ledger cannot hold (DynamoDB's key limit): rejected with its row, never sent to fail at every delivery. */
+function checkKeyFits(key: string, field: string): void {
+  if (!fitsLedger(key)) {
+    throw new RowError("key_too_long", field, `is ${Buffer.byteLength(key, "utf8")} bytes; an identity key may have at most ${MAX_IDENTITY_KEY_BYTES} bytes (UTF-8)`);
+  }
+}
+
 interface ResolvedMapping {
   target: string;
   column: string;
@@ -307,6 +315,7 @@ export class ProfileMapper {
       let key: string;
       if (keyColumn) {
         key = keyFromColumn(row, keyColumn);
+        checkKeyFits(key, keyColumn);
         keyLabel = this.keyLabel(key);
       }
       const email = normalizeEmail(row[emailColumn], emailColumn);

@@ -35,6 +35,7 @@ export interface DesiredProfile {
 
 export type RejectCode =
   | "missing_key"
+  | "key_too_long"
   | "missing_email"
   | "invalid_email"
   | "invalid_phone"

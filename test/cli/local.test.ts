@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { consumerBudget, parseConfig } from "../../functions/core/config.js";
 import type { TenantState } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
-import { runCli } from "../../cli/program.js";
+import { cli } from "../helpers/cli.js";
 import type { PlanReport } from "../../cli/plan.js";
 import type { ReconcileReport, RedriveReport, RunReport, StatusReport } from "../../cli/targets/target.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -15,13 +15,6 @@ const example = readFileSync(new URL("../../config/example.yml", import.meta.url
 const HEADER = "customer_id,email,first_name,last_name,phone,avatar_url,plan,tier,preferences,roles,orgs,org_roles,is_blocked,status";
 const N = 30;
 
-/** Runs the CLI in-process and captures what it prints. */
-export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await runCli(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, pollMs: 50 });
-  return { code, out, err };
-}
 
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 

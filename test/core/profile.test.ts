@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AppliedFingerprints, PROFILE_MAX_BYTES, ProfileMapper, RunDuplicates, hashKey } from "../../functions/core/profile.js";
 import { rejectionMessage, type DesiredProfile, type Row } from "../../functions/core/types.js";
+import { MAX_IDENTITY_KEY_BYTES } from "../../functions/core/ledger-keys.js";
 import { testConfig } from "../helpers/config.js";
 
 const cfg = testConfig({
@@ -32,6 +33,18 @@ function mapped(r: Row) {
   if (!res.ok) throw new Error(`unexpected rejection: ${rejectionMessage(res.rejection)}`);
   return res.profile;
 }
+
+describe("identity keys the ledger can hold", () => {
+  it("a key of at most MAX_IDENTITY_KEY_BYTES bytes (UTF-8) maps; one byte more is rejected as key_too_long", () => {
+    expect(mapped(row({ id: "k".repeat(MAX_IDENTITY_KEY_BYTES) })).key).toHaveLength(MAX_IDENTITY_KEY_BYTES);
+    const r = rejected(row({ id: "k".repeat(MAX_IDENTITY_KEY_BYTES + 1) }));
+    expect(r).toMatchObject({ code: "key_too_long", field: "id", row: 7, keyLabel: undefined });
+    expect(r.message).toBe(`row 7: id: is ${MAX_IDENTITY_KEY_BYTES + 1} bytes; an identity key may have at most ${MAX_IDENTITY_KEY_BYTES} bytes (UTF-8)`);
+    // Bytes, not characters: 1,024 two-byte characters are 2,048 bytes.
+    expect(rejected(row({ id: "é".repeat(1024) })).code).toBe("key_too_long");
+    expect(MAX_IDENTITY_KEY_BYTES + Buffer.byteLength("K#")).toBe(2048);
+  });
+});
 
 describe("row -> desired profile", () => {
   it("maps standard fields, explicit metadata targets and the identity key", () => {

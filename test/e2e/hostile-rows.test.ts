@@ -55,7 +55,7 @@ function hostileRow(i: number): fc.Arbitrary<HRow> {
     // The same email as an earlier hostile row's, in another case, under another key.
     fc.constant(`H${Math.floor(i / 2)}@EXAMPLE.ORG`),
   );
-  const id = fc.oneof({ weight: 14, arbitrary: fc.constant(`h-${i}`) }, fc.constant(null), fc.constant(""), fc.constant(" "), fc.constant("h-0"), fc.constant(`h-${i}-${"k".repeat(600)}`));
+  const id = fc.oneof({ weight: 14, arbitrary: fc.constant(`h-${i}`) }, fc.constant(null), fc.constant(""), fc.constant(" "), fc.constant("h-0"), fc.constant(`h-${i}-${"k".repeat(600)}`), fc.constant(`h-${i}-${"k".repeat(2100)}`), fc.constant(`h-${i}-${"é".repeat(1030)}`));
   const first = fc.oneof(
     w(10, fc.constant(`Hostile${i}`)),
     fc.string({ maxLength: 40 }).map(noNul),

@@ -6,7 +6,7 @@
 import { isApplied, type ObservedUser } from "../../core/decide.js";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, BatchWriteCommand, type BatchWriteCommandInput, type BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { RUNS_INDEX } from "../../core/ledger-keys.js";
+import { IDENTITY_PREFIX, RUNS_INDEX, fitsLedger } from "../../core/ledger-keys.js";
 import { OUTCOMES, type Outcome } from "../../core/outcomes.js";
 import { interruptedReason, isInterrupted, type RunStatus, type RunSummary } from "../../core/runs.js";
 import type { DesiredProfile, Json } from "../../core/types.js";
@@ -71,7 +71,7 @@ export interface RunRecord {
 /** One table's share of a BatchWriteItem request (and of its unprocessed items). */
 type WriteRequests = NonNullable<BatchWriteCommandInput["RequestItems"]>[string];
 
-const KEY_PREFIX = "K#";
+const KEY_PREFIX = IDENTITY_PREFIX;
 const RUN_PREFIX = "R#";
 /** A reconcile whose export job outlives one invocation: its job, so the next invocation continues it. */
 const RECONCILE_JOB_KEY = "RECONCILE#job";
@@ -114,11 +114,13 @@ export class Ledger {
     return { key: String(pk).slice(KEY_PREFIX.length), ...(rest as Omit<LedgerEntry, "key" | "profile" | "observed">), ...(parsed ? { profile: parsed } : {}), ...(seen ? { observed: seen } : {}) };
   }
 
-  /** Entries for these keys (missing keys are simply absent), 100 per BatchGetItem, unprocessed keys retried. */
-  /** Entries by key, 100 keys per BatchGetItem with a few requests in flight, unprocessed keys retried. */
+  /**
+   * Entries by key (missing keys are simply absent), 100 keys per BatchGetItem with a few requests in flight,
+   * unprocessed keys retried. A key too long to be a DynamoDB key cannot have an entry: absent, never a failed read.
+   */
   async getMany(keys: string[]): Promise<Map<string, LedgerEntry>> {
     const out = new Map<string, LedgerEntry>();
-    const unique = [...new Set(keys)];
+    const unique = [...new Set(keys)].filter(fitsLedger);
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
     let next = 0;

@@ -161,12 +161,15 @@ export function tableFromSql(sql: string): string {
  * Replaces the table with the CSV's rows. The header line names the columns; every column is text (the mapper
  * parses booleans and JSON), and an empty cell is NULL.
  */
-export async function loadCsv(db: Db, table: string, csv: string): Promise<number> {
+export async function loadCsv(db: Db, table: string, csv: string, path = "the CSV"): Promise<number> {
+  const header = parse<string[]>(csv, { to_line: 1, trim: true, bom: true })[0] ?? [];
+  if (header.length === 0) throw new Error(`The CSV ${path} has no header line; the warehouse is unchanged`);
+  // csv-parse keeps the last of two columns of one name: the other column's values would vanish unseen.
+  const twice = header.findIndex((h, i) => header.indexOf(h) !== i);
+  if (twice >= 0) throw new Error(`The CSV ${path} names the column '${header[twice]}' twice in its header (columns ${header.indexOf(header[twice]!) + 1} and ${twice + 1}): rename one; the warehouse is unchanged`);
   const records = parse<Record<string, string>>(csv, { columns: true, skip_empty_lines: true, trim: true, bom: true });
-  const header = records.length > 0 ? Object.keys(records[0] ?? {}) : parse(csv, { to_line: 1 })[0] ?? [];
-  if (header.length === 0) throw new Error("The CSV has no header line");
   for (const h of header) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(h)) throw new Error(`CSV header '${h}' is not a usable column name (letters, digits and _)`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(h)) throw new Error(`The CSV ${path}: header '${h}' is not a usable column name (letters, digits and _); the warehouse is unchanged`);
   }
   await db.exec(`DROP TABLE IF EXISTS ${quoteIdent(table)}; CREATE TABLE ${quoteIdent(table)} (${header.map((h) => `${quoteIdent(h)} text`).join(", ")});`);
   await insertRows(
@@ -183,7 +186,7 @@ export async function loadCsv(db: Db, table: string, csv: string): Promise<numbe
  */
 export async function loadCsvChecked(db: PGlite, table: string, csv: string, path: string, check: { text: string; values: string[] }): Promise<number> {
   return db.transaction(async (tx) => {
-    const rows = await loadCsv(tx, table, csv);
+    const rows = await loadCsv(tx, table, csv, path);
     const sql = check.text.trim().replace(/;+\s*$/, "");
     try {
       await tx.query(`SELECT * FROM (${sql}) AS csv_check LIMIT 0`, check.values);

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { configuredColumns } from "./columns.js";
 import { MAX_IDENTITY_KEY_BYTES, fitsLedger } from "./ledger-keys.js";
+import { DuplicateKeyError, parseStrictJson } from "./strict-json.js";
 import { BOOLEAN_FIELDS, PROFILE_FIELDS, lengthLimits } from "./fields.js";
 import { RESERVED_APP_METADATA_KEYS, parseTarget, type FieldMapping, type SyncConfig } from "./config.js";
 import type {
@@ -165,8 +166,10 @@ function toJson(raw: RowValue, field: string, parse: "always" | "auto" | "never"
     const t = raw.trim();
     if (parse === "always" || t.startsWith("{") || t.startsWith("[")) {
       try {
-        return JSON.parse(t) as Json;
+        return parseStrictJson(t) as Json;
       } catch (err) {
+        // JSON with a key named twice is JSON all the same (auto-detected too), and ambiguous: refused.
+        if (err instanceof DuplicateKeyError) throw new RowError("invalid_json", field, err.message);
         if (parse === "always") throw new RowError("invalid_json", field, `is not valid JSON (${(err as Error).message})`);
       }
     }
@@ -189,9 +192,9 @@ function parseNames(raw: RowValue, field: string, code: RejectCode, what: string
     const t = raw.trim();
     if (t.startsWith("[")) {
       try {
-        list = JSON.parse(t);
-      } catch {
-        throw new RowError(code, field, `is not a valid JSON array of ${what}`);
+        list = parseStrictJson(t);
+      } catch (err) {
+        throw new RowError(code, field, err instanceof DuplicateKeyError ? err.message : `is not a valid JSON array of ${what}`);
       }
     } else list = t.split(",");
   } else throw new RowError(code, field, `expected ${what}, got ${describeValue(raw)}`);
@@ -223,9 +226,9 @@ function parseOrganizations(row: Row, cfg: NonNullable<SyncConfig["organizations
   let value: unknown = raw;
   if (typeof raw === "string" && raw.trim().startsWith("{")) {
     try {
-      value = JSON.parse(raw);
-    } catch {
-      throw new RowError("invalid_organizations", field, "is not a valid JSON object of organization -> role names");
+      value = parseStrictJson(raw);
+    } catch (err) {
+      throw new RowError("invalid_organizations", field, err instanceof DuplicateKeyError ? err.message : "is not a valid JSON object of organization -> role names");
     }
   }
   if (value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof Uint8Array)) {

@@ -34,6 +34,16 @@ function mapped(r: Row) {
   return res.profile;
 }
 
+describe("JSON text with a key named twice", () => {
+  it("is refused with the column named, in metadata and in organization roles", () => {
+    expect(rejected(row({ prefs: '{"theme":"dark","theme":"light"}' })).message).toBe('row 7, key u-1: user_metadata.prefs: names the key "theme" twice in one object (JSON keeps only the last)');
+    expect(rejected(row({ app_json: '{"tier":{"a":1,"a":2}}' })).message).toBe('row 7, key u-1: app_metadata: names the key "a" twice in one object (JSON keeps only the last)');
+    const orgs = new ProfileMapper(testConfig({ organizations: { column: "orgs", roles: { column: "org_roles" } } }));
+    const res = orgs.map({ id: "u-1", email: "a@example.com", orgs: "acme", org_roles: '{"acme":"admin","acme":"viewer"}' }, 3);
+    expect(res.ok ? undefined : rejectionMessage(res.rejection)).toBe('row 3, key u-1: org_roles: names the key "acme" twice in one object (JSON keeps only the last)');
+  });
+});
+
 describe("identity keys the ledger can hold", () => {
   it("a key of at most MAX_IDENTITY_KEY_BYTES bytes (UTF-8) maps; one byte more is rejected as key_too_long", () => {
     expect(mapped(row({ id: "k".repeat(MAX_IDENTITY_KEY_BYTES) })).key).toHaveLength(MAX_IDENTITY_KEY_BYTES);

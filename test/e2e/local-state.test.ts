@@ -96,6 +96,13 @@ describe("inputs and state checked before anything changes", () => {
       new LocalStateError(`The CSV ${narrow} does not fit the config's SQL (column "last_name" does not exist); the warehouse is unchanged`),
     );
     expect(await tableRows(stateDir)).toBe(8);
+    // A header naming a column twice: csv-parse would keep the last column's values and drop the other's unseen.
+    const twice = join(dir, "twice.csv");
+    writeFileSync(twice, `${readFileSync(csv, "utf8").split("\n")[0]},email\n`);
+    await expect(runLocalPipeline({ config, stateDir, csv: twice })).rejects.toThrow(
+      new LocalStateError(`The CSV ${twice} names the column 'email' twice in its header (columns 2 and 15): rename one; the warehouse is unchanged`),
+    );
+    expect(await tableRows(stateDir)).toBe(8);
 
     // A damaged DLQ file is named, with the way out; a --json run prints the error as JSON.
     writeFileSync(join(stateDir, "dlq.json"), "[{");

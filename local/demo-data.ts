@@ -162,7 +162,8 @@ export function tableFromSql(sql: string): string {
  * parses booleans and JSON), and an empty cell is NULL.
  */
 export async function loadCsv(db: Db, table: string, csv: string, path = "the CSV"): Promise<number> {
-  const header = parse<string[]>(csv, { to_line: 1, trim: true, bom: true })[0] ?? [];
+  const lines: string[][] = parse(csv, { to_line: 1, trim: true, bom: true });
+  const header = lines[0] ?? [];
   if (header.length === 0) throw new Error(`The CSV ${path} has no header line; the warehouse is unchanged`);
   // csv-parse keeps the last of two columns of one name: the other column's values would vanish unseen.
   const twice = header.findIndex((h, i) => header.indexOf(h) !== i);

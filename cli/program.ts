@@ -12,7 +12,7 @@ import type { PlannedChange } from "./plan.js";
 import { ProgressLine, type ProgressWriter } from "./progress.js";
 import { AwsTarget } from "./targets/aws.js";
 import { explainAwsError, type AwsClients, type AwsTimeouts } from "./targets/aws-clients.js";
-import { CliError, type Target } from "./targets/target.js";
+import { CliError, LOCAL_EMULATOR_RATE, type Target } from "./targets/target.js";
 
 export interface CliIo {
   stdout: ProgressWriter;
@@ -36,7 +36,7 @@ interface GlobalOptions {
   region?: string;
   profile?: string;
   json?: boolean;
-  localRate: number;
+  localRate?: number;
 }
 
 const DEFAULT_CONFIG = "config/example.yml";
@@ -73,7 +73,7 @@ async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warni
     const config = loadConfigFile(configPath);
     // The local runtime (emulators, PGlite) is loaded only here: the deployed path never touches it.
     const { LocalTarget } = await import("./targets/local.js");
-    return LocalTarget.fromEnv({ config, stateDir: g.state, rate: g.localRate }, env);
+    return LocalTarget.fromEnv({ config, stateDir: g.state }, env, g.localRate);
   }
   const config = configPath ? loadConfigFile(configPath) : undefined;
   const stackName = g.stack ?? (config ? `auth0-sync-${config.name}` : undefined);
@@ -93,7 +93,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(new Option("--config <file>", `sync config (default: $SYNC_CONFIG_FILE or ${DEFAULT_CONFIG})`))
     .addOption(new Option("--region <region>", "AWS region (default: the standard chain, e.g. AWS_REGION)"))
     .addOption(new Option("--profile <profile>", "AWS profile (default: the standard chain, e.g. AWS_PROFILE)"))
-    .addOption(new Option("--local-rate <rps>", "with --local: requests per second of the Auth0 emulator and of the sync").argParser(int(1, 10_000)).default(200))
+    .addOption(
+      new Option("--local-rate <rps>", `with --local: requests per second of the sync and of the Auth0 emulator (default ${LOCAL_EMULATOR_RATE}; against a real tenant, AUTH0_DOMAIN set, the config's budget)`).argParser(int(1, 10_000)),
+    )
     .addOption(new Option("--json", "print the result as one JSON object"))
     .showHelpAfterError("(run with --help for the options)")
     .exitOverride()

@@ -17,6 +17,7 @@ import { describeDlqMessages } from "../dlq.js";
 import { planRun, type PlanReport } from "../plan.js";
 import {
   CliError,
+  LOCAL_EMULATOR_RATE,
   type PlanOptions,
   type ReconcileOptions,
   type ReconcileReport,
@@ -51,13 +52,20 @@ export class LocalTarget implements Target {
     this.where = `local state ${opts.stateDir}${opts.realTenant ? ` (tenant ${opts.realTenant.domain})` : ""}`;
   }
 
-  /** With AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET set, a real tenant instead of the emulator (as npm start). */
-  static fromEnv(opts: LocalTargetOptions, env: Record<string, string | undefined>): LocalTarget {
+  /**
+   * With AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET set, a real tenant instead of the emulator (as npm
+   * start). `rate` (--local-rate) is one global budget for the sync and the emulated tenant; without it the emulator
+   * runs at LOCAL_EMULATOR_RATE, and a real tenant gets the config's own budget: its buckets are real, and 200/s
+   * against a tenant of 10/s made half the calls 429s.
+   */
+  static fromEnv(opts: LocalTargetOptions, env: Record<string, string | undefined>, rate?: number): LocalTarget {
+    let realTenant;
     try {
-      return new LocalTarget({ ...opts, realTenant: realTenantFromEnv(env) });
+      realTenant = realTenantFromEnv(env);
     } catch (err) {
       throw err instanceof RealTenantError ? new CliError(err.message) : err;
     }
+    return new LocalTarget({ ...opts, realTenant, rate: rate ?? (realTenant ? undefined : LOCAL_EMULATOR_RATE) });
   }
 
   private requireState(): void {

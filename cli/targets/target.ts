@@ -127,6 +127,9 @@ export interface Target {
   close(): Promise<void>;
 }
 
+/** With --local, the emulated tenant's rate (and the sync's) when --local-rate is not given: fast, as npm start's --rate. */
+export const LOCAL_EMULATOR_RATE = 200;
+
 /** An operator mistake or an unmet precondition: printed as one sentence, exit code 2, no stack trace. */
 export class CliError extends Error {
   constructor(

@@ -71,31 +71,36 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
   return out.join("\n");
 }
 
+/** A run's summary, the same for `auth0-sync run` (a stack or --local) and `npm start`. */
 export function formatRun(r: RunReport): string {
-  const o = r.outcomes;
   const rows: [string, string | number][] = [
     ["run", r.runId],
     ["status", r.status],
     ["rows read", r.rowsRead],
-    ["created", o.created],
-    ["updated", o.updated],
-    ["unchanged", o.unchanged],
-    ["rejected", o.rejected],
-    ["dead-lettered", o.deadLettered],
-    ["blocked", o.blocked],
-    ["deleted", o.deleted],
-    ["unsettled", r.unsettled],
+    ["created", r.created],
+    ["updated", r.updated],
+    ["unchanged", r.unchanged],
+    ["rejected", r.rejected],
+    ["dead-lettered", r.deadLettered],
+    ["blocked", r.blocked],
+    ["deleted", r.deleted],
+    ["unaccounted", r.unaccounted],
   ];
   if (r.auth0Calls !== undefined) rows.push(["Auth0 calls", r.auth0Calls]);
+  if (r.auth0Status429 !== undefined) rows.push(["Auth0 429s", r.auth0Status429]);
   rows.push(["elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s`]);
   const out = [table(rows)];
   if (r.status === "running") out.push("", `Started; follow it with 'auth0-sync status' (the run id is ${r.runId}).`);
   if (r.heldReason) out.push("", `Held: ${r.heldReason}`);
   if (r.error) out.push("", r.status === "interrupted" ? `Interrupted: ${r.error}.` : `The extract failed: ${r.error}`);
   if (r.skippedReason) out.push("", `Skipped: ${r.skippedReason}. The next scheduled run will do the work.`);
-  if (r.unsettled > 0 && r.status !== "running" && r.status !== "interrupted") out.push("", `${plural(r.unsettled, "user")} ${r.unsettled === 1 ? "has" : "have"} no outcome yet: in flight or in the DLQ ('auth0-sync status').`);
+  if (r.unaccounted > 0 && r.status !== "running" && r.status !== "interrupted") out.push("", `${plural(r.unaccounted, "user")} ${r.unaccounted === 1 ? "has" : "have"} no outcome yet: in flight or in the DLQ ('auth0-sync status').`);
+  if (r.topReasons && r.topReasons.length > 0) {
+    out.push("", "top reasons for rejection:");
+    for (const t of r.topReasons) out.push(`  ${n(t.count).padStart(6)}  ${t.code}`);
+  }
   if (r.rejections.length > 0) {
-    out.push("", `First rejections (${n(r.rejections.length)} in all):`);
+    out.push("", `first rejections (${n(r.rejections.length)} in all):`);
     for (const x of r.rejections.slice(0, 5)) out.push(`  ${x}`);
   }
   return out.join("\n");

@@ -12,6 +12,7 @@ import type { PlannedChange } from "./plan.js";
 import { ProgressLine, type ProgressWriter } from "./progress.js";
 import { AwsTarget } from "./targets/aws.js";
 import { explainAwsError, type AwsClients, type AwsTimeouts } from "./targets/aws-clients.js";
+import { runExitCode } from "./runs.js";
 import { CliError, LOCAL_EMULATOR_RATE, type Target } from "./targets/target.js";
 
 export interface CliIo {
@@ -81,7 +82,7 @@ async function openTarget(g: GlobalOptions, io: CliIo): Promise<Target & { warni
   return AwsTarget.open({ stackName, region: g.region, profile: g.profile, config, clients: io.awsClients, timeouts: io.awsTimeouts });
 }
 
-/** Runs the CLI; returns the exit code (0 done, 1 the operation did not finish well, 2 usage or precondition). */
+/** Runs the CLI; returns the exit code (0 done, 1 the operation did not finish well, 2 usage or precondition, 3 held). */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const print = (s: string) => io.stdout.write(`${s}\n`);
   let exitCode = 0;
@@ -155,7 +156,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
         progress.end();
         print(g.json ? JSON.stringify(report) : formatRun(report));
-        return report.status === "failed" || report.status === "skipped" || report.status === "timed out" || (report.status !== "running" && report.unsettled !== 0) ? 1 : 0;
+        return runExitCode(report);
       }),
     );
 

@@ -10,6 +10,8 @@ export interface ProgressWriter {
 export class ProgressLine {
   private last = 0;
   private drawn = false;
+  /** The counts of the last plain line: a plain line is written only when they moved (or at the end). */
+  private lastCounts: string | undefined;
 
   constructor(
     private readonly out: ProgressWriter,
@@ -30,8 +32,10 @@ export class ProgressLine {
       const bar = total > 0 ? `[${"#".repeat(Math.round(share * width)).padEnd(width, "-")}] ` : "";
       this.out.write(`\r\x1b[2K${bar}${text}`);
       this.drawn = true;
-    } else if (final || Date.now() - this.last >= this.plainEveryMs) {
+    } else if (final || (Date.now() - this.last >= this.plainEveryMs && counts !== this.lastCounts)) {
+      // Not the same line again while nothing moves (a warehouse still running the statement).
       this.last = Date.now();
+      this.lastCounts = counts;
       this.out.write(`${text}\n`);
     }
   }

@@ -27,8 +27,8 @@ export function runReport(runId: string, run: RunRecord | undefined, status: Run
     runId,
     status,
     rowsRead,
-    outcomes,
-    unsettled: run?.summary ? rowsRead + absentOf(run) - settled : 0,
+    ...outcomes,
+    unaccounted: run?.summary ? rowsRead + absentOf(run) - settled : 0,
     heldReason: run?.heldReason,
     skippedReason: run?.skippedReason,
     error: run?.error,
@@ -39,5 +39,17 @@ export function runReport(runId: string, run: RunRecord | undefined, status: Run
 
 /** Users of a finished extract with no outcome yet: in flight, in the DLQ, or lost. */
 export function pendingOf(run: RunRecord): number | undefined {
-  return run.summary ? runReport(run.runId, run, run.status, 0).unsettled : undefined;
+  return run.summary ? runReport(run.runId, run, run.status, 0).unaccounted : undefined;
+}
+
+/** The exit code of a run mirror mode held (docs/operations.md): nothing was blocked or deleted, a person must look. */
+export const EXIT_HELD = 3;
+
+/**
+ * A run's exit code (`auth0-sync run`, `npm start`): 1 the run did not finish well (failed, skipped, timed out,
+ * users without an outcome), 3 mirror mode held it (a job that runs syncs notices, and a person approves), else 0.
+ */
+export function runExitCode(r: Pick<RunReport, "status" | "unaccounted">): number {
+  if (r.status === "failed" || r.status === "skipped" || r.status === "timed out" || (r.status !== "running" && r.unaccounted !== 0)) return 1;
+  return r.status === "held" ? EXIT_HELD : 0;
 }

@@ -4,5 +4,5 @@
  * `runtime/run.ts` runs one sync through them, and `runtime/reconcile.ts` one reconcile.
  */
 export { LocalEnvironment, type Chaos, type LocalEnvironmentOptions, type PeekedMessage } from "./runtime/environment.js";
-export { runLocalPipeline, type LocalRunOptions, type LocalRunSummary, type Progress } from "./runtime/run.js";
+export { reportOfLocalRun, runLocalPipeline, type LocalRunOptions, type LocalRunSummary, type Progress } from "./runtime/run.js";
 export { runLocalReconcile, type LocalReconcileOptions, type LocalReconcileSummary } from "./runtime/reconcile.js";

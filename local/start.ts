@@ -73,7 +73,10 @@ if (!process.env.POWERTOOLS_LOG_LEVEL) process.env.POWERTOOLS_LOG_LEVEL = values
 if (!process.env.POWERTOOLS_METRICS_DISABLED) process.env.POWERTOOLS_METRICS_DISABLED = values.verbose ? "false" : "true";
 
 const { ConfigError, parseConfig } = await import("../functions/core/config.js");
-const { runLocalPipeline } = await import("./pipeline.js");
+const { reportOfLocalRun, runLocalPipeline } = await import("./pipeline.js");
+const { formatRun } = await import("../cli/format.js");
+const { ProgressLine } = await import("../cli/progress.js");
+const { runExitCode } = await import("../cli/runs.js");
 const { LocalStateError } = await import("./state-dir.js");
 
 const configPath = values.config ?? "config/example.yml";
@@ -95,19 +98,9 @@ try {
   fail((err as Error).message);
 }
 
-const tty = Boolean(process.stderr.isTTY) && !values.json;
-let lastPlain = 0;
-const onProgress = (p: { phase: string; rowsRead: number; done: number; total: number; elapsedMs: number }) => {
-  const rate = p.elapsedMs > 0 ? (p.done / p.elapsedMs) * 1000 : 0;
-  const left = p.total - p.done;
-  const eta = rate > 0 && left > 0 ? `${Math.ceil(left / rate)} s` : "-";
-  const line = `${p.phase.padEnd(7)} rows ${p.done}/${p.total} done, ${rate.toFixed(0)} rows/s, ETA ${eta}`;
-  if (tty) process.stderr.write(`\r\x1b[2K${line}`);
-  else if (p.phase === "done" || Date.now() - lastPlain > 2000) {
-    lastPlain = Date.now();
-    if (!values.json) console.error(line);
-  }
-};
+// The operator CLI's progress line: redrawn on a terminal, a plain line when it moved (not while nothing is known).
+const progress = new ProgressLine(process.stderr, !values.json);
+const onProgress = (p: { phase: string; done: number; total: number; elapsedMs: number }) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done");
 
 const summary = await runLocalPipeline({
   config,
@@ -121,7 +114,7 @@ const summary = await runLocalPipeline({
   realTenant,
   onProgress,
 }).catch((err: Error) => {
-  if (tty) process.stderr.write("\n");
+  progress.end();
   // A refusal (the state directory in use, a missing CSV, a damaged state file) changed nothing: exit 2.
   const refused = err instanceof LocalStateError;
   console.error(refused ? err.message : `The local run failed: ${err.message}`);
@@ -129,35 +122,11 @@ const summary = await runLocalPipeline({
   if (values.json) console.log(JSON.stringify({ error: err.message }));
   process.exit(refused ? 2 : 1);
 });
-if (tty) process.stderr.write("\n");
+progress.end();
 
-if (values.json) {
-  const { topReasons, rejections, ...rest } = summary;
-  console.log(JSON.stringify({ ...rest, topReasons, rejections }));
-} else {
-  const rows: [string, string | number][] = [
-    ["run", summary.runId],
-    ["rows read", summary.rowsRead],
-    ["created", summary.created],
-    ["updated", summary.updated],
-    ["unchanged", summary.unchanged],
-    ["rejected", summary.rejected],
-    ["dead-lettered", summary.deadLettered],
-    ["blocked", summary.blocked],
-    ["deleted", summary.deleted],
-    ["held", summary.held ? "yes: nothing blocked or deleted" : "no"],
-    ["unaccounted", summary.unaccounted],
-    ["Auth0 calls", summary.auth0Calls],
-    ["Auth0 429s", summary.auth0Status429],
-    ["elapsed", `${(summary.elapsedMs / 1000).toFixed(1)} s`],
-  ];
-  console.log(rows.map(([k, v]) => `${k.padEnd(14)} ${v}`).join("\n"));
-  if (summary.heldReason) console.log(`\nheld: ${summary.heldReason}`);
-  if (summary.topReasons.length > 0) {
-    console.log("\ntop reasons for rejection:");
-    for (const r of summary.topReasons) console.log(`  ${String(r.count).padStart(6)}  ${r.code}`);
-    console.log("\nfirst rejections:");
-    for (const r of summary.rejections.slice(0, 5)) console.log(`  ${r}`);
-  }
-}
-process.exit(summary.unaccounted === 0 ? 0 : 1);
+// The same report and table as `auth0-sync run` (cli/format.ts), and the same exit codes (cli/runs.ts): 1 when a
+// user has no outcome, 3 when mirror mode held the run.
+const report = reportOfLocalRun(summary);
+if (values.json) console.log(JSON.stringify({ ...report, syncMs: summary.syncMs, sqsRequests: summary.sqsRequests, consumerInstances: summary.consumerInstances }));
+else console.log(formatRun(report));
+process.exit(runExitCode(report));

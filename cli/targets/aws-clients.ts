@@ -56,6 +56,9 @@ interface TimedOutCall {
 const timedOutCalls = new WeakMap<object, TimedOutCall>();
 
 const isTimeout = (err: unknown): err is Error => err instanceof Error && (err.name === "TimeoutError" || (err as { code?: string }).code === "ETIMEDOUT");
+/** The socket errors of a host that cannot be reached at all: no network, no DNS, nothing listening. */
+const UNREACHABLE = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN"]);
+const isUnreachable = (err: unknown): err is Error & { code: string; hostname?: string } => err instanceof Error && UNREACHABLE.has(String((err as { code?: unknown }).code));
 /** A timeout of an AWS call: recorded by a client of ours, or the SDK's request handler's own (not Auth0's, say). */
 const isAwsTimeout = (err: unknown): err is Error => isTimeout(err) && (timedOutCalls.has(err) || err.message.startsWith("@smithy/node-http-handler"));
 const isConnectTimeout = (err: Error) => /establish a connection|connect ETIMEDOUT/i.test(err.message);
@@ -81,7 +84,7 @@ function addTimeoutContext<C extends AnyClient>(client: C, timeouts: AwsTimeouts
       try {
         return await next(args);
       } catch (err) {
-        if (isTimeout(err) && !timedOutCalls.has(err)) {
+        if ((isTimeout(err) || isUnreachable(err)) && !timedOutCalls.has(err)) {
           const region = await client.config.region().catch(() => undefined);
           timedOutCalls.set(err, {
             service: (context.clientName ?? "AWS").replace(/Client$/, ""),
@@ -124,6 +127,13 @@ function explainTimeout(err: Error): CliError {
   return new CliError(`AWS did not ${connect ? "accept a connection" : "answer"}${within}${what}: check the network, the region or AWS_ENDPOINT_URL.`);
 }
 
+/** The one sentence for an AWS endpoint that cannot be reached (its name does not resolve, nothing answers on it). */
+function explainUnreachable(err: Error & { code: string; hostname?: string }): CliError {
+  const call = timedOutCalls.get(err);
+  const what = [call ? `${call.service} ${call.operation}`.trim() : "", call?.region ? `region ${call.region}` : "", err.hostname ? `host ${err.hostname}` : "", err.code].filter(Boolean).join(", ");
+  return new CliError(`Cannot reach AWS (${what}): check the network, the region or AWS_ENDPOINT_URL.`);
+}
+
 /** Turns the AWS SDK's errors into one sentence an operator can act on. */
 export function explainAwsError(err: unknown, context: { stackName?: string; region?: string } = {}): CliError | undefined {
   if (err instanceof CliError) return err;
@@ -132,6 +142,8 @@ export function explainAwsError(err: unknown, context: { stackName?: string; reg
   const message = e?.message ?? String(err);
   for (let c: unknown = err, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
     if (isAwsTimeout(c)) return explainTimeout(c);
+    // A socket error of an AWS call (recorded by our clients' middleware, or the SDK's to an AWS host).
+    if (isUnreachable(c) && (timedOutCalls.has(c) || /amazonaws\.com/.test(c.hostname ?? c.message))) return explainUnreachable(c);
   }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
     return new CliError("No AWS credentials found. Set AWS_PROFILE (or use --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run 'aws sso login'.");

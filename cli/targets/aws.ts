@@ -131,9 +131,9 @@ export class AwsTarget implements Target {
       if (status === "completed" || status === "held") {
         const r = report(run, status);
         const total = r.rowsRead + absentOf(run);
-        opts.onProgress?.({ phase: "consume", done: total - r.unsettled, total, elapsedMs });
-        if (r.unsettled <= 0) return r;
-        // Nothing left to deliver: what is still unsettled is in the DLQ (two polls in a row, to be sure).
+        opts.onProgress?.({ phase: "consume", done: total - r.unaccounted, total, elapsedMs });
+        if (r.unaccounted <= 0) return r;
+        // Nothing left to deliver: what is still unaccounted is in the DLQ (two polls in a row, to be sure).
         const q = await queueDepth(this.clients.sqs, this.resources.queueUrl);
         drainedPolls = q.visible + q.inFlight === 0 ? drainedPolls + 1 : 0;
         if (drainedPolls >= 2) return r;

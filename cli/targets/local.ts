@@ -9,8 +9,8 @@ import { CopySample } from "../../functions/core/copy-sample.js";
 import { transformOf } from "../../functions/core/config.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import type { SyncConfig } from "../../functions/core/config.js";
-import { OUTCOMES, type Outcome } from "../../functions/core/outcomes.js";
-import { LocalEnvironment, runLocalPipeline, runLocalReconcile, type LocalEnvironmentOptions } from "../../local/pipeline.js";
+import type { Outcome } from "../../functions/core/outcomes.js";
+import { LocalEnvironment, reportOfLocalRun, runLocalPipeline, runLocalReconcile, type LocalEnvironmentOptions } from "../../local/pipeline.js";
 import { LocalStateError } from "../../local/state-dir.js";
 import { realTenantFromEnv, RealTenantError } from "../../local/real-tenant.js";
 import { describeDlqMessages } from "../dlq.js";
@@ -103,20 +103,7 @@ export class LocalTarget implements Target {
         onProgress: (p) => opts.onProgress?.({ phase: p.phase, done: p.done, total: p.total, elapsedMs: p.elapsedMs }),
       }),
     );
-    const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, s[o]])) as Record<Outcome, number>;
-    return {
-      runId: s.runId,
-      status: s.cancelled ? "interrupted" : s.skipped ? "skipped" : s.held ? "held" : "completed",
-      error: s.cancelled ? `cancelled (Ctrl-C): what was under way finished; ${s.unaccounted.toLocaleString("en-US")} users were not applied and go with the next run` : undefined,
-      skippedReason: s.skipped,
-      rowsRead: s.rowsRead,
-      outcomes,
-      unsettled: s.unaccounted,
-      heldReason: s.heldReason,
-      auth0Calls: s.auth0Calls,
-      elapsedMs: s.elapsedMs,
-      rejections: s.rejections,
-    };
+    return reportOfLocalRun(s);
   }
 
   async status(opts: StatusOptions): Promise<StatusReport> {

@@ -6,6 +6,7 @@ import type { ReconcileRecord, RunRecord } from "../../functions/adapters/ledger
 import type { ReconcileResult } from "../../functions/reconcile/reconcile.js";
 import type { RedriveProgress } from "../../functions/adapters/sqs/redrive.js";
 import type { Outcome } from "../../functions/core/outcomes.js";
+import type { RunReport } from "../../functions/core/runs.js";
 import type { PlanReport } from "../plan.js";
 
 export interface RunProgress {
@@ -15,20 +16,7 @@ export interface RunProgress {
   elapsedMs: number;
 }
 
-export interface RunReport {
-  runId: string;
-  status: RunRecord["status"] | "timed out";
-  rowsRead: number;
-  outcomes: Record<Outcome, number>;
-  /** Users enqueued or absent whose outcome is not known (yet): in flight, in the DLQ, or lost. */
-  unsettled: number;
-  heldReason?: string;
-  skippedReason?: string;
-  error?: string;
-  auth0Calls?: number;
-  elapsedMs: number;
-  rejections: string[];
-}
+export type { RunReport } from "../../functions/core/runs.js";
 
 export interface QueueState {
   visible: number;

@@ -2,6 +2,7 @@
  * What a run is and how it ends, decided from its record: the figures its record keeps, and when a run still
  * recorded as running has in fact stopped (the ledger adapter and the extractor act on these, the CLI shows them).
  */
+import type { Outcome } from "./outcomes.js";
 import type { RejectCode } from "./types.js";
 
 /**
@@ -54,4 +55,29 @@ export function interruptedReason(summary: Pick<RunSummary, "rowsRead"> | undefi
   const rowsRead = summary?.rowsRead;
   const done = rowsRead === undefined ? "before its first page" : `after reading ${rowsRead.toLocaleString("en-US")} rows`;
   return `the extractor stopped ${done} (a Lambda timeout, a crash or a stopped local run); what it had sent is applied, the rest goes with the next run`;
+}
+
+/** A run's status as an operator is told it: the record's, or "timed out" when following it stopped first. */
+export type ReportedStatus = RunStatus | "timed out";
+
+/**
+ * A run as the operator is told it, by `auth0-sync run` (a stack or --local) and by `npm start`: one shape for the
+ * text and for --json. The counts are the users settled by outcome; `unaccounted` are the users read (or found
+ * absent by mirror mode) with no outcome yet: in flight, in the DLQ, or never sent (an interrupted run).
+ */
+export interface RunReport extends Record<Outcome, number> {
+  runId: string;
+  status: ReportedStatus;
+  rowsRead: number;
+  unaccounted: number;
+  heldReason?: string;
+  skippedReason?: string;
+  error?: string;
+  auth0Calls?: number;
+  auth0Status429?: number;
+  elapsedMs: number;
+  /** The most frequent rejection codes, when the whole run's rejections are known (a local run). */
+  topReasons?: { code: RejectCode; count: number }[];
+  /** Every rejection known, with the row, key and field it names. */
+  rejections: string[];
 }

@@ -438,7 +438,7 @@ export async function planMirror(config: SyncConfig, ledger: Ledger, presence: R
   const heldReason = incomplete
     ? `absent users cannot be known: ${incomplete}.`
     : overThreshold
-      ? `${ops.length} of ${managed} managed users (${(share * 100).toFixed(1)}%) are absent; the threshold is ${m.threshold.maxCount} users or ${(m.threshold.maxShare * 100).toFixed(1)}%. Approve with mirror.approve or the CLI.`
+      ? `${ops.length} of ${managed} managed users (${(share * 100).toFixed(1)}%) are absent; the threshold is ${m.threshold.maxCount} users or ${(m.threshold.maxShare * 100).toFixed(1)}%. Nothing was blocked or deleted: if the table is right, approve with 'auth0-sync run --approve-mirror' (or mirror.approve: true).`
       : undefined;
   return { ops: held ? [] : ops, absent: ops.length, block, delete: del, held, heldReason, managed };
 }

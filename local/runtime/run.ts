@@ -4,7 +4,8 @@
  */
 import { opKey, parseMessage } from "../../functions/adapters/sqs/message.js";
 import { consumerBudget } from "../../functions/core/config.js";
-import { RunAccounting, type OutcomeEvent, type Outcome } from "../../functions/core/outcomes.js";
+import { OUTCOMES, RunAccounting, type OutcomeEvent, type Outcome } from "../../functions/core/outcomes.js";
+import type { RunReport } from "../../functions/core/runs.js";
 import { rejectionMessage, type RejectCode } from "../../functions/core/types.js";
 import { createExtractorHandler } from "../../functions/extractor/handler.js";
 import { RunCancelledError, type ExtractorResult } from "../../functions/extractor/extract.js";
@@ -65,6 +66,29 @@ export interface LocalRunSummary {
   rejections: string[];
   sqsRequests: number;
   consumerInstances: number;
+}
+
+/** Why a local run stopped on purpose (Ctrl-C) is interrupted: what it did, what goes with the next run. */
+export const cancelledReason = (notApplied: number): string =>
+  `cancelled (Ctrl-C): what was under way finished; ${notApplied.toLocaleString("en-US")} ${notApplied === 1 ? "user was" : "users were"} not applied and go${notApplied === 1 ? "es" : ""} with the next run`;
+
+/** A local run as the operator is told it (`npm start`, `auth0-sync run --local`): the one RunReport shape. */
+export function reportOfLocalRun(s: LocalRunSummary): RunReport {
+  return {
+    runId: s.runId,
+    status: s.cancelled ? "interrupted" : s.skipped ? "skipped" : s.held ? "held" : "completed",
+    rowsRead: s.rowsRead,
+    ...Object.fromEntries(OUTCOMES.map((o) => [o, s[o]])) as Record<Outcome, number>,
+    unaccounted: s.unaccounted,
+    heldReason: s.heldReason,
+    skippedReason: s.skipped,
+    error: s.cancelled ? cancelledReason(s.unaccounted) : undefined,
+    auth0Calls: s.auth0Calls,
+    auth0Status429: s.auth0Status429,
+    elapsedMs: s.elapsedMs,
+    topReasons: s.topReasons,
+    rejections: s.rejections,
+  };
 }
 
 /** Runs one sync locally and returns its summary. */
@@ -148,6 +172,9 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     if (extracted?.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
     for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
     const snap = acc.snapshot();
+    // Stopped while the consumers applied its users (the extract itself had ended): the run's record says
+    // interrupted, as an extract stopped midway does, not completed with users pending.
+    if (extracted && opts.signal?.aborted) await env.ledgerFor?.().markInterrupted(runId, cancelledReason(snap.unaccounted), new Date(), ["running", "completed", "held"]);
     await env.save();
     progress("done", outcomes.size, rowsRead);
     const count = (o: Outcome) => snap[o];

@@ -137,7 +137,7 @@ describe("mirror planning", () => {
     expect(await plan({ maxCount: 100, maxShare: 0.5 })).toMatchObject({ held: false, absent: 3 });
     const byShare = await plan({ maxCount: 100, maxShare: 0.2 });
     expect(byShare).toMatchObject({ held: true, absent: 3, ops: [] });
-    expect(byShare.heldReason).toBe("3 of 10 managed users (30.0%) are absent; the threshold is 100 users or 20.0%. Approve with mirror.approve or the CLI.");
+    expect(byShare.heldReason).toBe("3 of 10 managed users (30.0%) are absent; the threshold is 100 users or 20.0%. Nothing was blocked or deleted: if the table is right, approve with 'auth0-sync run --approve-mirror' (or mirror.approve: true).");
     expect(await plan({ maxCount: 2, maxShare: 1 })).toMatchObject({ held: true });
     expect((await plan({ maxCount: 2, maxShare: 1 }, true)).ops).toHaveLength(3);
   });

@@ -89,3 +89,27 @@ describe("explainAwsError on timeouts", () => {
     expect(explainAwsError(new DOMException("The operation was aborted due to timeout", "TimeoutError"))).toBeUndefined();
   });
 });
+
+describe("auth0-sync with AWS out of reach", () => {
+  it("nothing listening at the endpoint: one sentence naming the call, exit 2", { timeout: 20_000 }, async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const endpoint = process.env.AWS_ENDPOINT_URL;
+    process.env.AWS_ENDPOINT_URL = `http://127.0.0.1:${port}`;
+    try {
+      const r = await cli(["status", "--stack", "auth0-sync-demo", "--region", "eu-west-1"]);
+      expect(r).toMatchObject({ code: 2, out: "", err: "Cannot reach AWS (CloudFormation DescribeStacks, region eu-west-1, ECONNREFUSED): check the network, the region or AWS_ENDPOINT_URL.\n" });
+    } finally {
+      process.env.AWS_ENDPOINT_URL = endpoint;
+    }
+  });
+
+  it("a name that does not resolve (no network): the same sentence with the host", () => {
+    const dns = Object.assign(new Error("getaddrinfo ENOTFOUND cloudformation.eu-west-1.amazonaws.com"), { code: "ENOTFOUND", errno: -3008, syscall: "getaddrinfo", hostname: "cloudformation.eu-west-1.amazonaws.com" });
+    expect(explainAwsError(dns)).toMatchObject({ exitCode: 2, message: "Cannot reach AWS (host cloudformation.eu-west-1.amazonaws.com, ENOTFOUND): check the network, the region or AWS_ENDPOINT_URL." });
+    // A host that is not AWS's (an Auth0 tenant, say) is left to the caller.
+    expect(explainAwsError(Object.assign(new Error("getaddrinfo ENOTFOUND acme.eu.auth0.com"), { code: "ENOTFOUND", hostname: "acme.eu.auth0.com" }))).toBeUndefined();
+  });
+});

@@ -242,7 +242,7 @@ describe("auth0-sync run against a stack", () => {
     expect(call).toMatchObject({ FunctionName: `${s.stackName}-extractor`, InvocationType: "Event" });
     const rep = JSON.parse(r.out) as RunReport;
     expect(JSON.parse(new TextDecoder().decode(call.Payload as Uint8Array))).toEqual({ runId: rep.runId });
-    expect(rep).toMatchObject({ status: "completed", rowsRead: 10, unsettled: 0, outcomes: { created: 5, updated: 1, unchanged: 3, rejected: 1 } });
+    expect(rep).toMatchObject({ status: "completed", rowsRead: 10, unaccounted: 0, created: 5, updated: 1, unchanged: 3, rejected: 1 });
   });
 
   it("reports a failed extract with its error and exit code 1", async () => {

@@ -53,6 +53,17 @@ describe("progress lines", () => {
     expect(lines((p) => p.update("extract", 1_274, 0, 4_000))).toBe("extract 1,274, 4 s\n");
     expect(lines((p) => p.update("extract", 1_274, 2_983, 4_000))).toBe("extract 1,274/2,983 (42%), 4 s, ETA 6 s\n");
   });
+
+  it("a plain line is not repeated while nothing moves (issue 24: 'extract rows 0/0 done' over and over), the final one always", () => {
+    const out = lines((p) => {
+      for (const t of [1_000, 2_000, 3_000]) p.update("extract", 0, 0, t);
+      p.update("extract", 10, 100, 4_000);
+      p.update("extract", 10, 100, 5_000);
+      p.update("done", 100, 100, 6_000, true);
+      p.update("done", 100, 100, 6_000, true);
+    });
+    expect(out).toBe("extract, 1 s\nextract 10/100 (10%), 4 s, ETA 36 s\ndone    100/100 (100%), 6 s\ndone    100/100 (100%), 6 s\n");
+  });
 });
 
 describe("the local run's progress", () => {

@@ -134,7 +134,7 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     const run = await cli("run", ...local);
     expect(run.code).toBe(0);
     const rep = JSON.parse(run.out) as RunReport;
-    expect(rep).toMatchObject({ status: "completed", rowsRead: N, unsettled: 0, outcomes: { updated: 1, unchanged: N - 1 } });
+    expect(rep).toMatchObject({ status: "completed", rowsRead: N, unaccounted: 0, updated: 1, unchanged: N - 1 });
     expect(rep.auth0Calls).toBe(1);
   });
 

@@ -139,14 +139,17 @@ describe("Ctrl-C on a local run", () => {
       onProgress: (p) => p.phase === "consume" && p.done >= 20 && ac.abort(),
     });
     expect(first.status).toBe("interrupted");
-    expect(first.outcomes.created).toBeGreaterThanOrEqual(20);
-    expect(first.outcomes.created).toBeLessThan(120);
-    expect(first.error).toBe(`cancelled (Ctrl-C): what was under way finished; ${first.unsettled} users were not applied and go with the next run`);
-    expect(users(stateDir)).toHaveLength(first.outcomes.created);
+    expect(first.created).toBeGreaterThanOrEqual(20);
+    expect(first.created).toBeLessThan(120);
+    expect(first.error).toBe(`cancelled (Ctrl-C): what was under way finished; ${first.unaccounted} users were not applied and go with the next run`);
+    expect(users(stateDir)).toHaveLength(first.created);
+    // The run's record says so too (it said "completed" with the users pending): status shows it interrupted.
+    const [recorded] = (await target.status({ runs: 1, sample: 0 })).runs;
+    expect(recorded).toMatchObject({ runId: first.runId, status: "interrupted", error: first.error });
 
     const second = await new LocalTarget({ config, stateDir, rate: 500 }).run({ approveMirror: false, wait: true, timeoutSeconds: 600 });
-    expect(second).toMatchObject({ status: "completed", unsettled: 0 });
-    expect(second.outcomes.created).toBe(120 - first.outcomes.created);
+    expect(second).toMatchObject({ status: "completed", unaccounted: 0 });
+    expect(second.created).toBe(120 - first.created);
     const tenant = users(stateDir);
     expect(tenant).toHaveLength(120);
     expect(new Set(tenant.map((u) => u.app_metadata.sync_key)).size).toBe(120);

@@ -22,7 +22,13 @@ describe("npm start", () => {
     }
     expect(summary.unaccounted).toBe(0);
     expect(summary.created).toBeGreaterThan(100);
-  }, 120_000);
+    // One shape with `auth0-sync run --json` (it nested the counts under `outcomes`): the same keys, the counts at the top.
+    const run = spawnSync(process.execPath, ["--import", "tsx", "bin/auth0-sync.ts", "run", "--local", "--state", state, "--json"], { encoding: "utf8", timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout.trim()) as Record<string, unknown>;
+    expect(Object.keys(report).filter((k) => report[k] !== undefined).sort()).toEqual(Object.keys(summary).filter((k) => !["syncMs", "sqsRequests", "consumerInstances"].includes(k)).sort());
+    expect(report).toMatchObject({ status: "completed", unchanged: summary.created, created: 0, unaccounted: 0 });
+  }, 240_000);
 
   it("shows the table, incremental on a second run, with plain progress lines when not a terminal", () => {
     const res = start(["--state", state, "--rate", "300"]);
@@ -31,7 +37,10 @@ describe("npm start", () => {
     expect(res.stdout).toMatch(/^unchanged\s+\d{3}$/m);
     expect(res.stdout).toMatch(/^unaccounted\s+0$/m);
     expect(res.stdout).toMatch(/^top reasons for rejection:/m);
-    expect(res.stderr).toMatch(/^done\s+rows \d+\/\d+ done/m);
+    expect(res.stderr).toMatch(/^done\s+\d+\/\d+ \(100%\), \d+ s$/m);
+    // A plain line is written when the counts move, never the same line over and over.
+    const lines = res.stderr.split("\n").filter((l) => l.trim() !== "");
+    expect(new Set(lines.map((l) => l.replace(/, \d+ s.*$/, ""))).size).toBe(lines.length);
     expect(res.stderr).not.toContain("\r");
     // No structured log lines unless --verbose.
     expect(res.stdout).not.toContain('"level"');

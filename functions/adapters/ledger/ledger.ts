@@ -336,8 +336,11 @@ export class Ledger {
     return { runId: typeof item.lockRunId === "string" ? item.lockRunId : undefined, expiresAt: typeof item.lockExpiresAt === "number" ? item.lockExpiresAt : undefined };
   }
 
-  /** Marks a run interrupted, if it is still recorded as running (a run that ended meanwhile keeps its status). */
-  async markInterrupted(runId: string, reason: string, now = new Date()): Promise<boolean> {
+  /**
+   * Marks a run interrupted if its record still has one of `from` (by default: running; a run that ended meanwhile
+   * keeps its status). A local run stopped while its users were applied passes its ended statuses too.
+   */
+  async markInterrupted(runId: string, reason: string, now = new Date(), from: RunStatus[] = ["running"]): Promise<boolean> {
     this.stats.requests++;
     try {
       await this.doc.send(
@@ -345,9 +348,9 @@ export class Ledger {
           TableName: this.tableName,
           Key: { pk: RUN_PREFIX + runId },
           UpdateExpression: "SET #s = :i, finishedAt = :t, #e = :e",
-          ConditionExpression: "#s = :running",
+          ConditionExpression: `#s IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
           ExpressionAttributeNames: { "#s": "status", "#e": "error" },
-          ExpressionAttributeValues: { ":i": "interrupted", ":t": now.toISOString(), ":e": reason, ":running": "running" },
+          ExpressionAttributeValues: { ":i": "interrupted", ":t": now.toISOString(), ":e": reason, ...Object.fromEntries(from.map((f, i) => [`:from${i}`, f])) },
         }),
       );
       return true;

@@ -4,7 +4,7 @@
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
 import type { RunSummary } from "../functions/core/runs.js";
 import type { Json } from "../functions/core/types.js";
-import type { PlanReport, PlannedChange } from "./plan.js";
+import type { KeyPlan, PlanReport, PlannedChange } from "./plan.js";
 import { formatLastReconcile } from "./format-reconcile.js";
 import { pendingOf } from "./runs.js";
 import type { RedriveReport, RunReport, StatusReport } from "./targets/target.js";
@@ -27,6 +27,15 @@ function change(c: PlannedChange): string {
   const lines = [head];
   for (const f of c.fields) lines.push(`      ${f.field.padEnd(28)} ${show(f.before)} -> ${show(f.after)}`);
   return lines.join("\n");
+}
+
+/** `plan --key K`: what the run does with that key's row, whatever it is (a change, a rejection, nothing, no row). */
+function keyLines(k: KeyPlan): string[] {
+  const name = k.keyLabel === k.key ? `key ${k.key}` : `key ${k.key} (${k.keyLabel})`;
+  if (k.change) return [`Changes (for ${name}):`, change(k.change)];
+  if (k.verdict === "reject") return [`The row of ${name} is rejected:`, ...k.rejections.map((r) => `  ${r}`)];
+  if (k.verdict === "unchanged") return [`The row of ${name} is unchanged: Auth0 holds what it says (no call).`];
+  return [`No row of the table has ${name} (or its row has no usable identity key).`];
 }
 
 export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[], key?: string): string {
@@ -57,8 +66,9 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
     out.push("", `Unmapped columns, written to user_metadata under their own names (unmappedColumns: user_metadata): ${p.unmappedColumns.join(", ")}`);
   }
   if (p.mirror?.held) out.push("", `Mirror mode would hold the run: ${p.mirror.heldReason}`);
-  if (shown.length > 0) {
-    const which = key !== undefined ? `for key ${key}` : shown.length === p.changes.length ? "all" : `${shown.length} of ${p.changes.length}; --all for every one, --key K for one`;
+  if (key !== undefined && p.forKey) out.push("", ...keyLines(p.forKey));
+  else if (shown.length > 0) {
+    const which = shown.length === p.changes.length ? "all" : `${shown.length} of ${p.changes.length}; --all for every one, --key K for one`;
     out.push("", `Changes (${which}):`);
     for (const x of shown) out.push(change(x));
   } else if (p.changes.length === 0 && c.reject === 0) {

@@ -11,6 +11,7 @@ import { Auth0Error } from "../functions/adapters/auth0/errors.js";
 import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js";
 import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
 import { rateLimitsOf, type SyncConfig } from "../functions/core/config.js";
+import { keyLabel } from "../functions/core/profile.js";
 import { decideUser, startUser } from "../functions/core/decide.js";
 import { diffOrganizations, diffRoles, organizationsChange } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
@@ -55,6 +56,8 @@ export interface PlanReport {
   unmappedColumns: string[];
   /** A tenant copy: the first source users, masked, beside the values the target would get. */
   copySample?: SampleUser[];
+  /** With `--key K`: what the run would do with that key's row (also when it is unchanged, rejected or not in the table). */
+  forKey?: KeyPlan;
 }
 
 const EMAIL = /[^\s@"]+@[^\s@"]+/g;
@@ -82,6 +85,17 @@ function fieldChanges(before: CurrentUser | null, after: Record<string, unknown>
   return out;
 }
 
+/** What a run would do with one key's row. */
+export interface KeyPlan {
+  /** The key as given, and its label in the plan (the key, or its hash when the identity is the email). */
+  key: string;
+  keyLabel: string;
+  verdict: PlannedKind | "absent";
+  /** Its rejections (a row of that key, or several rows sharing it). */
+  rejections: string[];
+  change?: PlannedChange;
+}
+
 export interface PlanDeps {
   config: SyncConfig;
   /** The rows, as the extractor reads them (core/source.ts). */
@@ -93,6 +107,8 @@ export interface PlanDeps {
   onProgress?: (p: { rowsRead: number; totalRows?: number }) => void;
   /** A tenant copy: the source users read, masked beside what the target gets (filled while the source is read). */
   sample?: CopySample;
+  /** Report what happens to this key's row (`forKey`). */
+  key?: string;
 }
 
 export async function planRun(deps: PlanDeps): Promise<PlanReport> {
@@ -106,6 +122,9 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
   const maxLookups = deps.maxLookups ?? 500;
   const pending: UserOperation[] = [];
   const logger = new Logger({ logLevel: "SILENT" });
+  // The key asked for, as the plan labels keys (an email identity's key is shown as a hash).
+  const askedLabel = deps.key === undefined ? undefined : keyLabel(config, config.identity.keyColumn ? deps.key.trim() : deps.key.trim().toLowerCase());
+  let askedUnchanged = false;
   const metrics = new Metrics({ namespace: "Auth0SyncPlan" });
 
   const result = await extract(
@@ -118,6 +137,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       dryRun: { onOperation: (op) => void pending.push(op) },
       onOutcome: (e) => {
         if (e.outcome === "unchanged") counts.unchanged++;
+        if (e.outcome === "unchanged" && e.keyLabel === askedLabel) askedUnchanged = true;
         if (e.outcome === "rejected" && e.rejection) {
           counts.reject++;
           rejections.push(e.rejection);
@@ -147,6 +167,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: ledger !== undefined });
     if (start.kind === "unchanged") {
       counts.unchanged++;
+      if (op.keyLabel === askedLabel) askedUnchanged = true;
       continue;
     }
     if (rolesToCheck.length > 0 && config.roles) {
@@ -227,13 +248,22 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...extra] });
     } else {
       counts.unchanged++;
+      if (op.keyLabel === askedLabel) askedUnchanged = true;
     }
   }
   changes.sort((a, b) => (a.row ?? Infinity) - (b.row ?? Infinity));
+  rejections.sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
+  let forKey: KeyPlan | undefined;
+  if (deps.key !== undefined && askedLabel !== undefined) {
+    const change = changes.find((c) => c.keyLabel === askedLabel);
+    const rejected = rejections.filter((r) => r.keyLabel === askedLabel).map(rejectionMessage);
+    const verdict = change ? change.kind : rejected.length > 0 ? "reject" : askedUnchanged ? "unchanged" : "absent";
+    forKey = { key: deps.key, keyLabel: askedLabel, verdict, rejections: rejected, ...(change ? { change } : {}) };
+  }
   return {
     rowsRead: result.rowsRead,
     counts,
-    rejections: rejections.sort((a, b) => (a.row ?? 0) - (b.row ?? 0)).map(rejectionMessage),
+    rejections: rejections.map(rejectionMessage),
     changes,
     lookups,
     lookupsSkipped,
@@ -241,6 +271,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     rps: writeRate(config),
     mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
     unmappedColumns: result.unmappedColumns ?? [],
+    ...(forKey ? { forKey } : {}),
     ...(deps.sample ? { copySample: deps.sample.lines() } : {}),
   };
 }

@@ -117,20 +117,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .command("plan")
     .description("Dry run: extract and plan, write nothing; counts per operation and field-level changes.")
     .addOption(new Option("--all", "show every change, not a sample"))
-    .addOption(new Option("--key <key>", "show the change of this identity key (the key column's value)"))
+    .addOption(new Option("--key <key>", "what the run does with this identity key's row (the key column's value; the email when the identity is the email)"))
     .addOption(new Option("--sample <n>", "changes shown").argParser(int(0, 10_000)).default(5))
     .addOption(new Option("--lookups <n>", "at most this many Auth0 reads for users the ledger does not know").argParser(int(0, 1_000_000)).default(500))
     .action(async (o: { all?: boolean; key?: string; sample: number; lookups: number }, cmd: Command) =>
       withTarget(cmd, async (t, g) => {
         const progress = new ProgressLine(io.stderr, !g.json);
         const started = Date.now();
-        const report = await t.plan({ maxLookups: o.lookups, onProgress: (p) => progress.update("extract", p.rowsRead, p.totalRows ?? 0, Date.now() - started) });
+        const report = await t.plan({ maxLookups: o.lookups, key: o.key, onProgress: (p) => progress.update("extract", p.rowsRead, p.totalRows ?? 0, Date.now() - started) });
         progress.end();
         let shown: PlannedChange[] = o.all ? report.changes : report.changes.slice(0, o.sample);
-        if (o.key !== undefined) {
-          shown = report.changes.filter((c) => c.keyLabel === o.key);
-          if (shown.length === 0 && !g.json) io.stderr.write(`No change planned for key ${o.key} (unchanged, or not in the table).\n`);
-        }
+        if (o.key !== undefined) shown = report.forKey?.change ? [report.forKey.change] : [];
         if (g.json) print(JSON.stringify(o.all || o.key !== undefined ? { ...report, changes: shown } : report));
         else print(formatPlan(t.where, report, shown, o.key));
         return 0;

@@ -106,7 +106,7 @@ export class AwsTarget implements Target {
         }),
       onSourceUser: sample.add,
     });
-    return planRun({ config, source, sample, ledger: this.ledger, auth0, maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+    return planRun({ config, source, sample, ledger: this.ledger, auth0, maxLookups: opts.maxLookups, key: opts.key, onProgress: opts.onProgress });
   }
 
   async run(opts: RunOptions): Promise<RunReport> {

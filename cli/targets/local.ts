@@ -90,7 +90,7 @@ export class LocalTarget implements Target {
     return this.withEnvironment(async (env) => {
       const sample = new CopySample(5, transformOf(env.config));
       const source = await env.rowSource(undefined, sample.add);
-      return planRun({ config: env.config, source, sample, ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, onProgress: opts.onProgress });
+      return planRun({ config: env.config, source, sample, ledger: env.ledgerFor?.(), auth0: env.auth0Adapter(), maxLookups: opts.maxLookups, key: opts.key, onProgress: opts.onProgress });
     });
   }
 

@@ -65,6 +65,8 @@ export interface RedriveReport {
 
 export interface PlanOptions {
   maxLookups: number;
+  /** `--key K`: report what the run does with this key's row (PlanReport.forKey). */
+  key?: string;
   onProgress?: (p: { rowsRead: number; totalRows?: number }) => void;
 }
 

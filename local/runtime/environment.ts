@@ -170,6 +170,7 @@ export class LocalEnvironment {
     const release = lockStateDir(opts.stateDir);
     this.cleanups.push(() => Promise.resolve().then(release));
     if (opts.fresh) clearStateDir(opts.stateDir);
+    this.refuseOtherKind(cfg);
     const savedDlq = existsSync(this.dlqFile) ? readStateFile(this.dlqFile, "local DLQ file", isSavedMessages) : [];
     // The tenant file is read (and its journal replayed) by the emulator below; a damaged one is refused here,
     // before the warehouse step can change anything.
@@ -186,6 +187,22 @@ export class LocalEnvironment {
       this.config = { ...this.config, source: { ...config.source, domain: this.sourceEmulator.domain, baseUrl: this.sourceAccess?.baseUrl } };
     }
     if (!opts.noLedger) await this.startLedger(config);
+  }
+
+  /**
+   * A state directory holds one kind of sync: a tenant copy started where a warehouse sync ran (or the other way
+   * round) would write both populations into one emulated tenant and one ledger, and mirror mode of either would
+   * take the other's users for absent ones.
+   */
+  private refuseOtherKind(cfg: SyncConfig): void {
+    const dir = this.opts.stateDir;
+    const way = "add --fresh to start over, or give this sync its own --state DIR (and the same --state to auth0-sync --local)";
+    if (cfg.source.type === "auth0" && existsSync(join(dir, "warehouse"))) {
+      throw new LocalStateError(`${dir} holds a warehouse sync; a tenant copy there would mix its users with that sync's in one tenant: ${way}.`);
+    }
+    if (cfg.source.type !== "auth0" && existsSync(this.sourceTenantFile)) {
+      throw new LocalStateError(`${dir} holds a tenant copy; a warehouse sync there would mix its users with the copy's in one tenant: ${way}.`);
+    }
   }
 
   /**

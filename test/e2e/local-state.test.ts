@@ -11,6 +11,7 @@ import type { TenantState } from "../../local/auth0-emulator.js";
 import { LocalTarget } from "../../cli/targets/local.js";
 import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
 import { LocalStateError } from "../../local/state-dir.js";
+import { parseConfig } from "../../functions/core/config.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -69,6 +70,25 @@ describe("two runs started together on one state directory", () => {
     expect(ran, results.map((r) => r.stderr).join("\n---\n")).toHaveLength(1);
     expect(refused[0]!.status).toBe(2);
     expect(refused[0]!.stderr.trim()).toMatch(/^The state directory .* is in use by another auth0-sync process \(pid \d+\): wait for it to finish, or use another --state\.$/);
+  }, 120_000);
+});
+
+describe("one kind of sync per state directory", () => {
+  it("a tenant copy on a warehouse sync's directory, and a warehouse sync on a copy's, are refused; --fresh starts over", async () => {
+    const dir = tempDir();
+    const copy = parseConfig(readFileSync(join(ROOT, "config/tenant-copy.yml"), "utf8"));
+    const way = "add --fresh to start over, or give this sync its own --state DIR (and the same --state to auth0-sync --local).";
+    const warehouseDir = join(dir, "warehouse-sync");
+    await runLocalPipeline({ config, stateDir: warehouseDir, csv: writeCsv(join(dir, "u.csv"), demoRows(5)), rate: 500 });
+    await expect(runLocalPipeline({ config: copy, stateDir: warehouseDir, seedRows: 5, rate: 500 })).rejects.toThrow(
+      new LocalStateError(`${warehouseDir} holds a warehouse sync; a tenant copy there would mix its users with that sync's in one tenant: ${way}`),
+    );
+    expect(users(warehouseDir)).toHaveLength(5);
+    // --fresh: the directory is the copy's now; then a warehouse sync there is refused the same way.
+    expect(await runLocalPipeline({ config: copy, stateDir: warehouseDir, fresh: true, seedRows: 5, rate: 500 })).toMatchObject({ created: 5, unaccounted: 0 });
+    await expect(runLocalPipeline({ config, stateDir: warehouseDir, rate: 500 })).rejects.toThrow(
+      new LocalStateError(`${warehouseDir} holds a tenant copy; a warehouse sync there would mix its users with the copy's in one tenant: ${way}`),
+    );
   }, 120_000);
 });
 

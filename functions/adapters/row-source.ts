@@ -8,7 +8,7 @@ import type { SyncConfig } from "../core/config.js";
 import { transformOf } from "../core/config.js";
 import { Pseudonymiser, type SourceUser } from "../core/pseudonymise.js";
 import type { RowSource } from "../core/source.js";
-import { sameTenant } from "../core/tenant-copy-config.js";
+import { sameTenantNames } from "../core/tenant-copy-config.js";
 import type { Row } from "../core/types.js";
 import { Auth0Adapter, type Auth0Credentials } from "./auth0/client.js";
 import { Pacer } from "./auth0/pacer.js";
@@ -39,11 +39,11 @@ export interface RowSourceWiring {
   onSourceUser?: (user: SourceUser, row: Row) => void;
 }
 
-/** A copy whose target is its source: refused before any call. */
+/** A copy whose target is its source: refused before any call, naming the target and the source as given. */
 export class SameTenantError extends Error {
   readonly retryable = false;
-  constructor(target: string) {
-    super(`refused: the target tenant (${target}) is the source tenant; a copy never writes into the tenant it reads`);
+  constructor(target: string, source: string) {
+    super(`refused: the target tenant (${target}) is the source tenant (${source}); a copy never writes into the tenant it reads`);
     this.name = "SameTenantError";
   }
 }
@@ -52,9 +52,10 @@ export async function openRowSource(config: SyncConfig, w: RowSourceWiring): Pro
   const src = config.source;
   if (src.type === "redshift") return new RedshiftSource(w.redshift(), src, w.redshiftPoll);
   const access = await w.sourceTenant();
-  const sourceUrl = access.baseUrl ?? `https://${src.domain}`;
-  const targetUrl = w.targetBaseUrl ?? config.auth0.baseUrl ?? `https://${config.auth0.domain}`;
-  if (sameTenant(sourceUrl, targetUrl) || sameTenant(src.domain, config.auth0.domain)) throw new SameTenantError(config.auth0.domain);
+  // Every name of each side: where requests go (the environment's URLs win over the config's) and what the config
+  // calls it (a bare domain standing for https://<domain>).
+  const same = sameTenantNames([access.baseUrl, src.baseUrl, src.domain], [w.targetBaseUrl, config.auth0.baseUrl, config.auth0.domain]);
+  if (same) throw new SameTenantError(same.target, same.source);
   const adapter = new Auth0Adapter({
     domain: src.domain,
     baseUrl: access.baseUrl,

@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
-import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
+import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, sameTenantNames, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
 import { AUTH0_PLANS, CALLS_PER_NEW_USER, ENDPOINT_GROUPS, GLOBAL_BUCKET, ORGANIZATION_GROUPS, hasGroupBuckets, resolveRateLimits, type EndpointGroup, type RateLimits } from "./rate-limits.js";
 
@@ -436,8 +436,14 @@ function tenantCopyIssues(cfg: ParsedConfig): { path: (string | number)[]; messa
     return cfg.transform ? [{ path: ["transform"], message: "pseudonymises a source tenant's users: only with source.type auth0" }] : [];
   }
   const out: { path: (string | number)[]; message: string }[] = [];
-  if (sameTenant(src.domain, cfg.auth0.domain) || (src.baseUrl && cfg.auth0.baseUrl && sameTenant(src.baseUrl, cfg.auth0.baseUrl))) {
-    out.push({ path: ["auth0", "domain"], message: "is the source tenant: a copy never writes into the tenant it reads" });
+  // Every name of the target against every name of the source (a base URL is https://<domain> unless given).
+  const never = "a copy never writes into the tenant it reads";
+  if (sameTenant(src.domain, cfg.auth0.domain)) out.push({ path: ["auth0", "domain"], message: `is the source tenant (source.domain ${src.domain}): ${never}` });
+  const byUrl = cfg.auth0.baseUrl ? sameTenantNames([src.baseUrl, src.domain], [cfg.auth0.baseUrl]) : undefined;
+  if (byUrl) {
+    out.push({ path: ["auth0", "baseUrl"], message: `is the source tenant (${byUrl.source === src.baseUrl ? "source.baseUrl" : "source.domain"} ${byUrl.source}): ${never}` });
+  } else if (src.baseUrl && sameTenant(src.baseUrl, cfg.auth0.domain)) {
+    out.push({ path: ["source", "baseUrl"], message: `is the target tenant (auth0.domain ${cfg.auth0.domain}): ${never}` });
   }
   // A config already parsed carries the implied values (the stack embeds the parsed config, the Lambdas parse it
   // again): those are accepted, anything else is refused.

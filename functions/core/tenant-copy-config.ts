@@ -157,3 +157,12 @@ export function sameTenant(a: string, b: string): boolean {
   };
   return norm(a) === norm(b);
 }
+
+/**
+ * The first pair of names, one of the source's and one of the target's, that name the same tenant (a base URL
+ * equal to https://<domain> included), or undefined. A copy onto its source is refused on it, naming both.
+ */
+export function sameTenantNames(source: readonly (string | undefined)[], target: readonly (string | undefined)[]): { source: string; target: string } | undefined {
+  for (const t of target) for (const s of source) if (t && s && sameTenant(t, s)) return { source: s, target: t };
+  return undefined;
+}

@@ -18,6 +18,7 @@ import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
 import { consumerBudget, warehouseOf, type SyncConfig } from "../../functions/core/config.js";
+import { sameTenantNames } from "../../functions/core/tenant-copy-config.js";
 import { openRowSource, type RowSourceWiring, type SourceTenantAccess } from "../../functions/adapters/row-source.js";
 import type { RowSource } from "../../functions/core/source.js";
 import { randomBytes } from "node:crypto";
@@ -165,6 +166,10 @@ export class LocalEnvironment {
     const cfg = opts.config;
     // Inputs and state are checked before anything changes; each refusal is one sentence (LocalStateError).
     if (opts.csv && !existsSync(opts.csv)) throw new LocalStateError(`The CSV file ${opts.csv} does not exist; nothing was changed.`);
+    // A copy's source is emulated here under another name, so the config's own names of it are compared with the
+    // real target now, before that swap (and before any request).
+    const same = cfg.source.type === "auth0" && opts.realTenant ? sameTenantNames([cfg.source.baseUrl, cfg.source.domain], [opts.realTenant.baseUrl, opts.realTenant.domain]) : undefined;
+    if (same) throw new LocalStateError(`Refused: the target tenant (${same.target}) is the copy's source tenant (${same.source}); a copy never writes into the tenant it reads, and nothing was changed.`);
     mkdirSync(opts.stateDir, { recursive: true });
     // One process at a time: two on one directory would mix their state (and PGlite refuses a second opener).
     const release = lockStateDir(opts.stateDir);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig, transformOf, validateConfig, warehouseOf } from "../../functions/core/config.js";
 import { PROFILE_FIELD_NAMES } from "../../functions/core/fields.js";
-import { DEFAULT_FIELD_MODES, DEFAULT_TRANSFORM, fieldMode, sameTenant } from "../../functions/core/tenant-copy-config.js";
+import { DEFAULT_FIELD_MODES, DEFAULT_TRANSFORM, fieldMode, sameTenant, sameTenantNames } from "../../functions/core/tenant-copy-config.js";
 import { MINIMAL_COPY, configProblems, testConfig } from "../helpers/config.js";
 
 const MINIMAL = MINIMAL_COPY;
@@ -75,15 +75,30 @@ describe("a tenant copy's config", () => {
 
 describe("what a tenant copy refuses", () => {
   it("a target that is the source tenant, whatever the case or a trailing dot", () => {
-    const message = "auth0.domain: is the source tenant: a copy never writes into the tenant it reads";
+    const message = "auth0.domain: is the source tenant (source.domain prod.example.com): a copy never writes into the tenant it reads";
     expect(problems({ ...copy, auth0: { ...copy.auth0, domain: "prod.example.com" } })).toContain(message);
-    expect(problems({ ...withSource({ domain: "ACME.eu.auth0.com" }), auth0: { ...copy.auth0, domain: "acme.eu.auth0.com" } })).toContain(message);
-    expect(problems({ ...withSource({ domain: "acme.eu.auth0.com." }), auth0: { ...copy.auth0, domain: "acme.eu.auth0.com" } })).toContain(message);
+    expect(problems({ ...withSource({ domain: "ACME.eu.auth0.com" }), auth0: { ...copy.auth0, domain: "acme.eu.auth0.com" } })).toContain(
+      "auth0.domain: is the source tenant (source.domain ACME.eu.auth0.com): a copy never writes into the tenant it reads",
+    );
+    expect(problems({ ...withSource({ domain: "acme.eu.auth0.com." }), auth0: { ...copy.auth0, domain: "acme.eu.auth0.com" } })[0]).toMatch(/^auth0\.domain: is the source tenant/);
     // Different domains, but both base URLs name the same tenant (the emulator).
-    expect(
-      problems({ ...withSource({ baseUrl: "http://127.0.0.1:3001" }), auth0: { ...copy.auth0, baseUrl: "http://127.0.0.1:3001/" } }),
-    ).toContain(message);
+    expect(problems({ ...withSource({ baseUrl: "http://127.0.0.1:3001" }), auth0: { ...copy.auth0, baseUrl: "http://127.0.0.1:3001/" } })).toEqual([
+      "auth0.baseUrl: is the source tenant (source.baseUrl http://127.0.0.1:3001): a copy never writes into the tenant it reads",
+    ]);
     expect(() => validateConfig({ ...withSource({ baseUrl: "http://127.0.0.1:3001" }), auth0: { ...copy.auth0, baseUrl: "http://127.0.0.1:3002" } })).not.toThrow();
+  });
+
+  it("a target base URL that is the source's domain, or a source base URL that is the target's domain (issue 24, point 1)", () => {
+    // Only the source's domain names it: https://<source.domain> is where the source's requests go.
+    expect(problems({ ...copy, auth0: { ...copy.auth0, baseUrl: "https://PROD.example.com/" } })).toEqual([
+      "auth0.baseUrl: is the source tenant (source.domain prod.example.com): a copy never writes into the tenant it reads",
+    ]);
+    expect(problems(withSource({ baseUrl: "https://staging.example.com" }))).toEqual([
+      "source.baseUrl: is the target tenant (auth0.domain staging.example.com): a copy never writes into the tenant it reads",
+    ]);
+    // Another port, or another host, is another tenant.
+    expect(() => validateConfig({ ...copy, auth0: { ...copy.auth0, baseUrl: "https://prod.example.com:8443" } })).not.toThrow();
+    expect(() => validateConfig({ ...copy, auth0: { ...copy.auth0, baseUrl: "https://staging.example.com" } })).not.toThrow();
   });
 
   it("transform.email: keep without allowRealEmails", () => {
@@ -194,6 +209,14 @@ describe("sameTenant", () => {
     expect(sameTenant("127.0.0.1:3001", "127.0.0.1:3001")).toBe(true);
     expect(sameTenant("acme.eu.auth0.com", "acme-staging.eu.auth0.com")).toBe(false);
     expect(sameTenant("prod.example.com", "staging.example.com")).toBe(false);
+  });
+});
+
+describe("sameTenantNames", () => {
+  it("finds the first pair of names, one of each side, that name one tenant; a bare domain stands for https://<domain>", () => {
+    expect(sameTenantNames(["https://prod.example.com", "prod.example.com"], ["http://127.0.0.1:3001", "PROD.example.com."])).toEqual({ source: "https://prod.example.com", target: "PROD.example.com." });
+    expect(sameTenantNames([undefined, "prod.example.com"], ["https://prod.example.com/api/v2"])).toEqual({ source: "prod.example.com", target: "https://prod.example.com/api/v2" });
+    expect(sameTenantNames(["prod.example.com", undefined], [undefined, "staging.example.com"])).toBeUndefined();
   });
 });
 

@@ -49,7 +49,11 @@ if (!existsSync(dir)) {
   fail(`No local warehouse in ${stateDir}: run 'npm start' first (a tenant copy has none: its source is ${join(stateDir, "source-tenant.json")}).`);
 }
 
-const cell = (v: unknown): string => (v === null || v === undefined ? "NULL" : typeof v === "object" && !(v instanceof Date) ? JSON.stringify(v) : String(v instanceof Date ? v.toISOString() : v));
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (v instanceof Date) return v.toISOString();
+  return typeof v === "object" ? JSON.stringify(v) : String(v as string | number | boolean | bigint);
+}
 
 function table(fields: { name: string }[], rows: Record<string, unknown>[]): string {
   const shown = rows.slice(0, maxRows).map((r) => fields.map((f) => cell(r[f.name])));
@@ -71,7 +75,7 @@ const db = new PGlite(dir);
 let code = 0;
 try {
   for (const r of await db.exec(sql)) {
-    if (r.fields.length > 0) console.log(table(r.fields, r.rows as Record<string, unknown>[]));
+    if (r.fields.length > 0) console.log(table(r.fields, r.rows));
     else console.log(`${(r.affectedRows ?? 0).toLocaleString("en-US")} ${r.affectedRows === 1 ? "row" : "rows"} changed`);
   }
 } catch (err) {

@@ -62,6 +62,14 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
       for (const v of u.values) out.push(`      ${v.field.padEnd(16)} ${v.source} -> ${v.target}`);
     }
   }
+  const passed = p.copyPassedByDeny;
+  if (passed && passed.paths.length > 0) {
+    out.push("", `Metadata a deny list lets through (every source user read; an allow list names what it copies: docs/tenant-copy.md):`);
+    const width = Math.max(...passed.paths.map((x) => x.path.length)) + 2;
+    for (const x of passed.paths.slice(0, 40)) out.push(`  ${x.path.padEnd(width)}${plural(x.users, "user")}`);
+    if (passed.paths.length > 40) out.push(`  ... and ${n(passed.paths.length - 40)} more paths (--json lists them)`);
+    if (passed.truncated) out.push(`  (more distinct paths than are counted: only the first ${n(passed.paths.length)} are)`);
+  }
   if (p.unmappedColumns.length > 0) {
     out.push("", `Unmapped columns, written to user_metadata under their own names (unmappedColumns: user_metadata): ${p.unmappedColumns.join(", ")}`);
   }
@@ -72,7 +80,7 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
     out.push("", `Changes (${which}):`);
     for (const x of shown) out.push(change(x));
   } else if (p.changes.length === 0 && c.reject === 0) {
-    out.push("", "Nothing to change: Auth0 already matches the table.");
+    out.push("", p.copySample ? "Nothing to change: the target tenant already matches the source tenant." : "Nothing to change: Auth0 already matches the table.");
   }
   if (p.rejections.length > 0) {
     out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${n(p.rejections.length)}` : p.rejections.length}):`);

@@ -17,7 +17,7 @@ import { diffOrganizations, diffRoles, organizationsChange } from "../functions/
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
 import { extract } from "../functions/extractor/extract.js";
 import { resolveOrganizations } from "../functions/consumer/memberships.js";
-import type { CopySample, SampleUser } from "../functions/core/copy-sample.js";
+import type { CopySample, PassedPath, SampleUser } from "../functions/core/copy-sample.js";
 
 export type PlannedKind = "create" | "update" | "unchanged" | "reject" | "block" | "delete";
 type ChangeKind = Exclude<PlannedKind, "unchanged" | "reject">;
@@ -58,6 +58,8 @@ export interface PlanReport {
   copySample?: SampleUser[];
   /** With `--key K`: what the run would do with that key's row (also when it is unchanged, rejected or not in the table). */
   forKey?: KeyPlan;
+  /** A tenant copy: the metadata paths deny lists let through, over every source user read (core/copy-sample.ts). */
+  copyPassedByDeny?: { paths: PassedPath[]; truncated: boolean };
 }
 
 const EMAIL = /[^\s@"]+@[^\s@"]+/g;
@@ -272,7 +274,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
     unmappedColumns: result.unmappedColumns ?? [],
     ...(forKey ? { forKey } : {}),
-    ...(deps.sample ? { copySample: deps.sample.lines() } : {}),
+    ...(deps.sample ? { copySample: deps.sample.lines(), copyPassedByDeny: deps.sample.passedByDeny() } : {}),
   };
 }
 

@@ -8,6 +8,8 @@ import type { JsonObject } from "../functions/core/types.js";
 import type { TenantState, TenantUser } from "./auth0-emulator.js";
 import { DEMO_ROLES, generateUsers } from "./demo-data.js";
 
+const STREETS = ["Harbour Road", "Mill Lane", "Station Street", "Orchard Way", "Quarry Hill"];
+
 const FLAWS_A_TENANT_CANNOT_HOLD = new Set(["bad_email", "bad_phone", "duplicate_email", "unknown_role", "dotted_key"]);
 
 /** `n` generated users (fewer: the flawed rows a tenant could not hold are left out) in `connection`. */
@@ -36,7 +38,16 @@ export function demoSourceTenant(n: number, connection: string, seed = 7): Tenan
         preferences: JSON.parse(r.preferences ?? "{}") as JsonObject,
         contact: { phone: r.phone, recovery_email: `${r.first_name?.toLowerCase()}.recovery.${i}@example.net` },
       },
-      app_metadata: { tier: r.tier, crm: { account_ref: `ACCT-${100000 + i}`, owner_notes: `call ${r.first_name} about renewal` } },
+      // Besides what tests use, what production app_metadata holds and a copy must keep out: a migrated password
+      // hash, a birth date, addresses and a payment provider's customer id (the example's allow list does).
+      app_metadata: {
+        tier: r.tier,
+        crm: { account_ref: `ACCT-${100000 + i}`, owner_notes: `call ${r.first_name} about renewal` },
+        legacy_password_hash: `$2b$10$${createHash("sha256").update(`pw:${id}`).digest("base64").replace(/[+/=]/g, "").slice(0, 53)}`,
+        dob: `${1950 + (i % 50)}-${String(1 + (i % 12)).padStart(2, "0")}-${String(1 + (i % 28)).padStart(2, "0")}`,
+        addresses: [{ kind: "home", street: `${1 + (i % 400)} ${STREETS[i % STREETS.length]}`, postcode: String(10000 + ((i * 7919) % 90000)) }],
+        payment: { customer_id: `cus_${createHash("sha256").update(`pay:${id}`).digest("hex").slice(0, 14)}` },
+      },
       created_at: created,
       updated_at: created,
       hasPassword: true,

@@ -43,8 +43,20 @@ export function maskSourceValue(v: unknown): string {
 
 const keysOf = (v: unknown): string => (v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v).sort().join(", ") || "(nothing)" : "(nothing)");
 
+/** A metadata path a deny list let through, and how many of the users read have it. */
+export interface PassedPath {
+  path: string;
+  users: number;
+}
+
+/** Distinct paths counted at most (a tenant whose keys are ids would otherwise grow this without end). */
+const MAX_PASSED_PATHS = 500;
+
 export class CopySample {
   private readonly users: SampleUser[] = [];
+  private readonly passed = new Map<string, number>();
+  /** More distinct paths were met than are counted. */
+  private passedTruncated = false;
 
   /** @param transform decides what counts as kept: a kept value is shown masked on both sides. */
   constructor(
@@ -52,8 +64,9 @@ export class CopySample {
     private readonly transform?: TransformConfig,
   ) {}
 
-  /** Records a user read from the source and the row made of it (until the sample is full). */
+  /** Records a user read from the source and the row made of it (the sample until it is full; every user's passed paths). */
   readonly add = (user: SourceUser, row: Row): void => {
+    this.countPassed(row);
     if (this.users.length >= this.size) return;
     const values: SampleValue[] = [];
     for (const field of ["email", ...PROFILE_FIELD_NAMES]) {
@@ -73,5 +86,58 @@ export class CopySample {
 
   lines(): SampleUser[] {
     return this.users.map((u) => ({ key: u.key, values: u.values.map((v) => ({ ...v })) }));
+  }
+
+  /**
+   * The metadata paths that bags ruled by a deny list copied, over every user read, by path: each top-level key,
+   * and below a key with a denied path under it the keys beside the denied one (`crm.account_ref` beside a denied
+   * `crm.owner_notes`). An allow list names what it copies; a deny list copies what nobody named, and this is it.
+   * `truncated`: more distinct paths were met than MAX_PASSED_PATHS, the first ones are counted.
+   */
+  passedByDeny(): { paths: PassedPath[]; truncated: boolean } {
+    const paths = [...this.passed].map(([path, users]) => ({ path, users })).sort((a, b) => a.path.localeCompare(b.path));
+    return { paths, truncated: this.passedTruncated };
+  }
+
+  private countPassed(row: Row): void {
+    const t = this.transform;
+    if (!t) return;
+    for (const bag of ["user_metadata", "app_metadata"] as const) {
+      const deny = t[bag].deny;
+      if (!deny) continue;
+      const denied = deny.map((p) => p.normalize("NFKC").toLowerCase());
+      const seen = new Set<string>();
+      // The paths of a value the rules decided key by key (a denied path below it), as the Pseudonymiser does.
+      const walk = (v: unknown, path: string, folded: string) => {
+        seen.add(`${bag}.${path}`);
+        if (!denied.some((d) => d.startsWith(`${folded}.`))) return;
+        const inner = typeof v === "string" ? parsedContainer(v) : v;
+        for (const item of Array.isArray(inner) ? (inner as unknown[]) : [inner]) {
+          if (item === null || typeof item !== "object" || Array.isArray(item)) continue;
+          for (const [k, x] of Object.entries(item as Record<string, unknown>)) walk(x, `${path}.${k}`, `${folded}.${k.normalize("NFKC").toLowerCase()}`);
+        }
+      };
+      const value = row[bag];
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        for (const [k, v] of Object.entries(value)) walk(v, k, k.normalize("NFKC").toLowerCase());
+      }
+      for (const p of seen) {
+        const n = this.passed.get(p);
+        if (n !== undefined) this.passed.set(p, n + 1);
+        else if (this.passed.size < MAX_PASSED_PATHS) this.passed.set(p, 1);
+        else this.passedTruncated = true;
+      }
+    }
+  }
+}
+
+/** The object or list a JSON text holds (a kept text the rules judged as JSON), if any. */
+function parsedContainer(s: string): unknown {
+  const t = s.trim();
+  if (!t.startsWith("{") && !t.startsWith("[")) return undefined;
+  try {
+    return JSON.parse(t) as unknown;
+  } catch {
+    return undefined;
   }
 }

@@ -145,6 +145,13 @@ function validateField(field: ProfileField, raw: RowValue): FieldValue {
 /** Checks metadata keys at every depth ('.' and '$' are refused by Auth0) and the nesting depth. */
 function checkMetadataValue(value: Json, path: string, depth = 0): void {
   if (depth > MAX_JSON_DEPTH) throw new RowError("invalid_json", path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+  // A tenant copy reads integers a double would round as BigInt (core/exact-json.ts): every serialiser on the way
+  // to Auth0 is double-based, so such a value would arrive changed. (The digits are not quoted: a kept value may
+  // still be personal, and reasons reach logs.)
+  const raw: unknown = value;
+  if (typeof raw === "bigint") {
+    throw new RowError("invalid_value", path, `is an integer of ${(raw < 0n ? -raw : raw).toString().length} digits, beyond 2^53, and cannot be copied exactly: pseudonymise or deny it`);
+  }
   if (Array.isArray(value)) {
     value.forEach((v, i) => checkMetadataValue(v, `${path}[${i}]`, depth + 1));
   } else if (value !== null && typeof value === "object") {

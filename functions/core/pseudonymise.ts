@@ -6,15 +6,19 @@
  * a refresh with no change in the source changes nothing in the target, while nobody without the key can go back
  * from a pseudonym to the person (or test a guess). The identity key is the HMAC of the source user_id, so no Auth0
  * id is carried over. Without `allowRealEmails`, an email address found in a kept value is replaced by its
- * pseudonym; in kept metadata (values and keys, inside lists too) the user's own hidden values are replaced where
- * they occur: the email and user_id anywhere, names as words, the phone number by its digits. What the guard cannot
- * see (a name spelled differently, another person's data) is the allow-list's job: copy only what tests need.
+ * pseudonym; in kept metadata (values and keys, inside lists and JSON texts too) the user's own hidden values are
+ * replaced in the spellings core/hidden-values.ts lists. What the guard cannot see (a name spelled differently,
+ * another person's data) is the allow-list's job: copy only what tests need. A kept value is never changed except
+ * to be replaced: integers arrive exact (core/exact-json.ts), and one a double cannot hold stays a BigInt, which the
+ * ProfileMapper refuses rather than let it be rounded on the way to Auth0.
  */
 import { createHmac } from "node:crypto";
 import { PROFILE_FIELD_NAMES, PROFILE_FIELDS, type ProfileField } from "./fields.js";
 import { EMAILS_IN_TEXT, EMAIL_SHAPE } from "./emails.js";
+import { parseJsonExact, stringifyExact, type ExactJson, type ExactJsonObject } from "./exact-json.js";
+import { HiddenValues } from "./hidden-values.js";
 import { SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, fieldMode, type MetadataRules, type TransformConfig } from "./tenant-copy-config.js";
-import type { Json, JsonObject, Row } from "./types.js";
+import type { JsonObject, Row } from "./types.js";
 
 /** Shortest key accepted: 128 bits. */
 export const MIN_KEY_BYTES = 16;
@@ -99,18 +103,28 @@ export class Pseudonymiser {
     }
   }
 
-  /** A metadata value's pseudonym: emails as emails, text as a keyed token, numbers as numbers of as many digits. */
-  private value(path: string, v: Json): Json {
+  /** A hidden number's replacement: a keyed number of at most as many digits (at most 15: a double holds it exactly). */
+  private hiddenNumber(digits: string): number {
+    return Number(this.digest("hidden-number", digits).readBigUInt64BE(0) % 10n ** BigInt(Math.min(digits.length, 15)));
+  }
+
+  /**
+   * A metadata value's pseudonym: emails as emails, text as a keyed token, numbers as numbers of as many digits (an
+   * exact integer by its exact digits), a JSON text leaf by leaf (written back as text); keys stay, scrubbed.
+   */
+  private value(path: string, v: ExactJson, hidden: HiddenValues): ExactJson {
     if (typeof v === "string") {
+      const json = jsonContainer(v);
+      if (json !== undefined) return stringifyExact(this.value(path, json, hidden));
       if (EMAIL_SHAPE.test(v.trim())) return this.email(v);
       return `p_${this.hex(`metadata:${path}`, v, 16)}`;
     }
-    if (typeof v === "number") {
-      const digits = Math.max(1, String(Math.trunc(Math.abs(v))).length);
-      return this.digest(`metadata:${path}`, String(v)).readUInt32BE(0) % 10 ** Math.min(digits, 9);
+    if (typeof v === "number" || typeof v === "bigint") {
+      const magnitude = typeof v === "bigint" ? (v < 0n ? -v : v).toString() : String(Math.trunc(Math.abs(v)));
+      return this.digest(`metadata:${path}`, String(v)).readUInt32BE(0) % 10 ** Math.min(Math.max(1, magnitude.length), 9);
     }
-    if (Array.isArray(v)) return v.map((x) => this.value(path, x));
-    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.value(`${path}.${k}`, x)]));
+    if (Array.isArray(v)) return v.map((x) => this.value(path, x, hidden));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [hidden.scrub(k), this.value(`${path}.${k}`, x, hidden)]));
     return v;
   }
 
@@ -125,6 +139,7 @@ export class Pseudonymiser {
     row.email = email === undefined ? null : t.email === "keep" ? email : this.email(email);
     // What the target must not see again inside kept values: the user's own hidden fields, wherever they appear.
     const hidden = new HiddenValues();
+    const pseudonyms: Partial<Record<ProfileField, string>> = {};
     for (const f of PROFILE_FIELD_NAMES) {
       const v = u[f];
       const mode = fieldMode(t, f);
@@ -140,17 +155,39 @@ export class Pseudonymiser {
       else {
         const pseudonym = this.field(f, v);
         row[f] = mode === "pseudonymise" ? pseudonym : null;
+        pseudonyms[f] = pseudonym;
         if (f === "phone_number") hidden.phone(v, pseudonym);
         else hidden.text(v, pseudonym);
       }
     }
-    if (email && t.email !== "keep") hidden.literal(email, this.email(email));
-    // The source user_id, repeated in metadata, would link the copy back to the production account.
-    hidden.literal(u.user_id, row[SOURCE_KEY_COLUMN] as string);
-    row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden);
-    row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden);
+    this.hideFullName(u, pseudonyms, hidden);
+    if (email && t.email !== "keep") hidden.email(email, this.email(email));
+    // The source user_ids (of every identity), repeated in metadata, would link the copy back to the production
+    // account.
+    const numberTo = (digits: string) => this.hiddenNumber(digits);
+    hidden.identity(u.user_id, row[SOURCE_KEY_COLUMN] as string, numberTo);
+    for (const id of identityIds(u)) if (id.toLowerCase() !== u.user_id.trim().toLowerCase()) hidden.identity(id, `p_${this.hex("identity", id, 16)}`, numberTo);
+    // A BigInt left in kept metadata cannot be written exactly: the ProfileMapper refuses the user, naming the path.
+    row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden) as JsonObject;
+    row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden) as JsonObject;
     row[SOURCE_ROLES_COLUMN] = u.roles ? [...u.roles] : null;
     return row;
+  }
+
+  /** Given and family name together ("Ada Lovelace", "Lovelace, Ada") when both are hidden: as the whole sequence. */
+  private hideFullName(u: SourceUser, pseudonyms: Partial<Record<ProfileField, string>>, hidden: HiddenValues): void {
+    const given = u.given_name;
+    const family = u.family_name;
+    const { given_name: g, family_name: f } = pseudonyms;
+    if (typeof given !== "string" || typeof family !== "string" || g === undefined || f === undefined) return;
+    // The same sequence as `name` is that field's pseudonym (registered first, so it wins).
+    for (const [real, to] of [
+      [`${given.trim()} ${family.trim()}`, `${g} ${f}`],
+      [`${family.trim()} ${given.trim()}`, `${f} ${g}`],
+      [`${family.trim()}, ${given.trim()}`, `${f}, ${g}`],
+    ] as const) {
+      hidden.text(real, to);
+    }
   }
 
   /** Email addresses in a kept text replaced by their pseudonyms (unless real emails are allowed). */
@@ -158,30 +195,46 @@ export class Pseudonymiser {
     return s.replace(EMAILS_IN_TEXT, (m) => this.email(m));
   }
 
-  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: HiddenValues): JsonObject {
-    const under = (path: string, list: readonly string[] = []) => list.some((p) => path === p || path.startsWith(`${p}.`));
-    const ruled = [...(rules.allow ?? []), ...(rules.deny ?? []), ...rules.pseudonymise];
-    const copied = (path: string) => (rules.allow ? under(path, rules.allow) : !under(path, rules.deny));
-    // A value at `path`: copied whole, or (a rule below it) decided key by key; the elements of a list are at the
-    // list's own path (a deny of `contacts.ssn` drops the ssn of every element of `contacts`). undefined: dropped.
-    const decide = (v: Json, path: string): Json | undefined => {
-      if (v !== null && typeof v === "object" && ruled.some((p) => p.startsWith(`${path}.`))) {
+  /**
+   * A bag filtered by its rules. Paths are compared with keys case-folded (and in one Unicode form): `crm.Owner_Notes`
+   * is `crm.owner_notes`. A kept text that parses as a JSON object or list is judged as that value (its keys go
+   * through the same rules) and written back as text.
+   */
+  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: HiddenValues): ExactJsonObject {
+    const norm = (p: string) => p.normalize("NFKC").toLowerCase();
+    const allow = rules.allow?.map(norm);
+    const deny = (rules.deny ?? []).map(norm);
+    const pseudonymise = rules.pseudonymise.map(norm);
+    const ruled = [...(allow ?? []), ...deny, ...pseudonymise];
+    const under = (path: string, list: readonly string[]) => list.some((p) => path === p || path.startsWith(`${p}.`));
+    const copied = (path: string) => (allow ? under(path, allow) : !under(path, deny));
+    // A value at `path` (`at`: the path folded): copied whole, or (a rule below it) decided key by key; the elements
+    // of a list are at the list's own path (a deny of `contacts.ssn` drops the ssn of every element of `contacts`).
+    // undefined: dropped.
+    const decide = (v: ExactJson, path: string): ExactJson | undefined => {
+      const json = jsonContainer(v);
+      if (json !== undefined) {
+        const kept = decide(json, path);
+        return kept === undefined ? undefined : rewritten(v as string, json, kept);
+      }
+      const at = norm(path);
+      if (v !== null && typeof v === "object" && ruled.some((p) => p.startsWith(`${at}.`))) {
         if (Array.isArray(v)) {
-          const items = v.map((x) => decide(x, path)).filter((x): x is Json => x !== undefined);
+          const items = v.map((x) => decide(x, path)).filter((x): x is ExactJson => x !== undefined);
           return items.length > 0 ? items : undefined;
         }
-        const into: JsonObject = {};
+        const into: ExactJsonObject = {};
         for (const [k, x] of Object.entries(v)) {
           const kept = decide(x, `${path}.${k}`);
           if (kept !== undefined) into[hidden.scrub(k)] = kept;
         }
         return Object.keys(into).length > 0 ? into : undefined;
       }
-      if (!copied(path)) return undefined;
-      return under(path, rules.pseudonymise) ? this.value(`${name}.${path}`, v) : this.guard(v, hidden);
+      if (!copied(at)) return undefined;
+      return under(at, pseudonymise) ? this.value(`${name}.${path}`, v, hidden) : this.guard(v, hidden);
     };
-    const out: JsonObject = {};
-    for (const [k, v] of Object.entries(bag ?? {})) {
+    const out: ExactJsonObject = {};
+    for (const [k, v] of Object.entries((bag ?? {}) as ExactJsonObject)) {
       if (name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
       const kept = decide(v, k);
       if (kept !== undefined) out[hidden.scrub(k)] = kept;
@@ -189,11 +242,18 @@ export class Pseudonymiser {
     return out;
   }
 
-  /** A kept metadata value (keys too) with the user's hidden values (and, unless allowed, every email) replaced. */
-  private guard(v: Json, hidden: HiddenValues): Json {
+  /**
+   * A kept metadata value (keys too) with the user's hidden values (and, unless allowed, every email) replaced: in
+   * text, in a JSON text's values, and a number equal to a hidden one. Nothing else is changed.
+   */
+  private guard(v: ExactJson, hidden: HiddenValues): ExactJson {
     // With real emails allowed, an address stays whole (the names in it are the address's, allowed with it).
     const text = (s: string) => (this.t.allowRealEmails ? s.split(EMAIL_TOKENS).map((part, i) => (i % 2 === 1 ? hidden.scrub(part, { literalsOnly: true }) : hidden.scrub(part))).join("") : hidden.scrub(this.scrubText(s)));
-    if (typeof v === "string") return text(v);
+    if (typeof v === "string") {
+      const json = jsonContainer(v);
+      return json === undefined ? text(v) : rewritten(v, json, this.guard(json, hidden));
+    }
+    if (typeof v === "number" || typeof v === "bigint") return hidden.number(v) ?? v;
     if (Array.isArray(v)) return v.map((x) => this.guard(x, hidden));
     if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [text(k), this.guard(x, hidden)]));
     return v;
@@ -203,39 +263,34 @@ export class Pseudonymiser {
 /** Splits text around email addresses, keeping them (at odd indexes). */
 const EMAIL_TOKENS = new RegExp(`(${EMAILS_IN_TEXT.source})`, "u");
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/**
- * One user's hidden values (the fields the transform pseudonymises or drops, the email, the user_id) as patterns
- * and their replacements: found inside kept text too, names as whole words in any case ("call Ada" but not
- * "Adam"), phone numbers by their digits whatever the separators.
- */
-class HiddenValues {
-  private readonly rules: { re: RegExp; to: string; length: number; literal?: boolean }[] = [];
-
-  /** Replaced wherever it occurs, in any case. */
-  literal(value: string, to: string): void {
-    const v = value.trim();
-    if (v !== "") this.rules.push({ re: new RegExp(escape(v), "giu"), to, length: v.length, literal: true });
+/** The object or list a text holds as JSON (integers exact), if it holds one. */
+function jsonContainer(v: ExactJson): ExactJson | undefined {
+  if (typeof v !== "string") return undefined;
+  const t = v.trim();
+  if (!(t.startsWith("{") && t.endsWith("}")) && !(t.startsWith("[") && t.endsWith("]"))) return undefined;
+  try {
+    const parsed = parseJsonExact(t) as ExactJson;
+    return parsed !== null && typeof parsed === "object" ? parsed : undefined;
+  } catch {
+    return undefined;
   }
+}
 
-  /** A name or other text: as a whole word or phrase. */
-  text(value: string, to: string): void {
-    const v = value.trim();
-    if (v !== "") this.rules.push({ re: new RegExp(`(?<![\\p{L}\\p{N}])${escape(v)}(?![\\p{L}\\p{N}])`, "giu"), to, length: v.length });
-  }
+/** A JSON text after its value was judged: the text as it was when nothing changed (its spacing kept), else rewritten. */
+function rewritten(original: string, parsed: ExactJson, kept: ExactJson): string {
+  const text = stringifyExact(kept);
+  return text === stringifyExact(parsed) ? original : text;
+}
 
-  /** A phone number: its last ten digits (the national number), separators allowed between them. */
-  phone(value: string, to: string): void {
-    const digits = value.replace(/\D/g, "").slice(-10);
-    if (digits.length < 7) return this.text(value, to);
-    this.rules.push({ re: new RegExp(`(?<!\\d)(?:\\+?\\d{1,3}[\\s().-]*)?${digits.split("").join("[\\s().-]*")}(?!\\d)`, "gu"), to, length: value.length + 10 });
+/** Every identity's user_id (`provider|id`): the export's identities if it has them, and the user_id. */
+function identityIds(u: SourceUser): string[] {
+  const ids = [u.user_id];
+  if (Array.isArray(u.identities)) {
+    for (const i of u.identities as unknown[]) {
+      if (!isObject(i)) continue;
+      const id = i.user_id;
+      if (typeof i.provider === "string" && (typeof id === "string" || typeof id === "number") && String(id) !== "") ids.push(`${i.provider}|${String(id)}`);
+    }
   }
-
-  /** The text with every hidden value (or only the literal ones: email, user_id) replaced, longest first. */
-  scrub(s: string, o: { literalsOnly?: boolean } = {}): string {
-    let out = s;
-    for (const r of [...this.rules].sort((a, b) => b.length - a.length)) if (r.literal || !o.literalsOnly) out = out.replace(r.re, () => r.to);
-    return out;
-  }
+  return ids;
 }

@@ -7,7 +7,7 @@ import { TEXT_FIELDS } from "../../functions/core/fields.js";
 import { ProfileMapper } from "../../functions/core/profile.js";
 import { MIN_KEY_BYTES, Pseudonymiser, type SourceUser } from "../../functions/core/pseudonymise.js";
 import { DEFAULT_TRANSFORM, transformSchema } from "../../functions/core/tenant-copy-config.js";
-import type { JsonObject, Row } from "../../functions/core/types.js";
+import type { Json, JsonObject, Row } from "../../functions/core/types.js";
 
 const KEY = "test-key-0123456789abcdef-0123456789";
 const OTHER_KEY = "another-key-fedcba9876543210-xyz";
@@ -346,21 +346,259 @@ describe("Pseudonymiser: rules and guards inside lists and text (review findings
   });
 });
 
+/** A text folded as a reader would see it the same: compatibility forms, accents and case aside. */
+const folded = (s: string) => s.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase();
+
+/** Every string and number of a row's metadata, nested (keys too), for "no spelling of this remains" checks. */
+function metadataLeaves(v: unknown): (string | number | bigint)[] {
+  if (typeof v === "string" || typeof v === "number" || typeof v === "bigint") return [v];
+  if (Array.isArray(v)) return v.flatMap(metadataLeaves);
+  if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => [k, ...metadataLeaves(x)]);
+  return [];
+}
+
+describe("Pseudonymiser: the user's hidden values in every spelling (issue 24, point 2)", () => {
+  const keepAll = { user_metadata: { deny: [] }, app_metadata: { deny: [] } };
+
+  it("the phone number in other spellings, in other digits, and as a JSON number is replaced; other numbers stay", () => {
+    const p = pseudonymiser(keepAll);
+    const phoneTo = p.field("phone_number", "+14155550100");
+    const u = ada({
+      phone_number: "+14155550100",
+      user_metadata: {
+        national: 4155550100,
+        full: 14155550100,
+        dots: "415.555.0100",
+        dashes: "+1-415-555-0100",
+        zeros: "001 415 555 0100",
+        fullwidth: "４１５ ５５５ ０１００",
+        arabic: "٤١٥٥٥٥٠١٠٠",
+        json: '{"mobile": 4155550100}',
+        seats: 12,
+        year: 2024,
+      },
+    });
+    const m = meta(p.row(u), "user_metadata");
+    expect(m.national).toBe(Number(phoneTo.slice(1)));
+    expect(m.full).toBe(Number(phoneTo.slice(1)));
+    for (const k of ["dots", "dashes", "zeros", "fullwidth", "arabic"]) expect(m[k], k).toBe(phoneTo);
+    expect(m.json).toBe(JSON.stringify({ mobile: Number(phoneTo.slice(1)) }));
+    expect(m.seats).toBe(12);
+    expect(m.year).toBe(2024);
+    for (const leaf of metadataLeaves(m)) expect(folded(String(leaf)).replace(/\D/g, "")).not.toContain("4155550100");
+  });
+
+  it("a national number with a trunk 0 or (0), and a short national number, are found too", () => {
+    const p = pseudonymiser(keepAll);
+    const uk = meta(p.row(ada({ phone_number: "+442079460958", user_metadata: { a: "020 7946 0958", b: "+44 (0)20 7946 0958", c: 2079460958 } })), "user_metadata");
+    expect(uk).toEqual({ a: p.field("phone_number", "+442079460958"), b: p.field("phone_number", "+442079460958"), c: Number(p.field("phone_number", "+442079460958").slice(1)) });
+    // Berlin: a 9-digit national number (the last ten digits would hold the country code's 9).
+    const de = meta(p.row(ada({ phone_number: "+49301234567", user_metadata: { a: "030 1234567", b: 301234567 } })), "user_metadata");
+    expect(de).toEqual({ a: p.field("phone_number", "+49301234567"), b: Number(p.field("phone_number", "+49301234567").slice(1)) });
+  });
+
+  it("the unique part of the user_id, the user_id URL-encoded, and every identity's provider id (text and number) are replaced", () => {
+    const p = pseudonymiser(keepAll);
+    const u = ada({
+      user_id: "google-oauth2|109876543210987654321",
+      identities: [
+        { provider: "google-oauth2", user_id: "109876543210987654321", connection: "google-oauth2" },
+        { provider: "github", user_id: 12345678, connection: "github" },
+      ],
+      user_metadata: {
+        bare: "109876543210987654321",
+        encoded: "google-oauth2%7C109876543210987654321",
+        link: "https://app.example.com/users/google-oauth2%7c109876543210987654321/profile",
+        // The exact parser's value for an integer beyond 2^53 (functions/core/exact-json.ts).
+        big: 109876543210987654321n as unknown as number,
+        gh: 12345678,
+        ghText: "linked github|12345678 and 12345678",
+        other: 123456789,
+      },
+    });
+    const row = p.row(u);
+    const m = meta(row, "user_metadata");
+    const key = row.source_key as string;
+    expect(m.bare).toBe(key);
+    expect(m.encoded).toBe(key);
+    expect(m.link).toBe(`https://app.example.com/users/${key}/profile`);
+    expect(typeof m.big).toBe("number");
+    expect(m.big).not.toBe(Number(109876543210987654321n));
+    expect(typeof m.gh).toBe("number");
+    expect(m.gh).not.toBe(12345678);
+    expect(m.ghText).toMatch(/^linked p_[0-9a-f]{16} and p_[0-9a-f]{16}$/);
+    // A number of the same digits but nobody's id stays; and a short unique part only counts inside the user_id.
+    expect(m.other).toBe(123456789);
+    const short = meta(p.row(ada({ user_id: "github|42", user_metadata: { n: 42, t: "42 seats", id: "github|42" } })), "user_metadata");
+    expect(short.n).toBe(42);
+    expect(short.t).toBe("42 seats");
+    expect(short.id).toMatch(/^src_/);
+    for (const leaf of metadataLeaves({ ...m, other: null })) {
+      expect(String(leaf)).not.toContain("109876543210987654321");
+      expect(String(leaf)).not.toContain("12345678");
+    }
+    // Nothing is left that the ProfileMapper would have to refuse.
+    expect(new ProfileMapper(parseConfig(`${MINIMAL_COPY}transform:\n  user_metadata: { deny: [] }\n`)).map(row, 1).ok).toBe(true);
+  });
+
+  it("names in another Unicode form, without their accents or in capitals are replaced", () => {
+    const p = pseudonymiser(keepAll);
+    const u = ada({ given_name: "José", family_name: "Muñoz", name: "José Muñoz" });
+    const nfd = "José Muñoz".normalize("NFD");
+    const row = p.row({ ...u, user_metadata: { nfd, plain: "Jose Munoz", caps: "JOSÉ MUÑOZ", first: "Jose".normalize("NFD"), text: "ask Jose or Munoz", width: "Ｊｏｓｅ" } });
+    const m = meta(row, "user_metadata");
+    expect(m).toMatchObject({ nfd: row.name, plain: row.name, caps: row.name, first: row.given_name, text: `ask ${row.given_name as string} or ${row.family_name as string}`, width: row.given_name });
+    const text = folded(JSON.stringify(m));
+    for (const real of ["jose", "munoz"]) expect(text).not.toContain(real);
+  });
+
+  it("the email URL-encoded and in base64 (standard and URL-safe, with or without padding, as written or lower-cased) is replaced by the pseudonym in the same encoding", () => {
+    const p = pseudonymiser(keepAll);
+    const email = "Ada+Test@Example.com";
+    const to = p.email(email);
+    const b64 = Buffer.from(email).toString("base64");
+    const b64url = Buffer.from(email).toString("base64url");
+    const row = p.row(ada({ email, user_metadata: { b64, b64url, unpadded: b64.replace(/=+$/, ""), encoded: encodeURIComponent(email), lower: Buffer.from(email.toLowerCase()).toString("base64") } }));
+    const m = meta(row, "user_metadata");
+    expect(Buffer.from(m.b64 as string, "base64").toString()).toBe(to);
+    expect(Buffer.from(m.b64url as string, "base64url").toString()).toBe(to);
+    expect(Buffer.from(m.unpadded as string, "base64").toString()).toBe(to);
+    expect(m.encoded).toBe(encodeURIComponent(to));
+    expect(Buffer.from(m.lower as string, "base64").toString()).toBe(to);
+    const text = JSON.stringify(m);
+    for (const real of [b64.replace(/=+$/, ""), b64url, encodeURIComponent(email)]) expect(text).not.toContain(real);
+  });
+
+  it("an integer beyond 2^53: pseudonymised by its exact digits; kept, it is refused by the mapper naming the field, never rounded", () => {
+    const a = 12345678901234567890n;
+    const b = 12345678901234567891n;
+    // Both round to the same double: only the exact digits tell them apart.
+    expect(Number(a)).toBe(Number(b));
+    const p = pseudonymiser({ app_metadata: { allow: ["crm"], pseudonymise: ["crm.ref"] } });
+    const ref = (v: bigint) => (meta(p.row(ada({ app_metadata: { crm: { ref: v } } })), "app_metadata").crm as JsonObject).ref;
+    expect(typeof ref(a)).toBe("number");
+    expect((ref(a) as number).toString().length).toBeLessThanOrEqual(9);
+    expect(ref(a)).toBe(ref(a));
+    expect(ref(a)).not.toBe(ref(b));
+
+    const cfg = parseConfig(`${MINIMAL_COPY}transform:\n  app_metadata: { allow: [crm] }\n`);
+    const kept = new Pseudonymiser(cfg.transform!, KEY, [cfg.identity.appMetadataKey]).row(ada({ app_metadata: { crm: { big_id: a, ok: 1 } } }));
+    const res = new ProfileMapper(cfg).map(kept, 1);
+    expect(res.ok).toBe(false);
+    if (res.ok) return;
+    expect(res.rejection).toMatchObject({ code: "invalid_value", field: "app_metadata.crm.big_id" });
+    expect(res.rejection.reason).toBe("is an integer of 20 digits, beyond 2^53, and cannot be copied exactly: pseudonymise or deny it");
+    // The value itself is not quoted (reasons reach logs).
+    expect(res.rejection.reason).not.toContain("1234567890");
+  });
+
+  it("a kept JSON text nothing hidden is in stays exactly as written", () => {
+    const p = pseudonymiser(keepAll);
+    const raw = '{ "a": 1,  "b": [1, 2], "big": 12345678901234567890 }';
+    expect(meta(p.row(ada({ user_metadata: { raw } })), "user_metadata").raw).toBe(raw);
+  });
+});
+
+describe("Pseudonymiser: rules match keys in any case and inside JSON texts (issue 24, point 3)", () => {
+  it("a deny matches a key in any case and Unicode form", () => {
+    const p = pseudonymiser({ app_metadata: { deny: ["crm.owner_notes"] } });
+    const u = ada({ app_metadata: { crm: { Owner_Notes: "call her", OWNER_NOTES: "again", "owner\uFF3Fnotes": "width", account_ref: "A-1" }, tier: "gold" } });
+    expect(meta(p.row(u), "app_metadata")).toEqual({ crm: { account_ref: "A-1" }, tier: "gold" });
+    // The config's case does not matter either.
+    expect(meta(pseudonymiser({ app_metadata: { deny: ["CRM.Owner_Notes"] } }).row(u), "app_metadata")).toEqual({ crm: { account_ref: "A-1" }, tier: "gold" });
+  });
+
+  it("an allow and a pseudonymise match in any case too", () => {
+    const p = pseudonymiser({ user_metadata: { allow: ["plan", "account.ref"], pseudonymise: ["account.ref"] } });
+    const m = meta(p.row(ada({ user_metadata: { Plan: "pro", ACCOUNT: { Ref: "A-1", other: "x" } } })), "user_metadata");
+    expect(Object.keys(m).sort()).toEqual(["ACCOUNT", "Plan"]);
+    expect(m.Plan).toBe("pro");
+    expect(m.ACCOUNT).toEqual({ Ref: expect.stringMatching(/^p_[0-9a-f]{16}$/) as unknown });
+  });
+
+  it("a text holding a JSON object or list is judged as that value: a denied key inside it is removed", () => {
+    const p = pseudonymiser({ app_metadata: { deny: ["crm.owner_notes", "notes.owner_notes"] } });
+    const u = ada({
+      app_metadata: {
+        crm: JSON.stringify({ owner_notes: "call her about renewal", account_ref: "A-1" }),
+        notes: [JSON.stringify({ owner_notes: "x" }), JSON.stringify({ owner_notes: "y", kept: true })],
+        plain: "{not json",
+      },
+    });
+    const m = meta(p.row(u), "app_metadata");
+    expect(m.crm).toBe(JSON.stringify({ account_ref: "A-1" }));
+    expect(m.notes).toEqual([JSON.stringify({ kept: true })]);
+    expect(m.plain).toBe("{not json");
+    expect(JSON.stringify(m)).not.toContain("owner_notes");
+  });
+
+  it("an allow below a JSON text keeps only that path; a pseudonymise inside one replaces only that leaf", () => {
+    const allowed = pseudonymiser({ user_metadata: { allow: ["prefs.theme"] } }).row(ada({ user_metadata: { prefs: '{"theme":"dark","secret":"s"}' } }));
+    expect(meta(allowed, "user_metadata")).toEqual({ prefs: '{"theme":"dark"}' });
+    const pseudo = pseudonymiser({ app_metadata: { allow: ["crm"], pseudonymise: ["crm.account_ref"] } }).row(ada({ app_metadata: { crm: '{"account_ref":"ACC-1","tier":"gold"}' } }));
+    const crm = JSON.parse(meta(pseudo, "app_metadata").crm as string) as JsonObject;
+    expect(crm.tier).toBe("gold");
+    expect(crm.account_ref).toMatch(/^p_[0-9a-f]{16}$/);
+  });
+
+  it("hidden values inside a JSON text are found as values (an escaped name, a key)", () => {
+    const p = pseudonymiser({ user_metadata: { deny: [] } });
+    const row = p.row(ada({ given_name: "José", family_name: "Muñoz", name: "José Muñoz", user_metadata: { blob: '{"who":"Jos\\u00e9 Mu\\u00f1oz","auth0|5f7c8ec7c33c6c004bbafe82":1}' } }));
+    const blob = JSON.parse(meta(row, "user_metadata").blob as string) as JsonObject;
+    expect(blob).toEqual({ who: row.name, [row.source_key as string]: 1 });
+  });
+});
+
+describe("Pseudonymiser: a name is replaced where it stands as the name (issue 24, point 5)", () => {
+  const p = pseudonymiser({ user_metadata: { deny: [] } });
+  const may = ada({ given_name: "May", family_name: "Will", name: "May Will", nickname: undefined, username: undefined });
+  const scrubbed = (text: string) => meta(p.row({ ...may, user_metadata: { text } }), "user_metadata").text;
+  const g = p.field("given_name", "May");
+  const f = p.field("family_name", "Will");
+  const n = p.field("name", "May Will");
+
+  it("a single name only as a word capitalised as in the profile (or in capitals): a common word in lower case stays", () => {
+    expect(scrubbed("See you in May, we will call")).toBe(`See you in ${g}, we will call`);
+    expect(scrubbed("we may call, you will see")).toBe("we may call, you will see");
+    expect(scrubbed("MAY called; ask Will")).toBe(`${g} called; ask ${f}`);
+    expect(scrubbed("Maybe Willow")).toBe("Maybe Willow");
+  });
+
+  it("the whole name in any case as one sequence, given and family name either way round", () => {
+    expect(scrubbed("May Will called")).toBe(`${n} called`);
+    expect(scrubbed("per may  will's note")).toBe(`per ${n}'s note`);
+    expect(scrubbed("Will, May")).toBe(`${f}, ${g}`);
+    expect(scrubbed("WILL MAY")).toBe(`${f} ${g}`);
+  });
+
+  it("a value that is nothing but the name is replaced in any case", () => {
+    expect(scrubbed("may")).toBe(g);
+    expect(scrubbed(" WILL ")).toBe(` ${f} `);
+  });
+});
+
 describe("Pseudonymiser: property", () => {
   // Generated values start with "zq"/"Zq" (or "+44"), which no pseudonym can contain: the fake names have no "zq",
   // hex has no "q", and pseudonymous phone numbers start with +1555.
   const lower = fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789"), minLength: 1, maxLength: 8 });
   const letters = fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz"), minLength: 1, maxLength: 8 });
+  // Names with accents, so that their other spellings (NFD, unaccented) are generated too.
+  const nameLetters = fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzéñüåç"), minLength: 1, maxLength: 8 });
   const emailArb = fc
     .tuple(lower, fc.option(fc.tuple(fc.constantFrom(".", "+", "_", "-"), lower), { nil: undefined }), letters, fc.constantFrom("com", "org", "net", "io", "co.uk"))
     .map(([local, tail, domain, tld]) => `zq${local}${tail ? tail.join("") : ""}@${domain}.${tld}`);
-  const nameArb = letters.map((s) => `Zq${s}`);
-  const phoneArb = fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 9, maxLength: 11 }).map((d) => `+44${d}`);
+  const nameArb = nameLetters.map((s) => `Zq${s}`);
+  // A national number never starts with 0 (E.164).
+  const phoneArb = fc
+    .tuple(fc.constantFrom(..."123456789"), fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 8, maxLength: 10 }))
+    .map(([first, rest]) => `+44${first}${rest}`);
   const markerArb = lower.map((s) => `zqdenied-${s}`);
+  const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
 
   const userArb = fc
     .record({
-      id: lower,
+      // At least two characters: the unique part "zqid.." then has MIN_UNIQUE_ID and is hidden on its own.
+      id: fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789"), minLength: 2, maxLength: 8 }),
       email: emailArb,
       given_name: nameArb,
       family_name: nameArb,
@@ -369,14 +607,39 @@ describe("Pseudonymiser: property", () => {
       username: lower.map((s) => `zq_${s}`),
       theme: fc.constantFrom("dark", "light"),
       marker: markerArb,
-      // What the one allowed path holds: a neutral value, or one of the user's own values (the guards replace it).
-      allowed: fc.constantFrom("neutral", "email", "given_name", "family_name", "name", "phone_number", "email_in_text", "other_email_in_text"),
+      // What the one allowed path holds: a neutral value, or one of the user's own values in one of its spellings
+      // (the guards replace it).
+      allowed: fc.constantFrom(
+        "neutral",
+        "email",
+        "given_name",
+        "family_name",
+        "name",
+        "phone_number",
+        "email_in_text",
+        "other_email_in_text",
+        "phone_number_as_number",
+        "phone_national_spaced",
+        "phone_full_width",
+        "user_id_unique_part",
+        "user_id_encoded",
+        "email_base64",
+        "email_base64url",
+        "email_encoded",
+        "name_nfd",
+        "name_unaccented",
+        "name_upper",
+        "given_name_in_text",
+        "json_text",
+      ),
       other: emailArb,
       seats: fc.integer({ min: 0, max: 10_000 }),
     })
     .map((g) => {
       const name = `${g.given_name} ${g.family_name}`;
-      const ownValue = {
+      const national = g.phone_number.slice(3);
+      const userId = `auth0|zqid${g.id}`;
+      const ownValue: Json = {
         neutral: g.theme,
         email: g.email,
         given_name: g.given_name,
@@ -385,9 +648,22 @@ describe("Pseudonymiser: property", () => {
         phone_number: g.phone_number,
         email_in_text: `write to ${g.email} please`,
         other_email_in_text: `manager: ${g.other}`,
+        phone_number_as_number: Number(national),
+        phone_national_spaced: `0${national.slice(0, 4)} ${national.slice(4)}`,
+        phone_full_width: fullWidth(g.phone_number),
+        user_id_unique_part: `zqid${g.id}`,
+        user_id_encoded: encodeURIComponent(userId),
+        email_base64: Buffer.from(g.email).toString("base64"),
+        email_base64url: Buffer.from(g.email).toString("base64url"),
+        email_encoded: encodeURIComponent(g.email),
+        name_nfd: name.normalize("NFD"),
+        name_unaccented: name.normalize("NFD").replace(/\p{M}/gu, ""),
+        name_upper: name.toUpperCase(),
+        given_name_in_text: `call ${g.given_name} about renewal`,
+        json_text: JSON.stringify({ who: name, phone: Number(national), id: userId }),
       }[g.allowed];
       const user: SourceUser = {
-        user_id: `auth0|zqid${g.id}`,
+        user_id: userId,
         email: g.email,
         email_verified: true,
         given_name: g.given_name,
@@ -405,21 +681,33 @@ describe("Pseudonymiser: property", () => {
         },
         app_metadata: { crm: { owner: g.other, ref: g.marker }, full_name: name, sync_key: g.marker },
       };
-      return { user, forbidden: [g.email, g.given_name, g.family_name, name, g.phone_number, g.nickname, g.username, g.other, g.marker, user.user_id] };
+      const encoded = [Buffer.from(g.email).toString("base64").replace(/=+$/, ""), Buffer.from(g.email).toString("base64url")];
+      return {
+        user,
+        national,
+        encoded,
+        forbidden: [g.email, g.given_name, g.family_name, name, g.phone_number, national, g.nickname, g.username, g.other, g.marker, userId, `zqid${g.id}`],
+      };
     });
 
-  it("under the default transform and an allow-listed neutral path, no source email, name, phone number or denied value reaches the row", () => {
+  it("under the default transform and an allow-listed path, no source email, name, phone number, user_id or denied value reaches the row, in any spelling", () => {
     const p = pseudonymiser({ user_metadata: { allow: ["preferences.theme"] } });
     fc.assert(
-      fc.property(userArb, ({ user, forbidden }) => {
+      fc.property(userArb, ({ user, national, encoded, forbidden }) => {
         const row = p.row(user);
-        const text = JSON.stringify(row).toLowerCase();
-        for (const v of forbidden) expect(text).not.toContain(v.toLowerCase());
+        const raw = JSON.stringify(row);
+        // Compared folded (accents, compatibility forms and case aside), digits by their digits.
+        const text = folded(raw);
+        for (const v of forbidden) expect(text).not.toContain(folded(v));
+        for (const v of encoded) expect(raw).not.toContain(v);
+        for (const leaf of metadataLeaves(row.user_metadata)) {
+          for (const run of folded(String(leaf)).match(/[\d\s().-]+/g) ?? []) expect(run.replace(/\D/g, "")).not.toContain(national);
+        }
         expect(Object.keys(meta(row, "user_metadata"))).toEqual(["preferences"]);
         expect(Object.keys(meta(row, "user_metadata").preferences as JsonObject)).toEqual(["theme"]);
         expect(meta(row, "app_metadata")).toEqual({});
       }),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
   });
 });
@@ -493,6 +781,36 @@ describe("CopySample", () => {
     expect(first.get("phone_number")?.target).toBe("(dropped)");
     expect(first.get("email_verified")).toEqual({ field: "email_verified", source: "true", target: "true (kept)" });
     expect(first.get("user_metadata")).toEqual({ field: "user_metadata", source: "keys: plan, preferences, secret", target: "keys: plan" });
+  });
+
+  it("counts, over every user added (not only the sampled ones), the metadata paths a deny list lets through (issue 24, point 4)", () => {
+    const transform = transformSchema.parse({ user_metadata: { allow: ["plan"] }, app_metadata: { deny: ["crm.owner_notes", "contacts.ssn"] } });
+    const p = new Pseudonymiser(transform, KEY, ["sync_key"]);
+    const sample = new CopySample(1, transform);
+    const users = [
+      ada({ app_metadata: { tier: "gold", crm: { owner_notes: "x", account_ref: "A" }, legacy_password_hash: "$2b$10$abc", sync_key: "k" } }),
+      ada({ user_id: "auth0|u2", app_metadata: { tier: "silver", CRM: '{"Owner_Notes":"y","stripe_id":"cus_1"}', contacts: [{ ssn: "1", kind: "home" }, { note: "n" }] } }),
+    ];
+    for (const u of users) sample.add(u, p.row(u));
+    expect(sample.lines()).toHaveLength(1);
+    expect(sample.passedByDeny()).toEqual({
+      paths: [
+        { path: "app_metadata.contacts", users: 1 },
+        { path: "app_metadata.contacts.kind", users: 1 },
+        { path: "app_metadata.contacts.note", users: 1 },
+        { path: "app_metadata.crm", users: 1 },
+        { path: "app_metadata.CRM", users: 1 },
+        { path: "app_metadata.crm.account_ref", users: 1 },
+        { path: "app_metadata.CRM.stripe_id", users: 1 },
+        { path: "app_metadata.legacy_password_hash", users: 1 },
+        { path: "app_metadata.tier", users: 2 },
+      ],
+      truncated: false,
+    });
+    // Allow lists name what they copy: nothing to list.
+    const allowOnly = new CopySample(5, transformSchema.parse({ user_metadata: { allow: ["plan"] } }));
+    allowOnly.add(users[0]!, pseudonymiser({ user_metadata: { allow: ["plan"] } }).row(users[0]!));
+    expect(allowOnly.passedByDeny()).toEqual({ paths: [], truncated: false });
   });
 
   it("records five users by default", () => {

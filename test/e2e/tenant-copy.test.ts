@@ -3,8 +3,8 @@
  * (config/tenant-copy.yml between two emulated tenants). What the target, the ledger, the logs and the DLQ may
  * hold is checked against the source tenant's own file, not against the product's transform.
  */
-import { execFile } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ import { CopySample } from "../../functions/core/copy-sample.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type TenantState, type TenantUser } from "../../local/auth0-emulator.js";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { LocalEnvironment } from "../../local/runtime/environment.js";
+import { LocalStateError } from "../../local/state-dir.js";
 import { planRun } from "../../cli/plan.js";
 import { formatPlan } from "../../cli/format.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -40,6 +41,9 @@ function hiddenValues(source: TenantState): { exact: string[]; words: string[] }
       exact.add(crm.owner_notes!);
       exact.add(crm.account_ref!);
     }
+    // What production's app_metadata holds beside what tests use: the example's allow lists keep it out.
+    const app = u.app_metadata as { legacy_password_hash?: string; dob?: string; addresses?: { street: string }[]; payment?: { customer_id: string } };
+    for (const v of [app.legacy_password_hash, app.dob, app.payment?.customer_id, ...(app.addresses ?? []).map((a) => a.street)]) if (v) exact.add(v);
   }
   return { exact: [...exact], words: [...words] };
 }
@@ -96,9 +100,15 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
     for (const s of source.users) {
       const t = byKey.get(p.identityKey(s.user_id));
       expect(t, `the copy of ${s.user_id}`).toBeDefined();
+      // Exactly the allow lists' paths: nothing else of the source's metadata (its password hash, birth date,
+      // addresses, payment id) reaches the target.
       expect(t!.user_metadata).toEqual({ plan: s.user_metadata.plan, preferences: s.user_metadata.preferences });
-      expect(t!.app_metadata.tier).toBe(s.app_metadata.tier);
-      expect(t!.app_metadata.crm).toEqual({ account_ref: expect.stringMatching(/^p_[0-9a-f]{16}$/) as unknown });
+      expect(s.app_metadata).toHaveProperty("legacy_password_hash");
+      expect(t!.app_metadata).toEqual({
+        sync_key: p.identityKey(s.user_id),
+        tier: s.app_metadata.tier,
+        crm: { account_ref: expect.stringMatching(/^p_[0-9a-f]{16}$/) as unknown },
+      });
       expect(t!.roles).toEqual(s.roles);
       expect(t!.blocked ?? false).toBe(s.blocked ?? false);
       expect(t!.email_verified).toBe(s.email_verified);
@@ -177,6 +187,10 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
       expect(printed).toMatch(/email +[a-z]\*\*\*@e\*\*\*\.com -> [a-z]+\.[a-z]+\.[0-9a-f]{10}@example\.com/);
       expect(printed).toMatch(/phone_number +\+\*+\d\d -> \(dropped\)/);
       expect(printed).toMatch(/user_metadata +keys: contact, plan, preferences -> keys: plan, preferences/);
+      expect(printed).toMatch(/app_metadata +keys: addresses, crm, dob, legacy_password_hash, payment, tier -> keys: crm, tier/);
+      // Allow lists: nothing goes across that the config does not name.
+      expect(report.copyPassedByDeny).toEqual({ paths: [], truncated: false });
+      expect(printed).not.toContain("deny list");
       expect(report.counts.create).toBe(5);
       // Nothing of the source users is printed unmasked, and nothing was written.
       expect(leaks(printed, hiddenValues(readState(join(stateDir, "source-tenant.json"))))).toEqual([]);
@@ -184,6 +198,27 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
       expect(readState(join(stateDir, "tenant.json"))).toEqual(before);
     } finally {
       await env.stop();
+    }
+
+    // With a deny list, the plan lists every metadata path it lets through, over every source user (issue 24,
+    // point 4): here the password hash, the birth date, the addresses and the payment id.
+    const denying: SyncConfig = { ...config, transform: { ...config.transform!, app_metadata: { deny: ["crm.owner_notes"], pseudonymise: ["crm.account_ref"] } } };
+    const denied = await LocalEnvironment.start({ config: denying, stateDir, rate: 400 });
+    try {
+      const sample = new CopySample(3, denied.config.transform);
+      const report = await planRun({ config: denied.config, source: await denied.rowSource(undefined, sample.add), sample, ledger: denied.ledgerFor?.(), auth0: denied.auth0Adapter() });
+      const users = report.rowsRead;
+      expect(users).toBe(25);
+      expect(report.copyPassedByDeny).toEqual({
+        paths: ["addresses", "crm", "crm.account_ref", "dob", "legacy_password_hash", "payment", "tier"].map((k) => ({ path: `app_metadata.${k}`, users })),
+        truncated: false,
+      });
+      const printed = formatPlan("local", report, report.changes);
+      expect(printed).toContain("Metadata a deny list lets through (every source user read; an allow list names what it copies: docs/tenant-copy.md):");
+      expect(printed).toMatch(/\n {2}app_metadata\.legacy_password_hash +25 users\n/);
+      expect(printed).not.toContain("owner_notes");
+    } finally {
+      await denied.stop();
     }
   }, 120_000);
 
@@ -207,9 +242,44 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
         targetBaseUrl: baseUrl,
       });
       await expect(opening).rejects.toBeInstanceOf(SameTenantError);
+      await expect(opening).rejects.toThrow(`refused: the target tenant (${baseUrl}) is the source tenant (${baseUrl})`);
       expect(tenant.requestLog).toEqual([]);
     } finally {
       await tenant.stop();
+    }
+
+    // Locally the source is emulated under another name: the config's own source.domain is what the real target
+    // (AUTH0_DOMAIN, its AUTH0_BASE_URL at a stand-in for production) is compared with, before any request and
+    // before the state directory is touched (issue 24, point 1).
+    const prod = new Auth0Emulator({ connections: [{ name: "Username-Password-Authentication", strategy: "auth0" }] });
+    const prodUrl = await prod.start();
+    try {
+      const credentials = { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET };
+      const refusedDir = join(tempDir(), "state");
+      const refused = runLocalPipeline({ config, stateDir: refusedDir, realTenant: { domain: "acme-prod.eu.auth0.com", baseUrl: prodUrl, credentials } });
+      await expect(refused).rejects.toBeInstanceOf(LocalStateError);
+      await expect(refused).rejects.toThrow(
+        "Refused: the target tenant (acme-prod.eu.auth0.com) is the copy's source tenant (acme-prod.eu.auth0.com); a copy never writes into the tenant it reads, and nothing was changed.",
+      );
+      // The same by URL: a target base URL of https://<source.domain>.
+      await expect(runLocalPipeline({ config, stateDir: refusedDir, realTenant: { domain: "acme-staging.eu.auth0.com", baseUrl: "https://ACME-prod.eu.auth0.com/", credentials } })).rejects.toThrow(
+        "Refused: the target tenant (https://ACME-prod.eu.auth0.com/) is the copy's source tenant (acme-prod.eu.auth0.com)",
+      );
+      expect(prod.requestLog).toEqual([]);
+      expect(existsSync(refusedDir)).toBe(false);
+      // npm start: the refusal is one sentence and exit code 2.
+      const started = spawnSync(process.execPath, ["--import", "tsx", "local/start.ts", "--config", "config/tenant-copy.yml", "--state", refusedDir], {
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, AUTH0_DOMAIN: "acme-prod.eu.auth0.com", AUTH0_BASE_URL: prodUrl, AUTH0_CLIENT_ID: DEFAULT_CLIENT_ID, AUTH0_CLIENT_SECRET: DEFAULT_CLIENT_SECRET },
+      });
+      expect(started.status).toBe(2);
+      expect(started.stderr.trim()).toBe(
+        "Refused: the target tenant (acme-prod.eu.auth0.com) is the copy's source tenant (acme-prod.eu.auth0.com); a copy never writes into the tenant it reads, and nothing was changed.",
+      );
+      expect(prod.requestLog).toEqual([]);
+    } finally {
+      await prod.stop();
     }
 
     // With allowRealEmails (and email: keep) the real addresses are copied: the guard is what keeps them out.

@@ -6,6 +6,7 @@
 import { Readable, pipeline } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
+import { parseJsonExact } from "../../core/exact-json.js";
 
 export interface NdjsonRecord {
   /** 1-based line number in the (decompressed) body. */
@@ -43,9 +44,9 @@ async function* prepend(head: Buffer, rest: AsyncIterator<Uint8Array>): AsyncGen
   }
 }
 
-function parse(text: string, line: number): unknown {
+function parse(text: string, line: number, exactIntegers: boolean): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return exactIntegers ? parseJsonExact(text) : (JSON.parse(text) as unknown);
   } catch {
     // The SyntaxError quotes the text: neither its message nor the error itself may travel on.
     throw new MalformedLineError(line, "not valid JSON");
@@ -54,10 +55,12 @@ function parse(text: string, line: number): unknown {
 
 /**
  * The records of an NDJSON body. Blank lines are skipped (their numbers still count) and a final line without
- * a newline is read. Stopping early (break, return, an error) releases the source.
+ * a newline is read. Stopping early (break, return, an error) releases the source. With `exactIntegers`, an
+ * integer a double cannot hold exactly is a BigInt (core/exact-json.ts), not a rounded number.
  */
-export async function* ndjsonRecords(source: AsyncIterable<Uint8Array>, opts: { maxLineBytes?: number } = {}): AsyncGenerator<NdjsonRecord> {
+export async function* ndjsonRecords(source: AsyncIterable<Uint8Array>, opts: { maxLineBytes?: number; exactIntegers?: boolean } = {}): AsyncGenerator<NdjsonRecord> {
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const exact = opts.exactIntegers ?? false;
   const it = source[Symbol.asyncIterator]();
   let head = Buffer.alloc(0);
   while (head.length < GZIP_MAGIC.length) {
@@ -78,7 +81,7 @@ export async function* ndjsonRecords(source: AsyncIterable<Uint8Array>, opts: { 
     for (const l of lines) {
       line++;
       const trimmed = l.endsWith("\r") ? l.slice(0, -1) : l;
-      if (trimmed.trim() !== "") yield { line, value: parse(trimmed, line) };
+      if (trimmed.trim() !== "") yield { line, value: parse(trimmed, line, exact) };
     }
     if (partial.length * 3 > maxLine && Buffer.byteLength(partial) > maxLine) throw new MalformedLineError(line + 1, `longer than ${maxLine} bytes`);
   }

@@ -53,6 +53,8 @@ export interface SnapshotOptions {
   fetch?: typeof fetch;
   /** A line longer than this is not a user (default 1 MiB). */
   maxLineBytes?: number;
+  /** Integers a double would round are read as BigInt (a tenant copy must copy them exactly or not at all). */
+  exactIntegers?: boolean;
 }
 
 export interface SnapshotStats {
@@ -338,7 +340,7 @@ export class Auth0Snapshot {
     const res = await this.download(jobId, o.location, o.signal);
     const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
     try {
-      for await (const { line, value } of ndjsonRecords(body, { maxLineBytes: this.opts.maxLineBytes })) {
+      for await (const { line, value } of ndjsonRecords(body, { maxLineBytes: this.opts.maxLineBytes, exactIntegers: this.opts.exactIntegers })) {
         const user = toSnapshotUser(value, line, jobId);
         this.stats.users++;
         yield user;

@@ -43,7 +43,8 @@ export class Auth0TenantSource implements RowSource {
   private readonly otherConnections = new Set<string>();
 
   constructor(private readonly opts: TenantSourceOptions) {
-    this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot });
+    // Exact integers: the core copies a number exactly, replaces it, or refuses the user; never rounds it.
+    this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot, exactIntegers: true });
   }
 
   async *pages(): AsyncIterable<Page> {

@@ -52,7 +52,9 @@ if (!existsSync(dir)) {
 function cell(v: unknown): string {
   if (v === null || v === undefined) return "NULL";
   if (v instanceof Date) return v.toISOString();
-  return typeof v === "object" ? JSON.stringify(v) : String(v as string | number | boolean | bigint);
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return v.toString();
+  return JSON.stringify(v);
 }
 
 function table(fields: { name: string }[], rows: Record<string, unknown>[]): string {

@@ -20,7 +20,7 @@ Options:
   --fail-rate R        share of Auth0 emulator answers that are 5xx (0..1)
   --latency-ms M       latency added to every Auth0 emulator answer
   --rate RPS           requests per second of the emulated tenant and of the sync (default 200;
-                       a real Enterprise tenant allows 16)
+                       a real Enterprise tenant allows 16; against a real tenant the config's budget)
   --state DIR          where state persists (default .local-state)
   --json               print the summary as one JSON object
   --verbose            show the Lambdas' structured logs
@@ -31,7 +31,8 @@ With --config config/tenant-copy.yml the source is a second emulated tenant (pro
 (docs/tenant-copy.md); edit that file between runs to see a refresh.
 
 With AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET set, users go to that tenant instead of the
-emulator (AUTH0_BASE_URL points at any Auth0-compatible URL). Exit code 1 when any row is unaccounted.`;
+emulator (AUTH0_BASE_URL points at any Auth0-compatible URL). Ctrl-C stops the run cleanly (again: at once).
+Exit codes: 1 a user without an outcome, 2 a refusal (nothing changed), 3 mirror mode held the run.`;
 
 function fail(message: string): never {
   console.error(`${message}\nRun 'npm start -- --help' for the options.`);
@@ -102,6 +103,16 @@ try {
 const progress = new ProgressLine(process.stderr, !values.json);
 const onProgress = (p: { phase: string; done: number; total: number; elapsedMs: number }) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done");
 
+// First Ctrl-C: the run stops taking work, lets what is under way finish and reports interrupted; second: quit.
+const abort = new AbortController();
+let interrupts = 0;
+process.on("SIGINT", () => {
+  if (++interrupts > 1) process.exit(130);
+  progress.end();
+  console.error("Cancelling: nothing new is started, what is under way finishes (Ctrl-C again to quit at once)");
+  abort.abort();
+});
+
 const summary = await runLocalPipeline({
   config,
   stateDir: values.state ?? ".local-state",
@@ -110,9 +121,11 @@ const summary = await runLocalPipeline({
   seedRows: number("rows", values.rows, 1, 5_000_000, { integer: true }),
   failRate: number("fail-rate", values["fail-rate"], 0, 1),
   latencyMs: number("latency-ms", values["latency-ms"], 0, 60_000),
-  rate: realTenant ? undefined : (number("rate", values.rate, 0.1, 10_000) ?? 200),
+  // Against a real tenant its own buckets apply: the config's budget, unless --rate says otherwise.
+  rate: number("rate", values.rate, 0.1, 10_000) ?? (realTenant ? undefined : 200),
   realTenant,
   onProgress,
+  signal: abort.signal,
 }).catch((err: Error) => {
   progress.end();
   // A refusal (the state directory in use, a missing CSV, a damaged state file) changed nothing: exit 2.

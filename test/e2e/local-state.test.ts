@@ -73,6 +73,39 @@ describe("two runs started together on one state directory", () => {
   }, 120_000);
 });
 
+describe("Ctrl-C on npm start", () => {
+  it("cancels cleanly: the run reports interrupted, its record says so, and the next run completes the table", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const csv = writeCsv(join(dir, "users.csv"), demoRows(150));
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "local/start.ts"), "--state", stateDir, "--csv", csv, "--rate", "20", "--json"], {
+      cwd: ROOT,
+      env: { ...process.env, POWERTOOLS_LOG_LEVEL: "SILENT" },
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      // Once users are being created (the emulated tenant's journal grows), Ctrl-C.
+      const poll = setInterval(() => {
+        if (existsSync(join(stateDir, "tenant.journal")) && readFileSync(join(stateDir, "tenant.journal"), "utf8").split("\n").length > 20) {
+          clearInterval(poll);
+          child.kill("SIGINT");
+        }
+      }, 100);
+      child.on("close", (c) => (clearInterval(poll), resolve(c)));
+    });
+    const report = JSON.parse(out.trim()) as { status: string; created: number; unaccounted: number; runId: string; error: string };
+    expect(report.status).toBe("interrupted");
+    expect(report.unaccounted).toBeGreaterThan(0);
+    expect(code).toBe(1);
+    const [recorded] = (await new LocalTarget({ config, stateDir }).status({ runs: 1, sample: 0 })).runs;
+    expect(recorded).toMatchObject({ runId: report.runId, status: "interrupted", error: report.error });
+    const next = await runLocalPipeline({ config, stateDir, rate: 500 });
+    expect(next).toMatchObject({ created: 150 - report.created, unaccounted: 0 });
+    expect(users(stateDir)).toHaveLength(150);
+  }, 120_000);
+});
+
 describe("one kind of sync per state directory", () => {
   it("a tenant copy on a warehouse sync's directory, and a warehouse sync on a copy's, are refused; --fresh starts over", async () => {
     const dir = tempDir();

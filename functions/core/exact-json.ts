@@ -1,8 +1,10 @@
 /**
  * JSON with integers kept exact. JSON.parse turns every number into a double, which rounds an integer beyond 2^53
  * (12345678901234567890 becomes 12345678901234567000): a copy would then write a value the source never held. Here
- * an integer a double cannot hold exactly becomes a BigInt, and serialising writes a BigInt's digits as they are.
- * (JSON.parse's source-text access would do this natively; Node 20 does not have it.)
+ * an integer whose double would not be written back with the same digits becomes a BigInt, and serialising writes a
+ * BigInt's digits as they are. An integer a double prints back unchanged (one a program wrote from a double) stays
+ * a number: it travels unchanged; 2^60 does not (a double holds it, but prints 1152921504606847000). JSON.parse's
+ * source-text access would do this natively; Node 20 does not have it.
  */
 import { randomUUID } from "node:crypto";
 
@@ -10,7 +12,7 @@ import { randomUUID } from "node:crypto";
 // reaches a result).
 const MARK = `\u0000exact-integer:${randomUUID()}:`;
 
-/** The integer tokens outside strings that a double would round, as [start, end] offsets in the text. */
+/** The integer tokens outside strings that a double would not write back digit for digit, as [start, end] offsets. */
 function inexactIntegers(text: string): [number, number][] {
   const out: [number, number][] = [];
   if (!/\d{16}/.test(text)) return out;
@@ -25,14 +27,15 @@ function inexactIntegers(text: string): [number, number][] {
       const start = i;
       while (i < text.length && /[-+0-9.eE]/.test(text[i]!)) i++;
       const token = text.slice(start, i);
-      // Only plain integers: a fraction or an exponent is a double's business.
-      if (/^-?\d{16,}$/.test(token) && BigInt(token) !== BigInt(Number(token))) out.push([start, i]);
+      // Only plain integers: a fraction or an exponent is a double's business. (Up to 15 digits every integer is
+      // exact.)
+      if (/^-?\d{16,}$/.test(token) && String(Number(token)) !== token) out.push([start, i]);
     } else i++;
   }
   return out;
 }
 
-/** JSON.parse, except that an integer a double cannot hold exactly is a BigInt. Throws as JSON.parse does. */
+/** JSON.parse, except that an integer a double would change is a BigInt. Throws as JSON.parse does. */
 export function parseJsonExact(text: string): unknown {
   const spans = inexactIntegers(text);
   if (spans.length === 0) return JSON.parse(text) as unknown;

@@ -53,7 +53,7 @@ export interface SnapshotOptions {
   fetch?: typeof fetch;
   /** A line longer than this is not a user (default 1 MiB). */
   maxLineBytes?: number;
-  /** Integers a double would round are read as BigInt (a tenant copy must copy them exactly or not at all). */
+  /** Integers a double would change are read as BigInt (a tenant copy must copy them exactly or not at all). */
   exactIntegers?: boolean;
 }
 

@@ -12,7 +12,7 @@ import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js
 import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
 import { rateLimitsOf, type SyncConfig } from "../functions/core/config.js";
 import { keyLabel } from "../functions/core/profile.js";
-import { decideUser, startUser } from "../functions/core/decide.js";
+import { decideUser, knownOrganizations, startUser } from "../functions/core/decide.js";
 import { diffOrganizations, diffRoles, organizationsChange } from "../functions/core/plan.js";
 import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
 import { extract } from "../functions/extractor/extract.js";
@@ -187,11 +187,11 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       }
     }
     if (config.organizations && desired.organizations && Object.keys(desired.organizations).length > 0) {
-      // The run's own check (organizations resolved once per process, member role names against the tenant's): an
-      // unknown one rejects the row, on the column it names.
+      // The run's own check (organizations resolved once per process, member role names against the tenant's, only
+      // those the change names when the memberships are known): an unknown one rejects the row, on the column it names.
       let unknown: Auth0Error | undefined;
       try {
-        await resolveOrganizations(auth0, config.organizations, desired.organizations);
+        await resolveOrganizations(auth0, config.organizations, desired.organizations, knownOrganizations(start));
       } catch (err) {
         if (!(err instanceof Auth0Error && (err.kind === "unknown_organization" || err.kind === "unknown_role"))) throw err;
         unknown = err;

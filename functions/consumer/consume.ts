@@ -7,7 +7,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SQSRecord } from "aws-lambda";
 import type { SyncConfig } from "../core/config.js";
 import type { Outcome, OutcomeSink } from "../core/outcomes.js";
-import { decideUser, startUser } from "../core/decide.js";
+import { decideUser, knownOrganizations, startUser } from "../core/decide.js";
 import { diffRoles, organizationsChange } from "../core/plan.js";
 import { hashKey } from "../core/profile.js";
 import type { CurrentUser, Rejection } from "../core/types.js";
@@ -105,9 +105,10 @@ async function syncUser(
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
   const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.ledger !== undefined, lookup: how.lookup, observed: op.observed });
   if (start.kind === "unchanged") return { outcome: "unchanged", userId: start.userId };
-  // Unknown role names and organizations reject the row before anything is written (per-process caches).
+  // Unknown role names and organizations reject the row before anything is written (per-process caches). With the
+  // memberships known, only the organizations the change names are looked up: an unchanged membership costs none.
   if (rolesToCheck.length > 0) await auth0.roleIds(rolesToCheck);
-  const orgIds = config.organizations && desired.organizations ? await resolveOrganizations(auth0, config.organizations, desired.organizations) : undefined;
+  const orgIds = config.organizations && desired.organizations ? await resolveOrganizations(auth0, config.organizations, desired.organizations, knownOrganizations(start)) : undefined;
   const basis = start.kind === "ledger" ? "ledger" : start.kind === "create-first" ? "create-first" : "auth0";
   const current = start.kind === "ledger" || start.kind === "observed" ? start.current : start.kind === "lookup" ? await auth0.findByEmail(desired.email) : null;
   const decision = decideUser({ desired, entry, config, basis, current, after409: how.after409, ownCreateMayHaveLanded: how.ownCreateMayHaveLanded, repair: start.kind === "observed" });

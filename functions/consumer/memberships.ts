@@ -5,7 +5,7 @@
  * the grouped joins (write-groups.ts).
  */
 import type { SyncConfig } from "../core/config.js";
-import { diffOrganizations, heldOrganizations, type OrganizationChange } from "../core/plan.js";
+import { diffOrganizations, heldOrganizations, organizationsToCheck, type OrganizationChange } from "../core/plan.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import { OrganizationWriteError } from "../adapters/auth0/organizations.js";
@@ -15,18 +15,20 @@ type OrganizationsConfig = NonNullable<SyncConfig["organizations"]>;
 /** A user's membership change with the organizations' ids. */
 export interface MembershipPlan {
   change: OrganizationChange;
-  /** Organization ids by the table's reference, for every organization the change names. */
+  /** Organization ids by the table's reference, for every organization the change joins, leaves or changes roles in. */
   ids: Map<string, string>;
   joinIds: string[];
   leaveIds: string[];
 }
 
 /**
- * The ids of the organizations a row wants, and its member role names checked against the tenant's roles: an
- * unknown organization or role is a permanent error naming it and the column (the row is rejected before any write).
+ * The ids of the organizations a user's change needs, and its member role names checked against the tenant's roles,
+ * as the core lists them (`organizationsToCheck`: with `known` memberships only those the change joins or changes
+ * roles in; with none known, every one the row lists): an unknown organization or role is a permanent error naming
+ * it and the column (the row is rejected before any write).
  */
-export async function resolveOrganizations(auth0: Auth0Adapter, cfg: OrganizationsConfig, desired: Record<string, string[]>): Promise<Map<string, string>> {
-  const refs = Object.keys(desired);
+export async function resolveOrganizations(auth0: Auth0Adapter, cfg: OrganizationsConfig, desired: Record<string, string[]>, known?: Record<string, string[]>): Promise<Map<string, string>> {
+  const { refs, roleNames } = organizationsToCheck(desired, known, { removeUnlisted: cfg.removeUnlisted, roles: cfg.roles !== undefined });
   let ids: string[];
   try {
     ids = await auth0.organizations.resolve(refs, cfg.by);
@@ -34,7 +36,6 @@ export async function resolveOrganizations(auth0: Auth0Adapter, cfg: Organizatio
     if (err instanceof Auth0Error && err.kind === "unknown_organization") throw new Auth0Error(err.message, { kind: err.kind, retryable: false, field: cfg.column, cause: err });
     throw err;
   }
-  const roleNames = [...new Set(Object.values(desired).flat())].sort();
   if (roleNames.length > 0 && cfg.roles) {
     try {
       await auth0.roleIds(roleNames);
@@ -70,12 +71,16 @@ export async function planMemberships(
   desired: Record<string, string[]>,
   known: Record<string, string[]> | undefined,
   userId: string,
-  desiredIds: Map<string, string>,
+  resolved: Map<string, string>,
 ): Promise<MembershipPlan> {
-  const ids = new Map(desiredIds);
+  const ids = new Map(resolved);
   // Nothing known and nothing wanted: nothing to read (nothing unknown is ever removed).
   const applied = known ?? (Object.keys(desired).length === 0 ? {} : await heldInAuth0(auth0, cfg, userId, desired));
   const change = diffOrganizations(desired, applied, { removeUnlisted: cfg.removeUnlisted, roles: cfg.roles !== undefined });
+  // Resolved before the first write (resolveOrganizations, against the same memberships): this only guards
+  // against a caller that checked less, rather than sending an undefined id.
+  const needed = [...change.join, ...change.addRoles.map((c) => c.org), ...change.removeRoles.map((c) => c.org)].filter((ref) => !ids.has(ref));
+  if (needed.length > 0) for (const [ref, id] of await resolveOrganizations(auth0, cfg, Object.fromEntries(needed.map((r) => [r, []])))) ids.set(ref, id);
   const leaveIds: string[] = [];
   for (const ref of change.leave) {
     let id = ids.get(ref);

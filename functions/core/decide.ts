@@ -24,8 +24,12 @@ export interface LedgerView {
   observed?: ObservedUser;
 }
 
-/** A user as Auth0 holds it, with its role names when they were read. */
-export type ObservedUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]> };
+/**
+ * A user as Auth0 holds it, with its role names when they were read, and its memberships (with member roles) in the
+ * organizations that were read. A seed also says which those are (`organizationsRead`): a user is known not to be
+ * a member only of an organization whose members were read.
+ */
+export type ObservedUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]>; organizationsRead?: string[] };
 
 /** The settings a decision reads. */
 export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles"> & Partial<Pick<SyncConfig, "organizations">>;
@@ -109,11 +113,34 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
   }
   if (!lookup && entry?.userId && entry.observed) {
     // Seeded by a reconcile: Auth0's user as the export showed it; nothing of it is owned yet, so nothing is removed.
-    // (Its memberships are read from Auth0 when needed: a seed saw only the organizations other users' profiles name.)
-    const { roles, organizations: _seen, ...current } = entry.observed;
-    return { desired, start: { kind: "ledger", current, rolesKnown: roles }, rolesToCheck };
+    const { roles, organizations: _held, organizationsRead: _read, ...current } = entry.observed;
+    return { desired, start: { kind: "ledger", current, rolesKnown: roles, organizationsKnown: seededMemberships(entry.observed, desired) }, rolesToCheck };
   }
   return { desired, start: { kind: "lookup" }, rolesToCheck };
+}
+
+/**
+ * A seed's memberships, as far as the reconcile read them: those in the organizations the row lists, when the
+ * reconcile read every one of them (then a missing one is known not to be held); otherwise undefined, and the
+ * consumer reads Auth0. Memberships outside the row's list are left out, so none is ever left: only memberships the
+ * sync applied are removed.
+ */
+export function seededMemberships(observed: ObservedUser, desired: DesiredProfile): Record<string, string[]> | undefined {
+  if (!desired.organizations || !observed.organizationsRead) return undefined;
+  const read = new Set(observed.organizationsRead);
+  const wanted = Object.keys(desired.organizations);
+  if (!wanted.every((o) => read.has(o))) return undefined;
+  const held = observed.organizations ?? {};
+  return Object.fromEntries(wanted.filter((o) => Object.hasOwn(held, o)).map((o) => [o, held[o] ?? []]));
+}
+
+/**
+ * The memberships a start knows before Auth0 is read: the ledger's (or a seed's, or a repair's observation), none
+ * before a create; undefined when the user's memberships must be read from Auth0.
+ */
+export function knownOrganizations(start: Start): Record<string, string[]> | undefined {
+  if (start.kind === "create-first") return {};
+  return start.kind === "ledger" || start.kind === "observed" ? start.organizationsKnown : undefined;
 }
 
 /** Whether the ledger still holds what a reconcile judged: the same managed user, unblocked, with the same fingerprint. */

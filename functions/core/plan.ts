@@ -197,5 +197,19 @@ export function heldOrganizations(userOrgs: { id: string; name: string }[], desi
   return userOrgs.map((o) => ({ ref: by === "name" ? o.name : o.id, id: o.id })).filter((o) => Object.hasOwn(desired, o.ref));
 }
 
+/**
+ * Which organizations (and member role names) must be checked against the tenant before a user's first write, so
+ * that an unknown one rejects the row before anything is written: with the memberships known (the ledger's, a
+ * seed's, none before a create), those the change joins or changes member roles in, and the member roles it adds;
+ * with nothing known, every organization and member role the row lists (Auth0 is read to find the change). The
+ * organizations a change leaves are not checked: one gone from the tenant took its memberships with it.
+ */
+export function organizationsToCheck(desired: Record<string, string[]>, known: Record<string, string[]> | undefined, opts: { removeUnlisted: boolean; roles: boolean }): { refs: string[]; roleNames: string[] } {
+  if (!known) return { refs: Object.keys(desired), roleNames: [...new Set(Object.values(desired).flat())].sort() };
+  const change = diffOrganizations(desired, known, opts);
+  const refs = [...new Set([...change.join, ...change.addRoles.map((c) => c.org), ...change.removeRoles.map((c) => c.org)])].sort();
+  return { refs, roleNames: [...new Set(change.addRoles.flatMap((c) => c.roles))].sort() };
+}
+
 /** Whether a change writes anything. */
 export const organizationsChange = (c: OrganizationChange): boolean => c.join.length + c.leave.length + c.addRoles.length + c.removeRoles.length > 0;

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, fingerprint } from "../../functions/core/fingerprint.js";
-import { diffOrganizations, organizationsChange, type OrganizationChange } from "../../functions/core/plan.js";
+import { diffOrganizations, organizationsChange, organizationsToCheck, type OrganizationChange } from "../../functions/core/plan.js";
 import { ProfileMapper } from "../../functions/core/profile.js";
 import { rejectionMessage, type DesiredProfile, type Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";
@@ -217,6 +217,15 @@ describe("diffOrganizations", () => {
   it("joins an organization named like an Object.prototype member ('constructor' is a valid Auth0 organization name)", () => {
     expect(diffOrganizations({ constructor: [] }, {}, { removeUnlisted: true, roles: false }).join).toEqual(["constructor"]);
     expect(diffOrganizations({ constructor: ["admin"] }, {}, both)).toEqual({ join: ["constructor"], leave: [], addRoles: [{ org: "constructor", roles: ["admin"] }], removeRoles: [] });
+  });
+
+  it("organizationsToCheck: with the memberships known, only what the change joins or changes roles in (and the roles it adds); with none known, everything listed", () => {
+    const desired = { acme: ["admin"], beta: [], gamma: ["viewer"] };
+    // Known: in acme as admin (unchanged), in gamma without its role, not in beta; in delta (left: not checked).
+    expect(organizationsToCheck(desired, { acme: ["admin"], gamma: [], delta: [] }, both)).toEqual({ refs: ["beta", "gamma"], roleNames: ["viewer"] });
+    expect(organizationsToCheck(desired, { acme: ["admin"], beta: [], gamma: ["viewer"] }, both)).toEqual({ refs: [], roleNames: [] });
+    expect(organizationsToCheck(desired, {}, both)).toEqual({ refs: ["acme", "beta", "gamma"], roleNames: ["admin", "viewer"] });
+    expect(organizationsToCheck(desired, undefined, both)).toEqual({ refs: ["acme", "beta", "gamma"], roleNames: ["admin", "viewer"] });
   });
 
   it("organizationsChange says whether anything is written", () => {

@@ -223,7 +223,7 @@ export class Observability extends Construct {
         graph(`Reconcile (${reconcile.settings.schedule}): tenant and ledger`, [r("ReconcileUsersScanned", "users scanned"), r("ReconcileManaged", "managed"), r("ReconcileAdopted", "adopted")], 8),
         new cw.GraphWidget({
           title: "Reconcile: drift and repairs",
-          left: [r("ReconcileDrifted", "drifted"), r("ReconcileRepaired", "repaired")],
+          left: [r("ReconcileDrifted", "drifted"), r("ReconcileRepaired", "repairs queued")],
           right: [driftShare],
           rightAnnotations: [{ value: reconcile.settings.driftAlarmShare, label: "ReconcileDriftHigh" }],
           width: 8,

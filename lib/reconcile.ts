@@ -78,9 +78,9 @@ export class Reconcile extends Construct {
     // to the function would make its role's policy depend on the function, which depends on the policy).
     const self = stack.formatArn({ service: "lambda", resource: "function", resourceName: this.functionName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [self] }));
-    if (props.config.identity.keyColumn) {
-      // Users with no sync key are matched to the table's rows by email: the warehouse is read as the extractor
-      // reads it (the acknowledgement there covers X-Ray too).
+    if (props.config.source.type === "redshift") {
+      // Only users a row claims are adopted (by key, or by email for users with no sync key): the warehouse is read
+      // as the extractor reads it (the acknowledgement there covers X-Ray too).
       grantWarehouseRead(fn, props.config);
     } else if (props.config.lambda.tracing) {
       Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });

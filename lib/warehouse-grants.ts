@@ -1,6 +1,6 @@
 /**
  * What reading the warehouse through the Redshift Data API needs (RedshiftSource, functions/adapters/redshift):
- * the extractor reads the rows, the reconcile reads them to match Auth0 users without a sync key by email.
+ * the extractor reads the rows, the reconcile reads them to know which Auth0 users a row claims (by key or email).
  */
 import { ArnFormat, Stack, Token, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";

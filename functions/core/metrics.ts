@@ -28,8 +28,8 @@ export const METRICS = {
   ReconcileUsersScanned: { fn: "reconcile", unit: "Count", what: "users of the connection in a reconcile's export" },
   ReconcileManaged: { fn: "reconcile", unit: "Count", what: "users the ledger says the sync manages, at a reconcile" },
   ReconcileDrifted: { fn: "reconcile", unit: "Count", what: "managed users that differ from what the sync applied, or are gone" },
-  ReconcileRepaired: { fn: "reconcile", unit: "Count", what: "repairs a reconcile sent to the queue" },
-  ReconcileAdopted: { fn: "reconcile", unit: "Count", what: "users of the tenant the ledger learned from an export" },
+  ReconcileRepaired: { fn: "reconcile", unit: "Count", what: "repairs a reconcile queued (the consumers apply them; applied ones count under the reconcile's id)" },
+  ReconcileAdopted: { fn: "reconcile", unit: "Count", what: "users of the tenant a row claims that the ledger learned from an export" },
   ReconcileAuth0Calls: { fn: "reconcile", unit: "Count", what: "Management API requests of a reconcile (export job, polls, role members)" },
 } as const satisfies Record<string, { fn: Emitter; unit: "Count"; what: string }>;
 

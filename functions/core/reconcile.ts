@@ -1,22 +1,23 @@
 /**
  * Reconcile: the tenant as it is (an export's snapshot) against what the sync last applied (the ledger). Two
  * decisions, both pure: for a user the sync manages, whether it drifted and on which owned fields (`judgeManaged`);
- * for a user of the snapshot the ledger does not know, whether it can seed the ledger (`seedFromSnapshot`), so
- * that onboarding an existing tenant, or rebuilding a lost ledger, costs no create-409-lookup per user.
+ * for a user of the snapshot the ledger does not know and a row claims (core/row-claims.ts), whether it can seed
+ * the ledger (`seedKey`), so that onboarding an existing tenant, or rebuilding a lost ledger, costs no
+ * create-409-lookup per user.
  *
  * What counts as drift is what the sync's own plan would change: the same `plan` and `diffRoles` the consumer runs,
  * so a repair never touches a field the sync does not map, a metadata key it does not own, or a createOnly field.
  */
-import type { DecisionConfig, LedgerView } from "./decide.js";
+import type { DecisionConfig, LedgerView, ObservedUser } from "./decide.js";
 import { EMAILS_IN_TEXT } from "./emails.js";
 import { diffOrganizations, diffRoles, organizationsChange, ownedKeys, plan } from "./plan.js";
-import type { CurrentUser, Json, UserPatch } from "./types.js";
+import type { Json, UserPatch } from "./types.js";
 
 /**
  * A user as the export shows it, with its role names when role sync is on, and its memberships (with member roles)
- * in the organizations the sync manages when membership sync is on.
+ * in the organizations the reconcile read when membership sync is on (for a seed, `organizationsRead` says which).
  */
-export type TenantUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]> };
+export type TenantUser = ObservedUser;
 
 /** One field's drift: what Auth0 holds, what the sync applied. Emails are masked. */
 export interface FieldDrift {
@@ -90,15 +91,6 @@ export function maskEmail(v: Json | undefined): Json | undefined {
   return at < 1 ? "***" : `${v[0]}***${v.slice(at)}`;
 }
 
-/** The identity key a snapshot user belongs to: its sync key (with a key column), else its lower-cased email. */
-export function snapshotKey(user: TenantUser, config: DecisionConfig): string | undefined {
-  if (config.identity.keyColumn !== undefined) {
-    const k = user.app_metadata?.[config.identity.appMetadataKey];
-    return typeof k === "string" && k.length > 0 ? k : undefined;
-  }
-  return typeof user.email === "string" && user.email.length > 0 ? user.email.toLowerCase() : undefined;
-}
-
 export type Seed =
   /**
    * The ledger learns the user as it is in Auth0 (`observed`): the next sync plans against it with no lookup.
@@ -108,22 +100,14 @@ export type Seed =
   /** The ledger already knows the key (the sync manages it, or applied a row to it): not the export's to seed. */
   | { kind: "known"; key: string }
   /** Several users claim this key: none is taken, the next sync resolves it by lookup (and may reject the row). */
-  | { kind: "ambiguous"; key: string; reason: string }
-  /** Nothing ties the user to a row: no sync key (with a key column) or no email. */
-  | { kind: "unkeyed" };
+  | { kind: "ambiguous"; key: string; reason: string };
 
 /**
- * Whether a snapshot user the ledger does not know seeds it. `claimants` is how many users of the snapshot carry
- * the same key (more than one: ambiguous, never guessed). A seeded entry is not managed: it becomes managed only
- * when a row of the table is applied to it, so mirror mode never acts on a user just because Auth0 holds it.
+ * Whether a snapshot user that a row claims by `key` (core/row-claims.ts) seeds the ledger. `claimants` is how
+ * many users of the snapshot the key was claimed for (more than one: ambiguous, never guessed). A seeded entry is
+ * not managed: it becomes managed only when a row of the table is applied to it, so mirror mode never acts on a
+ * user just because Auth0 holds it.
  */
-export function seedFromSnapshot(user: TenantUser, claimants: number, config: DecisionConfig, known?: LedgerView): Seed {
-  const key = snapshotKey(user, config);
-  if (key === undefined) return { kind: "unkeyed" };
-  return seedKey(key, user, claimants, known);
-}
-
-/** The same rule for a key found another way (a row's key, matched by email). */
 export function seedKey(key: string, user: TenantUser, claimants: number, known?: LedgerView): Seed {
   if (known?.managed || known?.profile) return { kind: "known", key };
   if (claimants > 1) return { kind: "ambiguous", key, reason: `${claimants} Auth0 users claim this identity key` };
@@ -136,13 +120,4 @@ export function maskEmails(v: Json | undefined): Json | undefined {
   if (Array.isArray(v)) return v.map((x) => maskEmails(x) ?? null);
   if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskEmails(x) ?? null]));
   return v;
-}
-
-/**
- * An Auth0 user with no sync key, and the keys of the rows with its email: one row adopts it; several rows sharing
- * the email are ambiguous (never guessed).
- */
-export function matchByEmail(rowKeys: string[]): { kind: "row"; key: string } | { kind: "ambiguous"; reason: string } {
-  const keys = [...new Set(rowKeys)];
-  return keys.length === 1 ? { kind: "row", key: keys[0]! } : { kind: "ambiguous", reason: `${keys.length} rows have this email` };
 }

@@ -60,8 +60,8 @@ export const defaultDeps: ReconcileDepsFactory = async ({ logger }) => {
     admit: () => reconcileAdmission(ledger, () => queueDepth(sqs, queueUrl)),
     auth0,
     reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection }),
-    // With a key column, users with no sync key are matched to the table's rows by email.
-    rows: config.identity.keyColumn && config.source.type === "redshift" ? new RedshiftSource(new RedshiftDataClient({}), config.source) : undefined,
+    // Only users a row claims are adopted: the table is read first (by key, and by email for users with no sync key).
+    rows: config.source.type === "redshift" ? new RedshiftSource(new RedshiftDataClient({}), config.source) : undefined,
     send: (bodies) => sender.send(bodies),
     logger,
     repair: config.reconcile?.repair ?? true,
@@ -93,7 +93,7 @@ export function createReconcileHandler(factory: ReconcileDepsFactory = defaultDe
     emitMetric(metrics, "ReconcileUsersScanned", r.usersInTenant);
     emitMetric(metrics, "ReconcileManaged", r.managed);
     emitMetric(metrics, "ReconcileDrifted", r.drifted);
-    emitMetric(metrics, "ReconcileRepaired", r.repaired);
+    emitMetric(metrics, "ReconcileRepaired", r.repairsQueued);
     emitMetric(metrics, "ReconcileAdopted", r.adopted);
     emitMetric(metrics, "ReconcileAuth0Calls", r.auth0Calls);
     return outcome;

@@ -1,15 +1,18 @@
 /**
- * A reconcile: reads the tenant through a snapshot (the users-export job), judges every managed user against what
- * the ledger says the sync applied (core/reconcile.ts), seeds the ledger with the users it does not know, and sends
- * repairs through the sync's own queue, so pacing, retries, the DLQ and the run's counts apply to them as to any
- * row. It decides nothing itself: the verdicts and the seeds are the core's.
+ * A reconcile: reads the table's rows (which keys and emails they claim, which organizations they name), then the
+ * tenant through a snapshot (the users-export job, role members, the members of the organizations the sync manages
+ * and those the rows name), judges every managed user against what the ledger says the sync applied
+ * (core/reconcile.ts), seeds the ledger with the users a row claims that it does not know (core/row-claims.ts), and
+ * sends repairs through the sync's own queue, so pacing, retries, the DLQ and the run's counts apply to them as to
+ * any row. It decides nothing itself: the verdicts, the claims and the seeds are the core's.
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { SyncOperation } from "../adapters/sqs/message.js";
 import { packMessages } from "../adapters/sqs/sender.js";
 import type { SyncConfig } from "../core/config.js";
-import { judgeManaged, matchByEmail, repairs, seedFromSnapshot, seedKey, snapshotKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { judgeManaged, repairs, seedKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { claimOf, RowClaims, seedObservation, type Claim } from "../core/row-claims.js";
 import { keyLabel, ProfileMapper } from "../core/profile.js";
 import { newRunId } from "../core/runs.js";
 import type { RowSource } from "../core/source.js";
@@ -25,8 +28,8 @@ export interface ReconcileDeps {
   /** Repair the drift found (the config's `reconcile.repair`); false reports it only. */
   repair: boolean;
   /**
-   * The table's rows, to match Auth0 users that carry no sync key to a row by email (with a key column). Without
-   * it such users are not adopted (the next sync finds them by email, as before).
+   * The table's rows: only a user a row claims (by its sync key, or with no sync key by its email) is adopted into
+   * the ledger. Without them nothing is adopted (the next sync looks every user up, as before any reconcile).
    */
   rows?: RowSource;
   /** Reads and reports; writes nothing (neither the ledger nor the queue). */
@@ -40,7 +43,7 @@ export interface UserDrift {
   userId: string;
   kind: "drifted" | "missing";
   fields: FieldDrift[];
-  /** A repair was sent for it. */
+  /** A repair was queued for it (the consumers apply it: their outcomes count under the reconcile's id). */
   repaired: boolean;
 }
 
@@ -54,12 +57,23 @@ export interface ReconcileResult {
   /** Managed users that differ from what the sync applied, or are gone from Auth0. */
   drifted: number;
   missing: number;
-  /** Repairs sent to the queue (the consumers apply them; their outcomes count under this run's id). */
-  repaired: number;
-  /** Users the ledger learned from the export (onboarding, or a lost ledger rebuilt). */
+  /**
+   * Repairs sent to the queue. Queued, not applied: the consumers apply them and count their outcomes under this
+   * reconcile's id (`auth0-sync status` shows how many were applied).
+   */
+  repairsQueued: number;
+  /** Rows of the table read to know which users rows claim (their keys, emails, organizations); undefined when the table was not read (nothing adopted). */
+  rowsRead?: number;
+  /** Users the ledger learned from the export (onboarding, or a lost ledger rebuilt): only users a row claims. */
   adopted: number;
   /** Keys several Auth0 users carry, or emails several rows share: not adopted, never guessed. */
   ambiguous: number;
+  /** Users carrying a sync key (with email identity: an email) that no row has: left alone, not adopted. */
+  unclaimed: number;
+  /** Users with no sync key whose email no row has: not the sync's, left alone. */
+  unmatched: number;
+  /** Seeds an earlier reconcile left whose key no row claims any more: removed from the ledger (never an applied entry). */
+  seedsRemoved: number;
   /** Managed users left alone (blocked by mirror mode). */
   leftAlone: number;
   /** Management API calls of the snapshot (connection, job, polls, role members). */
@@ -77,28 +91,53 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const started = Date.now();
   const runId = deps.runId ?? newRunId("reconcile");
   const write = !deps.dryRun;
-  const result: ReconcileResult = { runId, usersInTenant: 0, managed: 0, inSync: 0, drifted: 0, missing: 0, repaired: 0, adopted: 0, ambiguous: 0, leftAlone: 0, auth0Calls: 0, drift: [], elapsedMs: 0 };
+  const result: ReconcileResult = {
+    runId,
+    usersInTenant: 0,
+    managed: 0,
+    inSync: 0,
+    drifted: 0,
+    missing: 0,
+    repairsQueued: 0,
+    adopted: 0,
+    ambiguous: 0,
+    unclaimed: 0,
+    unmatched: 0,
+    seedsRemoved: 0,
+    leftAlone: 0,
+    auth0Calls: 0,
+    drift: [],
+    elapsedMs: 0,
+  };
   const label = (key: string) => keyLabel(config, key);
+
+  // The rows first: which users a row claims, and the organizations the rows name. Without them nothing is adopted.
+  const claims = deps.rows ? await readClaims(deps.rows, config, result) : undefined;
+  if (!claims) logger.warn("the table was not read: no user is adopted into the ledger", { runId });
 
   // The managed users, by Auth0 user id: a user is matched by its id, so drift on its sync key is found too.
   const managedKeys = new Map<string, string>();
-  /** The organizations the managed users' applied profiles name: those whose members are read. */
+  /** The organizations the managed users' applied profiles name: drift is judged in those only. */
   const managedOrgs = new Set<string>();
+  /** Seeds (no row applied yet) whose key no row claims: an earlier reconcile adopted them, or their row left. */
+  const staleSeeds: string[] = [];
   for await (const e of ledger.entries()) {
+    if (!e.managed && e.observed && !e.profile && claims && !claims.claimsKey(e.key)) staleSeeds.push(e.key);
     if (!e.managed || !e.userId) continue;
     managedKeys.set(e.userId, e.key);
     for (const org of Object.keys(e.profile?.organizations ?? {})) managedOrgs.add(org);
   }
   result.managed = managedKeys.size;
   const roles = config.roles ? await roleMembers(snapshot) : undefined;
-  const memberships = config.organizations && snapshot.organizationMembers ? await organizationMemberships(snapshot, [...managedOrgs].sort()) : undefined;
+  // The members of the managed organizations and of those the rows name, once: a seed then knows its memberships
+  // in its row's organizations, and the next sync reads none of them user by user.
+  const orgsToRead = [...new Set([...managedOrgs, ...(claims?.organizations() ?? [])])].sort();
+  const memberships = config.organizations && snapshot.organizationMembers ? await organizationMemberships(snapshot, orgsToRead) : undefined;
   const repairOps: SyncOperation[] = [];
   const judged = new Set<string>();
   /** Keys seeded from the export, with the user that claimed each; a key claimed twice is ambiguous. */
   const seededBy = new Map<string, string>();
   const ambiguous = new Set<string>();
-  /** Users with no sync key (with a key column), by email: matched to a row's key after the export (`adoptByEmail`). */
-  const unkeyed = new Map<string, TenantUser>();
   let emailAmbiguous = 0;
   /** Keys adopted by this reconcile (not those an earlier one had seeded with the same user). */
   const adopted = new Set<string>();
@@ -113,39 +152,48 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     if (repaired) repairOps.push({ kind: "sync", row: repairOps.length + 1, keyLabel: label(entry.key), fingerprint, desired: profile, observed: actual ?? null });
     const fields = verdict.kind === "drifted" ? verdict.drift : [];
     // Each repair, per field (before -> after, emails masked by the core): the record of what the reconcile changes.
-    logger.info("drift", { runId, keyLabel: label(entry.key), kind: verdict.kind, fields, repaired });
+    logger.info("drift", { runId, keyLabel: label(entry.key), kind: verdict.kind, fields, repairQueued: repaired });
     if (result.drift.length < REPORTED_DRIFT) result.drift.push({ keyLabel: label(entry.key), userId: entry.userId ?? "", kind: verdict.kind, fields, repaired });
   };
 
-  // The export, in batches: managed users are judged; users the ledger does not know seed it (core's rule).
-  let batch: TenantUser[] = [];
+  // The export, in batches: managed users are judged; users a row claims that the ledger does not know seed it.
+  let batch: { user: TenantUser; claim?: Claim }[] = [];
   const flush = async () => {
-    const keyOf = (u: TenantUser) => managedKeys.get(u.user_id) ?? snapshotKey(u, config);
-    const entries = await ledger.getMany(batch.flatMap((u) => keyOf(u) ?? []));
+    const keyOf = (b: (typeof batch)[number]) => managedKeys.get(b.user.user_id) ?? (b.claim?.kind === "row" ? b.claim.key : undefined);
+    const entries = await ledger.getMany(batch.flatMap((b) => keyOf(b) ?? []));
     const seeds: LedgerEntry[] = [];
-    for (const user of batch) {
+    for (const { user, claim } of batch) {
       const managedKey = managedKeys.get(user.user_id);
       if (managedKey !== undefined) {
         const entry = entries.get(managedKey);
-        if (entry) judge(entry, user);
+        // Drift in the managed organizations only: a membership elsewhere is not the applied profiles' to judge.
+        if (entry) judge(entry, memberships ? { ...user, organizations: pick(memberships.get(user.user_id), managedOrgs) } : user);
         continue;
       }
-      const key = snapshotKey(user, config);
-      const claimedBy = key === undefined ? undefined : seededBy.get(key);
-      const seed = seedFromSnapshot(user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, config, key === undefined ? undefined : entries.get(key));
+      if (!claim) continue;
+      if (claim.kind === "unclaimed") result.unclaimed++;
+      if (claim.kind === "unmatched") result.unmatched++;
+      if (claim.kind === "ambiguous") {
+        emailAmbiguous++;
+        logger.warn("ambiguous email: several rows have it", { runId, userId: user.user_id });
+      }
+      if (claim.kind !== "row") continue;
+      const claimedBy = seededBy.get(claim.key);
+      const seed = seedKey(claim.key, user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, entries.get(claim.key));
       if (seed.kind === "ambiguous") ambiguous.add(seed.key);
-      if (seed.kind === "unkeyed" && deps.rows && typeof user.email === "string" && user.email !== "") unkeyed.set(user.email.toLowerCase(), user);
       if (seed.kind !== "seed") continue;
       seededBy.set(seed.key, seed.userId);
       if (seed.adopted) adopted.add(seed.key);
-      seeds.push(seedEntry(seed.key, user, runId));
+      const observed = memberships ? seedObservation({ ...user, organizations: memberships.get(user.user_id) ?? {} }, claims!.organizationsOf(seed.key)) : user;
+      seeds.push(seedEntry(seed.key, observed, runId));
     }
     if (write && seeds.length > 0) await ledger.putMany(seeds);
     batch = [];
   };
   for await (const u of snapshot.users()) {
     result.usersInTenant++;
-    batch.push({ ...u, ...(roles ? { roles: roles.get(u.user_id) ?? [] } : {}), ...(memberships ? { organizations: memberships.get(u.user_id) ?? {} } : {}) });
+    const user: TenantUser = roles ? { ...u, roles: roles.get(u.user_id) ?? [] } : u;
+    batch.push({ user, claim: claims && !managedKeys.has(u.user_id) ? claimOf(user, config, claims) : undefined });
     if (batch.length >= BATCH) await flush();
   }
   await flush();
@@ -157,13 +205,6 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     for (const entry of entries.values()) judge(entry, undefined);
   }
 
-  if (unkeyed.size > 0 && deps.rows) {
-    const byEmail = await adoptByEmail(deps, unkeyed, seededBy, runId);
-    emailAmbiguous = byEmail.ambiguous;
-    for (const key of byEmail.adopted) adopted.add(key);
-    if (write && byEmail.seeds.length > 0) await ledger.putMany(byEmail.seeds);
-  }
-
   // A key several Auth0 users carry is never guessed: its seed is taken back (unless a row was applied to it
   // meanwhile), and the next sync looks the row up.
   for (const key of ambiguous) {
@@ -171,13 +212,20 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     adopted.delete(key);
     if (write) await ledger.deleteSeed(key);
   }
+  // A seed no row claims is not the sync's to keep (a ledger an earlier reconcile filled from a tenant copy, a row
+  // gone): removed, so no later row with its key is ever applied to that user through it. Never an applied entry.
+  for (const key of staleSeeds) {
+    result.seedsRemoved++;
+    if (write) await ledger.deleteSeed(key);
+  }
+  if (result.unclaimed > 0) logger.info("users carry a sync key no row of the table has: left alone, not adopted", { runId, unclaimed: result.unclaimed });
   result.ambiguous = ambiguous.size + emailAmbiguous;
   result.adopted = adopted.size;
 
   if (write && repairOps.length > 0) {
     if (!deps.send) throw new Error("reconcile: repairs to send but no queue to send them to");
     await deps.send(packMessages(runId, repairOps, config.queue.usersPerMessage).map((m) => m.body));
-    result.repaired = repairOps.length;
+    result.repairsQueued = repairOps.length;
   }
   result.auth0Calls = snapshot.calls;
   result.elapsedMs = Date.now() - started;
@@ -185,43 +233,28 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   return result;
 }
 
-/**
- * Auth0 users with no sync key, matched to the table by the row's email (the core's `matchByEmail`): a row whose
- * key the ledger does not know seeds it with that user; an email two rows share is ambiguous. Returns the seeds.
- */
-async function adoptByEmail(deps: ReconcileDeps, unkeyed: Map<string, TenantUser>, seededBy: Map<string, string>, runId: string): Promise<{ seeds: LedgerEntry[]; adopted: string[]; ambiguous: number }> {
-  const mapper = new ProfileMapper(deps.config);
-  const keysByEmail = new Map<string, string[]>();
+/** The rows' claims (their mapped profiles; an invalid row claims nothing), and how many rows were read. */
+async function readClaims(rows: RowSource, config: SyncConfig, result: ReconcileResult): Promise<RowClaims> {
+  const mapper = new ProfileMapper(config);
+  const claims = new RowClaims(config.identity.keyColumn !== undefined);
   let row = 0;
-  for await (const page of deps.rows!.pages()) {
+  for await (const page of rows.pages()) {
     for (const r of page.rows) {
       const mapped = mapper.map(r, ++row);
-      if (!mapped.ok || !unkeyed.has(mapped.profile.email)) continue;
-      keysByEmail.set(mapped.profile.email, [...(keysByEmail.get(mapped.profile.email) ?? []), mapped.profile.key]);
+      if (mapped.ok) claims.add(mapped.profile);
     }
   }
-  const matches = [...keysByEmail].map(([email, keys]) => ({ user: unkeyed.get(email)!, match: matchByEmail(keys) }));
-  const entries = await deps.ledger.getMany(matches.flatMap((m) => (m.match.kind === "row" ? [m.match.key] : [])));
-  const seeds: LedgerEntry[] = [];
-  const adopted: string[] = [];
-  let ambiguous = 0;
-  for (const { user, match } of matches) {
-    if (match.kind === "ambiguous") {
-      ambiguous++;
-      deps.logger.warn("ambiguous email: several rows have it", { runId, userId: user.user_id });
-      continue;
-    }
-    const seed = seedKey(match.key, user, seededBy.has(match.key) ? 2 : 1, entries.get(match.key));
-    if (seed.kind !== "seed") continue;
-    seededBy.set(match.key, user.user_id);
-    if (seed.adopted) adopted.push(match.key);
-    seeds.push(seedEntry(match.key, user, runId));
-  }
-  return { seeds, adopted, ambiguous };
+  result.rowsRead = row;
+  return claims;
 }
 
-/** The ledger's entry for a seed: the user as the export showed it, not managed (core/reconcile.ts, seedFromSnapshot). */
+/** The ledger's entry for a seed: the user as the export showed it, not managed (core/reconcile.ts, seedKey). */
 const seedEntry = (key: string, user: TenantUser, runId: string): LedgerEntry => ({ key, userId: user.user_id, managed: false, observed: user, lastRunSeen: runId });
+
+/** A user's memberships in the given organizations only. */
+function pick(held: Record<string, string[]> | undefined, orgs: Set<string>): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(held ?? {}).filter(([org]) => orgs.has(org)));
+}
 
 function count(result: ReconcileResult, verdict: Verdict): void {
   if (verdict.kind === "in-sync") result.inSync++;

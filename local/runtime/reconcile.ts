@@ -31,12 +31,17 @@ export interface LocalReconcileOptions extends LocalEnvironmentOptions {
   /** At most this many invocations (default 100): a job that never ends fails the local run instead of looping. */
   maxInvocations?: number;
   onEnvironment?: (env: LocalEnvironment) => void | Promise<void>;
+  /**
+   * Called once the reconcile is recorded and its repairs are in the queue, before the consumers take them: what
+   * `auth0-sync status` shows if the process stops there (the local queue ends with it).
+   */
+  onRepairsQueued?: (result: ReconcileResult, env: LocalEnvironment) => void | Promise<void>;
 }
 
 export interface LocalReconcileSummary extends ReconcileResult {
   /** Invocations of the reconcile function (more than one when the export outlived one). */
   invocations: number;
-  /** The repairs' outcomes, as the consumers settled them. */
+  /** The repairs' outcomes, as the consumers settled them (the same counts the ledger keeps under the reconcile's id). */
   repairOutcomes: Record<Outcome, number>;
   /** Management API calls of the whole reconcile: the export's and the repairs'. */
   auth0CallsWithRepairs: number;
@@ -59,7 +64,7 @@ export async function runLocalReconcile(opts: LocalReconcileOptions): Promise<Lo
         ledger,
         auth0,
         reader: new Auth0Snapshot(auth0, { connection: config.auth0.connection, poll: { initialMs: opts.poll?.initialMs ?? 100, maxMs: opts.poll?.maxMs ?? 1000 } }),
-        rows: config.identity.keyColumn && config.source.type === "redshift" ? new RedshiftSource(env.redshiftClient("reconcile"), config.source, { minMs: 10, maxMs: 200 }) : undefined,
+        rows: config.source.type === "redshift" ? new RedshiftSource(env.redshiftClient("reconcile"), config.source, { minMs: 10, maxMs: 200 }) : undefined,
         send: (bodies) => sender.send(bodies),
         logger,
         repair: opts.repair ?? config.reconcile?.repair ?? true,
@@ -88,7 +93,8 @@ export async function runLocalReconcile(opts: LocalReconcileOptions): Promise<Lo
     }
     const done = result;
     const repairOutcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
-    if (done.repaired > 0) {
+    if (done.repairsQueued > 0) {
+      await opts.onRepairsQueued?.(done, env);
       const seen = new Set<string>();
       const consumers = await env.drain({
         onOutcome: (e: OutcomeEvent) => {

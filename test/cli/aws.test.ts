@@ -269,9 +269,13 @@ describe("auth0-sync reconcile against a stack", () => {
       inSync: 9,
       drifted: 1,
       missing: 0,
-      repaired: 1,
+      repairsQueued: 1,
+      rowsRead: 10,
       adopted: 0,
       ambiguous: 0,
+      unclaimed: 0,
+      unmatched: 0,
+      seedsRemoved: 0,
       leftAlone: 0,
       auth0Calls: 7,
       drift: [{ keyLabel: "c-0001", userId: "auth0|1", kind: "drifted", fields: [{ field: "given_name", before: "Edited", after: "Ann" }], repaired: true }],
@@ -285,7 +289,10 @@ describe("auth0-sync reconcile against a stack", () => {
     });
     const r = await cli(["reconcile", "--stack", s.stackName, "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ state: "completed", usersInTenant: 10, managed: 10, drifted: 1, repaired: 1, adopted: 0, auth0Calls: 7 });
+    expect(JSON.parse(r.out)).toMatchObject({ state: "completed", usersInTenant: 10, managed: 10, drifted: 1, repairsQueued: 1, adopted: 0, auth0Calls: 7 });
+    // The function answers once its repairs are queued: the consumers apply them after.
+    answers.unshift({ state: "completed", result });
+    expect((await cli(["reconcile", "--stack", s.stackName])).out).toContain("1 repair queued (the consumers apply them: 'auth0-sync status' shows how many were applied)");
     const running = await cli(["reconcile", "--stack", s.stackName]);
     expect(running.out).toContain("the export job job_abc is still processing");
   });

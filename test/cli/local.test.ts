@@ -151,13 +151,13 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     const r = await cli("reconcile", ...local);
     expect(r.code).toBe(0);
     const rep = JSON.parse(r.out) as ReconcileReport;
-    expect(rep).toMatchObject({ state: "completed", usersInTenant: N, managed: N, drifted: 1, repaired: 1, adopted: 0, repairOutcomes: { updated: 1 } });
+    expect(rep).toMatchObject({ state: "completed", usersInTenant: N, managed: N, drifted: 1, repairsQueued: 1, adopted: 0, repairOutcomes: { updated: 1 } });
     expect(rep.state === "completed" && rep.auth0Calls).toBeGreaterThan(0);
     const after = JSON.parse(readFileSync(tenantFile, "utf8")) as TenantState;
     expect(after.users.find((u) => u.app_metadata.sync_key === "c-0009")?.given_name).toBe("First9");
 
     const s = JSON.parse((await cli("status", ...local)).out) as StatusReport;
-    expect(s.lastReconcile).toMatchObject({ reconcileId: rep.state === "completed" ? rep.runId : "", figures: { drifted: 1, repaired: 1 }, drift: [{ keyLabel: "c-0009", kind: "drifted", repaired: true, fields: [{ field: "given_name", before: "Edited", after: "First9" }] }] });
-    expect((await cli("status", "--local", "--state", state, "--config", configFile)).out).toMatch(/Last reconcile {2}reconcile-\S+, .* UTC: 30 users, 1 drifted, 1 repaired, 0 adopted\n {2}c-0009: given_name/);
+    expect(s.lastReconcile).toMatchObject({ reconcileId: rep.state === "completed" ? rep.runId : "", figures: { drifted: 1, repairsQueued: 1 }, repairOutcomes: { updated: 1 }, drift: [{ keyLabel: "c-0009", kind: "drifted", repaired: true, fields: [{ field: "given_name", before: "Edited", after: "First9" }] }] });
+    expect((await cli("status", "--local", "--state", state, "--config", configFile)).out).toMatch(/Last reconcile {2}reconcile-\S+, .* UTC: 30 users, 1 drifted, 0 adopted, 1 repair queued, 1 applied\n {2}c-0009: given_name/);
   });
 });

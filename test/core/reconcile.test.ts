@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { startUser, type DecisionConfig, type LedgerView } from "../../functions/core/decide.js";
+import { knownOrganizations, startUser, type DecisionConfig, type LedgerView } from "../../functions/core/decide.js";
 import { applyPatch, ownedKeys, plan } from "../../functions/core/plan.js";
-import { judgeManaged, maskEmail, matchByEmail, repairs, seedFromSnapshot, type TenantUser } from "../../functions/core/reconcile.js";
+import { judgeManaged, maskEmail, repairs, seedKey, type TenantUser } from "../../functions/core/reconcile.js";
+import { claimOf, RowClaims, seedObservation } from "../../functions/core/row-claims.js";
+import type { DesiredProfile } from "../../functions/core/types.js";
 import { currentArb, desiredArb } from "../helpers/arbitraries.js";
 
 const config = (roles?: { removeUnlisted: boolean }): DecisionConfig =>
@@ -50,20 +52,55 @@ describe("reconcile: what counts as drift (core)", () => {
     expect(maskEmail("not-an-email")).toBe("***");
   });
 
-  it("seeds by sync key with a key column, by email without; several claimants are never guessed", () => {
+  it("seeds a key a row claims; refreshes an earlier seed of the same user; several claimants are never guessed", () => {
     const user: TenantUser = { user_id: "auth0|1", email: "Ada@Example.com", app_metadata: { sync_key: "c-1" } };
-    expect(seedFromSnapshot(user, 1, config())).toEqual({ kind: "seed", key: "c-1", userId: "auth0|1", adopted: true });
+    expect(seedKey("c-1", user, 1)).toEqual({ kind: "seed", key: "c-1", userId: "auth0|1", adopted: true });
     // Seeded before with the same user: refreshed, not adopted again; a key the sync manages or applied is not seeded.
-    expect(seedFromSnapshot(user, 1, config(), { userId: "auth0|1", managed: false })).toMatchObject({ kind: "seed", adopted: false });
-    expect(seedFromSnapshot(user, 1, config(), { userId: "auth0|9", managed: true })).toEqual({ kind: "known", key: "c-1" });
-    expect(seedFromSnapshot({ ...user, app_metadata: {} }, 1, config())).toEqual({ kind: "unkeyed" });
-    expect(seedFromSnapshot(user, 2, config())).toMatchObject({ kind: "ambiguous", key: "c-1" });
-    const byEmail = { ...config(), identity: { emailColumn: "email", appMetadataKey: "sync_key" } } as DecisionConfig;
-    expect(seedFromSnapshot(user, 1, byEmail)).toEqual({ kind: "seed", key: "ada@example.com", userId: "auth0|1", adopted: true });
-    expect(matchByEmail(["c-1", "c-1"])).toEqual({ kind: "row", key: "c-1" });
-    expect(matchByEmail(["c-1", "c-2"])).toMatchObject({ kind: "ambiguous" });
+    expect(seedKey("c-1", user, 1, { userId: "auth0|1", managed: false })).toMatchObject({ kind: "seed", adopted: false });
+    expect(seedKey("c-1", user, 1, { userId: "auth0|9", managed: true })).toEqual({ kind: "known", key: "c-1" });
+    expect(seedKey("c-1", user, 2)).toMatchObject({ kind: "ambiguous", key: "c-1" });
   });
 
+  it("a user is claimed only by a row: by its sync key, or with none by its email; a key no row has is unclaimed (issue 24, point 7)", () => {
+    const row = (key: string, email: string, organizations: Record<string, string[]> = {}): DesiredProfile => ({ key, email, fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [], organizations });
+    const claims = new RowClaims(true);
+    claims.add(row("c-1", "ada@example.com", { acme: [], globex: ["admin"] }));
+    claims.add(row("c-2", "grace@example.com"));
+    claims.add(row("c-3", "shared@example.com"));
+    claims.add(row("c-4", "shared@example.com"));
+    const user = (app_metadata: Record<string, string>, email = "someone@example.com"): TenantUser => ({ user_id: "auth0|1", email, app_metadata });
+    expect(claimOf(user({ sync_key: "c-1" }), config(), claims)).toEqual({ kind: "row", key: "c-1", by: "key" });
+    // A tenant copy's user, or one whose row left the table: its key is no row's, whatever its email.
+    expect(claimOf(user({ sync_key: "c-9" }, "ada@example.com"), config(), claims)).toEqual({ kind: "unclaimed", key: "c-9" });
+    expect(claimOf(user({}, "Grace@Example.com"), config(), claims)).toEqual({ kind: "row", key: "c-2", by: "email" });
+    expect(claimOf(user({}), config(), claims)).toEqual({ kind: "unmatched" });
+    expect(claimOf(user({}, "shared@example.com"), config(), claims)).toMatchObject({ kind: "ambiguous" });
+    expect(claims.organizations()).toEqual(["acme", "globex"]);
+    expect(claims.organizationsOf("c-1")).toEqual(["acme", "globex"]);
+    expect(claims.organizationsOf("c-2")).toEqual([]);
+    // With the email as identity, the key is the lower-cased email.
+    const byEmail = { ...config(), identity: { emailColumn: "email", appMetadataKey: "sync_key" } } as DecisionConfig;
+    const emails = new RowClaims(false);
+    emails.add(row("ada@example.com", "ada@example.com"));
+    expect(claimOf(user({}, "Ada@Example.com"), byEmail, emails)).toEqual({ kind: "row", key: "ada@example.com", by: "key" });
+    expect(claimOf(user({ sync_key: "c-1" }, "bob@example.com"), byEmail, emails)).toEqual({ kind: "unclaimed", key: "bob@example.com" });
+  });
+
+  it("a seed knows its memberships in its row's organizations when all were read, and never leaves one it holds elsewhere (issue 24, point 6)", () => {
+    const cfg = { ...config(), organizations: { column: "orgs", by: "name", removeUnlisted: true, roles: { column: "org_roles" } } } as DecisionConfig;
+    const desired: DesiredProfile = { key: "c-1", email: "ada@example.com", fields: {}, user_metadata: {}, app_metadata: { sync_key: "c-1" }, createOnly: [], organizations: { acme: ["admin"], constructor: [] } };
+    // Read: acme, constructor (a valid organization name) and globex; a member of acme (as viewer) and globex.
+    const observed = seedObservation({ user_id: "auth0|1", email: "ada@example.com", app_metadata: { sync_key: "c-1" }, organizations: { acme: ["viewer"], globex: [], initech: [] } }, ["acme", "constructor", "globex"]);
+    expect(observed).toMatchObject({ organizations: { acme: ["viewer"], globex: [] }, organizationsRead: ["acme", "constructor", "globex"] });
+    const start = (o: typeof observed, d = desired) => startUser({ desired: d, fingerprint: "f", entry: { userId: "auth0|1", managed: false, observed: o }, config: cfg, hasLedger: true }).start;
+    // Known: acme as viewer, not a member of constructor; globex is not the row's, so it is never left.
+    expect(knownOrganizations(start(observed))).toEqual({ acme: ["viewer"] });
+    // The row names an organization the reconcile did not read: Auth0 is read instead (nothing guessed).
+    expect(knownOrganizations(start(observed, { ...desired, organizations: { acme: [], umbrella: [] } }))).toBeUndefined();
+    // A seed written before reconciles recorded what they read: Auth0 is read, as before.
+    expect(knownOrganizations(start({ ...observed, organizationsRead: undefined }))).toBeUndefined();
+    expect(knownOrganizations(startUser({ desired, fingerprint: "f", config: cfg, hasLedger: true }).start)).toEqual({});
+  });
   it("masks an address wherever a drifted value holds one (a name defaults to the email in Auth0)", () => {
     const profile = { key: "k1", email: "ada@example.com", fields: { name: "Ada Lovelace" }, user_metadata: { contact: "ada@example.com" }, app_metadata: {}, createOnly: [] };
     const v = judgeManaged({ userId: "auth0|1", managed: true, profile }, { user_id: "auth0|1", email: "ada@example.com", name: "ada@example.com", user_metadata: { contact: "write to bob@corp.example" } }, config());

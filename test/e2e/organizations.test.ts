@@ -154,7 +154,7 @@ describe("organizations: memberships and member roles from the table", () => {
 
     let emulator: Auth0Emulator | undefined;
     const reconciled = await runLocalReconcile({ config, stateDir, csv, rate: 500, poll: { initialMs: 50, maxMs: 100 }, onEnvironment: (env) => void (emulator = env.emulator) });
-    expect(reconciled).toMatchObject({ drifted: 3, repaired: 3 });
+    expect(reconciled).toMatchObject({ drifted: 3, repairsQueued: 3, repairOutcomes: { updated: 3 } });
     expect(emulator!.organizationMembers("acme").sort()).toEqual([1, 2, 3, 4, 5, 6].map(idOf).sort());
     expect(emulator!.memberRoles("acme", idOf(1))).toEqual(["admin"]);
     expect(emulator!.organizationMembers("globex")).toEqual([idOf(7)]);

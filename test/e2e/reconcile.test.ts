@@ -8,7 +8,8 @@ import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TenantState } from "../../local/auth0-emulator.js";
-import { runLocalPipeline, runLocalReconcile, type LocalReconcileOptions, type LocalRunOptions } from "../../local/pipeline.js";
+import { formatLastReconcile } from "../../cli/format-reconcile.js";
+import { LocalEnvironment, runLocalPipeline, runLocalReconcile, type LocalReconcileOptions, type LocalRunOptions } from "../../local/pipeline.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -52,7 +53,7 @@ describe("reconcile: drift repair", () => {
     });
 
     const r = await reconcile();
-    expect(r).toMatchObject({ usersInTenant: N - 1, managed: N, drifted: 6, missing: 1, repaired: 6, adopted: 0, ambiguous: 0 });
+    expect(r).toMatchObject({ usersInTenant: N - 1, managed: N, drifted: 6, missing: 1, repairsQueued: 6, adopted: 0, ambiguous: 0 });
     expect(r.repairOutcomes).toMatchObject({ updated: 5, created: 1, rejected: 0 });
     const fields = Object.fromEntries(r.drift.map((d) => [d.keyLabel, d.fields.map((f) => f.field).sort()]));
     expect(fields).toEqual({ "c-0001": ["given_name"], "c-0002": ["user_metadata.plan"], "c-0003": ["roles"], "c-0004": ["roles"], "c-0005": ["blocked"], "c-0006": [] });
@@ -71,18 +72,56 @@ describe("reconcile: drift repair", () => {
   }, 120_000);
 
   it("the next reconcile finds no drift, and the next sync makes no Auth0 call", async () => {
-    expect(await reconcile()).toMatchObject({ drifted: 0, repaired: 0, inSync: N });
+    expect(await reconcile()).toMatchObject({ drifted: 0, repairsQueued: 0, inSync: N });
     expect(await sync()).toMatchObject({ unchanged: N, auth0Calls: 0, unaccounted: 0 });
   }, 120_000);
 
   it("with repair off it reports the drift and changes nothing", async () => {
     editTenant(state, (t) => void (byKey(t, "c-0010")!.family_name = "Edited"));
     const r = await reconcile({ repair: false });
-    expect(r).toMatchObject({ drifted: 1, repaired: 0 });
+    expect(r).toMatchObject({ drifted: 1, repairsQueued: 0 });
     expect(byKey(readTenant(state), "c-0010")?.family_name).toBe("Edited");
     const dry = await reconcile({ dryRun: true });
-    expect(dry).toMatchObject({ drifted: 1, repaired: 0 });
+    expect(dry).toMatchObject({ drifted: 1, repairsQueued: 0 });
     expect(byKey(readTenant(state), "c-0010")?.family_name).toBe("Edited");
+  }, 120_000);
+});
+
+describe("reconcile: repairs are queued, and counted applied as the consumers apply them (issue 24, point 10)", () => {
+  const dir = tempDir();
+  const state = join(dir, "state");
+  const csv = writeCsv(join(dir, "users.csv"), demoRows(20));
+  /** The last reconcile as `auth0-sync status` reads it from the state directory. */
+  const lastReconcile = async () => {
+    const env = await LocalEnvironment.start({ config, stateDir: state, csv });
+    try {
+      return await env.ledgerFor!().lastReconcile();
+    } finally {
+      await env.stop();
+    }
+  };
+
+  it("stopped before its consumers ran, a reconcile says 3 repairs queued, 0 applied; the next one finds the drift again and applies it", async () => {
+    await runLocalPipeline({ config, stateDir: state, csv, rate: 500, fresh: true });
+    editTenant(state, (t) => ["c-0001", "c-0002", "c-0003"].forEach((k) => void (byKey(t, k)!.given_name = "Edited")));
+
+    // The process stops once the repairs are queued (as a SIGKILL there would): the local queue ends with it.
+    const killed = runLocalReconcile({ config, stateDir: state, csv, rate: 500, onRepairsQueued: () => Promise.reject(new Error("killed")) });
+    await expect(killed).rejects.toThrow("killed");
+    const stopped = await lastReconcile();
+    expect(stopped).toMatchObject({ figures: { drifted: 3, repairsQueued: 3 }, repairOutcomes: {} });
+    expect(formatLastReconcile(stopped)[0]).toMatch(/3 drifted, 0 adopted, 3 repairs queued, 0 applied; 3 not applied: still in the queue or the DLQ, or lost with a local run that stopped \(the next reconcile finds them again\)$/);
+    expect(byKey(readTenant(state), "c-0001")?.given_name).toBe("Edited");
+
+    // The next reconcile: queued 3, none applied while they wait in the queue; then the consumers apply them.
+    let queued: Awaited<ReturnType<typeof lastReconcile>>;
+    const r = await runLocalReconcile({ config, stateDir: state, csv, rate: 500, onRepairsQueued: async (_r, env) => void (queued = await env.ledgerFor!().lastReconcile()) });
+    expect(r).toMatchObject({ drifted: 3, repairsQueued: 3, repairOutcomes: { updated: 3 } });
+    expect(queued!).toMatchObject({ reconcileId: r.runId, figures: { repairsQueued: 3 }, repairOutcomes: {} });
+    const done = await lastReconcile();
+    expect(done).toMatchObject({ reconcileId: r.runId, repairOutcomes: { updated: 3 } });
+    expect(formatLastReconcile(done)[0]).toMatch(/3 drifted, 0 adopted, 3 repairs queued, 3 applied$/);
+    expect(byKey(readTenant(state), "c-0001")?.given_name).toBe("First1");
   }, 120_000);
 });
 
@@ -103,7 +142,7 @@ describe("reconcile: onboarding a tenant that already holds the users", () => {
     });
 
     const r = await runLocalReconcile({ config, stateDir: state, csv, rate: 500 });
-    expect(r).toMatchObject({ usersInTenant: N, managed: 0, adopted: N, ambiguous: 0, repaired: 0 });
+    expect(r).toMatchObject({ usersInTenant: N, managed: 0, adopted: N, ambiguous: 0, repairsQueued: 0 });
     // A constant handful: the connection, the job, its polls, the roles and their members; no call per user.
     expect(r.auth0Calls).toBeLessThanOrEqual(15);
 

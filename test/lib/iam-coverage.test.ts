@@ -117,17 +117,19 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     // A user with no sync key whose email is a row's (c-0005, rejected by the first run): matched by reading the rows.
     tenant.users.push({ ...stranger("byemail", "-"), email: "user5@example.com", app_metadata: {} });
     writeFileSync(tenantFile, JSON.stringify(tenant));
+    // Only users a row claims are adopted: the strangers' keys are rows' keys.
+    const claimed = [...next, ...["x-1", "x-2"].map((id) => ({ id, email: `${id}@example.com`, first: "Stranger", roles: "viewer" }))];
     const reconciled = await runLocalReconcile({
       config,
       stateDir,
-      csv,
+      csv: writeCsv(csv, claimed),
       rate: 500,
       awsCalls: calls,
       functionTimeoutMs: 2_000,
       poll: { initialMs: 50, maxMs: 100 },
       onEnvironment: (env) => env.emulator!.setExportJobSettings({ durationMs: 3_000 }),
     });
-    expect(reconciled).toMatchObject({ drifted: 1, repaired: 1, adopted: 2, ambiguous: 1 });
+    expect(reconciled).toMatchObject({ drifted: 1, repairsQueued: 1, adopted: 2, ambiguous: 1 });
     expect(reconciled.invocations).toBeGreaterThan(1);
 
     // In AWS the consumer reads its Auth0 credentials from Secrets Manager (locally they come from the environment).

@@ -276,7 +276,7 @@ describe("the reconcile (config reconcile)", () => {
     });
   });
 
-  it("grants its role exactly the handler's calls: the ledger, SendMessage, the credentials secret, the warehouse read (with a key column) and invoking itself only", () => {
+  it("grants its role exactly the handler's calls: the ledger, SendMessage, the credentials secret, the warehouse read (a warehouse source: only users a row claims are adopted) and invoking itself only", () => {
     const statements = roleStatements(t, "auth0-sync test-sync reconcile");
     expect(grantedActions(statements)).toEqual([
       "dynamodb:BatchGetItem",

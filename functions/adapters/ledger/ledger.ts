@@ -47,8 +47,11 @@ export interface ReconcileRecord {
   reconcileId: string;
   finishedAt: string;
   dryRun: boolean;
+  /** The reconcile's figures; `repairsQueued` (`repaired` in records written before it was named so) are sent, not applied. */
   figures: Record<string, number>;
   drift: { keyLabel: string; userId: string; kind: string; repaired: boolean; fields: { field: string; before?: Json; after?: Json }[] }[];
+  /** The queued repairs the consumers settled so far, by outcome (counted under the reconcile's id, as a run's users are). */
+  repairOutcomes?: Partial<Record<Outcome, number>>;
 }
 
 export interface RunRecord {
@@ -412,11 +415,15 @@ export class Ledger {
       });
   }
 
-  /** The last finished reconcile's figures. */
+  /** The last finished reconcile's figures, with its repairs' outcomes so far (the consumers count them under its id). */
   async lastReconcile(): Promise<ReconcileRecord | undefined> {
     this.stats.requests++;
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: RECONCILE_LAST_KEY }, ConsistentRead: true }));
-    return typeof res.Item?.record === "string" ? (JSON.parse(res.Item.record) as ReconcileRecord) : undefined;
+    if (typeof res.Item?.record !== "string") return undefined;
+    const record = JSON.parse(res.Item.record) as ReconcileRecord;
+    if (record.dryRun) return record;
+    this.stats.requests++;
+    return { ...record, repairOutcomes: (await this.getRun(record.reconcileId))?.counts ?? {} };
   }
 
   /** Removes the lock whoever holds it: for the local runner, whose state directory only one process can open. */

@@ -108,6 +108,11 @@ interface StoredUser {
   /** sha256 of the password: the emulator never keeps a plaintext password. */
   passwordHash?: string;
   roles: Set<string>;
+  /**
+   * Accounts linked into this one (Auth0's account linking): each shown after the primary in `identities`, as
+   * Auth0 shows them (`user_id` without the provider's prefix).
+   */
+  linkedIdentities?: { provider: string; user_id: string; connection: string; isSocial: boolean }[];
 }
 
 /** A user as `state()` shows it: no password (only whether one is set), role names instead of ids. */
@@ -779,7 +784,10 @@ export class Auth0Emulator {
     const out: JsonObject = {
       user_id: u.user_id,
       email_verified: u.email_verified,
-      identities: [{ connection: u.connection, provider: u.connection === DEFAULT_CONNECTION || this.connections.get(u.connection)?.strategy === "auth0" ? "auth0" : "email", user_id: u.user_id.split("|")[1] ?? u.user_id, isSocial: false }],
+      identities: [
+        { connection: u.connection, provider: u.connection === DEFAULT_CONNECTION || this.connections.get(u.connection)?.strategy === "auth0" ? "auth0" : "email", user_id: u.user_id.split("|")[1] ?? u.user_id, isSocial: false },
+        ...(u.linkedIdentities ?? []).map((i) => ({ ...i })),
+      ],
       user_metadata: structuredClone(u.user_metadata),
       app_metadata: structuredClone(u.app_metadata),
       created_at: u.created_at,

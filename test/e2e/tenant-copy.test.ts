@@ -139,6 +139,26 @@ describe("tenant copy: production -> staging, pseudonymised", () => {
     const last = readState(join(stateDir, "tenant.json"));
     expect(last.users.length).toBe(source.users.length - 1);
     expect(last.users.some((u) => u.app_metadata.sync_key === p.identityKey(gone.user_id))).toBe(false);
+
+    // A linked account (a Google identity linked into a user): its id is a hidden value too, as text and as a
+    // number, in kept metadata (the export names it only when asked for the identities).
+    const linked = source.users[9]!;
+    const gid = "1098765432109";
+    editSource(stateDir, (users) =>
+      users.map((u) =>
+        u.user_id === linked.user_id
+          ? {
+              ...u,
+              linkedIdentities: [{ provider: "google-oauth2", user_id: gid, connection: "google-oauth2", isSocial: true }],
+              user_metadata: { ...u.user_metadata, preferences: { ...(u.user_metadata.preferences as object), google: `google-oauth2|${gid}`, gid: Number(gid) } },
+            }
+          : u,
+      ),
+    );
+    expect(await runLocalPipeline({ config, stateDir, rate: 400 })).toMatchObject({ updated: 1, unaccounted: 0 });
+    const linkedCopy = readState(join(stateDir, "tenant.json")).users.find((u) => u.app_metadata.sync_key === p.identityKey(linked.user_id))!;
+    expect(JSON.stringify(linkedCopy)).not.toContain(gid);
+    expect(linkedCopy.user_metadata.preferences).toMatchObject({ google: expect.any(String) as unknown, gid: expect.any(Number) as unknown });
   }, 120_000);
 
   it("no source email, name, phone number or denied metadata value in the logs, the ledger, the DLQ or the target (DEBUG logs, faults, a dead-lettered refresh)", async () => {

@@ -26,7 +26,8 @@ import { MalformedLineError, ndjsonRecords } from "./ndjson.js";
  * A user as the export shows it: the catalog's fields (text as strings, booleans as booleans) and metadata, and its
  * connection's name when the export covers every connection.
  */
-export type SnapshotUser = CurrentUser & { connection?: string };
+/** A user of an export: the profile, its connection (an export of every connection), its identities when asked for. */
+export type SnapshotUser = CurrentUser & { connection?: string; identities?: { provider: string; user_id: string }[] };
 
 /**
  * The fields every export asks for: the identity, the state the sync manages, and every profile field of the
@@ -55,6 +56,8 @@ export interface SnapshotOptions {
   maxLineBytes?: number;
   /** Integers a double would change are read as BigInt (a tenant copy must copy them exactly or not at all). */
   exactIntegers?: boolean;
+  /** Fields exported besides EXPORT_FIELDS (a tenant copy reads `identities`: every linked account's id is hidden). */
+  extraFields?: string[];
 }
 
 export interface SnapshotStats {
@@ -168,7 +171,7 @@ export class Auth0Snapshot {
   /** Starts an export of the connection's users (or every user) with EXPORT_FIELDS, as NDJSON. Returns the job id. */
   async startExport(signal?: AbortSignal): Promise<string> {
     const connection_id = await this.connectionId(signal);
-    const fields: { name: string; export_as?: string }[] = EXPORT_FIELDS.map((name) => ({ name }));
+    const fields: { name: string; export_as?: string }[] = [...new Set([...EXPORT_FIELDS, ...(this.opts.extraFields ?? [])])].map((name) => ({ name }));
     if (connection_id === undefined) fields.push({ ...CONNECTION_FIELD });
     const job = await this.call("start users export", () =>
       this.jobs.usersExports.create({ ...(connection_id === undefined ? {} : { connection_id }), format: "json", fields }, { abortSignal: signal }),
@@ -397,5 +400,11 @@ function toSnapshotUser(value: unknown, line: number, jobId: string): SnapshotUs
   user.user_metadata = isObject(value.user_metadata) ? (value.user_metadata as JsonObject) : {};
   user.app_metadata = isObject(value.app_metadata) ? (value.app_metadata as JsonObject) : {};
   if (typeof value.connection === "string") user.connection = value.connection;
+  if (Array.isArray(value.identities)) {
+    // Auth0 gives an identity's user_id without its provider's prefix, as text or (some social providers) a number.
+    user.identities = value.identities.flatMap((i: unknown) =>
+      isObject(i) && typeof i.provider === "string" && (typeof i.user_id === "string" || typeof i.user_id === "number" || typeof i.user_id === "bigint") ? [{ provider: i.provider, user_id: String(i.user_id) }] : [],
+    );
+  }
   return user;
 }

@@ -44,7 +44,8 @@ export class Auth0TenantSource implements RowSource {
 
   constructor(private readonly opts: TenantSourceOptions) {
     // Exact integers: the core copies a number exactly, replaces it, or refuses the user; never rounds it.
-    this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot, exactIntegers: true });
+    // The identities too: a linked account's user_id (google-oauth2|...) is a hidden value like the user's own.
+    this.snapshot = new Auth0Snapshot(opts.adapter, { ...opts.snapshot, exactIntegers: true, extraFields: ["identities"] });
   }
 
   async *pages(): AsyncIterable<Page> {

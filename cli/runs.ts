@@ -46,10 +46,11 @@ export function pendingOf(run: RunRecord): number | undefined {
 export const EXIT_HELD = 3;
 
 /**
- * A run's exit code (`auth0-sync run`, `npm start`): 1 the run did not finish well (failed, skipped, timed out,
- * users without an outcome), 3 mirror mode held it (a job that runs syncs notices, and a person approves), else 0.
+ * A run's exit code (`auth0-sync run`, `npm start`): 1 the run did not finish well (failed, skipped, interrupted,
+ * timed out, users without an outcome), 3 mirror mode held it (a job that runs syncs notices, and a person
+ * approves), else 0. An interrupted run is never 0, even with every user it read settled: it stopped reading.
  */
 export function runExitCode(r: Pick<RunReport, "status" | "unaccounted">): number {
-  if (r.status === "failed" || r.status === "skipped" || r.status === "timed out" || (r.status !== "running" && r.unaccounted !== 0)) return 1;
+  if (r.status === "failed" || r.status === "skipped" || r.status === "interrupted" || r.status === "timed out" || (r.status !== "running" && r.unaccounted !== 0)) return 1;
   return r.status === "held" ? EXIT_HELD : 0;
 }

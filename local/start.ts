@@ -32,7 +32,8 @@ With --config config/tenant-copy.yml the source is a second emulated tenant (pro
 
 With AUTH0_DOMAIN, AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET set, users go to that tenant instead of the
 emulator (AUTH0_BASE_URL points at any Auth0-compatible URL). Ctrl-C stops the run cleanly (again: at once).
-Exit codes: 1 a user without an outcome, 2 a refusal (nothing changed), 3 mirror mode held the run.`;
+Exit codes: 1 a user without an outcome (or the run failed, was skipped or interrupted), 2 a refusal (nothing
+changed), 3 mirror mode held the run.`;
 
 function fail(message: string): never {
   console.error(`${message}\nRun 'npm start -- --help' for the options.`);

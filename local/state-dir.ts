@@ -57,16 +57,20 @@ function readLock(path: string): { text: string; holder: LockHolder } | undefine
  * is empty or half written: an empty lock read as "no holder" was how two processes came to hold one directory.
  */
 function createWhole(path: string, content: string): boolean {
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}`;
-  writeFileSync(tmp, content);
-  try {
-    linkSync(tmp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
+  for (let attempt = 0; ; attempt++) {
+    const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}`;
+    try {
+      writeFileSync(tmp, content);
+      linkSync(tmp, path);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      // Our temporary file vanished before the link (another process's --fresh emptied the directory): again.
+      if (code !== "ENOENT" || attempt >= 5) throw err;
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
 }
 
@@ -129,9 +133,9 @@ export function lockStateDir(stateDir: string): () => void {
   throw new LocalStateError(`The state directory ${stateDir} could not be locked: other processes keep taking and releasing it; try again.`);
 }
 
-/** Empties the state directory (--fresh), keeping this process's lock. */
+/** Empties the state directory (--fresh), keeping the lock and the files other processes are taking it with. */
 export function clearStateDir(stateDir: string): void {
-  for (const name of readdirSync(stateDir)) if (name !== LOCK) rmSync(join(stateDir, name), { recursive: true, force: true });
+  for (const name of readdirSync(stateDir)) if (!name.startsWith(LOCK)) rmSync(join(stateDir, name), { recursive: true, force: true });
 }
 
 /** A JSON state file, or a refusal naming it and the way out. */

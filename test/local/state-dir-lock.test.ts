@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { clearStateDir } from "../../local/state-dir.js";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/tmp.js";
@@ -46,7 +47,7 @@ describe("lockStateDir under contention", () => {
   it("8 processes at once on a free directory: exactly one gets it, the others are refused", async () => {
     const dir = join(tempDir(), "state");
     mkdirSync(dir);
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       const results = await contend(dir, 8);
       expect(results.filter((r) => r === "got"), results.join(", ")).toHaveLength(1);
       expect(results.filter((r) => r === "refused")).toHaveLength(7);
@@ -68,4 +69,15 @@ describe("lockStateDir under contention", () => {
     }
     expect(readdirSync(dir)).toEqual([]);
   }, 60_000);
+});
+
+describe("--fresh while others take the lock", () => {
+  it("clearStateDir keeps the lock and the files other processes are taking it with (their link would fail: a raw ENOENT)", () => {
+    const dir = join(tempDir(), "state");
+    mkdirSync(dir);
+    for (const name of [".lock", ".lock.4242.a1b2c3", ".lock.takeover", "warehouse.ready", "tenant.json"]) writeFileSync(join(dir, name), "x");
+    mkdirSync(join(dir, "ledger"));
+    clearStateDir(dir);
+    expect(readdirSync(dir).sort()).toEqual([".lock", ".lock.4242.a1b2c3", ".lock.takeover"]);
+  });
 });

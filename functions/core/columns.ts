@@ -31,6 +31,22 @@ export function missingColumns(config: SyncConfig, returned: string[]): string |
   return `The statement does not return every column the config names: ${each.join("; ")}; it returns ${list}.`;
 }
 
+/**
+ * One sentence naming a column the statement returns twice, or undefined. A row holds one value per name, so one
+ * of the two would be dropped unseen (`SELECT u.email, p.email FROM ...`): the run is refused until one is aliased.
+ */
+export function duplicateColumns(returned: string[]): string | undefined {
+  const twice = returned.findIndex((c, i) => returned.indexOf(c) !== i);
+  if (twice < 0) return undefined;
+  const name = returned[twice]!;
+  return `The statement returns the column '${name}' twice (columns ${returned.indexOf(name) + 1} and ${twice + 1}): a row keeps one value per name, so give one another name (AS ...).`;
+}
+
+/** Why the run cannot start with these result columns (one returned twice, or one the config names missing), if any. */
+export function columnsProblem(config: SyncConfig, returned: string[]): string | undefined {
+  return duplicateColumns(returned) ?? missingColumns(config, returned);
+}
+
 /** The columns that go to user_metadata under their own names (`unmappedColumns: user_metadata`). */
 export function unmappedColumns(config: SyncConfig, returned: string[]): string[] {
   if (config.unmappedColumns !== "user_metadata") return [];
@@ -38,11 +54,14 @@ export function unmappedColumns(config: SyncConfig, returned: string[]): string[
   return returned.filter((c) => !named.has(c));
 }
 
-/** The run cannot start: the config names columns the statement does not return. Not retryable: fix the config or the SQL. */
-export class MissingColumnsError extends Error {
+/**
+ * The run cannot start: the statement's columns do not fit the config (one it names missing, or one returned twice).
+ * Not retryable: fix the config or the SQL.
+ */
+export class ColumnsError extends Error {
   readonly retryable = false;
   constructor(message: string) {
     super(message);
-    this.name = "MissingColumnsError";
+    this.name = "ColumnsError";
   }
 }

@@ -10,7 +10,7 @@ import { consumerBudget, type SyncConfig } from "../core/config.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { AppliedFingerprints, ProfileMapper, RunDuplicates, hashKey } from "../core/profile.js";
-import { MissingColumnsError, missingColumns, unmappedColumns } from "../core/columns.js";
+import { ColumnsError, columnsProblem, unmappedColumns } from "../core/columns.js";
 import { RunPresence } from "../core/mirror.js";
 import type { RowSource } from "../core/source.js";
 import type { RejectCode, Rejection } from "../core/types.js";
@@ -270,8 +270,8 @@ async function extractRun(deps: ExtractorDeps, runId: string, started: number, e
       first = false;
       // Before any row: a column the config names and the statement does not return fails the run (nothing sent).
       // (An empty result without column metadata has nothing to check.)
-      const missing = page.columns.length > 0 || page.rows.length > 0 ? missingColumns(config, page.columns) : undefined;
-      if (missing) throw new MissingColumnsError(missing);
+      const problem = page.columns.length > 0 || page.rows.length > 0 ? columnsProblem(config, page.columns) : undefined;
+      if (problem) throw new ColumnsError(problem);
       unmapped = unmappedColumns(config, page.columns);
       if (deps.ledger) applied = await (early ?? loadApplied(deps, deps.ledger, source.resultRows ?? 0));
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configuredColumns, missingColumns, unmappedColumns } from "../../functions/core/columns.js";
+import { columnsProblem, configuredColumns, duplicateColumns, missingColumns, unmappedColumns } from "../../functions/core/columns.js";
 import { testConfig } from "../helpers/config.js";
 
 const returned = ["id", "email", "first_name", "avatar_url", "roles", "plan"];
@@ -26,5 +26,14 @@ describe("the config against the statement's columns", () => {
     expect(missingColumns(ok, returned)).toBeUndefined();
     expect(unmappedColumns(ok, returned)).toEqual(["roles", "plan"]);
     expect(unmappedColumns(testConfig({ mapping: { given_name: "first_name" }, unmappedColumns: "ignore" }), returned)).toEqual([]);
+  });
+});
+
+describe("a column the statement returns twice", () => {
+  it("is named with both positions; it comes before a missing column", () => {
+    expect(duplicateColumns(["id", "email", "plan", "email"])).toBe("The statement returns the column 'email' twice (columns 2 and 4): a row keeps one value per name, so give one another name (AS ...).");
+    expect(duplicateColumns(returned)).toBeUndefined();
+    expect(columnsProblem(testConfig(), ["email", "email"])).toMatch(/^The statement returns the column 'email' twice/);
+    expect(columnsProblem(testConfig({ mapping: { given_name: "first_name" } }), returned)).toBeUndefined();
   });
 });

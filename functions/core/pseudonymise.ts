@@ -17,6 +17,7 @@ import { PROFILE_FIELD_NAMES, PROFILE_FIELDS, type ProfileField } from "./fields
 import { EMAILS_IN_TEXT, EMAIL_SHAPE } from "./emails.js";
 import { parseJsonExact, stringifyExact, type ExactJson, type ExactJsonObject } from "./exact-json.js";
 import { HiddenValues } from "./hidden-values.js";
+import { duplicateKey } from "./strict-json.js";
 import { SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, fieldMode, type MetadataRules, type TransformConfig } from "./tenant-copy-config.js";
 import type { JsonObject, Row } from "./types.js";
 
@@ -276,10 +277,14 @@ function jsonContainer(v: ExactJson): ExactJson | undefined {
   }
 }
 
-/** A JSON text after its value was judged: the text as it was when nothing changed (its spacing kept), else rewritten. */
+/**
+ * A JSON text after its value was judged: the text as it was when nothing changed (its spacing kept), else
+ * rewritten. A text that names a key twice is always rewritten: JSON.parse kept only the last of the two, so the
+ * value judged is not all the text holds (`{"x":"ada@example.com","x":"ok"}` was judged as `{"x":"ok"}`).
+ */
 function rewritten(original: string, parsed: ExactJson, kept: ExactJson): string {
   const text = stringifyExact(kept);
-  return text === stringifyExact(parsed) ? original : text;
+  return text === stringifyExact(parsed) && duplicateKey(original) === undefined ? original : text;
 }
 
 /** Every identity's user_id (`provider|id`): the export's identities if it has them, and the user_id. */

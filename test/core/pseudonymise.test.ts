@@ -577,6 +577,30 @@ describe("Pseudonymiser: a name is replaced where it stands as the name (issue 2
   });
 });
 
+describe("Pseudonymiser: a JSON text that names a key twice (review of issue 24, finding 1)", () => {
+  it("is never written back as it was: the value judged (JSON keeps the last key) is written, re-serialised", () => {
+    const p = pseudonymiser({ user_metadata: { deny: [] }, app_metadata: { deny: ["crm.notes"] } });
+    const u = ada({
+      phone_number: "+14155550100",
+      user_metadata: { a: '{"x":"ada.lovelace@example.com","x":"ok"}', b: '{"x":"+14155550100","x":"ok"}', c: '[{"y":"Ada Lovelace","y":2}]' },
+      // Through the rules (a denied path below crm): nothing in the judged value changes either.
+      app_metadata: { crm: '{"ref":"ada.lovelace@example.com","ref":"A-1"}' },
+    });
+    const row = p.row(u);
+    expect(meta(row, "user_metadata")).toEqual({ a: '{"x":"ok"}', b: '{"x":"ok"}', c: '[{"y":2}]' });
+    expect(meta(row, "app_metadata")).toEqual({ crm: '{"ref":"A-1"}' });
+    const text = JSON.stringify(row);
+    for (const hidden of ["ada.lovelace", "4155550100", "Lovelace"]) expect(text).not.toContain(hidden);
+  });
+
+  it("inside a JSON text held by a JSON text too", () => {
+    const p = pseudonymiser({ user_metadata: { deny: [] } });
+    const inner = '{"x":"ada.lovelace@example.com","x":"ok"}';
+    const row = p.row(ada({ user_metadata: { outer: JSON.stringify({ inner }) } }));
+    expect(meta(row, "user_metadata").outer).toBe(JSON.stringify({ inner: '{"x":"ok"}' }));
+  });
+});
+
 describe("Pseudonymiser: property", () => {
   // Generated values start with "zq"/"Zq" (or "+44"), which no pseudonym can contain: the fake names have no "zq",
   // hex has no "q", and pseudonymous phone numbers start with +1555.

@@ -2,7 +2,8 @@
  * One text in a form where spellings of the same value look the same, with the way back to the original: hidden
  * values are searched for in the folded form and replaced in the original. Folding is per character (a letter with
  * its combining marks): compatibility forms (NFKD: "ﬁ", full-width "Ａ"), accents and other marks removed ("José",
- * its NFD spelling and "Jose" all fold to "Jose"), decimal digits of every script as ASCII digits ("٤" is "4"), and
+ * its NFD spelling and "Jose" all fold to "Jose"), decimal digits of every script as ASCII digits ("٤" is "4"),
+ * apostrophes and hyphens of every kind as ASCII ones ("O’Brien" is "O'Brien", "Smith–Jones" is "Smith-Jones"), and
  * with `lower` the case folded too.
  */
 
@@ -29,13 +30,19 @@ function asciiDigit(ch: string): string {
   return String(n % 10);
 }
 
+// Marks people type, or word processors substitute, for the apostrophe and the hyphen in a name: right and left
+// single quotes, the modifier-letter apostrophe, the grave and acute accents on their own, the prime; the Unicode
+// hyphens, figure dash, en and em dash, minus sign. Mapped before NFKD, which would turn "´" into a space.
+const APOSTROPHES = /[\u2019\u02BC\u2018`\u00B4\u2032]/gu;
+const DASHES = /[\u2010\u2011\u2012\u2013\u2014\u2212]/gu;
+
 const cache = new Map<string, string>();
 
 function foldCluster(cluster: string, lower: boolean): string {
   const id = `${lower ? "l" : "c"}${cluster}`;
   let out = cache.get(id);
   if (out === undefined) {
-    const stripped = cluster.normalize("NFKD").replace(/\p{M}/gu, "");
+    const stripped = cluster.replace(APOSTROPHES, "'").replace(DASHES, "-").normalize("NFKD").replace(/\p{M}/gu, "");
     const cased = lower ? stripped.toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "") : stripped;
     out = cased.replace(/\p{Nd}/gu, asciiDigit);
     if (cache.size < 10_000) cache.set(id, out);
@@ -50,9 +57,13 @@ export function foldValue(s: string, lower: boolean): string {
 
 /** The folded text of `s` and the map back to it. */
 export function fold(s: string, lower: boolean): FoldedText {
-  // ASCII folds to itself (lower-cased, which keeps every position): the common case costs no per-character work.
+  // ASCII folds to itself (lower-cased, the grave accent as an apostrophe: both keep every position): the common
+  // case costs no per-character work.
   // eslint-disable-next-line no-control-regex
-  if (/^[\x00-\x7f]*$/.test(s)) return { text: lower ? s.toLowerCase() : s };
+  if (/^[\x00-\x7f]*$/.test(s)) {
+    const text = s.includes("`") ? s.replace(/`/g, "'") : s;
+    return { text: lower ? text.toLowerCase() : text };
+  }
   let text = "";
   const from: number[] = [];
   const to: number[] = [];

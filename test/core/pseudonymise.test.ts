@@ -562,6 +562,8 @@ describe("Pseudonymiser: a name is replaced where it stands as the name (issue 2
     expect(scrubbed("we may call, you will see")).toBe("we may call, you will see");
     expect(scrubbed("MAY called; ask Will")).toBe(`${g} called; ask ${f}`);
     expect(scrubbed("Maybe Willow")).toBe("Maybe Willow");
+    // Spelled as the name, it is the name, wherever it stands: a sentence's first word too (docs/tenant-copy.md).
+    expect(scrubbed("May I help? Will do.")).toBe(`${g} I help? ${f} do.`);
   });
 
   it("the whole name in any case as one sequence, given and family name either way round", () => {
@@ -598,6 +600,32 @@ describe("Pseudonymiser: a JSON text that names a key twice (review of issue 24,
     const inner = '{"x":"ada.lovelace@example.com","x":"ok"}';
     const row = p.row(ada({ user_metadata: { outer: JSON.stringify({ inner }) } }));
     expect(meta(row, "user_metadata").outer).toBe(JSON.stringify({ inner: '{"x":"ok"}' }));
+  });
+});
+
+describe("Pseudonymiser: names in other apostrophes and dashes (review of issue 24, finding 4)", () => {
+  const p = pseudonymiser({ user_metadata: { deny: [] } });
+  const scrubbed = (family: string, text: string) => {
+    const row = p.row(ada({ given_name: "Siobhan", family_name: family, name: `Siobhan ${family}`, user_metadata: { text } }));
+    return { text: meta(row, "user_metadata").text as string, family: row.family_name as string, name: row.name as string };
+  };
+
+  it("a family name with an apostrophe is found whichever apostrophe the text or the profile uses", () => {
+    for (const mark of ["'", "\u2019", "\u02BC", "\u2018", "`", "\u00B4", "\u2032"]) {
+      const r = scrubbed("O'Brien", `ask O${mark}Brien, or siobhan o${mark}brien`);
+      expect(r.text, `O${mark}Brien`).toBe(`ask ${r.family}, or ${r.name}`);
+    }
+    const typographic = scrubbed("O\u2019Brien", "ask O'Brien");
+    expect(typographic.text).toBe(`ask ${typographic.family}`);
+  });
+
+  it("a double-barrelled name is found whichever hyphen or dash joins it", () => {
+    for (const dash of ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212"]) {
+      const r = scrubbed("Smith-Jones", `per Smith${dash}Jones`);
+      expect(r.text, `Smith${dash}Jones`).toBe(`per ${r.family}`);
+    }
+    const en = scrubbed("Smith\u2013Jones", "per Smith-Jones");
+    expect(en.text).toBe(`per ${en.family}`);
   });
 });
 

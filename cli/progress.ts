@@ -23,7 +23,7 @@ export class ProgressLine {
     if (!this.enabled) return;
     const share = total > 0 ? Math.min(1, done / total) : 0;
     const rate = elapsedMs > 0 ? (done / elapsedMs) * 1000 : 0;
-    const eta = rate > 0 && total > done ? `, ETA ${Math.ceil((total - done) / rate)} s` : "";
+    const eta = !final && rate > 0 && total > done ? `, ETA ${Math.ceil((total - done) / rate)} s` : "";
     // Without a total (not known yet) the count alone; with neither, just the label and the time.
     const counts = total > 0 ? `${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} (${Math.floor(share * 100)}%)` : done > 0 ? done.toLocaleString("en-US") : "";
     const text = `${counts ? `${label.padEnd(8)}${counts}` : label}, ${(elapsedMs / 1000).toFixed(0)} s${eta}`;

@@ -194,6 +194,19 @@ export class Observability extends Construct {
       ),
     );
     this.dashboard.addWidgets(
+      graph(
+        "Runs: how they ended",
+        [
+          labelled(m("RunsSucceeded"), "succeeded"),
+          labelled(m("RunsHeld"), "held (mirror)"),
+          labelled(m("RunsSkipped"), "skipped"),
+          labelled(m("RunsFailed"), "failed"),
+          labelled(m("RunsInterrupted"), "interrupted"),
+        ],
+        24,
+      ),
+    );
+    this.dashboard.addWidgets(
       graph("Auth0 calls and 429s", [labelled(calls, "calls")], 12, [labelled(s429, "429s")]),
       graph("Queue: depth and age of oldest", [pipeline.queue.metricApproximateNumberOfMessagesVisible({ label: "visible" }), pipeline.queue.metricApproximateNumberOfMessagesNotVisible({ label: "in flight" })], 12, [
         pipeline.queue.metricApproximateAgeOfOldestMessage({ label: "oldest (s)" }),

@@ -16,6 +16,8 @@ export const METRICS = {
   RunsSucceeded: { fn: "extractor", unit: "Count", what: "extracts that ended well (the no-successful-run alarm)" },
   RunsSkipped: { fn: "extractor", unit: "Count", what: "runs skipped: another extract holds the lock, or the queue still drains" },
   RunsHeld: { fn: "extractor", unit: "Count", what: "mirror runs held (the MirrorRunHeld alarm)" },
+  RunsFailed: { fn: "extractor", unit: "Count", what: "extracts that failed (the statement, the source, the queue)" },
+  RunsInterrupted: { fn: "extractor", unit: "Count", what: "extracts stopped on purpose before the end (a local run's Ctrl-C)" },
   UsersCreated: { fn: "consumer", unit: "Count", what: "users created" },
   UsersUpdated: { fn: "consumer", unit: "Count", what: "users updated" },
   UsersUnchanged: { fn: "consumer", unit: "Count", what: "users found already equal" },

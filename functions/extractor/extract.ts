@@ -139,6 +139,8 @@ export async function extract(deps: ExtractorDeps, event: ExtractorEvent = {}): 
     const error = err instanceof Error ? err.message : String(err);
     const status = err instanceof RunCancelledError ? "interrupted" : "failed";
     deps.logger.error(`run ${status}`, { runId, error });
+    // Also what the dashboard counts (and the run's one metric: the middleware has something to publish).
+    emitMetric(deps.metrics, status === "interrupted" ? "RunsInterrupted" : "RunsFailed", 1);
     if (deps.ledger && !deps.dryRun) {
       await deps.ledger
         .putRun({ runId, status, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) })

@@ -316,6 +316,34 @@ describe("Auth0 snapshot adapter against the emulator", () => {
     expect((await thrown(all(r.users))).message).toBe(`export ${r.jobId}, line 1: not a user (no user_id)`);
   });
 
+  it("asked for identities, a user line without them is a permanent error naming the line, never its content (review of issue 24, finding 3)", async () => {
+    const emu = await tenant([tenantUser(1)]);
+    const body = [
+      '{"user_id":"auth0|a","email":"a@example.com","identities":[{"provider":"auth0","user_id":"a"}]}',
+      '{"user_id":"google-oauth2|1234567","email":"secret@example.com"}',
+      '{"user_id":"auth0|c","email":"c@example.com","identities":[{"provider":"auth0","user_id":"c"}]}',
+    ].join("\n");
+    const stub = () => Promise.resolve(new Response(body, { status: 200 }));
+    const asking = snapshotFor(adapterFor(emu), { fetch: stub, extraFields: ["identities"] });
+    const r = await asking.readExport({ deadline: Date.now() + 10_000 });
+    if (r.state !== "completed") throw new Error("not completed");
+    const got: string[] = [];
+    const e = await thrown(
+      (async () => {
+        for await (const u of r.users) got.push(u.user_id);
+      })(),
+    );
+    expect(got).toEqual(["auth0|a"]);
+    expect(e.message).toBe(`export ${r.jobId}, line 2: the user has no identities, which the export asked for, so a linked account's id could not be hidden (nothing is copied unguarded)`);
+    expect(e).toMatchObject({ retryable: false, kind: "server" });
+    for (const personal of ["secret", "1234567", "google"]) expect(JSON.stringify(e, Object.getOwnPropertyNames(e))).not.toContain(personal);
+    // Not asked for, identities may be absent (a warehouse sync's reconcile never reads them).
+    const plain = snapshotFor(adapterFor(emu), { fetch: stub });
+    const read = await plain.readExport({ deadline: Date.now() + 10_000 });
+    if (read.state !== "completed") throw new Error("not completed");
+    expect((await all(read.users)).map((u) => u.user_id)).toEqual(["auth0|a", "google-oauth2|1234567", "auth0|c"]);
+  });
+
   it("lists a role's members across checkpoint pages of 100", async () => {
     const users = Array.from({ length: 250 }, (_, i) => tenantUser(i, { roles: i % 5 === 0 ? ["admin", "viewer"] : ["admin"] }));
     const emu = await tenant([...users, tenantUser(900)]);

@@ -56,7 +56,11 @@ export interface SnapshotOptions {
   maxLineBytes?: number;
   /** Integers a double would change are read as BigInt (a tenant copy must copy them exactly or not at all). */
   exactIntegers?: boolean;
-  /** Fields exported besides EXPORT_FIELDS (a tenant copy reads `identities`: every linked account's id is hidden). */
+  /**
+   * Fields exported besides EXPORT_FIELDS (a tenant copy reads `identities`: every linked account's id is hidden).
+   * Asked for, `identities` is required of every user line (Auth0 gives every user at least one identity): a line
+   * without them fails the read, as a copy would otherwise hide the user_id alone and let linked ids through.
+   */
   extraFields?: string[];
 }
 
@@ -344,7 +348,7 @@ export class Auth0Snapshot {
     const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
     try {
       for await (const { line, value } of ndjsonRecords(body, { maxLineBytes: this.opts.maxLineBytes, exactIntegers: this.opts.exactIntegers })) {
-        const user = toSnapshotUser(value, line, jobId);
+        const user = toSnapshotUser(value, line, jobId, this.opts.extraFields?.includes("identities") ?? false);
         this.stats.users++;
         yield user;
       }
@@ -382,9 +386,16 @@ export class Auth0Snapshot {
   }
 }
 
-function toSnapshotUser(value: unknown, line: number, jobId: string): SnapshotUser {
+function toSnapshotUser(value: unknown, line: number, jobId: string, identitiesAsked: boolean): SnapshotUser {
   if (!isObject(value) || typeof value.user_id !== "string" || value.user_id === "") {
     throw new Auth0Error(`export ${jobId}, line ${line}: not a user (no user_id)`, { kind: "server", retryable: false });
+  }
+  // Fails closed, as the copy's connection filter does: the message names the line, never what it holds.
+  if (identitiesAsked && !Array.isArray(value.identities)) {
+    throw new Auth0Error(`export ${jobId}, line ${line}: the user has no identities, which the export asked for, so a linked account's id could not be hidden (nothing is copied unguarded)`, {
+      kind: "server",
+      retryable: false,
+    });
   }
   const user: SnapshotUser = { user_id: value.user_id };
   if (typeof value.email === "string") user.email = value.email;

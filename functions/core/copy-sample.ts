@@ -2,7 +2,7 @@
  * The plan of a tenant copy shows what the transform does before anything is written: for the first users read,
  * each source value (masked: enough to recognise the kind of value, not the person) beside what the target gets.
  */
-import { EMAIL_SHAPE } from "./emails.js";
+import { EMAILS_IN_TEXT, EMAIL_SHAPE } from "./emails.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
 import type { SourceUser } from "./pseudonymise.js";
 import { SOURCE_KEY_COLUMN, fieldMode, type TransformConfig } from "./tenant-copy-config.js";
@@ -41,7 +41,10 @@ export function maskSourceValue(v: unknown): string {
     .join(" ");
 }
 
-const keysOf = (v: unknown): string => (v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v).sort().join(", ") || "(nothing)" : "(nothing)");
+/** A metadata key as the plan prints it: an address in it masked (a key may be another person's email). */
+const shownKey = (k: string): string => k.replace(EMAILS_IN_TEXT, (m) => maskSourceValue(m));
+
+const keysOf = (v: unknown): string => (v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v).map(shownKey).sort().join(", ") || "(nothing)" : "(nothing)");
 
 /** A metadata path a deny list let through, and how many of the users read have it. */
 export interface PassedPath {
@@ -114,12 +117,12 @@ export class CopySample {
         const inner = typeof v === "string" ? parsedContainer(v) : v;
         for (const item of Array.isArray(inner) ? (inner as unknown[]) : [inner]) {
           if (item === null || typeof item !== "object" || Array.isArray(item)) continue;
-          for (const [k, x] of Object.entries(item as Record<string, unknown>)) walk(x, `${path}.${k}`, `${folded}.${k.normalize("NFKC").toLowerCase()}`);
+          for (const [k, x] of Object.entries(item as Record<string, unknown>)) walk(x, `${path}.${shownKey(k)}`, `${folded}.${k.normalize("NFKC").toLowerCase()}`);
         }
       };
       const value = row[bag];
       if (value && typeof value === "object" && !Array.isArray(value)) {
-        for (const [k, v] of Object.entries(value)) walk(v, k, k.normalize("NFKC").toLowerCase());
+        for (const [k, v] of Object.entries(value)) walk(v, shownKey(k), k.normalize("NFKC").toLowerCase());
       }
       for (const p of seen) {
         const n = this.passed.get(p);

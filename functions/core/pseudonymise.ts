@@ -125,7 +125,7 @@ export class Pseudonymiser {
       return this.digest(`metadata:${path}`, String(v)).readUInt32BE(0) % 10 ** Math.min(Math.max(1, magnitude.length), 9);
     }
     if (Array.isArray(v)) return v.map((x) => this.value(path, x, hidden));
-    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [hidden.scrub(k), this.value(`${path}.${k}`, x, hidden)]));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [this.keptText(k, hidden), this.value(`${path}.${k}`, x, hidden)]));
     return v;
   }
 
@@ -227,7 +227,7 @@ export class Pseudonymiser {
         const into: ExactJsonObject = {};
         for (const [k, x] of Object.entries(v)) {
           const kept = decide(x, `${path}.${k}`);
-          if (kept !== undefined) into[hidden.scrub(k)] = kept;
+          if (kept !== undefined) into[this.keptText(k, hidden)] = kept;
         }
         return Object.keys(into).length > 0 ? into : undefined;
       }
@@ -238,7 +238,7 @@ export class Pseudonymiser {
     for (const [k, v] of Object.entries((bag ?? {}) as ExactJsonObject)) {
       if (name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
       const kept = decide(v, k);
-      if (kept !== undefined) out[hidden.scrub(k)] = kept;
+      if (kept !== undefined) out[this.keptText(k, hidden)] = kept;
     }
     return out;
   }
@@ -248,16 +248,28 @@ export class Pseudonymiser {
    * text, in a JSON text's values, and a number equal to a hidden one. Nothing else is changed.
    */
   private guard(v: ExactJson, hidden: HiddenValues): ExactJson {
-    // With real emails allowed, an address stays whole (the names in it are the address's, allowed with it).
-    const text = (s: string) => (this.t.allowRealEmails ? s.split(EMAIL_TOKENS).map((part, i) => (i % 2 === 1 ? hidden.scrub(part, { literalsOnly: true }) : hidden.scrub(part))).join("") : hidden.scrub(this.scrubText(s)));
     if (typeof v === "string") {
       const json = jsonContainer(v);
-      return json === undefined ? text(v) : rewritten(v, json, this.guard(json, hidden));
+      return json === undefined ? this.keptText(v, hidden) : rewritten(v, json, this.guard(json, hidden));
     }
     if (typeof v === "number" || typeof v === "bigint") return hidden.number(v) ?? v;
     if (Array.isArray(v)) return v.map((x) => this.guard(x, hidden));
-    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [text(k), this.guard(x, hidden)]));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [this.keptText(k, hidden), this.guard(x, hidden)]));
     return v;
+  }
+
+  /**
+   * A kept text, or any key kept in metadata (whatever the rules did with its value), as the target may see it:
+   * the user's hidden values replaced and, unless real emails are allowed, every email address. One function for
+   * every key, so that no path keeps another person's address in a key.
+   */
+  private keptText(s: string, hidden: HiddenValues): string {
+    // With real emails allowed, an address stays whole (the names in it are the address's, allowed with it).
+    if (!this.t.allowRealEmails) return hidden.scrub(this.scrubText(s));
+    return s
+      .split(EMAIL_TOKENS)
+      .map((part, i) => (i % 2 === 1 ? hidden.scrub(part, { literalsOnly: true }) : hidden.scrub(part)))
+      .join("");
   }
 }
 

@@ -629,6 +629,41 @@ describe("Pseudonymiser: names in other apostrophes and dashes (review of issue 
   });
 });
 
+describe("Pseudonymiser: another person's email as a key (review of issue 24, finding 2)", () => {
+  const grace = "grace@example.org";
+  const u = ada({
+    user_metadata: { [grace]: "top", refs: { [grace]: "x" } },
+    app_metadata: { crm: { [grace]: "owner", notes: "n" }, crmText: JSON.stringify({ [grace]: "owner", notes: "n" }), kept: { [grace]: 1 } },
+  });
+
+  it("is replaced by its pseudonym wherever a key is kept: top level, below a rule, in a JSON text, in kept and pseudonymised values", () => {
+    const p = pseudonymiser({ user_metadata: { deny: [], pseudonymise: ["refs"] }, app_metadata: { deny: ["crm.notes", "crmtext.notes"] } });
+    const row = p.row(u);
+    const to = p.email(grace);
+    expect(Object.keys(meta(row, "user_metadata")).sort()).toEqual([to, "refs"].sort());
+    expect(Object.keys(meta(row, "user_metadata").refs as JsonObject)).toEqual([to]);
+    const app = meta(row, "app_metadata");
+    expect(app.crm).toEqual({ [to]: "owner" });
+    expect(app.crmText).toBe(JSON.stringify({ [to]: "owner" }));
+    expect(app.kept).toEqual({ [to]: 1 });
+    expect(JSON.stringify(row)).not.toContain(grace);
+  });
+
+  it("the plan's listing of what a deny list lets through never shows an email, also where real emails are allowed", () => {
+    for (const extra of [{}, { email: "keep", allowRealEmails: true }]) {
+      const transform = transformSchema.parse({ ...extra, user_metadata: { deny: [] }, app_metadata: { deny: ["crm.notes", "crmtext.notes"] } });
+      const p = new Pseudonymiser(transform, KEY, ["sync_key"]);
+      const sample = new CopySample(1, transform);
+      sample.add(u, p.row(u));
+      const listed = JSON.stringify(sample.passedByDeny());
+      expect(listed, JSON.stringify(extra)).not.toMatch(/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/);
+      expect(listed).toContain("app_metadata.crm.");
+      // Nor does the sample's list of keys (the source's, and the target's with real emails allowed).
+      expect(JSON.stringify(sample.lines())).not.toContain(grace);
+    }
+  });
+});
+
 describe("Pseudonymiser: property", () => {
   // Generated values start with "zq"/"Zq" (or "+44"), which no pseudonym can contain: the fake names have no "zq",
   // hex has no "q", and pseudonymous phone numbers start with +1555.

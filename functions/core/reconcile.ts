@@ -1,8 +1,8 @@
 /**
  * Reconcile: the tenant as it is (an export's snapshot) against what the sync last applied (the ledger). Two
- * decisions, both pure: for a user the sync manages, whether it drifted and on which owned fields (`judgeManaged`);
+ * decisions, both pure (no I/O): for a user the sync manages, whether it drifted and on which owned fields (`judgeManaged`);
  * for a user of the snapshot the ledger does not know and a row claims (core/row-claims.ts), whether it can seed
- * the ledger (`seedKey`), so that onboarding an existing tenant, or rebuilding a lost ledger, costs no
+ * the ledger (`Seeds`), so that onboarding an existing tenant, or rebuilding a lost ledger, costs no
  * create-409-lookup per user.
  *
  * What counts as drift is what the sync's own plan would change: the same `plan` and `diffRoles` the consumer runs,
@@ -103,15 +103,44 @@ export type Seed =
   | { kind: "ambiguous"; key: string; reason: string };
 
 /**
- * Whether a snapshot user that a row claims by `key` (core/row-claims.ts) seeds the ledger. `claimants` is how
- * many users of the snapshot the key was claimed for (more than one: ambiguous, never guessed). A seeded entry is
- * not managed: it becomes managed only when a row of the table is applied to it, so mirror mode never acts on a
- * user just because Auth0 holds it.
+ * The seeds of one reconcile, over its whole export: whether a snapshot user that a row claims by `key`
+ * (core/row-claims.ts) seeds the ledger. The claimant rule is here because it spans the export: the first user a
+ * key is claimed for seeds it; another user claiming the same key makes it ambiguous for the rest of the reconcile
+ * (never guessed between: `ambiguousKeys` are the seeds to take back, since the first one may be written already).
+ * A seeded entry is not managed: it becomes managed only when a row of the table is applied to it, so mirror mode
+ * never acts on a user just because Auth0 holds it.
  */
-export function seedKey(key: string, user: TenantUser, claimants: number, known?: LedgerView): Seed {
-  if (known?.managed || known?.profile) return { kind: "known", key };
-  if (claimants > 1) return { kind: "ambiguous", key, reason: `${claimants} Auth0 users claim this identity key` };
-  return { kind: "seed", key, userId: user.user_id, adopted: known?.userId !== user.user_id };
+export class Seeds {
+  /** Each key seeded so far, with the user it was seeded for. */
+  private readonly seededBy = new Map<string, string>();
+  private readonly ambiguous = new Set<string>();
+  /** Keys this reconcile adopted (not those an earlier one had seeded with the same user). */
+  private readonly adoptedKeys = new Set<string>();
+
+  /** `known`: the ledger's entry for the key, if any (a seed this reconcile wrote included). */
+  seed(key: string, user: TenantUser, known?: LedgerView): Seed {
+    if (known?.managed || known?.profile) return { kind: "known", key };
+    const first = this.seededBy.get(key);
+    if (this.ambiguous.has(key) || (first !== undefined && first !== user.user_id)) {
+      this.ambiguous.add(key);
+      this.adoptedKeys.delete(key);
+      return { kind: "ambiguous", key, reason: "several Auth0 users claim this identity key" };
+    }
+    this.seededBy.set(key, user.user_id);
+    const adopted = known?.userId !== user.user_id;
+    if (adopted) this.adoptedKeys.add(key);
+    return { kind: "seed", key, userId: user.user_id, adopted };
+  }
+
+  /** Keys several users claimed: their seeds are taken back once the export is read (sorted). */
+  ambiguousKeys(): string[] {
+    return [...this.ambiguous].sort();
+  }
+
+  /** Users this reconcile adopted, the ambiguous ones left out. */
+  get adopted(): number {
+    return this.adoptedKeys.size;
+  }
 }
 
 /** Email addresses anywhere in a drifted value, masked: a name or a metadata value may hold one. */

@@ -7,7 +7,7 @@
  * It keeps a key and an email per valid row, and one shared list per distinct set of organizations: that much
  * grows with the table (about a hundred bytes a row), as the managed users' ids grow with the tenant.
  */
-import type { DecisionConfig } from "./decide.js";
+import type { DecisionConfig, LedgerView } from "./decide.js";
 import type { TenantUser } from "./reconcile.js";
 import type { DesiredProfile } from "./types.js";
 
@@ -113,4 +113,15 @@ export function seedObservation(user: TenantUser, organizationsRead: readonly st
   const held = user.organizations ?? {};
   const organizations = Object.fromEntries(organizationsRead.filter((o) => Object.hasOwn(held, o)).map((o) => [o, held[o] ?? []]));
   return { ...user, organizations, organizationsRead: [...organizationsRead] };
+}
+
+/**
+ * Whether a ledger entry is a seed no row claims any more (an earlier reconcile filled the ledger from a tenant
+ * copy's users, or its row left the table): it is removed, so no later row with its key is ever applied to that
+ * user through it. Only a seed is ever stale: an entry a row was applied to (a profile) or a managed one never is.
+ * Without the rows (`claims` undefined: the table was not read) no key is known to be unclaimed, so none is stale.
+ */
+export function isStaleSeed(entry: LedgerView & { key: string }, claims: RowClaims | undefined): boolean {
+  if (claims === undefined || entry.managed || entry.profile !== undefined || entry.observed === undefined) return false;
+  return !claims.claimsKey(entry.key);
 }

@@ -11,8 +11,8 @@ import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { SyncOperation } from "../adapters/sqs/message.js";
 import { packMessages } from "../adapters/sqs/sender.js";
 import type { SyncConfig } from "../core/config.js";
-import { judgeManaged, repairs, seedKey, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
-import { claimOf, RowClaims, seedObservation, type Claim } from "../core/row-claims.js";
+import { judgeManaged, repairs, Seeds, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { claimOf, isStaleSeed, RowClaims, seedObservation, type Claim } from "../core/row-claims.js";
 import { keyLabel, ProfileMapper } from "../core/profile.js";
 import { newRunId } from "../core/runs.js";
 import type { RowSource } from "../core/source.js";
@@ -72,11 +72,18 @@ export interface ReconcileResult {
   unclaimed: number;
   /** Users with no sync key whose email no row has: not the sync's, left alone. */
   unmatched: number;
-  /** Seeds an earlier reconcile left whose key no row claims any more: removed from the ledger (never an applied entry). */
+  /**
+   * Seeds an earlier reconcile left whose key no row claims any more: removed from the ledger (never an applied
+   * entry). A dry run counts those it would remove, as it counts `adopted` users it would seed.
+   */
   seedsRemoved: number;
   /** Managed users left alone (blocked by mirror mode). */
   leftAlone: number;
-  /** Management API calls of the snapshot (connection, job, polls, role members). */
+  /**
+   * Management API calls of the snapshot: the connection, the job and its polls, the roles and their members, and
+   * with organizations each organization read (its lookup and its member pages). The table is read through the
+   * Data API, not counted here.
+   */
   auth0Calls: number;
   /** The drift by user and field (the first 200 users). */
   drift: UserDrift[];
@@ -119,10 +126,10 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const managedKeys = new Map<string, string>();
   /** The organizations the managed users' applied profiles name: drift is judged in those only. */
   const managedOrgs = new Set<string>();
-  /** Seeds (no row applied yet) whose key no row claims: an earlier reconcile adopted them, or their row left. */
+  /** Seeds no row claims (core/row-claims.ts, isStaleSeed): removed once the export is read. */
   const staleSeeds: string[] = [];
   for await (const e of ledger.entries()) {
-    if (!e.managed && e.observed && !e.profile && claims && !claims.claimsKey(e.key)) staleSeeds.push(e.key);
+    if (isStaleSeed(e, claims)) staleSeeds.push(e.key);
     if (!e.managed || !e.userId) continue;
     managedKeys.set(e.userId, e.key);
     for (const org of Object.keys(e.profile?.organizations ?? {})) managedOrgs.add(org);
@@ -135,12 +142,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const memberships = config.organizations && snapshot.organizationMembers ? await organizationMemberships(snapshot, orgsToRead) : undefined;
   const repairOps: SyncOperation[] = [];
   const judged = new Set<string>();
-  /** Keys seeded from the export, with the user that claimed each; a key claimed twice is ambiguous. */
-  const seededBy = new Map<string, string>();
-  const ambiguous = new Set<string>();
+  /** The seeds over the whole export (the claimant rule is the core's). */
+  const seeds = new Seeds();
   let emailAmbiguous = 0;
-  /** Keys adopted by this reconcile (not those an earlier one had seeded with the same user). */
-  const adopted = new Set<string>();
 
   const judge = (entry: LedgerEntry, actual: TenantUser | undefined) => {
     const verdict = judgeManaged(entry, actual, config);
@@ -161,7 +165,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const flush = async () => {
     const keyOf = (b: (typeof batch)[number]) => managedKeys.get(b.user.user_id) ?? (b.claim?.kind === "row" ? b.claim.key : undefined);
     const entries = await ledger.getMany(batch.flatMap((b) => keyOf(b) ?? []));
-    const seeds: LedgerEntry[] = [];
+    const toWrite: LedgerEntry[] = [];
     for (const { user, claim } of batch) {
       const managedKey = managedKeys.get(user.user_id);
       if (managedKey !== undefined) {
@@ -178,16 +182,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
         logger.warn("ambiguous email: several rows have it", { runId, userId: user.user_id });
       }
       if (claim.kind !== "row") continue;
-      const claimedBy = seededBy.get(claim.key);
-      const seed = seedKey(claim.key, user, claimedBy !== undefined && claimedBy !== user.user_id ? 2 : 1, entries.get(claim.key));
-      if (seed.kind === "ambiguous") ambiguous.add(seed.key);
+      const seed = seeds.seed(claim.key, user, entries.get(claim.key));
       if (seed.kind !== "seed") continue;
-      seededBy.set(seed.key, seed.userId);
-      if (seed.adopted) adopted.add(seed.key);
       const observed = memberships ? seedObservation({ ...user, organizations: memberships.get(user.user_id) ?? {} }, claims!.organizationsOf(seed.key)) : user;
-      seeds.push(seedEntry(seed.key, observed, runId));
+      toWrite.push(seedEntry(seed.key, observed, runId));
     }
-    if (write && seeds.length > 0) await ledger.putMany(seeds);
+    if (write && toWrite.length > 0) await ledger.putMany(toWrite);
     batch = [];
   };
   for await (const u of snapshot.users()) {
@@ -207,20 +207,19 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
 
   // A key several Auth0 users carry is never guessed: its seed is taken back (unless a row was applied to it
   // meanwhile), and the next sync looks the row up.
+  const ambiguous = seeds.ambiguousKeys();
   for (const key of ambiguous) {
     logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: label(key) });
-    adopted.delete(key);
     if (write) await ledger.deleteSeed(key);
   }
-  // A seed no row claims is not the sync's to keep (a ledger an earlier reconcile filled from a tenant copy, a row
-  // gone): removed, so no later row with its key is ever applied to that user through it. Never an applied entry.
+  // Counted in a dry run too (what a reconcile would remove), removed only when it writes.
   for (const key of staleSeeds) {
     result.seedsRemoved++;
     if (write) await ledger.deleteSeed(key);
   }
   if (result.unclaimed > 0) logger.info("users carry a sync key no row of the table has: left alone, not adopted", { runId, unclaimed: result.unclaimed });
-  result.ambiguous = ambiguous.size + emailAmbiguous;
-  result.adopted = adopted.size;
+  result.ambiguous = ambiguous.length + emailAmbiguous;
+  result.adopted = seeds.adopted;
 
   if (write && repairOps.length > 0) {
     if (!deps.send) throw new Error("reconcile: repairs to send but no queue to send them to");
@@ -248,7 +247,7 @@ async function readClaims(rows: RowSource, config: SyncConfig, result: Reconcile
   return claims;
 }
 
-/** The ledger's entry for a seed: the user as the export showed it, not managed (core/reconcile.ts, seedKey). */
+/** The ledger's entry for a seed: the user as the export showed it, not managed (core/reconcile.ts, Seeds). */
 const seedEntry = (key: string, user: TenantUser, runId: string): LedgerEntry => ({ key, userId: user.user_id, managed: false, observed: user, lastRunSeen: runId });
 
 /** A user's memberships in the given organizations only. */

@@ -2,8 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { knownOrganizations, startUser, type DecisionConfig, type LedgerView } from "../../functions/core/decide.js";
 import { applyPatch, ownedKeys, plan } from "../../functions/core/plan.js";
-import { judgeManaged, maskEmail, repairs, seedKey, type TenantUser } from "../../functions/core/reconcile.js";
-import { claimOf, RowClaims, seedObservation } from "../../functions/core/row-claims.js";
+import { judgeManaged, maskEmail, repairs, Seeds, type TenantUser } from "../../functions/core/reconcile.js";
+import { claimOf, isStaleSeed, RowClaims, seedObservation } from "../../functions/core/row-claims.js";
 import type { DesiredProfile } from "../../functions/core/types.js";
 import { currentArb, desiredArb } from "../helpers/arbitraries.js";
 
@@ -52,13 +52,52 @@ describe("reconcile: what counts as drift (core)", () => {
     expect(maskEmail("not-an-email")).toBe("***");
   });
 
-  it("seeds a key a row claims; refreshes an earlier seed of the same user; several claimants are never guessed", () => {
+  it("seeds a key a row claims; refreshes an earlier seed of the same user; a key the ledger knows is not the export's", () => {
     const user: TenantUser = { user_id: "auth0|1", email: "Ada@Example.com", app_metadata: { sync_key: "c-1" } };
-    expect(seedKey("c-1", user, 1)).toEqual({ kind: "seed", key: "c-1", userId: "auth0|1", adopted: true });
+    expect(new Seeds().seed("c-1", user)).toEqual({ kind: "seed", key: "c-1", userId: "auth0|1", adopted: true });
     // Seeded before with the same user: refreshed, not adopted again; a key the sync manages or applied is not seeded.
-    expect(seedKey("c-1", user, 1, { userId: "auth0|1", managed: false })).toMatchObject({ kind: "seed", adopted: false });
-    expect(seedKey("c-1", user, 1, { userId: "auth0|9", managed: true })).toEqual({ kind: "known", key: "c-1" });
-    expect(seedKey("c-1", user, 2)).toMatchObject({ kind: "ambiguous", key: "c-1" });
+    const refreshed = new Seeds();
+    expect(refreshed.seed("c-1", user, { userId: "auth0|1", managed: false })).toMatchObject({ kind: "seed", adopted: false });
+    expect(refreshed.adopted).toBe(0);
+    expect(new Seeds().seed("c-1", user, { userId: "auth0|9", managed: true })).toEqual({ kind: "known", key: "c-1" });
+  });
+
+  it("a key several Auth0 users are claimed for is ambiguous for the whole export, its first seed taken back; the same user twice is one seed", () => {
+    const u = (id: string): TenantUser => ({ user_id: id, email: `${id}@example.com`, app_metadata: { sync_key: "c-1" } });
+    const seeds = new Seeds();
+    expect(seeds.seed("c-1", u("auth0|1"))).toMatchObject({ kind: "seed", adopted: true });
+    expect(seeds.seed("c-2", { ...u("auth0|2"), app_metadata: { sync_key: "c-2" } })).toMatchObject({ kind: "seed" });
+    // The second user: the ledger now holds the first one's seed (as the reconcile wrote it), never guessed between.
+    expect(seeds.seed("c-1", u("auth0|3"), { userId: "auth0|1", managed: false })).toMatchObject({ kind: "ambiguous", key: "c-1" });
+    // Once ambiguous, it stays so: a third user, and the first one met again, seed nothing.
+    expect(seeds.seed("c-1", u("auth0|4")).kind).toBe("ambiguous");
+    expect(seeds.seed("c-1", u("auth0|1")).kind).toBe("ambiguous");
+    expect(seeds.ambiguousKeys()).toEqual(["c-1"]);
+    expect(seeds.adopted).toBe(1);
+    // The same user met twice (an export that repeats it) is one seed, not a second claimant.
+    const again = new Seeds();
+    again.seed("c-1", u("auth0|1"));
+    expect(again.seed("c-1", u("auth0|1"), { userId: "auth0|1", managed: false })).toMatchObject({ kind: "seed" });
+    expect(again.ambiguousKeys()).toEqual([]);
+    expect(again.adopted).toBe(1);
+  });
+
+  it("a seed no row claims is stale (removed); an applied or managed entry never is; without the rows nothing is (issue 24, point 7)", () => {
+    const claims = new RowClaims(true);
+    claims.add({ key: "c-1", email: "ada@example.com", fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [] });
+    const observed: TenantUser = { user_id: "auth0|9", email: "outsider@example.org", app_metadata: { sync_key: "c-9" } };
+    const seed = { key: "c-9", userId: "auth0|9", managed: false, observed };
+    expect(isStaleSeed(seed, claims)).toBe(true);
+    // Its key is a row's: a seed the next sync plans against.
+    expect(isStaleSeed({ ...seed, key: "c-1" }, claims)).toBe(false);
+    // A row was applied to it, or the sync manages it: the ledger's own, whatever the table says now.
+    const profile = { key: "c-9", email: "outsider@example.org", fields: {}, user_metadata: {}, app_metadata: {}, createOnly: [] };
+    expect(isStaleSeed({ ...seed, profile }, claims)).toBe(false);
+    expect(isStaleSeed({ ...seed, managed: true }, claims)).toBe(false);
+    // Not a seed at all (no observation): a create that was attempted, say.
+    expect(isStaleSeed({ key: "c-9", managed: false, createAttemptedAt: "2026-11-01T00:00:00Z" }, claims)).toBe(false);
+    // The table was not read: no key is known to be unclaimed.
+    expect(isStaleSeed(seed, undefined)).toBe(false);
   });
 
   it("a user is claimed only by a row: by its sync key, or with none by its email; a key no row has is unclaimed (issue 24, point 7)", () => {

@@ -63,7 +63,8 @@ async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId
  * The change for one user: against `known` (the ledger's last applied memberships, {} for a user just created, or
  * what a reconcile observed), or, when nothing is known, against what Auth0 holds of the listed organizations (then
  * nothing is left: only memberships the sync applied are ever removed). Organizations to leave that no longer exist
- * are dropped (their memberships went with them).
+ * are dropped (their memberships went with them). `resolved` must hold every organization the change joins or
+ * changes member roles in (resolveOrganizations with the same `known`): one missing is an internal error.
  */
 export async function planMemberships(
   auth0: Auth0Adapter,
@@ -77,10 +78,13 @@ export async function planMemberships(
   // Nothing known and nothing wanted: nothing to read (nothing unknown is ever removed).
   const applied = known ?? (Object.keys(desired).length === 0 ? {} : await heldInAuth0(auth0, cfg, userId, desired));
   const change = diffOrganizations(desired, applied, { removeUnlisted: cfg.removeUnlisted, roles: cfg.roles !== undefined });
-  // Resolved before the first write (resolveOrganizations, against the same memberships): this only guards
-  // against a caller that checked less, rather than sending an undefined id.
+  // The caller resolved these before its first write (resolveOrganizations, against the same memberships), so an
+  // unknown organization rejected the row before the user was touched. Resolving one here would come after a
+  // create or a patch and let an unknown organization fail a user already written: a caller's bug, never a row's.
   const needed = [...change.join, ...change.addRoles.map((c) => c.org), ...change.removeRoles.map((c) => c.org)].filter((ref) => !ids.has(ref));
-  if (needed.length > 0) for (const [ref, id] of await resolveOrganizations(auth0, cfg, Object.fromEntries(needed.map((r) => [r, []])))) ids.set(ref, id);
+  if (needed.length > 0) {
+    throw new Error(`internal error: organizations ${[...new Set(needed)].sort().join(", ")} are not resolved; they should have been resolved before the first write (resolveOrganizations, with the same memberships)`);
+  }
   const leaveIds: string[] = [];
   for (const ref of change.leave) {
     let id = ids.get(ref);

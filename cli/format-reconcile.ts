@@ -19,19 +19,20 @@ export function formatReconcile(r: ReconcileReport): string {
   }
   const out = [
     `Reconcile ${r.runId}${r.dryRun ? " (dry run: nothing written, nothing repaired)" : ""}`,
-    `  ${n(r.usersInTenant)} users in the tenant's connection, ${n(r.managed)} managed by the sync`,
+    `  ${plural(r.usersInTenant, "user")} in the tenant's connection, ${n(r.managed)} managed by the sync`,
     `  ${n(r.inSync)} in sync, ${n(r.drifted)} drifted (${n(r.missing)} gone from Auth0), ${n(r.leftAlone)} left alone (blocked by mirror mode)`,
     `  ${repairs(r.repairsQueued, r.repairOutcomes, r.dryRun)}`,
     r.rowsRead === undefined
       ? "  the table was not read (no warehouse source): nobody adopted into the ledger"
-      : `  ${n(r.adopted)} adopted into the ledger (users a row of the table claims, of ${plural(r.rowsRead, "row")} read), ${n(r.ambiguous)} ambiguous (a key several Auth0 users carry, or an email several rows share: not adopted)`,
+      : `  ${n(r.adopted)} ${r.dryRun ? "would be adopted" : "adopted"} into the ledger (users a row of the table claims, of ${plural(r.rowsRead, "row")} read), ${n(r.ambiguous)} ambiguous (a key several Auth0 users carry, or an email several rows share: not adopted)`,
   ];
   if (r.unclaimed > 0) out.push(`  ${plural(r.unclaimed, "user")} whose identity key (the sync key; with the email as identity, the email) no row of the table has: left alone, not adopted`);
   if (r.unmatched > 0) out.push(`  ${plural(r.unmatched, "user")} with no sync key and no row's email: not the sync's, left alone`);
-  if (r.seedsRemoved > 0) out.push(`  ${plural(r.seedsRemoved, "seed")} of an earlier reconcile that no row claims removed from the ledger`);
+  // A dry run writes nothing: its figures say what the reconcile would do.
+  if (r.seedsRemoved > 0) out.push(`  ${plural(r.seedsRemoved, "seed")} of an earlier reconcile that no row claims ${r.dryRun ? "would be removed" : "removed"} from the ledger`);
   out.push(`  ${plural(r.auth0Calls, "Management API call")}, ${(r.elapsedMs / 1000).toFixed(1)} s`);
   if (r.drift.length > 0) {
-    out.push("", `Drift${r.drift.length < r.drifted ? ` (the first ${r.drift.length} users)` : ""}:`);
+    out.push("", `Drift${r.drift.length < r.drifted ? ` (the first ${plural(r.drift.length, "user")})` : ""}:`);
     for (const d of r.drift) {
       out.push(`  ${d.keyLabel} (${d.userId})${d.kind === "missing" ? " is gone from Auth0" : ""}${d.repaired ? "" : " - not repaired"}`);
       for (const f of d.fields) out.push(fieldLine(f));
@@ -65,6 +66,6 @@ export function formatLastReconcile(r: ReconcileRecord | undefined): string[] {
   const f = r.figures;
   // Records written before repairs were counted as queued name them `repaired`: they were queued all the same.
   const queued = f.repairsQueued ?? f.repaired ?? 0;
-  const line = `Last reconcile  ${r.reconcileId}, ${r.finishedAt.replace("T", " ").slice(0, 19)} UTC: ${n(f.usersInTenant ?? 0)} users, ${n(f.drifted ?? 0)} drifted, ${n(f.adopted ?? 0)} adopted, ${repairs(queued, r.repairOutcomes, r.dryRun)}`;
+  const line = `Last reconcile  ${r.reconcileId}, ${r.finishedAt.replace("T", " ").slice(0, 19)} UTC: ${plural(f.usersInTenant ?? 0, "user")}, ${n(f.drifted ?? 0)} drifted, ${n(f.adopted ?? 0)} adopted, ${repairs(queued, r.repairOutcomes, r.dryRun)}`;
   return [line, ...r.drift.slice(0, 5).map((d) => `  ${d.keyLabel}: ${d.kind === "missing" ? "gone from Auth0" : d.fields.map((x) => x.field).join(", ")}${d.repaired ? "" : " (not repaired)"}`)];
 }

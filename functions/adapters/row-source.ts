@@ -6,10 +6,9 @@
 import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import type { SyncConfig } from "../core/config.js";
 import { transformOf } from "../core/config.js";
-import { Pseudonymiser, type SourceUser } from "../core/pseudonymise.js";
+import { Pseudonymiser, type CopiedUser, type SourceUser } from "../core/pseudonymise.js";
 import type { RowSource } from "../core/source.js";
 import { sameTenantNames } from "../core/tenant-copy-config.js";
-import type { Row } from "../core/types.js";
 import { Auth0Adapter, type Auth0Credentials } from "./auth0/client.js";
 import { Pacer } from "./auth0/pacer.js";
 import { PacerSet } from "./auth0/pacers.js";
@@ -35,8 +34,8 @@ export interface RowSourceWiring {
   targetBaseUrl?: string;
   /** Export polling and download settings of a tenant copy (tests shorten them). */
   snapshot?: Omit<SnapshotOptions, "connection">;
-  /** Each source user and the row made of it (the plan's masked sample). */
-  onSourceUser?: (user: SourceUser, row: Row) => void;
+  /** Each source user and what the copy made of it (the plan's masked sample). */
+  onSourceUser?: (user: SourceUser, copied: CopiedUser) => void;
 }
 
 /** A copy whose target is its source: refused before any call, naming the target and the source as given. */

@@ -4,10 +4,9 @@
  */
 import { EMAILS_IN_TEXT, EMAIL_SHAPE } from "./emails.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
-import type { SourceUser } from "./pseudonymise.js";
+import type { CopiedUser, SourceUser } from "./pseudonymise.js";
 import { SOURCE_KEY_COLUMN, fieldMode, type TransformConfig } from "./tenant-copy-config.js";
 import type { ProfileField } from "./fields.js";
-import type { Row } from "./types.js";
 
 export interface SampleValue {
   field: string;
@@ -67,10 +66,11 @@ export class CopySample {
     private readonly transform?: TransformConfig,
   ) {}
 
-  /** Records a user read from the source and the row made of it (the sample until it is full; every user's passed paths). */
-  readonly add = (user: SourceUser, row: Row): void => {
-    this.countPassed(row);
+  /** Records a user read from the source and what the copy made of it (the sample until it is full; every user's passed paths). */
+  readonly add = (user: SourceUser, copied: CopiedUser): void => {
+    this.countPassed(copied.passedByDeny);
     if (this.users.length >= this.size) return;
+    const row = copied.row;
     const values: SampleValue[] = [];
     for (const field of ["email", ...PROFILE_FIELD_NAMES]) {
       const from = user[field];
@@ -94,53 +94,22 @@ export class CopySample {
   /**
    * The metadata paths that bags ruled by a deny list copied, over every user read, by path: each top-level key,
    * and below a key with a denied path under it the keys beside the denied one (`crm.account_ref` beside a denied
-   * `crm.owner_notes`). An allow list names what it copies; a deny list copies what nobody named, and this is it.
-   * `truncated`: more distinct paths were met than MAX_PASSED_PATHS, the first ones are counted.
+   * `crm.owner_notes`), as the Pseudonymiser reported them while it applied the rules (CopiedUser). An allow list
+   * names what it copies; a deny list copies what nobody named, and this is it. `truncated`: more distinct paths
+   * were met than MAX_PASSED_PATHS, the first ones are counted.
    */
   passedByDeny(): { paths: PassedPath[]; truncated: boolean } {
     const paths = [...this.passed].map(([path, users]) => ({ path, users })).sort((a, b) => a.path.localeCompare(b.path));
     return { paths, truncated: this.passedTruncated };
   }
 
-  private countPassed(row: Row): void {
-    const t = this.transform;
-    if (!t) return;
-    for (const bag of ["user_metadata", "app_metadata"] as const) {
-      const deny = t[bag].deny;
-      if (!deny) continue;
-      const denied = deny.map((p) => p.normalize("NFKC").toLowerCase());
-      const seen = new Set<string>();
-      // The paths of a value the rules decided key by key (a denied path below it), as the Pseudonymiser does.
-      const walk = (v: unknown, path: string, folded: string) => {
-        seen.add(`${bag}.${path}`);
-        if (!denied.some((d) => d.startsWith(`${folded}.`))) return;
-        const inner = typeof v === "string" ? parsedContainer(v) : v;
-        for (const item of Array.isArray(inner) ? (inner as unknown[]) : [inner]) {
-          if (item === null || typeof item !== "object" || Array.isArray(item)) continue;
-          for (const [k, x] of Object.entries(item as Record<string, unknown>)) walk(x, `${path}.${shownKey(k)}`, `${folded}.${k.normalize("NFKC").toLowerCase()}`);
-        }
-      };
-      const value = row[bag];
-      if (value && typeof value === "object" && !Array.isArray(value)) {
-        for (const [k, v] of Object.entries(value)) walk(v, shownKey(k), k.normalize("NFKC").toLowerCase());
-      }
-      for (const p of seen) {
-        const n = this.passed.get(p);
-        if (n !== undefined) this.passed.set(p, n + 1);
-        else if (this.passed.size < MAX_PASSED_PATHS) this.passed.set(p, 1);
-        else this.passedTruncated = true;
-      }
+  /** One user's passed paths, each counted once for the user. */
+  private countPassed(passed: CopiedUser["passedByDeny"]): void {
+    for (const p of new Set(passed.map((keys) => keys.map(shownKey).join(".")))) {
+      const n = this.passed.get(p);
+      if (n !== undefined) this.passed.set(p, n + 1);
+      else if (this.passed.size < MAX_PASSED_PATHS) this.passed.set(p, 1);
+      else this.passedTruncated = true;
     }
-  }
-}
-
-/** The object or list a JSON text holds (a kept text the rules judged as JSON), if any. */
-function parsedContainer(s: string): unknown {
-  const t = s.trim();
-  if (!t.startsWith("{") && !t.startsWith("[")) return undefined;
-  try {
-    return JSON.parse(t) as unknown;
-  } catch {
-    return undefined;
   }
 }

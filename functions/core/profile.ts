@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { configuredColumns } from "./columns.js";
 import { MAX_IDENTITY_KEY_BYTES, fitsLedger } from "./ledger-keys.js";
-import { DuplicateKeyError, parseStrictJson } from "./strict-json.js";
+import { DuplicateKeyError, parseStrictJson } from "./json-text.js";
 import { BOOLEAN_FIELDS, PROFILE_FIELDS, lengthLimits } from "./fields.js";
 import { RESERVED_APP_METADATA_KEYS, parseTarget, type FieldMapping, type SyncConfig } from "./config.js";
 import type {

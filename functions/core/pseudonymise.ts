@@ -9,15 +9,14 @@
  * pseudonym; in kept metadata (values and keys, inside lists and JSON texts too) the user's own hidden values are
  * replaced in the spellings core/hidden-values.ts lists. What the guard cannot see (a name spelled differently,
  * another person's data) is the allow-list's job: copy only what tests need. A kept value is never changed except
- * to be replaced: integers arrive exact (core/exact-json.ts), and one a double cannot hold stays a BigInt, which the
+ * to be replaced: integers arrive exact (core/json-text.ts), and one a double cannot hold stays a BigInt, which the
  * ProfileMapper refuses rather than let it be rounded on the way to Auth0.
  */
 import { createHmac } from "node:crypto";
 import { PROFILE_FIELD_NAMES, PROFILE_FIELDS, type ProfileField } from "./fields.js";
 import { EMAILS_IN_TEXT, EMAIL_SHAPE } from "./emails.js";
-import { parseJsonExact, stringifyExact, type ExactJson, type ExactJsonObject } from "./exact-json.js";
 import { HiddenValues } from "./hidden-values.js";
-import { duplicateKey } from "./strict-json.js";
+import { jsonContainer, stringifyExact, type ExactJson, type ExactJsonObject, type JsonContainer } from "./json-text.js";
 import { SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, fieldMode, type MetadataRules, type TransformConfig } from "./tenant-copy-config.js";
 import type { JsonObject, Row } from "./types.js";
 
@@ -32,7 +31,22 @@ export interface SourceUser {
   [field: string]: unknown;
 }
 
+/**
+ * What a copy makes of one source user: the row it syncs, and the metadata paths a deny list let through, each as
+ * its keys as the target has them, the bag first (`["app_metadata", "crm", "account_ref"]`): every top-level key
+ * kept, and below a key with a denied path under it the keys kept beside the denied one. The plan lists them
+ * (core/copy-sample.ts) from this walk, so the listing is what the rules did. A path below a list is given once per
+ * element that has it.
+ */
+export interface CopiedUser {
+  row: Row;
+  passedByDeny: readonly (readonly string[])[];
+}
+
 const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** A metadata path or key as rules compare it: `crm.Owner_Notes` is `crm.owner_notes`, in any Unicode form. */
+const foldKey = (p: string): string => p.normalize("NFKC").toLowerCase();
 
 // Fake names: none of them is a name the demo data uses (local/demo-data.ts), so a test can search the target
 // for every source name.
@@ -116,7 +130,7 @@ export class Pseudonymiser {
   private value(path: string, v: ExactJson, hidden: HiddenValues): ExactJson {
     if (typeof v === "string") {
       const json = jsonContainer(v);
-      if (json !== undefined) return stringifyExact(this.value(path, json, hidden));
+      if (json !== undefined) return stringifyExact(this.value(path, json.value, hidden));
       if (EMAIL_SHAPE.test(v.trim())) return this.email(v);
       return `p_${this.hex(`metadata:${path}`, v, 16)}`;
     }
@@ -134,6 +148,11 @@ export class Pseudonymiser {
    * metadata filtered and pseudonymised, roles by name. The source user_id is never part of it.
    */
   row(u: SourceUser): Row {
+    return this.copy(u).row;
+  }
+
+  /** The row (see row()) and what deny lists let through on the way, for the plan. */
+  copy(u: SourceUser): CopiedUser {
     const t = this.t;
     const row: Row = { [SOURCE_KEY_COLUMN]: this.identityKey(u.user_id) };
     const email = typeof u.email === "string" && u.email.trim() !== "" ? u.email : undefined;
@@ -169,10 +188,11 @@ export class Pseudonymiser {
     hidden.identity(u.user_id, row[SOURCE_KEY_COLUMN] as string, numberTo);
     for (const id of identityIds(u)) if (id.toLowerCase() !== u.user_id.trim().toLowerCase()) hidden.identity(id, `p_${this.hex("identity", id, 16)}`, numberTo);
     // A BigInt left in kept metadata cannot be written exactly: the ProfileMapper refuses the user, naming the path.
-    row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden) as JsonObject;
-    row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden) as JsonObject;
+    const passedByDeny: string[][] = [];
+    row.user_metadata = this.metadata(isObject(u.user_metadata) ? u.user_metadata : undefined, t.user_metadata, "user_metadata", hidden, passedByDeny) as JsonObject;
+    row.app_metadata = this.metadata(isObject(u.app_metadata) ? u.app_metadata : undefined, t.app_metadata, "app_metadata", hidden, passedByDeny) as JsonObject;
     row[SOURCE_ROLES_COLUMN] = u.roles ? [...u.roles] : null;
-    return row;
+    return { row, passedByDeny };
   }
 
   /** Given and family name together ("Ada Lovelace", "Lovelace, Ada") when both are hidden: as the whole sequence. */
@@ -197,37 +217,50 @@ export class Pseudonymiser {
   }
 
   /**
-   * A bag filtered by its rules. Paths are compared with keys case-folded (and in one Unicode form): `crm.Owner_Notes`
-   * is `crm.owner_notes`. A kept text that parses as a JSON object or list is judged as that value (its keys go
-   * through the same rules) and written back as text.
+   * A bag filtered by its rules. Paths are compared with keys folded (foldKey). A kept text that parses as a JSON
+   * object or list is judged as that value (its keys go through the same rules) and written back as text. With a
+   * deny list, the paths it let through are added to `passed`, as the target shows them (see CopiedUser).
    */
-  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: HiddenValues): ExactJsonObject {
-    const norm = (p: string) => p.normalize("NFKC").toLowerCase();
-    const allow = rules.allow?.map(norm);
-    const deny = (rules.deny ?? []).map(norm);
-    const pseudonymise = rules.pseudonymise.map(norm);
+  private metadata(bag: JsonObject | undefined, rules: MetadataRules, name: string, hidden: HiddenValues, passed: string[][]): ExactJsonObject {
+    const allow = rules.allow?.map(foldKey);
+    const deny = (rules.deny ?? []).map(foldKey);
+    const pseudonymise = rules.pseudonymise.map(foldKey);
     const ruled = [...(allow ?? []), ...deny, ...pseudonymise];
     const under = (path: string, list: readonly string[]) => list.some((p) => path === p || path.startsWith(`${p}.`));
     const copied = (path: string) => (allow ? under(path, allow) : !under(path, deny));
-    // A value at `path` (`at`: the path folded): copied whole, or (a rule below it) decided key by key; the elements
-    // of a list are at the list's own path (a deny of `contacts.ssn` drops the ssn of every element of `contacts`).
-    // undefined: dropped.
-    const decide = (v: ExactJson, path: string): ExactJson | undefined => {
-      const json = jsonContainer(v);
+    // With a deny list, what it lets through is recorded as the target shows it: the path of each value (`shown`,
+    // the bag first, keys as kept) recorded when `listed`, and taken back when the value is dropped after all.
+    const report = rules.deny ? passed : undefined;
+    const key = (k: string) => this.keptText(k, hidden);
+    const child = (v: ExactJson, path: string, shown: string[] | undefined, listed: boolean): ExactJson | undefined => {
+      if (!report || !shown) return decide(v, path, undefined);
+      const mark = report.length;
+      if (listed) report.push(shown);
+      const kept = decide(v, path, shown);
+      if (kept === undefined) report.length = mark;
+      return kept;
+    };
+    // `v` at `path` (undefined: dropped): copied whole, or (a rule below it) decided key by key; the elements of a
+    // list are at the list's own path (a deny of `contacts.ssn` drops the ssn of every element of `contacts`).
+    const decide = (v: ExactJson, path: string, shown: string[] | undefined): ExactJson | undefined => {
+      const json = typeof v === "string" ? jsonContainer(v) : undefined;
       if (json !== undefined) {
-        const kept = decide(json, path);
+        const kept = decide(json.value, path, shown);
         return kept === undefined ? undefined : rewritten(v as string, json, kept);
       }
-      const at = norm(path);
+      const at = foldKey(path);
       if (v !== null && typeof v === "object" && ruled.some((p) => p.startsWith(`${at}.`))) {
         if (Array.isArray(v)) {
-          const items = v.map((x) => decide(x, path)).filter((x): x is ExactJson => x !== undefined);
+          const items = v.map((x) => child(x, path, shown, false)).filter((x): x is ExactJson => x !== undefined);
           return items.length > 0 ? items : undefined;
         }
+        const listed = deny.some((p) => p.startsWith(`${at}.`));
         const into: ExactJsonObject = {};
         for (const [k, x] of Object.entries(v)) {
-          const kept = decide(x, `${path}.${k}`);
-          if (kept !== undefined) into[this.keptText(k, hidden)] = kept;
+          // A key is scrubbed once, and only when it is listed or kept.
+          const to = shown ? key(k) : undefined;
+          const kept = child(x, `${path}.${k}`, shown && to !== undefined ? [...shown, to] : undefined, listed);
+          if (kept !== undefined) into[to ?? key(k)] = kept;
         }
         return Object.keys(into).length > 0 ? into : undefined;
       }
@@ -237,8 +270,9 @@ export class Pseudonymiser {
     const out: ExactJsonObject = {};
     for (const [k, v] of Object.entries((bag ?? {}) as ExactJsonObject)) {
       if (name === "app_metadata" && this.reservedAppKeys.includes(k)) continue;
-      const kept = decide(v, k);
-      if (kept !== undefined) out[this.keptText(k, hidden)] = kept;
+      const to = report ? key(k) : undefined;
+      const kept = child(v, k, to === undefined ? undefined : [name, to], true);
+      if (kept !== undefined) out[to ?? key(k)] = kept;
     }
     return out;
   }
@@ -250,7 +284,7 @@ export class Pseudonymiser {
   private guard(v: ExactJson, hidden: HiddenValues): ExactJson {
     if (typeof v === "string") {
       const json = jsonContainer(v);
-      return json === undefined ? this.keptText(v, hidden) : rewritten(v, json, this.guard(json, hidden));
+      return json === undefined ? this.keptText(v, hidden) : rewritten(v, json, this.guard(json.value, hidden));
     }
     if (typeof v === "number" || typeof v === "bigint") return hidden.number(v) ?? v;
     if (Array.isArray(v)) return v.map((x) => this.guard(x, hidden));
@@ -276,27 +310,14 @@ export class Pseudonymiser {
 /** Splits text around email addresses, keeping them (at odd indexes). */
 const EMAIL_TOKENS = new RegExp(`(${EMAILS_IN_TEXT.source})`, "u");
 
-/** The object or list a text holds as JSON (integers exact), if it holds one. */
-function jsonContainer(v: ExactJson): ExactJson | undefined {
-  if (typeof v !== "string") return undefined;
-  const t = v.trim();
-  if (!(t.startsWith("{") && t.endsWith("}")) && !(t.startsWith("[") && t.endsWith("]"))) return undefined;
-  try {
-    const parsed = parseJsonExact(t) as ExactJson;
-    return parsed !== null && typeof parsed === "object" ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * A JSON text after its value was judged: the text as it was when nothing changed (its spacing kept), else
  * rewritten. A text that names a key twice is always rewritten: JSON.parse kept only the last of the two, so the
  * value judged is not all the text holds (`{"x":"ada@example.com","x":"ok"}` was judged as `{"x":"ok"}`).
  */
-function rewritten(original: string, parsed: ExactJson, kept: ExactJson): string {
+function rewritten(original: string, json: JsonContainer, kept: ExactJson): string {
   const text = stringifyExact(kept);
-  return text === stringifyExact(parsed) && duplicateKey(original) === undefined ? original : text;
+  return json.duplicateKey === undefined && text === stringifyExact(json.value) ? original : text;
 }
 
 /** Every identity's user_id (`provider|id`): the export's identities if it has them, and the user_id. */

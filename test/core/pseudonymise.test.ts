@@ -654,7 +654,7 @@ describe("Pseudonymiser: another person's email as a key (review of issue 24, fi
       const transform = transformSchema.parse({ ...extra, user_metadata: { deny: [] }, app_metadata: { deny: ["crm.notes", "crmtext.notes"] } });
       const p = new Pseudonymiser(transform, KEY, ["sync_key"]);
       const sample = new CopySample(1, transform);
-      sample.add(u, p.row(u));
+      sample.add(u, p.copy(u));
       const listed = JSON.stringify(sample.passedByDeny());
       expect(listed, JSON.stringify(extra)).not.toMatch(/[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/);
       expect(listed).toContain("app_metadata.crm.");
@@ -854,7 +854,7 @@ describe("CopySample", () => {
     const p = pseudonymiser({ fields: { given_name: "keep" }, user_metadata: { allow: ["plan"] } });
     const sample = new CopySample(2);
     const users = [ada(), ada({ user_id: "auth0|u2", email: "grace.hopper@example.org", given_name: "Grace", family_name: "Hopper", name: "Grace Hopper" }), ada({ user_id: "auth0|u3" })];
-    for (const u of users) sample.add(u, p.row(u));
+    for (const u of users) sample.add(u, p.copy(u));
     const lines = sample.lines();
     expect(lines).toHaveLength(2);
     expect(lines.map((l) => l.key)).toEqual([p.identityKey(users[0]!.user_id), p.identityKey(users[1]!.user_id)]);
@@ -878,7 +878,7 @@ describe("CopySample", () => {
       ada({ app_metadata: { tier: "gold", crm: { owner_notes: "x", account_ref: "A" }, legacy_password_hash: "$2b$10$abc", sync_key: "k" } }),
       ada({ user_id: "auth0|u2", app_metadata: { tier: "silver", CRM: '{"Owner_Notes":"y","stripe_id":"cus_1"}', contacts: [{ ssn: "1", kind: "home" }, { note: "n" }] } }),
     ];
-    for (const u of users) sample.add(u, p.row(u));
+    for (const u of users) sample.add(u, p.copy(u));
     expect(sample.lines()).toHaveLength(1);
     expect(sample.passedByDeny()).toEqual({
       paths: [
@@ -896,8 +896,24 @@ describe("CopySample", () => {
     });
     // Allow lists name what they copy: nothing to list.
     const allowOnly = new CopySample(5, transformSchema.parse({ user_metadata: { allow: ["plan"] } }));
-    allowOnly.add(users[0]!, pseudonymiser({ user_metadata: { allow: ["plan"] } }).row(users[0]!));
+    allowOnly.add(users[0]!, pseudonymiser({ user_metadata: { allow: ["plan"] } }).copy(users[0]!));
     expect(allowOnly.passedByDeny()).toEqual({ paths: [], truncated: false });
+  });
+
+  it("lists what the rules did as they did it, also where the target has a key replaced (review of issue 24, finding 5)", () => {
+    // A nickname that is also a key: the key, nothing but the name, is replaced in the target; the rules were
+    // applied to the source's key. A listing that walked the row again would miss the key kept beside the denied one.
+    const transform = transformSchema.parse({ app_metadata: { deny: ["crm.owner_notes"] } });
+    const p = new Pseudonymiser(transform, KEY, ["sync_key"]);
+    const u = ada({ nickname: "crm", app_metadata: { crm: { owner_notes: "call her", account_ref: "A-1" } } });
+    const copied = p.copy(u);
+    const crm = p.field("nickname", "crm");
+    expect(meta(copied.row, "app_metadata")).toEqual({ [crm]: { account_ref: "A-1" } });
+    expect(copied.passedByDeny).toEqual([["app_metadata", crm], ["app_metadata", crm, "account_ref"]]);
+    const sample = new CopySample(1, transform);
+    sample.add(u, copied);
+    expect(sample.passedByDeny().paths.map((x) => x.path)).toEqual([`app_metadata.${crm}`, `app_metadata.${crm}.account_ref`]);
+    expect(p.row(u)).toEqual(copied.row);
   });
 
   it("records five users by default", () => {
@@ -905,7 +921,7 @@ describe("CopySample", () => {
     const sample = new CopySample();
     for (let i = 0; i < 8; i++) {
       const u = ada({ user_id: `auth0|${i}` });
-      sample.add(u, p.row(u));
+      sample.add(u, p.copy(u));
     }
     expect(sample.lines()).toHaveLength(5);
   });

@@ -6,7 +6,7 @@
 import { Readable, pipeline } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip } from "node:zlib";
-import { parseJsonExact } from "../../core/exact-json.js";
+import { parseJsonExact } from "../../core/json-text.js";
 
 export interface NdjsonRecord {
   /** 1-based line number in the (decompressed) body. */
@@ -56,7 +56,7 @@ function parse(text: string, line: number, exactIntegers: boolean): unknown {
 /**
  * The records of an NDJSON body. Blank lines are skipped (their numbers still count) and a final line without
  * a newline is read. Stopping early (break, return, an error) releases the source. With `exactIntegers`, an
- * integer a double cannot hold exactly is a BigInt (core/exact-json.ts), not a rounded number.
+ * integer a double cannot hold exactly is a BigInt (core/json-text.ts), not a rounded number.
  */
 export async function* ndjsonRecords(source: AsyncIterable<Uint8Array>, opts: { maxLineBytes?: number; exactIntegers?: boolean } = {}): AsyncGenerator<NdjsonRecord> {
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;

@@ -8,7 +8,7 @@
  * Scopes on the source tenant: read:users (the export, no read:connections needed); with copyRoles also
  * read:roles (GET /roles and GET /roles/{id}/users).
  */
-import type { Pseudonymiser, SourceUser } from "../../core/pseudonymise.js";
+import type { CopiedUser, Pseudonymiser, SourceUser } from "../../core/pseudonymise.js";
 import { SOURCE_COLUMNS } from "../../core/tenant-copy-config.js";
 import type { Page, RowSource } from "../../core/source.js";
 import type { Row } from "../../core/types.js";
@@ -29,8 +29,8 @@ export interface TenantSourceOptions {
   pageSize?: number;
   /** Export polling and download settings (tests shorten them). */
   snapshot?: Omit<SnapshotOptions, "connection">;
-  /** Called with each user as read and the row made of it, before the row is yielded (the plan's masked sample). */
-  onUser?: (user: SourceUser, row: Row) => void;
+  /** Called with each user as read and what the copy made of it, before the row is yielded (the plan's masked sample). */
+  onUser?: (user: SourceUser, copied: CopiedUser) => void;
 }
 
 export class Auth0TenantSource implements RowSource {
@@ -64,9 +64,9 @@ export class Auth0TenantSource implements RowSource {
       }
       this.copied++;
       const user: SourceUser = { ...u, ...(roles ? { roles: roles.get(u.user_id) ?? [] } : {}) };
-      const row = this.opts.pseudonymiser.row(user);
-      this.opts.onUser?.(user, row);
-      rows.push(row);
+      const copied = this.opts.pseudonymiser.copy(user);
+      this.opts.onUser?.(user, copied);
+      rows.push(copied.row);
       if (rows.length >= size) {
         yield { columns: [...SOURCE_COLUMNS], rows };
         rows = [];

@@ -409,7 +409,7 @@ describe("Pseudonymiser: the user's hidden values in every spelling (issue 24, p
         bare: "109876543210987654321",
         encoded: "google-oauth2%7C109876543210987654321",
         link: "https://app.example.com/users/google-oauth2%7c109876543210987654321/profile",
-        // The exact parser's value for an integer beyond 2^53 (functions/core/exact-json.ts).
+        // The exact parser's value for an integer beyond 2^53 (functions/core/json-text.ts).
         big: 109876543210987654321n as unknown as number,
         gh: 12345678,
         ghText: "linked github|12345678 and 12345678",

@@ -145,7 +145,7 @@ function validateField(field: ProfileField, raw: RowValue): FieldValue {
 /** Checks metadata keys at every depth ('.' and '$' are refused by Auth0) and the nesting depth. */
 function checkMetadataValue(value: Json, path: string, depth = 0): void {
   if (depth > MAX_JSON_DEPTH) throw new RowError("invalid_json", path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
-  // A tenant copy reads integers a double would round as BigInt (core/exact-json.ts): every serialiser on the way
+  // A tenant copy reads integers a double would round as BigInt (core/json-text.ts): every serialiser on the way
   // to Auth0 is double-based, so such a value would arrive changed. (The digits are not quoted: a kept value may
   // still be personal, and reasons reach logs.)
   const raw: unknown = value;

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
+import { openWarehouseDb } from "../local/warehouse-db.js";
 import { createDemoTable, DEMO_TABLE, generateUsers, insertRows, type DemoRow } from "../local/demo-data.js";
 import { markWarehouseReady } from "../local/state-dir.js";
 
@@ -16,7 +16,7 @@ export function cleanRows(n: number): DemoRow[] {
 
 export async function writeWarehouse(stateDir: string, rows: DemoRow[]): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
-  const db = new PGlite(join(stateDir, "warehouse"));
+  const db = await openWarehouseDb(join(stateDir, "warehouse"));
   await createDemoTable(db);
   await insertRows(db, DEMO_TABLE, rows as unknown as Record<string, unknown>[]);
   await db.close();

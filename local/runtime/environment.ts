@@ -7,7 +7,6 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from "
 import { join } from "node:path";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { PGlite } from "@electric-sql/pglite";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
@@ -30,6 +29,7 @@ import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileErro
 import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
 import { ensureLedgerTable, startDynamo } from "../dynamo.js";
+import { openWarehouseDb } from "../warehouse-db.js";
 import { recordCalls, type AwsCall, type LambdaName } from "../aws-calls.js";
 import { LocalStateError, clearStateDir, lockStateDir, markWarehouseReady, readStateFile, warehouseReady } from "../state-dir.js";
 import { drainQueue, type ConsumerInstance, type DeliveryFaults } from "./sqs-event-source.js";
@@ -294,9 +294,8 @@ export class LocalEnvironment {
 
   private async startWarehouse(config: SyncConfig, warehouseDir: string, isNew: boolean): Promise<void> {
     const opts = this.opts;
-    const db = new PGlite(warehouseDir);
+    const db = await openWarehouseDb(warehouseDir);
     this.cleanups.push(() => db.close());
-    await db.waitReady;
     if (opts.csv) {
       const { parameters, sql } = warehouseOf(config);
       const params = Object.entries(parameters ?? {}).map(([name, value]) => ({ name, value }));

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { mkdirSync, readFileSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import { openWarehouseDb } from "../../local/warehouse-db.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { validateConfig } from "../../functions/core/config.js";
@@ -107,7 +107,7 @@ describe("hostile rows", () => {
           const dir = tempDir();
           const stateDir = join(dir, "state");
           mkdirSync(stateDir, { recursive: true });
-          const db = new PGlite(join(stateDir, "warehouse"));
+          const db = await openWarehouseDb(join(stateDir, "warehouse"));
           await db.exec("CREATE TABLE people (seq int PRIMARY KEY, id text, email text, first_name text, prefs text, app text)");
           for (const [i, { row }] of rows.entries()) {
             await db.query("INSERT INTO people VALUES ($1, $2, $3, $4, $5, $6)", [i + 1, row.id, row.email, row.first_name, row.prefs, row.app]);

@@ -28,8 +28,10 @@ describe("the auth0-sync bin", () => {
       status: ["--runs <n>", "--sample <n>"],
       redrive: ["--rate <n>", "--dry-run"],
     };
-    for (const [c, flags] of Object.entries(expected)) {
-      const h = await bin(c, "--help");
+    // The commands' help at once: each is its own process.
+    const helps = await Promise.all(Object.keys(expected).map((c) => bin(c, "--help")));
+    for (const [i, [c, flags]] of Object.entries(expected).entries()) {
+      const h = helps[i]!;
       expect(h.code).toBe(0);
       expect(h.stdout).toContain(`Usage: auth0-sync ${c} [options]`);
       for (const f of flags) expect(h.stdout).toContain(f);
@@ -38,9 +40,8 @@ describe("the auth0-sync bin", () => {
 
   it("prints an operator error as one sentence with exit code 2, never a stack trace", async () => {
     const state = join(tempDir(), "none");
-    const r = await bin("status", "--local", "--state", state);
+    const [r, bad] = await Promise.all([bin("status", "--local", "--state", state), bin("redrive", "--rate", "fast")]);
     expect(r).toEqual({ code: 2, stdout: "", stderr: `No local state in ${state}. Run 'npm start' or 'auth0-sync run --local' first, or point --state at it.\n` });
-    const bad = await bin("redrive", "--rate", "fast");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("error: option '--rate <n>' argument 'fast' is invalid. expected a whole number from 1 to 500");
     expect(bad.stderr).not.toMatch(/\n\s+at /);

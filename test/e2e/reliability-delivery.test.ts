@@ -1,129 +1,24 @@
 /**
- * Faults through the local pipeline. Every test ends with the same three checks: the accounting adds up with 0
- * unaccounted, no Auth0 user exists twice (by email or by sync key), and the tenant equals what the rows say.
+ * Delivery faults through the local pipeline: consumers stopped mid-batch, messages delivered twice, SendMessageBatch
+ * failing entries, an extract failing halfway, a malformed message, overlapping runs. Every test ends with the same
+ * three checks (test/helpers/reliability.ts); Auth0's faults are in reliability-auth0.test.ts.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { warehouseOf, type SyncConfig } from "../../functions/core/config.js";
+import { warehouseOf } from "../../functions/core/config.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { createExtractorHandler } from "../../functions/extractor/handler.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
-import type { TenantState } from "../../local/auth0-emulator.js";
-import { LocalEnvironment, runLocalPipeline, type Chaos, type LocalRunSummary } from "../../local/pipeline.js";
+import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
 import { describeDlqMessages } from "../../cli/dlq.js";
 import { tempDir } from "../helpers/tmp.js";
-import { demoRows, exampleConfigWith, writeCsv, type Row } from "../helpers/demo-csv.js";
+import { writeCsv } from "../helpers/demo-csv.js";
+import { configWith, expectConsistent, rowsOf, scenario, tenantOf } from "../helpers/reliability.js";
 
-const rowsOf = (n: number): Row[] => demoRows(n, (i) => (i % 3 === 0 ? "viewer,editor" : "viewer"));
-const configWith = exampleConfigWith;
-
-const tenantOf = (stateDir: string) => JSON.parse(readFileSync(join(stateDir, "tenant.json"), "utf8")) as TenantState;
-
-/** The three checks. `rows` is the table as it now is; `extraUsers` users exist that the table does not name. */
-function expectConsistent(stateDir: string, rows: Row[], summaries: LocalRunSummary[], extraUsers = 0) {
-  for (const s of summaries) {
-    expect(s.unaccounted, `run ${s.runId}`).toBe(0);
-    // Each row read has one outcome of these five; users absent from the table add blocked or deleted ones.
-    expect(s.created + s.updated + s.unchanged + s.rejected + s.deadLettered, `run ${s.runId}`).toBe(s.rowsRead);
-  }
-  const users = tenantOf(stateDir).users;
-  const emails = users.map((u) => String(u.email).toLowerCase());
-  expect(new Set(emails).size, "a user exists twice by email").toBe(users.length);
-  const keys = users.map((u) => u.app_metadata.sync_key).filter((k) => k !== undefined);
-  expect(new Set(keys).size, "a user exists twice by sync key").toBe(keys.length);
-  expect(users).toHaveLength(rows.length + extraUsers);
-  const byKey = new Map(users.map((u) => [u.app_metadata.sync_key, u]));
-  for (const r of rows) {
-    const u = byKey.get(r.id);
-    expect(u, r.id).toBeDefined();
-    expect({ email: u!.email, given_name: u!.given_name, roles: u!.roles, blocked: u!.blocked ?? false }, r.id).toEqual({
-      email: r.email,
-      given_name: r.first,
-      roles: r.roles.split(",").sort(),
-      blocked: false,
-    });
-  }
-}
-
-async function scenario(opts: { n?: number; config?: SyncConfig; chaos?: Chaos; failRate?: number; during?: (env: LocalEnvironment) => void; rate?: number }) {
-  const dir = tempDir();
-  const stateDir = join(dir, "state");
-  const rows = rowsOf(opts.n ?? 150);
-  const csv = writeCsv(join(dir, "users.csv"), rows);
-  const summary = await runLocalPipeline({
-    config: opts.config ?? configWith({ auth0: { maxRetries: 2 } }),
-    stateDir,
-    csv,
-    rate: opts.rate ?? 300,
-    failRate: opts.failRate,
-    chaos: opts.chaos,
-    onEnvironment: opts.during,
-  });
-  return { dir, stateDir, rows, csv, summary };
-}
-
-describe("faults: the sync loses nothing and duplicates nothing", () => {
-  it("20% of Auth0 answers are 5xx (half of them after the write landed)", async () => {
-    const s = await scenario({ failRate: 0.2 });
-    // A create whose 5xx came after the write landed is retried, meets the 409 and is found carrying this row's
-    // key: our own create, counted created. On an empty tenant every row is created or dead-lettered.
-    expect(s.summary).toMatchObject({ rowsRead: 150, rejected: 0, deadLettered: 0, created: 150, updated: 0, unchanged: 0 });
-    expectConsistent(s.stateDir, s.rows, [s.summary]);
-  }, 120_000);
-
-  it("on an empty tenant, created + dead-lettered = rows, whatever the fault rate", async () => {
-    for (const failRate of [0.35, 0.6]) {
-      const s = await scenario({ n: 60, failRate, config: configWith({ auth0: { maxRetries: 1 }, queue: { maxReceiveCount: 5 } }) });
-      expect(s.summary, `fault rate ${failRate}`).toMatchObject({ rowsRead: 60, rejected: 0, updated: 0, unchanged: 0, unaccounted: 0 });
-      expect(s.summary.created + s.summary.deadLettered, `fault rate ${failRate}`).toBe(60);
-      expect(s.summary.created, `fault rate ${failRate}`).toBeGreaterThan(0);
-    }
-  }, 180_000);
-
-  it("a 429 storm: every call waits for x-ratelimit-reset, none fails", async () => {
-    let storms = 0;
-    const s = await scenario({
-      rate: 60,
-      during: (env) => setTimeout(() => (env.emulator!.storm429(2500), storms++), 800),
-    });
-    expect(storms).toBe(1);
-    expect(s.summary.auth0Status429).toBeGreaterThan(0);
-    expect(s.summary).toMatchObject({ created: 150, deadLettered: 0 });
-    expectConsistent(s.stateDir, s.rows, [s.summary]);
-  }, 120_000);
-
-  it("latency spikes beyond the client timeout: timed-out writes that landed are found again, never duplicated", async () => {
-    const s = await scenario({
-      config: configWith({ auth0: { maxRetries: 3, timeoutMs: 1000 } }),
-      during: (env) => {
-        setTimeout(() => env.emulator!.setFaults({ latencyMs: 1500 }), 500);
-        setTimeout(() => env.emulator!.setFaults({ latencyMs: 0 }), 2500);
-      },
-    });
-    expect(s.summary).toMatchObject({ rowsRead: 150, deadLettered: 0 });
-    expectConsistent(s.stateDir, s.rows, [s.summary]);
-  }, 120_000);
-
-  it("every access token expires in the middle of the run: the next call gets a new one", async () => {
-    let tokensBefore = 0;
-    let env: LocalEnvironment | undefined;
-    const s = await scenario({
-      rate: 100,
-      during: (e) => {
-        env = e;
-        setTimeout(() => ((tokensBefore = e.emulator!.tokensIssued), e.emulator!.expireAllTokens()), 700);
-      },
-    });
-    expect(tokensBefore).toBeGreaterThan(0);
-    expect(env!.emulator!.tokensIssued).toBeGreaterThan(tokensBefore);
-    expect(s.summary).toMatchObject({ created: 150, deadLettered: 0 });
-    expectConsistent(s.stateDir, s.rows, [s.summary]);
-  }, 120_000);
-
+describe("delivery faults: the sync loses nothing and duplicates nothing", () => {
   it("consumers stop in the middle of a batch as a Lambda timeout would, and SQS delivers the records again", async () => {
     const s = await scenario({ chaos: { abandonInvocation: (n) => (n % 3 === 0 ? 120 : undefined) } });
     expect(s.summary).toMatchObject({ rowsRead: 150, deadLettered: 0 });

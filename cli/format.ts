@@ -82,7 +82,8 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
   } else if (p.changes.length === 0 && c.reject === 0) {
     out.push("", p.copySample ? "Nothing to change: the target tenant already matches the source tenant." : "Nothing to change: Auth0 already matches the table.");
   }
-  if (p.rejections.length > 0) {
+  // With --key, that key's rejection is shown above: the run's others are not its business.
+  if (p.rejections.length > 0 && key === undefined) {
     out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${n(p.rejections.length)}` : p.rejections.length}):`);
     for (const r of p.rejections.slice(0, 5)) out.push(`  ${r}`);
   }

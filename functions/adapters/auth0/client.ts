@@ -10,7 +10,7 @@ import { UsersClient } from "auth0/users";
 import { rateLimitsOf, type SyncConfig } from "../../core/config.js";
 import { BOOLEAN_FIELDS, TEXT_FIELDS } from "../../core/fields.js";
 import type { CreateBody, CurrentUser, JsonObject, UserPatch } from "../../core/types.js";
-import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, classifyError } from "./errors.js";
+import { Auth0Error, EARLIER_ATTEMPT_UNANSWERED, callAuth0, classifyError } from "./errors.js";
 import { randomPassword } from "./password.js";
 import { Pacer } from "./pacer.js";
 import { PacerSet } from "./pacers.js";
@@ -267,14 +267,6 @@ export class Auth0Adapter {
     }
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw classifyError(err, operation);
-    }
-  }
-
   private toCurrent(u: Management.UserResponseSchema | Management.GetUserResponseContent): CurrentUser {
     const r = u as Record<string, unknown>;
     const cur: CurrentUser = { user_id: String(u.user_id) };
@@ -292,7 +284,7 @@ export class Auth0Adapter {
    * connections; those are ignored. Several candidates are never guessed between: the row is rejected.
    */
   async findByEmail(email: string): Promise<CurrentUser | null> {
-    const found = await this.call("find user by email", () => this.users.listUsersByEmail({ email: email.toLowerCase() }));
+    const found = await callAuth0("find user by email", () => this.users.listUsersByEmail({ email: email.toLowerCase() }));
     const candidates = found.filter((u) => (u.identities ?? []).some((i) => i.connection === this.opts.connection));
     if (candidates.length > 1) {
       throw new Auth0Error(`find user by email: ${candidates.length} users in connection ${this.opts.connection} match; refusing to guess`, {
@@ -306,7 +298,7 @@ export class Auth0Adapter {
   /** The user, or null when Auth0 has no such user. */
   async getById(userId: string): Promise<CurrentUser | null> {
     try {
-      return this.toCurrent(await this.call("get user", () => this.users.get(userId)));
+      return this.toCurrent(await callAuth0("get user", () => this.users.get(userId)));
     } catch (err) {
       if (err instanceof Auth0Error && err.kind === "not_found") return null;
       throw err;
@@ -321,7 +313,7 @@ export class Auth0Adapter {
       verify_email: this.opts.verifyEmail,
     };
     if (this.opts.connectionType === "database") request.password = randomPassword();
-    return this.toCurrent(await this.call("create user", () => this.users.create(request)));
+    return this.toCurrent(await callAuth0("create user", () => this.users.create(request)));
   }
 
   /**
@@ -337,7 +329,7 @@ export class Auth0Adapter {
     for (const part of parts) {
       const body: Management.UpdateUserRequestContent = { ...(part as Management.UpdateUserRequestContent) };
       if (part.email !== undefined || part.username !== undefined || part.phone_number !== undefined) body.connection = this.opts.connection;
-      result = this.toCurrent(await this.call("update user", () => this.users.update(userId, body)));
+      result = this.toCurrent(await callAuth0("update user", () => this.users.update(userId, body)));
     }
     return result!;
   }
@@ -347,12 +339,12 @@ export class Auth0Adapter {
   }
 
   async delete(userId: string): Promise<void> {
-    await this.call("delete user", () => this.users.delete(userId));
+    await callAuth0("delete user", () => this.users.delete(userId));
   }
 
   /** An invitation: a password-change ticket for a user created with a password nobody knows. */
   async passwordChangeTicket(userId: string, opts: { resultUrl?: string; ttlSec?: number; markEmailAsVerified?: boolean }): Promise<string> {
-    const res = await this.call("create password-change ticket", () =>
+    const res = await callAuth0("create password-change ticket", () =>
       this.tickets.changePassword({
         user_id: userId,
         result_url: opts.resultUrl,
@@ -370,7 +362,7 @@ export class Auth0Adapter {
 
   /** All roles of the tenant by name, fetched once per process. */
   roleMap(): Promise<Map<string, string>> {
-    this.roleIdsByName ??= this.call("list roles", async () => {
+    this.roleIdsByName ??= callAuth0("list roles", async () => {
       const map = new Map<string, string>();
       const page = await this.roles.list({ per_page: 100, include_totals: true });
       for await (const role of page) if (role.name && role.id) map.set(role.name, role.id);
@@ -401,7 +393,7 @@ export class Auth0Adapter {
   }
 
   async userRoles(userId: string): Promise<string[]> {
-    return this.call("list user roles", async () => {
+    return callAuth0("list user roles", async () => {
       const names: string[] = [];
       const page = await this.users.roles.list(userId, { per_page: 100, include_totals: true });
       for await (const role of page) if (role.name) names.push(role.name);
@@ -417,7 +409,7 @@ export class Auth0Adapter {
   /** One user's roles by id: `POST /api/v2/users/{id}/roles`. */
   async assignRoleIds(userId: string, roles: string[]): Promise<void> {
     if (roles.length === 0) return;
-    await this.call("assign roles", () => this.users.roles.assign(userId, { roles }));
+    await callAuth0("assign roles", () => this.users.roles.assign(userId, { roles }));
   }
 
   /**
@@ -427,13 +419,13 @@ export class Auth0Adapter {
   async assignRoleToUsers(roleId: string, userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
     if (userIds.length > ROLE_USERS_PER_CALL) throw new RangeError(`at most ${ROLE_USERS_PER_CALL} users per role assignment, got ${userIds.length}`);
-    await this.call("assign role to users", () => this.roles.users.assign(roleId, { users: userIds }));
+    await callAuth0("assign role to users", () => this.roles.users.assign(roleId, { users: userIds }));
   }
 
   async removeRoles(userId: string, names: string[]): Promise<void> {
     if (names.length === 0) return;
     const roles = await this.roleIds(names);
-    await this.call("remove roles", () => this.users.roles.delete(userId, { roles }));
+    await callAuth0("remove roles", () => this.users.roles.delete(userId, { roles }));
   }
 }
 

@@ -99,3 +99,15 @@ export function classifyError(err: unknown, operation: string): Auth0Error {
   const e = err as Error;
   return new Auth0Error(`${operation}: ${redact(e?.message ?? String(err))}`, { kind: "network", retryable: true, cause: err });
 }
+
+/**
+ * One Management API call of an Auth0 adapter: its result, or whatever it threw as an Auth0Error (classifyError)
+ * whose message begins with `operation`. An adapter's own translation (an unknown organization) goes on top of it.
+ */
+export async function callAuth0<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw classifyError(err, operation);
+  }
+}

@@ -6,7 +6,7 @@
 import { OrganizationsClient } from "auth0/organizations";
 import { UsersClient } from "auth0/users";
 import type { Auth0Adapter } from "./client.js";
-import { Auth0Error, classifyError } from "./errors.js";
+import { Auth0Error, callAuth0 } from "./errors.js";
 
 /** Auth0 accepts at most this many members in one add (documented) or remove (taken as the same) request. */
 export const ORG_MEMBERS_PER_CALL = 10;
@@ -37,14 +37,6 @@ export class Auth0Organizations {
     this.users = new UsersClient(adapter.clientOptions);
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw classifyError(err, operation);
-    }
-  }
-
   /** The ids of organizations the table names; an unknown one is a permanent error naming it (the row is rejected). */
   async resolve(refs: string[], by: OrganizationRef): Promise<string[]> {
     return Promise.all(refs.map((ref) => this.idOf(ref, by)));
@@ -64,17 +56,17 @@ export class Auth0Organizations {
   }
 
   private async lookup(ref: string, by: OrganizationRef): Promise<string> {
+    let org: { id?: string };
     try {
-      const org = by === "name" ? await this.orgs.getByName(ref) : await this.orgs.get(ref);
-      if (typeof org.id !== "string" || org.id === "") throw new Auth0Error(`organization ${ref}: Auth0 answered without an id`, { kind: "server", retryable: true });
-      return org.id;
+      org = await callAuth0(`find organization ${ref}`, () => (by === "name" ? this.orgs.getByName(ref) : this.orgs.get(ref)));
     } catch (err) {
-      const e = classifyError(err, `find organization ${ref}`);
-      if (e.kind === "not_found" || (by === "id" && e.statusCode === 400)) {
-        throw new Auth0Error(`unknown organization: ${ref} (no organization with this ${by} in the tenant)`, { kind: "unknown_organization", retryable: false, statusCode: e.statusCode });
+      if (err instanceof Auth0Error && (err.kind === "not_found" || (by === "id" && err.statusCode === 400))) {
+        throw new Auth0Error(`unknown organization: ${ref} (no organization with this ${by} in the tenant)`, { kind: "unknown_organization", retryable: false, statusCode: err.statusCode });
       }
-      throw e;
+      throw err;
     }
+    if (typeof org.id !== "string" || org.id === "") throw new Auth0Error(`organization ${ref}: Auth0 answered without an id`, { kind: "server", retryable: true });
+    return org.id;
   }
 
   /** Forgets resolved organizations (one was deleted meanwhile): the next use looks them up again. */
@@ -86,29 +78,29 @@ export class Auth0Organizations {
   async addMembers(orgId: string, userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
     if (userIds.length > ORG_MEMBERS_PER_CALL) throw new RangeError(`at most ${ORG_MEMBERS_PER_CALL} members per call, got ${userIds.length}`);
-    await this.call("add organization members", () => this.orgs.members.create(orgId, { members: userIds }));
+    await callAuth0("add organization members", () => this.orgs.members.create(orgId, { members: userIds }));
   }
 
   /** Removes users from one organization: `DELETE /organizations/{id}/members`, at most ORG_MEMBERS_PER_CALL. */
   async removeMembers(orgId: string, userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
     if (userIds.length > ORG_MEMBERS_PER_CALL) throw new RangeError(`at most ${ORG_MEMBERS_PER_CALL} members per call, got ${userIds.length}`);
-    await this.call("remove organization members", () => this.orgs.members.delete(orgId, { members: userIds }));
+    await callAuth0("remove organization members", () => this.orgs.members.delete(orgId, { members: userIds }));
   }
 
   async assignMemberRoles(orgId: string, userId: string, roleIds: string[]): Promise<void> {
     if (roleIds.length === 0) return;
-    await this.call("assign organization member roles", () => this.orgs.members.roles.assign(orgId, userId, { roles: roleIds }));
+    await callAuth0("assign organization member roles", () => this.orgs.members.roles.assign(orgId, userId, { roles: roleIds }));
   }
 
   async removeMemberRoles(orgId: string, userId: string, roleIds: string[]): Promise<void> {
     if (roleIds.length === 0) return;
-    await this.call("remove organization member roles", () => this.orgs.members.roles.delete(orgId, userId, { roles: roleIds }));
+    await callAuth0("remove organization member roles", () => this.orgs.members.roles.delete(orgId, userId, { roles: roleIds }));
   }
 
   /** A user's organizations as Auth0 holds them (for a user the ledger has no memberships of). */
   async userOrganizations(userId: string): Promise<{ id: string; name: string }[]> {
-    return this.call("list user organizations", async () => {
+    return callAuth0("list user organizations", async () => {
       const out: { id: string; name: string }[] = [];
       const page = await this.users.organizations.list(userId, { per_page: 50, include_totals: true });
       for await (const o of page) if (o.id && o.name) out.push({ id: o.id, name: o.name });
@@ -123,7 +115,7 @@ export class Auth0Organizations {
    */
   async *members(orgId: string, withRoles: boolean): AsyncGenerator<{ userId: string; roles: string[] }> {
     const operation = `list members of organization ${orgId}`;
-    const page = await this.call(operation, () => this.orgs.members.list(orgId, { take: 100, fields: withRoles ? "user_id,roles" : "user_id", include_fields: true }));
+    const page = await callAuth0(operation, () => this.orgs.members.list(orgId, { take: 100, fields: withRoles ? "user_id,roles" : "user_id", include_fields: true }));
     for (;;) {
       for (const m of page.data) {
         if (typeof m.user_id !== "string" || m.user_id === "") continue;
@@ -131,13 +123,13 @@ export class Auth0Organizations {
         yield { userId: m.user_id, roles: roles.flatMap((r) => (typeof r.name === "string" ? [r.name] : [])).sort() };
       }
       if (!page.hasNextPage()) return;
-      await this.call(operation, () => page.getNextPage());
+      await callAuth0(operation, () => page.getNextPage());
     }
   }
 
   /** A member's role names in one organization. */
   async memberRoles(orgId: string, userId: string): Promise<string[]> {
-    return this.call("list organization member roles", async () => {
+    return callAuth0("list organization member roles", async () => {
       const names: string[] = [];
       const page = await this.orgs.members.roles.list(orgId, userId, { per_page: 50, include_totals: true });
       for await (const r of page) if (r.name) names.push(r.name);

@@ -19,7 +19,7 @@ import { RolesClient } from "auth0/roles";
 import { BOOLEAN_FIELDS, STANDARD_FIELDS, TEXT_FIELDS } from "../../core/fields.js";
 import type { CurrentUser, JsonObject } from "../../core/types.js";
 import type { Auth0Adapter } from "./client.js";
-import { Auth0Error, classifyError, redact } from "./errors.js";
+import { Auth0Error, callAuth0, redact } from "./errors.js";
 import { MalformedLineError, ndjsonRecords } from "./ndjson.js";
 
 /**
@@ -138,14 +138,6 @@ export class Auth0Snapshot {
     this.roles = new RolesClient(options);
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw classifyError(err, operation);
-    }
-  }
-
   /** The configured connection's id, looked up by name once per reader (undefined: every connection). */
   connectionId(signal?: AbortSignal): Promise<string | undefined> {
     if (this.opts.connection === undefined) return Promise.resolve(undefined);
@@ -158,7 +150,7 @@ export class Auth0Snapshot {
 
   private async findConnection(signal?: AbortSignal): Promise<string> {
     const name = this.opts.connection as string;
-    const page = await this.call(`find connection ${name}`, () => this.connections.list({ name }, { abortSignal: signal }));
+    const page = await callAuth0(`find connection ${name}`, () => this.connections.list({ name }, { abortSignal: signal }));
     // Auth0 documents a bare array; the SDK reads the checkpoint form `{connections, next}`. Either is accepted.
     const raw: unknown = page.response;
     const list: unknown[] = Array.isArray(raw) ? raw : page.data;
@@ -177,7 +169,7 @@ export class Auth0Snapshot {
     const connection_id = await this.connectionId(signal);
     const fields: { name: string; export_as?: string }[] = [...new Set([...EXPORT_FIELDS, ...(this.opts.extraFields ?? [])])].map((name) => ({ name }));
     if (connection_id === undefined) fields.push({ ...CONNECTION_FIELD });
-    const job = await this.call("start users export", () =>
+    const job = await callAuth0("start users export", () =>
       this.jobs.usersExports.create({ ...(connection_id === undefined ? {} : { connection_id }), format: "json", fields }, { abortSignal: signal }),
     );
     if (typeof job.id !== "string" || job.id === "") {
@@ -189,7 +181,7 @@ export class Auth0Snapshot {
   /** The job, checked to be an export of this connection; a failed job is a permanent error with its reason. */
   private async job(jobId: string, signal?: AbortSignal): Promise<JobView> {
     this.stats.jobGets++;
-    const j = await this.call(`get export job ${jobId}`, () => this.jobs.get(jobId, { abortSignal: signal }));
+    const j = await callAuth0(`get export job ${jobId}`, () => this.jobs.get(jobId, { abortSignal: signal }));
     const view: JobView = {
       id: String(j.id),
       type: String(j.type),
@@ -377,11 +369,11 @@ export class Auth0Snapshot {
   /** The ids of a role's users, paged with checkpoint pagination (take=100, then from=<next> until no next). */
   async *roleMembersById(roleId: string, signal?: AbortSignal): AsyncGenerator<string> {
     const operation = `list members of role ${roleId}`;
-    const page = await this.call(operation, () => this.roles.users.list(roleId, { take: 100 }, { abortSignal: signal }));
+    const page = await callAuth0(operation, () => this.roles.users.list(roleId, { take: 100 }, { abortSignal: signal }));
     for (;;) {
       for (const u of page.data) if (typeof u.user_id === "string" && u.user_id !== "") yield u.user_id;
       if (!page.hasNextPage()) return;
-      await this.call(operation, () => page.getNextPage());
+      await callAuth0(operation, () => page.getNextPage());
     }
   }
 }

@@ -6,6 +6,7 @@
 import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import type { SyncConfig } from "../core/config.js";
 import { transformOf } from "../core/config.js";
+import { SyncError } from "../core/errors.js";
 import { Pseudonymiser, type CopiedUser, type SourceUser } from "../core/pseudonymise.js";
 import type { RowSource } from "../core/source.js";
 import { sameTenantNames } from "../core/tenant-copy-config.js";
@@ -39,11 +40,11 @@ export interface RowSourceWiring {
 }
 
 /** A copy whose target is its source: refused before any call, naming the target and the source as given. */
-export class SameTenantError extends Error {
+export class SameTenantError extends SyncError {
+  override readonly name = "SameTenantError";
   readonly retryable = false;
   constructor(target: string, source: string) {
     super(`refused: the target tenant (${target}) is the source tenant (${source}); a copy never writes into the tenant it reads`);
-    this.name = "SameTenantError";
   }
 }
 

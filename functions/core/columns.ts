@@ -4,6 +4,7 @@
  * send the real column to user_metadata), and a missing email or key column would reject every row one by one.
  */
 import type { SyncConfig } from "./config.js";
+import { SyncError } from "./errors.js";
 
 /** Every column the config names, with the config path that names it. */
 export function configuredColumns(config: SyncConfig): { path: string; column: string }[] {
@@ -58,10 +59,7 @@ export function unmappedColumns(config: SyncConfig, returned: string[]): string[
  * The run cannot start: the statement's columns do not fit the config (one it names missing, or one returned twice).
  * Not retryable: fix the config or the SQL.
  */
-export class ColumnsError extends Error {
+export class ColumnsError extends SyncError {
+  override readonly name = "ColumnsError";
   readonly retryable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = "ColumnsError";
-  }
 }

@@ -1,11 +1,13 @@
 import { ManagementError, ManagementTimeoutError } from "auth0";
 import type { RejectCode } from "../../core/types.js";
 import { EMAILS_IN_TEXT } from "../../core/emails.js";
+import { SyncError } from "../../core/errors.js";
 
 export type Auth0ErrorKind = "rate_limited" | "server" | "timeout" | "network" | "auth" | "rejected" | "not_found" | "conflict" | "ambiguous" | "unknown_role" | "unknown_organization";
 
 /** A Management API failure, classified: retryable ones fail the SQS record; permanent ones reject the row. */
-export class Auth0Error extends Error {
+export class Auth0Error extends SyncError {
+  override readonly name: string = "Auth0Error";
   readonly retryable: boolean;
   readonly kind: Auth0ErrorKind;
   readonly statusCode?: number;
@@ -34,7 +36,6 @@ export class Auth0Error extends Error {
     },
   ) {
     super(message, { cause: opts.cause });
-    this.name = "Auth0Error";
     this.kind = opts.kind;
     this.retryable = opts.retryable;
     this.statusCode = opts.statusCode;

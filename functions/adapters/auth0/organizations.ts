@@ -16,10 +16,10 @@ export const ORG_MEMBERS_PER_CALL = 10;
  * the role limit, never a membership). Retryable and kind as the cause's.
  */
 export class OrganizationWriteError extends Auth0Error {
+  override readonly name: string = "OrganizationWriteError";
   /** @param field the row's column a permanent failure names (member roles: the roles column). */
   constructor(cause: Auth0Error, field?: string) {
     super(`organization membership: ${cause.message}`, { kind: cause.kind, retryable: cause.retryable, statusCode: cause.statusCode, errorCode: cause.errorCode, auth0Message: cause.auth0Message, field, cause });
-    this.name = "OrganizationWriteError";
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type Field,
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
+import { SyncError } from "../../core/errors.js";
 import type { Page, RowSource } from "../../core/source.js";
 import type { Row, RowValue } from "../../core/types.js";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,7 +33,8 @@ export interface PollSettings {
   timeoutMs: number;
 }
 
-export class RedshiftStatementError extends Error {
+export class RedshiftStatementError extends SyncError {
+  override readonly name = "RedshiftStatementError";
   readonly retryable: boolean;
   constructor(
     message: string,
@@ -41,7 +43,6 @@ export class RedshiftStatementError extends Error {
     opts: { retryable: boolean },
   ) {
     super(message);
-    this.name = "RedshiftStatementError";
     this.retryable = opts.retryable;
   }
 }

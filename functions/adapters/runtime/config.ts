@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import { parseConfig, type SyncConfig } from "../../core/config.js";
+import { SyncError } from "../../core/errors.js";
 import type { Auth0Credentials } from "../auth0/client.js";
 import type { SourceTenantAccess } from "../row-source.js";
 
@@ -25,7 +26,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return config;
 }
 
-export class MissingCredentialsError extends Error {
+export class MissingCredentialsError extends SyncError {
+  override readonly name = "MissingCredentialsError";
   readonly retryable = true;
 }
 

@@ -3,6 +3,7 @@
  * with SendMessageBatch, 10 entries a call and at most 256 KB a call, retrying entries that failed.
  */
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
+import { SyncError } from "../../core/errors.js";
 import { MESSAGE_VERSION, type UserOperation } from "./message.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -11,14 +12,14 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_BATCH_BYTES = 250 * 1024;
 export const MAX_BATCH_ENTRIES = 10;
 
-export class QueueSendError extends Error {
+export class QueueSendError extends SyncError {
+  override readonly name = "QueueSendError";
   readonly retryable = true;
   constructor(
     message: string,
     readonly failedEntries: number,
   ) {
     super(message);
-    this.name = "QueueSendError";
   }
 }
 

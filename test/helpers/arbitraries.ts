@@ -54,3 +54,29 @@ export function reorder<T>(v: T): T {
   if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)])) as T;
   return v;
 }
+
+/** The sync keys a user found in Auth0 may carry: this row's (desiredArb's keys are k1 and k2), another row's, or none. */
+export const syncKeyArb = fc.constantFrom(undefined, "k1", "k2", "k3");
+
+/**
+ * As the row mapper makes a profile: a create-only metadata target is listed only with its key (a NULL kept by
+ * `onNull: keep` leaves out both; cleared, it is the key with a null).
+ */
+function asMapped(d: DesiredProfile): DesiredProfile {
+  const holds = (t: string) => {
+    const [bag, key] = t.split(".") as [string, string | undefined];
+    return key === undefined || (bag === "user_metadata" ? Object.hasOwn(d.user_metadata, key) : Object.hasOwn(d.app_metadata, key));
+  };
+  return { ...d, createOnly: d.createOnly.filter(holds) };
+}
+
+/** A desired profile as a keyed config maps it: the identity key is also in app_metadata, under `sync_key`. */
+export const keyedDesiredArb: fc.Arbitrary<DesiredProfile> = desiredArb.map((d) => asMapped({ ...d, app_metadata: { ...d.app_metadata, sync_key: d.key } }));
+
+/** A desired profile with the email as identity: the key is the email and app_metadata carries none. */
+export const unkeyedDesiredArb: fc.Arbitrary<DesiredProfile> = desiredArb.map((d) => asMapped({ ...d, key: d.email }));
+
+/** A user found in Auth0 by email, carrying one of `syncKeyArb`'s keys in app_metadata.sync_key (or none). */
+export const foundUserArb: fc.Arbitrary<CurrentUser> = fc
+  .tuple(currentArb, syncKeyArb)
+  .map(([u, k]) => (k === undefined ? u : { ...u, app_metadata: { ...u.app_metadata, sync_key: k } }));

@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import { configHash, type SyncConfig } from "../functions/core/config.js";
-import { Observability } from "./observability.js";
+import { Observability } from "./observability/index.js";
 import { Pipeline } from "./pipeline.js";
 
 export interface Auth0SyncStackProps extends StackProps {

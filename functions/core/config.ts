@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
+import { SyncError } from "./errors.js";
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
 import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, sameTenantNames, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
@@ -508,14 +509,14 @@ export function parseTarget(target: string): Target | undefined {
   return { kind: m[1] as "user_metadata" | "app_metadata", key: m[2] ?? "" };
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends SyncError {
+  override readonly name = "ConfigError";
   readonly retryable = false;
   constructor(
     readonly source: string,
     readonly problems: string[],
   ) {
     super(`Invalid sync config ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
   }
 }
 

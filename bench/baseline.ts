@@ -10,7 +10,8 @@ import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
 import { RedshiftSource } from "../functions/adapters/redshift/source.js";
 import { warehouseOf, type SyncConfig } from "../functions/core/config.js";
-import { createBody, diff, diffRoles } from "../functions/core/plan.js";
+import { createBody, diff } from "../functions/core/write-plan.js";
+import { diffRoles } from "../functions/core/membership-diff.js";
 import { ProfileMapper } from "../functions/core/profile.js";
 import type { Row } from "../functions/core/types.js";
 

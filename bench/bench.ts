@@ -31,7 +31,8 @@ import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../functions/adapters/auth0/client.js";
 import { Pacer } from "../functions/adapters/auth0/pacer.js";
-import { consumerBudget, parseConfig, warehouseOf, type SyncConfig } from "../functions/core/config.js";
+import { parseConfig, warehouseOf, type SyncConfig } from "../functions/core/config.js";
+import { consumerBudget } from "../functions/core/budget.js";
 import { GLOBAL_BUCKET } from "../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type RequestLogEntry } from "../local/auth0-emulator.js";
 import { createDemoTable, DEMO_ROLES, DEMO_TABLE, insertRows } from "../local/demo-data.js";
@@ -41,7 +42,7 @@ import { naiveSync, type NaiveResult } from "./baseline.js";
 import { callsPerSecondSvg } from "./chart.js";
 import { COMPETENT_CONCURRENCY, competentPacer, competentSync } from "./competent.js";
 import { rateScenarioLines, rateScenarios, TARGETS, type MatchedFigures, type RateScenariosFigures } from "./rate-scenarios.js";
-import { onboarding, snapshotMemory, type OnboardingAfter, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile.js";
+import { onboarding, snapshotMemory, type OnboardingAfter, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile-scenarios.js";
 import { cleanRows, writeWarehouse } from "./warehouse.js";
 
 const { values: a } = parseArgs({

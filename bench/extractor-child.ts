@@ -7,7 +7,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { RedshiftSource } from "../functions/adapters/redshift/source.js";
 import { parseConfig, warehouseOf } from "../functions/core/config.js";
-import { createExtractorHandler } from "../functions/extractor/handler.js";
+import { createExtractorHandler } from "../functions/flows/extractor-lambda.js";
 
 const env = process.env;
 const fake = { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };

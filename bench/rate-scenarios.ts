@@ -16,7 +16,8 @@
  *   sync configured for one global 16/s, the misread plan of the issue.
  */
 import { join } from "node:path";
-import { consumerBudget, parseConfig, type SyncConfig } from "../functions/core/config.js";
+import { parseConfig, type SyncConfig } from "../functions/core/config.js";
+import { consumerBudget } from "../functions/core/budget.js";
 import { GLOBAL_BUCKET, resolveRateLimits, type RateLimitSettings } from "../functions/core/rate-limits.js";
 import type { CompetitorSettings, RequestLogEntry } from "../local/auth0-emulator.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary, type Progress } from "../local/pipeline.js";

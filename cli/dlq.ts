@@ -23,7 +23,7 @@ export async function describeDlqMessages(messages: RawMessage[], ledger: Ledger
     const { runId, ops } = parsed.message;
     let entries = new Map<string, LedgerEntry>();
     try {
-      if (ledger) entries = await ledger.getMany(ops.map(opKey));
+      if (ledger) entries = await ledger.users.getMany(ops.map(opKey));
     } catch (err) {
       // Whatever the ledger holds, status goes on: this message's reasons are what cannot be read.
       out.push({ messageId: m.messageId, runId, users: ops.length, sentAt: m.sentAt, reasons: [`the ledger could not be read for its users: ${err instanceof Error ? err.message : String(err)}`] });

@@ -4,8 +4,8 @@
  */
 import type { ReconcileRecord } from "../functions/adapters/ledger/ledger.js";
 import type { Outcome } from "../functions/core/outcomes.js";
-import type { FieldDrift } from "../functions/core/reconcile.js";
-import { n, plural, show } from "./format.js";
+import type { FieldDrift } from "../functions/core/drift.js";
+import { formatCount, plural, show } from "./format.js";
 import type { ReconcileReport } from "./targets/target.js";
 
 const fieldLine = (f: FieldDrift) => `      ${f.field}: ${show(f.before)} -> ${show(f.after)}`;
@@ -19,12 +19,12 @@ export function formatReconcile(r: ReconcileReport): string {
   }
   const out = [
     `Reconcile ${r.runId}${r.dryRun ? " (dry run: nothing written, nothing repaired)" : ""}`,
-    `  ${plural(r.usersInTenant, "user")} in the tenant's connection, ${n(r.managed)} managed by the sync`,
-    `  ${n(r.inSync)} in sync, ${n(r.drifted)} drifted (${n(r.missing)} gone from Auth0), ${n(r.leftAlone)} left alone (blocked by mirror mode)`,
+    `  ${plural(r.usersInTenant, "user")} in the tenant's connection, ${formatCount(r.managed)} managed by the sync`,
+    `  ${formatCount(r.inSync)} in sync, ${formatCount(r.drifted)} drifted (${formatCount(r.missing)} gone from Auth0), ${formatCount(r.leftAlone)} left alone (blocked by mirror mode)`,
     `  ${repairs(r.repairsQueued, r.repairOutcomes, r.dryRun)}`,
     r.rowsRead === undefined
       ? "  the table was not read (no warehouse source): nobody adopted into the ledger"
-      : `  ${n(r.adopted)} ${r.dryRun ? "would be adopted" : "adopted"} into the ledger (users a row of the table claims, of ${plural(r.rowsRead, "row")} read), ${n(r.ambiguous)} ambiguous (a key several Auth0 users carry, or an email several rows share: not adopted)`,
+      : `  ${formatCount(r.adopted)} ${r.dryRun ? "would be adopted" : "adopted"} into the ledger (users a row of the table claims, of ${plural(r.rowsRead, "row")} read), ${formatCount(r.ambiguous)} ambiguous (a key several Auth0 users carry, or an email several rows share: not adopted)`,
   ];
   if (r.unclaimed > 0) out.push(`  ${plural(r.unclaimed, "user")} whose identity key (the sync key; with the email as identity, the email) no row of the table has: left alone, not adopted`);
   if (r.unmatched > 0) out.push(`  ${plural(r.unmatched, "user")} with no sync key and no row's email: not the sync's, left alone`);
@@ -52,11 +52,11 @@ function repairs(queued: number, outcomes: Partial<Record<Outcome, number>> | un
   if (!outcomes) return `${head} (the consumers apply them: 'auth0-sync status' shows how many were applied)`;
   const k = (o: Outcome) => outcomes[o] ?? 0;
   const settled = Object.values(outcomes).reduce((a, b) => a + (b ?? 0), 0);
-  const parts = [`${n(k("created") + k("updated"))} applied`];
-  if (k("rejected") > 0) parts.push(`${n(k("rejected"))} rejected`);
-  if (k("unchanged") > 0) parts.push(`${n(k("unchanged"))} with nothing left to do`);
+  const parts = [`${formatCount(k("created") + k("updated"))} applied`];
+  if (k("rejected") > 0) parts.push(`${formatCount(k("rejected"))} rejected`);
+  if (k("unchanged") > 0) parts.push(`${formatCount(k("unchanged"))} with nothing left to do`);
   const left = queued - settled;
-  const pending = left > 0 ? `; ${n(left)} not applied: still in the queue or the DLQ, or lost with a local run that stopped (the next reconcile finds them again)` : "";
+  const pending = left > 0 ? `; ${formatCount(left)} not applied: still in the queue or the DLQ, or lost with a local run that stopped (the next reconcile finds them again)` : "";
   return `${head}, ${parts.join(", ")}${pending}`;
 }
 
@@ -66,6 +66,6 @@ export function formatLastReconcile(r: ReconcileRecord | undefined): string[] {
   const f = r.figures;
   // Records written before repairs were counted as queued name them `repaired`: they were queued all the same.
   const queued = f.repairsQueued ?? f.repaired ?? 0;
-  const line = `Last reconcile  ${r.reconcileId}, ${r.finishedAt.replace("T", " ").slice(0, 19)} UTC: ${plural(f.usersInTenant ?? 0, "user")}, ${n(f.drifted ?? 0)} drifted, ${n(f.adopted ?? 0)} adopted, ${repairs(queued, r.repairOutcomes, r.dryRun)}`;
+  const line = `Last reconcile  ${r.reconcileId}, ${r.finishedAt.replace("T", " ").slice(0, 19)} UTC: ${plural(f.usersInTenant ?? 0, "user")}, ${formatCount(f.drifted ?? 0)} drifted, ${formatCount(f.adopted ?? 0)} adopted, ${repairs(queued, r.repairOutcomes, r.dryRun)}`;
   return [line, ...r.drift.slice(0, 5).map((d) => `  ${d.keyLabel}: ${d.kind === "missing" ? "gone from Auth0" : d.fields.map((x) => x.field).join(", ")}${d.repaired ? "" : " (not repaired)"}`)];
 }

@@ -9,9 +9,9 @@ import { formatLastReconcile } from "./format-reconcile.js";
 import { pendingOf } from "./runs.js";
 import type { RedriveReport, RunReport, StatusReport } from "./targets/target.js";
 
-export const n = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
-const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? n(v) : v}`).join("\n");
-export const plural = (k: number, word: string) => `${n(k)} ${word}${k === 1 ? "" : "s"}`;
+export const formatCount = (v: number | undefined) => (v === undefined ? "-" : v.toLocaleString("en-US"));
+const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? formatCount(v) : v}`).join("\n");
+export const plural = (k: number, word: string) => `${formatCount(k)} ${word}${k === 1 ? "" : "s"}`;
 export const show = (v: Json | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
 
 export function age(seconds: number | undefined): string {
@@ -51,8 +51,8 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
       ["reject", c.reject],
       ["block", c.block],
       ["delete", c.delete],
-      ["Auth0 writes", `${n(p.writes)}  (about ${Math.ceil(p.writes / p.rps)} s at ${p.rps} requests/s)`],
-      ["Auth0 lookups", `${n(p.lookups)}  (users the ledger does not know${p.lookupsSkipped ? `; ${n(p.lookupsSkipped)} more not looked up, raise --lookups` : ""})`],
+      ["Auth0 writes", `${formatCount(p.writes)}  (about ${Math.ceil(p.writes / p.rps)} s at ${p.rps} requests/s)`],
+      ["Auth0 lookups", `${formatCount(p.lookups)}  (users the ledger does not know${p.lookupsSkipped ? `; ${formatCount(p.lookupsSkipped)} more not looked up, raise --lookups` : ""})`],
     ]),
   ];
   if (p.copySample && p.copySample.length > 0) {
@@ -67,8 +67,8 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
     out.push("", `Metadata a deny list lets through (every source user read; an allow list names what it copies: docs/tenant-copy.md):`);
     const width = Math.max(...passed.paths.map((x) => x.path.length)) + 2;
     for (const x of passed.paths.slice(0, 40)) out.push(`  ${x.path.padEnd(width)}${plural(x.users, "user")}`);
-    if (passed.paths.length > 40) out.push(`  ... and ${n(passed.paths.length - 40)} more paths (--json lists them)`);
-    if (passed.truncated) out.push(`  (more distinct paths than are counted: only the first ${n(passed.paths.length)} are)`);
+    if (passed.paths.length > 40) out.push(`  ... and ${formatCount(passed.paths.length - 40)} more paths (--json lists them)`);
+    if (passed.truncated) out.push(`  (more distinct paths than are counted: only the first ${formatCount(passed.paths.length)} are)`);
   }
   if (p.unmappedColumns.length > 0) {
     out.push("", `Unmapped columns, written to user_metadata under their own names (unmappedColumns: user_metadata): ${p.unmappedColumns.join(", ")}`);
@@ -84,7 +84,7 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
   }
   // With --key, that key's rejection is shown above: the run's others are not its business.
   if (p.rejections.length > 0 && key === undefined) {
-    out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${n(p.rejections.length)}` : p.rejections.length}):`);
+    out.push("", `Rejected rows (${p.rejections.length > 5 ? `first 5 of ${formatCount(p.rejections.length)}` : p.rejections.length}):`);
     for (const r of p.rejections.slice(0, 5)) out.push(`  ${r}`);
   }
   return out.join("\n");
@@ -116,10 +116,10 @@ export function formatRun(r: RunReport): string {
   if (r.unaccounted > 0 && r.status !== "running" && r.status !== "interrupted") out.push("", `${plural(r.unaccounted, "user")} ${r.unaccounted === 1 ? "has" : "have"} no outcome yet: in flight or in the DLQ ('auth0-sync status').`);
   if (r.topReasons && r.topReasons.length > 0) {
     out.push("", "top reasons for rejection:");
-    for (const t of r.topReasons) out.push(`  ${n(t.count).padStart(6)}  ${t.code}`);
+    for (const t of r.topReasons) out.push(`  ${formatCount(t.count).padStart(6)}  ${t.code}`);
   }
   if (r.rejections.length > 0) {
-    out.push("", `first rejections (${n(r.rejections.length)} in all):`);
+    out.push("", `first rejections (${formatCount(r.rejections.length)} in all):`);
     for (const x of r.rejections.slice(0, 5)) out.push(`  ${x}`);
   }
   return out.join("\n");
@@ -132,13 +132,13 @@ function runLine(r: RunRecord): string {
     r.runId.padEnd(30),
     r.status.padEnd(10),
     r.startedAt.replace("T", " ").slice(0, 19).padEnd(20),
-    n(s.rowsRead).padStart(9),
-    n(c.created ?? 0).padStart(8),
-    n(c.updated ?? 0).padStart(8),
-    n((c.unchanged ?? 0) + (s.unchanged ?? 0)).padStart(10),
-    n((c.rejected ?? 0) + (s.rejected ?? 0)).padStart(9),
-    n((c.blocked ?? 0) + (c.deleted ?? 0)).padStart(16),
-    n(pendingOf(r)).padStart(8),
+    formatCount(s.rowsRead).padStart(9),
+    formatCount(c.created ?? 0).padStart(8),
+    formatCount(c.updated ?? 0).padStart(8),
+    formatCount((c.unchanged ?? 0) + (s.unchanged ?? 0)).padStart(10),
+    formatCount((c.rejected ?? 0) + (s.rejected ?? 0)).padStart(9),
+    formatCount((c.blocked ?? 0) + (c.deleted ?? 0)).padStart(16),
+    formatCount(pendingOf(r)).padStart(8),
   ];
   return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
 }
@@ -153,7 +153,7 @@ function pendingNote(r: RunRecord, s: StatusReport): string | undefined {
     const sent = notSent === undefined ? undefined : pending - notSent;
     return notSent === undefined
       ? `${r.runId} was interrupted with ${plural(pending, "user")} pending: those it had sent are applied as the consumers get to them (or end in the DLQ); the next run sends the rest.`
-      : `${r.runId} was interrupted with ${plural(pending, "user")} pending: ${n(sent)} sent (applied as the consumers get to them, or in the DLQ) and ${n(notSent)} read but never sent, which the next run sends.`;
+      : `${r.runId} was interrupted with ${plural(pending, "user")} pending: ${formatCount(sent)} sent (applied as the consumers get to them, or in the DLQ) and ${formatCount(notSent)} read but never sent, which the next run sends.`;
   }
   const queued = s.queue.visible + s.queue.inFlight + s.dlq.visible;
   if (r.status !== "running" && queued === 0) {
@@ -173,7 +173,7 @@ export function formatStatus(s: StatusReport): string {
     if (notes.length > 0) out.push("", ...notes);
   }
   out.push("");
-  out.push(`Queue           ${n(s.queue.visible)} waiting, ${n(s.queue.inFlight)} in flight${s.queue.oldestAgeSeconds !== undefined ? `, oldest ${age(s.queue.oldestAgeSeconds)}` : ""}`);
+  out.push(`Queue           ${formatCount(s.queue.visible)} waiting, ${formatCount(s.queue.inFlight)} in flight${s.queue.oldestAgeSeconds !== undefined ? `, oldest ${age(s.queue.oldestAgeSeconds)}` : ""}`);
   out.push(`DLQ             ${plural(s.dlq.visible, "message")}${s.dlq.oldestAgeSeconds !== undefined ? `, oldest ${age(s.dlq.oldestAgeSeconds)}` : ""}`);
   if (s.alarms === undefined) out.push("Alarms          none locally (CloudWatch alarms exist only in a deployed stack)");
   else {
@@ -184,7 +184,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.dashboardUrl) out.push(`Dashboard       ${s.dashboardUrl}`);
   out.push(...formatLastReconcile(s.lastReconcile));
   if (s.dlqSample.length > 0) {
-    out.push("", `DLQ sample (${s.dlqSample.length} of ${n(s.dlq.visible)}, read without consuming them):`);
+    out.push("", `DLQ sample (${s.dlqSample.length} of ${formatCount(s.dlq.visible)}, read without consuming them):`);
     for (const m of s.dlqSample) {
       out.push(`  message ${m.messageId}${m.runId ? `  ${m.runId}` : ""}  ${plural(m.users, "user")}`);
       for (const r of m.reasons.slice(0, 3)) out.push(`      ${r}`);
@@ -198,9 +198,9 @@ export function formatStatus(s: StatusReport): string {
 export function formatRedrive(r: RedriveReport): string {
   if (r.dryRun) return `${plural(r.messages, "message")} would move from the DLQ back to the main queue (dry run: nothing moved).`;
   const p = r.progress;
-  const out = [`Redrive ${p?.status === "CANCELLED" ? "cancelled" : "finished"}: ${n(p?.moved ?? 0)} of ${plural(r.messages, "message")} moved back to the main queue.`];
+  const out = [`Redrive ${p?.status === "CANCELLED" ? "cancelled" : "finished"}: ${formatCount(p?.moved ?? 0)} of ${plural(r.messages, "message")} moved back to the main queue.`];
   if (r.processed) {
-    const parts = Object.entries(r.processed).map(([o, k]) => `${n(k)} ${o}`);
+    const parts = Object.entries(r.processed).map(([o, k]) => `${formatCount(k)} ${o}`);
     out.push(`Processed by the consumers: ${parts.length ? parts.join(", ") : "no users"}; ${plural(r.left ?? 0, "message")} in the DLQ now.`);
   }
   return out.join("\n");

@@ -5,19 +5,24 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
-import type { RowSource } from "../functions/core/source.js";
 import type { Auth0Adapter } from "../functions/adapters/auth0/client.js";
-import { Auth0Error } from "../functions/adapters/auth0/errors.js";
 import type { Ledger, LedgerEntry } from "../functions/adapters/ledger/ledger.js";
-import { opKey, type SyncOperation, type UserOperation } from "../functions/adapters/sqs/message.js";
-import { rateLimitsOf, type SyncConfig } from "../functions/core/config.js";
-import { keyLabel } from "../functions/core/profile.js";
-import { decideUser, knownOrganizations, startUser } from "../functions/core/decide.js";
-import { diffOrganizations, diffRoles, organizationsChange } from "../functions/core/plan.js";
-import { rejectionMessage, type CurrentUser, type Json, type RejectCode, type Rejection } from "../functions/core/types.js";
-import { extract } from "../functions/extractor/extract.js";
-import { resolveOrganizations } from "../functions/consumer/memberships.js";
+import { rateLimitsOf } from "../functions/core/budget.js";
+import type { SyncConfig } from "../functions/core/config.js";
 import type { CopySample, PassedPath, SampleUser } from "../functions/core/copy-sample.js";
+import type { Basis, UserDecision } from "../functions/core/decide.js";
+import { maskEmails } from "../functions/core/emails.js";
+import { organizationsChange, type OrganizationChange, type RoleChange } from "../functions/core/membership-diff.js";
+import { opKey, opWhere, type OpResult, type UserOperation } from "../functions/core/operations.js";
+import { keyLabel } from "../functions/core/profile.js";
+import type { RowSource } from "../functions/core/source.js";
+import { rejectionMessage, type CurrentUser, type Json, type Rejection } from "../functions/core/types.js";
+import { runExtract } from "../functions/flows/extract-run.js";
+import { ContradictoryAnswerError, runUserFlow, type UserFlowObserver } from "../functions/flows/user-flow.js";
+import { RecordingUserPort } from "./plan-port.js";
+
+/** The decision the flow took for a user, as the plan saw it. */
+type Decided = { basis: Basis; current: CurrentUser | null; decision: UserDecision };
 
 export type PlannedKind = "create" | "update" | "unchanged" | "reject" | "block" | "delete";
 type ChangeKind = Exclude<PlannedKind, "unchanged" | "reject">;
@@ -60,15 +65,6 @@ export interface PlanReport {
   forKey?: KeyPlan;
   /** A tenant copy: the metadata paths deny lists let through, over every source user read (core/copy-sample.ts). */
   copyPassedByDeny?: { paths: PassedPath[]; truncated: boolean };
-}
-
-const EMAIL = /[^\s@"]+@[^\s@"]+/g;
-/** Plans are read on screens and pasted into tickets: emails are masked (first character and domain kept). */
-export function maskEmails(v: Json | undefined): Json | undefined {
-  if (typeof v === "string") return v.replace(EMAIL, (m) => `${m[0]}***@${m.split("@")[1]}`);
-  if (Array.isArray(v)) return v.map((x) => maskEmails(x) ?? null);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskEmails(x) ?? null]));
-  return v;
 }
 
 function fieldChanges(before: CurrentUser | null, after: Record<string, unknown>): FieldChange[] {
@@ -118,9 +114,6 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
   const counts: Record<PlannedKind, number> = { create: 0, update: 0, unchanged: 0, reject: 0, block: 0, delete: 0 };
   const changes: PlannedChange[] = [];
   const rejections: Rejection[] = [];
-  let lookups = 0;
-  let lookupsSkipped = 0;
-  let writes = 0;
   const maxLookups = deps.maxLookups ?? 500;
   const pending: UserOperation[] = [];
   const logger = new Logger({ logLevel: "SILENT" });
@@ -129,7 +122,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
   let askedUnchanged = false;
   const metrics = new Metrics({ namespace: "Auth0SyncPlan" });
 
-  const result = await extract(
+  const result = await runExtract(
     {
       config,
       source: deps.source,
@@ -150,109 +143,58 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     {},
   );
 
-  // A row a run would reject in the consumer (unknown role, identity conflict, mode): reported with the others.
-  const reject = (op: SyncOperation, field: string, reason: string, code: RejectCode) => {
-    counts.reject++;
-    rejections.push({ code, field, reason, row: op.row, keyLabel: op.keyLabel });
+  // Each operation through the run's own user flow (functions/flows/user-flow.ts), against a port that reads Auth0
+  // as a run would (within --lookups) and records the writes instead of making them.
+  const port = new RecordingUserPort(auth0, maxLookups);
+  let seen: { decided?: Decided; roles?: { have: string[]; change: RoleChange }; memberships?: { applied: Record<string, string[]>; change: OrganizationChange } } = {};
+  const observer: UserFlowObserver = {
+    decided: (e) => void (seen.decided = e),
+    roles: (e) => void (seen.roles = { have: e.have, change: e.change }),
+    memberships: (e) => void (seen.memberships = { applied: e.applied, change: e.change }),
   };
-  const entries = ledger ? await ledger.getMany(pending.map(opKey)) : new Map<string, LedgerEntry>();
+  const flow = { config, auth0: port, hasLedger: ledger !== undefined, observer, strict: true };
+  const entries = ledger ? await ledger.users.getMany(pending.map(opKey)) : new Map<string, LedgerEntry>();
   for (const op of pending) {
-    const entry = entries.get(opKey(op));
+    seen = {};
+    let res: OpResult;
+    try {
+      res = await runUserFlow(flow, "plan", op, entries.get(opKey(op)));
+    } catch (err) {
+      // Auth0's answers contradict each other (a 409, then no user): a run would try the user again; not planned.
+      if (err instanceof ContradictoryAnswerError) continue;
+      throw err;
+    }
+    if ("retry" in res) throw new Error(`the plan could not be made for ${opWhere(op)}: ${res.retry}`);
     if (op.kind !== "sync") {
-      counts[op.kind]++;
-      writes++;
-      changes.push({ kind: op.kind, keyLabel: op.keyLabel, basis: "ledger", fields: op.kind === "block" ? [{ field: "blocked", before: false, after: true }] : [] });
+      if (res.outcome === "unchanged") counts.unchanged++;
+      else {
+        counts[op.kind]++;
+        changes.push({ kind: op.kind, keyLabel: op.keyLabel, basis: "ledger", fields: op.kind === "block" ? [{ field: "blocked", before: false, after: true }] : [] });
+      }
       continue;
     }
-    // The same decision a run takes (core/decide.ts). Where a run would create first and meet a 409, the plan
-    // looks the user up instead (within --lookups), to tell a create from an adoption.
-    const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: ledger !== undefined });
-    if (start.kind === "unchanged") {
+    if (res.outcome === "rejected") {
+      counts.reject++;
+      if (res.rejection) rejections.push(res.rejection);
+      continue;
+    }
+    const d = seen.decided;
+    const kind = res.outcome === "created" && d?.decision.write === "create" ? "create" : res.outcome === "unchanged" ? "unchanged" : "update";
+    if (kind === "unchanged" || !d) {
       counts.unchanged++;
       if (op.keyLabel === askedLabel) askedUnchanged = true;
       continue;
     }
-    if (rolesToCheck.length > 0 && config.roles) {
-      // The tenant's roles are read once (a cached list); an unknown name rejects the row as a run would.
-      let unknown: string | undefined;
-      try {
-        await auth0.roleIds(rolesToCheck);
-      } catch (err) {
-        if (!(err instanceof Auth0Error && err.kind === "unknown_role")) throw err;
-        unknown = err.message;
-      }
-      if (unknown) {
-        reject(op, config.roles.column, unknown, "unknown_role");
-        continue;
-      }
-    }
-    if (config.organizations && desired.organizations && Object.keys(desired.organizations).length > 0) {
-      // The run's own check (organizations resolved once per process, member role names against the tenant's, only
-      // those the change names when the memberships are known): an unknown one rejects the row, on the column it names.
-      let unknown: Auth0Error | undefined;
-      try {
-        await resolveOrganizations(auth0, config.organizations, desired.organizations, knownOrganizations(start));
-      } catch (err) {
-        if (!(err instanceof Auth0Error && (err.kind === "unknown_organization" || err.kind === "unknown_role"))) throw err;
-        unknown = err;
-      }
-      if (unknown) {
-        reject(op, unknown.field ?? config.organizations.column, unknown.message, unknown.rejectCode);
-        continue;
-      }
-    }
-    let current: CurrentUser | null = null;
-    let basis: PlannedChange["basis"] = "ledger";
-    const rolesKnown = start.kind === "ledger" ? start.rolesKnown : undefined;
-    if (start.kind === "ledger") {
-      current = start.current;
-    } else if (lookups < maxLookups) {
-      lookups++;
-      basis = "auth0";
-      current = await auth0.findByEmail(desired.email);
-    } else {
-      lookupsSkipped++;
-      basis = "not looked up";
-    }
-    const decision = decideUser({ desired, entry, config, basis: basis === "ledger" ? "ledger" : basis === "auth0" ? "auth0" : "create-first", current });
-    if (decision.write === "reject" || decision.write === "retry") {
-      if (decision.write === "reject") reject(op, decision.rejection.field, decision.rejection.reason, decision.rejection.code);
-      continue;
-    }
-    let roleFields: FieldChange[] = [];
-    if (config.roles && desired.roles) {
-      const have = decision.write === "create" ? [] : (rolesKnown ?? []);
-      const change = diffRoles(desired.roles, have, config.roles.removeUnlisted);
-      if (change.add.length > 0 || change.remove.length > 0 || (decision.write !== "create" && !rolesKnown)) {
-        roleFields = [{ field: "roles", before: rolesKnown ?? (decision.write === "create" ? [] : undefined), after: desired.roles }];
-        writes += (change.add.length > 0 ? 1 : 0) + (change.remove.length > 0 ? 1 : 0);
-      }
-    }
-    // Memberships: against what the ledger last applied (a run reads Auth0's for a user the ledger knows none of).
-    let orgFields: FieldChange[] = [];
-    if (config.organizations && desired.organizations) {
-      const known = decision.write === "create" ? {} : start.kind === "ledger" ? start.organizationsKnown : undefined;
-      const change = diffOrganizations(desired.organizations, known ?? {}, { removeUnlisted: config.organizations.removeUnlisted, roles: config.organizations.roles !== undefined });
-      if (organizationsChange(change) || (decision.write !== "create" && !known)) {
-        orgFields = [{ field: "organizations", before: known ?? undefined, after: desired.organizations }];
-        writes += change.join.length + change.leave.length + change.addRoles.length + change.removeRoles.length;
-      }
-    }
-    const extra = [...roleFields, ...orgFields];
-    if (decision.write === "create") {
-      counts.create++;
-      writes++;
-      changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis, fields: [...fieldChanges(null, decision.body), ...extra] });
-    } else if (decision.write === "patch" || extra.length > 0) {
-      counts.update++;
-      if (decision.write === "patch") writes++;
-      const patchFields = decision.write === "patch" ? fieldChanges(current, decision.patch) : [];
-      changes.push({ kind: "update", row: op.row, keyLabel: op.keyLabel, basis, fields: [...patchFields, ...extra] });
-    } else {
-      counts.unchanged++;
-      if (op.keyLabel === askedLabel) askedUnchanged = true;
-    }
+    counts[kind]++;
+    const basis: PlannedChange["basis"] = d.basis === "ledger" ? "ledger" : port.unread.has(op.desired.email) ? "not looked up" : "auth0";
+    const fields = d.decision.write === "create" ? fieldChanges(null, d.decision.body) : d.decision.write === "patch" ? fieldChanges(d.current, d.decision.patch) : [];
+    const r = seen.roles;
+    if (r && (r.change.add.length > 0 || r.change.remove.length > 0)) fields.push({ field: "roles", before: [...r.have].sort(), after: op.desired.roles });
+    const m = seen.memberships;
+    if (m && organizationsChange(m.change)) fields.push({ field: "organizations", before: m.applied, after: op.desired.organizations });
+    changes.push({ kind, row: op.row, keyLabel: op.keyLabel, basis, fields });
   }
+  const { lookups, lookupsSkipped, writes } = port;
   changes.sort((a, b) => (a.row ?? Infinity) - (b.row ?? Infinity));
   rejections.sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
   let forKey: KeyPlan | undefined;

@@ -3,6 +3,7 @@
  * from the standard chain or --profile / --region (aws-clients.ts). Reads what it shows; writes only when the
  * operator asks for a run or a redrive.
  */
+import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
@@ -10,18 +11,19 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger, type RunRecord } from "../../functions/adapters/ledger/ledger.js";
-import { openRowSource } from "../../functions/adapters/row-source.js";
+import { openRowSource } from "../../functions/flows/row-source.js";
 import { loadAuth0Credentials, loadSourceTenantAccess } from "../../functions/adapters/runtime/config.js";
 import { CopySample } from "../../functions/core/copy-sample.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
-import { configHash, consumerBudget, transformOf, type SyncConfig } from "../../functions/core/config.js";
+import { configHash, transformOf, type SyncConfig } from "../../functions/core/config.js";
+import { consumerBudget } from "../../functions/core/budget.js";
 import { newRunId } from "../../functions/core/runs.js";
 import { describeDlqMessages, type RawMessage } from "../dlq.js";
 import { absentOf, runReport } from "../runs.js";
 import { planRun, type PlanReport } from "../plan.js";
 import { createAwsClients, explainAwsError, type AwsClients, type AwsClientsOptions } from "./aws-clients.js";
 import { findStack, type StackResources } from "./aws-stack.js";
-import type { SessionResult } from "../../functions/reconcile/session.js";
+import type { SessionResult } from "../../functions/flows/reconcile-session.js";
 import {
   CliError,
   type AlarmState,
@@ -124,7 +126,7 @@ export class AwsTarget implements Target {
     const pollMs = opts.pollMs ?? 2000;
     let drainedPolls = 0;
     for (;;) {
-      const run = await this.ledger.getRun(runId);
+      const run = await this.ledger.runs.get(runId);
       const elapsedMs = Date.now() - started;
       const status = run?.status ?? "running";
       if (status === "failed" || status === "skipped") return report(run, status);
@@ -148,14 +150,14 @@ export class AwsTarget implements Target {
   async status(opts: StatusOptions): Promise<StatusReport> {
     const r = this.resources;
     const [runs, queue, dlq, alarms, sampleRaw] = await Promise.all([
-      this.ledger.runsForStatus(opts.runs),
+      runsForStatus(this.ledger, opts.runs),
       this.queueState(r.queueUrl),
       this.queueState(r.dlqUrl),
       r.alarmNamePrefix ? this.alarms(r.alarmNamePrefix) : Promise.resolve(undefined),
       this.peek(r.dlqUrl, opts.sample),
     ]);
-    const lastReconcile = r.reconcileFunctionName ? await this.ledger.lastReconcile() : undefined;
-    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl, lastReconcile };
+    const reconciled = r.reconcileFunctionName ? await lastReconcile(this.ledger) : undefined;
+    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl, lastReconcile: reconciled };
   }
 
   /**

@@ -5,6 +5,7 @@
  * that imports local/: cli/program.ts loads it with a dynamic import(), so the deployed path never loads the
  * emulators or PGlite.
  */
+import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.js";
 import { CopySample } from "../../functions/core/copy-sample.js";
 import { transformOf } from "../../functions/core/config.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
@@ -114,12 +115,12 @@ export class LocalTarget implements Target {
       const oldest = dead.reduce((m, d) => Math.min(m, d.sentAt ?? Infinity), Infinity);
       return {
         where: this.where,
-        runs: ledger ? await ledger.runsForStatus(opts.runs) : [],
+        runs: ledger ? await runsForStatus(ledger, opts.runs) : [],
         // The local queue lives only while a run drains it.
         queue: { ...(await queueDepth(env.sqs, env.queueUrl)) },
         dlq: { visible: dead.length, inFlight: 0, oldestAgeSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : undefined },
         dlqSample: await describeDlqMessages(dead.slice(0, opts.sample), ledger),
-        lastReconcile: await ledger?.lastReconcile(),
+        lastReconcile: ledger ? await lastReconcile(ledger) : undefined,
       };
     });
   }

@@ -3,7 +3,7 @@
  * cli/targets/. Commands format reports; targets gather them.
  */
 import type { ReconcileRecord, RunRecord } from "../../functions/adapters/ledger/ledger.js";
-import type { ReconcileResult } from "../../functions/reconcile/reconcile.js";
+import type { ReconcileResult } from "../../functions/flows/reconcile-run.js";
 import type { RedriveProgress } from "../../functions/adapters/sqs/redrive.js";
 import type { Outcome } from "../../functions/core/outcomes.js";
 import type { RunReport } from "../../functions/core/runs.js";

@@ -5,8 +5,8 @@
  * ledger, or as found in Auth0) and returns the write, what the outcome counts as, and the role base.
  */
 import type { SyncConfig } from "./config.js";
-import { ownedKeys, plan, type SyncMode } from "./plan.js";
-import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, Rejection, UserPatch } from "./types.js";
+import { ownedKeys, writeFor, type SyncMode } from "./write-plan.js";
+import type { CreateBody, CurrentUser, DesiredProfile, JsonObject, ObservedUser, Rejection, UserPatch } from "./types.js";
 
 /** What the ledger says of a key (the adapter's entry has more; this is what a decision reads). */
 export interface LedgerView {
@@ -24,12 +24,7 @@ export interface LedgerView {
   observed?: ObservedUser;
 }
 
-/**
- * A user as Auth0 holds it, with its role names when they were read, and its memberships (with member roles) in the
- * organizations that were read. A seed also says which those are (`organizationsRead`): a user is known not to be
- * a member only of an organization whose members were read.
- */
-export type ObservedUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]>; organizationsRead?: string[] };
+export type { ObservedUser };
 
 /** The settings a decision reads. */
 export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles"> & Partial<Pick<SyncConfig, "organizations">>;
@@ -40,6 +35,15 @@ export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles"> & P
  */
 export function isApplied<E extends LedgerView>(e: E | undefined, fingerprint: string): e is E & { userId: string } {
   return Boolean(e?.userId && e.managed && e.fingerprint === fingerprint && !e.blockedAt);
+}
+
+/**
+ * Of two rows with one email under two keys, the row whose key the ledger maps to that email wins, whatever comes
+ * first: the managed user it last applied to that key has that email (an earlier row that took the email is then
+ * refused by Auth0's 409 and the identity check).
+ */
+export function ownsEmail(entry: LedgerView | undefined, email: string): boolean {
+  return Boolean(entry?.managed && entry.userId && entry.profile?.email === email);
 }
 
 /** The Auth0 user as the sync last left it, rebuilt from the ledger: the base of a patch with no lookup. */
@@ -185,7 +189,7 @@ export function decideUser({ desired, entry, config, basis, current, after409 = 
     ownLostCreate = current !== null && isOwnLostCreate(config, desired.key, owner, entry, ownCreateMayHaveLanded);
   }
   const previouslyOwned = entry?.profile ? ownedKeys(entry.profile) : undefined;
-  const planned = (mode: SyncMode) => plan({ desired, current, mode, previouslyOwned });
+  const planned = (mode: SyncMode) => writeFor({ desired, current, mode, previouslyOwned });
   let op = planned(config.mode);
   if (ownLostCreate) {
     // Our own lost create is finished as an upsert whatever the mode: the row asked for this user to exist.

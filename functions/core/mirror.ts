@@ -5,6 +5,9 @@
  * any managed user, so while one exists the run cannot know who is absent and mirror mode does nothing.
  */
 import type { SyncConfig } from "./config.js";
+import type { MirrorOperation } from "./operations.js";
+import { hashKey } from "./profile.js";
+import type { LedgerEntry } from "./records.js";
 
 /** The keys the rows of one run carry, recorded before any row is validated. */
 export class RunPresence {
@@ -36,4 +39,77 @@ export class RunPresence {
     const rows = this.unkeyed === 1 ? `1 row has ${what}: row ${this.firstUnkeyedRow}` : `${this.unkeyed} rows have ${what}, the first at row ${this.firstUnkeyedRow}`;
     return `${rows}; such a row could be any managed user, so nobody is blocked or deleted until it is fixed`;
   }
+}
+
+/** What mirror mode does after a complete extract: the managed users absent from it, and whether it is held. */
+export interface MirrorPlan {
+  /** The blocks and deletes to send: none when held. */
+  ops: MirrorOperation[];
+  /** Managed users absent from the run, by planned action. */
+  absent: number;
+  block: number;
+  delete: number;
+  held: boolean;
+  heldReason?: string;
+  /** Managed users in the ledger. */
+  managed: number;
+}
+
+/**
+ * Managed users absent from this run become block or delete operations, unless there are more of them than the
+ * threshold allows (by count or by share of managed users): then nothing at all is done and the run is held. Rows
+ * without a usable key hide who is absent: held whatever the threshold and any approval. The ledger's entries are
+ * given one by one (`consider`), so a large ledger is never held in memory.
+ */
+export class MirrorPlanner {
+  private readonly ignore: Set<string>;
+  private readonly ops: MirrorOperation[] = [];
+  private managed = 0;
+  private block = 0;
+  private del = 0;
+
+  constructor(
+    private readonly config: Pick<SyncConfig, "mirror" | "identity">,
+    private readonly presence: RunPresence,
+    private readonly now = Date.now(),
+  ) {
+    this.ignore = new Set(config.mirror.ignore.map((x) => x.toLowerCase()));
+  }
+
+  consider(e: LedgerEntry): void {
+    if (!e.managed || !e.userId) return;
+    this.managed++;
+    if (this.presence.has(e.key)) return;
+    if (this.ignore.has(e.key.toLowerCase()) || (e.profile?.email && this.ignore.has(e.profile.email))) return;
+    const kind = mirrorAction(this.config.mirror, e, this.now);
+    if (!kind) return;
+    this.ops.push({ kind, key: e.key, keyLabel: this.config.identity.keyColumn ? e.key : `#${hashKey(e.key)}`, userId: e.userId });
+    if (kind === "block") this.block++;
+    else this.del++;
+  }
+
+  /** The plan, once every entry was considered; `approved` lets a run over the threshold through (never an incomplete one). */
+  result(approved: boolean): MirrorPlan {
+    const m = this.config.mirror;
+    const { ops, managed } = this;
+    const share = managed > 0 ? ops.length / managed : 0;
+    const over = ops.length > m.threshold.maxCount || share > m.threshold.maxShare;
+    const incomplete = this.presence.incompleteReason(this.config.identity);
+    const overThreshold = over && !(m.approve || approved);
+    const held = incomplete !== undefined || overThreshold;
+    const heldReason = incomplete
+      ? `absent users cannot be known: ${incomplete}.`
+      : overThreshold
+        ? `${ops.length} of ${managed} managed users (${(share * 100).toFixed(1)}%) are absent; the threshold is ${m.threshold.maxCount} users or ${(m.threshold.maxShare * 100).toFixed(1)}%. Nothing was blocked or deleted: if the table is right, approve with 'auth0-sync run --approve-mirror' (or mirror.approve: true).`
+        : undefined;
+    return { ops: held ? [] : [...ops], absent: ops.length, block: this.block, delete: this.del, held, heldReason, managed };
+  }
+}
+
+/** What mirror mode does to one absent managed user: block it, delete it, or (block-then-delete) nothing yet. */
+function mirrorAction(m: SyncConfig["mirror"], e: LedgerEntry, now: number): "block" | "delete" | undefined {
+  if (m.action === "delete") return "delete";
+  if (m.action === "block") return e.blockedAt ? undefined : "block";
+  if (!e.blockedAt) return "block";
+  return now - Date.parse(e.blockedAt) >= m.deleteAfterDays * 86_400_000 ? "delete" : undefined;
 }

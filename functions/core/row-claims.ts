@@ -8,7 +8,7 @@
  * grows with the table (about a hundred bytes a row), as the managed users' ids grow with the tenant.
  */
 import type { DecisionConfig, LedgerView } from "./decide.js";
-import type { TenantUser } from "./reconcile.js";
+import type { TenantUser } from "./drift.js";
 import type { DesiredProfile } from "./types.js";
 
 const NO_ORGANIZATIONS: readonly string[] = Object.freeze([]);

@@ -50,6 +50,14 @@ export function isInterrupted(run: { runId: string; status: RunStatus }, lock: R
   return run.status === "running" && !(lock.runId === run.runId && (lock.expiresAt ?? 0) > now);
 }
 
+/**
+ * Of the last runs, those recorded as running whose extractor no longer holds the run lock, with why each is
+ * interrupted: what `status` marks so (the ledger adapter only reads and writes).
+ */
+export function interruptedRuns(runs: { runId: string; status: RunStatus; summary?: Pick<RunSummary, "rowsRead"> }[], lock: RunLockState, now: number): { runId: string; reason: string }[] {
+  return runs.filter((r) => isInterrupted(r, lock, now)).map((r) => ({ runId: r.runId, reason: interruptedReason(r.summary) }));
+}
+
 /** Why a run is interrupted, with what its extractor had done (the progress it last recorded). */
 export function interruptedReason(summary: Pick<RunSummary, "rowsRead"> | undefined): string {
   const rowsRead = summary?.rowsRead;

@@ -90,6 +90,13 @@ export type CurrentUser = Fields<string | null> & {
   app_metadata?: JsonObject;
 };
 
+/**
+ * A user as Auth0 holds it, with its role names when they were read, and its memberships (with member roles) in the
+ * organizations that were read. A reconcile's seed also says which those are (`organizationsRead`): a user is known
+ * not to be a member only of an organization whose members were read.
+ */
+export type ObservedUser = CurrentUser & { roles?: string[]; organizations?: Record<string, string[]>; organizationsRead?: string[] };
+
 /** Body of a create, without the connection and password (the Auth0 adapter adds those). */
 export type CreateBody = Fields<string> & {
   email: string;

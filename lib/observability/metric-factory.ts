@@ -11,7 +11,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { schedulePeriodSeconds, type SyncConfig } from "../../functions/core/config.js";
 import { METRICS, METRICS_NAMESPACE, type MetricName } from "../../functions/core/metrics.js";
 import type { Pipeline } from "../pipeline.js";
-import type { Reconcile } from "../reconcile.js";
+import type { Reconcile } from "../reconcile-construct.js";
 
 /** The period of every metric that names none (CloudWatch's own default for the AWS metrics too). */
 export const DEFAULT_PERIOD = Duration.minutes(5);

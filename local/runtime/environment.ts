@@ -16,15 +16,16 @@ import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
-import { consumerBudget, warehouseOf, type SyncConfig } from "../../functions/core/config.js";
+import { warehouseOf, type SyncConfig } from "../../functions/core/config.js";
+import { consumerBudget } from "../../functions/core/budget.js";
 import { sameTenantNames } from "../../functions/core/tenant-copy-config.js";
-import { openRowSource, type RowSourceWiring, type SourceTenantAccess } from "../../functions/adapters/row-source.js";
+import { openRowSource, type RowSourceWiring, type SourceTenantAccess } from "../../functions/flows/row-source.js";
 import type { RowSource } from "../../functions/core/source.js";
 import { randomBytes } from "node:crypto";
 import { demoSourceTenant } from "../demo-tenant.js";
 import { DEFAULT_GLOBAL_LIMIT, ORGANIZATION_GROUPS, type RateLimitSettings } from "../../functions/core/rate-limits.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
-import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import { createConsumerHandler } from "../../functions/flows/consumer-lambda.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
 import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
@@ -384,7 +385,7 @@ export class LocalEnvironment {
     await ensureLedgerTable(dynamo.client, tableName);
     this.ledgerFor = (fn) => new Ledger(fn ? this.handlerClient(fn, "dynamodb", () => new DynamoDBClient({ ...FAKE_AWS, endpoint: dynamo.endpoint })) : dynamo.client, tableName);
     // A local run stopped with Ctrl-C leaves its lock behind; no other process can have this directory open.
-    await this.ledgerFor().breakRunLock();
+    await this.ledgerFor().runs.breakLock();
   }
 
   redshiftClient(fn?: LambdaName): RedshiftDataClient {

@@ -3,12 +3,12 @@
  * through the local SQS event source while the extract goes on, and sums the outcomes up as the CLI reports them.
  */
 import { opKey, parseMessage } from "../../functions/adapters/sqs/message.js";
-import { consumerBudget } from "../../functions/core/config.js";
+import { consumerBudget } from "../../functions/core/budget.js";
 import { OUTCOMES, RunAccounting, type OutcomeEvent, type Outcome } from "../../functions/core/outcomes.js";
 import type { RunReport } from "../../functions/core/runs.js";
 import { rejectionMessage, type RejectCode } from "../../functions/core/types.js";
-import { createExtractorHandler } from "../../functions/extractor/handler.js";
-import { RunCancelledError, type ExtractorResult } from "../../functions/extractor/extract.js";
+import { createExtractorHandler } from "../../functions/flows/extractor-lambda.js";
+import { RunCancelledError, type ExtractorResult } from "../../functions/flows/extract-run.js";
 import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
 import { fakeContext } from "./lambda-context.js";
 
@@ -174,7 +174,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     const snap = acc.snapshot();
     // Stopped while the consumers applied its users (the extract itself had ended): the run's record says
     // interrupted, as an extract stopped midway does, not completed with users pending.
-    if (extracted && opts.signal?.aborted) await env.ledgerFor?.().markInterrupted(runId, cancelledReason(snap.unaccounted), new Date(), ["running", "completed", "held"]);
+    if (extracted && opts.signal?.aborted) await env.ledgerFor?.().runs.markInterrupted(runId, cancelledReason(snap.unaccounted), new Date(), ["running", "completed", "held"]);
     await env.save();
     progress("done", outcomes.size, rowsRead);
     const count = (o: Outcome) => snap[o];

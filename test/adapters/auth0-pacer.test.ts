@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Pacer } from "../../functions/adapters/auth0/pacer.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
-import { shareOf } from "../../functions/core/config.js";
+import { shareOf } from "../../functions/core/budget.js";
 import { resolveRateLimits } from "../../functions/core/rate-limits.js";
 
 /** A pacer on a virtual clock: sleeping advances time instantly. */

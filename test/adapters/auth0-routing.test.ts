@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
-import { consumerBudget } from "../../functions/core/config.js";
+import { consumerBudget } from "../../functions/core/budget.js";
 import { AUTH0_PLANS, ENDPOINT_GROUPS, type EndpointGroup, ORGANIZATION_GROUPS } from "../../functions/core/rate-limits.js";
 import { testConfig } from "../helpers/config.js";
 import { adapterFor, startEmulator } from "../helpers/emulator.js";

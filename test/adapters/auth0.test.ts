@@ -4,7 +4,7 @@ import { Pacer } from "../../functions/adapters/auth0/pacer.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
 import { randomPassword } from "../../functions/adapters/auth0/password.js";
 import { auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
-import { createBody } from "../../functions/core/plan.js";
+import { createBody } from "../../functions/core/write-plan.js";
 import type { DesiredProfile } from "../../functions/core/types.js";
 import { DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { PROFILE_FIELDS, PROFILE_FIELD_NAMES } from "../../functions/core/fields.js";
-import { createBody, diff } from "../../functions/core/plan.js";
+import { createBody, diff } from "../../functions/core/write-plan.js";
 import { ProfileMapper } from "../../functions/core/profile.js";
 import { DEFAULT_CONNECTION } from "../../local/auth0-emulator.js";
 import { testConfig } from "../helpers/config.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Pacer, type PacerOptions } from "../../functions/adapters/auth0/pacer.js";
-import { shareOf } from "../../functions/core/config.js";
+import { shareOf } from "../../functions/core/budget.js";
 import { GLOBAL_BUCKET, resolveRateLimits, type Auth0Plan } from "../../functions/core/rate-limits.js";
 import { simulate, type Scenario } from "../helpers/simulated-tenant.js";
 

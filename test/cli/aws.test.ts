@@ -175,10 +175,10 @@ describe("auth0-sync redrive against a stack (local-aws-sqs, for real)", () => {
 describe("auth0-sync status against a stack", () => {
   it("shows runs, depths, alarm states and DLQ messages with the ledger's reasons, consuming nothing", async () => {
     const s = await stack({ dlqMessages: 3 });
-    await s.ledger.putRun({ runId: "run-a", status: "completed", startedAt: "2026-11-22T01:00:00.000Z", summary: { rowsRead: 100, unchanged: 80, rejected: 2, enqueued: 18 } });
-    await s.ledger.addRunCounts("run-a", { created: 15, updated: 3 });
-    await s.ledger.putRun({ runId: "run-b", status: "failed", startedAt: "2026-11-23T01:00:00.000Z", error: "Redshift: relation \"app_users\" does not exist" });
-    await s.ledger.recordFailure("k1", "create user: Auth0 answered 503: Service Unavailable");
+    await s.ledger.runs.put({ runId: "run-a", status: "completed", startedAt: "2026-11-22T01:00:00.000Z", summary: { rowsRead: 100, unchanged: 80, rejected: 2, enqueued: 18 } });
+    await s.ledger.runs.addCounts("run-a", { created: 15, updated: 3 });
+    await s.ledger.runs.put({ runId: "run-b", status: "failed", startedAt: "2026-11-23T01:00:00.000Z", error: "Redshift: relation \"app_users\" does not exist" });
+    await s.ledger.users.recordFailure("k1", "create user: Auth0 answered 503: Service Unavailable");
     cloudwatch.on(DescribeAlarmsCommand, { AlarmNamePrefix: `${s.stackName}-` }).resolves({
       MetricAlarms: [
         { AlarmName: `${s.stackName}-DlqNotEmpty`, StateValue: "ALARM", StateReason: "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0)." },
@@ -225,13 +225,13 @@ describe("auth0-sync run against a stack", () => {
       // (in flight) when the extract completes; its users are counted before it is deleted.
       void (async () => {
         await sleep(100);
-        await s.ledger.putRun({ runId, status: "running", startedAt: new Date().toISOString() });
+        await s.ledger.runs.put({ runId, status: "running", startedAt: new Date().toISOString() });
         await sqs.send(new SendMessageCommand({ QueueUrl: s.queueUrl, MessageBody: "{}" }));
         const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: s.queueUrl, VisibilityTimeout: 30 }));
-        await s.ledger.addRunCounts(runId, { created: 4 });
-        await s.ledger.putRun({ runId, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 10, unchanged: 3, rejected: 1, enqueued: 6 } });
+        await s.ledger.runs.addCounts(runId, { created: 4 });
+        await s.ledger.runs.put({ runId, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 10, unchanged: 3, rejected: 1, enqueued: 6 } });
         await sleep(400);
-        await s.ledger.addRunCounts(runId, { created: 1, updated: 1 });
+        await s.ledger.runs.addCounts(runId, { created: 1, updated: 1 });
         await sqs.send(new DeleteMessageCommand({ QueueUrl: s.queueUrl, ReceiptHandle: got.Messages![0]!.ReceiptHandle! }));
       })();
       return { StatusCode: 202 };
@@ -249,7 +249,7 @@ describe("auth0-sync run against a stack", () => {
     const s = await stack();
     lambda.on(InvokeCommand).callsFake(async (input: { Payload: Uint8Array }) => {
       const { runId } = JSON.parse(new TextDecoder().decode(input.Payload)) as { runId: string };
-      setTimeout(() => void s.ledger.putRun({ runId, status: "failed", startedAt: new Date().toISOString(), error: "ExecuteStatement: permission denied" }), 50);
+      setTimeout(() => void s.ledger.runs.put({ runId, status: "failed", startedAt: new Date().toISOString(), error: "ExecuteStatement: permission denied" }), 50);
       return { StatusCode: 202 };
     });
     const r = await cli(["run", "--stack", s.stackName]);
@@ -347,7 +347,7 @@ describe("auth0-sync plan against a stack", () => {
       expect(secrets.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toMatchObject({ SecretId: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-AbCdEf" });
       const writes = auth0.requestLog.filter((x) => x.method !== "GET" && !x.route.includes("oauth/token"));
       expect(writes).toEqual([]);
-      expect(await s.ledger.runs()).toEqual([]);
+      expect(await s.ledger.runs.latest()).toEqual([]);
 
       // A config file other than the deployed one is pointed out.
       writeFileSync(file, JSON.stringify({ ...config, mode: "update" }));

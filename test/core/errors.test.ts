@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Auth0Error, classifyError } from "../../functions/adapters/auth0/errors.js";
 import { OrganizationWriteError } from "../../functions/adapters/auth0/organizations.js";
 import { RedshiftStatementError } from "../../functions/adapters/redshift/source.js";
-import { SameTenantError } from "../../functions/adapters/row-source.js";
+import { SameTenantError } from "../../functions/flows/row-source.js";
 import { MissingCredentialsError } from "../../functions/adapters/runtime/config.js";
 import { QueueSendError } from "../../functions/adapters/sqs/sender.js";
 import { ColumnsError } from "../../functions/core/columns.js";

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, fingerprint } from "../../functions/core/fingerprint.js";
-import { diffOrganizations, organizationsChange, organizationsToCheck, type OrganizationChange } from "../../functions/core/plan.js";
+import { diffOrganizations, organizationsChange, organizationsToCheck, type OrganizationChange } from "../../functions/core/membership-diff.js";
 import { ProfileMapper } from "../../functions/core/profile.js";
 import { rejectionMessage, type DesiredProfile, type Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, fingerprint, jsonEqual } from "../../functions/core/fingerprint.js";
-import { applyPatch, createBody, diffRoles, plan } from "../../functions/core/plan.js";
+import { applyPatch, createBody, writeFor } from "../../functions/core/write-plan.js";
+import { diffRoles } from "../../functions/core/membership-diff.js";
 import type { CreateBody, CurrentUser, DesiredProfile } from "../../functions/core/types.js";
 import { currentArb, desiredArb, reorder } from "../helpers/arbitraries.js";
 
@@ -49,21 +50,21 @@ function holds(user: CurrentUser, d: DesiredProfile): boolean {
 
 describe("plan", () => {
   it("creates when no user exists, with only non-null values", () => {
-    const op = plan({ desired: desired({ fields: { given_name: "Ada", family_name: null }, user_metadata: { plan: "pro", gone: null } }), current: null, mode: "upsert" });
+    const op = writeFor({ desired: desired({ fields: { given_name: "Ada", family_name: null }, user_metadata: { plan: "pro", gone: null } }), current: null, mode: "upsert" });
     expect(op).toEqual({ kind: "create", body: { email: "ada@example.com", given_name: "Ada", user_metadata: { plan: "pro" }, app_metadata: { sync_key: "k1" } } });
   });
 
   it("does nothing when the user already matches", () => {
-    expect(plan({ desired: desired(), current: current(), mode: "upsert" })).toEqual({ kind: "none", userId: "auth0|1" });
+    expect(writeFor({ desired: desired(), current: current(), mode: "upsert" })).toEqual({ kind: "none", userId: "auth0|1" });
   });
 
   it("patches only the fields that differ", () => {
-    const op = plan({ desired: desired({ fields: { given_name: "Ada", family_name: "King" } }), current: current({ nickname: "ada" }), mode: "update" });
+    const op = writeFor({ desired: desired({ fields: { given_name: "Ada", family_name: "King" } }), current: current({ nickname: "ada" }), mode: "update" });
     expect(op).toEqual({ kind: "update", userId: "auth0|1", patch: { family_name: "King" } });
   });
 
   it("merges metadata at the first level: changed keys, nulls for cleared keys, never an empty object", () => {
-    const op = plan({
+    const op = writeFor({
       desired: desired({ user_metadata: { plan: "team", prefs: null }, app_metadata: { sync_key: "k1" } }),
       current: current({ user_metadata: { plan: "pro", prefs: { a: 1 }, theirs: true } }),
       mode: "upsert",
@@ -72,7 +73,7 @@ describe("plan", () => {
   });
 
   it("deletes keys the sync owned before and no longer maps, and leaves other keys alone", () => {
-    const op = plan({
+    const op = writeFor({
       desired: desired(),
       current: current({ user_metadata: { plan: "pro", old: 1, theirs: 2 } }),
       mode: "upsert",
@@ -82,36 +83,36 @@ describe("plan", () => {
   });
 
   it("clears a top-level field with null, and only when it has a value", () => {
-    expect(plan({ desired: desired({ fields: { given_name: null } }), current: current(), mode: "upsert" })).toEqual({
+    expect(writeFor({ desired: desired({ fields: { given_name: null } }), current: current(), mode: "upsert" })).toEqual({
       kind: "update",
       userId: "auth0|1",
       patch: { given_name: null },
     });
-    expect(plan({ desired: desired({ fields: { family_name: null } }), current: current(), mode: "upsert" }).kind).toBe("none");
+    expect(writeFor({ desired: desired({ fields: { family_name: null } }), current: current(), mode: "upsert" }).kind).toBe("none");
   });
 
   it("changes the email, keeping email_verified as desired", () => {
-    const op = plan({ desired: desired({ email: "ada@new.example", fields: { given_name: "Ada", email_verified: true } }), current: current({ email_verified: true }), mode: "upsert" });
+    const op = writeFor({ desired: desired({ email: "ada@new.example", fields: { given_name: "Ada", email_verified: true } }), current: current({ email_verified: true }), mode: "upsert" });
     expect(op).toEqual({ kind: "update", userId: "auth0|1", patch: { email: "ada@new.example", email_verified: true } });
   });
 
   it("never overwrites create-only targets", () => {
-    const op = plan({
+    const op = writeFor({
       desired: desired({ fields: { given_name: "New" }, app_metadata: { sync_key: "k1", tier: "gold" }, createOnly: ["given_name", "app_metadata.tier"] }),
       current: current({ app_metadata: { sync_key: "k1", tier: "bronze" } }),
       mode: "upsert",
     });
     expect(op.kind).toBe("none");
-    const created = plan({ desired: desired({ app_metadata: { tier: "gold" }, createOnly: ["app_metadata.tier"] }), current: null, mode: "insert" });
+    const created = writeFor({ desired: desired({ app_metadata: { tier: "gold" }, createOnly: ["app_metadata.tier"] }), current: null, mode: "insert" });
     expect(created.kind === "create" && created.body.app_metadata).toEqual({ tier: "gold" });
   });
 
   it("rejects by mode: insert when the user exists, update when it does not", () => {
-    expect(plan({ desired: desired(), current: current(), mode: "insert" })).toEqual({
+    expect(writeFor({ desired: desired(), current: current(), mode: "insert" })).toEqual({
       kind: "reject",
       rejection: { code: "user_exists", field: "email", reason: "an Auth0 user already exists and the mode is insert" },
     });
-    expect(plan({ desired: desired(), current: null, mode: "update" })).toEqual({
+    expect(writeFor({ desired: desired(), current: null, mode: "update" })).toEqual({
       kind: "reject",
       rejection: { code: "user_not_found", field: "email", reason: "no Auth0 user exists and the mode is update" },
     });
@@ -125,12 +126,12 @@ describe("plan", () => {
   it("property: applying the planned patch to the current profile yields the desired profile", () => {
     fc.assert(
       fc.property(desiredArb, currentArb, (d, c) => {
-        const op = plan({ desired: d, current: c, mode: "upsert" });
+        const op = writeFor({ desired: d, current: c, mode: "upsert" });
         expect(op.kind === "update" || op.kind === "none").toBe(true);
         const after = op.kind === "update" ? applyPatch(c, op.patch) : c;
         expect(holds(after, d)).toBe(true);
         // And once applied, there is nothing left to do.
-        expect(plan({ desired: d, current: after, mode: "upsert" }).kind).toBe("none");
+        expect(writeFor({ desired: d, current: after, mode: "upsert" }).kind).toBe("none");
         if (op.kind === "update") {
           // Minimal: no empty metadata object (Auth0 would wipe it), no key that already had its value.
           for (const bag of ["user_metadata", "app_metadata"] as const) {
@@ -160,11 +161,11 @@ describe("plan", () => {
   it("property: a created user needs no further patch", () => {
     fc.assert(
       fc.property(desiredArb, (d) => {
-        const op = plan({ desired: d, current: null, mode: "upsert" });
+        const op = writeFor({ desired: d, current: null, mode: "upsert" });
         expect(op.kind).toBe("create");
         if (op.kind !== "create") return;
         expect(op.body).toEqual(createBody(d));
-        expect(plan({ desired: d, current: userFromCreate("auth0|x", op.body), mode: "upsert" }).kind).toBe("none");
+        expect(writeFor({ desired: d, current: userFromCreate("auth0|x", op.body), mode: "upsert" }).kind).toBe("none");
       }),
     );
   });

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AppliedFingerprints, PROFILE_MAX_BYTES, ProfileMapper, RunDuplicates, hashKey } from "../../functions/core/profile.js";
+import { PROFILE_MAX_BYTES, ProfileMapper, hashKey } from "../../functions/core/profile.js";
+import { AppliedFingerprints, RunDuplicates } from "../../functions/core/run-indexes.js";
 import { rejectionMessage, type DesiredProfile, type Row } from "../../functions/core/types.js";
 import { MAX_IDENTITY_KEY_BYTES } from "../../functions/core/ledger-keys.js";
 import { testConfig } from "../helpers/config.js";

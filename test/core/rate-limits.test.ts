@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, consumerBudget, invocationSeconds, validateConfig } from "../../functions/core/config.js";
+import { ConfigError, validateConfig } from "../../functions/core/config.js";
+import { consumerBudget, invocationSeconds } from "../../functions/core/budget.js";
 import { AUTH0_PLANS, ENDPOINT_GROUPS, ORGANIZATION_GROUPS, ORGANIZATION_LIMITS, describeRateLimits, endpointGroupOf, resolveRateLimits } from "../../functions/core/rate-limits.js";
 import { testConfig } from "../helpers/config.js";
 

@@ -34,7 +34,7 @@ describe("the config against the data", () => {
 
     const env = await LocalEnvironment.start({ config: good, stateDir });
     try {
-      const [last, previous, earlier] = await env.ledgerFor!().runs(3);
+      const [last, previous, earlier] = await env.ledgerFor!().runs.latest(3);
       expect(last).toMatchObject({ status: "failed", error: expect.stringContaining("the column 'first_name' twice") });
       expect(previous).toMatchObject({ status: "failed", error: expect.stringContaining("identity.emailColumn names the column 'mail'") });
       expect(earlier).toMatchObject({ status: "failed", error: expect.stringContaining("mapping.picture names the column 'avatar_link'") });

@@ -59,7 +59,7 @@ describe("a local run killed mid-consume (SIGKILL)", () => {
     const dynamo = await startDynamo(join(stateDir, "ledger"));
     const recorded: string[] = [];
     try {
-      for await (const e of new Ledger(dynamo.client, `auth0-sync-${config.name}-ledger`).entries()) if (e.userId) recorded.push(e.userId);
+      for await (const e of new Ledger(dynamo.client, `auth0-sync-${config.name}-ledger`).users.all()) if (e.userId) recorded.push(e.userId);
     } finally {
       await dynamo.stop();
     }

@@ -34,13 +34,13 @@ describe("reconcile: only users a row claims are adopted", () => {
 
     // An earlier reconcile (before this fix) had seeded the outsider under its key: the ledger holds that seed.
     const staleSeed = async (env: LocalEnvironment) => {
-      await env.ledgerFor!().putMany([{ key: "c-0099", userId: outsider.user_id, managed: false, observed: { user_id: outsider.user_id, email: outsider.email, given_name: "Outsider", app_metadata: { sync_key: "c-0099" } }, lastRunSeen: "reconcile-earlier" }]);
+      await env.ledgerFor!().users.putMany([{ key: "c-0099", userId: outsider.user_id, managed: false, observed: { user_id: outsider.user_id, email: outsider.email, given_name: "Outsider", app_metadata: { sync_key: "c-0099" } }, lastRunSeen: "reconcile-earlier" }]);
     };
     const r = await runLocalReconcile({ config, stateDir: state, csv, rate: 500, onEnvironment: staleSeed });
     expect(r).toMatchObject({ usersInTenant: 12, managed: 10, adopted: 0, unclaimed: 1, unmatched: 1, seedsRemoved: 1, rowsRead: 10 });
     const env = await LocalEnvironment.start({ config, stateDir: state, csv });
     try {
-      expect(await env.ledgerFor!().get("c-0099")).toBeUndefined();
+      expect(await env.ledgerFor!().users.get("c-0099")).toBeUndefined();
     } finally {
       await env.stop();
     }

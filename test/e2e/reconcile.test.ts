@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TenantState } from "../../local/auth0-emulator.js";
 import { formatLastReconcile } from "../../cli/format-reconcile.js";
+import { lastReconcile } from "../../functions/flows/run-status.js";
 import { LocalEnvironment, runLocalPipeline, runLocalReconcile, type LocalReconcileOptions, type LocalRunOptions } from "../../local/pipeline.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -92,10 +93,10 @@ describe("reconcile: repairs are queued, and counted applied as the consumers ap
   const state = join(dir, "state");
   const csv = writeCsv(join(dir, "users.csv"), demoRows(20));
   /** The last reconcile as `auth0-sync status` reads it from the state directory. */
-  const lastReconcile = async () => {
+  const lastReconcileOf = async () => {
     const env = await LocalEnvironment.start({ config, stateDir: state, csv });
     try {
-      return await env.ledgerFor!().lastReconcile();
+      return await lastReconcile(env.ledgerFor!());
     } finally {
       await env.stop();
     }
@@ -108,17 +109,17 @@ describe("reconcile: repairs are queued, and counted applied as the consumers ap
     // The process stops once the repairs are queued (as a SIGKILL there would): the local queue ends with it.
     const killed = runLocalReconcile({ config, stateDir: state, csv, rate: 500, onRepairsQueued: () => Promise.reject(new Error("killed")) });
     await expect(killed).rejects.toThrow("killed");
-    const stopped = await lastReconcile();
+    const stopped = await lastReconcileOf();
     expect(stopped).toMatchObject({ figures: { drifted: 3, repairsQueued: 3 }, repairOutcomes: {} });
     expect(formatLastReconcile(stopped)[0]).toMatch(/3 drifted, 0 adopted, 3 repairs queued, 0 applied; 3 not applied: still in the queue or the DLQ, or lost with a local run that stopped \(the next reconcile finds them again\)$/);
     expect(byKey(readTenant(state), "c-0001")?.given_name).toBe("Edited");
 
     // The next reconcile: queued 3, none applied while they wait in the queue; then the consumers apply them.
-    let queued: Awaited<ReturnType<typeof lastReconcile>>;
-    const r = await runLocalReconcile({ config, stateDir: state, csv, rate: 500, onRepairsQueued: async (_r, env) => void (queued = await env.ledgerFor!().lastReconcile()) });
+    let queued: Awaited<ReturnType<typeof lastReconcileOf>>;
+    const r = await runLocalReconcile({ config, stateDir: state, csv, rate: 500, onRepairsQueued: async (_r, env) => void (queued = await lastReconcile(env.ledgerFor!())) });
     expect(r).toMatchObject({ drifted: 3, repairsQueued: 3, repairOutcomes: { updated: 3 } });
     expect(queued!).toMatchObject({ reconcileId: r.runId, figures: { repairsQueued: 3 }, repairOutcomes: {} });
-    const done = await lastReconcile();
+    const done = await lastReconcileOf();
     expect(done).toMatchObject({ reconcileId: r.runId, repairOutcomes: { updated: 3 } });
     expect(formatLastReconcile(done)[0]).toMatch(/3 drifted, 0 adopted, 3 repairs queued, 3 applied$/);
     expect(byKey(readTenant(state), "c-0001")?.given_name).toBe("First1");

@@ -10,7 +10,7 @@ import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { warehouseOf } from "../../functions/core/config.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
-import { createExtractorHandler } from "../../functions/extractor/handler.js";
+import { createExtractorHandler } from "../../functions/flows/extractor-lambda.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { LocalEnvironment, runLocalPipeline } from "../../local/pipeline.js";
 import { describeDlqMessages } from "../../cli/dlq.js";
@@ -146,7 +146,7 @@ describe("overlapping runs", () => {
       expect(skipped).toHaveLength(1);
       expect(skipped[0]!.skipped).toMatch(/^another extract \(run-[\w-]+\) is running$/);
       expect(ran[0]).toMatchObject({ rowsRead: 120, unchanged: 120, enqueued: 0 });
-      const runs = await env.ledgerFor!().runs();
+      const runs = await env.ledgerFor!().runs.latest();
       expect(runs.map((r) => r.status).sort()).toEqual(["completed", "completed", "skipped", "skipped"]);
       await env.save();
     } finally {

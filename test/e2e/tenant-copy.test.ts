@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { openRowSource, SameTenantError } from "../../functions/adapters/row-source.js";
+import { openRowSource, SameTenantError } from "../../functions/flows/row-source.js";
 import { ConfigError, parseConfig, type SyncConfig } from "../../functions/core/config.js";
 import { Pseudonymiser } from "../../functions/core/pseudonymise.js";
 import { CopySample } from "../../functions/core/copy-sample.js";

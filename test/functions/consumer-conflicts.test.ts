@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from "vitest";
 import { packMessages } from "../../functions/adapters/sqs/sender.js";
 import type { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import type { Auth0Adapter } from "../../functions/adapters/auth0/client.js";
-import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import { createConsumerHandler } from "../../functions/flows/consumer-lambda.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { hashKey } from "../../functions/core/profile.js";
@@ -109,7 +109,7 @@ describe("our own create whose answer was lost is counted created", () => {
       expect(c.outcomes.map((o) => o.outcome), mode).toEqual(["created", "created"]);
       expect(c.emu.state().users, mode).toHaveLength(2);
       expect(c.writes().sort(), mode).toEqual(["POST /api/v2/users 201", "POST /api/v2/users 201", "POST /api/v2/users 409", "POST /api/v2/users 409"]);
-      expect((await ledger.get("a"))?.lastOutcome).toBe("created");
+      expect((await ledger.users.get("a"))?.lastOutcome).toBe("created");
     }
   });
 
@@ -142,7 +142,7 @@ describe("our own create whose answer was lost is counted created", () => {
     const ledger = await freshLedger();
     const c = await consumer(testConfig({ ...mapping, mode: "insert" }), { ledger });
     await c.auth0.create({ email: "ann@example.com", given_name: "Old", app_metadata: { sync_key: "a" } });
-    await ledger.recordFailure("a", "getting a Management API token failed (HTTP 400)");
+    await ledger.users.recordFailure("a", "getting a Management API token failed (HTTP 400)");
     c.emu.clearLog();
     await c.deliver([ann]);
     expect(c.outcomes.map((o) => [o.outcome, o.rejection?.code])).toEqual([["rejected", "user_exists"]]);
@@ -172,7 +172,7 @@ describe("the token endpoint", () => {
     const c = await consumer(testConfig(mapping), { ledger, fetch: badToken });
     expect(await c.deliver([ann])).toEqual({ batchItemFailures: [{ itemIdentifier: "m1" }] });
     expect(c.outcomes).toEqual([]);
-    expect((await ledger.get("a"))?.lastError).toBe(
+    expect((await ledger.users.get("a"))?.lastError).toBe(
       "getting a Management API token failed (HTTP 400): Invalid audience; no row is at fault (check auth0.domain, the client id and secret, and that the application is authorized for the Management API)",
     );
     expect(c.emu.state().users).toEqual([]);
@@ -196,9 +196,9 @@ describe("a ledger write that fails after the Auth0 write", () => {
     const emu = await startEmulator();
     const auth0 = adapterFor(emu);
     const config = testConfig(mapping);
-    const put = ledger.put.bind(ledger);
+    const put = ledger.users.put.bind(ledger.users);
     let failures = 1;
-    vi.spyOn(ledger, "put").mockImplementation((e) => (failures-- > 0 ? Promise.reject(new Error("ProvisionedThroughputExceededException")) : put(e)));
+    vi.spyOn(ledger.users, "put").mockImplementation((e) => (failures-- > 0 ? Promise.reject(new Error("ProvisionedThroughputExceededException")) : put(e)));
     const errors: unknown[][] = [];
     const outcomes: OutcomeEvent[] = [];
     const added = vi.spyOn(Metrics.prototype, "addMetric");
@@ -211,7 +211,7 @@ describe("a ledger write that fails after the Auth0 write", () => {
     expect(errors).toEqual([["ledger write failed", { runId: "run-1", keyHash: hashKey("a"), write: "the applied profile, after the Auth0 write", error: "ProvisionedThroughputExceededException" }]]);
     expect(JSON.stringify(errors)).not.toContain("ann@example.com");
     expect(added.mock.calls.filter((c) => c[0] === "LedgerWriteFailures").map((c) => c[2])).toEqual([1]);
-    expect((await ledger.get("a"))?.lastError).toBe("ledger write failed (the applied profile, after the Auth0 write): ProvisionedThroughputExceededException");
+    expect((await ledger.users.get("a"))?.lastError).toBe("ledger write failed (the applied profile, after the Auth0 write): ProvisionedThroughputExceededException");
     // The retry finds the user Auth0 already has, records it, and counts it once.
     expect(await handler({ Records: [sqsRecord("m1", msg!.body)] }, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
     expect(outcomes.map((o) => o.outcome)).toEqual(["created"]);

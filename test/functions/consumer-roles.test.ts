@@ -1,7 +1,7 @@
 import type { SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { packMessages } from "../../functions/adapters/sqs/sender.js";
-import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import { createConsumerHandler } from "../../functions/flows/consumer-lambda.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { testConfig } from "../helpers/config.js";

@@ -1,7 +1,7 @@
 import type { SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { packMessages } from "../../functions/adapters/sqs/sender.js";
-import { createConsumerHandler } from "../../functions/consumer/handler.js";
+import { createConsumerHandler } from "../../functions/flows/consumer-lambda.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import type { Row } from "../../functions/core/types.js";
 import { testConfig } from "../helpers/config.js";
@@ -90,7 +90,7 @@ describe("consumer handler", () => {
       ];
       const [msg] = packMessages("run-1", opsFor(rows), 25);
       await handler({ Records: [record("m1", msg!.body)] }, context(60_000));
-      expect(await ledger.get("a")).toMatchObject({ managed: true, userId: expect.stringMatching(/^auth0\|/), lastOutcome: "created" });
+      expect(await ledger.users.get("a")).toMatchObject({ managed: true, userId: expect.stringMatching(/^auth0\|/), lastOutcome: "created" });
       emu.clearLog();
       await handler({ Records: [record("m1", msg!.body)] }, context(60_000));
       expect(emu.requestLog).toEqual([]);
@@ -99,8 +99,8 @@ describe("consumer handler", () => {
       expect(emu.requestLog.map((e) => `${e.method} ${e.route} ${e.status}`)).toEqual(["PATCH /api/v2/users/:id 200"]);
       expect(emu.state().users.find((u) => u.email === "a@example.com")?.given_name).toBe("Anna");
       // Each user counts once for its run, whatever the number of deliveries.
-      expect((await ledger.getRun("run-1"))?.counts).toEqual({ created: 2 });
-      expect((await ledger.getRun("run-2"))?.counts).toEqual({ updated: 1, unchanged: 1 });
+      expect((await ledger.runs.get("run-1"))?.counts).toEqual({ created: 2 });
+      expect((await ledger.runs.get("run-2"))?.counts).toEqual({ updated: 1, unchanged: 1 });
     } finally {
       await dynamo.stop();
     }
@@ -124,11 +124,11 @@ describe("consumer handler", () => {
       };
       const first = await handler({ Records: [record("m1", msg!.body)] }, context(60_000));
       expect(first.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
-      expect((await ledger.getRun("run-r"))?.counts).toEqual({ created: 1 });
-      expect((await ledger.get("b"))?.lastError).toMatch(/Auth0 answered 5\d\d/);
+      expect((await ledger.runs.get("run-r"))?.counts).toEqual({ created: 1 });
+      expect((await ledger.users.get("b"))?.lastError).toMatch(/Auth0 answered 5\d\d/);
       emu.setFaults({ failRate: 0 });
       expect(await handler({ Records: [record("m1", msg!.body)] }, context(60_000))).toEqual({ batchItemFailures: [] });
-      expect((await ledger.getRun("run-r"))?.counts).toEqual({ created: 2 });
+      expect((await ledger.runs.get("run-r"))?.counts).toEqual({ created: 2 });
     } finally {
       await dynamo.stop();
     }

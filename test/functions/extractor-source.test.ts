@@ -6,7 +6,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { describe, expect, it } from "vitest";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
 import type { Page, RowSource } from "../../functions/core/source.js";
-import { extract } from "../../functions/extractor/extract.js";
+import { runExtract as extract } from "../../functions/flows/extract-run.js";
 import { testConfig } from "../helpers/config.js";
 
 /** Rows held in memory, handed over in pages of `size`. */

@@ -5,10 +5,13 @@ import { GetQueueAttributesCommand, SendMessageBatchCommand, SQSClient, type Sen
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import type { UserOperation } from "../../functions/adapters/sqs/message.js";
-import { consumerBudget, warehouseOf } from "../../functions/core/config.js";
+import { warehouseOf } from "../../functions/core/config.js";
+import { consumerBudget } from "../../functions/core/budget.js";
 import { RunAccounting } from "../../functions/core/outcomes.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
-import { chooseUnchangedCheck, extract, scanSegments } from "../../functions/extractor/extract.js";
+import { runExtract as extract } from "../../functions/flows/extract-run.js";
+import { chooseUnchangedCheck, scanSegments } from "../../functions/core/unchanged-check.js";
+import { runsForStatus } from "../../functions/flows/run-status.js";
 import { testConfig } from "../helpers/config.js";
 import { localLedgers } from "../helpers/ledger.js";
 
@@ -37,7 +40,7 @@ describe("extractor run records", () => {
     redshiftMock.on(ExecuteStatementCommand).resolves({ Id: "s1" });
     redshiftMock.on(DescribeStatementCommand).resolves({ Status: "FAILED", Error: 'relation "app_users" does not exist' });
     await expect(extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-f" })).rejects.toThrow(/app_users/);
-    expect(await ledger.getRun("run-f")).toMatchObject({ status: "failed", error: expect.stringContaining('relation "app_users" does not exist'), finishedAt: expect.any(String) });
+    expect(await ledger.runs.get("run-f")).toMatchObject({ status: "failed", error: expect.stringContaining('relation "app_users" does not exist'), finishedAt: expect.any(String) });
   });
 
   it("a dry run hands every operation to the caller and writes nothing: no SQS message, no run item", async () => {
@@ -58,7 +61,7 @@ describe("extractor run records", () => {
     expect(res).toMatchObject({ rowsRead: 2, rejected: 1, enqueued: 1, messages: 0, sqsRequests: 0 });
     expect(ops.map((o) => o.kind === "sync" && o.desired.key)).toEqual(["a"]);
     expect(sqsMock.calls()).toHaveLength(0);
-    expect(await ledger.getRun("run-d")).toBeUndefined();
+    expect(await ledger.runs.get("run-d")).toBeUndefined();
   });
 });
 
@@ -89,7 +92,7 @@ describe("the unchanged check", () => {
     const ops: UserOperation[] = [];
     await extract({ ...base(), ledger, dryRun: { onOperation: (op) => void ops.push(op) } });
     const fp = Object.fromEntries(ops.map((o) => [o.kind === "sync" ? o.desired.key : "", o.kind === "sync" ? o.fingerprint : ""]));
-    await ledger.putMany([
+    await ledger.users.putMany([
       { key: "k0", userId: "auth0|0", fingerprint: fp.k0, managed: true },
       { key: "k1", userId: "auth0|1", fingerprint: fp.k1, managed: true },
       { key: "k2", userId: "auth0|2", fingerprint: fp.k2, managed: true, blockedAt: "2026-01-01T00:00:00Z" },
@@ -98,8 +101,8 @@ describe("the unchanged check", () => {
     ]);
     for (const unchangedCheck of ["scan", "lookup", "auto"] as const) {
       warehouse(1, 6);
-      const scan = vi.spyOn(ledger, "scanApplied");
-      const lookup = vi.spyOn(ledger, "getMany");
+      const scan = vi.spyOn(ledger.users, "scanFingerprints");
+      const lookup = vi.spyOn(ledger.users, "getMany");
       const res = await extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger, unchangedCheck });
       expect(res, unchangedCheck).toMatchObject({ rowsRead: 6, unchanged: 2, enqueued: 4 });
       const sent = sqsMock.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries!.flatMap((e) => (JSON.parse(e.MessageBody!) as { ops: { desired: { key: string } }[] }).ops.map((o) => o.desired.key)));
@@ -120,14 +123,14 @@ describe("the unchanged check", () => {
     expect([scanSegments(0), scanSegments(100_000), scanSegments(100_001), scanSegments(10_000_000)]).toEqual([4, 4, 5, 16]);
 
     const ledger = await ledgers.ledger("x-big");
-    vi.spyOn(ledger, "approximateItemCount").mockResolvedValue(1_000_000);
-    const scan = vi.spyOn(ledger, "scanApplied");
+    vi.spyOn(ledger.users, "approximateItemCount").mockResolvedValue(1_000_000);
+    const scan = vi.spyOn(ledger.users, "scanFingerprints");
     warehouse(1, 10);
     expect(await extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger })).toMatchObject({ rowsRead: 10, enqueued: 10 });
     expect(scan).not.toHaveBeenCalled();
     // The completed run left its row count on the lock item for the next run's estimate.
-    expect(await ledger.acquireRunLock("probe", 1000)).toEqual({ ok: true, lastRowsRead: 10 });
-    await ledger.releaseRunLock("probe");
+    expect(await ledger.runs.acquireLock("probe", 1000)).toEqual({ ok: true, lastRowsRead: 10 });
+    await ledger.runs.releaseLock("probe");
   });
 });
 
@@ -179,7 +182,7 @@ describe("how a run ends", () => {
     });
     await expect(extract({ ...bad, sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-unaccounted" })).rejects.toThrow("extract accounting does not add up: 1 rows unaccounted");
     expect(metricNames(addedBad)).not.toContain("RunsSucceeded");
-    expect(await ledger.getRun("run-unaccounted")).toMatchObject({ status: "failed" });
+    expect(await ledger.runs.get("run-unaccounted")).toMatchObject({ status: "failed" });
   });
 
   it("RunsSucceeded is not emitted when the final run write fails", async () => {
@@ -187,8 +190,8 @@ describe("how a run ends", () => {
     warehouse(1, 5);
     const deps = base();
     const added = vi.spyOn(deps.metrics, "addMetric");
-    const putRun = ledger.putRun.bind(ledger);
-    vi.spyOn(ledger, "putRun").mockImplementation((run) => (run.status === "completed" ? Promise.reject(new Error("throttled")) : putRun(run)));
+    const putRun = ledger.runs.put.bind(ledger.runs);
+    vi.spyOn(ledger.runs, "put").mockImplementation((run) => (run.status === "completed" ? Promise.reject(new Error("throttled")) : putRun(run)));
     await expect(extract({ ...deps, sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-w" })).rejects.toThrow("throttled");
     expect(metricNames(added)).not.toContain("RunsSucceeded");
   });
@@ -198,9 +201,9 @@ describe("how a run ends", () => {
     warehouse(1, 5);
     sqsMock.on(GetQueueAttributesCommand).rejects(new Error("sqs is unavailable"));
     await expect(extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-adm" })).rejects.toThrow("sqs is unavailable");
-    expect(await ledger.getRun("run-adm")).toMatchObject({ status: "failed", error: "sqs is unavailable" });
+    expect(await ledger.runs.get("run-adm")).toMatchObject({ status: "failed", error: "sqs is unavailable" });
     // The next run is not skipped as "another extract is running".
-    expect(await ledger.acquireRunLock("next", 60_000)).toMatchObject({ ok: true });
+    expect(await ledger.runs.acquireLock("next", 60_000)).toMatchObject({ ok: true });
   });
 });
 
@@ -209,30 +212,30 @@ describe("interrupted runs", () => {
     const ledger = await ledgers.ledger("x-interrupted");
     // A run took the lock for 1 s, recorded its progress, and never finished.
     const past = Date.now() - 5_000;
-    expect(await ledger.acquireRunLock("run-died", 1_000, past)).toMatchObject({ ok: true });
-    await ledger.putRun({ runId: "run-died", status: "running", startedAt: new Date(past).toISOString(), summary: { rowsRead: 12_000, unchanged: 100, rejected: 0, enqueued: 9_000, partial: true } });
+    expect(await ledger.runs.acquireLock("run-died", 1_000, past)).toMatchObject({ ok: true });
+    await ledger.runs.put({ runId: "run-died", status: "running", startedAt: new Date(past).toISOString(), summary: { rowsRead: 12_000, unchanged: 100, rejected: 0, enqueued: 9_000, partial: true } });
     warehouse(1, 5);
     await extract({ ...base(), sqs: new SQSClient(FAKE), queueUrl: "q", ledger }, { runId: "run-next" });
-    expect(await ledger.getRun("run-died")).toMatchObject({
+    expect(await ledger.runs.get("run-died")).toMatchObject({
       status: "interrupted",
       error: "the extractor stopped after reading 12,000 rows (a Lambda timeout, a crash or a stopped local run); what it had sent is applied, the rest goes with the next run",
       finishedAt: expect.any(String),
     });
-    expect(await ledger.getRun("run-next")).toMatchObject({ status: "completed" });
+    expect(await ledger.runs.get("run-next")).toMatchObject({ status: "completed" });
   });
 
   it("status marks a running run that no longer holds the lock interrupted, and leaves a live one running", async () => {
     const ledger = await ledgers.ledger("x-status");
     const t0 = Date.now();
-    await ledger.putRun({ runId: "run-a", status: "running", startedAt: new Date(t0 - 60_000).toISOString() });
-    await ledger.putRun({ runId: "run-b", status: "running", startedAt: new Date(t0 - 1_000).toISOString() });
-    await ledger.putRun({ runId: "run-c", status: "completed", startedAt: new Date(t0 - 120_000).toISOString() });
-    await ledger.acquireRunLock("run-b", 60_000, t0);
-    const runs = await ledger.runsForStatus(10, t0 + 1);
+    await ledger.runs.put({ runId: "run-a", status: "running", startedAt: new Date(t0 - 60_000).toISOString() });
+    await ledger.runs.put({ runId: "run-b", status: "running", startedAt: new Date(t0 - 1_000).toISOString() });
+    await ledger.runs.put({ runId: "run-c", status: "completed", startedAt: new Date(t0 - 120_000).toISOString() });
+    await ledger.runs.acquireLock("run-b", 60_000, t0);
+    const runs = await runsForStatus(ledger, 10, t0 + 1);
     expect(Object.fromEntries(runs.map((r) => [r.runId, r.status]))).toEqual({ "run-a": "interrupted", "run-b": "running", "run-c": "completed" });
     expect(runs.find((r) => r.runId === "run-a")?.error).toMatch(/^the extractor stopped before its first page/);
-    expect((await ledger.getRun("run-a"))?.status).toBe("interrupted");
+    expect((await ledger.runs.get("run-a"))?.status).toBe("interrupted");
     // Once run-b's lock has expired, it is interrupted too.
-    expect((await ledger.runsForStatus(10, t0 + 61_000)).find((r) => r.runId === "run-b")?.status).toBe("interrupted");
+    expect((await runsForStatus(ledger, 10, t0 + 61_000)).find((r) => r.runId === "run-b")?.status).toBe("interrupted");
   });
 });

@@ -1,5 +1,5 @@
 /**
- * planMemberships never resolves an organization the change joins or changes member roles in: the consumer resolves
+ * membershipChangeFor never resolves an organization the change joins or changes member roles in: the consumer resolves
  * them before its first write (resolveOrganizations, against the same memberships), so an unknown organization
  * rejects the row before the user is touched. One missing at this point, after a create or a patch, is an internal
  * error, never a late lookup that could fail a user already written.
@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { Auth0Adapter } from "../../functions/adapters/auth0/client.js";
 import type { SyncConfig } from "../../functions/core/config.js";
-import { planMemberships, resolveOrganizations } from "../../functions/consumer/memberships.js";
+import { membershipChangeFor, resolveOrganizations } from "../../functions/flows/memberships.js";
 
 type OrganizationsConfig = NonNullable<SyncConfig["organizations"]>;
 const cfg = { column: "orgs", by: "name", removeUnlisted: false, roles: { column: "org_roles" } } as OrganizationsConfig;
@@ -27,14 +27,14 @@ function fakeAuth0() {
   return { auth0: auth0 as unknown as Auth0Adapter, resolves };
 }
 
-describe("planMemberships: organizations are resolved before the first write", () => {
+describe("membershipChangeFor: organizations are resolved before the first write", () => {
   it("plans with what resolveOrganizations resolved for the same memberships, with no further lookup", async () => {
     const { auth0, resolves } = fakeAuth0();
     const desired = { acme: ["admin"], globex: [] };
     const known = { acme: [] };
     const resolved = await resolveOrganizations(auth0, cfg, desired, known);
     expect(resolves).toEqual([["acme", "globex"]]);
-    const plan = await planMemberships(auth0, cfg, desired, known, "auth0|1", resolved);
+    const plan = await membershipChangeFor(auth0, cfg, desired, known, "auth0|1", resolved);
     expect(plan).toMatchObject({ joinIds: ["org_globex"], leaveIds: [] });
     expect(plan.change.addRoles).toEqual([{ org: "acme", roles: ["admin"] }]);
     expect(resolves).toHaveLength(1);
@@ -44,7 +44,7 @@ describe("planMemberships: organizations are resolved before the first write", (
     const { auth0, resolves } = fakeAuth0();
     // Resolved against memberships that knew acme, then planned for a user just created ({}): acme is missing.
     const resolved = await resolveOrganizations(auth0, cfg, { acme: [], globex: [] }, { acme: [] });
-    await expect(planMemberships(auth0, cfg, { acme: [], globex: [] }, {}, "auth0|1", resolved)).rejects.toThrow(
+    await expect(membershipChangeFor(auth0, cfg, { acme: [], globex: [] }, {}, "auth0|1", resolved)).rejects.toThrow(
       /internal error: organizations acme are not resolved; they should have been resolved before the first write/,
     );
     expect(resolves).toEqual([["globex"]]);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Auth0Error } from "../../functions/adapters/auth0/errors.js";
 import { ORG_MEMBERS_PER_CALL, OrganizationWriteError } from "../../functions/adapters/auth0/organizations.js";
-import { WriteGroups } from "../../functions/consumer/write-groups.js";
+import { WriteGroups } from "../../functions/flows/write-groups.js";
 
 type Fail = (id: string, users: string[]) => Error | undefined;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Auth0Error } from "../../functions/adapters/auth0/errors.js";
-import { WriteGroups } from "../../functions/consumer/write-groups.js";
+import { WriteGroups } from "../../functions/flows/write-groups.js";
 
 /** A fake of the two adapter calls: records them, and fails as told. */
 function fakeAuth0(fail: { grouped?: (roleId: string, users: string[]) => Error | undefined; single?: (userId: string) => Error | undefined } = {}) {

@@ -7,7 +7,7 @@ export async function ledgerItems(stateDir: string, configName: string): Promise
   const items: unknown[] = [];
   const dynamo = await startDynamo(join(stateDir, "ledger"));
   try {
-    for await (const e of new Ledger(dynamo.client, `auth0-sync-${configName}-ledger`).entries()) items.push(e);
+    for await (const e of new Ledger(dynamo.client, `auth0-sync-${configName}-ledger`).users.all()) items.push(e);
   } finally {
     await dynamo.stop();
   }

@@ -18,6 +18,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
 import { defaultDeps as consumerDefaultDeps } from "../../functions/consumer/handler.js";
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { AwsCall, LambdaName } from "../../local/aws-calls.js";
 import { runLocalPipeline, runLocalReconcile, type LocalEnvironment } from "../../local/pipeline.js";
@@ -101,7 +102,7 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
       csv: writeCsv(csv, next),
       rate: 500,
       awsCalls: calls,
-      onEnvironment: async (env) => void (await env.ledgerFor!().acquireRunLock("run-elsewhere", 60_000)),
+      onEnvironment: async (env) => void (await env.ledgerFor!().runs.acquireLock("run-elsewhere", 60_000)),
     });
     expect(skipped.skipped).toBe("another extract (run-elsewhere) is running");
 
@@ -136,16 +137,17 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     const sm = mockClient(SecretsManagerClient);
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ client_id: "id", client_secret: "secret" }) });
     const saved = { ...process.env };
+    const quiet = { logger: new Logger({ logLevel: "SILENT" }), metrics: new Metrics({ namespace: "Test" }) };
     try {
       delete process.env.AUTH0_CLIENT_ID;
       delete process.env.AUTH0_CLIENT_SECRET;
       Object.assign(process.env, { SYNC_CONFIG: JSON.stringify(config), AUTH0_CREDENTIALS_SECRET_ARN: SECRET_ARN, LEDGER_TABLE: local.table, QUEUE_URL: "http://127.0.0.1:9/000000000000/unused", AWS_REGION: "eu-west-1" });
-      await consumerDefaultDeps({ logger: new Logger({ logLevel: "SILENT" }) });
+      await consumerDefaultDeps(quiet);
       for (const c of sm.commandCalls(GetSecretValueCommand)) calls.push({ fn: "consumer", service: "secretsmanager", operation: "GetSecretValue", resources: { secretId: c.args[0].input.SecretId } });
       // Powertools caches the secret per process: cleared so the reconcile's own read is seen.
       sm.resetHistory();
       clearCaches();
-      await reconcileDefaultDeps({ logger: new Logger({ logLevel: "SILENT" }) });
+      await reconcileDefaultDeps(quiet);
       for (const c of sm.commandCalls(GetSecretValueCommand)) calls.push({ fn: "reconcile", service: "secretsmanager", operation: "GetSecretValue", resources: { secretId: c.args[0].input.SecretId } });
     } finally {
       process.env = saved;

@@ -1,7 +1,7 @@
 /**
  * Organization memberships and member roles through the official SDK's organizations clients, over the adapter's
  * own paced fetch and token (each request spends its endpoint group's bucket: core/rate-limits.ts). It makes the
- * calls and translates their errors; which memberships change is decided in core (core/plan.ts).
+ * calls and translates their errors; which memberships change is decided in core (core/membership-diff.ts).
  */
 import { OrganizationsClient } from "auth0/organizations";
 import { UsersClient } from "auth0/users";

@@ -12,9 +12,17 @@ import type { CopiedUser, Pseudonymiser, SourceUser } from "../../core/pseudonym
 import { SOURCE_COLUMNS } from "../../core/tenant-copy-config.js";
 import type { Page, RowSource } from "../../core/source.js";
 import type { Row } from "../../core/types.js";
-import type { Auth0Adapter } from "./client.js";
+import type { Auth0Adapter, Auth0Credentials } from "./client.js";
 import { Auth0Error } from "./errors.js";
 import { Auth0Snapshot, type SnapshotOptions } from "./snapshot.js";
+
+/** How to reach a copy's source tenant, and the pseudonymisation key (never in the config). */
+export interface SourceTenantAccess {
+  credentials: Auth0Credentials;
+  /** Where requests go (the emulator); `https://{source.domain}` when absent. */
+  baseUrl?: string;
+  key: string;
+}
 
 export interface TenantSourceOptions {
   /** The source tenant's adapter (its own credentials, base URL and pacer). */

@@ -8,7 +8,7 @@ import { getSecret } from "@aws-lambda-powertools/parameters/secrets";
 import { parseConfig, type SyncConfig } from "../../core/config.js";
 import { SyncError } from "../../core/errors.js";
 import type { Auth0Credentials } from "../auth0/client.js";
-import type { SourceTenantAccess } from "../row-source.js";
+import type { SourceTenantAccess } from "../auth0/tenant-source.js";
 
 let cached: { source: string; config: SyncConfig } | undefined;
 

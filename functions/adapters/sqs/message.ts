@@ -3,8 +3,8 @@
  */
 import { z } from "zod";
 import { BOOLEAN_FIELDS, PROFILE_FIELD_NAMES } from "../../core/fields.js";
-import type { ObservedUser } from "../../core/decide.js";
-import type { DesiredProfile, Json, JsonObject } from "../../core/types.js";
+import type { MirrorOperation, SyncOperation, UserOperation } from "../../core/operations.js";
+import type { DesiredProfile, Json, JsonObject, ObservedUser } from "../../core/types.js";
 
 export const MESSAGE_VERSION = 1;
 
@@ -61,19 +61,21 @@ export const messageSchema = z.strictObject({
   ops: z.array(z.discriminatedUnion("kind", [syncOperation, mirrorOperation])).min(1),
 });
 
-// The message types are what the schema accepts, so the sender and the receiver cannot drift apart.
-export type SyncOperation = z.infer<typeof syncOperation>;
-export type MirrorOperation = z.infer<typeof mirrorOperation>;
-export type UserOperation = SyncOperation | MirrorOperation;
-export type QueueMessage = z.infer<typeof messageSchema>;
-
-// A profile the core produces must fit a message, and what a message carries is a profile: checked by the compiler.
+// The operations are the core's types (core/operations.ts); the schema accepts exactly them, so the sender and the
+// receiver cannot drift apart: checked by the compiler.
+export type { MirrorOperation, SyncOperation, UserOperation };
+export { opKey } from "../../core/operations.js";
+export interface QueueMessage {
+  v: typeof MESSAGE_VERSION;
+  runId: string;
+  ops: UserOperation[];
+}
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _desiredIsProfile: Same<z.infer<typeof desiredSchema>, DesiredProfile> = true;
-void _desiredIsProfile;
-
-/** The identity key an operation is about. */
-export const opKey = (op: UserOperation): string => (op.kind === "sync" ? op.desired.key : op.key);
+const _syncIsOperation: Same<z.infer<typeof syncOperation>, SyncOperation> = true;
+const _mirrorIsOperation: Same<z.infer<typeof mirrorOperation>, MirrorOperation> = true;
+const _messageIsQueueMessage: Same<z.infer<typeof messageSchema>, QueueMessage> = true;
+void [_desiredIsProfile, _syncIsOperation, _mirrorIsOperation, _messageIsQueueMessage];
 
 export type ParseResult = { ok: true; message: QueueMessage } | { ok: false; reason: string };
 

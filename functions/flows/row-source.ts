@@ -10,20 +10,15 @@ import { SyncError } from "../core/errors.js";
 import { Pseudonymiser, type CopiedUser, type SourceUser } from "../core/pseudonymise.js";
 import type { RowSource } from "../core/source.js";
 import { sameTenantNames } from "../core/tenant-copy-config.js";
-import { Auth0Adapter, type Auth0Credentials } from "./auth0/client.js";
-import { Pacer } from "./auth0/pacer.js";
-import { PacerSet } from "./auth0/pacers.js";
-import type { SnapshotOptions } from "./auth0/snapshot.js";
-import { Auth0TenantSource } from "./auth0/tenant-source.js";
-import { RedshiftSource, type PollSettings } from "./redshift/source.js";
+import { Auth0Adapter } from "../adapters/auth0/client.js";
+import { Pacer } from "../adapters/auth0/pacer.js";
+import { PacerSet } from "../adapters/auth0/pacers.js";
+import type { SnapshotOptions } from "../adapters/auth0/snapshot.js";
+import { Auth0TenantSource, type SourceTenantAccess } from "../adapters/auth0/tenant-source.js";
 
-/** How to reach a copy's source tenant, and the pseudonymisation key (never in the config). */
-export interface SourceTenantAccess {
-  credentials: Auth0Credentials;
-  /** Where requests go (the emulator); `https://{source.domain}` when absent. */
-  baseUrl?: string;
-  key: string;
-}
+export type { SourceTenantAccess };
+import { RedshiftSource, type PollSettings } from "../adapters/redshift/source.js";
+
 
 export interface RowSourceWiring {
   /** The Data API client (a Redshift source). */

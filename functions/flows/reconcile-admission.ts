@@ -5,8 +5,8 @@
  */
 import type { Ledger } from "../adapters/ledger/ledger.js";
 
-export async function reconcileAdmission(ledger: Pick<Ledger, "runLock">, depth: () => Promise<{ visible: number; inFlight: number }>, now = Date.now()): Promise<string | undefined> {
-  const lock = await ledger.runLock();
+export async function reconcileAdmission(ledger: Pick<Ledger, "runs">, depth: () => Promise<{ visible: number; inFlight: number }>, now = Date.now()): Promise<string | undefined> {
+  const lock = await ledger.runs.lock();
   if (lock.runId && (lock.expiresAt ?? 0) > now) return `an extract (${lock.runId}) is running`;
   const q = await depth();
   const queued = q.visible + q.inFlight;

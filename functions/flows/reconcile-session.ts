@@ -11,7 +11,7 @@ import type { Auth0Snapshot } from "../adapters/auth0/snapshot.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import type { TenantSnapshot } from "../core/snapshot.js";
 import { newRunId } from "../core/runs.js";
-import { reconcile, type ReconcileDeps, type ReconcileResult } from "./reconcile.js";
+import { reconcile, type ReconcileDeps, type ReconcileResult } from "./reconcile-run.js";
 
 /** Users whose drift the ledger's record keeps (one item, well under DynamoDB's 400 KB with 10 KB profiles). */
 const RECORDED_DRIFT = 30;
@@ -43,7 +43,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
   const dryRun = event.dryRun === true;
   const callsBefore = auth0.stats.calls;
   // A dry run reads a recorded job too (it records none itself): it never starts a second export beside it.
-  const pending = await ledger.reconcileJob();
+  const pending = await ledger.reconciles.job();
   const reconcileId = pending?.reconcileId ?? newRunId("reconcile");
   const refused = await deps.admit?.();
   if (refused) {
@@ -52,7 +52,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
   }
   const wait = { deadline: deps.deadline, signal: deps.signal };
   const record = async (jobId: string) => {
-    if (!dryRun) await ledger.putReconcileJob({ reconcileId, jobId, startedAt: new Date().toISOString() });
+    if (!dryRun) await ledger.reconciles.putJob({ reconcileId, jobId, startedAt: new Date().toISOString() });
   };
   let read = await reader.readExport({ jobId: pending?.jobId, onJobStarted: record, ...wait }).catch((err: unknown) => {
     // Auth0 deletes a job's data after 24 hours, and a job may fail: the reconcile starts a new export instead of
@@ -81,7 +81,7 @@ export async function runReconcileSession(deps: SessionDeps, event: ReconcileEve
   const result = await reconcile({ ...deps, snapshot, runId: reconcileId, dryRun });
   if (!dryRun) {
     const { runId: _id, drift: _drift, elapsedMs: _ms, ...figures } = result;
-    await ledger.finishReconcile(reconcileId, {
+    await ledger.reconciles.finish(reconcileId, {
       reconcileId,
       finishedAt: new Date().toISOString(),
       dryRun,

@@ -1,20 +1,22 @@
 /**
- * One user's organization memberships and member roles, as the core's diff says (core/plan.ts): the organizations
+ * One user's organization memberships and member roles, as the core's diff says (core/membership-diff.ts): the organizations
  * resolved before any write (an unknown one rejects the row, naming it), what the user holds now (the ledger's last
  * applied memberships, or Auth0's for a user the ledger knows none of), and the member roles written per user after
  * the grouped joins (write-groups.ts).
  */
 import type { SyncConfig } from "../core/config.js";
-import { diffOrganizations, heldOrganizations, organizationsToCheck, type OrganizationChange } from "../core/plan.js";
-import type { Auth0Adapter } from "../adapters/auth0/client.js";
+import { diffOrganizations, heldOrganizations, organizationsToCheck, type OrganizationChange } from "../core/membership-diff.js";
+import type { UserPort as Auth0Adapter } from "./user-port.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import { OrganizationWriteError } from "../adapters/auth0/organizations.js";
 
 type OrganizationsConfig = NonNullable<SyncConfig["organizations"]>;
 
 /** A user's membership change with the organizations' ids. */
-export interface MembershipPlan {
+export interface MembershipChange {
   change: OrganizationChange;
+  /** What the change was made against: the memberships known, or those read from Auth0. */
+  applied: Record<string, string[]>;
   /** Organization ids by the table's reference, for every organization the change joins, leaves or changes roles in. */
   ids: Map<string, string>;
   joinIds: string[];
@@ -66,14 +68,14 @@ async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId
  * are dropped (their memberships went with them). `resolved` must hold every organization the change joins or
  * changes member roles in (resolveOrganizations with the same `known`): one missing is an internal error.
  */
-export async function planMemberships(
+export async function membershipChangeFor(
   auth0: Auth0Adapter,
   cfg: OrganizationsConfig,
   desired: Record<string, string[]>,
   known: Record<string, string[]> | undefined,
   userId: string,
   resolved: Map<string, string>,
-): Promise<MembershipPlan> {
+): Promise<MembershipChange> {
   const ids = new Map(resolved);
   // Nothing known and nothing wanted: nothing to read (nothing unknown is ever removed).
   const applied = known ?? (Object.keys(desired).length === 0 ? {} : await heldInAuth0(auth0, cfg, userId, desired));
@@ -99,11 +101,11 @@ export async function planMemberships(
     }
     leaveIds.push(id as string);
   }
-  return { change, ids, joinIds: change.join.map((ref) => ids.get(ref) as string), leaveIds };
+  return { change, applied, ids, joinIds: change.join.map((ref) => ids.get(ref) as string), leaveIds };
 }
 
 /** Member roles, per organization the user is in (after the joins): additions first, then removals. */
-export async function applyMemberRoles(auth0: Auth0Adapter, cfg: OrganizationsConfig, plan: MembershipPlan, userId: string): Promise<void> {
+export async function applyMemberRoles(auth0: Auth0Adapter, cfg: OrganizationsConfig, plan: MembershipChange, userId: string): Promise<void> {
   const write = async (fn: () => Promise<void>) => {
     try {
       await fn();
@@ -138,7 +140,7 @@ export async function applyMemberRoles(auth0: Auth0Adapter, cfg: OrganizationsCo
 }
 
 /** Joins and leaves one user at a time (an invocation without grouped writes). */
-export async function applyMembershipsAlone(auth0: Auth0Adapter, plan: MembershipPlan, userId: string): Promise<void> {
+export async function applyMembershipsAlone(auth0: Auth0Adapter, plan: MembershipChange, userId: string): Promise<void> {
   try {
     for (const id of plan.joinIds) await auth0.organizations.addMembers(id, [userId]);
     for (const id of plan.leaveIds) await auth0.organizations.removeMembers(id, [userId]);

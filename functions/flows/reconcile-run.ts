@@ -11,7 +11,7 @@ import type { Ledger, LedgerEntry } from "../adapters/ledger/ledger.js";
 import type { SyncOperation } from "../adapters/sqs/message.js";
 import { packMessages } from "../adapters/sqs/sender.js";
 import type { SyncConfig } from "../core/config.js";
-import { judgeManaged, repairs, Seeds, type FieldDrift, type TenantUser, type Verdict } from "../core/reconcile.js";
+import { judgeManaged, repairs, Seeds, type FieldDrift, type TenantUser, type Verdict } from "../core/drift.js";
 import { claimOf, isStaleSeed, RowClaims, seedObservation, type Claim } from "../core/row-claims.js";
 import { keyLabel, ProfileMapper } from "../core/profile.js";
 import { newRunId } from "../core/runs.js";
@@ -128,7 +128,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const managedOrgs = new Set<string>();
   /** Seeds no row claims (core/row-claims.ts, isStaleSeed): removed once the export is read. */
   const staleSeeds: string[] = [];
-  for await (const e of ledger.entries()) {
+  for await (const e of ledger.users.all()) {
     if (isStaleSeed(e, claims)) staleSeeds.push(e.key);
     if (!e.managed || !e.userId) continue;
     managedKeys.set(e.userId, e.key);
@@ -164,7 +164,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   let batch: { user: TenantUser; claim?: Claim }[] = [];
   const flush = async () => {
     const keyOf = (b: (typeof batch)[number]) => managedKeys.get(b.user.user_id) ?? (b.claim?.kind === "row" ? b.claim.key : undefined);
-    const entries = await ledger.getMany(batch.flatMap((b) => keyOf(b) ?? []));
+    const entries = await ledger.users.getMany(batch.flatMap((b) => keyOf(b) ?? []));
     const toWrite: LedgerEntry[] = [];
     for (const { user, claim } of batch) {
       const managedKey = managedKeys.get(user.user_id);
@@ -187,7 +187,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
       const observed = memberships ? seedObservation({ ...user, organizations: memberships.get(user.user_id) ?? {} }, claims!.organizationsOf(seed.key)) : user;
       toWrite.push(seedEntry(seed.key, observed, runId));
     }
-    if (write && toWrite.length > 0) await ledger.putMany(toWrite);
+    if (write && toWrite.length > 0) await ledger.users.putMany(toWrite);
     batch = [];
   };
   for await (const u of snapshot.users()) {
@@ -201,7 +201,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   // Managed users the export does not hold: gone from Auth0 (or blocked by mirror mode, left alone).
   const missing = [...managedKeys.values()].filter((k) => !judged.has(k));
   for (let i = 0; i < missing.length; i += BATCH) {
-    const entries = await ledger.getMany(missing.slice(i, i + BATCH));
+    const entries = await ledger.users.getMany(missing.slice(i, i + BATCH));
     for (const entry of entries.values()) judge(entry, undefined);
   }
 
@@ -210,12 +210,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   const ambiguous = seeds.ambiguousKeys();
   for (const key of ambiguous) {
     logger.warn("ambiguous identity key: several Auth0 users carry it", { runId, keyLabel: label(key) });
-    if (write) await ledger.deleteSeed(key);
+    if (write) await ledger.users.deleteSeed(key);
   }
   // Counted in a dry run too (what a reconcile would remove), removed only when it writes.
   for (const key of staleSeeds) {
     result.seedsRemoved++;
-    if (write) await ledger.deleteSeed(key);
+    if (write) await ledger.users.deleteSeed(key);
   }
   if (result.unclaimed > 0) logger.info("users carry a sync key no row of the table has: left alone, not adopted", { runId, unclaimed: result.unclaimed });
   result.ambiguous = ambiguous.length + emailAmbiguous;

@@ -8,11 +8,11 @@ import { QueueSender } from "../../functions/adapters/sqs/sender.js";
 import { RedshiftSource } from "../../functions/adapters/redshift/source.js";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { OUTCOMES, type Outcome, type OutcomeEvent } from "../../functions/core/outcomes.js";
-import { reconcileAdmission } from "../../functions/reconcile/admission.js";
-import { createReconcileHandler } from "../../functions/reconcile/handler.js";
+import { reconcileAdmission } from "../../functions/flows/reconcile-admission.js";
+import { createReconcileHandler } from "../../functions/flows/reconcile-lambda.js";
 import { queueDepth } from "../../functions/adapters/sqs/redrive.js";
-import type { ReconcileResult } from "../../functions/reconcile/reconcile.js";
-import type { SessionResult } from "../../functions/reconcile/session.js";
+import type { ReconcileResult } from "../../functions/flows/reconcile-run.js";
+import type { SessionResult } from "../../functions/flows/reconcile-session.js";
 import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
 import { fakeContext } from "./lambda-context.js";
 

@@ -9,8 +9,9 @@
  * so a repair never touches a field the sync does not map, a metadata key it does not own, or a createOnly field.
  */
 import type { DecisionConfig, LedgerView, ObservedUser } from "./decide.js";
-import { EMAILS_IN_TEXT } from "./emails.js";
-import { diffOrganizations, diffRoles, organizationsChange, ownedKeys, plan } from "./plan.js";
+import { maskEmails } from "./emails.js";
+import { diffOrganizations, diffRoles, organizationsChange } from "./membership-diff.js";
+import { ownedKeys, writeFor } from "./write-plan.js";
 import type { Json, UserPatch } from "./types.js";
 
 /**
@@ -52,7 +53,7 @@ export function judgeManaged(entry: LedgerView, actual: TenantUser | undefined, 
   if (entry.blockedAt) return { kind: "left-alone", reason: "blocked by mirror mode" };
   if (!actual) return { kind: "missing" };
   const desired = entry.profile;
-  const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned: ownedKeys(desired) });
+  const op = writeFor({ desired, current: actual, mode: "upsert", previouslyOwned: ownedKeys(desired) });
   const drift = op.kind === "update" ? patchDrift(op.patch, actual) : [];
   if (config.roles && desired.roles) {
     const change = diffRoles(desired.roles, actual.roles ?? [], config.roles.removeUnlisted);
@@ -84,12 +85,6 @@ function patchDrift(patch: UserPatch, actual: TenantUser): FieldDrift[] {
   return out;
 }
 
-/** An email shown in a report: its first character and domain ("j***@example.com"); never the address itself. */
-export function maskEmail(v: Json | undefined): Json | undefined {
-  if (typeof v !== "string") return v;
-  const at = v.lastIndexOf("@");
-  return at < 1 ? "***" : `${v[0]}***${v.slice(at)}`;
-}
 
 export type Seed =
   /**
@@ -143,10 +138,3 @@ export class Seeds {
   }
 }
 
-/** Email addresses anywhere in a drifted value, masked: a name or a metadata value may hold one. */
-export function maskEmails(v: Json | undefined): Json | undefined {
-  if (typeof v === "string") return v.replace(EMAILS_IN_TEXT, (m) => maskEmail(m) as string);
-  if (Array.isArray(v)) return v.map((x) => maskEmails(x) ?? null);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskEmails(x) ?? null]));
-  return v;
-}

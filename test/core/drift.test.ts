@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { knownOrganizations, startUser, type DecisionConfig, type LedgerView } from "../../functions/core/decide.js";
-import { applyPatch, ownedKeys, plan } from "../../functions/core/plan.js";
-import { judgeManaged, maskEmail, repairs, Seeds, type TenantUser } from "../../functions/core/reconcile.js";
+import { applyPatch, ownedKeys, writeFor } from "../../functions/core/write-plan.js";
+import { judgeManaged, repairs, Seeds, type TenantUser } from "../../functions/core/drift.js";
+import { maskEmail } from "../../functions/core/emails.js";
 import { claimOf, isStaleSeed, RowClaims, seedObservation } from "../../functions/core/row-claims.js";
 import type { DesiredProfile } from "../../functions/core/types.js";
 import { currentArb, desiredArb } from "../helpers/arbitraries.js";
@@ -25,7 +26,7 @@ describe("reconcile: what counts as drift (core)", () => {
           expect(desired.createOnly).not.toContain(d.field);
         }
         // The repair is the consumer's own plan against the exported user: after it, nothing drifts.
-        const op = plan({ desired, current: actual, mode: "upsert", previouslyOwned: ownedKeys(desired) });
+        const op = writeFor({ desired, current: actual, mode: "upsert", previouslyOwned: ownedKeys(desired) });
         const repaired: TenantUser = { ...(op.kind === "update" ? applyPatch(actual, op.patch) : actual), roles: desired.roles ?? roles };
         expect(judgeManaged({ ...entry }, repaired, cfg).kind).toBe("in-sync");
       }),

@@ -1,0 +1,277 @@
+/**
+ * The extract of a run: one at a time (the ledger's run lock) and never while the previous run still drains; the
+ * source read page by page through the page flow (page-flow.ts), the operations packed into SQS messages
+ * (operation-buffer.ts), then, after a complete extract only, mirror mode's absent users (core/mirror.ts), the run's
+ * record and its metrics. Never holds more than a page (plus one send buffer) in memory. The extractor Lambda runs
+ * it; `auth0-sync plan` runs it as a dry run (operations to a callback, the ledger only read).
+ */
+import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { ColumnsError, columnsProblem, unmappedColumns } from "../core/columns.js";
+import type { SyncConfig } from "../core/config.js";
+import { SyncError } from "../core/errors.js";
+import { MirrorPlanner, RunPresence, type MirrorPlan } from "../core/mirror.js";
+import type { UserOperation } from "../core/operations.js";
+import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
+import { interruptedReason, newRunId, type RunSummary } from "../core/runs.js";
+import type { RowSource } from "../core/source.js";
+import type { RejectCode, Rejection } from "../core/types.js";
+import type { UnchangedCheckMode } from "../core/unchanged-check.js";
+import type { Ledger } from "../adapters/ledger/ledger.js";
+import { emitMetric } from "../adapters/runtime/metrics.js";
+import { queueDepth } from "../adapters/sqs/redrive.js";
+import { QueueSender } from "../adapters/sqs/sender.js";
+import { OperationBuffer } from "./operation-buffer.js";
+import { PageFlow, loadAppliedFingerprints } from "./page-flow.js";
+
+export interface ExtractorDeps {
+  config: SyncConfig;
+  /** Where the rows come from (core/source.ts): the Redshift Data API deployed, any RowSource in tests. */
+  source: RowSource;
+  /** Where operations go; not needed for a dry run. */
+  sqs?: SQSClient;
+  queueUrl?: string;
+  logger: Logger;
+  metrics: Metrics;
+  /** The sync ledger: unchanged rows are dropped here; mirror mode reads managed users from it. */
+  ledger?: Ledger;
+  onOutcome?: OutcomeSink;
+  /** Called after every page, for progress displays; `totalRows` is the statement's row count once known. */
+  onProgress?: (p: { rowsRead: number; enqueued: number; rejected: number; totalRows?: number }) => void;
+  /**
+   * A dry run (the CLI's plan): operations go to this callback instead of SQS and the ledger is only read
+   * (no run item is written).
+   */
+  dryRun?: { onOperation: (op: UserOperation) => void | Promise<void> };
+  /** How unchanged rows are found (core/unchanged-check.ts): "auto" (the default), or "scan" / "lookup" forced. */
+  unchangedCheck?: UnchangedCheckMode;
+  /** Operations waiting longer than this are sent even if a full SendMessageBatch is not ready (default 1 s). */
+  flushIntervalMs?: number;
+  /** Stops the extract after the current page (the local runner's Ctrl-C): the run is recorded interrupted. */
+  signal?: AbortSignal;
+}
+
+/** The extract was stopped on purpose (see `ExtractorDeps.signal`); what it had sent is applied. */
+export class RunCancelledError extends SyncError {
+  override readonly name = "RunCancelledError";
+  readonly retryable = false;
+  constructor(
+    readonly runId: string,
+    readonly rowsRead: number,
+  ) {
+    super(`the run was cancelled after reading ${rowsRead.toLocaleString("en-US")} rows; what it had sent is applied, the rest goes with the next run`);
+  }
+}
+
+/** How often a running extract records its progress on its run item. */
+const PROGRESS_WRITE_MS = 10_000;
+
+export interface ExtractorEvent {
+  runId?: string;
+  /** Approve this run's mirror deletions/blocks even over the threshold (the CLI's approval). */
+  approveMirror?: boolean;
+}
+
+export interface ExtractorResult {
+  runId: string;
+  /** Why the run did not start (another extract holds the lock, or the previous run still drains); every figure is then 0. */
+  skipped?: string;
+  rowsRead: number;
+  rejected: number;
+  /** Rows whose fingerprint equals the ledger's: counted, not enqueued. */
+  unchanged: number;
+  enqueued: number;
+  /** Mirror mode: managed users absent from the run, by planned action; held when over the threshold. */
+  mirror?: { absent: number; block: number; delete: number; held: boolean; heldReason?: string; managed: number };
+  messages: number;
+  sqsRequests: number;
+  rejectReasons: Partial<Record<RejectCode, number>>;
+  /** The first rejections (at most 20), for a human reading the result. */
+  sampleRejections: Rejection[];
+  /** Columns of the result the config does not name, sent to user_metadata under their names (`unmappedColumns`). */
+  unmappedColumns?: string[];
+  elapsedMs: number;
+}
+
+export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}): Promise<ExtractorResult> {
+  const runId = event.runId ?? newRunId();
+  const started = Date.now();
+  const ledger = deps.dryRun ? undefined : deps.ledger;
+  let rowsRead: number | undefined;
+  // Once taken, the run lock is released on every path below (a failed admission check included), so a failure
+  // never holds it for the extractor's timeout and skips the runs after it.
+  let locked = false;
+  try {
+    let lastRowsRead: number | undefined;
+    if (ledger) {
+      const lock = await ledger.runs.acquireLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
+      if (!lock.ok) return await skip(deps, ledger, runId, started, `another extract (${lock.heldBy}) is running`);
+      locked = true;
+      if (lock.expiredHolder) await markInterrupted(deps, ledger, lock.expiredHolder);
+      const draining = await stillDraining(deps);
+      if (draining) return await skip(deps, ledger, runId, started, draining);
+      lastRowsRead = lock.lastRowsRead;
+    }
+    const result = await extractPages(deps, runId, started, event, lastRowsRead);
+    rowsRead = result.rowsRead;
+    return result;
+  } catch (err) {
+    // The run is marked failed so `status` and a following `run` see it end; mirror mode never acted.
+    const error = err instanceof Error ? err.message : String(err);
+    const status = err instanceof RunCancelledError ? "interrupted" : "failed";
+    deps.logger.error(`run ${status}`, { runId, error });
+    // Also what the dashboard counts (and the run's one metric: the middleware has something to publish).
+    emitMetric(deps.metrics, status === "interrupted" ? "RunsInterrupted" : "RunsFailed", 1);
+    if (deps.ledger && !deps.dryRun) {
+      await deps.ledger.runs.put({ runId, status, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) }).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    if (locked) await ledger?.runs.releaseLock(runId, rowsRead).catch(() => undefined);
+  }
+}
+
+/** The run whose expired lock this run took: it stopped before the end, and is recorded so, with its progress. */
+async function markInterrupted(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<void> {
+  const run = await ledger.runs.get(runId);
+  if (run?.status !== "running") return;
+  const reason = interruptedReason(run.summary);
+  if (await ledger.runs.markInterrupted(runId, reason)) deps.logger.warn("earlier run interrupted", { interruptedRunId: runId, reason });
+}
+
+/** A run that does not start (see `runExtract`): recorded as skipped with its reason; every figure is 0. */
+async function skip(deps: ExtractorDeps, ledger: Ledger, runId: string, started: number, reason: string): Promise<ExtractorResult> {
+  deps.logger.warn("run skipped", { runId, reason });
+  emitMetric(deps.metrics, "RunsSkipped", 1);
+  const at = new Date(started).toISOString();
+  await ledger.runs.put({ runId, status: "skipped", startedAt: at, finishedAt: at, skippedReason: reason });
+  return { runId, skipped: reason, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: Date.now() - started };
+}
+
+/**
+ * Overlapping runs: one extract at a time (the ledger's run lock, for at most the extractor's timeout), and no
+ * new run while the previous one still drains (messages in the queue): the schedule's next tick picks the work
+ * up. Returns why the run is skipped, if it is.
+ */
+async function stillDraining(deps: ExtractorDeps): Promise<string | undefined> {
+  if (!deps.sqs || !deps.queueUrl) return undefined;
+  const q = await queueDepth(deps.sqs, deps.queueUrl);
+  return q.visible + q.inFlight > 0 ? `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue` : undefined;
+}
+
+async function extractPages(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent, lastRowsRead?: number): Promise<ExtractorResult> {
+  const { config, logger, metrics } = deps;
+  const write = !deps.dryRun;
+  logger.appendKeys({ runId });
+  if (write && (!deps.sqs || !deps.queueUrl)) throw new Error("the extractor needs an SQS client and a queue URL");
+  const accounting = new RunAccounting();
+  const sender = new QueueSender(deps.sqs!, deps.queueUrl ?? "");
+  const buffer = new OperationBuffer(config, runId, accounting, deps.dryRun ? { dryRun: deps.dryRun.onOperation } : { sender }, deps.flushIntervalMs);
+  // Mirror mode: every key a row carries, recorded before the row is validated (see core/mirror.ts).
+  const presence = config.mirror.enabled && deps.ledger ? new RunPresence() : undefined;
+  const pages = new PageFlow({ config, logger, ledger: deps.ledger?.users, onOutcome: deps.onOutcome }, runId, accounting, presence);
+  const mode = deps.unchangedCheck ?? "auto";
+
+  // With the last run's row count as the estimate of this one's, the ledger is read while the warehouse runs the
+  // statement; without one (the first run, a dry run) once the statement's row count is known.
+  const early = deps.ledger && lastRowsRead !== undefined ? loadAppliedFingerprints(deps.ledger.users, mode, lastRowsRead, logger) : undefined;
+  early?.catch(() => undefined); // awaited at the first page; a failed statement must not leave it unhandled
+  if (deps.ledger && write) await deps.ledger.runs.put({ runId, status: "running", startedAt: new Date(started).toISOString() });
+  const source = deps.source;
+  let first = true;
+  let lastProgressWrite = Date.now();
+  let unmapped: string[] = [];
+  for await (const page of source.pages()) {
+    if (first) {
+      first = false;
+      // Before any row: a column the config names and the statement does not return (or one returned twice) fails
+      // the run (nothing sent). (An empty result without column metadata has nothing to check.)
+      const problem = page.columns.length > 0 || page.rows.length > 0 ? columnsProblem(config, page.columns) : undefined;
+      if (problem) throw new ColumnsError(problem);
+      unmapped = unmappedColumns(config, page.columns);
+      if (deps.ledger) pages.applied = await (early ?? loadAppliedFingerprints(deps.ledger.users, mode, source.resultRows ?? 0, logger));
+    }
+    buffer.push(await pages.rows(page.rows));
+    if (deps.signal?.aborted) {
+      // What this page produced is still sent (those rows are accounted for); the rest is never read.
+      await buffer.flush();
+      throw new RunCancelledError(runId, accounting.rowsRead);
+    }
+    await buffer.sendDue();
+    deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: buffer.enqueued + buffer.waiting, rejected: accounting.count("rejected"), totalRows: source.resultRows });
+    // What the extract has done so far, on its run item: if the extractor stops (a timeout), the run is marked
+    // interrupted with it, and `status` can tell which users were sent.
+    if (deps.ledger && write && Date.now() - lastProgressWrite >= PROGRESS_WRITE_MS) {
+      lastProgressWrite = Date.now();
+      await deps.ledger.runs.put({
+        runId,
+        status: "running",
+        startedAt: new Date(started).toISOString(),
+        summary: { rowsRead: accounting.rowsRead, unchanged: pages.unchanged, rejected: accounting.count("rejected"), enqueued: buffer.enqueued, partial: true },
+      });
+    }
+  }
+  await buffer.flush();
+
+  // Mirror mode, only after a complete extract (an exception above never gets here).
+  let mirror: MirrorPlan | undefined;
+  if (presence && deps.ledger) {
+    const planner = new MirrorPlanner(config, presence);
+    for await (const e of deps.ledger.users.all()) planner.consider(e);
+    mirror = planner.result(event.approveMirror === true);
+    if (!mirror.held && mirror.ops.length > 0) {
+      accounting.addAbsent(mirror.ops.length);
+      buffer.push(mirror.ops);
+      await buffer.flush();
+    }
+    if (mirror.held) {
+      emitMetric(metrics, "RunsHeld", 1);
+      logger.warn("mirror run held", { reason: mirror.heldReason, absent: mirror.absent, managed: mirror.managed });
+    }
+  }
+
+  const snap = accounting.snapshot();
+  emitMetric(metrics, "RowsRead", snap.rowsRead);
+  emitMetric(metrics, "RowsRejected", snap.rejected);
+  emitMetric(metrics, "RowsEnqueued", buffer.enqueued);
+  emitMetric(metrics, "SqsRequests", sender.stats.requests);
+  const result: ExtractorResult = {
+    runId,
+    rowsRead: snap.rowsRead,
+    rejected: snap.rejected,
+    unchanged: pages.unchanged,
+    enqueued: buffer.enqueued,
+    mirror: mirror && { absent: mirror.absent, block: mirror.block, delete: mirror.delete, held: mirror.held, heldReason: mirror.heldReason, managed: mirror.managed },
+    messages: sender.stats.messages,
+    sqsRequests: sender.stats.requests,
+    rejectReasons: snap.rejectReasons,
+    sampleRejections: pages.samples,
+    unmappedColumns: unmapped,
+    elapsedMs: Date.now() - started,
+  };
+  if (snap.unaccounted !== 0) {
+    logger.error("extract accounting does not add up", { rowsRead: snap.rowsRead, rejected: snap.rejected, enqueued: buffer.enqueued, unaccounted: snap.unaccounted });
+    throw new Error(`extract accounting does not add up: ${snap.unaccounted} rows unaccounted`);
+  }
+  logger.info("extract finished", { ...result, sampleRejections: undefined });
+  if (deps.ledger && write) {
+    await deps.ledger.runs.put({
+      runId,
+      status: mirror?.held ? "held" : "completed",
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      summary: runSummary(result),
+      heldReason: mirror?.heldReason,
+    });
+  }
+  // Last, and only once everything above held: the "no successful run" alarm watches this metric, and Powertools
+  // flushes metrics on errors too, so emitting it earlier would let a failed run silence that alarm.
+  emitMetric(metrics, "RunsSucceeded", 1);
+  return result;
+}
+
+/** What the run's record keeps of the result: its figures, without the sample rows (they name keys). */
+function runSummary({ sampleRejections: _samples, skipped: _skipped, runId: _runId, ...figures }: ExtractorResult): RunSummary {
+  return figures;
+}

@@ -9,6 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PGlite } from "@electric-sql/pglite";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { DATA_API_RESULT_LIMIT_BYTES } from "../functions/core/extract-config.js";
+import { parseUnload, runUnload, UnloadSyntaxError, type UnloadCommand } from "./redshift-unload.js";
 
 type Field = { isNull?: boolean; stringValue?: string; longValue?: number; doubleValue?: number; booleanValue?: boolean; blobValue?: string };
 type Status = "SUBMITTED" | "PICKED" | "STARTED" | "FINISHED" | "FAILED" | "ABORTED";
@@ -24,6 +27,10 @@ interface Statement {
   columns: { name: string; label: string; typeName: string; nullable: number }[];
   records: Field[][];
   hasResultSet: boolean;
+  /** ResultSize: the bytes of the result as the API returns it (the records' JSON). */
+  size: number;
+  /** Rows an UNLOAD wrote (ResultRows of a statement without a result set). */
+  affected?: number;
 }
 
 export interface RedshiftDataEmulatorOptions {
@@ -36,6 +43,15 @@ export interface RedshiftDataEmulatorOptions {
   port?: number;
   /** Fault: GetStatementResult fails (500, every attempt) from this 1-based page on, as a lost connection would. */
   failFromPage?: number;
+  /**
+   * The result set limit GetStatementResult enforces, in bytes of ResultSize (AWS: 500 MB); a test lowers it to meet
+   * it with a few rows. A larger result is refused as the Data API does: "Database response exceeded size limit".
+   */
+  resultLimitBytes?: number;
+  /** Where UNLOAD writes (a local S3 stand-in); without it an UNLOAD fails as with no access to the bucket. */
+  s3?: S3Client;
+  /** Slices of the emulated cluster: a PARALLEL UNLOAD writes one file or more per slice. */
+  slices?: number;
 }
 
 class ApiError extends Error {
@@ -227,13 +243,21 @@ export class RedshiftDataEmulator {
       throw new ApiError("ValidationException", "Exactly one of WorkgroupName or ClusterIdentifier is required");
     }
     const params = (input.Parameters as { name: string; value: string }[] | undefined) ?? [];
-    const bound = bindNamedParameters(input.Sql, params);
+    let unload: UnloadCommand | undefined;
+    try {
+      unload = parseUnload(input.Sql);
+    } catch (err) {
+      if (err instanceof UnloadSyntaxError) throw new ApiError("ValidationException", err.message);
+      throw err;
+    }
+    // UNLOAD's query is quoted text: parameters are not bound inside it.
+    const bound = unload ? { text: input.Sql, values: [] } : bindNamedParameters(input.Sql, params);
     const now = Date.now();
-    const s: Statement = { id: randomUUID(), sql: input.Sql, database: input.Database, status: "SUBMITTED", createdAt: now, updatedAt: now, columns: [], records: [], hasResultSet: false };
+    const s: Statement = { id: randomUUID(), sql: input.Sql, database: input.Database, status: "SUBMITTED", createdAt: now, updatedAt: now, columns: [], records: [], hasResultSet: false, size: 0 };
     this.statements.set(s.id, s);
     this.history.push(input.Sql);
     // Statements run one at a time, like a single-slot queue, after a short wait in SUBMITTED/STARTED.
-    this.chain = this.chain.then(() => this.run(s, bound));
+    this.chain = this.chain.then(() => (unload ? this.runUnload(s, unload) : this.run(s, bound)));
     return { Id: s.id, CreatedAt: now / 1000, Database: input.Database, WorkgroupName: input.WorkgroupName, ClusterIdentifier: input.ClusterIdentifier };
   }
 
@@ -250,6 +274,25 @@ export class RedshiftDataEmulator {
       s.columns = r.fields.map((f) => ({ name: f.name, label: f.name, typeName: TYPE_NAMES[f.dataTypeID] ?? "varchar", nullable: 1 }));
       s.records = r.rows.map((row) => row.map((v, i) => toField(v, r.fields[i]?.dataTypeID ?? 25)));
       s.hasResultSet = r.fields.length > 0;
+      s.size = s.records.reduce((n, rec) => n + JSON.stringify(rec).length, 0);
+      s.status = "FINISHED";
+    } catch (err) {
+      s.status = "FAILED";
+      s.error = `ERROR: ${(err as Error).message}`;
+    }
+    s.updatedAt = Date.now();
+  }
+
+  private async runUnload(s: Statement, cmd: UnloadCommand): Promise<void> {
+    await sleep(this.queueDelayMs / 2);
+    if (s.status === "ABORTED") return;
+    s.status = "STARTED";
+    s.updatedAt = Date.now();
+    try {
+      if (!this.options.s3) throw new Error(`S3ServiceException:Access Denied, the cluster cannot write s3://${cmd.bucket}/${cmd.prefix}`);
+      const r = await runUnload(this.db, this.options.s3, cmd, { slices: this.options.slices ?? 2, textParsers: TEXT_PARSERS });
+      if (s.status !== "STARTED") return;
+      s.affected = r.rows;
       s.status = "FINISHED";
     } catch (err) {
       s.status = "FAILED";
@@ -266,8 +309,8 @@ export class RedshiftDataEmulator {
       QueryString: s.sql,
       Database: s.database,
       HasResultSet: s.hasResultSet,
-      ResultRows: s.status === "FINISHED" ? (s.hasResultSet ? s.records.length : 0) : -1,
-      ResultSize: s.status === "FINISHED" ? JSON.stringify(s.records).length : -1,
+      ResultRows: s.status === "FINISHED" ? (s.hasResultSet ? s.records.length : (s.affected ?? 0)) : -1,
+      ResultSize: s.status === "FINISHED" ? s.size : -1,
       CreatedAt: s.createdAt / 1000,
       UpdatedAt: s.updatedAt / 1000,
       Duration: (s.updatedAt - s.createdAt) * 1_000_000,
@@ -277,6 +320,7 @@ export class RedshiftDataEmulator {
   private result(s: Statement, token: string | undefined): unknown {
     if (s.status !== "FINISHED") throw new ApiError("ValidationException", `Query ${s.id} is ${s.status}; results are available once it has FINISHED`);
     if (!s.hasResultSet) throw new ApiError("ValidationException", `Query ${s.id} does not have result set`);
+    if (s.size > (this.options.resultLimitBytes ?? DATA_API_RESULT_LIMIT_BYTES)) throw new ApiError("ValidationException", "Database response exceeded size limit");
     const offset = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
     if (!Number.isInteger(offset) || offset < 0 || offset > s.records.length) throw new ApiError("ValidationException", "Invalid NextToken");
     const page = Math.floor(offset / this.pageSize) + 1;

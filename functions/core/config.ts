@@ -9,6 +9,7 @@ import { z } from "zod";
 import { SyncError } from "./errors.js";
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
 import { consumerBudget, invocationSeconds } from "./budget.js";
+import { extractIssues, extractModeSchema, unloadSchema } from "./extract-config.js";
 import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, sameTenantNames, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
 import { PROFILE_FIELD_NAMES } from "./fields.js";
 import { AUTH0_PLANS, ENDPOINT_GROUPS, ORGANIZATION_GROUPS, hasGroupBuckets, type EndpointGroup } from "./rate-limits.js";
@@ -100,7 +101,14 @@ const redshiftSourceSchema = z
     parameters: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a parameter name"), z.string(expected("a string value"))).optional(),
     /** Rows per GetStatementResult page asked of the emulator; Redshift chooses its own page size. */
     pageSize: z.number().int().min(1).max(10_000).default(1000),
+    /** How the result leaves Redshift: the Data API, UNLOAD to S3, or `auto` (docs/scaling.md). */
+    extract: extractModeSchema,
+    /** UNLOAD's settings (core/extract-config.ts); required by extract: unload, used by auto above 500 MB. */
+    unload: unloadSchema.optional(),
   }, expected("the warehouse source { workgroupName or clusterIdentifier, database, sql }"))
+  .superRefine((s, ctx) => {
+    for (const issue of extractIssues(s)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  })
   .refine((s) => Boolean(s.workgroupName) !== Boolean(s.clusterIdentifier), {
     message: "expected exactly one of workgroupName (Redshift Serverless) or clusterIdentifier (provisioned)",
   })

@@ -78,6 +78,8 @@ export interface Chaos extends DeliveryFaults {
   extractorSqs?: (sqs: SQSClient) => SQSClient;
   /** The warehouse read fails from this page on: the extract fails halfway. */
   failFromPage?: number;
+  /** The Data API emulator's result limit in bytes (AWS: 500 MB), lowered so a test meets it with a few rows. */
+  dataApiResultLimitBytes?: number;
 }
 
 /** A message read from the local DLQ without consuming it. */
@@ -308,7 +310,7 @@ export class LocalEnvironment {
       await seedDemo(db, opts.seedRows ?? 2000);
       markWarehouseReady(opts.stateDir, `${opts.seedRows ?? 2000} demo rows`);
     }
-    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize, failFromPage: opts.chaos?.failFromPage });
+    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize, failFromPage: opts.chaos?.failFromPage, resultLimitBytes: opts.chaos?.dataApiResultLimitBytes });
     this.redshiftEndpoint = await this.redshiftEmulator.start();
     this.cleanups.push(() => this.redshiftEmulator!.stop());
   }

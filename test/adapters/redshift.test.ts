@@ -7,7 +7,8 @@ import {
 } from "@aws-sdk/client-redshift-data";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RedshiftSource, RedshiftStatementError } from "../../functions/adapters/redshift/source.js";
+import { RedshiftSource, RedshiftStatementError, ResultTooLargeError } from "../../functions/adapters/redshift/source.js";
+import { DATA_API_RESULT_LIMIT_BYTES } from "../../functions/core/extract-config.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../../local/redshift-data-emulator.js";
 
 const FAKE = { region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } };
@@ -143,6 +144,37 @@ describe("Redshift source with a mocked Data API", () => {
     const first = src.run().next();
     await expect(first).rejects.toMatchObject({ status: "ABORTED", retryable: true, message: "Redshift statement s2 ABORTED: cancelled by user" });
     await expect(src.run().next()).rejects.toThrow(/returned no result set; the config's SQL must be a SELECT/);
+    mock.restore();
+  });
+
+  it("a result over the Data API's 500 MB limit (DescribeStatement's ResultSize) ends in one sentence before any page is read", async () => {
+    const mock = mockClient(RedshiftDataClient);
+    mock.on(ExecuteStatementCommand).resolves({ Id: "s3" });
+    mock.on(DescribeStatementCommand).resolves({ Status: "FINISHED", HasResultSet: true, ResultRows: 2_400_000, ResultSize: DATA_API_RESULT_LIMIT_BYTES + 1 });
+    const src = new RedshiftSource(new RedshiftDataClient(FAKE), { workgroupName: "wg", database: "dev", sql: "SELECT 1" }, { minMs: 1 });
+    const err = await src.run().next().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ResultTooLargeError);
+    expect(err).toMatchObject({ retryable: false, rows: 2_400_000, statementId: "s3" });
+    expect((err as Error).message).toBe(
+      "The query's result is 501 MB (2,400,000 rows), more than the Redshift Data API's 500 MB limit: configure source.unload (at least iamRole) so Redshift writes it to S3 with UNLOAD (docs/scaling.md).",
+    );
+    expect(mock.commandCalls(GetStatementResultCommand)).toHaveLength(0);
+    mock.restore();
+  });
+
+  it("the Data API's own refusal of a result over its limit, at GetStatementResult or as a FAILED statement, becomes the same sentence", async () => {
+    const mock = mockClient(RedshiftDataClient);
+    mock.on(ExecuteStatementCommand).resolves({ Id: "s4" });
+    mock.on(DescribeStatementCommand).resolves({ Status: "FINISHED", HasResultSet: true, ResultRows: 10 });
+    mock.on(GetStatementResultCommand).rejects(Object.assign(new Error("Database response exceeded size limit"), { name: "ValidationException" }));
+    const settings = { workgroupName: "wg", database: "dev", sql: "SELECT 1", extract: "data-api" as const };
+    await expect(new RedshiftSource(new RedshiftDataClient(FAKE), settings, { minMs: 1 }).run().next()).rejects.toThrow(
+      /^The query's result is over 500 MB \(10 rows\), more than the Redshift Data API's 500 MB limit: set source.extract to auto and configure source.unload/,
+    );
+    mock.reset();
+    mock.on(ExecuteStatementCommand).resolves({ Id: "s5" });
+    mock.on(DescribeStatementCommand).resolves({ Status: "FAILED", Error: "Database response exceeded size limit" });
+    await expect(new RedshiftSource(new RedshiftDataClient(FAKE), settings, { minMs: 1 }).run().next()).rejects.toBeInstanceOf(ResultTooLargeError);
     mock.restore();
   });
 });

@@ -12,6 +12,7 @@ import {
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
 import { SyncError } from "../../core/errors.js";
+import { DATA_API_RESULT_LIMIT_BYTES, resultTooLargeMessage, type ExtractMode } from "../../core/extract-config.js";
 import type { Page, RowSource } from "../../core/source.js";
 import type { Row, RowValue } from "../../core/types.js";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,6 +24,8 @@ export interface RedshiftSourceSettings {
   secretArn?: string;
   sql: string;
   parameters?: Record<string, string>;
+  /** The config's extract mode, named in the sentence a result over the Data API's limit ends with. */
+  extract?: ExtractMode;
 }
 
 export interface PollSettings {
@@ -46,6 +49,27 @@ export class RedshiftStatementError extends SyncError {
     this.retryable = opts.retryable;
   }
 }
+
+/**
+ * The result is over the Data API's 500 MB limit: seen in DescribeStatement's ResultSize before any page is read,
+ * or as the Data API's own refusal ("Database response exceeded size limit") of GetStatementResult. One sentence
+ * that says what to configure; never retried (the same statement fails the same way).
+ */
+export class ResultTooLargeError extends SyncError {
+  override readonly name = "ResultTooLargeError";
+  readonly retryable = false;
+  constructor(
+    extract: ExtractMode,
+    readonly resultBytes: number | undefined,
+    readonly rows: number | undefined,
+    readonly statementId: string,
+  ) {
+    super(resultTooLargeMessage(extract, resultBytes, rows));
+  }
+}
+
+/** The Data API's refusal of a result over its size limit, in any of the operations that can meet it. */
+const SIZE_LIMIT_REFUSAL = /response exceeded (the )?size limit|result (set )?(size )?exceeds?/i;
 
 export type { Page };
 
@@ -76,6 +100,8 @@ export class RedshiftSource implements RowSource {
   private readonly poll: PollSettings;
   /** The statement's row count, known once `run` has waited for it (before the first page). */
   resultRows?: number;
+  /** The statement's result size in bytes (DescribeStatement's ResultSize), known with resultRows. */
+  resultBytes?: number;
 
   constructor(
     private readonly client: RedshiftDataClient,
@@ -104,12 +130,13 @@ export class RedshiftSource implements RowSource {
   }
 
   /** Polls until FINISHED; FAILED and ABORTED become an error carrying Redshift's message. */
-  async waitFor(id: string): Promise<{ rows: number; hasResultSet: boolean }> {
+  async waitFor(id: string): Promise<{ rows: number; bytes?: number; hasResultSet: boolean }> {
     const started = Date.now();
     let wait = this.poll.minMs;
     for (;;) {
       const d = await this.client.send(new DescribeStatementCommand({ Id: id }));
-      if (d.Status === "FINISHED") return { rows: d.ResultRows ?? 0, hasResultSet: d.HasResultSet ?? false };
+      if (d.Status === "FINISHED") return { rows: d.ResultRows ?? 0, bytes: d.ResultSize !== undefined && d.ResultSize >= 0 ? d.ResultSize : undefined, hasResultSet: d.HasResultSet ?? false };
+      if (d.Status === "FAILED" && SIZE_LIMIT_REFUSAL.test(d.Error ?? "")) throw this.tooLarge(id);
       if (d.Status === "FAILED" || d.Status === "ABORTED") {
         throw new RedshiftStatementError(`Redshift statement ${id} ${d.Status}: ${d.Error ?? "no message"}`, id, d.Status, {
           retryable: d.Status === "ABORTED",
@@ -137,7 +164,9 @@ export class RedshiftSource implements RowSource {
     };
     let next: Promise<GetStatementResultCommandOutput> | undefined = fetchPage(undefined);
     while (next) {
-      const res: GetStatementResultCommandOutput = await next;
+      const res: GetStatementResultCommandOutput = await next.catch((err: unknown) => {
+        throw err instanceof Error && SIZE_LIMIT_REFUSAL.test(err.message) ? this.tooLarge(id) : err;
+      });
       next = res.NextToken ? fetchPage(res.NextToken) : undefined;
       columns ??= (res.ColumnMetadata ?? []).map((c: ColumnMetadata, i) => c.label || c.name || `column_${i + 1}`);
       yield { columns, rows: toRows(columns, res.Records ?? []) };
@@ -147,10 +176,16 @@ export class RedshiftSource implements RowSource {
   /** Execute, wait, and stream the pages. */
   async *run(): AsyncGenerator<Page> {
     const id = await this.execute();
-    const { rows, hasResultSet } = await this.waitFor(id);
+    const { rows, bytes, hasResultSet } = await this.waitFor(id);
     this.resultRows = rows;
+    this.resultBytes = bytes;
+    if (bytes !== undefined && bytes > DATA_API_RESULT_LIMIT_BYTES) throw this.tooLarge(id);
     if (!hasResultSet) throw new RedshiftStatementError(`Redshift statement ${id} returned no result set; the config's SQL must be a SELECT`, id, "FINISHED", { retryable: false });
     yield* this.statementPages(id);
+  }
+
+  private tooLarge(id: string): ResultTooLargeError {
+    return new ResultTooLargeError(this.settings.extract ?? "auto", this.resultBytes, this.resultRows, id);
   }
 
   /** The port's pages (core/source.ts): execute, wait, and stream. */

@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
  * (and npm test). Paths are matched on the import specifier, so every depth of "../" is covered.
  */
 const up = (folder) => [`../${folder}`, `../${folder}/**`, `../../${folder}`, `../../${folder}/**`, `../../../${folder}`, `../../../${folder}/**`, `../../../../${folder}/**`];
-const HANDLERS = ["extractor", "consumer", "reconcile"];
+const HANDLERS = ["extractor", "consumer", "reconcile", "segment"];
 const handlerFolders = HANDLERS.flatMap((h) => [...up(h), ...up(`functions/${h}`)]);
 const outer = ["lib", "cli", "local", "bench"].flatMap(up);
 /** Core modules that decide (what a row becomes, what to write, what drifted): adapters may name their types only. */

@@ -96,6 +96,7 @@ export function formatRun(r: RunReport): string {
     ["run", r.runId],
     ["status", r.status],
     ["rows read", r.rowsRead],
+    ...(r.segments ? ([["segments", `${formatCount(r.segments.done)} / ${formatCount(r.segments.total)}`]] as [string, string][]) : []),
     ["created", r.created],
     ["updated", r.updated],
     ["unchanged", r.unchanged],

@@ -15,6 +15,16 @@ import { LEDGER_PARTITION_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.
  * handlers make.
  */
 export const LEDGER_ACTIONS = {
+  segment: [
+    // segments.get: a finished segment is not sent again; segments.put: its record (a conditional put).
+    "GetItem",
+    "PutItem",
+    // getMany: the unchanged check by lookup, and the one entry ownsEmail reads.
+    "BatchGetItem",
+    // scanApplied, when the core's policy picks the Scan for a segment; approximateItemCount sizes that choice.
+    "Scan",
+    "DescribeTable",
+  ],
   extractor: [
     // getMany: the unchanged check by lookup, and the one entry ownsEmail reads.
     "BatchGetItem",
@@ -51,7 +61,7 @@ export const LEDGER_ACTIONS = {
     // entries: the managed users, to find the ones the export lacks.
     "Scan",
   ],
-} as const satisfies Record<"extractor" | "consumer" | "reconcile", readonly string[]>;
+} as const satisfies Record<"extractor" | "consumer" | "reconcile" | "segment", readonly string[]>;
 
 export interface LedgerTableProps {
   config: SyncConfig;
@@ -95,6 +105,10 @@ export class LedgerTable extends Construct {
   }
 
   /** What the consumer's ledger calls: entries read and written, outcomes, its run's counts. */
+  grantSegment(grantee: iam.IGrantable): iam.Grant {
+    return this.grantActions(grantee, LEDGER_ACTIONS.segment);
+  }
+
   grantConsumer(grantee: iam.IGrantable): iam.Grant {
     return this.grantActions(grantee, LEDGER_ACTIONS.consumer);
   }

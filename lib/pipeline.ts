@@ -19,6 +19,8 @@ import { SourceTenant } from "./source-tenant.js";
 import { scheduleFunction } from "./function-schedule.js";
 import { SyncFunction } from "./sync-function.js";
 import { SyncQueues } from "./sync-queues.js";
+import { UnloadRun } from "./unload-run.js";
+import * as targets from "aws-cdk-lib/aws-scheduler-targets";
 
 export interface PipelineProps {
   config: SyncConfig;
@@ -38,6 +40,8 @@ export class Pipeline extends Construct {
   readonly sourceTenant?: SourceTenant;
   /** With `reconcile` in the config: the reconcile's Lambda and schedule. */
   readonly reconcile?: Reconcile;
+  /** With source.unload: the bucket, the segment worker and the state machine of a run over an unloaded table. */
+  readonly unloadRun?: UnloadRun;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -87,7 +91,10 @@ export class Pipeline extends Construct {
     // and checks each against these roles, and that no action here goes unused).
     this.grantExtractor(config);
     this.grantConsumer(config);
-    this.schedule = this.scheduleExtractor(config);
+    if (config.source.type === "redshift" && config.source.unload) {
+      this.unloadRun = new UnloadRun(this, "UnloadRun", { config, extractor: this.extractor, queue: this.queue, ledger: this.ledger });
+    }
+    this.schedule = this.unloadRun && config.source.type === "redshift" && config.source.extract === "unload" ? this.scheduleUnloadRun(config, this.unloadRun) : this.scheduleExtractor(config);
 
     if (config.reconcile) {
       this.reconcile = new Reconcile(this, "Reconcile", {
@@ -138,6 +145,20 @@ export class Pipeline extends Construct {
     if (config.lambda.tracing) {
       Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });
     }
+  }
+
+  /** Starts the unload state machine on the configured schedule (source.extract: unload), with the same retries and DLQ. */
+  private scheduleUnloadRun(config: SyncConfig, run: UnloadRun): scheduler.Schedule {
+    return new scheduler.Schedule(this, "Schedule", {
+      schedule: scheduler.ScheduleExpression.expression(config.schedule),
+      description: `Starts the Auth0 sync ${config.name} (a run over the unloaded table)`,
+      target: new targets.StepFunctionsStartExecution(run.stateMachine, {
+        input: scheduler.ScheduleTargetInput.fromObject({ source: "schedule" }),
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(15),
+        deadLetterQueue: this.scheduleDlq,
+      }),
+    });
   }
 
   /** Invokes the extractor on the configured schedule, with its own dead-letter queue. */

@@ -3,7 +3,7 @@
  * handlers get. Locally nothing enforces IAM (dynalite and local-aws-sqs accept any call), so the IAM coverage
  * test (test/lib/iam-coverage.test.ts) checks these calls against the roles of the synthesized stack.
  */
-export type LambdaName = "extractor" | "consumer" | "reconcile";
+export type LambdaName = "extractor" | "consumer" | "reconcile" | "segment";
 
 export interface AwsCall {
   fn: LambdaName;

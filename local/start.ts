@@ -22,6 +22,10 @@ Options:
   --rate RPS           requests per second of the emulated tenant and of the sync (default 200;
                        a real Enterprise tenant allows 16; against a real tenant the config's budget)
   --state DIR          where state persists (default .local-state)
+  --extract MODE       data-api or unload: how the warehouse is read, over the config's source.extract
+                       (unload: UNLOAD to a local S3 as Parquet, then the state machine's Distributed Map of
+                       segment workers; without source.unload the cluster's default role is used)
+  --slices N           slices of the emulated cluster: UNLOAD writes a file or more per slice (default 2)
   --json               print the summary as one JSON object
   --verbose            show the Lambdas' structured logs
   -h, --help           this text
@@ -42,6 +46,11 @@ function fail(message: string): never {
 
 const number = (name: string, v: string | undefined, min: number, max: number, opts?: { integer?: boolean }) => numberOption(name, v, min, max, fail, opts);
 
+function extractOption(v: string | undefined): "data-api" | "unload" | undefined {
+  if (v === undefined || v === "data-api" || v === "unload") return v;
+  fail(`--extract must be data-api or unload, not ${JSON.stringify(v)}`);
+}
+
 let values;
 try {
   values = parseArgs({
@@ -54,6 +63,8 @@ try {
       "latency-ms": { type: "string" },
       rate: { type: "string" },
       state: { type: "string" },
+      extract: { type: "string" },
+      slices: { type: "string" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -125,6 +136,8 @@ const summary = await runLocalPipeline({
   // Against a real tenant its own buckets apply: the config's budget, unless --rate says otherwise.
   rate: number("rate", values.rate, 0.1, 10_000) ?? (realTenant ? undefined : 200),
   realTenant,
+  extract: extractOption(values.extract),
+  slices: number("slices", values.slices, 1, 256, { integer: true }),
   onProgress,
   signal: abort.signal,
 }).catch((err: Error) => {

@@ -34,6 +34,8 @@ export const unloadSchema = z.strictObject({
     .default("unload/"),
   /** MAXFILESIZE: the largest file Redshift writes, so the largest segment a worker reads. */
   maxFileSizeMb: z.number().int().min(UNLOAD_FILE_SIZE_MB.min).max(UNLOAD_FILE_SIZE_MB.max).default(64),
+  /** Segment workers at once (the Distributed Map's MaxConcurrency). */
+  maxConcurrency: z.number().int().min(1).max(10_000).default(10),
   /** Parquet keeps column types (decimals, timestamps, booleans) that CSV would turn into text. */
   format: z.literal("parquet", { error: "expected 'parquet' (the only format the segment workers read)" }).default("parquet"),
 });
@@ -72,3 +74,9 @@ export function resultTooLargeMessage(extract: ExtractMode, resultBytes: number 
   const fix = extract === "data-api" ? "set source.extract to auto and configure source.unload (at least iamRole)" : "configure source.unload (at least iamRole)";
   return `The query's result is ${size}${count}, more than the Redshift Data API's 500 MB limit: ${fix} so Redshift writes it to S3 with UNLOAD (docs/scaling.md).`;
 }
+
+/**
+ * The longest a run over an unloaded table may take: the state machine's timeout, and the run lock's lifetime (a
+ * run whose execution died unseen frees the lock after it).
+ */
+export const UNLOAD_RUN_TIMEOUT_SECONDS = 6 * 3600;

@@ -6,7 +6,7 @@
  */
 export const METRICS_NAMESPACE = "Auth0Sync";
 
-type Emitter = "extractor" | "consumer" | "reconcile";
+type Emitter = "extractor" | "consumer" | "reconcile" | "segment";
 
 export const METRICS = {
   RowsRead: { fn: "extractor", unit: "Count", what: "rows the statement returned" },
@@ -18,6 +18,7 @@ export const METRICS = {
   RunsHeld: { fn: "extractor", unit: "Count", what: "mirror runs held (the MirrorRunHeld alarm)" },
   RunsFailed: { fn: "extractor", unit: "Count", what: "extracts that failed (the statement, the source, the queue)" },
   RunsInterrupted: { fn: "extractor", unit: "Count", what: "extracts stopped on purpose before the end (a local run's Ctrl-C)" },
+  SegmentsDone: { fn: "segment", unit: "Count", what: "segments of an unloaded table a worker finished (each once, retries not counted)" },
   UsersCreated: { fn: "consumer", unit: "Count", what: "users created" },
   UsersUpdated: { fn: "consumer", unit: "Count", what: "users updated" },
   UsersUnchanged: { fn: "consumer", unit: "Count", what: "users found already equal" },

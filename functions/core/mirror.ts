@@ -9,8 +9,29 @@ import type { MirrorOperation } from "./operations.js";
 import { hashKey } from "./profile.js";
 import type { LedgerEntry } from "./records.js";
 
+/** What mirror mode asks of a run's rows: whether a key was carried, and whether the absent users can be known. */
+export interface Presence {
+  has(key: string): boolean;
+  incompleteReason(identity: SyncConfig["identity"]): string | undefined;
+}
+
+/** What the page flow tells a presence of every row, before the row is validated. */
+export interface PresenceRecorder {
+  observe(key: string | undefined, row: number): void;
+}
+
+/** Why rows without a usable key make a run's absent users unknowable (no approval overrides it). */
+export function unkeyedReason(identity: SyncConfig["identity"], unkeyed: number, firstUnkeyedRow: number | undefined): string | undefined {
+  if (unkeyed === 0) return undefined;
+  const what = identity.keyColumn
+    ? `an empty or invalid identity key (${identity.keyColumn})`
+    : `an empty or invalid email (${identity.emailColumn}), which is the identity`;
+  const rows = unkeyed === 1 ? `1 row has ${what}: row ${firstUnkeyedRow}` : `${unkeyed} rows have ${what}, the first at row ${firstUnkeyedRow}`;
+  return `${rows}; such a row could be any managed user, so nobody is blocked or deleted until it is fixed`;
+}
+
 /** The keys the rows of one run carry, recorded before any row is validated. */
-export class RunPresence {
+export class RunPresence implements Presence, PresenceRecorder {
   private readonly keys = new Set<string>();
   /** Rows without a usable identity key, and the first of them. */
   unkeyed = 0;
@@ -32,12 +53,7 @@ export class RunPresence {
 
   /** Why this run's absent users cannot be known, or undefined when they can. No approval overrides it. */
   incompleteReason(identity: SyncConfig["identity"]): string | undefined {
-    if (this.unkeyed === 0) return undefined;
-    const what = identity.keyColumn
-      ? `an empty or invalid identity key (${identity.keyColumn})`
-      : `an empty or invalid email (${identity.emailColumn}), which is the identity`;
-    const rows = this.unkeyed === 1 ? `1 row has ${what}: row ${this.firstUnkeyedRow}` : `${this.unkeyed} rows have ${what}, the first at row ${this.firstUnkeyedRow}`;
-    return `${rows}; such a row could be any managed user, so nobody is blocked or deleted until it is fixed`;
+    return unkeyedReason(identity, this.unkeyed, this.firstUnkeyedRow);
   }
 }
 
@@ -70,7 +86,7 @@ export class MirrorPlanner {
 
   constructor(
     private readonly config: Pick<SyncConfig, "mirror" | "identity">,
-    private readonly presence: RunPresence,
+    private readonly presence: Presence,
     private readonly now = Date.now(),
   ) {
     this.ignore = new Set(config.mirror.ignore.map((x) => x.toLowerCase()));

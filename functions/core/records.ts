@@ -5,6 +5,7 @@
  */
 import type { Outcome } from "./outcomes.js";
 import type { RunStatus, RunSummary } from "./runs.js";
+import type { SegmentTally } from "./segments.js";
 import type { DesiredProfile, Json, ObservedUser } from "./types.js";
 
 export interface LedgerEntry {
@@ -66,4 +67,11 @@ export interface RunRecord {
   skippedReason?: string;
   /** Users settled by the consumers for this run, by outcome (each user counted once, redeliveries not). */
   counts?: Partial<Record<Outcome, number>>;
+}
+
+/** One segment of a run over an unloaded table, once its worker finished it (core/segments.ts). */
+export interface SegmentRecord {
+  runId: string;
+  tally: SegmentTally;
+  finishedAt: string;
 }

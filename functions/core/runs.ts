@@ -28,6 +28,8 @@ export interface RunSummary {
   rejectReasons?: Partial<Record<RejectCode, number>>;
   unmappedColumns?: string[];
   elapsedMs?: number;
+  /** A run over an unloaded table: its segments finished / in all. */
+  segments?: { done: number; total: number };
 }
 
 /** A sortable, unique id: `run-20261123T180844-h3k9zq` for a sync, `reconcile-...` for a reconcile. */
@@ -88,4 +90,6 @@ export interface RunReport extends Record<Outcome, number> {
   topReasons?: { code: RejectCode; count: number }[];
   /** Every rejection known, with the row, key and field it names. */
   rejections: string[];
+  /** A run over an unloaded table: its segments finished / in all. */
+  segments?: { done: number; total: number };
 }

@@ -1,14 +1,17 @@
 /**
- * Extractor Lambda: wiring only. Started by the schedule with an optional run id; production dependencies (config
- * from the environment, the config's row source, SQS and the ledger from the Lambda's role); the work is the
- * extract run (functions/flows/extract-run.ts).
+ * Extractor Lambda: wiring only. Started by the schedule with an optional run id (a Data API extract), or by the
+ * unload state machine with one step of a run over an unloaded table; production dependencies (config from the
+ * environment, the config's row source, SQS, S3 and the ledger from the Lambda's role); the work is the extract run
+ * (functions/flows/extract-run.ts) or the unload run's step (functions/flows/unload-run.ts).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
 import { Ledger } from "../adapters/ledger/ledger.js";
 import { loadConfig, loadSourceTenantAccess } from "../adapters/runtime/config.js";
-import { createExtractorHandler, type ExtractorDepsFactory } from "../flows/extractor-lambda.js";
+import { createExtractorHandler, createUnloadStepHandler, isUnloadStep, type ExtractorDepsFactory } from "../flows/extractor-lambda.js";
 import { openRowSource } from "../flows/row-source.js";
 
 export const defaultDeps: ExtractorDepsFactory = async ({ logger, metrics }) => {
@@ -22,7 +25,11 @@ export const defaultDeps: ExtractorDepsFactory = async ({ logger, metrics }) => 
     sourceTenant: () => loadSourceTenantAccess(config),
     targetBaseUrl: process.env.AUTH0_BASE_URL || undefined,
   });
-  return { config, source, sqs: new SQSClient({}), queueUrl, logger, metrics, ledger };
+  const bucket = process.env.UNLOAD_BUCKET;
+  return { config, source, sqs: new SQSClient({}), queueUrl, logger, metrics, ledger, unload: bucket ? { s3: new S3Client({}), bucket } : undefined };
 };
 
-export const handler = createExtractorHandler(defaultDeps);
+const extract = createExtractorHandler(defaultDeps);
+const unloadStep = createUnloadStepHandler(defaultDeps);
+
+export const handler = (event: unknown, context: Context) => (isUnloadStep(event) ? unloadStep(event, context) : extract(event as Parameters<typeof extract>[0], context));

@@ -14,15 +14,15 @@ import { SyncError } from "../core/errors.js";
 import { MirrorPlanner, RunPresence, type MirrorPlan } from "../core/mirror.js";
 import type { UserOperation } from "../core/operations.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
-import { interruptedReason, newRunId, type RunSummary } from "../core/runs.js";
+import { newRunId, type RunSummary } from "../core/runs.js";
 import type { RowSource } from "../core/source.js";
 import type { RejectCode, Rejection } from "../core/types.js";
 import type { UnchangedCheckMode } from "../core/unchanged-check.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
-import { queueDepth } from "../adapters/sqs/redrive.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
 import { OperationBuffer } from "./operation-buffer.js";
+import { admitRun, recordRunFailure } from "./run-admission.js";
 import { PageFlow, loadAppliedFingerprints } from "./page-flow.js";
 
 export interface ExtractorDeps {
@@ -92,6 +92,8 @@ export interface ExtractorResult {
   /** Columns of the result the config does not name, sent to user_metadata under their names (`unmappedColumns`). */
   unmappedColumns?: string[];
   elapsedMs: number;
+  /** A run over an unloaded table (unload-run.ts): its segments finished / in all. */
+  segments?: { done: number; total: number };
 }
 
 export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}): Promise<ExtractorResult> {
@@ -105,59 +107,20 @@ export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}
   try {
     let lastRowsRead: number | undefined;
     if (ledger) {
-      const lock = await ledger.runs.acquireLock(runId, deps.config.lambda.extractorTimeoutSeconds * 1000);
-      if (!lock.ok) return await skip(deps, ledger, runId, started, `another extract (${lock.heldBy}) is running`);
-      locked = true;
-      if (lock.expiredHolder) await markInterrupted(deps, ledger, lock.expiredHolder);
-      const draining = await stillDraining(deps);
-      if (draining) return await skip(deps, ledger, runId, started, draining);
-      lastRowsRead = lock.lastRowsRead;
+      const admission = await admitRun(deps, ledger, runId, started, deps.config.lambda.extractorTimeoutSeconds * 1000);
+      locked = admission.locked;
+      if ("skipped" in admission) return admission.skipped;
+      lastRowsRead = admission.lastRowsRead;
     }
     const result = await extractPages(deps, runId, started, event, lastRowsRead);
     rowsRead = result.rowsRead;
     return result;
   } catch (err) {
-    // The run is marked failed so `status` and a following `run` see it end; mirror mode never acted.
-    const error = err instanceof Error ? err.message : String(err);
-    const status = err instanceof RunCancelledError ? "interrupted" : "failed";
-    deps.logger.error(`run ${status}`, { runId, error });
-    // Also what the dashboard counts (and the run's one metric: the middleware has something to publish).
-    emitMetric(deps.metrics, status === "interrupted" ? "RunsInterrupted" : "RunsFailed", 1);
-    if (deps.ledger && !deps.dryRun) {
-      await deps.ledger.runs.put({ runId, status, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), error: error.slice(0, 1000) }).catch(() => undefined);
-    }
+    await recordRunFailure(deps, deps.dryRun ? undefined : deps.ledger, runId, started, err, err instanceof RunCancelledError ? "interrupted" : "failed");
     throw err;
   } finally {
     if (locked) await ledger?.runs.releaseLock(runId, rowsRead).catch(() => undefined);
   }
-}
-
-/** The run whose expired lock this run took: it stopped before the end, and is recorded so, with its progress. */
-async function markInterrupted(deps: ExtractorDeps, ledger: Ledger, runId: string): Promise<void> {
-  const run = await ledger.runs.get(runId);
-  if (run?.status !== "running") return;
-  const reason = interruptedReason(run.summary);
-  if (await ledger.runs.markInterrupted(runId, reason)) deps.logger.warn("earlier run interrupted", { interruptedRunId: runId, reason });
-}
-
-/** A run that does not start (see `runExtract`): recorded as skipped with its reason; every figure is 0. */
-async function skip(deps: ExtractorDeps, ledger: Ledger, runId: string, started: number, reason: string): Promise<ExtractorResult> {
-  deps.logger.warn("run skipped", { runId, reason });
-  emitMetric(deps.metrics, "RunsSkipped", 1);
-  const at = new Date(started).toISOString();
-  await ledger.runs.put({ runId, status: "skipped", startedAt: at, finishedAt: at, skippedReason: reason });
-  return { runId, skipped: reason, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: Date.now() - started };
-}
-
-/**
- * Overlapping runs: one extract at a time (the ledger's run lock, for at most the extractor's timeout), and no
- * new run while the previous one still drains (messages in the queue): the schedule's next tick picks the work
- * up. Returns why the run is skipped, if it is.
- */
-async function stillDraining(deps: ExtractorDeps): Promise<string | undefined> {
-  if (!deps.sqs || !deps.queueUrl) return undefined;
-  const q = await queueDepth(deps.sqs, deps.queueUrl);
-  return q.visible + q.inFlight > 0 ? `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue` : undefined;
 }
 
 async function extractPages(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent, lastRowsRead?: number): Promise<ExtractorResult> {
@@ -272,6 +235,6 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
 }
 
 /** What the run's record keeps of the result: its figures, without the sample rows (they name keys). */
-function runSummary({ sampleRejections: _samples, skipped: _skipped, runId: _runId, ...figures }: ExtractorResult): RunSummary {
+export function runSummary({ sampleRejections: _samples, skipped: _skipped, runId: _runId, ...figures }: ExtractorResult): RunSummary {
   return figures;
 }

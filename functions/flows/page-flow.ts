@@ -10,7 +10,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SyncConfig } from "../core/config.js";
 import { isApplied, ownsEmail } from "../core/decide.js";
 import { fingerprint } from "../core/fingerprint.js";
-import type { RunPresence } from "../core/mirror.js";
+import type { PresenceRecorder } from "../core/mirror.js";
 import type { SyncOperation } from "../core/operations.js";
 import type { OutcomeSink, RunAccounting } from "../core/outcomes.js";
 import { ProfileMapper } from "../core/profile.js";
@@ -44,9 +44,12 @@ export class PageFlow {
     private readonly deps: PageFlowDeps,
     private readonly runId: string,
     private readonly accounting: RunAccounting,
-    private readonly presence?: RunPresence,
+    private readonly presence?: PresenceRecorder,
+    /** Rows before this flow's first (a segment of an unloaded table): rows are numbered as in the whole run. */
+    rowOffset = 0,
   ) {
     this.mapper = new ProfileMapper(deps.config);
+    this.rowNumber = rowOffset;
   }
 
   /** A page's rows: rejections and unchanged rows are recorded here; the operations to send are returned. */

@@ -11,6 +11,7 @@ import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { ChangeMessageVisibilityBatchCommand, CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { createSqsServer } from "local-aws-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig, type Auth0Credentials } from "../../functions/adapters/auth0/client.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
@@ -29,6 +30,8 @@ import { createConsumerHandler } from "../../functions/flows/consumer-lambda.js"
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
 import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
+import { startS3, type LocalS3 } from "../s3.js";
+import { unloadSchema } from "../../functions/core/extract-config.js";
 import { ensureLedgerTable, startDynamo } from "../dynamo.js";
 import { openWarehouseDb } from "../warehouse-db.js";
 import { recordCalls, type AwsCall, type LambdaName } from "../aws-calls.js";
@@ -70,6 +73,10 @@ export interface LocalEnvironmentOptions {
   chaos?: Chaos;
   /** Every AWS SDK command the handlers send is appended here (the IAM coverage test checks them). */
   awsCalls?: AwsCall[];
+  /** Slices of the emulated cluster: an UNLOAD writes one file or more per slice (default 2). */
+  slices?: number;
+  /** How the run reads the warehouse, over the config's source.extract (`npm start -- --extract unload`). */
+  extract?: "data-api" | "unload";
 }
 
 /** Faults injected into a local run; `abandonInvocation` and `deliverTwice` are played by the SQS event source. */
@@ -78,6 +85,8 @@ export interface Chaos extends DeliveryFaults {
   extractorSqs?: (sqs: SQSClient) => SQSClient;
   /** The warehouse read fails from this page on: the extract fails halfway. */
   failFromPage?: number;
+  /** Wraps the SQS client the segment workers send with (e.g. to crash one mid-segment). */
+  segmentSqs?: (sqs: SQSClient) => SQSClient;
   /** The Data API emulator's result limit in bytes (AWS: 500 MB), lowered so a test meets it with a few rows. */
   dataApiResultLimitBytes?: number;
 }
@@ -128,6 +137,9 @@ export class LocalEnvironment {
   redshiftEndpoint!: string;
   /** The warehouse's Data API (absent for a tenant copy, which reads a source tenant). */
   redshiftEmulator?: RedshiftDataEmulator;
+  /** S3 for the unloaded files, and the bucket UNLOAD writes to (a config with source.unload). */
+  s3?: LocalS3;
+  unloadBucket?: string;
   emulator?: Auth0Emulator;
   /** A tenant copy's emulated source tenant (source.type auth0), persisted in source-tenant.json. */
   sourceEmulator?: Auth0Emulator;
@@ -218,11 +230,23 @@ export class LocalEnvironment {
    * groups (a bucket of their own on every Auth0 plan) at the same rate, so the demo is not paced by them.
    */
   private limitedConfig(): SyncConfig {
-    const { config: cfg, rate, burst } = this.opts;
+    const { rate, burst } = this.opts;
+    const cfg = this.extractOf(this.opts.config);
     if (rate === undefined) return cfg;
     const rateLimit = { requestsPerSecond: rate, burst: burst ?? Math.max(cfg.auth0.rateLimit?.burst ?? DEFAULT_GLOBAL_LIMIT.burst, Math.ceil(rate)) };
     const endpointGroups = Object.fromEntries(ORGANIZATION_GROUPS.map((g) => [g, rateLimit]));
     return { ...cfg, auth0: { ...cfg.auth0, plan: undefined, endpointGroups, rateLimit } };
+  }
+
+  /**
+   * The config with `extract` applied: `--extract unload` on a config without source.unload unloads with the
+   * cluster's default role (the emulator's cluster has one), so the demo runs either way with no config change.
+   */
+  private extractOf(cfg: SyncConfig): SyncConfig {
+    const extract = this.opts.extract;
+    if (!extract || cfg.source.type !== "redshift") return cfg;
+    const unload = cfg.source.unload ?? (extract === "unload" ? unloadSchema.parse({ iamRole: "default" }) : undefined);
+    return { ...cfg, source: { ...cfg.source, extract, unload } };
   }
 
   /** The warehouse's state checked (seeded to the end, --rows only for a new one), then started. */
@@ -310,7 +334,22 @@ export class LocalEnvironment {
       await seedDemo(db, opts.seedRows ?? 2000);
       markWarehouseReady(opts.stateDir, `${opts.seedRows ?? 2000} demo rows`);
     }
-    this.redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize, failFromPage: opts.chaos?.failFromPage, resultLimitBytes: opts.chaos?.dataApiResultLimitBytes });
+    // With source.unload, S3 for the unloaded files (persisted in the state directory, as a bucket would be).
+    const unload = warehouseOf(config).unload;
+    if (unload) {
+      this.unloadBucket = unload.bucket ?? `auth0-sync-${config.name}-unload`;
+      const s3 = await startS3(join(opts.stateDir, "s3"), [this.unloadBucket]);
+      this.s3 = s3;
+      this.cleanups.push(() => s3.stop());
+    }
+    this.redshiftEmulator = new RedshiftDataEmulator({
+      db,
+      pageSize: warehouseOf(config).pageSize,
+      failFromPage: opts.chaos?.failFromPage,
+      resultLimitBytes: opts.chaos?.dataApiResultLimitBytes,
+      s3: this.s3?.client(),
+      slices: opts.slices,
+    });
     this.redshiftEndpoint = await this.redshiftEmulator.start();
     this.cleanups.push(() => this.redshiftEmulator!.stop());
   }
@@ -393,6 +432,13 @@ export class LocalEnvironment {
   redshiftClient(fn?: LambdaName): RedshiftDataClient {
     const make = () => new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
     return fn ? this.handlerClient(fn, "redshift", make) : make();
+  }
+
+  /** The S3 client a Lambda (or the state machine, as "extractor"'s caller) reads and writes the unloaded files with. */
+  handlerS3(fn: LambdaName): S3Client {
+    const s3 = this.s3;
+    if (!s3) throw new Error("this config has no source.unload: there is no local S3");
+    return this.handlerClient(fn, "s3", () => s3.client());
   }
 
   /** The SQS client a Lambda sends with: its own, apart from the one that plays Lambda's event source. */

@@ -7,7 +7,10 @@ import { consumerBudget } from "../../functions/core/budget.js";
 import { OUTCOMES, RunAccounting, type OutcomeEvent, type Outcome } from "../../functions/core/outcomes.js";
 import type { RunReport } from "../../functions/core/runs.js";
 import { rejectionMessage, type RejectCode } from "../../functions/core/types.js";
-import { createExtractorHandler } from "../../functions/flows/extractor-lambda.js";
+import { createExtractorHandler, createUnloadStepHandler, type ExtractorDepsFactory } from "../../functions/flows/extractor-lambda.js";
+import { createSegmentHandler } from "../../functions/flows/segment-lambda.js";
+import { newRunId } from "../../functions/core/runs.js";
+import { runLocalUnload } from "./unload-run.js";
 import { RunCancelledError, type ExtractorResult } from "../../functions/flows/extract-run.js";
 import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
 import { fakeContext } from "./lambda-context.js";
@@ -66,6 +69,8 @@ export interface LocalRunSummary {
   rejections: string[];
   sqsRequests: number;
   consumerInstances: number;
+  /** A run over an unloaded table: its segments finished / in all. */
+  segments?: { done: number; total: number };
 }
 
 /** Why a local run stopped on purpose (Ctrl-C) is interrupted: what it did, what goes with the next run. */
@@ -88,6 +93,7 @@ export function reportOfLocalRun(s: LocalRunSummary): RunReport {
     elapsedMs: s.elapsedMs,
     topReasons: s.topReasons,
     rejections: s.rejections,
+    segments: s.segments,
   };
 }
 
@@ -112,7 +118,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     let totalRows: number | undefined;
     const progress = (phase: Progress["phase"], done: number, total: number) =>
       opts.onProgress?.({ phase, rowsRead, done, total: Math.max(total, done), elapsedMs: Date.now() - started });
-    const extractor = createExtractorHandler(async ({ logger, metrics }) => ({
+    const extractorDeps: ExtractorDepsFactory = async ({ logger, metrics }) => ({
       config,
       source: await env.rowSource("extractor"),
       sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
@@ -128,11 +134,36 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
         totalRows = p.totalRows;
         progress("extract", outcomes.size, totalRows ?? p.rowsRead);
       },
-    }));
+      unload: env.s3 ? { s3: env.handlerS3("extractor"), bucket: env.unloadBucket! } : undefined,
+    });
+    const extractor = createExtractorHandler(extractorDeps);
     // Consumed as Lambda's SQS event source would: from the first message on, while the extract goes on.
     let extracted: ExtractorResult | undefined;
     const syncStarted = Date.now();
-    const extracting = extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor")).then((r) => {
+    const unloads = config.source.type === "redshift" && config.source.extract === "unload";
+    const extractRun = unloads
+      ? runLocalUnload(
+          env,
+          {
+            step: createUnloadStepHandler(extractorDeps),
+            segment: createSegmentHandler(({ logger, metrics }) => ({
+              config,
+              s3: env.handlerS3("segment"),
+              sqs: opts.chaos?.segmentSqs?.(env.handlerSqs("segment")) ?? env.handlerSqs("segment"),
+              queueUrl: env.queueUrl,
+              ledger: env.ledgerFor!("segment"),
+              logger,
+              metrics,
+              onOutcome: record,
+            })),
+            context: (fn) => fakeContext(15 * 60_000, fn),
+          },
+          { runId: newRunId(), approveMirror: opts.approveMirror },
+        ).catch(async (err: unknown) => {
+          throw await unloadFailure(env, err);
+        })
+      : extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor"));
+    const extracting = extractRun.then((r) => {
       extracted = r;
       rowsRead = r.rowsRead;
       env.redshiftEmulator?.forget();
@@ -204,8 +235,19 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
         .map((e) => rejectionMessage(e.rejection!)),
       sqsRequests: extracted?.sqsRequests ?? 0,
       consumerInstances: consumerBudget(config).maxConcurrency,
+      segments: extracted?.segments,
     };
   } finally {
     await env.stop();
   }
+}
+
+/**
+ * A failed execution as the operator is told it: the run's recorded error (the failure step wrote it), not the
+ * local engine's "execution failed".
+ */
+async function unloadFailure(env: LocalEnvironment, err: unknown): Promise<Error> {
+  const [last] = (await env.ledgerFor?.().runs.latest(1).catch(() => [])) ?? [];
+  if (last?.status === "failed" && last.error) return new Error(last.error, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -22,7 +22,7 @@ describe("source.extract and source.unload", () => {
 
   it("fill UNLOAD's defaults: the stack's bucket, unload/ prefix, 64 MB files, Parquet", () => {
     const src = warehouseOf(validateConfig(withSource({ unload: { iamRole: ROLE } })));
-    expect(src.unload).toEqual({ iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, format: "parquet" });
+    expect(src.unload).toEqual({ iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, format: "parquet" });
     expect(warehouseOf(validateConfig(withSource({ unload: { iamRole: "default", bucket: "acme-unload" } }))).unload).toMatchObject({ iamRole: "default", bucket: "acme-unload" });
   });
 
@@ -40,7 +40,7 @@ describe("source.extract and source.unload", () => {
   });
 
   it("auto unloads only when UNLOAD is configured and the Data API's result is over its limit; unload always; data-api never", () => {
-    const unload = { iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, format: "parquet" as const };
+    const unload = { iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, format: "parquet" as const };
     fc.assert(
       fc.property(fc.constantFrom("auto" as const, "data-api" as const, "unload" as const), fc.boolean(), fc.option(fc.nat({ max: 2 * DATA_API_RESULT_LIMIT_BYTES }), { nil: undefined }), (extract, configured, bytes) => {
         const path = extractPath({ extract, unload: configured ? unload : undefined }, bytes);

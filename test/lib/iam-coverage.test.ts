@@ -52,6 +52,11 @@ const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
     "sqs:GetQueueAttributes": "the event source mapping reads the queue",
     "sqs:GetQueueUrl": "the event source mapping resolves the queue",
   },
+  segment: {
+    ...XRAY,
+    "logs:CreateLogStream": "Lambda writes the function's logs",
+    "logs:PutLogEvents": "Lambda writes the function's logs",
+  },
   reconcile: {
     ...XRAY,
     "logs:CreateLogStream": "Lambda writes the function's logs",

@@ -1,11 +1,12 @@
 /**
  * The sync ledger in DynamoDB: what lets an unchanged row cost no Auth0 call and an update be one PATCH with no
- * lookup. One table, three stores: the identity entries (users.ts), the runs and the run lock (runs.ts), and the
- * reconcile's items (reconciles.ts). The records' shapes are the core's (core/records.ts).
+ * lookup. One table, four stores: the identity entries (users.ts), the runs and the run lock (runs.ts), a run's
+ * segments (segments.ts), and the reconcile's items (reconciles.ts). The records' shapes are the core's (core/records.ts).
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ReconcileLedger } from "./reconciles.js";
 import { RunLedger } from "./runs.js";
+import { SegmentLedger } from "./segments.js";
 import { LedgerTable } from "./table.js";
 import { UserLedger } from "./users.js";
 
@@ -16,6 +17,7 @@ export class Ledger {
   readonly users: UserLedger;
   readonly runs: RunLedger;
   readonly reconciles: ReconcileLedger;
+  readonly segments: SegmentLedger;
   private readonly table: LedgerTable;
 
   constructor(client: DynamoDBClient, readonly tableName: string) {
@@ -23,6 +25,7 @@ export class Ledger {
     this.users = new UserLedger(this.table);
     this.runs = new RunLedger(this.table);
     this.reconciles = new ReconcileLedger(this.table);
+    this.segments = new SegmentLedger(this.table);
   }
 
   /** Items read and written and requests sent, over the three stores. */

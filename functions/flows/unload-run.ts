@@ -1,0 +1,179 @@
+/**
+ * A run over an unloaded table, the steps the state machine's Tasks run in the extractor (docs/scaling.md): `start`
+ * takes the run lock and writes the UNLOAD statement (the state machine runs it and waits for it itself, through
+ * the Data API's SDK integrations); `plan` turns UNLOAD's manifest into the segments the Distributed Map runs
+ * (segment-run.ts); `finish` sums the segments, decides mirror mode over the whole run from the keys every segment
+ * saw, records the run and releases the lock; `fail` records a run that did not finish (no deletes, ever).
+ */
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { SyncConfig } from "../core/config.js";
+import { UNLOAD_RUN_TIMEOUT_SECONDS } from "../core/extract-config.js";
+import { MirrorPlanner, type MirrorPlan } from "../core/mirror.js";
+import { RunAccounting } from "../core/outcomes.js";
+import { newRunId } from "../core/runs.js";
+import { HashedPresence, bytesToHashes, segmentsFromManifest, sumSegments, type Segment } from "../core/segments.js";
+import { manifestKey, unloadLocation, unloadStatement } from "../core/unload-statement.js";
+import type { Ledger } from "../adapters/ledger/ledger.js";
+import { emitMetric } from "../adapters/runtime/metrics.js";
+import { QueueSender } from "../adapters/sqs/sender.js";
+import { runSummary, type ExtractorResult } from "./extract-run.js";
+import { OperationBuffer } from "./operation-buffer.js";
+import { admitRun, recordRunFailure, type AdmissionDeps } from "./run-admission.js";
+import { segmentKeysKey } from "./segment-run.js";
+
+export interface UnloadRunDeps extends AdmissionDeps {
+  config: SyncConfig;
+  ledger: Ledger;
+  s3: S3Client;
+  sqs: SQSClient;
+  queueUrl: string;
+  /** The bucket UNLOAD writes to: source.unload.bucket, or the stack's. */
+  bucket: string;
+  flushIntervalMs?: number;
+}
+
+/** What `start` hands the state machine: the statement to run and where its files go, or why the run is skipped. */
+export type UnloadStart =
+  | { runId: string; startedAt: number; skipped: string }
+  | { runId: string; startedAt: number; statement: string; bucket: string; prefix: string; approveMirror: boolean };
+
+/** What `plan` hands the Distributed Map: the segments (an S3 object of Map items) and their number. */
+export interface UnloadPlan {
+  segments: number;
+  rows: number;
+  itemsKey: string;
+}
+
+export type UnloadResult = ExtractorResult & { segments: { done: number; total: number } };
+
+function unloadOf(config: SyncConfig) {
+  if (config.source.type !== "redshift" || !config.source.unload) throw new Error("this run unloads, but the config has no source.unload");
+  return { source: config.source, unload: config.source.unload };
+}
+
+export async function startUnloadRun(deps: UnloadRunDeps, event: { runId?: string; input?: { approveMirror?: unknown } } = {}): Promise<UnloadStart> {
+  const runId = event.runId ?? newRunId();
+  const startedAt = Date.now();
+  const admission = await admitRun(deps, deps.ledger, runId, startedAt, UNLOAD_RUN_TIMEOUT_SECONDS * 1000);
+  try {
+    if ("skipped" in admission) {
+      if (admission.locked) await deps.ledger.runs.releaseLock(runId);
+      return { runId, startedAt, skipped: admission.skipped.skipped ?? "skipped" };
+    }
+    const { source, unload } = unloadOf(deps.config);
+    const location = unloadLocation(unload, deps.bucket, deps.config.name, runId);
+    const statement = unloadStatement(source, unload, location.url);
+    await deps.ledger.runs.put({ runId, status: "running", startedAt: new Date(startedAt).toISOString() });
+    deps.logger.info("unload run started", { runId, location: location.url });
+    return { runId, startedAt, statement, bucket: location.bucket, prefix: location.prefix, approveMirror: event.input?.approveMirror === true };
+  } catch (err) {
+    await failUnloadRun(deps, { runId, startedAt, error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+}
+
+const itemsKeyOf = (prefix: string) => `${prefix}segments.json`;
+
+async function readJson(s3: S3Client, bucket: string, key: string): Promise<unknown> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return JSON.parse(await out.Body!.transformToString()) as unknown;
+}
+
+/** The manifest's files as the Map's items, written beside them (an ItemReader reads them: no payload limit). */
+export async function planSegments(deps: Pick<UnloadRunDeps, "s3" | "logger">, event: { runId: string; bucket: string; prefix: string }): Promise<UnloadPlan> {
+  const segments = segmentsFromManifest(await readJson(deps.s3, event.bucket, manifestKey(event.prefix)), event.bucket);
+  const items = segments.map((segment) => ({ runId: event.runId, segment }));
+  const itemsKey = itemsKeyOf(event.prefix);
+  await deps.s3.send(new PutObjectCommand({ Bucket: event.bucket, Key: itemsKey, Body: JSON.stringify(items), ContentType: "application/json" }));
+  const rows = segments.reduce((n, s) => n + s.rows, 0);
+  deps.logger.info("unload planned", { runId: event.runId, segments: segments.length, rows });
+  return { segments: segments.length, rows, itemsKey };
+}
+
+/** After the Map: the run's figures, mirror mode over the whole run, the run's record, the lock released. */
+export async function finishUnloadRun(deps: UnloadRunDeps, event: { runId: string; startedAt: number; bucket: string; prefix: string; approveMirror?: boolean }): Promise<UnloadResult> {
+  const { config, logger, metrics, ledger } = deps;
+  const { runId } = event;
+  const items = (await readJson(deps.s3, event.bucket, itemsKeyOf(event.prefix))) as { segment: Segment }[];
+  const segments = items.map((i) => i.segment);
+  const sum = sumSegments(segments, await ledger.segments.finished(runId, segments.length));
+  // Never reached after a failed map (the state machine fails first), but never trusted either: no deletes.
+  if (sum.incomplete) throw new Error(`the run is incomplete: ${sum.incomplete}`);
+
+  const accounting = new RunAccounting();
+  const sender = new QueueSender(deps.sqs, deps.queueUrl);
+  const buffer = new OperationBuffer(config, runId, accounting, { sender }, deps.flushIntervalMs);
+  let mirror: MirrorPlan | undefined;
+  if (config.mirror.enabled) {
+    const hashes = [];
+    for (const s of segments) {
+      const out = await deps.s3.send(new GetObjectCommand({ Bucket: s.bucket, Key: segmentKeysKey(s) }));
+      hashes.push(bytesToHashes(await out.Body!.transformToByteArray()));
+    }
+    const planner = new MirrorPlanner(config, new HashedPresence(hashes, sum.unkeyed, sum.firstUnkeyedRow));
+    for await (const e of ledger.users.all()) planner.consider(e);
+    mirror = planner.result(event.approveMirror === true);
+    if (!mirror.held && mirror.ops.length > 0) {
+      accounting.addAbsent(mirror.ops.length);
+      buffer.push(mirror.ops);
+      await buffer.flush();
+    }
+    if (mirror.held) {
+      emitMetric(metrics, "RunsHeld", 1);
+      logger.warn("mirror run held", { reason: mirror.heldReason, absent: mirror.absent, managed: mirror.managed });
+    }
+  }
+  const result: UnloadResult = {
+    runId,
+    rowsRead: sum.rowsRead,
+    rejected: sum.rejected,
+    unchanged: sum.unchanged,
+    enqueued: sum.enqueued + buffer.enqueued,
+    mirror: mirror && { absent: mirror.absent, block: mirror.block, delete: mirror.delete, held: mirror.held, heldReason: mirror.heldReason, managed: mirror.managed },
+    messages: sum.messages + sender.stats.messages,
+    sqsRequests: sum.sqsRequests + sender.stats.requests,
+    rejectReasons: sum.rejectReasons,
+    sampleRejections: [],
+    elapsedMs: Date.now() - event.startedAt,
+    segments: { done: sum.segmentsDone, total: sum.segments },
+  };
+  emitMetric(metrics, "RowsRead", result.rowsRead);
+  emitMetric(metrics, "RowsRejected", result.rejected);
+  emitMetric(metrics, "RowsEnqueued", result.enqueued);
+  emitMetric(metrics, "SqsRequests", result.sqsRequests);
+  logger.info("extract finished", { ...result, sampleRejections: undefined });
+  await ledger.runs.put({
+    runId,
+    status: mirror?.held ? "held" : "completed",
+    startedAt: new Date(event.startedAt).toISOString(),
+    finishedAt: new Date().toISOString(),
+    summary: runSummary(result),
+    heldReason: mirror?.heldReason,
+  });
+  await ledger.runs.releaseLock(runId, result.rowsRead);
+  // Last, as the extractor's: the no-successful-run alarm watches it.
+  emitMetric(metrics, "RunsSucceeded", 1);
+  return result;
+}
+
+/** A run that did not finish (the statement, a segment after its retries, the finish itself): recorded, unlocked. */
+export async function failUnloadRun(deps: Pick<UnloadRunDeps, "ledger" | "logger" | "metrics">, event: { runId: string; startedAt: number; error: string | { Error?: string; Cause?: string } }): Promise<void> {
+  const error = typeof event.error === "string" ? event.error : causeOf(event.error);
+  await recordRunFailure(deps, deps.ledger, event.runId, event.startedAt, new Error(error), "failed");
+  await deps.ledger.runs.releaseLock(event.runId).catch(() => undefined);
+}
+
+/**
+ * A state's error as one sentence: Step Functions gives {Error, Cause}, and a Lambda's Cause is its error as JSON
+ * ({errorType, errorMessage, ...}): the message is what the operator needs.
+ */
+export function causeOf(e: { Error?: string; Cause?: string }): string {
+  try {
+    const parsed = JSON.parse(e.Cause ?? "") as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // not JSON: the cause as written
+  }
+  return e.Cause ?? e.Error ?? "unknown error";
+}

@@ -12,6 +12,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { type SyncConfig } from "../functions/core/config.js";
 import { consumerBudget } from "../functions/core/budget.js";
+import { unloads } from "../functions/core/extract-config.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile-construct.js";
 import { grantWarehouseRead } from "./warehouse-grants.js";
@@ -94,7 +95,7 @@ export class Pipeline extends Construct {
     if (config.source.type === "redshift" && config.source.unload) {
       this.unloadRun = new UnloadRun(this, "UnloadRun", { config, extractor: this.extractor, queue: this.queue, ledger: this.ledger });
     }
-    this.schedule = this.unloadRun && config.source.type === "redshift" && config.source.extract === "unload" ? this.scheduleUnloadRun(config, this.unloadRun) : this.scheduleExtractor(config);
+    this.schedule = this.unloadRun && unloads(config.source) ? this.scheduleUnloadRun(config, this.unloadRun) : this.scheduleExtractor(config);
 
     if (config.reconcile) {
       this.reconcile = new Reconcile(this, "Reconcile", {
@@ -147,7 +148,7 @@ export class Pipeline extends Construct {
     }
   }
 
-  /** Starts the unload state machine on the configured schedule (source.extract: unload), with the same retries and DLQ. */
+  /** Starts the unload state machine on the configured schedule (a config that unloads), with the same retries and DLQ. */
   private scheduleUnloadRun(config: SyncConfig, run: UnloadRun): scheduler.Schedule {
     return new scheduler.Schedule(this, "Schedule", {
       schedule: scheduler.ScheduleExpression.expression(config.schedule),

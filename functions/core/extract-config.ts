@@ -57,21 +57,24 @@ export function extractIssues(src: { extract: ExtractMode; unload?: UnloadConfig
 export type ExtractPath = "data-api" | "unload";
 
 /**
- * Which path a run takes, once the statement's result size is known (DescribeStatement's ResultSize, in bytes) when
- * it went through the Data API first. `auto` takes the Data API unless its result is over the limit and UNLOAD is
- * configured; `unload` always unloads (no Data API statement is run first).
+ * Which path a run takes: `unload` always unloads; `auto` unloads when source.unload is configured and reads
+ * through the Data API otherwise; `data-api` never unloads. (Choosing by the result's size, a Data API statement
+ * first and UNLOAD only above the limit, is not built: `auto` with source.unload unloads every run.)
  */
-export function extractPath(src: { extract: ExtractMode; unload?: UnloadConfig }, resultBytes?: number): ExtractPath {
-  if (src.extract === "unload") return "unload";
-  if (src.extract === "auto" && src.unload && resultBytes !== undefined && resultBytes > DATA_API_RESULT_LIMIT_BYTES) return "unload";
-  return "data-api";
+export function extractPath(src: { extract: ExtractMode; unload?: UnloadConfig }): ExtractPath {
+  return src.extract === "unload" || (src.extract === "auto" && src.unload !== undefined) ? "unload" : "data-api";
+}
+
+/** Whether a config's runs unload (a warehouse source whose extract path is UNLOAD). */
+export function unloads(source: { type: string; extract?: ExtractMode; unload?: UnloadConfig }): boolean {
+  return source.type === "redshift" && extractPath({ extract: source.extract ?? "auto", unload: source.unload }) === "unload";
 }
 
 /** The one sentence a run ends with when its result is over the Data API's limit (so UNLOAD was not taken). */
 export function resultTooLargeMessage(extract: ExtractMode, resultBytes: number | undefined, rows: number | undefined): string {
   const size = resultBytes === undefined ? "over 500 MB" : resultBytes >= 2 ** 20 ? `${Math.ceil(resultBytes / 2 ** 20).toLocaleString("en-US")} MB` : `${Math.ceil(resultBytes / 1024).toLocaleString("en-US")} KB`;
   const count = rows === undefined || rows < 0 ? "" : ` (${rows.toLocaleString("en-US")} rows)`;
-  const fix = extract === "data-api" ? "set source.extract to auto and configure source.unload (at least iamRole)" : "configure source.unload (at least iamRole)";
+  const fix = extract === "data-api" ? "set source.extract to auto (or unload) and configure source.unload (at least iamRole)" : "configure source.unload (at least iamRole)";
   return `The query's result is ${size}${count}, more than the Redshift Data API's 500 MB limit: ${fix} so Redshift writes it to S3 with UNLOAD (docs/scaling.md).`;
 }
 

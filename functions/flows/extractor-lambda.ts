@@ -5,6 +5,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SyncError } from "../core/errors.js";
+import { unloads } from "../core/extract-config.js";
 import { lambdaHandler, type DepsFactory } from "../commons/lambda.js";
 import { runExtract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract-run.js";
 import { failUnloadRun, finishUnloadRun, planSegments, startUnloadRun, type UnloadPlan, type UnloadResult, type UnloadRunDeps, type UnloadStart } from "./unload-run.js";
@@ -25,7 +26,7 @@ export class UnloadRunElsewhereError extends SyncError {
   override readonly name = "UnloadRunElsewhereError";
   readonly retryable = false;
   constructor() {
-    super("this config unloads its table (source.extract: unload): a run is an execution of the stack's unload state machine (its schedule starts one), not an extractor invocation");
+    super("this config unloads its table (source.unload, with source.extract auto or unload): a run is an execution of the stack's unload state machine (its schedule starts one), not an extractor invocation");
   }
 }
 
@@ -51,7 +52,7 @@ export function runUnloadStep(deps: ExtractorLambdaDeps, event: UnloadStep): Pro
 /** The extractor's handler for a Data API run over the given dependencies (made once per instance). */
 export function createExtractorHandler(factory: ExtractorDepsFactory) {
   return lambdaHandler("extractor", factory, (deps, event: ExtractorEvent | undefined): Promise<ExtractorResult> => {
-    if (deps.config.source.type === "redshift" && deps.config.source.extract === "unload") return Promise.reject(new UnloadRunElsewhereError());
+    if (unloads(deps.config.source)) return Promise.reject(new UnloadRunElsewhereError());
     return runExtract(deps, event ?? {});
   });
 }

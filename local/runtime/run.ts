@@ -10,6 +10,7 @@ import { rejectionMessage, type RejectCode } from "../../functions/core/types.js
 import { createExtractorHandler, createUnloadStepHandler, type ExtractorDepsFactory } from "../../functions/flows/extractor-lambda.js";
 import { createSegmentHandler } from "../../functions/flows/segment-lambda.js";
 import { newRunId } from "../../functions/core/runs.js";
+import { unloads } from "../../functions/core/extract-config.js";
 import { runLocalUnload } from "./unload-run.js";
 import { RunCancelledError, type ExtractorResult } from "../../functions/flows/extract-run.js";
 import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
@@ -140,8 +141,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // Consumed as Lambda's SQS event source would: from the first message on, while the extract goes on.
     let extracted: ExtractorResult | undefined;
     const syncStarted = Date.now();
-    const unloads = config.source.type === "redshift" && config.source.extract === "unload";
-    const extractRun = unloads
+    const extractRun = unloads(config.source)
       ? runLocalUnload(
           env,
           {

@@ -169,7 +169,7 @@ describe("Redshift source with a mocked Data API", () => {
     mock.on(GetStatementResultCommand).rejects(Object.assign(new Error("Database response exceeded size limit"), { name: "ValidationException" }));
     const settings = { workgroupName: "wg", database: "dev", sql: "SELECT 1", extract: "data-api" as const };
     await expect(new RedshiftSource(new RedshiftDataClient(FAKE), settings, { minMs: 1 }).run().next()).rejects.toThrow(
-      /^The query's result is over 500 MB \(10 rows\), more than the Redshift Data API's 500 MB limit: set source.extract to auto and configure source.unload/,
+      /^The query's result is over 500 MB \(10 rows\), more than the Redshift Data API's 500 MB limit: set source.extract to auto \(or unload\) and configure source.unload/,
     );
     mock.reset();
     mock.on(ExecuteStatementCommand).resolves({ Id: "s5" });

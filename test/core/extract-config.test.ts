@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { validateConfig, warehouseOf } from "../../functions/core/config.js";
-import { DATA_API_RESULT_LIMIT_BYTES, extractPath, resultTooLargeMessage } from "../../functions/core/extract-config.js";
+import { extractPath, resultTooLargeMessage } from "../../functions/core/extract-config.js";
 import { configProblems as problems } from "../helpers/config.js";
 
 const base = {
@@ -17,7 +17,7 @@ describe("source.extract and source.unload", () => {
     const src = warehouseOf(validateConfig(base));
     expect(src.extract).toBe("auto");
     expect(src.unload).toBeUndefined();
-    expect(extractPath(src, DATA_API_RESULT_LIMIT_BYTES * 4)).toBe("data-api");
+    expect(extractPath(src)).toBe("data-api");
   });
 
   it("fill UNLOAD's defaults: the stack's bucket, unload/ prefix, 64 MB files, Parquet", () => {
@@ -39,13 +39,12 @@ describe("source.extract and source.unload", () => {
     expect(problems(withSource({ unload: { iamRole: ROLE, region: "x" } })).join()).toMatch(/source\.unload/);
   });
 
-  it("auto unloads only when UNLOAD is configured and the Data API's result is over its limit; unload always; data-api never", () => {
+  it("auto unloads when UNLOAD is configured; unload always; data-api never", () => {
     const unload = { iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, format: "parquet" as const };
     fc.assert(
-      fc.property(fc.constantFrom("auto" as const, "data-api" as const, "unload" as const), fc.boolean(), fc.option(fc.nat({ max: 2 * DATA_API_RESULT_LIMIT_BYTES }), { nil: undefined }), (extract, configured, bytes) => {
-        const path = extractPath({ extract, unload: configured ? unload : undefined }, bytes);
-        const over = bytes !== undefined && bytes > DATA_API_RESULT_LIMIT_BYTES;
-        expect(path).toBe(extract === "unload" || (extract === "auto" && configured && over) ? "unload" : "data-api");
+      fc.property(fc.constantFrom("auto" as const, "data-api" as const, "unload" as const), fc.boolean(), (extract, configured) => {
+        const path = extractPath({ extract, unload: configured ? unload : undefined });
+        expect(path).toBe(extract === "unload" || (extract === "auto" && configured) ? "unload" : "data-api");
       }),
     );
   });
@@ -54,6 +53,6 @@ describe("source.extract and source.unload", () => {
     expect(resultTooLargeMessage("auto", 734 * 2 ** 20, 2_100_000)).toBe(
       "The query's result is 734 MB (2,100,000 rows), more than the Redshift Data API's 500 MB limit: configure source.unload (at least iamRole) so Redshift writes it to S3 with UNLOAD (docs/scaling.md).",
     );
-    expect(resultTooLargeMessage("data-api", undefined, undefined)).toMatch(/^The query's result is over 500 MB, .*: set source\.extract to auto and configure source\.unload/);
+    expect(resultTooLargeMessage("data-api", undefined, undefined)).toMatch(/^The query's result is over 500 MB, .*: set source\.extract to auto \(or unload\) and configure source\.unload/);
   });
 });

@@ -30,6 +30,10 @@ export class Auth0SyncStack extends Stack {
     out("ExtractorFunctionName", p.extractor.functionName, "Extractor Lambda");
     out("ConsumerFunctionName", p.consumer.functionName, "Consumer Lambda");
     if (p.reconcile) out("ReconcileFunctionName", p.reconcile.fn.functionName, "Reconcile Lambda (config reconcile)");
+    if (p.unloadRun) {
+      out("UnloadBucketName", p.unloadRun.bucket.bucketName, "Where UNLOAD writes the run's files (source.unload)");
+      out("UnloadStateMachineArn", p.unloadRun.stateMachine.stateMachineArn, "A run over the unloaded table (source.unload)");
+    }
     out("LedgerTableName", p.ledger.tableName, "Sync ledger (DynamoDB)");
     out("CredentialsSecretArn", p.credentialsSecret.secretArn, "Auth0 M2M credentials secret");
     if (p.sourceTenant) {

@@ -8,6 +8,7 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { CliError } from "./target.js";
 
@@ -18,6 +19,7 @@ export interface AwsClients {
   sqs: SQSClient;
   dynamodb: DynamoDBClient;
   redshift: RedshiftDataClient;
+  sfn: SFNClient;
 }
 
 export interface AwsTimeouts {
@@ -114,6 +116,7 @@ export function createAwsClients(opts: AwsClientsOptions): AwsClients {
     sqs: c.sqs ?? made(new SQSClient(base)),
     dynamodb: c.dynamodb ?? made(new DynamoDBClient(base)),
     redshift: c.redshift ?? made(new RedshiftDataClient(base)),
+    sfn: c.sfn ?? made(new SFNClient(base)),
   };
 }
 

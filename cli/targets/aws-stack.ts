@@ -22,6 +22,8 @@ export interface StackResources {
   pseudonymKeySecretArn?: string;
   /** The reconcile function, when the config has `reconcile` (output ReconcileFunctionName). */
   reconcileFunctionName?: string;
+  /** A config that unloads: the state machine a run is an execution of (output UnloadStateMachineArn). */
+  unloadStateMachineArn?: string;
 }
 
 const REQUIRED = {
@@ -60,6 +62,7 @@ export async function findStack(cloudformation: CloudFormationClient, stackName:
   resources.alarmNamePrefix = outputs.AlarmNamePrefix;
   resources.configHash = outputs.ConfigHash;
   resources.reconcileFunctionName = outputs.ReconcileFunctionName;
+  resources.unloadStateMachineArn = outputs.UnloadStateMachineArn;
   resources.sourceCredentialsSecretArn = outputs.SourceCredentialsSecretArn;
   resources.pseudonymKeySecretArn = outputs.PseudonymKeySecretArn;
   return { region, resources };

@@ -7,6 +7,7 @@ import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.j
 import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
+import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
@@ -114,13 +115,19 @@ export class AwsTarget implements Target {
   async run(opts: RunOptions): Promise<RunReport> {
     const runId = newRunId();
     const started = Date.now();
-    await this.clients.lambda.send(
-      new InvokeCommand({
-        FunctionName: this.resources.extractorFunctionName,
-        InvocationType: "Event",
-        Payload: new TextEncoder().encode(JSON.stringify({ runId, approveMirror: opts.approveMirror || undefined })),
-      }),
-    );
+    const machine = this.resources.unloadStateMachineArn;
+    if (machine) {
+      // A stack that unloads: a run is an execution of its state machine, named by the run id (its start step reads it).
+      await this.clients.sfn.send(new StartExecutionCommand({ stateMachineArn: machine, name: runId, input: JSON.stringify({ source: "cli", approveMirror: opts.approveMirror === true }) }));
+    } else {
+      await this.clients.lambda.send(
+        new InvokeCommand({
+          FunctionName: this.resources.extractorFunctionName,
+          InvocationType: "Event",
+          Payload: new TextEncoder().encode(JSON.stringify({ runId, approveMirror: opts.approveMirror || undefined })),
+        }),
+      );
+    }
     const report = (run: RunRecord | undefined, status: RunReport["status"]): RunReport => runReport(runId, run, status, Date.now() - started);
     if (!opts.wait) return report(undefined, "running");
     const pollMs = opts.pollMs ?? 2000;

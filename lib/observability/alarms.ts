@@ -19,6 +19,9 @@ export interface SyncAlarms {
   /** With `reconcile` in the config. */
   reconcileErrors?: cw.Alarm;
   reconcileDrift?: cw.Alarm;
+  /** With source.unload. */
+  unloadRunFailed?: cw.Alarm;
+  segmentErrors?: cw.Alarm;
 }
 
 /** The alarms in the order they are created (the dashboard's alarm status widget lists them so). */
@@ -89,6 +92,22 @@ export function addSyncAlarms(factory: AlarmFactory, metrics: SyncMetricFactory,
       alarmNameSuffix: "ReconcileDriftHigh",
       alarmDescription: `A reconcile of ${name} found more than ${settings.driftAlarmShare * 100}% of the managed users drifted from what the sync applied (changed in Auth0, or gone): another writer edits the fields the sync owns. ${settings.repair ? "The drifted users were sent to the queue for repair." : "reconcile.repair is false: nothing was repaired."}`,
       threshold: settings.driftAlarmShare,
+      comparisonOperator: above,
+    });
+  }
+  // A run over an unloaded table: an execution that failed (the run is recorded failed), and workers that failed
+  // (each is retried by the Map; errors that keep coming fail the execution).
+  if (metrics.unload) {
+    alarms.unloadRunFailed = factory.addAlarm(metrics.unload.failed({ period: Duration.minutes(5) }), {
+      alarmNameSuffix: "UnloadRunFailed",
+      alarmDescription: `A run of ${name} over its unloaded table failed or timed out: the UNLOAD, a segment after its retries, or the finish. 'auth0-sync status' shows the run's error; the execution can be redriven (docs/scaling.md).`,
+      threshold: 0,
+      comparisonOperator: above,
+    });
+    alarms.segmentErrors = factory.addAlarm(metrics.unload.segment.errors({ period: Duration.minutes(5), statistic: "Sum" }), {
+      alarmNameSuffix: "SegmentWorkerErrors",
+      alarmDescription: `Segment workers of ${name} failed (a crash, a timeout, S3, SQS or the ledger); the Map retries each, a finished segment sends nothing twice.`,
+      threshold: 0,
       comparisonOperator: above,
     });
   }

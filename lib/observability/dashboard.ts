@@ -109,6 +109,14 @@ export function dashboardWidgets(props: DashboardWidgetsProps): cw.IWidget[][] {
       graph("Reconcile: Auth0 calls", [reconcile.metric("ReconcileAuth0Calls", "Auth0 calls (export job, polls, role members)")], 8),
     ]);
   }
+  const unload = m.unload;
+  if (unload) {
+    rows.push([
+      graph("Unload runs: executions", [unload.succeeded({ label: "succeeded" }), unload.failed({ label: "failed or timed out" })], 8),
+      graph("Unload runs: duration (p95) and segments", [unload.durationP95({ label: "execution (ms)" }), m.metric("SegmentsDone", { label: "segments done" })], 8),
+      graph("Segment workers", [unload.segment.errors({ label: "errors" }), unload.segment.throttles({ label: "throttles" }), unload.segment.durationP95({ label: "duration p95 (ms)" })], 8),
+    ]);
+  }
   rows.push([new cw.AlarmStatusWidget({ title: "Alarms", alarms: [...props.alarms], width: 24, height: 3 })]);
   return rows;
 }

@@ -12,6 +12,7 @@ import { schedulePeriodSeconds, type SyncConfig } from "../../functions/core/con
 import { METRICS, METRICS_NAMESPACE, type MetricName } from "../../functions/core/metrics.js";
 import type { Pipeline } from "../pipeline.js";
 import type { Reconcile } from "../reconcile-construct.js";
+import type { UnloadRun } from "../unload-run.js";
 
 /** The period of every metric that names none (CloudWatch's own default for the AWS metrics too). */
 export const DEFAULT_PERIOD = Duration.minutes(5);
@@ -54,6 +55,8 @@ export class SyncMetricFactory {
   readonly consumer: FunctionMetricFactory;
   /** With `reconcile` in the config. */
   readonly reconcile?: ReconcileMetricFactory;
+  /** With source.unload: the state machine's executions and the segment worker. */
+  readonly unload?: UnloadRunMetricFactory;
   readonly runWindow: RunWindow;
   private readonly syncName: string;
 
@@ -66,6 +69,7 @@ export class SyncMetricFactory {
     this.extractor = new FunctionMetricFactory(pipeline.extractor);
     this.consumer = new FunctionMetricFactory(pipeline.consumer);
     if (pipeline.reconcile) this.reconcile = new ReconcileMetricFactory(this, pipeline.reconcile, config);
+    if (pipeline.unloadRun) this.unload = new UnloadRunMetricFactory(pipeline.unloadRun);
     const periodS = schedulePeriodSeconds(config);
     const twoFit = 2 * periodS <= MAX_PERIOD_SECONDS;
     this.runWindow = { period: alarmablePeriod(twoFit ? 2 * periodS : periodS), datapoints: twoFit ? 1 : 2 };
@@ -155,5 +159,34 @@ export class ReconcileMetricFactory {
   /** The share of the managed users a reconcile found drifted (0 when it found none managed). */
   driftShare(): cw.MathExpression {
     return this.metrics.math("IF(managed > 0, drifted / managed, 0)", { managed: this.metric("ReconcileManaged"), drifted: this.metric("ReconcileDrifted") }, "drift share", this.period);
+  }
+}
+
+/** A run over an unloaded table: its state machine's executions (AWS/States) and the segment worker's function. */
+export class UnloadRunMetricFactory {
+  readonly segment: FunctionMetricFactory;
+
+  constructor(private readonly run: UnloadRun) {
+    this.segment = new FunctionMetricFactory(run.segment);
+  }
+
+  /** Executions that failed or timed out (the failure step recorded the run failed). */
+  failed(options?: cw.MetricOptions): cw.MathExpression {
+    const machine = this.run.stateMachine;
+    return new cw.MathExpression({
+      expression: "failed + timedOut",
+      usingMetrics: { failed: machine.metricFailed({ statistic: "Sum", ...options }), timedOut: machine.metricTimedOut({ statistic: "Sum", ...options }) },
+      period: options?.period ?? DEFAULT_PERIOD,
+      label: options?.label ?? "executions failed or timed out",
+    });
+  }
+
+  succeeded(options?: cw.MetricOptions): cw.Metric {
+    return this.run.stateMachine.metricSucceeded({ statistic: "Sum", ...options });
+  }
+
+  /** An execution's duration, p95 (AWS/States ExecutionTime, in milliseconds). */
+  durationP95(options?: Omit<cw.MetricOptions, "statistic">): cw.Metric {
+    return this.run.stateMachine.metricTime({ ...options, statistic: "p95" });
   }
 }

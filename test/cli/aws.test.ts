@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
@@ -44,6 +45,7 @@ import { join } from "node:path";
 
 const cfn = mockClient(CloudFormationClient);
 const lambda = mockClient(LambdaClient);
+const sfn = mockClient(SFNClient);
 const cloudwatch = mockClient(CloudWatchClient);
 const secrets = mockClient(SecretsManagerClient);
 
@@ -67,12 +69,13 @@ beforeEach(() => {
   lambda.reset();
   cloudwatch.reset();
   secrets.reset();
+  sfn.reset();
   cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
   cloudwatch.on(GetMetricStatisticsCommand).resolves({ Datapoints: [] });
 });
 
 /** A deployed stack's resources: real queues (queue + DLQ with a redrive policy) and a ledger table. */
-async function stack(opts: { dlqMessages?: number; config?: SyncConfig; reconcile?: boolean } = {}) {
+async function stack(opts: { dlqMessages?: number; config?: SyncConfig; reconcile?: boolean; unload?: boolean } = {}) {
   const id = ++n;
   const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `auth0-sync-t${id}-dlq` }))).QueueUrl!;
   const arn = async (url: string) => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
@@ -113,6 +116,7 @@ async function stack(opts: { dlqMessages?: number; config?: SyncConfig; reconcil
           DashboardUrl: "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=x",
           ...(opts.config ? { ConfigHash: configHash(opts.config) } : {}),
           ...(opts.reconcile ? { ReconcileFunctionName: `${stackName}-reconcile` } : {}),
+          ...(opts.unload ? { UnloadStateMachineArn: `arn:aws:states:eu-west-1:123456789012:stateMachine:${stackName}-unload-run` } : {}),
         }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
       },
     ],
@@ -243,6 +247,22 @@ describe("auth0-sync run against a stack", () => {
     const rep = JSON.parse(r.out) as RunReport;
     expect(JSON.parse(new TextDecoder().decode(call.Payload as Uint8Array))).toEqual({ runId: rep.runId });
     expect(rep).toMatchObject({ status: "completed", rowsRead: 10, unaccounted: 0, created: 5, updated: 1, unchanged: 3, rejected: 1 });
+  });
+
+  it("on a stack that unloads, starts an execution of its state machine named by the run id, and follows the ledger", async () => {
+    const s = await stack({ unload: true });
+    sfn.on(StartExecutionCommand).callsFake(async (input: { name: string; stateMachineArn: string }) => {
+      setTimeout(() => void s.ledger.runs.put({ runId: input.name, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 8, unchanged: 8, rejected: 0, enqueued: 0, segments: { done: 3, total: 3 } } }), 50);
+      return { executionArn: `arn:aws:states:eu-west-1:123456789012:execution:x:${input.name}`, startDate: new Date() };
+    });
+    const r = await cli(["run", "--stack", s.stackName, "--json", "--approve-mirror"]);
+    expect(r.code).toBe(0);
+    const call = sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input;
+    const rep = JSON.parse(r.out) as RunReport;
+    expect(call).toMatchObject({ stateMachineArn: `arn:aws:states:eu-west-1:123456789012:stateMachine:${s.stackName}-unload-run`, name: rep.runId });
+    expect(JSON.parse(call.input!)).toEqual({ source: "cli", approveMirror: true });
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(0);
+    expect(rep).toMatchObject({ status: "completed", rowsRead: 8, unchanged: 8, unaccounted: 0 });
   });
 
   it("reports a failed extract with its error and exit code 1", async () => {

@@ -85,6 +85,14 @@ describe("the stack of a config that unloads", () => {
     expect(segment).not.toContain("s3:DeleteObject");
   });
 
+  it("alarms on a failed or timed-out execution and on segment worker errors; the dashboard shows executions, their duration and the segments", () => {
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { AlarmName: Match.stringLikeRegexp("UnloadRunFailed$"), Threshold: 0, Metrics: Match.arrayWith([Match.objectLike({ Expression: "failed + timedOut" })]) });
+    t.hasResourceProperties("AWS::CloudWatch::Alarm", { AlarmName: Match.stringLikeRegexp("SegmentWorkerErrors$"), MetricName: "Errors", Namespace: "AWS/Lambda" });
+    const [dashboard] = Object.values(t.findResources("AWS::CloudWatch::Dashboard")) as { Properties: { DashboardBody: unknown } }[];
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const text of ["Unload runs: executions", "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionTime", "SegmentsDone", "Segment workers"]) expect(body).toContain(text);
+  });
+
   it("a config's own bucket is used as it is; a Data API config has no state machine, bucket or segment worker", () => {
     const own = synth({ extract: "unload", unload: { iamRole: ROLE, bucket: "acme-unload" } });
     own.resourceCountIs("AWS::S3::Bucket", 0);

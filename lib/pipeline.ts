@@ -134,7 +134,8 @@ export class Pipeline extends Construct {
       if (config.lambda.tracing) {
         Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });
       }
-    } else grantWarehouseRead(fn, config);
+    } else if (!unloads(config.source)) grantWarehouseRead(fn, config);
+    // (A config that unloads: the state machine runs the statement, not the extractor.)
   }
 
   /** The consumer: its ledger calls and the Auth0 credentials (the queue's come with its event source). */

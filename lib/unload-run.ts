@@ -53,7 +53,8 @@ export class UnloadRun extends Construct {
     // The file (HeadObject and ranged GETs are s3:GetObject), its keys file, the queue and the ledger.
     this.segment.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [files] }));
     this.segment.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.bucket.arnForObjects(`${unload.prefix}${config.name}/*/keys/*`)] }));
-    props.queue.grantSendMessages(this.segment);
+    // SendMessageBatch is authorized as SendMessage (grantSendMessages would add GetQueueAttributes/GetQueueUrl).
+    props.queue.grant(this.segment, "sqs:SendMessage");
     props.ledger.grantSegment(this.segment);
     // The extractor's steps: the manifest and the keys files read, the Map's items written.
     extractor.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: [files] }));

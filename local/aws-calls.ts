@@ -4,15 +4,17 @@
  * test (test/lib/iam-coverage.test.ts) checks these calls against the roles of the synthesized stack.
  */
 export type LambdaName = "extractor" | "consumer" | "reconcile" | "segment";
+/** Who makes a call: a Lambda's role, or the unload state machine's (its SDK integrations, its ItemReader, its invokes). */
+export type Caller = LambdaName | "states";
 
 export interface AwsCall {
-  fn: LambdaName;
+  fn: Caller;
   /** The IAM service prefix, e.g. "dynamodb". */
   service: string;
   /** The API operation, e.g. "GetItem" (IAM action `dynamodb:GetItem`). */
   operation: string;
   /** The resource names the call's input names: a table (and index), a queue URL, a workgroup or cluster. */
-  resources: { table?: string; index?: string; queueUrl?: string; workgroup?: string; cluster?: string; secretId?: string; functionName?: string };
+  resources: { table?: string; index?: string; queueUrl?: string; workgroup?: string; cluster?: string; secretId?: string; functionName?: string; bucket?: string; key?: string };
 }
 
 const SERVICE_OF: Record<string, string> = {
@@ -21,6 +23,7 @@ const SERVICE_OF: Record<string, string> = {
   RedshiftDataClient: "redshift-data",
   SecretsManagerClient: "secretsmanager",
   LambdaClient: "lambda",
+  S3Client: "s3",
 };
 
 function resourcesOf(input: Record<string, unknown>): AwsCall["resources"] {
@@ -34,6 +37,8 @@ function resourcesOf(input: Record<string, unknown>): AwsCall["resources"] {
   if (typeof input.ClusterIdentifier === "string") r.cluster = input.ClusterIdentifier;
   if (typeof input.SecretId === "string") r.secretId = input.SecretId;
   if (typeof input.FunctionName === "string") r.functionName = input.FunctionName;
+  if (typeof input.Bucket === "string") r.bucket = input.Bucket;
+  if (typeof input.Key === "string") r.key = input.Key;
   return r;
 }
 
@@ -47,7 +52,7 @@ interface MiddlewareStack {
  * Adds the recording middleware to a client (the DynamoDB document client shares its client's stack, so its
  * commands are recorded as the DynamoDB operations they send). Returns the client.
  */
-export function recordCalls<C extends { middlewareStack: { add: unknown } }>(client: C, fn: LambdaName, log: AwsCall[]): C {
+export function recordCalls<C extends { middlewareStack: { add: unknown } }>(client: C, fn: Caller, log: AwsCall[]): C {
   const stack = client.middlewareStack as unknown as MiddlewareStack;
   stack.add(
     (next, context) => async (args) => {

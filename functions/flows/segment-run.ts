@@ -13,6 +13,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { ColumnsError, columnsProblem } from "../core/columns.js";
 import type { SyncConfig } from "../core/config.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
+import type { UnchangedCheckMode } from "../core/unchanged-check.js";
 import { SegmentPresence, hashesToBytes, type Segment, type SegmentTally } from "../core/segments.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
@@ -32,6 +33,8 @@ export interface SegmentDeps {
   flushIntervalMs?: number;
   /** Each rejection and unchanged row, as the extractor reports them (the local runner's report). */
   onOutcome?: OutcomeSink;
+  /** How unchanged rows are found (core/unchanged-check.ts): "auto" (the default), or "scan" / "lookup" forced. */
+  unchangedCheck?: UnchangedCheckMode;
 }
 
 export interface SegmentEvent {
@@ -66,7 +69,7 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
       const problem = page.columns.length > 0 ? columnsProblem(config, page.columns) : undefined;
       if (problem) throw new ColumnsError(problem);
       // The core's policy: a segment is small next to a large ledger, so it usually looks its rows up.
-      pages.applied = await loadAppliedFingerprints(ledger.users, "auto", segment.rows, logger);
+      pages.applied = await loadAppliedFingerprints(ledger.users, deps.unchangedCheck ?? "auto", segment.rows, logger);
     }
     buffer.push(await pages.rows(page.rows));
     await buffer.sendDue();

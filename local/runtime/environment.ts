@@ -34,7 +34,7 @@ import { startS3, type LocalS3 } from "../s3.js";
 import { unloadSchema } from "../../functions/core/extract-config.js";
 import { ensureLedgerTable, startDynamo } from "../dynamo.js";
 import { openWarehouseDb } from "../warehouse-db.js";
-import { recordCalls, type AwsCall, type LambdaName } from "../aws-calls.js";
+import { recordCalls, type AwsCall, type Caller, type LambdaName } from "../aws-calls.js";
 import { LocalStateError, clearStateDir, lockStateDir, markWarehouseReady, readStateFile, warehouseReady } from "../state-dir.js";
 import { drainQueue, type ConsumerInstance, type DeliveryFaults } from "./sqs-event-source.js";
 
@@ -429,13 +429,13 @@ export class LocalEnvironment {
     await this.ledgerFor().runs.breakLock();
   }
 
-  redshiftClient(fn?: LambdaName): RedshiftDataClient {
+  redshiftClient(fn?: Caller): RedshiftDataClient {
     const make = () => new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
     return fn ? this.handlerClient(fn, "redshift", make) : make();
   }
 
   /** The S3 client a Lambda (or the state machine, as "extractor"'s caller) reads and writes the unloaded files with. */
-  handlerS3(fn: LambdaName): S3Client {
+  handlerS3(fn: Caller): S3Client {
     const s3 = this.s3;
     if (!s3) throw new Error("this config has no source.unload: there is no local S3");
     return this.handlerClient(fn, "s3", () => s3.client());
@@ -458,8 +458,13 @@ export class LocalEnvironment {
     });
   }
 
+  /** Records a call made without an SDK client of ours (the state machine's Lambda invocations, locally direct). */
+  recordCall(call: AwsCall): void {
+    this.opts.awsCalls?.push(call);
+  }
+
   /** One client per Lambda and service, recording its calls when `awsCalls` is set. */
-  private handlerClient<C extends { middlewareStack: { add: unknown } }>(fn: LambdaName, service: string, make: () => C): C {
+  private handlerClient<C extends { middlewareStack: { add: unknown } }>(fn: Caller, service: string, make: () => C): C {
     const id = `${fn}/${service}`;
     let client = this.handlerClients.get(id) as C | undefined;
     if (!client) {

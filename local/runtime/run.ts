@@ -155,6 +155,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
               logger,
               metrics,
               onOutcome: record,
+              unchangedCheck: opts.unchangedCheck,
             })),
             context: (fn) => fakeContext(15 * 60_000, fn),
           },

@@ -61,13 +61,14 @@ export async function runLocalUnload(env: LocalEnvironment, h: LocalUnloadHandle
     pollSeconds: 10,
   });
   const machine = new StateMachine(inlineDistributedMaps(definition) as never, { validationOptions: { checkArn: true, checkPaths: true } });
-  // The Data API as the state machine's role calls it (the extractor's caller identity, locally).
-  const redshift = env.redshiftClient("extractor");
-  const s3 = env.handlerS3("extractor");
+  // The state machine's own calls (its SDK integrations, its ItemReader, its invokes), recorded as its role's.
+  const redshift = env.redshiftClient("states");
+  const s3 = env.handlerS3("states");
   type Invocation = { Payload: Record<string, unknown> };
-  const lambda = (fn: "extractor" | "segment") => async (input: Invocation) => ({
-    Payload: fn === "extractor" ? await h.step(input.Payload as never, h.context("extractor")) : await h.segment(input.Payload as never, h.context("segment")),
-  });
+  const lambda = (fn: "extractor" | "segment") => async (input: Invocation) => {
+    env.recordCall({ fn: "states", service: "lambda", operation: "Invoke", resources: { functionName: fn } });
+    return { Payload: fn === "extractor" ? await h.step(input.Payload as never, h.context("extractor")) : await h.segment(input.Payload as never, h.context("segment")) };
+  };
   const extractor = lambda("extractor");
   const execution = machine.run(
     { source: "local", approveMirror: opts.approveMirror === true },

@@ -126,7 +126,7 @@ export function formatRun(r: RunReport): string {
   return out.join("\n");
 }
 
-function runLine(r: RunRecord): string {
+function runLine(r: RunRecord & { executionUrl?: string }): string {
   const s: Partial<RunSummary> = r.summary ?? {};
   const c = r.counts ?? {};
   const cells = [
@@ -141,7 +141,9 @@ function runLine(r: RunRecord): string {
     formatCount((c.blocked ?? 0) + (c.deleted ?? 0)).padStart(16),
     formatCount(pendingOf(r)).padStart(8),
   ];
-  return `  ${cells.join(" ")}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
+  const segments = r.segments ?? s.segments;
+  const unloaded = segments ? `\n      segments ${formatCount(segments.done)} / ${formatCount(segments.total)}${r.executionUrl ? `, execution ${r.executionUrl}` : ""}` : "";
+  return `  ${cells.join(" ")}${unloaded}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
 }
 
 /** Why a run that has ended still has pending users, when the queues cannot explain it. */
@@ -168,7 +170,7 @@ export function formatStatus(s: StatusReport): string {
   if (s.runs.length === 0) out.push("  (none yet)");
   else {
     out.push(`  ${"RUN".padEnd(30)} ${"STATUS".padEnd(10)} ${"STARTED (UTC)".padEnd(20)} ${"READ".padStart(9)} ${"CREATED".padStart(8)} ${"UPDATED".padStart(8)} ${"UNCHANGED".padStart(10)} ${"REJECTED".padStart(9)} ${"BLOCKED+DELETED".padStart(16)} ${"PENDING".padStart(8)}`);
-    for (const r of s.runs) out.push(runLine(r));
+    for (const r of s.runs) out.push(runLine({ ...r, executionUrl: s.executionUrls?.[r.runId] }));
     out.push("  (PENDING: users with no outcome yet, in flight or in the DLQ)");
     const notes = s.runs.map((r) => pendingNote(r, s)).filter((x): x is string => x !== undefined);
     if (notes.length > 0) out.push("", ...notes);

@@ -19,6 +19,8 @@ export const LEDGER_ACTIONS = {
     // segments.get: a finished segment is not sent again; segments.put: its record (a conditional put).
     "GetItem",
     "PutItem",
+    // runs.addSegmentDone: the run's progress (segments done), for `status`.
+    "UpdateItem",
     // getMany: the unchanged check by lookup, and the one entry ownsEmail reads.
     "BatchGetItem",
     // scanApplied, when the core's policy picks the Scan for a segment; approximateItemCount sizes that choice.

@@ -164,7 +164,9 @@ export class AwsTarget implements Target {
       this.peek(r.dlqUrl, opts.sample),
     ]);
     const reconciled = r.reconcileFunctionName ? await lastReconcile(this.ledger) : undefined;
-    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl, lastReconcile: reconciled };
+    const machine = r.unloadStateMachineArn;
+    const executionUrls = machine ? Object.fromEntries(runs.map((run) => [run.runId, executionUrl(machine, run.runId)])) : undefined;
+    return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl, lastReconcile: reconciled, executionUrls };
   }
 
   /**
@@ -254,4 +256,11 @@ export class AwsTarget implements Target {
     }
     return [...seen.values()];
   }
+}
+
+/** A run's execution (named by the run id) in the Step Functions console. */
+export function executionUrl(stateMachineArn: string, runId: string): string {
+  const [, partition, , region, account, , name] = stateMachineArn.split(":");
+  const execution = `arn:${partition}:states:${region}:${account}:execution:${name}:${runId}`;
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${execution}`;
 }

@@ -51,6 +51,8 @@ export interface StatusReport {
   dashboardUrl?: string;
   /** The last finished reconcile, if any ran. */
   lastReconcile?: ReconcileRecord;
+  /** A stack that unloads: each run's execution in the Step Functions console, by run id. */
+  executionUrls?: Record<string, string>;
 }
 
 export interface RedriveReport {

@@ -67,6 +67,8 @@ export interface RunRecord {
   skippedReason?: string;
   /** Users settled by the consumers for this run, by outcome (each user counted once, redeliveries not). */
   counts?: Partial<Record<Outcome, number>>;
+  /** A run over an unloaded table: its segments finished / in all, as the workers finish them. */
+  segments?: { done: number; total: number };
 }
 
 /** One segment of a run over an unloaded table, once its worker finished it (core/segments.ts). */

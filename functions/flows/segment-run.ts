@@ -93,8 +93,8 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
     unkeyed: presence?.unkeyed ?? 0,
     firstUnkeyedRow: presence?.firstUnkeyedRow,
   };
-  // Recorded last: a worker that stops before this line is retried whole.
-  await ledger.segments.put({ runId, tally, finishedAt: new Date().toISOString() });
+  // Recorded last: a worker that stops before this line is retried whole. The run's progress counts it once.
+  if (await ledger.segments.put({ runId, tally, finishedAt: new Date().toISOString() })) await ledger.runs.addSegmentDone(runId);
   emitMetric(deps.metrics, "SegmentsDone", 1);
   logger.info("segment finished", { ...tally });
   return tally;

@@ -81,12 +81,13 @@ async function readJson(s3: S3Client, bucket: string, key: string): Promise<unkn
 }
 
 /** The manifest's files as the Map's items, written beside them (an ItemReader reads them: no payload limit). */
-export async function planSegments(deps: Pick<UnloadRunDeps, "s3" | "logger">, event: { runId: string; bucket: string; prefix: string }): Promise<UnloadPlan> {
+export async function planSegments(deps: Pick<UnloadRunDeps, "s3" | "logger" | "ledger">, event: { runId: string; bucket: string; prefix: string }): Promise<UnloadPlan> {
   const segments = segmentsFromManifest(await readJson(deps.s3, event.bucket, manifestKey(event.prefix)), event.bucket);
   const items = segments.map((segment) => ({ runId: event.runId, segment }));
   const itemsKey = itemsKeyOf(event.prefix);
   await deps.s3.send(new PutObjectCommand({ Bucket: event.bucket, Key: itemsKey, Body: JSON.stringify(items), ContentType: "application/json" }));
   const rows = segments.reduce((n, s) => n + s.rows, 0);
+  await deps.ledger.runs.setSegmentsTotal(event.runId, segments.length);
   deps.logger.info("unload planned", { runId: event.runId, segments: segments.length, rows });
   return { segments: segments.length, rows, itemsKey };
 }

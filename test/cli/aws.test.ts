@@ -265,6 +265,18 @@ describe("auth0-sync run against a stack", () => {
     expect(rep).toMatchObject({ status: "completed", rowsRead: 8, unchanged: 8, unaccounted: 0 });
   });
 
+  it("status on a stack that unloads shows each run's segments and its execution in the console", async () => {
+    const s = await stack({ unload: true });
+    await s.ledger.runs.put({ runId: "run-20261204T010000-seg001", status: "running", startedAt: new Date().toISOString() });
+    await s.ledger.runs.setSegmentsTotal("run-20261204T010000-seg001", 4);
+    await s.ledger.runs.addSegmentDone("run-20261204T010000-seg001");
+    const r = await cli(["status", "--stack", s.stackName]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      `segments 1 / 4, execution https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:${s.stackName}-unload-run:run-20261204T010000-seg001`,
+    );
+  });
+
   it("reports a failed extract with its error and exit code 1", async () => {
     const s = await stack();
     lambda.on(InvokeCommand).callsFake(async (input: { Payload: Uint8Array }) => {

@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { runLocalPipeline } from "../../local/pipeline.js";
+import { Ledger } from "../../functions/adapters/ledger/ledger.js";
+import { startDynamo } from "../../local/dynamo.js";
 import { writeCsv } from "../helpers/demo-csv.js";
 import { configWith, expectConsistent, rowsOf, tenantOf } from "../helpers/reliability.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -26,6 +28,14 @@ describe("a run over an unloaded table (UNLOAD, a Distributed Map of segment wor
     expect(first).toMatchObject({ rowsRead: 120, created: 120, unaccounted: 0, segments: { done: 4, total: 4 } });
     expect(tenantOf(stateDir).users).toHaveLength(120);
     expectConsistent(stateDir, rows, [first]);
+    // The run's record: its segments as status shows them, and the figures summed over them.
+    const dynamo = await startDynamo(join(stateDir, "ledger"));
+    try {
+      const run = await new Ledger(dynamo.client, `auth0-sync-${config.name}-ledger`).runs.get(first.runId);
+      expect(run).toMatchObject({ status: "completed", segments: { done: 4, total: 4 }, summary: { rowsRead: 120, enqueued: 120, segments: { done: 4, total: 4 } } });
+    } finally {
+      await dynamo.stop();
+    }
     const again = await runLocalPipeline({ config, stateDir, rate: 300, slices: 4 });
     expect(again).toMatchObject({ rowsRead: 120, created: 0, updated: 0, unchanged: 120, unaccounted: 0, auth0Calls: 0, sqsRequests: 0 });
   }, 120_000);

@@ -101,7 +101,7 @@ describe("IAM coverage of a config that unloads: the state machine, the segment 
   it("the run took every path that calls AWS", () => {
     const seen = (fn: Caller) => [...new Set(calls.filter((c) => c.fn === fn).map(actionOf))].sort();
     expect(seen("states")).toEqual(["lambda:InvokeFunction", "redshift-data:DescribeStatement", "redshift-data:ExecuteStatement", "s3:GetObject"]);
-    expect(seen("segment")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "s3:GetObject", "s3:PutObject", "sqs:SendMessage"]);
+    expect(seen("segment")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject", "sqs:SendMessage"]);
     expect(seen("extractor")).toEqual(expect.arrayContaining(["s3:GetObject", "s3:PutObject"]));
   });
 

@@ -12,6 +12,8 @@ import { ITEM, type LedgerTable } from "./table.js";
 
 /** The consumers' counts are top-level numbers of the run item, `n_<outcome>` (ADD creates them). */
 const COUNT_PREFIX = "n_";
+/** A run over an unloaded table: its segments in all (set by its plan step) and finished (added by each worker). */
+const SEGMENTS = { total: "segmentsTotal", done: "segmentsDone" } as const;
 
 export type LockResult = { ok: true; lastRowsRead?: number; expiredHolder?: string } | { ok: false; heldBy: string };
 
@@ -70,6 +72,18 @@ export class RunLedger {
         ExpressionAttributeValues: { ":runId": runId, ...Object.fromEntries(entries.map(([, n], i) => [`:n${i}`, n])) },
       }),
     );
+  }
+
+  /** Records how many segments a run over an unloaded table has (its plan step). */
+  async setSegmentsTotal(runId: string, total: number): Promise<void> {
+    this.t.stats.requests++;
+    await this.t.doc.send(new UpdateCommand({ TableName: this.t.tableName, Key: { pk: ITEM.run + runId }, UpdateExpression: "SET runId = :r, #t = :t", ExpressionAttributeNames: { "#t": SEGMENTS.total }, ExpressionAttributeValues: { ":r": runId, ":t": total } }));
+  }
+
+  /** One more segment finished (each segment's worker adds it once, right after recording the segment). */
+  async addSegmentDone(runId: string): Promise<void> {
+    this.t.stats.requests++;
+    await this.t.doc.send(new UpdateCommand({ TableName: this.t.tableName, Key: { pk: ITEM.run + runId }, UpdateExpression: "SET runId = :r ADD #d :one", ExpressionAttributeNames: { "#d": SEGMENTS.done }, ExpressionAttributeValues: { ":r": runId, ":one": 1 } }));
   }
 
   /**
@@ -149,9 +163,11 @@ function toRun(item: Record<string, unknown>): RunRecord {
   const { pk: _pk, [RUNS_INDEX.partitionKey]: _i, ...rest } = item;
   const run: Record<string, unknown> = {};
   const counts: Partial<Record<Outcome, number>> = {};
-  for (const [k, v] of Object.entries(rest)) {
+  const { [SEGMENTS.total]: total, [SEGMENTS.done]: done, ...fields } = rest;
+  for (const [k, v] of Object.entries(fields)) {
     if (k.startsWith(COUNT_PREFIX)) counts[k.slice(COUNT_PREFIX.length) as Outcome] = Number(v);
     else run[k] = v;
   }
-  return { ...(run as unknown as RunRecord), counts };
+  const segments = total === undefined ? undefined : { done: Number(done ?? 0), total: Number(total) };
+  return { ...(run as unknown as RunRecord), counts, ...(segments ? { segments } : {}) };
 }

@@ -57,22 +57,13 @@ export interface SegmentTally {
   firstUnkeyedRow?: number;
 }
 
-export interface SegmentSum {
-  rowsRead: number;
-  rejected: number;
-  unchanged: number;
-  enqueued: number;
-  messages: number;
-  sqsRequests: number;
-  rejectReasons: Partial<Record<RejectCode, number>>;
-  unkeyed: number;
-  firstUnkeyedRow?: number;
+export type SegmentSum = Omit<SegmentTally, "index"> & {
   /** Segments done / all. */
   segmentsDone: number;
   segments: number;
   /** Why the sum is not the whole run (a segment missing, or rows read other than the manifest's): no deletes. */
   incomplete?: string;
-}
+};
 
 /** The run's figures: the sum of its segments, each counted once, checked against the manifest's row counts. */
 export function sumSegments(segments: Segment[], tallies: SegmentTally[]): SegmentSum {

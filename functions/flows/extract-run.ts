@@ -11,7 +11,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { ColumnsError, columnsProblem, unmappedColumns } from "../core/columns.js";
 import type { SyncConfig } from "../core/config.js";
 import { SyncError } from "../core/errors.js";
-import { MirrorPlanner, RunPresence, type MirrorPlan } from "../core/mirror.js";
+import { RunPresence, type MirrorPlan } from "../core/mirror.js";
 import type { UserOperation } from "../core/operations.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { newRunId, type RunSummary } from "../core/runs.js";
@@ -21,6 +21,7 @@ import type { UnchangedCheckMode } from "../core/unchanged-check.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
+import { runMirror } from "./mirror-run.js";
 import { OperationBuffer } from "./operation-buffer.js";
 import { admitRun, recordRunFailure } from "./run-admission.js";
 import { PageFlow, loadAppliedFingerprints } from "./page-flow.js";
@@ -179,20 +180,7 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
 
   // Mirror mode, only after a complete extract (an exception above never gets here).
   let mirror: MirrorPlan | undefined;
-  if (presence && deps.ledger) {
-    const planner = new MirrorPlanner(config, presence);
-    for await (const e of deps.ledger.users.all()) planner.consider(e);
-    mirror = planner.result(event.approveMirror === true);
-    if (!mirror.held && mirror.ops.length > 0) {
-      accounting.addAbsent(mirror.ops.length);
-      buffer.push(mirror.ops);
-      await buffer.flush();
-    }
-    if (mirror.held) {
-      emitMetric(metrics, "RunsHeld", 1);
-      logger.warn("mirror run held", { reason: mirror.heldReason, absent: mirror.absent, managed: mirror.managed });
-    }
-  }
+  if (presence && deps.ledger) mirror = await runMirror(deps, deps.ledger.users, presence, { buffer, accounting }, event.approveMirror === true);
 
   const snap = accounting.snapshot();
   emitMetric(metrics, "RowsRead", snap.rowsRead);

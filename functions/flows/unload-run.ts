@@ -9,7 +9,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SyncConfig } from "../core/config.js";
 import { UNLOAD_RUN_TIMEOUT_SECONDS } from "../core/extract-config.js";
-import { MirrorPlanner, type MirrorPlan } from "../core/mirror.js";
+import type { MirrorPlan } from "../core/mirror.js";
 import { RunAccounting } from "../core/outcomes.js";
 import { newRunId } from "../core/runs.js";
 import { HashedPresence, bytesToHashes, segmentsFromManifest, sumSegments, type Segment } from "../core/segments.js";
@@ -18,6 +18,7 @@ import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
 import { runSummary, type ExtractorResult } from "./extract-run.js";
+import { runMirror } from "./mirror-run.js";
 import { OperationBuffer } from "./operation-buffer.js";
 import { admitRun, recordRunFailure, type AdmissionDeps } from "./run-admission.js";
 import { segmentKeysKey } from "./segment-run.js";
@@ -112,18 +113,7 @@ export async function finishUnloadRun(deps: UnloadRunDeps, event: { runId: strin
       const out = await deps.s3.send(new GetObjectCommand({ Bucket: s.bucket, Key: segmentKeysKey(s) }));
       hashes.push(bytesToHashes(await out.Body!.transformToByteArray()));
     }
-    const planner = new MirrorPlanner(config, new HashedPresence(hashes, sum.unkeyed, sum.firstUnkeyedRow));
-    for await (const e of ledger.users.all()) planner.consider(e);
-    mirror = planner.result(event.approveMirror === true);
-    if (!mirror.held && mirror.ops.length > 0) {
-      accounting.addAbsent(mirror.ops.length);
-      buffer.push(mirror.ops);
-      await buffer.flush();
-    }
-    if (mirror.held) {
-      emitMetric(metrics, "RunsHeld", 1);
-      logger.warn("mirror run held", { reason: mirror.heldReason, absent: mirror.absent, managed: mirror.managed });
-    }
+    mirror = await runMirror(deps, ledger.users, new HashedPresence(hashes, sum.unkeyed, sum.firstUnkeyedRow), { buffer, accounting }, event.approveMirror === true);
   }
   const result: UnloadResult = {
     runId,

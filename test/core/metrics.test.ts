@@ -7,7 +7,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 /** Where each function's metrics are emitted: its flows (the handlers only wire them). */
 const EMITTERS = {
   // The extractor runs a Data API extract, or the start and the finish of a run over an unloaded table.
-  extractor: ["flows/extract-run.ts", "flows/run-admission.ts", "flows/unload-run.ts"],
+  extractor: ["flows/extract-run.ts", "flows/run-admission.ts", "flows/unload-run.ts", "flows/mirror-run.ts"],
   consumer: ["flows/consumer-lambda.ts"],
   reconcile: ["flows/reconcile-lambda.ts"],
   segment: ["flows/segment-run.ts"],

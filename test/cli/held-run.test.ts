@@ -2,6 +2,7 @@
  * A run mirror mode holds (absent users over the threshold) says why and how to approve, and exits 3 (documented
  * in docs/operations.md) so a job that runs syncs notices: it exited 0 (issue 24).
  */
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -35,6 +36,20 @@ describe("a held run", () => {
     const approved = await cli("run", "--local", "--state", state, "--config", configFile, "--approve-mirror");
     expect(approved.code, approved.out).toBe(0);
     expect(approved.out).toMatch(/^blocked\s+5$/m);
+  }, 120_000);
+
+  it("npm start on a held run prints the reason and exits 3 too (issue 24, point 12)", async () => {
+    const dir = tempDir();
+    const state = join(dir, "state");
+    const config = exampleConfigWith({ mirror: { enabled: true, action: "block", threshold: { maxCount: 2, maxShare: 0.5 } } });
+    const configFile = join(dir, "sync.json");
+    writeFileSync(configFile, JSON.stringify(config));
+    await runLocalPipeline({ config, stateDir: state, csv: writeCsv(join(dir, "ten.csv"), demoRows(10)), rate: 500 });
+    const start = new URL("../../local/start.ts", import.meta.url).pathname;
+    const res = spawnSync(process.execPath, ["--import", "tsx", start, "--state", state, "--config", configFile, "--csv", writeCsv(join(dir, "five.csv"), demoRows(5))], { encoding: "utf8", timeout: 120_000 });
+    expect(res.status, res.stderr).toBe(EXIT_HELD);
+    expect(res.stdout).toMatch(/^status\s+held$/m);
+    expect(res.stdout).toContain("Held: 5 of 10 managed users (50.0%) are absent");
   }, 120_000);
 
   it("the exit codes: 0 completed, 1 failed/skipped/interrupted/timed out/users unaccounted, 3 held", () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { App, Validations } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
@@ -419,5 +419,22 @@ describe("cdk synth", () => {
     expect(res.stderr).toContain("  - mapping.given_name: expected a column name, got 42");
     expect(res.stderr).toContain("  - auth0.domain: expected a bare host name");
     expect(res.stderr).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it("refuses a tenant copy whose target is its source, by domain or by base URL, naming the source (issue 24, point 1)", () => {
+    const dir = tempDir();
+    const copy = readFileSync(new URL("../../config/tenant-copy.yml", import.meta.url), "utf8");
+    const source = /^\s+domain:\s*(\S+)/m.exec(copy.slice(copy.indexOf("source:")))![1]!;
+    const target = /^auth0:.*\n\s+domain:\s*(\S+)/m.exec(copy)![1]!;
+    for (const [name, text, field] of [
+      ["by-domain.yml", copy.replace(`domain: ${target}`, `domain: ${source.toUpperCase()}`), "auth0.domain"],
+      ["by-url.yml", copy.replace(`domain: ${target}`, `domain: ${target}\n  baseUrl: https://${source}`), "auth0.baseUrl"],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const res = spawnSync(process.execPath, ["--import", "tsx", "bin/app.ts"], { encoding: "utf8", env: { ...process.env, SYNC_CONFIG_FILE: file, CDK_OUTDIR: dir } });
+      expect(res.status, name).toBe(1);
+      expect(res.stderr).toContain(`  - ${field}: is the source tenant (source.domain ${source})`);
+    }
   });
 });

@@ -5,7 +5,6 @@
  */
 import type { Outcome } from "./outcomes.js";
 import type { RunStatus, RunSummary } from "./runs.js";
-import type { SegmentTally } from "./segments.js";
 import type { DesiredProfile, Json, ObservedUser } from "./types.js";
 
 export interface LedgerEntry {
@@ -69,11 +68,4 @@ export interface RunRecord {
   counts?: Partial<Record<Outcome, number>>;
   /** A run over an unloaded table: its segments finished / in all, as the workers finish them. */
   segments?: { done: number; total: number };
-}
-
-/** One segment of a run over an unloaded table, once its worker finished it (core/segments.ts). */
-export interface SegmentRecord {
-  runId: string;
-  tally: SegmentTally;
-  finishedAt: string;
 }

@@ -3,7 +3,7 @@
  * recorded as running has in fact stopped (the ledger adapter and the extractor act on these, the CLI shows them).
  */
 import type { Outcome } from "./outcomes.js";
-import type { RejectCode } from "./types.js";
+import type { RejectCode, Rejection } from "./types.js";
 
 /**
  * `interrupted`: the extractor stopped before the end of its extract (a Lambda timeout, a crash, a local run
@@ -91,5 +91,29 @@ export interface RunReport extends Record<Outcome, number> {
   /** Every rejection known, with the row, key and field it names. */
   rejections: string[];
   /** A run over an unloaded table: its segments finished / in all. */
+  segments?: { done: number; total: number };
+}
+
+/** What a run's extract did (the extractor's result; a run over an unloaded table adds its segments). */
+export interface ExtractorResult {
+  runId: string;
+  /** Why the run did not start (another extract holds the lock, or the previous run still drains); every figure is then 0. */
+  skipped?: string;
+  rowsRead: number;
+  rejected: number;
+  /** Rows whose fingerprint equals the ledger's: counted, not enqueued. */
+  unchanged: number;
+  enqueued: number;
+  /** Mirror mode: managed users absent from the run, by planned action; held when over the threshold. */
+  mirror?: { absent: number; block: number; delete: number; held: boolean; heldReason?: string; managed: number };
+  messages: number;
+  sqsRequests: number;
+  rejectReasons: Partial<Record<RejectCode, number>>;
+  /** The first rejections (at most 20), for a human reading the result. */
+  sampleRejections: Rejection[];
+  /** Columns of the result the config does not name, sent to user_metadata under their names (`unmappedColumns`). */
+  unmappedColumns?: string[];
+  elapsedMs: number;
+  /** A run over an unloaded table (unload-run.ts): its segments finished / in all. */
   segments?: { done: number; total: number };
 }

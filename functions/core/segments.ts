@@ -57,6 +57,13 @@ export interface SegmentTally {
   firstUnkeyedRow?: number;
 }
 
+/** One segment of a run, once its worker finished it (the ledger's record of it). */
+export interface SegmentRecord {
+  runId: string;
+  tally: SegmentTally;
+  finishedAt: string;
+}
+
 export type SegmentSum = Omit<SegmentTally, "index"> & {
   /** Segments done / all. */
   segmentsDone: number;

@@ -14,9 +14,8 @@ import { SyncError } from "../core/errors.js";
 import { RunPresence, type MirrorPlan } from "../core/mirror.js";
 import type { UserOperation } from "../core/operations.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
-import { newRunId, type RunSummary } from "../core/runs.js";
+import { newRunId, type ExtractorResult, type RunSummary } from "../core/runs.js";
 import type { RowSource } from "../core/source.js";
-import type { RejectCode, Rejection } from "../core/types.js";
 import type { UnchangedCheckMode } from "../core/unchanged-check.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
@@ -74,28 +73,7 @@ export interface ExtractorEvent {
   approveMirror?: boolean;
 }
 
-export interface ExtractorResult {
-  runId: string;
-  /** Why the run did not start (another extract holds the lock, or the previous run still drains); every figure is then 0. */
-  skipped?: string;
-  rowsRead: number;
-  rejected: number;
-  /** Rows whose fingerprint equals the ledger's: counted, not enqueued. */
-  unchanged: number;
-  enqueued: number;
-  /** Mirror mode: managed users absent from the run, by planned action; held when over the threshold. */
-  mirror?: { absent: number; block: number; delete: number; held: boolean; heldReason?: string; managed: number };
-  messages: number;
-  sqsRequests: number;
-  rejectReasons: Partial<Record<RejectCode, number>>;
-  /** The first rejections (at most 20), for a human reading the result. */
-  sampleRejections: Rejection[];
-  /** Columns of the result the config does not name, sent to user_metadata under their names (`unmappedColumns`). */
-  unmappedColumns?: string[];
-  elapsedMs: number;
-  /** A run over an unloaded table (unload-run.ts): its segments finished / in all. */
-  segments?: { done: number; total: number };
-}
+export type { ExtractorResult } from "../core/runs.js";
 
 export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}): Promise<ExtractorResult> {
   const runId = event.runId ?? newRunId();

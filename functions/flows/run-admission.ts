@@ -8,11 +8,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { interruptedReason } from "../core/runs.js";
+import { interruptedReason, type ExtractorResult } from "../core/runs.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { queueDepth } from "../adapters/sqs/redrive.js";
-import type { ExtractorResult } from "./extract-run.js";
 
 export interface AdmissionDeps {
   logger: Logger;

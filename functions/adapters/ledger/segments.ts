@@ -4,8 +4,7 @@
  * retry, a redriven execution) finds it and sends nothing again; the finishing step reads them all to sum the run.
  */
 import { BatchGetCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import type { SegmentRecord } from "../../core/records.js";
-import type { SegmentTally } from "../../core/segments.js";
+import type { SegmentRecord, SegmentTally } from "../../core/segments.js";
 import { BATCH_ATTEMPTS, ITEM, type LedgerTable } from "./table.js";
 
 const pk = (runId: string, index: number) => `${ITEM.segment}${runId}#${index}`;

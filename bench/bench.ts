@@ -12,11 +12,14 @@
  *   npm run bench -- [--quick] [--rows N] [--rate RPS] [--latency-ms M] [--jitter-ms J] [--baseline-rows N]
  *                    [--competent-rows N] [--rate-rows M] [--no-rate] [--no-before]
  *                    [--extractor-rows A,B] [--no-extractor] [--snapshot-users A,B] [--onboard-rows N]
- *                    [--no-reconcile] [--only reconcile|rate] [--out DIR]
+ *                    [--no-reconcile] [--only reconcile|rate|scale] [--scale-rows A,B,C] [--workers W] [--max-file-mb M]
+ *                    [--out DIR]
  *
  * `--only reconcile` runs the reconcile's scenarios alone, `--only rate` the rate-limit scenarios alone (with (c),
- * a first sync at the matched budget, run on M rows there instead of taken from scenario 1); both write
- * bench/results/<time>.json only (latest.json and the SVG stay those of the last whole run).
+ * a first sync at the matched budget, run on M rows there instead of taken from scenario 1), `--only scale` the
+ * tables of any size (bench/scale-scenarios.ts: the Data API path and the UNLOAD path at 200,000, 1,000,000 and
+ * 2,000,000 rows, W = 2 segment workers, UNLOAD's MAXFILESIZE M = 16 MB; run with --only scale only); all three
+ * write bench/results/<time>.json only (latest.json and the SVG stay those of the last whole run).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,7 +46,8 @@ import { callsPerSecondSvg } from "./chart.js";
 import { COMPETENT_CONCURRENCY, competentPacer, competentSync } from "./competent.js";
 import { rateScenarioLines, rateScenarios, TARGETS, type MatchedFigures, type RateScenariosFigures } from "./rate-scenarios.js";
 import { onboarding, snapshotMemory, type OnboardingAfter, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile-scenarios.js";
-import { cleanRows, writeWarehouse } from "./warehouse.js";
+import { scaleLines, scaleScenarios, type ScaleFigures } from "./scale-scenarios.js";
+import { cleanRows, insertGeneratedRows, writeWarehouse } from "./warehouse.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -62,6 +66,9 @@ const { values: a } = parseArgs({
     "snapshot-users": { type: "string" },
     "onboard-rows": { type: "string" },
     "no-reconcile": { type: "boolean" },
+    "scale-rows": { type: "string" },
+    workers: { type: "string" },
+    "max-file-mb": { type: "string" },
     only: { type: "string" },
     out: { type: "string" },
   },
@@ -85,9 +92,17 @@ const ONBOARD_ROWS = Number(a["onboard-rows"] ?? 2_000);
 const ONBOARD_RATE = 500;
 // The snapshot reader once more with V8's old generation capped this low: a reader that kept the users could not finish.
 const SNAPSHOT_CAP_MB = 40;
-if (a.only !== undefined && a.only !== "reconcile" && a.only !== "rate") throw new Error(`--only ${a.only}: only "reconcile" and "rate" are known`);
+// Tables of any size (issue 26): the Data API path and the UNLOAD path on tables of these many rows, W segment workers.
+const SCALE_ROWS = (a["scale-rows"] ?? (quick ? "200000,500000" : "200000,1000000,2000000")).split(",").map(Number);
+const SCALE_WORKERS = Number(a.workers ?? 2);
+// MAXFILESIZE of the UNLOAD path: small enough that the smallest table's files are full ones too (the emulator
+// splits by the rows' JSON size: about 84,000 demo rows a file), so one worker's memory is compared file for file.
+const SCALE_FILE_MB = Number(a["max-file-mb"] ?? 16);
+if (a.only !== undefined && !["reconcile", "rate", "scale"].includes(a.only)) throw new Error(`--only ${a.only}: only "reconcile", "rate" and "scale" are known`);
+if (SCALE_ROWS.some((n) => !Number.isInteger(n) || n < 1000) || !Number.isInteger(SCALE_WORKERS) || SCALE_WORKERS < 1) throw new Error("--scale-rows takes row counts of 1,000 or more, --workers a whole number of 1 or more");
 const ONLY_RECONCILE = a.only === "reconcile";
 const ONLY_RATE = a.only === "rate";
+const RUN_SCALE = a.only === "scale";
 const RUN_MAIN = a.only === undefined;
 const RUN_RECONCILE = ONLY_RECONCILE || (RUN_MAIN && !a["no-reconcile"]);
 const RUN_RATE = ONLY_RATE || (RUN_MAIN && !a["no-rate"]);
@@ -291,10 +306,7 @@ interface ExtractorFigures {
 async function extractorScale(rows: number): Promise<ExtractorFigures> {
   const db = new PGlite();
   await createDemoTable(db);
-  await db.query(
-    `INSERT INTO ${DEMO_TABLE} SELECT 'c-' || lpad(g::text, 8, '0'), 'user' || g || '@example.com', 'First' || g, 'Last' || (g % 997), '+1202555' || lpad((g % 10000)::text, 4, '0'),
-       NULL, 'pro', 'gold', '{"theme":"dark","newsletter":true}'::jsonb, 'viewer', NULL, NULL, false, 'active' FROM generate_series(1, ${rows}) g`,
-  );
+  await insertGeneratedRows(db, rows);
   const redshiftEmulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize });
   const redshiftEndpoint = await redshiftEmulator.start();
   const sqsServer: Server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
@@ -457,6 +469,11 @@ try {
   if (RUN_MAIN && !a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
   const snapshotMemoryFigures: SnapshotMemoryFigures[] = [];
   let onboardingFigures: OnboardingFigures | undefined;
+  let scaleFigures: ScaleFigures | undefined;
+  if (RUN_SCALE) {
+    process.stderr.write(`scale: the Data API path and the UNLOAD path at ${SCALE_ROWS.join(", ")} rows, ${SCALE_WORKERS} segment workers\n`);
+    scaleFigures = await scaleScenarios({ config, rows: SCALE_ROWS, workers: SCALE_WORKERS, maxFileSizeMb: SCALE_FILE_MB, root, log: say });
+  }
   if (RUN_RECONCILE) {
     for (const cap of [undefined, SNAPSHOT_CAP_MB]) {
       for (const users of SNAPSHOT_USERS) {
@@ -510,6 +527,7 @@ try {
     }
   }
   lines.push(...reconcileLines(snapshotMemoryFigures, onboardingFigures));
+  if (scaleFigures) lines.push(...scaleLines(scaleFigures));
   lines.push("", `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.`);
   if (lines[0] === "") lines.shift();
   const table = lines.join("\n");
@@ -538,6 +556,9 @@ try {
       onboardRows: RUN_RECONCILE ? ONBOARD_ROWS : undefined,
       onboardRate: RUN_RECONCILE ? ONBOARD_RATE : undefined,
       snapshotOldSpaceCapMb: RUN_RECONCILE ? SNAPSHOT_CAP_MB : undefined,
+      scaleRows: RUN_SCALE ? SCALE_ROWS : undefined,
+      scaleWorkers: RUN_SCALE ? SCALE_WORKERS : undefined,
+      scaleMaxFileMb: RUN_SCALE ? SCALE_FILE_MB : undefined,
     },
     machine,
     scenarios: sync.map((s) => ({ ...s.figures, summary: { ...s.summary, rejections: undefined } })),
@@ -547,6 +568,7 @@ try {
     extractor,
     snapshotMemory: snapshotMemoryFigures,
     onboarding: onboardingFigures,
+    scale: scaleFigures,
     scenario1CallsPerSecond: sync[0]?.perSecond,
     table,
   };

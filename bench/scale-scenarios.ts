@@ -59,7 +59,8 @@ export interface DataApiFigures {
   limit: { limitMb: number; lowered: boolean; errorName: string; sentence: string; elapsedS: number };
 }
 
-export interface UnloadPass {
+/** One pass over the files: the segments' figures summed (as the finishing step sums them), and what the bench measures. */
+export interface UnloadPass extends Pick<SegmentTally, "rowsRead" | "rejected" | "unchanged" | "enqueued" | "messages" | "sqsRequests"> {
   workers: number;
   /** Rows in the table (what the segments must read between them). */
   tableRows: number;
@@ -72,12 +73,6 @@ export interface UnloadPass {
   segmentS: { min: number; max: number };
   /** CPU time: the workers' processes together (start-up included), and the parent's (the local stand-ins). */
   cpuS: { workers: number; parent: number };
-  rowsRead: number;
-  rejected: number;
-  unchanged: number;
-  enqueued: number;
-  messages: number;
-  sqsRequests: number;
   sqsRequestsPer100Rows: number;
   /** Messages in the queue at the end (every one a segment sent). */
   queued: number;

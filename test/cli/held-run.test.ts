@@ -12,14 +12,20 @@ import { cli } from "../helpers/cli.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { tempDir } from "../helpers/tmp.js";
 
+/** A mirror run (block, threshold 2 users or 50%) that synced 10 users: the next run over 5 rows is held. */
+async function tenUsersMirrored() {
+  const dir = tempDir();
+  const state = join(dir, "state");
+  const config = exampleConfigWith({ mirror: { enabled: true, action: "block", threshold: { maxCount: 2, maxShare: 0.5 } } });
+  const configFile = join(dir, "sync.json");
+  writeFileSync(configFile, JSON.stringify(config));
+  await runLocalPipeline({ config, stateDir: state, csv: writeCsv(join(dir, "ten.csv"), demoRows(10)), rate: 500 });
+  return { dir, state, config, configFile };
+}
+
 describe("a held run", () => {
   it("prints the reason and how to approve, and exits 3; approved, it goes through and exits 0", async () => {
-    const dir = tempDir();
-    const state = join(dir, "state");
-    const config = exampleConfigWith({ mirror: { enabled: true, action: "block", threshold: { maxCount: 2, maxShare: 0.5 } } });
-    const configFile = join(dir, "sync.json");
-    writeFileSync(configFile, JSON.stringify(config));
-    await runLocalPipeline({ config, stateDir: state, csv: writeCsv(join(dir, "ten.csv"), demoRows(10)), rate: 500 });
+    const { dir, state, config, configFile } = await tenUsersMirrored();
     // Half the table gone: 5 of 10 managed users absent, over maxCount 2.
     await (await LocalEnvironment.start({ config, stateDir: state, csv: writeCsv(join(dir, "five.csv"), demoRows(5)) })).stop();
 
@@ -39,12 +45,7 @@ describe("a held run", () => {
   }, 120_000);
 
   it("npm start on a held run prints the reason and exits 3 too (issue 24, point 12)", async () => {
-    const dir = tempDir();
-    const state = join(dir, "state");
-    const config = exampleConfigWith({ mirror: { enabled: true, action: "block", threshold: { maxCount: 2, maxShare: 0.5 } } });
-    const configFile = join(dir, "sync.json");
-    writeFileSync(configFile, JSON.stringify(config));
-    await runLocalPipeline({ config, stateDir: state, csv: writeCsv(join(dir, "ten.csv"), demoRows(10)), rate: 500 });
+    const { dir, state, configFile } = await tenUsersMirrored();
     const start = new URL("../../local/start.ts", import.meta.url).pathname;
     const res = spawnSync(process.execPath, ["--import", "tsx", start, "--state", state, "--config", configFile, "--csv", writeCsv(join(dir, "five.csv"), demoRows(5))], { encoding: "utf8", timeout: 120_000 });
     expect(res.status, res.stderr).toBe(EXIT_HELD);

@@ -29,7 +29,15 @@ export const defaultDeps: ExtractorDepsFactory = async ({ logger, metrics }) => 
   return { config, source, sqs: new SQSClient({}), queueUrl, logger, metrics, ledger, unload: bucket ? { s3: new S3Client({}), bucket } : undefined };
 };
 
-const extract = createExtractorHandler(defaultDeps);
-const unloadStep = createUnloadStepHandler(defaultDeps);
+// One set of dependencies per instance, whichever kind of event comes first (each handler would otherwise make its own).
+let shared: Promise<Awaited<ReturnType<ExtractorDepsFactory>>> | undefined;
+const sharedDeps: ExtractorDepsFactory = (base) =>
+  (shared ??= Promise.resolve(defaultDeps(base)).catch((err: unknown) => {
+    shared = undefined;
+    throw err;
+  }));
+
+const extract = createExtractorHandler(sharedDeps);
+const unloadStep = createUnloadStepHandler(sharedDeps);
 
 export const handler = (event: unknown, context: Context) => (isUnloadStep(event) ? unloadStep(event, context) : extract(event as Parameters<typeof extract>[0], context));

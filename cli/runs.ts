@@ -3,11 +3,9 @@
  * users) plus the consumers' counts.
  */
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
-import type { RunSummary } from "../functions/core/runs.js";
-import { OUTCOMES, type Outcome } from "../functions/core/outcomes.js";
+import { settledOutcomes, type RunSummary } from "../functions/core/runs.js";
+import { OUTCOMES } from "../functions/core/outcomes.js";
 import type { RunReport } from "./targets/target.js";
-
-const emptyOutcomes = (): Record<Outcome, number> => Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
 
 export function absentOf(run: RunRecord | undefined): number {
   const m = run?.summary?.mirror;
@@ -17,10 +15,7 @@ export function absentOf(run: RunRecord | undefined): number {
 /** A run's report from its ledger item: the extractor's summary plus the consumers' counts. */
 export function runReport(runId: string, run: RunRecord | undefined, status: RunReport["status"], elapsedMs: number): RunReport {
   const s: Partial<RunSummary> = run?.summary ?? {};
-  const outcomes = emptyOutcomes();
-  for (const [o, n] of Object.entries(run?.counts ?? {})) outcomes[o as Outcome] += n ?? 0;
-  outcomes.unchanged += s.unchanged ?? 0;
-  outcomes.rejected += s.rejected ?? 0;
+  const outcomes = settledOutcomes(run);
   const rowsRead = s.rowsRead ?? 0;
   const settled = OUTCOMES.reduce((sum, o) => sum + outcomes[o], 0);
   return {

@@ -30,6 +30,14 @@ export type { ObservedUser };
 export type DecisionConfig = Pick<SyncConfig, "mode" | "identity" | "roles"> & Partial<Pick<SyncConfig, "organizations">>;
 
 /**
+ * Whether this run already settled the key (an earlier delivery of its message, or an earlier attempt of the
+ * segment or read that sent it): its outcome is counted, and must not be counted again.
+ */
+export function settledInRun(e: { lastRunSeen?: string; lastOutcome?: string } | undefined, runId: string): boolean {
+  return e?.lastRunSeen === runId && e.lastOutcome !== undefined;
+}
+
+/**
  * Whether this entry says the profile with this fingerprint is in Auth0 as it stands: applied to a user the sync
  * manages and has not blocked. Such a row costs no Auth0 call.
  */

@@ -19,6 +19,8 @@ export interface AccountingSnapshot {
   rejected: number;
   deadLettered: number;
   inFlight: number;
+  /** Rows read again whose users this run had already settled (a retried segment, a resumed read): counted once, before. */
+  settledEarlier: number;
   unaccounted: number;
   rejectReasons: Partial<Record<RejectCode, number>>;
 }
@@ -28,6 +30,8 @@ export class RunAccounting {
   /** Managed users absent from the run (mirror mode), read from the ledger: each also ends in one outcome. */
   absent = 0;
   inFlight = 0;
+  /** Rows whose users this run settled before it read them again (their outcome counted then, not now). */
+  settledEarlier = 0;
   private readonly counts: Record<Outcome, number> = {
     created: 0,
     updated: 0,
@@ -45,6 +49,11 @@ export class RunAccounting {
 
   addAbsent(n = 1): void {
     this.absent += n;
+  }
+
+  /** Rows read again whose users an earlier attempt of this run settled: no second outcome. */
+  settleEarlier(n = 1): void {
+    this.settledEarlier += n;
   }
 
   /** Rows handed on (enqueued) whose outcome is not known yet. */
@@ -74,7 +83,7 @@ export class RunAccounting {
 
   /** Rows with no outcome and not in flight: must be 0. Negative means an outcome was recorded twice. */
   get unaccounted(): number {
-    return this.rowsRead + this.absent - this.settled - this.inFlight;
+    return this.rowsRead + this.absent - this.settled - this.inFlight - this.settledEarlier;
   }
 
   /** Rejection codes, most frequent first. */
@@ -88,6 +97,7 @@ export class RunAccounting {
       absent: this.absent,
       ...this.counts,
       inFlight: this.inFlight,
+      settledEarlier: this.settledEarlier,
       unaccounted: this.unaccounted,
       rejectReasons: Object.fromEntries(this.reasons),
     };
@@ -98,6 +108,7 @@ export class RunAccounting {
     this.rowsRead += other.rowsRead;
     this.absent += other.absent ?? 0;
     this.inFlight += other.inFlight;
+    this.settledEarlier += other.settledEarlier;
     for (const o of OUTCOMES) this.counts[o] += other[o];
     for (const [code, n] of Object.entries(other.rejectReasons)) {
       this.reasons.set(code as RejectCode, (this.reasons.get(code as RejectCode) ?? 0) + (n ?? 0));

@@ -31,7 +31,7 @@ export interface LedgerEntry {
 }
 
 /** What the unchanged check reads of every entry (a projection of it, scanned in one pass). */
-export type FingerprintItem = Pick<LedgerEntry, "key" | "userId" | "managed" | "fingerprint" | "blockedAt">;
+export type FingerprintItem = Pick<LedgerEntry, "key" | "userId" | "managed" | "fingerprint" | "blockedAt" | "lastRunSeen" | "lastOutcome">;
 
 /** A reconcile whose export job is still running. */
 export interface ReconcileJob {

@@ -133,13 +133,20 @@ class HashedRows {
  * collision (its new fingerprint's hash equal to the old one's), about one chance in 10^19 per changed row.
  */
 export class AppliedFingerprints {
-  private readonly table = new Hash64Table(2);
+  /** Per key: the fingerprint's 64-bit hash, and 1 when the run reading it had already settled the key. */
+  private readonly table = new Hash64Table(3);
   size = 0;
 
-  add(key: string, fingerprint: string): void {
+  add(key: string, fingerprint: string, settledInRun = false): void {
     const [a, b] = hash64(fingerprint);
     if (this.table.find(key) < 0) this.size++;
-    this.table.set(key, a, b);
+    this.table.set(key, a, b, settledInRun ? 1 : 0);
+  }
+
+  /** Whether the key was settled earlier in the run that read the index (see core/decide.ts settledInRun). */
+  settledInRun(key: string): boolean {
+    const i = this.table.find(key);
+    return i >= 0 && this.table.value(i, 2) === 1;
   }
 
   isApplied(key: string, fingerprint: string): boolean {

@@ -2,7 +2,7 @@
  * What a run is and how it ends, decided from its record: the figures its record keeps, and when a run still
  * recorded as running has in fact stopped (the ledger adapter and the extractor act on these, the CLI shows them).
  */
-import type { Outcome } from "./outcomes.js";
+import { OUTCOMES, type Outcome } from "./outcomes.js";
 import type { RejectCode, Rejection } from "./types.js";
 
 /**
@@ -30,6 +30,8 @@ export interface RunSummary {
   elapsedMs?: number;
   /** A run over an unloaded table: its segments finished / in all. */
   segments?: { done: number; total: number };
+  /** Rows read again whose users the run had settled before (see ExtractorResult). */
+  settledEarlier?: number;
 }
 
 /** A sortable, unique id: `run-20261123T180844-h3k9zq` for a sync, `reconcile-...` for a reconcile. */
@@ -116,4 +118,21 @@ export interface ExtractorResult {
   elapsedMs: number;
   /** A run over an unloaded table (unload-run.ts): its segments finished / in all. */
   segments?: { done: number; total: number };
+  /**
+   * Rows read again whose users this run had already settled (a segment retried after it had sent them, a
+   * redriven read): their outcomes were counted when they were settled, so they add none.
+   */
+  settledEarlier?: number;
+}
+
+/**
+ * A run's users by outcome, from its record: the consumers' counts (each user settled once per run) plus what the
+ * extract settled itself (unchanged and rejected rows, in its summary). Whole whichever process or attempt did the
+ * work: a redriven run's report comes from it.
+ */
+export function settledOutcomes(run: { counts?: Partial<Record<Outcome, number>>; summary?: Partial<Pick<RunSummary, "unchanged" | "rejected">> } | undefined): Record<Outcome, number> {
+  const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, run?.counts?.[o] ?? 0])) as Record<Outcome, number>;
+  outcomes.unchanged += run?.summary?.unchanged ?? 0;
+  outcomes.rejected += run?.summary?.rejected ?? 0;
+  return outcomes;
 }

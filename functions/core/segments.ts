@@ -49,6 +49,8 @@ export interface SegmentTally {
   rejected: number;
   unchanged: number;
   enqueued: number;
+  /** Rows whose users this run had settled before (a worker retried after it sent them): counted once, then. */
+  settledEarlier?: number;
   messages: number;
   sqsRequests: number;
   rejectReasons: Partial<Record<RejectCode, number>>;
@@ -75,7 +77,7 @@ export type SegmentSum = Omit<SegmentTally, "index"> & {
 /** The run's figures: the sum of its segments, each counted once, checked against the manifest's row counts. */
 export function sumSegments(segments: Segment[], tallies: SegmentTally[]): SegmentSum {
   const byIndex = new Map(tallies.map((t) => [t.index, t]));
-  const sum: SegmentSum = { rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, unkeyed: 0, segmentsDone: 0, segments: segments.length };
+  const sum: SegmentSum = { rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, settledEarlier: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, unkeyed: 0, segmentsDone: 0, segments: segments.length };
   const missing: number[] = [];
   const short: number[] = [];
   for (const s of segments) {
@@ -89,6 +91,7 @@ export function sumSegments(segments: Segment[], tallies: SegmentTally[]): Segme
     sum.rejected += t.rejected;
     sum.unchanged += t.unchanged;
     sum.enqueued += t.enqueued;
+    sum.settledEarlier! += t.settledEarlier ?? 0;
     sum.messages += t.messages;
     sum.sqsRequests += t.sqsRequests;
     sum.unkeyed += t.unkeyed;

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { SyncConfig } from "../core/config.js";
-import { isApplied, ownsEmail } from "../core/decide.js";
+import { isApplied, ownsEmail, settledInRun } from "../core/decide.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { PresenceRecorder } from "../core/mirror.js";
 import type { SyncOperation } from "../core/operations.js";
@@ -97,18 +97,22 @@ export class PageFlow {
       this.accounting.record("unchanged");
       this.deps.onOutcome?.({ runId: this.runId, key: op.desired.key, keyLabel: op.keyLabel, row: op.row, outcome: "unchanged", userId });
     };
+    // Applied by this very run (a segment retried, a read resumed): its outcome was counted when it was settled.
+    const earlier = () => this.accounting.settleEarlier();
     if (this.applied) {
       for (const op of ops) {
-        if (this.applied.isApplied(op.desired.key, op.fingerprint)) unchanged(op);
-        else out.push(op);
+        if (!this.applied.isApplied(op.desired.key, op.fingerprint)) out.push(op);
+        else if (this.applied.settledInRun(op.desired.key)) earlier();
+        else unchanged(op);
       }
       return out;
     }
     const known = await this.deps.ledger.getMany(ops.map((o) => o.desired.key));
     for (const op of ops) {
       const e = known.get(op.desired.key);
-      if (isApplied(e, op.fingerprint)) unchanged(op, e.userId);
-      else out.push(op);
+      if (!isApplied(e, op.fingerprint)) out.push(op);
+      else if (settledInRun(e, this.runId)) earlier();
+      else unchanged(op, e.userId);
     }
     return out;
   }
@@ -118,7 +122,7 @@ export class PageFlow {
  * The applied fingerprints read with one Scan, or nothing when this run looks its rows up instead (the core's
  * policy: core/unchanged-check.ts, from the rows expected and the ledger's size).
  */
-export async function loadAppliedFingerprints(ledger: UserLedger, mode: UnchangedCheckMode, expectedRows: number, logger: Pick<Logger, "warn" | "info">): Promise<AppliedFingerprints | undefined> {
+export async function loadAppliedFingerprints(ledger: UserLedger, runId: string, mode: UnchangedCheckMode, expectedRows: number, logger: Pick<Logger, "warn" | "info">): Promise<AppliedFingerprints | undefined> {
   if (mode === "lookup") return undefined;
   const started = Date.now();
   let ledgerItems: number | undefined;
@@ -134,7 +138,7 @@ export async function loadAppliedFingerprints(ledger: UserLedger, mode: Unchange
   }
   const index = new AppliedFingerprints();
   await ledger.scanFingerprints((item) => {
-    if (item.fingerprint !== undefined && isApplied(item, item.fingerprint)) index.add(item.key, item.fingerprint);
+    if (item.fingerprint !== undefined && isApplied(item, item.fingerprint)) index.add(item.key, item.fingerprint, settledInRun(item, runId));
   }, scanSegments(ledgerItems ?? 0));
   logger.info("unchanged check", { method: "scan", expectedRows, ledgerItems, applied: index.size, ms: Date.now() - started });
   return index;

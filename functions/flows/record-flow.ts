@@ -10,6 +10,7 @@ import type { SyncConfig } from "../core/config.js";
 import { SyncError } from "../core/errors.js";
 import { opKey, opWhere, type OpResult, type UserOperation } from "../core/operations.js";
 import type { Outcome, OutcomeSink } from "../core/outcomes.js";
+import { settledInRun } from "../core/decide.js";
 import { hashKey } from "../core/profile.js";
 import type { LedgerEntry } from "../core/records.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
@@ -158,7 +159,7 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
       }
       const entry = entries.get(opKey(op));
       // Settled by an earlier delivery of this run: redone or skipped, but not counted twice.
-      const repeat = (entry?.lastRunSeen === runId && entry.lastOutcome !== undefined) || (op.kind !== "sync" && !entry);
+      const repeat = settledInRun(entry, runId) || (op.kind !== "sync" && !entry);
       const parked = new Promise<void>((resolve) => slot && (slot.onPark = resolve));
       const current = op;
       const run = runUserFlow(flow, runId, current, entry, slot)

@@ -69,7 +69,7 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
       const problem = page.columns.length > 0 ? columnsProblem(config, page.columns) : undefined;
       if (problem) throw new ColumnsError(problem);
       // The core's policy: a segment is small next to a large ledger, so it usually looks its rows up.
-      pages.applied = await loadAppliedFingerprints(ledger.users, deps.unchangedCheck ?? "auto", segment.rows, logger);
+      pages.applied = await loadAppliedFingerprints(ledger.users, runId, deps.unchangedCheck ?? "auto", segment.rows, logger);
     }
     buffer.push(await pages.rows(page.rows));
     await buffer.sendDue();
@@ -87,6 +87,7 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
     rejected: snap.rejected,
     unchanged: pages.unchanged,
     enqueued: buffer.enqueued,
+    settledEarlier: snap.settledEarlier,
     messages: sender.stats.messages,
     sqsRequests: sender.stats.requests,
     rejectReasons: snap.rejectReasons,

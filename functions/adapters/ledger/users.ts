@@ -80,7 +80,7 @@ export class UserLedger {
    */
   async scanFingerprints(onItem: (item: FingerprintItem) => void, segments = 4): Promise<void> {
     const scanSegment = async (segment: number) => {
-      for await (const item of this.identityItems({ Segment: segment, TotalSegments: segments, ProjectionExpression: "pk, userId, managed, fingerprint, blockedAt" })) {
+      for await (const item of this.identityItems({ Segment: segment, TotalSegments: segments, ProjectionExpression: "pk, userId, managed, fingerprint, blockedAt, lastRunSeen, lastOutcome" })) {
         this.t.stats.reads++;
         onItem({
           key: String(item.pk).slice(IDENTITY_PREFIX.length),
@@ -88,6 +88,8 @@ export class UserLedger {
           managed: item.managed === true,
           fingerprint: typeof item.fingerprint === "string" ? item.fingerprint : undefined,
           blockedAt: typeof item.blockedAt === "string" ? item.blockedAt : undefined,
+          lastRunSeen: typeof item.lastRunSeen === "string" ? item.lastRunSeen : undefined,
+          lastOutcome: typeof item.lastOutcome === "string" ? (item.lastOutcome as FingerprintItem["lastOutcome"]) : undefined,
         });
       }
     };

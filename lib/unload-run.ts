@@ -14,7 +14,7 @@ import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { warehouseOf, type SyncConfig } from "../functions/core/config.js";
-import { UNLOAD_RUN_TIMEOUT_SECONDS } from "../functions/core/extract-config.js";
+import { UNLOAD_RUN_TIMEOUT_SECONDS, measureOf } from "../functions/core/extract-config.js";
 import { unloadStateMachineDefinition } from "../functions/core/unload-state-machine.js";
 import type { LedgerTable } from "./ledger-table.js";
 import { SyncFunction } from "./sync-function.js";
@@ -72,6 +72,7 @@ export class UnloadRun extends Construct {
       secretArn: src.secretArn,
       maxConcurrency: unload.maxConcurrency,
       pollSeconds: 10,
+      autoDataApiMaxBytes: measureOf(src),
     });
     this.stateMachine = new sfn.StateMachine(this, "StateMachine", {
       stateMachineName: name,

@@ -36,6 +36,11 @@ export const unloadSchema = z.strictObject({
   maxFileSizeMb: z.number().int().min(UNLOAD_FILE_SIZE_MB.min).max(UNLOAD_FILE_SIZE_MB.max).default(64),
   /** Segment workers at once (the Distributed Map's MaxConcurrency). */
   maxConcurrency: z.number().int().min(1).max(10_000).default(10),
+  /**
+   * With extract: auto, the largest result (in MB, as DescribeStatement's ResultSize counts it) read through the Data
+   * API: a run first runs the query there, and a larger result is unloaded instead (docs/scaling.md).
+   */
+  autoDataApiMaxMb: z.number().min(0).max(500).default(100),
   /** Parquet keeps column types (decimals, timestamps, booleans) that CSV would turn into text. */
   format: z.literal("parquet", { error: "expected 'parquet' (the only format the segment workers read)" }).default("parquet"),
 });
@@ -43,8 +48,17 @@ export type UnloadConfig = z.output<typeof unloadSchema>;
 
 export const extractModeSchema = z.enum(EXTRACT_MODES, { error: "expected 'auto', 'data-api' or 'unload'" }).default("auto");
 
+/**
+ * The longest SQL a run that may unload takes: the state machine's state (at most 256 KB) carries it in the UNLOAD
+ * statement, the measured query and the Data API's description of each.
+ */
+export const UNLOAD_SQL_MAX_CHARS = 40_000;
+
 /** The source's extract settings, checked together (a path and a message per problem). */
-export function extractIssues(src: { extract: ExtractMode; unload?: UnloadConfig }): { path: string[]; message: string }[] {
+export function extractIssues(src: { extract: ExtractMode; unload?: UnloadConfig; sql?: string }): { path: string[]; message: string }[] {
+  if (src.unload && src.extract !== "data-api" && (src.sql?.length ?? 0) > UNLOAD_SQL_MAX_CHARS) {
+    return [{ path: ["sql"], message: `is ${src.sql!.length.toLocaleString("en-US")} characters: a run that may unload takes at most ${UNLOAD_SQL_MAX_CHARS.toLocaleString("en-US")} (the state machine's state carries it four times, within Step Functions' 256 KB)` }];
+  }
   if (src.extract === "unload" && !src.unload) {
     return [{ path: ["unload"], message: "is required with extract: unload (at least iamRole: the role Redshift writes the files with)" }];
   }
@@ -54,20 +68,33 @@ export function extractIssues(src: { extract: ExtractMode; unload?: UnloadConfig
   return [];
 }
 
-export type ExtractPath = "data-api" | "unload";
-
 /**
- * Which path a run takes: `unload` always unloads; `auto` unloads when source.unload is configured and reads
- * through the Data API otherwise; `data-api` never unloads. (Choosing by the result's size, a Data API statement
- * first and UNLOAD only above the limit, is not built: `auto` with source.unload unloads every run.)
+ * Which path a run takes: `data-api` reads through the Data API (the extractor alone); `unload` unloads every run;
+ * `measured` runs the query through the Data API first and, by its result's size (DescribeStatement's ResultSize
+ * against source.unload.autoDataApiMaxMb), reads it there or unloads it. The last two are executions of the unload
+ * state machine.
  */
+export type ExtractPath = "data-api" | "unload" | "measured";
+
+/** `unload` always unloads; `auto` measures when source.unload is configured and reads through the Data API otherwise. */
 export function extractPath(src: { extract: ExtractMode; unload?: UnloadConfig }): ExtractPath {
-  return src.extract === "unload" || (src.extract === "auto" && src.unload !== undefined) ? "unload" : "data-api";
+  if (src.extract === "unload") return "unload";
+  return src.extract === "auto" && src.unload !== undefined ? "measured" : "data-api";
 }
 
-/** Whether a config's runs unload (a warehouse source whose extract path is UNLOAD). */
+/** Whether a config's runs are executions of the unload state machine (a warehouse source that may unload). */
 export function unloads(source: { type: string; extract?: ExtractMode; unload?: UnloadConfig }): boolean {
-  return source.type === "redshift" && extractPath({ extract: source.extract ?? "auto", unload: source.unload }) === "unload";
+  return source.type === "redshift" && extractPath({ extract: source.extract ?? "auto", unload: source.unload }) !== "data-api";
+}
+
+/** The largest result a measured run reads through the Data API, in bytes. */
+export function autoDataApiMaxBytes(unload: Pick<UnloadConfig, "autoDataApiMaxMb">): number {
+  return Math.floor(unload.autoDataApiMaxMb * 1024 * 1024);
+}
+
+/** The state machine's measure (its autoDataApiMaxBytes): for a measured run's source, else none (every run unloads). */
+export function measureOf(src: { extract: ExtractMode; unload?: UnloadConfig }): number | undefined {
+  return extractPath(src) === "measured" && src.unload ? autoDataApiMaxBytes(src.unload) : undefined;
 }
 
 /** The one sentence a run ends with when its result is over the Data API's limit (so UNLOAD was not taken). */

@@ -58,9 +58,17 @@ export function inlineParameters(sql: string, parameters: Record<string, string>
   return out;
 }
 
+/**
+ * The config's SELECT with its parameters written in: what a measured run executes through the state machine's
+ * SDK integration (no parameter list to pass), and what UNLOAD quotes.
+ */
+export function measuredQuery(src: { sql: string; parameters?: Record<string, string> }): string {
+  return inlineParameters(src.sql.trim().replace(/;\s*$/, ""), src.parameters);
+}
+
 /** The statement: the config's SELECT unloaded as Parquet, with a verbose manifest (row counts per file). */
 export function unloadStatement(src: { sql: string; parameters?: Record<string, string> }, unload: Pick<UnloadConfig, "iamRole" | "maxFileSizeMb">, url: string): string {
-  const inner = inlineParameters(src.sql.trim().replace(/;\s*$/, ""), src.parameters);
+  const inner = measuredQuery(src);
   if (inner.includes("$$")) throw new UnloadStatementError("source.sql (with its parameters) holds '$$', which would end UNLOAD's quoting of the query: write it another way");
   const role = unload.iamRole === "default" ? "default" : `'${unload.iamRole}'`;
   return [`UNLOAD ($$${inner}$$)`, `TO '${url}'`, `IAM_ROLE ${role}`, "FORMAT AS PARQUET", `MAXFILESIZE ${unload.maxFileSizeMb} MB`, "MANIFEST VERBOSE", "ALLOWOVERWRITE"].join("\n");

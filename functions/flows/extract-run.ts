@@ -18,6 +18,7 @@ import { newRunId, type ExtractorResult, type RunSummary } from "../core/runs.js
 import type { RowSource } from "../core/source.js";
 import type { UnchangedCheckMode } from "../core/unchanged-check.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
+import { RedshiftSource } from "../adapters/redshift/source.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
 import { runMirror } from "./mirror-run.js";
@@ -102,6 +103,19 @@ export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}
   }
 }
 
+/**
+ * A measured run's read (source.extract auto, docs/scaling.md): the state machine took the lock, ran the query and
+ * found its result small enough for the Data API; this reads that statement's result as a Data API run reads its
+ * own, then releases the lock. A failure is the state machine's to record (its Fail run step).
+ */
+export async function readMeasuredResult(deps: ExtractorDeps, event: { runId: string; startedAt: number; statementId: string; approveMirror?: boolean }): Promise<ExtractorResult> {
+  if (!(deps.source instanceof RedshiftSource)) throw new Error("a measured run reads a Redshift statement, but this extractor's source is not the Data API");
+  if (!deps.ledger) throw new Error("a measured run needs the ledger (it holds the run's lock)");
+  const result = await extractPages({ ...deps, source: deps.source.ofStatement(event.statementId) }, event.runId, event.startedAt, { approveMirror: event.approveMirror });
+  await deps.ledger.runs.releaseLock(event.runId, result.rowsRead);
+  return result;
+}
+
 async function extractPages(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent, lastRowsRead?: number): Promise<ExtractorResult> {
   const { config, logger, metrics } = deps;
   const write = !deps.dryRun;
@@ -117,7 +131,7 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
 
   // With the last run's row count as the estimate of this one's, the ledger is read while the warehouse runs the
   // statement; without one (the first run, a dry run) once the statement's row count is known.
-  const early = deps.ledger && lastRowsRead !== undefined ? loadAppliedFingerprints(deps.ledger.users, mode, lastRowsRead, logger) : undefined;
+  const early = deps.ledger && lastRowsRead !== undefined ? loadAppliedFingerprints(deps.ledger.users, runId, mode, lastRowsRead, logger) : undefined;
   early?.catch(() => undefined); // awaited at the first page; a failed statement must not leave it unhandled
   if (deps.ledger && write) await deps.ledger.runs.put({ runId, status: "running", startedAt: new Date(started).toISOString() });
   const source = deps.source;
@@ -132,7 +146,7 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
       const problem = page.columns.length > 0 || page.rows.length > 0 ? columnsProblem(config, page.columns) : undefined;
       if (problem) throw new ColumnsError(problem);
       unmapped = unmappedColumns(config, page.columns);
-      if (deps.ledger) pages.applied = await (early ?? loadAppliedFingerprints(deps.ledger.users, mode, source.resultRows ?? 0, logger));
+      if (deps.ledger) pages.applied = await (early ?? loadAppliedFingerprints(deps.ledger.users, runId, mode, source.resultRows ?? 0, logger));
     }
     buffer.push(await pages.rows(page.rows));
     if (deps.signal?.aborted) {
@@ -178,6 +192,7 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
     sampleRejections: pages.samples,
     unmappedColumns: unmapped,
     elapsedMs: Date.now() - started,
+    ...(snap.settledEarlier ? { settledEarlier: snap.settledEarlier } : {}),
   };
   if (snap.unaccounted !== 0) {
     logger.error("extract accounting does not add up", { rowsRead: snap.rowsRead, rejected: snap.rejected, enqueued: buffer.enqueued, unaccounted: snap.unaccounted });

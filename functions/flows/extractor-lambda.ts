@@ -7,8 +7,9 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { SyncError } from "../core/errors.js";
 import { unloads } from "../core/extract-config.js";
 import { lambdaHandler, type DepsFactory } from "../commons/lambda.js";
-import { runExtract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract-run.js";
-import { failUnloadRun, finishUnloadRun, planSegments, startUnloadRun, type UnloadPlan, type UnloadResult, type UnloadRunDeps, type UnloadStart } from "./unload-run.js";
+import type { FailedRunState } from "../core/unload-resume.js";
+import { readMeasuredResult, runExtract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract-run.js";
+import { failUnloadRun, finishUnloadRun, planSegments, startUnloadRun, type UnloadPlan, type UnloadResult, type UnloadResume, type UnloadRunDeps, type UnloadStart } from "./unload-run.js";
 
 /** The extractor's dependencies, with what a run over an unloaded table needs besides. */
 export type ExtractorLambdaDeps = ExtractorDeps & { unload?: { s3: S3Client; bucket: string } };
@@ -19,7 +20,8 @@ export type UnloadStep =
   | { step: "unload-start"; runId?: string; input?: { approveMirror?: unknown } }
   | { step: "unload-plan"; runId: string; startedAt: number; bucket: string; prefix: string }
   | { step: "unload-finish"; runId: string; startedAt: number; bucket: string; prefix: string; approveMirror?: boolean }
-  | { step: "unload-fail"; runId: string; startedAt: number; error: string | { Error?: string; Cause?: string } };
+  | { step: "read-result"; runId: string; startedAt: number; statementId: string; approveMirror?: boolean }
+  | { step: "unload-fail"; runId: string; startedAt: number; error: string | { Error?: string; Cause?: string }; redriveCount?: number; state?: FailedRunState };
 
 /** A run of a config that unloads, asked of the extractor as a Data API extract: refused, saying what runs it. */
 export class UnloadRunElsewhereError extends SyncError {
@@ -35,7 +37,8 @@ function unloadDeps(deps: ExtractorLambdaDeps): UnloadRunDeps {
   return { ...deps, ledger: deps.ledger, sqs: deps.sqs, queueUrl: deps.queueUrl, s3: deps.unload.s3, bucket: deps.unload.bucket };
 }
 
-export function runUnloadStep(deps: ExtractorLambdaDeps, event: UnloadStep): Promise<UnloadStart | UnloadPlan | UnloadResult | { failed: true }> {
+export function runUnloadStep(deps: ExtractorLambdaDeps, event: UnloadStep): Promise<UnloadStart | UnloadPlan | UnloadResult | ExtractorResult | UnloadResume> {
+  if (event.step === "read-result") return readMeasuredResult(deps, event);
   const d = unloadDeps(deps);
   switch (event.step) {
     case "unload-start":
@@ -45,7 +48,7 @@ export function runUnloadStep(deps: ExtractorLambdaDeps, event: UnloadStep): Pro
     case "unload-finish":
       return finishUnloadRun(d, event);
     case "unload-fail":
-      return failUnloadRun(d, event).then(() => ({ failed: true as const }));
+      return failUnloadRun(d, event);
   }
 }
 

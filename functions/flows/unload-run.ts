@@ -8,12 +8,14 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SyncConfig } from "../core/config.js";
-import { UNLOAD_RUN_TIMEOUT_SECONDS } from "../core/extract-config.js";
+import { SyncError } from "../core/errors.js";
+import { UNLOAD_RUN_TIMEOUT_SECONDS, extractPath } from "../core/extract-config.js";
 import type { MirrorPlan } from "../core/mirror.js";
 import { RunAccounting } from "../core/outcomes.js";
 import { newRunId } from "../core/runs.js";
 import { HashedPresence, bytesToHashes, segmentsFromManifest, sumSegments, type Segment } from "../core/segments.js";
-import { manifestKey, unloadLocation, unloadStatement } from "../core/unload-statement.js";
+import { isRedriveOf, resumeAt, type FailedRunState, type ResumableState } from "../core/unload-resume.js";
+import { manifestKey, measuredQuery, unloadLocation, unloadStatement } from "../core/unload-statement.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
@@ -34,10 +36,31 @@ export interface UnloadRunDeps extends AdmissionDeps {
   flushIntervalMs?: number;
 }
 
-/** What `start` hands the state machine: the statement to run and where its files go, or why the run is skipped. */
+/**
+ * What `start` hands the state machine: the UNLOAD statement and where its files go (and, for a measured run, the
+ * query it runs first), or why the run is skipped.
+ */
 export type UnloadStart =
   | { runId: string; startedAt: number; skipped: string }
-  | { runId: string; startedAt: number; statement: string; bucket: string; prefix: string; approveMirror: boolean };
+  | { runId: string; startedAt: number; statement: string; bucket: string; prefix: string; approveMirror: boolean; measure: boolean; query?: string };
+
+/** What the Fail run step hands a redriven execution: the state it resumes at, and the attempt (RedriveCount). */
+export interface UnloadResume {
+  at: ResumableState;
+  attempt: number;
+}
+
+/** The run's own failure, raised by the Fail run step so the execution fails there (and a redrive reruns it). */
+export class RunFailedError extends SyncError {
+  override readonly name = "RunFailed";
+  readonly retryable = false;
+}
+
+/** A redrive that cannot resume its run now: another run holds the lock. */
+export class ResumeRefusedError extends SyncError {
+  override readonly name = "ResumeRefused";
+  readonly retryable = false;
+}
 
 /** What `plan` hands the Distributed Map: the segments (an S3 object of Map items) and their number. */
 export interface UnloadPlan {
@@ -65,11 +88,15 @@ export async function startUnloadRun(deps: UnloadRunDeps, event: { runId?: strin
     const { source, unload } = unloadOf(deps.config);
     const location = unloadLocation(unload, deps.bucket, deps.config.name, runId);
     const statement = unloadStatement(source, unload, location.url);
+    const measure = extractPath(source) === "measured";
     await deps.ledger.runs.put({ runId, status: "running", startedAt: new Date(startedAt).toISOString() });
-    deps.logger.info("unload run started", { runId, location: location.url });
-    return { runId, startedAt, statement, bucket: location.bucket, prefix: location.prefix, approveMirror: event.input?.approveMirror === true };
+    deps.logger.info("unload run started", { runId, location: location.url, measure });
+    const start = { runId, startedAt, statement, bucket: location.bucket, prefix: location.prefix, approveMirror: event.input?.approveMirror === true, measure };
+    return measure ? { ...start, query: measuredQuery(source) } : start;
   } catch (err) {
-    await failUnloadRun(deps, { runId, startedAt, error: err instanceof Error ? err.message : String(err) });
+    // Taken, then the statement could not be written: recorded failed and released here (no Fail run step yet).
+    await recordRunFailure(deps, deps.ledger, runId, startedAt, err, "failed");
+    await deps.ledger.runs.releaseLock(runId).catch(() => undefined);
     throw err;
   }
 }
@@ -102,6 +129,8 @@ export async function finishUnloadRun(deps: UnloadRunDeps, event: { runId: strin
   const sum = sumSegments(segments, await ledger.segments.finished(runId, segments.length));
   // Never reached after a failed map (the state machine fails first), but never trusted either: no deletes.
   if (sum.incomplete) throw new Error(`the run is incomplete: ${sum.incomplete}`);
+  // The lock, still this run's (or taken back: a redriven execution that had timed out), before mirror mode acts.
+  await holdRunLock(ledger, runId);
 
   const accounting = new RunAccounting();
   const sender = new QueueSender(deps.sqs, deps.queueUrl);
@@ -128,6 +157,7 @@ export async function finishUnloadRun(deps: UnloadRunDeps, event: { runId: strin
     sampleRejections: [],
     elapsedMs: Date.now() - event.startedAt,
     segments: { done: sum.segmentsDone, total: sum.segments },
+    ...(sum.settledEarlier ? { settledEarlier: sum.settledEarlier } : {}),
   };
   emitMetric(metrics, "RowsRead", result.rowsRead);
   emitMetric(metrics, "RowsRejected", result.rejected);
@@ -148,11 +178,34 @@ export async function finishUnloadRun(deps: UnloadRunDeps, event: { runId: strin
   return result;
 }
 
-/** A run that did not finish (the statement, a segment after its retries, the finish itself): recorded, unlocked. */
-export async function failUnloadRun(deps: Pick<UnloadRunDeps, "ledger" | "logger" | "metrics">, event: { runId: string; startedAt: number; error: string | { Error?: string; Cause?: string } }): Promise<void> {
+/**
+ * The Fail run step. Reached from a failed state (the statement, a segment after its retries, the finish itself):
+ * the run recorded failed, the lock released, and the step fails (RunFailedError), so the execution fails here
+ * with the run's error. Rerun by a redrive (RedriveExecution: the execution's RedriveCount is above the attempt
+ * the state was made in): the lock taken back, the run recorded running again, and the state it resumes at.
+ */
+export async function failUnloadRun(
+  deps: Pick<UnloadRunDeps, "ledger" | "logger" | "metrics">,
+  event: { runId: string; startedAt: number; error: string | { Error?: string; Cause?: string }; redriveCount?: number; state?: FailedRunState & { resume?: { attempt?: number } } },
+): Promise<UnloadResume> {
+  const state = event.state ?? {};
+  if (isRedriveOf(event.redriveCount, state)) {
+    await holdRunLock(deps.ledger, event.runId);
+    const at = resumeAt(state);
+    await deps.ledger.runs.put({ runId: event.runId, status: "running", startedAt: new Date(event.startedAt).toISOString() });
+    deps.logger.info("run resumed by a redrive", { runId: event.runId, at, redriveCount: event.redriveCount });
+    return { at, attempt: event.redriveCount ?? 0 };
+  }
   const error = typeof event.error === "string" ? event.error : causeOf(event.error);
   await recordRunFailure(deps, deps.ledger, event.runId, event.startedAt, new Error(error), "failed");
   await deps.ledger.runs.releaseLock(event.runId).catch(() => undefined);
+  throw new RunFailedError(error);
+}
+
+/** The run lock for a run that goes on past a failure or a timeout; refused while another run holds it. */
+async function holdRunLock(ledger: Ledger, runId: string): Promise<void> {
+  const lock = await ledger.runs.resumeLock(runId, UNLOAD_RUN_TIMEOUT_SECONDS * 1000);
+  if (!lock.ok) throw new ResumeRefusedError(`run ${runId} cannot go on while run ${lock.heldBy} holds the run lock: redrive it again once that run has ended`);
 }
 
 /**

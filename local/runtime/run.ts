@@ -9,9 +9,10 @@ import type { RunReport } from "../../functions/core/runs.js";
 import { rejectionMessage, type RejectCode } from "../../functions/core/types.js";
 import { createExtractorHandler, createUnloadStepHandler, type ExtractorDepsFactory } from "../../functions/flows/extractor-lambda.js";
 import { createSegmentHandler } from "../../functions/flows/segment-lambda.js";
-import { newRunId } from "../../functions/core/runs.js";
+import { newRunId, settledOutcomes } from "../../functions/core/runs.js";
 import { unloads } from "../../functions/core/extract-config.js";
-import { runLocalUnload } from "./unload-run.js";
+import { failedLocalExecution, runLocalUnload } from "./unload-run.js";
+import { LocalStateError } from "../state-dir.js";
 import { RunCancelledError, type ExtractorResult } from "../../functions/flows/extract-run.js";
 import { LocalEnvironment, type LocalEnvironmentOptions } from "./environment.js";
 import { fakeContext } from "./lambda-context.js";
@@ -28,6 +29,11 @@ export interface LocalRunOptions extends LocalEnvironmentOptions {
   signal?: AbortSignal;
   /** How the extractor finds unchanged rows (see `chooseUnchangedCheck`); dynalite's ItemCount of 0 always picks the Scan. */
   unchangedCheck?: "auto" | "scan" | "lookup";
+  /**
+   * Redrive a failed execution of a run over an unloaded table (as Step Functions' RedriveExecution does): the run
+   * with this id, or `true` for the latest failed one. It resumes where it failed and completes that run.
+   */
+  redrive?: string | true;
 }
 
 export interface Progress {
@@ -141,6 +147,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // Consumed as Lambda's SQS event source would: from the first message on, while the extract goes on.
     let extracted: ExtractorResult | undefined;
     const syncStarted = Date.now();
+    if (opts.redrive !== undefined && !unloads(config.source)) throw new LocalStateError("Only a run over an unloaded table (an execution of the unload state machine) is redriven; this config reads through the Data API.");
+    const redrive = opts.redrive === undefined ? undefined : failedLocalExecution(env, opts.redrive === true ? undefined : opts.redrive);
+    if (opts.redrive !== undefined && !redrive) {
+      throw new LocalStateError(opts.redrive === true ? "There is no failed execution to redrive: every run over an unloaded table here ended or was redriven." : `There is no failed execution of run ${opts.redrive} to redrive (it completed, was redriven, or never unloaded).`);
+    }
     const extractRun = unloads(config.source)
       ? runLocalUnload(
           env,
@@ -159,7 +170,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
             })),
             context: (fn) => fakeContext(15 * 60_000, fn),
           },
-          { runId: newRunId(), approveMirror: opts.approveMirror },
+          { runId: newRunId(), approveMirror: opts.approveMirror, redrive },
         ).catch(async (err: unknown) => {
           throw await unloadFailure(env, err);
         })
@@ -203,7 +214,12 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     acc.read(rowsRead);
     if (extracted?.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
     for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
-    const snap = acc.snapshot();
+    // A redriven run settled users in the failed attempt too (another process here): its figures are the run's
+    // record's, which every attempt's consumers and segments added to.
+    const whole = redrive ? settledOutcomes(await env.ledgerFor!().runs.get(runId)) : undefined;
+    const inProcess = acc.snapshot();
+    const absent = extracted?.mirror && !extracted.mirror.held ? extracted.mirror.absent : 0;
+    const snap = whole ? { ...inProcess, ...whole, unaccounted: rowsRead + absent - OUTCOMES.reduce((n, o) => n + whole[o], 0) } : inProcess;
     // Stopped while the consumers applied its users (the extract itself had ended): the run's record says
     // interrupted, as an extract stopped midway does, not completed with users pending.
     if (extracted && opts.signal?.aborted) await env.ledgerFor?.().runs.markInterrupted(runId, cancelledReason(snap.unaccounted), new Date(), ["running", "completed", "held"]);

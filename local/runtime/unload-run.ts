@@ -5,12 +5,15 @@
  * engine runs a Map inline only: the Distributed Map's ItemReader, ProcessorConfig and tolerated failures are mapped
  * onto an inline Map over the same items (the Plan step's file, read here as the ItemReader would read it).
  */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeStatementCommand, ExecuteStatementCommand } from "@aws-sdk/client-redshift-data";
 import type { Context } from "aws-lambda";
 import "./node20.js";
 import { StateMachine } from "aws-local-stepfunctions";
 import { warehouseOf } from "../../functions/core/config.js";
+import { measureOf } from "../../functions/core/extract-config.js";
 import { UNLOAD_STATES, unloadStateMachineDefinition } from "../../functions/core/unload-state-machine.js";
 import type { UnloadResult } from "../../functions/flows/unload-run.js";
 import type { ExtractorResult } from "../../functions/flows/extract-run.js";
@@ -45,7 +48,39 @@ export function inlineDistributedMaps(definition: Record<string, unknown>): Reco
   return { ...definition, States: states };
 }
 
-export async function runLocalUnload(env: LocalEnvironment, h: LocalUnloadHandlers, opts: { runId: string; approveMirror?: boolean }): Promise<ExtractorResult> {
+/**
+ * What a failed local execution left for a redrive (Step Functions keeps it in the execution's history): the
+ * state it failed in and that state's input, kept in the state directory.
+ */
+export interface LocalFailedExecution {
+  runId: string;
+  input: Record<string, unknown>;
+  failedState: string;
+  stateInput: unknown;
+  redriveCount: number;
+}
+
+const executionsFile = (env: LocalEnvironment) => join(env.opts.stateDir, "executions.json");
+
+function readExecutions(env: LocalEnvironment): Record<string, LocalFailedExecution> {
+  const file = executionsFile(env);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, LocalFailedExecution>) : {};
+}
+
+function writeExecution(env: LocalEnvironment, runId: string, failed: LocalFailedExecution | undefined): void {
+  const all = readExecutions(env);
+  if (failed) all[runId] = failed;
+  else delete all[runId];
+  writeFileSync(executionsFile(env), JSON.stringify(all, null, 2));
+}
+
+/** The failed local execution of a run (the latest failed one when no run id is given), for a redrive. */
+export function failedLocalExecution(env: LocalEnvironment, runId?: string): LocalFailedExecution | undefined {
+  const all = Object.values(readExecutions(env));
+  return runId === undefined ? all.sort((a, b) => a.runId.localeCompare(b.runId)).at(-1) : all.find((e) => e.runId === runId);
+}
+
+export async function runLocalUnload(env: LocalEnvironment, h: LocalUnloadHandlers, opts: { runId: string; approveMirror?: boolean; redrive?: LocalFailedExecution }): Promise<ExtractorResult> {
   const config = env.config;
   const src = warehouseOf(config);
   const S = UNLOAD_STATES;
@@ -59,8 +94,16 @@ export async function runLocalUnload(env: LocalEnvironment, h: LocalUnloadHandle
     secretArn: src.secretArn,
     maxConcurrency: src.unload!.maxConcurrency,
     pollSeconds: 10,
+    autoDataApiMaxBytes: measureOf(src),
   });
-  const machine = new StateMachine(inlineDistributedMaps(definition) as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  // A redrive (RedriveExecution) runs the same definition from the state the execution failed in, with that
+  // state's input and the execution's RedriveCount one higher.
+  const redrive = opts.redrive;
+  // (The definition is validated as deployed; started elsewhere, its Start run state is unreachable, which the
+  // engine's validation refuses.)
+  const inline = inlineDistributedMaps(definition);
+  let machine = new StateMachine(inline as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  if (redrive) machine = new StateMachine({ ...inline, StartAt: redrive.failedState } as never, { validationOptions: { noValidate: true } });
   // The state machine's own calls (its SDK integrations, its ItemReader, its invokes), recorded as its role's.
   const redshift = env.redshiftClient("states");
   const s3 = env.handlerS3("states");
@@ -70,38 +113,51 @@ export async function runLocalUnload(env: LocalEnvironment, h: LocalUnloadHandle
     return { Payload: fn === "extractor" ? await h.step(input.Payload as never, h.context("extractor")) : await h.segment(input.Payload as never, h.context("segment")) };
   };
   const extractor = lambda("extractor");
-  const execution = machine.run(
-    { source: "local", approveMirror: opts.approveMirror === true },
-    {
-      context: { Execution: { Name: opts.runId, Input: { source: "local", approveMirror: opts.approveMirror === true }, StartTime: new Date().toISOString() } },
-      overrides: {
-        taskResourceLocalHandlers: <Record<string, (input: never) => Promise<unknown>>>{
-          [S.start]: extractor,
-          [S.unload]: async (input: Record<string, unknown>) => {
-            const out = await redshift.send(new ExecuteStatementCommand(input as never));
-            return { Id: out.Id };
-          },
-          [S.describe]: async (input: Record<string, unknown>) => {
-            const { $metadata: _m, ...out } = await redshift.send(new DescribeStatementCommand(input as never));
-            return JSON.parse(JSON.stringify(out)) as unknown;
-          },
-          // The Plan step, then its items as the Distributed Map's ItemReader reads them from S3.
-          [S.plan]: async (input: Invocation) => {
-            const { Payload } = await extractor(input);
-            const plan = Payload as { itemsKey: string };
-            const file = await s3.send(new GetObjectCommand({ Bucket: env.unloadBucket!, Key: plan.itemsKey }));
-            return { Payload: { ...plan, items: JSON.parse(await file.Body!.transformToString()) as unknown } };
-          },
-          [S.segment]: lambda("segment"),
-          [S.finish]: extractor,
-          [S.fail]: extractor,
-        } as never,
-        waitTimeOverrides: { [S.wait]: 20 },
-        retryIntervalOverrides: { [S.segment]: 10, [S.start]: 10, [S.plan]: 10, [S.finish]: 10, [S.fail]: 10, [S.unload]: 10, [S.describe]: 10 },
-      },
+  const input = redrive?.input ?? { source: "local", approveMirror: opts.approveMirror === true };
+  const runId = redrive?.runId ?? opts.runId;
+  const redriveCount = redrive ? redrive.redriveCount + 1 : 0;
+  // Where the execution fails, kept for a redrive: the Start step (its input is the execution's), or Fail run (the
+  // run's state, which its payload carries).
+  const failingIn = (state: string, stateInputOf: (i: Invocation) => unknown) => async (i: Invocation) => {
+    try {
+      return await extractor(i);
+    } catch (err) {
+      writeExecution(env, runId, { runId, input, failedState: state, stateInput: stateInputOf(i), redriveCount });
+      throw err;
+    }
+  };
+  const statement = async (i: Record<string, unknown>) => ({ Id: (await redshift.send(new ExecuteStatementCommand(i as never))).Id });
+  const describe = async (i: Record<string, unknown>) => {
+    const { $metadata: _m, ...out } = await redshift.send(new DescribeStatementCommand(i as never));
+    return JSON.parse(JSON.stringify(out)) as unknown;
+  };
+  const execution = machine.run((redrive ? redrive.stateInput : input) as never, {
+    context: { Execution: { Name: runId, Input: input as never, StartTime: new Date().toISOString(), RedriveCount: redriveCount } },
+    overrides: {
+      taskResourceLocalHandlers: <Record<string, (input: never) => Promise<unknown>>>{
+        [S.start]: failingIn(S.start, () => input),
+        [S.query]: statement,
+        [S.describeQuery]: describe,
+        [S.read]: extractor,
+        [S.unload]: statement,
+        [S.describe]: describe,
+        // The Plan step, then its items as the Distributed Map's ItemReader reads them from S3.
+        [S.plan]: async (i: Invocation) => {
+          const { Payload } = await extractor(i);
+          const plan = Payload as { itemsKey: string };
+          const file = await s3.send(new GetObjectCommand({ Bucket: env.unloadBucket!, Key: plan.itemsKey }));
+          return { Payload: { ...plan, items: JSON.parse(await file.Body!.transformToString()) as unknown } };
+        },
+        [S.segment]: lambda("segment"),
+        [S.finish]: extractor,
+        [S.fail]: failingIn(S.fail, (i) => i.Payload.state),
+      } as never,
+      waitTimeOverrides: { [S.wait]: 20, [S.waitQuery]: 20 },
+      retryIntervalOverrides: Object.fromEntries([S.segment, S.start, S.plan, S.finish, S.fail, S.unload, S.describe, S.query, S.describeQuery, S.read].map((state) => [state, 10])),
     },
-  );
+  });
   const result = (await execution.result) as UnloadResult | { start: { runId: string; skipped: string; startedAt: number } } | undefined;
+  writeExecution(env, runId, undefined);
   if (result && "start" in result) {
     const skipped = result.start.skipped;
     return { runId: result.start.runId, skipped, rowsRead: 0, rejected: 0, unchanged: 0, enqueued: 0, messages: 0, sqsRequests: 0, rejectReasons: {}, sampleRejections: [], elapsedMs: 0 };

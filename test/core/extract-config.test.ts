@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { validateConfig, warehouseOf } from "../../functions/core/config.js";
-import { extractPath, resultTooLargeMessage } from "../../functions/core/extract-config.js";
+import { autoDataApiMaxBytes, extractPath, resultTooLargeMessage, unloads } from "../../functions/core/extract-config.js";
 import { configProblems as problems } from "../helpers/config.js";
 
 const base = {
@@ -22,7 +22,7 @@ describe("source.extract and source.unload", () => {
 
   it("fill UNLOAD's defaults: the stack's bucket, unload/ prefix, 64 MB files, Parquet", () => {
     const src = warehouseOf(validateConfig(withSource({ unload: { iamRole: ROLE } })));
-    expect(src.unload).toEqual({ iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, format: "parquet" });
+    expect(src.unload).toEqual({ iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, autoDataApiMaxMb: 100, format: "parquet" });
     expect(warehouseOf(validateConfig(withSource({ unload: { iamRole: "default", bucket: "acme-unload" } }))).unload).toMatchObject({ iamRole: "default", bucket: "acme-unload" });
   });
 
@@ -39,14 +39,21 @@ describe("source.extract and source.unload", () => {
     expect(problems(withSource({ unload: { iamRole: ROLE, region: "x" } })).join()).toMatch(/source\.unload/);
   });
 
-  it("auto unloads when UNLOAD is configured; unload always; data-api never", () => {
-    const unload = { iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, format: "parquet" as const };
+  it("auto measures the result first when UNLOAD is configured (Data API or UNLOAD by its size); unload always unloads; data-api never", () => {
+    const unload = { iamRole: ROLE, prefix: "unload/", maxFileSizeMb: 64, maxConcurrency: 10, autoDataApiMaxMb: 100, format: "parquet" as const };
     fc.assert(
       fc.property(fc.constantFrom("auto" as const, "data-api" as const, "unload" as const), fc.boolean(), (extract, configured) => {
         const path = extractPath({ extract, unload: configured ? unload : undefined });
-        expect(path).toBe(extract === "unload" || (extract === "auto" && configured) ? "unload" : "data-api");
+        expect(path).toBe(extract === "unload" ? "unload" : extract === "auto" && configured ? "measured" : "data-api");
+        expect(unloads({ type: "redshift", extract, unload: configured ? unload : undefined })).toBe(path !== "data-api");
       }),
     );
+  });
+
+  it("autoDataApiMaxMb: 100 MB by default, at most the Data API's 500 MB, a fraction allowed", () => {
+    expect(autoDataApiMaxBytes(warehouseOf(validateConfig(withSource({ unload: { iamRole: ROLE } }))).unload!)).toBe(100 * 2 ** 20);
+    expect(autoDataApiMaxBytes({ autoDataApiMaxMb: 0.5 })).toBe(2 ** 19);
+    expect(problems(withSource({ unload: { iamRole: ROLE, autoDataApiMaxMb: 600 } })).join()).toMatch(/source\.unload\.autoDataApiMaxMb: .*500/);
   });
 
   it("the limit's sentence says the size, the rows and what to configure", () => {

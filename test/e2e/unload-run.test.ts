@@ -10,9 +10,22 @@ import { describe, expect, it } from "vitest";
 import { runLocalPipeline } from "../../local/pipeline.js";
 import { Ledger } from "../../functions/adapters/ledger/ledger.js";
 import { startDynamo } from "../../local/dynamo.js";
+import { settledOutcomes } from "../../functions/core/runs.js";
 import { writeCsv } from "../helpers/demo-csv.js";
 import { configWith, expectConsistent, rowsOf, tenantOf } from "../helpers/reliability.js";
 import { tempDir } from "../helpers/tmp.js";
+
+/** A run's users without an outcome by its ledger record (what `status` reports): the consumers' counts and the extract's. */
+async function recordedUnaccounted(stateDir: string, configName: string, runId: string): Promise<number> {
+  const dynamo = await startDynamo(join(stateDir, "ledger"));
+  try {
+    const run = await new Ledger(dynamo.client, `auth0-sync-${configName}-ledger`).runs.get(runId);
+    const outcomes = settledOutcomes(run);
+    return (run?.summary?.rowsRead ?? -1) - Object.values(outcomes).reduce((a, b) => a + b, 0);
+  } finally {
+    await dynamo.stop();
+  }
+}
 
 const unloading = (over: Record<string, Record<string, unknown>> = {}) =>
   configWith({ ...over, source: { extract: "unload", unload: { iamRole: "default" }, ...over.source }, queue: { usersPerMessage: 5, ...over.queue } });
@@ -68,6 +81,8 @@ describe("a run over an unloaded table, when things go wrong", () => {
     expect(users).toHaveLength(90);
     expect(new Set(users.map((u) => u.email)).size).toBe(90);
     expectConsistent(stateDir, rows, [s]);
+    // The run's record too: the users the retried worker sent again are not counted again (unchanged) by it.
+    expect(await recordedUnaccounted(stateDir, config.name, s.runId)).toBe(0);
   }, 120_000);
 
   it("mirror mode over the whole run: a row deleted from the table blocks its user, the others stay", async () => {
@@ -93,4 +108,80 @@ describe("a run over an unloaded table, when things go wrong", () => {
     // The lock was released: the next run starts and completes.
     await expect(runLocalPipeline({ config: unloading(), stateDir, rate: 300 })).resolves.toMatchObject({ rowsRead: 20, unchanged: 20, unaccounted: 0 });
   }, 120_000);
+});
+
+describe("extract: auto with UNLOAD configured: the query measured first, its result read where it fits", () => {
+  const measured = (autoDataApiMaxMb?: number) => configWith({ source: { extract: "auto", unload: { iamRole: "default", ...(autoDataApiMaxMb === undefined ? {} : { autoDataApiMaxMb }) } }, queue: { usersPerMessage: 5 } });
+
+  it("a result under autoDataApiMaxMb is read through the Data API (no UNLOAD, no segment); one over it is unloaded", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const rows = rowsOf(50);
+    const small = await runLocalPipeline({ config: measured(), stateDir, csv: writeCsv(join(dir, "users.csv"), rows), rate: 300, slices: 2 });
+    expect(small).toMatchObject({ rowsRead: 50, created: 50, unaccounted: 0 });
+    expect(small.segments).toBeUndefined();
+    expectConsistent(stateDir, rows, [small]);
+    // The same table with the bar under its ~15 KB result: UNLOAD and the segments, and nothing to change.
+    const large = await runLocalPipeline({ config: measured(0.001), stateDir, rate: 300, slices: 2 });
+    expect(large).toMatchObject({ rowsRead: 50, unchanged: 50, unaccounted: 0, auth0Calls: 0, segments: { done: 2, total: 2 } });
+  }, 120_000);
+
+  it("a result over the Data API's own limit is unloaded, not refused", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const rows = rowsOf(30);
+    // The emulator's limit lowered under the result: the measured query meets it, the run unloads instead.
+    const s = await runLocalPipeline({ config: measured(500), stateDir, csv: writeCsv(join(dir, "users.csv"), rows), rate: 300, slices: 2, chaos: { dataApiResultLimitBytes: 1024 } });
+    expect(s).toMatchObject({ rowsRead: 30, created: 30, unaccounted: 0, segments: { done: 2, total: 2 } });
+  }, 120_000);
+});
+
+describe("a failed execution redriven (Step Functions' RedriveExecution): the run resumes and completes", () => {
+  it("a segment that fails after the Map's retries fails the run; the redrive resumes the Map and completes the same run, exact, no user twice", async () => {
+    const dir = tempDir();
+    const stateDir = join(dir, "state");
+    const rows = rowsOf(90);
+    const csv = writeCsv(join(dir, "users.csv"), rows);
+    let sends = 0;
+    // From the third SendMessageBatch on, every send fails: the first segment dies after sending 20 users, and so
+    // does every retry of it.
+    const segmentSqs = (sqs: SQSClient): SQSClient =>
+      ({
+        send: async (cmd: unknown) => {
+          if (cmd instanceof SendMessageBatchCommand && ++sends >= 3) throw Object.assign(new Error("SQS is unreachable"), { name: "NetworkingError" });
+          return sqs.send(cmd as never);
+        },
+      }) as unknown as SQSClient;
+    const config = unloading({ source: { unload: { iamRole: "default", maxConcurrency: 1 } }, queue: { usersPerMessage: 1 } });
+    await expect(runLocalPipeline({ config, stateDir, csv, rate: 300, slices: 3, chaos: { segmentSqs } })).rejects.toThrow(/SQS is unreachable/);
+    const dynamo = await startDynamo(join(stateDir, "ledger"));
+    let runId: string;
+    try {
+      const ledger = new Ledger(dynamo.client, `auth0-sync-${config.name}-ledger`);
+      const [failed] = await ledger.runs.latest(1);
+      expect(failed).toMatchObject({ status: "failed", error: expect.stringMatching(/SQS is unreachable/) });
+      runId = failed!.runId;
+      // Released: a new run could start in between (the redrive takes it back).
+      expect((await ledger.runs.lock()).runId).toBeUndefined();
+    } finally {
+      await dynamo.stop();
+    }
+    expect(tenantOf(stateDir).users.length).toBe(20);
+
+    const redriven = await runLocalPipeline({ config, stateDir, rate: 300, slices: 3, redrive: true });
+    expect(redriven).toMatchObject({ runId, rowsRead: 90, created: 90, unaccounted: 0, segments: { done: 3, total: 3 } });
+    const users = tenantOf(stateDir).users as { email: string }[];
+    expect(users).toHaveLength(90);
+    expect(new Set(users.map((u) => u.email)).size).toBe(90);
+    expectConsistent(stateDir, rows, [redriven]);
+    expect(await recordedUnaccounted(stateDir, config.name, runId)).toBe(0);
+    // Nothing is left to redrive, and the run's record says completed.
+    await expect(runLocalPipeline({ config, stateDir, rate: 300, redrive: true })).rejects.toThrow("There is no failed execution to redrive");
+    const again = await startDynamo(join(stateDir, "ledger"));
+    try {
+      expect(await new Ledger(again.client, `auth0-sync-${config.name}-ledger`).runs.get(runId)).toMatchObject({ status: "completed", summary: { rowsRead: 90 } });
+    } finally {
+      await again.stop();
+    }
+  }, 180_000);
 });

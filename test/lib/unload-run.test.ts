@@ -60,8 +60,41 @@ describe("the stack of a config that unloads", () => {
     expect(d.States[S.finish]).toMatchObject({ Next: S.done });
     // Every step from the UNLOAD on fails into the run's failure step, which records it and releases the lock.
     for (const s of [S.unload, S.describe, S.plan, S.segments, S.finish]) expect(d.States[s]!.Catch).toEqual([expect.objectContaining({ ErrorEquals: ["States.ALL"], Next: S.fail })]);
-    expect(d.States[S.fail]).toMatchObject({ Next: S.failed });
+    // The failure step fails itself (no Catch): the execution fails there, so a redrive reruns it with the run's state.
+    expect(d.States[S.fail]).toMatchObject({ Next: S.resume, ResultPath: "$.resume", Parameters: { Payload: { step: "unload-fail", "redriveCount.$": "$$.Execution.RedriveCount", "state.$": "$" } } });
+    expect(d.States[S.fail]!.Catch).toBeUndefined();
+    const resume = d.States[S.resume] as { Type: string; Choices: { Variable: string; StringEquals: string; Next: string }[]; Default: string };
+    expect(resume.Type).toBe("Choice");
+    expect(resume.Choices.map((c) => c.Next)).toEqual([S.unload, S.plan, S.segments]);
+    expect(resume.Choices.every((c) => c.Variable === "$.resume.at" && c.StringEquals === c.Next)).toBe(true);
     expect(d.States[S.failed]).toMatchObject({ Type: "Fail" });
+    // extract: unload never measures: no query states.
+    expect(d.States[S.query]).toBeUndefined();
+    expect(d.States[S.read]).toBeUndefined();
+  });
+
+  it("extract: auto with UNLOAD measures first: the query and its wait loop as SDK integrations, then a choice by ResultSize", () => {
+    const d = definitionOf(synth({ extract: "auto", unload: { iamRole: ROLE, autoDataApiMaxMb: 50 } }));
+    const S = UNLOAD_STATES;
+    expect(d.States[S.skipped]).toMatchObject({ Choices: expect.arrayContaining([{ Variable: "$.start.measure", BooleanEquals: true, Next: S.query }]) });
+    expect(d.States[S.query]).toMatchObject({ Resource: "arn:aws:states:::aws-sdk:redshiftdata:executeStatement", Parameters: { "Sql.$": "$.start.query", StatementName: "auth0-sync-extract" }, Next: S.waitQuery });
+    expect(d.States[S.describeQuery]).toMatchObject({ Resource: "arn:aws:states:::aws-sdk:redshiftdata:describeStatement", ResultPath: "$.measured", Next: S.measured });
+    const choice = d.States[S.measured] as { Choices: { Next: string; And?: Record<string, unknown>[] }[]; Default: string };
+    expect(choice.Choices[0]).toEqual({
+      And: [
+        { Variable: "$.measured.Status", StringEquals: "FINISHED" },
+        { Variable: "$.measured.ResultSize", NumericGreaterThanEquals: 0 },
+        { Variable: "$.measured.ResultSize", NumericLessThanEquals: 50 * 2 ** 20 },
+      ],
+      Next: S.read,
+    });
+    expect(choice.Choices.slice(1, 3).map((c) => c.Next)).toEqual([S.unload, S.unload]);
+    expect(choice.Default).toBe(S.waitQuery);
+    expect(d.States[S.read]).toMatchObject({ Parameters: { Payload: { step: "read-result", "statementId.$": "$.query.Id" } }, Next: S.done });
+    // Refused by the Data API as over its limit: unloaded instead; any other failure fails the run.
+    expect(d.States[S.read]!.Catch).toEqual([{ ErrorEquals: ["ResultTooLargeError"], ResultPath: "$.refused", Next: S.unload }, expect.objectContaining({ ErrorEquals: ["States.ALL"], Next: S.fail })]);
+    const resume = d.States[S.resume] as { Choices: { Next: string }[] };
+    expect(resume.Choices.map((c) => c.Next)).toEqual([S.query, S.unload, S.plan, S.segments]);
   });
 
   it("the bucket: encrypted, SSL only, no public access, unloaded files expire after a day", () => {

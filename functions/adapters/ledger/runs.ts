@@ -126,6 +126,21 @@ export class RunLedger {
     return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
   }
 
+  /**
+   * Takes the lock for a run that goes on (a redriven execution): free, expired, or already this run's. Returns the
+   * run holding it when another does.
+   */
+  async resumeLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true } | { ok: false; heldBy: string }> {
+    const old = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now OR lockRunId = :r", {
+      ":r": runId,
+      ":e": now + ttlMs,
+      ":now": now,
+    });
+    if (old) return { ok: true };
+    const held = await this.lock();
+    return { ok: false, heldBy: held.runId ?? "another run" };
+  }
+
   /** Releases the lock if this run holds it; a completed extract leaves its row count for the next one. */
   async releaseLock(runId: string, rowsRead?: number): Promise<void> {
     if (rowsRead === undefined) await this.updateLock("REMOVE lockRunId, lockExpiresAt", "lockRunId = :r", { ":r": runId });

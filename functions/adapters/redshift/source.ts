@@ -175,7 +175,19 @@ export class RedshiftSource implements RowSource {
 
   /** Execute, wait, and stream the pages. */
   async *run(): AsyncGenerator<Page> {
-    const id = await this.execute();
+    yield* this.resultOf(await this.execute());
+  }
+
+  /**
+   * A statement executed elsewhere (a measured run's query, which the state machine ran and waited for) as this
+   * source's result: the same checks and pages as a statement this source executed.
+   */
+  ofStatement(id: string): RowSource {
+    return new StatementResult(this, id);
+  }
+
+  /** Wait for the statement (at once when it has finished), check its result, stream its pages. */
+  async *resultOf(id: string): AsyncGenerator<Page> {
     const { rows, bytes, hasResultSet } = await this.waitFor(id);
     this.resultRows = rows;
     this.resultBytes = bytes;
@@ -191,5 +203,21 @@ export class RedshiftSource implements RowSource {
   /** The port's pages (core/source.ts): execute, wait, and stream. */
   pages(): AsyncIterable<Page> {
     return this.run();
+  }
+}
+
+/** One executed statement's result, read through its RedshiftSource (`RedshiftSource.ofStatement`). */
+class StatementResult implements RowSource {
+  constructor(
+    private readonly source: RedshiftSource,
+    private readonly id: string,
+  ) {}
+
+  pages(): AsyncIterable<Page> {
+    return this.source.resultOf(this.id);
+  }
+
+  get resultRows(): number | undefined {
+    return this.source.resultRows;
   }
 }

@@ -172,11 +172,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command("redrive")
-    .description("Move the DLQ's messages back to the main queue (SQS message move task) and follow it; Ctrl-C cancels.")
+    .description("Move the DLQ's messages back to the main queue (SQS message move task) and follow it; Ctrl-C cancels. With --execution, redrive a failed run over an unloaded table instead (Step Functions' redrive) and follow the run.")
     .addOption(new Option("--rate <n>", "messages per second (1-500; default: as fast as SQS allows)").argParser(int(1, 500)))
     .addOption(new Option("--dry-run", "print how many messages would move, move nothing"))
-    .action(async (o: { rate?: number; dryRun?: boolean }, cmd: Command) =>
+    .addOption(new Option("--execution [run-id]", "redrive the failed execution of this run (default: the latest failed run): it resumes where it failed and completes the run"))
+    .addOption(new Option("--no-wait", "with --execution: start the redrive and return at once"))
+    .addOption(new Option("--timeout <seconds>", "with --execution: stop following after this long (the run goes on)").argParser(int(1, 86_400)).default(3600))
+    .action(async (o: { rate?: number; dryRun?: boolean; execution?: string | true; wait: boolean; timeout: number }, cmd: Command) =>
       withTarget(cmd, async (t, g) => {
+        if (o.execution !== undefined) {
+          if (o.dryRun || o.rate !== undefined) throw new CliError("--execution redrives a run, not the DLQ: --dry-run and --rate do not apply to it.");
+          const progress = new ProgressLine(io.stderr, !g.json);
+          const report = await t.redriveExecution({
+            runId: o.execution === true ? undefined : o.execution,
+            wait: o.wait,
+            timeoutSeconds: o.timeout,
+            pollMs: io.pollMs,
+            signal: io.signal,
+            onProgress: (p) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done"),
+          });
+          progress.end();
+          print(g.json ? JSON.stringify(report) : formatRun(report));
+          return runExitCode(report);
+        }
         const progress = new ProgressLine(io.stderr, !g.json);
         const started = Date.now();
         const r = await t.redrive({

@@ -7,7 +7,7 @@ import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.j
 import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
-import { StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { RedriveExecutionCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
@@ -32,6 +32,7 @@ import {
   type QueueState,
   type ReconcileOptions,
   type ReconcileReport,
+  type RedriveExecutionOptions,
   type RedriveOptions,
   type RedriveReport,
   type RunOptions,
@@ -114,7 +115,6 @@ export class AwsTarget implements Target {
 
   async run(opts: RunOptions): Promise<RunReport> {
     const runId = newRunId();
-    const started = Date.now();
     const machine = this.resources.unloadStateMachineArn;
     if (machine) {
       // A stack that unloads: a run is an execution of its state machine, named by the run id (its start step reads it).
@@ -128,6 +128,34 @@ export class AwsTarget implements Target {
         }),
       );
     }
+    return this.follow(runId, opts);
+  }
+
+  /**
+   * Redrives a failed execution of the unload state machine (RedriveExecution): it reruns its failure step, which
+   * takes the run lock back and resumes the run where it failed; then follows the run as \`run\` does.
+   */
+  async redriveExecution(opts: RedriveExecutionOptions): Promise<RunReport> {
+    const machine = this.resources.unloadStateMachineArn;
+    if (!machine) throw new CliError(`The stack ${this.opts.stackName} does not unload its table: its runs are extractor invocations, with no execution to redrive. 'auth0-sync redrive' (without --execution) moves the DLQ back.`);
+    const runId = opts.runId ?? (await this.ledger.runs.latest(20)).find((r) => r.status === "failed")?.runId;
+    if (!runId) throw new CliError("No failed run among the last 20 to redrive; name one with --execution RUN_ID.");
+    // Its record says failed until the redriven failure step marks it running: that record is not the redrive's end.
+    const before = await this.ledger.runs.get(runId);
+    try {
+      await this.clients.sfn.send(new RedriveExecutionCommand({ executionArn: executionArn(machine, runId) }));
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === "ExecutionNotRedrivable") throw new CliError(`The execution of run ${runId} cannot be redriven: ${(err as Error).message} (only a failed, aborted or timed-out execution of the last 14 days can).`);
+      if (name === "ExecutionDoesNotExist") throw new CliError(`The state machine has no execution named ${runId}: is it a run of this stack over an unloaded table?`);
+      throw err;
+    }
+    return this.follow(runId, opts, before);
+  }
+
+  /** Follows a started run in the ledger until it ends, its users settled (or in the DLQ), or the timeout. */
+  private async follow(runId: string, opts: Pick<RunOptions, "wait" | "timeoutSeconds" | "pollMs" | "onProgress">, stale?: RunRecord): Promise<RunReport> {
+    const started = Date.now();
     const report = (run: RunRecord | undefined, status: RunReport["status"]): RunReport => runReport(runId, run, status, Date.now() - started);
     if (!opts.wait) return report(undefined, "running");
     const pollMs = opts.pollMs ?? 2000;
@@ -135,7 +163,8 @@ export class AwsTarget implements Target {
     for (;;) {
       const run = await this.ledger.runs.get(runId);
       const elapsedMs = Date.now() - started;
-      const status = run?.status ?? "running";
+      const unchangedSince = stale !== undefined && run?.status === stale.status && run.finishedAt === stale.finishedAt;
+      const status = run && !unchangedSince ? run.status : "running";
       if (status === "failed" || status === "skipped") return report(run, status);
       if (status === "completed" || status === "held") {
         const r = report(run, status);
@@ -258,9 +287,14 @@ export class AwsTarget implements Target {
   }
 }
 
-/** A run's execution (named by the run id) in the Step Functions console. */
-export function executionUrl(stateMachineArn: string, runId: string): string {
+/** A run's execution: the state machine's execution named by the run id. */
+export function executionArn(stateMachineArn: string, runId: string): string {
   const [, partition, , region, account, , name] = stateMachineArn.split(":");
-  const execution = `arn:${partition}:states:${region}:${account}:execution:${name}:${runId}`;
-  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${execution}`;
+  return `arn:${partition}:states:${region}:${account}:execution:${name}:${runId}`;
+}
+
+/** A run's execution in the Step Functions console. */
+export function executionUrl(stateMachineArn: string, runId: string): string {
+  const region = stateMachineArn.split(":")[3];
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn(stateMachineArn, runId)}`;
 }

@@ -22,6 +22,7 @@ import {
   type PlanOptions,
   type ReconcileOptions,
   type ReconcileReport,
+  type RedriveExecutionOptions,
   type RedriveOptions,
   type RedriveReport,
   type RunOptions,
@@ -100,6 +101,20 @@ export class LocalTarget implements Target {
       runLocalPipeline({
         ...this.opts,
         approveMirror: opts.approveMirror,
+        signal: opts.signal,
+        onProgress: (p) => opts.onProgress?.({ phase: p.phase, done: p.done, total: p.total, elapsedMs: p.elapsedMs }),
+      }),
+    );
+    return reportOfLocalRun(s);
+  }
+
+  /** The latest (or the named) failed execution kept in the local state, resumed where it failed and consumed. */
+  async redriveExecution(opts: RedriveExecutionOptions): Promise<RunReport> {
+    this.requireState();
+    const s = await refusals(() =>
+      runLocalPipeline({
+        ...this.opts,
+        redrive: opts.runId ?? true,
         signal: opts.signal,
         onProgress: (p) => opts.onProgress?.({ phase: p.phase, done: p.done, total: p.total, elapsedMs: p.elapsedMs }),
       }),

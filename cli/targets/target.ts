@@ -95,6 +95,17 @@ export interface RedriveOptions {
   onProgress?: (p: RedriveProgress) => void;
 }
 
+/** `redrive --execution`: a failed run over an unloaded table resumed where it failed (Step Functions' redrive). */
+export interface RedriveExecutionOptions {
+  /** The run (the execution's name); the latest failed run when absent. */
+  runId?: string;
+  wait: boolean;
+  timeoutSeconds: number;
+  pollMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: RunProgress) => void;
+}
+
 export interface ReconcileOptions {
   /** Read and report only: no ledger write, no repair. */
   dryRun: boolean;
@@ -115,6 +126,7 @@ export interface Target {
   run(opts: RunOptions): Promise<RunReport>;
   status(opts: StatusOptions): Promise<StatusReport>;
   redrive(opts: RedriveOptions): Promise<RedriveReport>;
+  redriveExecution(opts: RedriveExecutionOptions): Promise<RunReport>;
   reconcile(opts: ReconcileOptions): Promise<ReconcileReport>;
   close(): Promise<void>;
 }

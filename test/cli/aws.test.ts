@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { RedriveExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
@@ -275,6 +275,36 @@ describe("auth0-sync run against a stack", () => {
     expect(r.out).toContain(
       `segments 1 / 4, execution https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:${s.stackName}-unload-run:run-20261204T010000-seg001`,
     );
+  });
+
+  it("redrive --execution redrives the latest failed run's execution (RedriveExecution) and follows the run to its end", async () => {
+    const s = await stack({ unload: true });
+    const failed = "run-20261204T010000-fail01";
+    await s.ledger.runs.put({ runId: "run-20261204T000000-done01", status: "completed", startedAt: new Date().toISOString() });
+    await s.ledger.runs.put({ runId: failed, status: "failed", startedAt: new Date().toISOString(), error: "segment 2: SQS is unreachable" });
+    sfn.on(RedriveExecutionCommand).callsFake(async () => {
+      // The failure step takes the lock back and marks the run running; the finish completes it.
+      setTimeout(() => void s.ledger.runs.put({ runId: failed, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 6, unchanged: 6, rejected: 0, enqueued: 0, segments: { done: 3, total: 3 } } }), 50);
+      return { redriveDate: new Date() };
+    });
+    const r = await cli(["redrive", "--execution", "--stack", s.stackName, "--json"]);
+    expect(r.code).toBe(0);
+    expect(sfn.commandCalls(RedriveExecutionCommand)[0]!.args[0].input).toEqual({ executionArn: `arn:aws:states:eu-west-1:123456789012:execution:${s.stackName}-unload-run:${failed}` });
+    expect(JSON.parse(r.out)).toMatchObject({ runId: failed, status: "completed", rowsRead: 6, unaccounted: 0 });
+  });
+
+  it("redrive --execution refuses in one sentence: an execution that is not redrivable, a stack that does not unload", async () => {
+    const s = await stack({ unload: true });
+    sfn.on(RedriveExecutionCommand).rejects(Object.assign(new Error("Execution is SUCCEEDED"), { name: "ExecutionNotRedrivable" }));
+    const r = await cli(["redrive", "--execution", "run-20261204T010000-ok0001", "--stack", s.stackName]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("The execution of run run-20261204T010000-ok0001 cannot be redriven: Execution is SUCCEEDED");
+    const plain = await stack();
+    const p = await cli(["redrive", "--execution", "--stack", plain.stackName]);
+    expect(p.code).toBe(2);
+    expect(p.err).toMatch(/does not unload its table: .*with no execution to redrive/);
+    const both = await cli(["redrive", "--execution", "--dry-run", "--stack", s.stackName]);
+    expect(both.err).toContain("--execution redrives a run, not the DLQ");
   });
 
   it("reports a failed extract with its error and exit code 1", async () => {

@@ -162,3 +162,38 @@ describe("auth0-sync --local: plan, run, status and redrive on the local pipelin
     expect((await cli("status", "--local", "--state", state, "--config", configFile)).out).toMatch(/Last reconcile {2}reconcile-\S+, .* UTC: 30 users, 1 drifted, 0 adopted, 1 repair queued, 1 applied\n {2}c-0009: given_name/);
   });
 });
+
+describe("auth0-sync redrive --execution --local: a failed run over an unloaded table resumed where it failed", () => {
+  const dir = tempDir();
+  const state = join(dir, "state");
+  const csv = join(dir, "users.csv");
+  writeFileSync(csv, [HEADER, ...Array.from({ length: 12 }, (_, i) => `c-${String(i + 1).padStart(4, "0")},user${i + 1}@example.com,First${i + 1},Last,,,pro,gold,,"viewer",,,false,active`)].join("\n"));
+  const raw = JSON.parse(JSON.stringify(parseConfig(example))) as Record<string, Record<string, unknown>>;
+  const configFile = join(dir, "sync.json");
+  writeFileSync(configFile, JSON.stringify({ ...raw, source: { ...raw.source, extract: "unload", unload: { iamRole: "default" } } }));
+  const local = ["--local", "--state", state, "--config", configFile, "--json"];
+
+  it("the UNLOAD fails (a column renamed away), the column comes back, the redrive completes the same run", async () => {
+    await runLocalPipeline({ config: parseConfig(readFileSync(configFile, "utf8")), stateDir: state, csv, rate: 200 });
+    const none = await cli("redrive", "--execution", ...local);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain("There is no failed execution to redrive");
+
+    const rename = async (from: string, to: string) => {
+      const db = new PGlite(join(state, "warehouse"));
+      await db.query(`ALTER TABLE app_users RENAME COLUMN ${from} TO ${to}`);
+      await db.close();
+    };
+    await rename("first_name", "given");
+    const failed = await cli("run", ...local);
+    expect(failed.code).not.toBe(0);
+    expect(failed.err).toMatch(/the UNLOAD statement failed: .*first_name/);
+    const runId = (JSON.parse((await cli("status", ...local)).out) as StatusReport).runs[0]!.runId;
+
+    await rename("given", "first_name");
+    const r = await cli("redrive", "--execution", runId, ...local);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ runId, status: "completed", rowsRead: 12, unchanged: 12, unaccounted: 0, auth0Calls: 0, segments: { done: 2, total: 2 } });
+    expect((JSON.parse((await cli("status", ...local)).out) as StatusReport).runs[0]).toMatchObject({ runId, status: "completed" });
+  }, 120_000);
+});

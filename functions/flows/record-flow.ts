@@ -78,24 +78,32 @@ function ledgerWriteFailed(deps: ConsumerDeps, runId: string, key: string, what:
 }
 
 /** The user flow's result, recorded: the ledger follows Auth0 (a failed write after an Auth0 write is a retry). */
-async function recorded(deps: ConsumerDeps, runId: string, op: UserOperation, res: OpResult): Promise<OpResult> {
+/**
+ * The operation's result written to the ledger; `settledBefore` when the write found the key already settled in
+ * this run: another delivery of the same user (a message sent twice, a segment retried) got there first, in parallel
+ * with this one, and counted it.
+ */
+async function recorded(deps: ConsumerDeps, runId: string, op: UserOperation, res: OpResult): Promise<{ res: OpResult; settledBefore: boolean }> {
   const ledger = deps.ledger;
-  if (!ledger || "retry" in res) return res;
+  if (!ledger || "retry" in res) return { res, settledBefore: false };
   const key = opKey(op);
   if (res.outcome === "rejected" && res.entry === undefined) {
     // Only the rejection's reason is lost if this note fails: the rejection stands.
-    await ledger.users.recordOutcome(key, "rejected", res.rejection?.reason, runId).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the rejection", err));
-    return res;
+    const before = await ledger.users.recordOutcome(key, "rejected", res.rejection?.reason, runId).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the rejection", err));
+    return { res, settledBefore: typeof before === "object" && settledInRun(before, runId) };
   }
   try {
-    if (res.entry) await ledger.users.put(res.entry);
-    else if (res.entry === null) await ledger.users.delete(key);
+    if (res.entry) return { res, settledBefore: settledInRun(await ledger.users.put(res.entry), runId) };
+    if (res.entry === null) {
+      const before = await ledger.users.delete(key);
+      return { res, settledBefore: settledInRun(before, runId) || (!before.existed && op.kind !== "sync") };
+    }
   } catch (err) {
     const what = res.entry ? "the applied profile, after the Auth0 write" : "the deletion, after the Auth0 write";
     // A create this attempt sent may have landed: the retry's 409 must know the user can be our own.
-    return { retry: ledgerWriteFailed(deps, runId, key, what, err), createAttempted: res.createSent === true };
+    return { res: { retry: ledgerWriteFailed(deps, runId, key, what, err), createAttempted: res.createSent === true }, settledBefore: false };
   }
-  return res;
+  return { res, settledBefore: false };
 }
 
 /** Processes one record; throws (failing the record) when any operation must be retried. */
@@ -165,7 +173,7 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
       const run = runUserFlow(flow, runId, current, entry, slot)
         .finally(() => slot?.release())
         .then((res) => recorded(deps, runId, current, res))
-        .then((res) => settle(current, repeat, res));
+        .then(({ res, settledBefore }) => settle(current, repeat || settledBefore, res));
       running.push(run);
       // A failure is the record's (Promise.all below), not this worker's: the operations after it still run.
       await (slot ? Promise.race([run, parked]) : run).catch(() => undefined);

@@ -133,4 +133,23 @@ describe("consumer handler", () => {
       await dynamo.stop();
     }
   });
+
+  it("two deliveries of one user in one run, processed at once by two instances, count it once (the ledger write tells which came second)", async () => {
+    const dynamo = await startDynamo();
+    try {
+      await ensureLedgerTable(dynamo.client, "race-ledger");
+      const ledger = new Ledger(dynamo.client, "race-ledger");
+      const emu = await startEmulator({ roles: ["admin", "viewer"] });
+      const auth0 = adapterFor(emu);
+      const instance = () => createConsumerHandler(({ logger }) => ({ config, auth0, logger, ledger }));
+      const [msg] = packMessages("run-race", opsFor([{ id: "a", email: "a@example.com", first: "Ann", roles: null }]), 25);
+      // Both read the ledger before either writes it: neither sees the other's settlement up front.
+      await Promise.all([instance()({ Records: [record("m1", msg!.body)] }, context(60_000)), instance()({ Records: [record("m1-again", msg!.body)] }, context(60_000))]);
+      expect(emu.state().users).toHaveLength(1);
+      const counts = (await ledger.runs.get("run-race"))?.counts ?? {};
+      expect(Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)).toBe(1);
+    } finally {
+      await dynamo.stop();
+    }
+  });
 });

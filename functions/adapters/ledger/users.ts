@@ -109,10 +109,12 @@ export class UserLedger {
     return res.Item ? this.fromItem(res.Item) : undefined;
   }
 
-  async put(e: LedgerEntry): Promise<void> {
+  /** Writes an entry; returns what the entry said of the run that last settled it before (see `Previous`). */
+  async put(e: LedgerEntry): Promise<Previous> {
     this.t.stats.requests++;
     this.t.stats.writes++;
-    await this.t.doc.send(new PutCommand({ TableName: this.t.tableName, Item: this.toItem(e) }));
+    const res = await this.t.doc.send(new PutCommand({ TableName: this.t.tableName, Item: this.toItem(e), ReturnValues: "ALL_OLD" }));
+    return previousOf(res.Attributes);
   }
 
   /** Writes whole entries, 25 per BatchWriteItem, unprocessed items retried. */
@@ -132,17 +134,19 @@ export class UserLedger {
   }
 
   /** Records an outcome without touching the rest of the entry (e.g. a rejection of a key with no user yet). */
-  async recordOutcome(key: string, outcome: Outcome, reason?: string, runId?: string): Promise<void> {
+  async recordOutcome(key: string, outcome: Outcome, reason?: string, runId?: string): Promise<Previous> {
     this.t.stats.requests++;
     this.t.stats.writes++;
-    await this.t.doc.send(
+    const res = await this.t.doc.send(
       new UpdateCommand({
         TableName: this.t.tableName,
         Key: this.key(key),
         UpdateExpression: `SET lastOutcome = :o, lastReason = :r, updatedAt = :t, managed = if_not_exists(managed, :f)${runId ? ", lastRunSeen = :run" : ""}`,
         ExpressionAttributeValues: { ":o": outcome, ":r": reason ?? null, ":t": new Date().toISOString(), ":f": false, ...(runId ? { ":run": runId } : {}) },
+        ReturnValues: "UPDATED_OLD",
       }),
     );
+    return previousOf(res.Attributes);
   }
 
   /** Records why a user will be retried (what `status` shows next to a dead-lettered message); `createAttempted` when the failed delivery had sent a create for it. */
@@ -161,10 +165,12 @@ export class UserLedger {
     );
   }
 
-  async delete(key: string): Promise<void> {
+  /** Deletes an entry; `existed` is false when another delivery had deleted it already. */
+  async delete(key: string): Promise<Previous & { existed: boolean }> {
     this.t.stats.requests++;
     this.t.stats.writes++;
-    await this.t.doc.send(new DeleteCommand({ TableName: this.t.tableName, Key: this.key(key) }));
+    const res = await this.t.doc.send(new DeleteCommand({ TableName: this.t.tableName, Key: this.key(key), ReturnValues: "ALL_OLD" }));
+    return { ...previousOf(res.Attributes), existed: res.Attributes !== undefined };
   }
 
   /** Removes a reconcile's seed, unless a row was applied to the key meanwhile (then the entry is the sync's). */
@@ -197,4 +203,20 @@ export class UserLedger {
       start = res.LastEvaluatedKey;
     } while (start);
   }
+}
+
+/**
+ * What an entry said before a write replaced it: the run that last settled the key and how. Read in the same
+ * request as the write, so two deliveries of one user racing in one run can tell which of them settled it first.
+ */
+export interface Previous {
+  lastRunSeen?: string;
+  lastOutcome?: Outcome;
+}
+
+function previousOf(item: Record<string, unknown> | undefined): Previous {
+  return {
+    lastRunSeen: typeof item?.lastRunSeen === "string" ? item.lastRunSeen : undefined,
+    lastOutcome: typeof item?.lastOutcome === "string" ? (item.lastOutcome as Outcome) : undefined,
+  };
 }

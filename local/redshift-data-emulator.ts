@@ -18,6 +18,8 @@ type Status = "SUBMITTED" | "PICKED" | "STARTED" | "FINISHED" | "FAILED" | "ABOR
 
 interface Statement {
   id: string;
+  /** The identity that executed it (the request's access key): only it may describe, read or cancel it. */
+  owner: string;
   sql: string;
   database: string;
   status: Status;
@@ -197,7 +199,7 @@ export class RedshiftDataEmulator {
     let body: unknown;
     try {
       const input = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
-      body = this.dispatch(action, input);
+      body = this.dispatch(action, input, callerOf(req));
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError("InternalServerException", (err as Error).message, 500);
       status = e.status;
@@ -208,16 +210,16 @@ export class RedshiftDataEmulator {
     res.end(JSON.stringify(body));
   }
 
-  private dispatch(action: string, input: Record<string, unknown>): unknown {
+  private dispatch(action: string, input: Record<string, unknown>, caller: string): unknown {
     switch (action) {
       case "ExecuteStatement":
-        return this.execute(input);
+        return this.execute(input, caller);
       case "DescribeStatement":
-        return this.describe(this.get(input.Id));
+        return this.describe(this.get(input.Id, caller, action));
       case "GetStatementResult":
-        return this.result(this.get(input.Id), input.NextToken as string | undefined);
+        return this.result(this.get(input.Id, caller, action), input.NextToken as string | undefined);
       case "CancelStatement": {
-        const s = this.get(input.Id);
+        const s = this.get(input.Id, caller, action);
         if (s.status === "FINISHED" || s.status === "FAILED" || s.status === "ABORTED") {
           throw new ApiError("ValidationException", `Could not cancel a query that is already in ${s.status} state with ID: ${s.id}`);
         }
@@ -230,13 +232,20 @@ export class RedshiftDataEmulator {
     }
   }
 
-  private get(id: unknown): Statement {
+  /**
+   * A statement, for its owner only: the stack's roles may describe, read and cancel only the statements they ran
+   * (the redshift-data:statement-owner-iam-userid condition), so another identity's call is denied as IAM denies it.
+   */
+  private get(id: unknown, caller: string, action: string): Statement {
     const s = typeof id === "string" ? this.statements.get(id) : undefined;
     if (!s) throw new ApiError("ResourceNotFoundException", `Query does not exist: ${String(id)}`);
+    if (s.owner !== caller) {
+      throw new ApiError("AccessDeniedException", `User: ${caller} is not authorized to perform: redshift-data:${action} because no identity-based policy allows the redshift-data:${action} action on a statement another identity ran`, 400);
+    }
     return s;
   }
 
-  private execute(input: Record<string, unknown>): unknown {
+  private execute(input: Record<string, unknown>, owner: string): unknown {
     if (typeof input.Sql !== "string" || input.Sql.trim() === "") throw new ApiError("ValidationException", "Sql is required");
     if (typeof input.Database !== "string") throw new ApiError("ValidationException", "Database is required");
     if (!input.WorkgroupName === !input.ClusterIdentifier) {
@@ -253,7 +262,7 @@ export class RedshiftDataEmulator {
     // UNLOAD's query is quoted text: parameters are not bound inside it.
     const bound = unload ? { text: input.Sql, values: [] } : bindNamedParameters(input.Sql, params);
     const now = Date.now();
-    const s: Statement = { id: randomUUID(), sql: input.Sql, database: input.Database, status: "SUBMITTED", createdAt: now, updatedAt: now, columns: [], records: [], hasResultSet: false, size: 0 };
+    const s: Statement = { id: randomUUID(), owner, sql: input.Sql, database: input.Database, status: "SUBMITTED", createdAt: now, updatedAt: now, columns: [], records: [], hasResultSet: false, size: 0 };
     this.statements.set(s.id, s);
     this.history.push(input.Sql);
     // Statements run one at a time, like a single-slot queue, after a short wait in SUBMITTED/STARTED.
@@ -335,4 +344,10 @@ export class RedshiftDataEmulator {
       NextToken: end < s.records.length ? Buffer.from(String(end)).toString("base64url") : undefined,
     };
   }
+}
+
+/** The caller's identity: the access key id of its SigV4 Authorization header (anonymous without one). */
+function callerOf(req: IncomingMessage): string {
+  const m = /Credential=([^/,\s]+)\//.exec(String(req.headers.authorization ?? ""));
+  return m?.[1] ?? "anonymous";
 }

@@ -4,9 +4,10 @@
  * names and ARNs in, a definition out.
  *
  *   Start (the extractor: the run lock, the statements)  -> skipped? -> Skipped (Succeed)
- *   extract auto (measured): Query: redshiftdata:executeStatement of the SELECT itself, Wait -> Describe query ->
- *     FINISHED with ResultSize <= autoDataApiMaxMb -> Read result (the extractor reads it through the Data API) -> Done
- *     FINISHED and larger, or refused as over the Data API's limit -> Unload
+ *   extract auto (measured): Query (the extractor executes the SELECT itself, returning at once), Wait -> Describe
+ *     query (the extractor: one DescribeStatement) -> FINISHED with ResultSize <= autoDataApiMaxMb -> Read result
+ *     (the extractor reads it through the Data API) -> Done; FINISHED and larger, or refused as over the Data API's
+ *     limit -> Unload. (The extractor runs these: only a statement's owner may describe and read it.)
  *   Unload: redshiftdata:executeStatement (an SDK integration: no Lambda waits)
  *   Wait -> Describe: redshiftdata:describeStatement -> FINISHED? / FAILED or ABORTED? / else Wait again
  *   Plan (the extractor: the manifest -> the segments, written to S3 as the Map's items)
@@ -95,7 +96,17 @@ export function unloadStateMachineDefinition(s: UnloadStateMachineSettings): Rec
   const queryEnded = statementEnded("query", "$.measured");
   const measuredStates = measure
     ? {
-        ...statementStates(s, { execute: S.query, wait: S.waitQuery, describe: S.describeQuery, next: S.measured }, "$.start.query", { id: "$.query", described: "$.measured" }, "auth0-sync-extract"),
+        // The extractor's own statement (only its owner may describe and read it): executed and described by short
+        // invocations, the Wait between them is the state machine's.
+        [S.query]: { ...invoke(s.extractorArn, { step: "query-execute", "runId.$": "$.start.runId" }), ResultSelector: { "Id.$": "$.Payload.Id" }, ResultPath: "$.query", Catch: [catchAll], Next: S.waitQuery },
+        [S.waitQuery]: { Type: "Wait", Seconds: s.pollSeconds, Next: S.describeQuery },
+        [S.describeQuery]: {
+          ...invoke(s.extractorArn, { step: "query-describe", "statementId.$": "$.query.Id" }),
+          ResultSelector: { "Status.$": "$.Payload.Status", "ResultSize.$": "$.Payload.ResultSize", "Error.$": "$.Payload.Error", "TooLarge.$": "$.Payload.TooLarge" },
+          ResultPath: "$.measured",
+          Catch: [catchAll],
+          Next: S.measured,
+        },
         // The result's size decides: DescribeStatement's ResultSize (bytes; -1 when unknown, which unloads).
         [S.measured]: {
           Type: "Choice",
@@ -110,7 +121,7 @@ export function unloadStateMachineDefinition(s: UnloadStateMachineSettings): Rec
             },
             { Variable: "$.measured.Status", StringEquals: "FINISHED", Next: S.unload },
             // The Data API's own refusal of a result over its limit: unloaded instead.
-            { And: [{ Variable: "$.measured.Status", StringEquals: "FAILED" }, { Variable: "$.measured.Error", StringMatches: "*exceeded*size limit*" }], Next: S.unload },
+            { Variable: "$.measured.TooLarge", BooleanEquals: true, Next: S.unload },
             { Variable: "$.measured.Status", StringEquals: "FAILED", Next: "Query failed" },
             { Variable: "$.measured.Status", StringEquals: "ABORTED", Next: "Query aborted" },
           ],

@@ -58,10 +58,7 @@ export function inlineParameters(sql: string, parameters: Record<string, string>
   return out;
 }
 
-/**
- * The config's SELECT with its parameters written in: what a measured run executes through the state machine's
- * SDK integration (no parameter list to pass), and what UNLOAD quotes.
- */
+/** The config's SELECT with its parameters written in, as UNLOAD quotes it (it binds no parameters). */
 export function measuredQuery(src: { sql: string; parameters?: Record<string, string> }): string {
   return inlineParameters(src.sql.trim().replace(/;\s*$/, ""), src.parameters);
 }

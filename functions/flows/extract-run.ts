@@ -18,7 +18,7 @@ import { newRunId, type ExtractorResult, type RunSummary } from "../core/runs.js
 import type { RowSource } from "../core/source.js";
 import type { UnchangedCheckMode } from "../core/unchanged-check.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
-import { RedshiftSource } from "../adapters/redshift/source.js";
+import { RedshiftSource, type StatementState } from "../adapters/redshift/source.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
 import { runMirror } from "./mirror-run.js";
@@ -109,11 +109,27 @@ export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}
  * own, then releases the lock. A failure is the state machine's to record (its Fail run step).
  */
 export async function readMeasuredResult(deps: ExtractorDeps, event: { runId: string; startedAt: number; statementId: string; approveMirror?: boolean }): Promise<ExtractorResult> {
-  if (!(deps.source instanceof RedshiftSource)) throw new Error("a measured run reads a Redshift statement, but this extractor's source is not the Data API");
   if (!deps.ledger) throw new Error("a measured run needs the ledger (it holds the run's lock)");
-  const result = await extractPages({ ...deps, source: deps.source.ofStatement(event.statementId) }, event.runId, event.startedAt, { approveMirror: event.approveMirror });
+  const result = await extractPages({ ...deps, source: warehouse(deps).ofStatement(event.statementId) }, event.runId, event.startedAt, { approveMirror: event.approveMirror });
   await deps.ledger.runs.releaseLock(event.runId, result.rowsRead);
   return result;
+}
+
+/** A measured run's query, executed by the extractor (its owner, the only one who may describe and read it). */
+export async function executeMeasuredQuery(deps: Pick<ExtractorDeps, "source" | "logger">, event: { runId: string }): Promise<{ Id: string }> {
+  const id = await warehouse(deps).execute();
+  deps.logger.info("measured query executed", { runId: event.runId, statementId: id });
+  return { Id: id };
+}
+
+/** One poll of a measured run's query (the state machine waits between polls). */
+export function describeMeasuredQuery(deps: Pick<ExtractorDeps, "source">, event: { statementId: string }): Promise<StatementState> {
+  return warehouse(deps).describe(event.statementId);
+}
+
+function warehouse(deps: Pick<ExtractorDeps, "source">): RedshiftSource {
+  if (!(deps.source instanceof RedshiftSource)) throw new Error("a measured run reads a Redshift statement, but this extractor's source is not the Data API");
+  return deps.source;
 }
 
 async function extractPages(deps: ExtractorDeps, runId: string, started: number, event: ExtractorEvent, lastRowsRead?: number): Promise<ExtractorResult> {

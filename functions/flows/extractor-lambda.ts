@@ -8,7 +8,8 @@ import { SyncError } from "../core/errors.js";
 import { unloads } from "../core/extract-config.js";
 import { lambdaHandler, type DepsFactory } from "../commons/lambda.js";
 import type { FailedRunState } from "../core/unload-resume.js";
-import { readMeasuredResult, runExtract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract-run.js";
+import type { StatementState } from "../adapters/redshift/source.js";
+import { describeMeasuredQuery, executeMeasuredQuery, readMeasuredResult, runExtract, type ExtractorDeps, type ExtractorEvent, type ExtractorResult } from "./extract-run.js";
 import { failUnloadRun, finishUnloadRun, planSegments, startUnloadRun, type UnloadPlan, type UnloadResult, type UnloadResume, type UnloadRunDeps, type UnloadStart } from "./unload-run.js";
 
 /** The extractor's dependencies, with what a run over an unloaded table needs besides. */
@@ -20,6 +21,8 @@ export type UnloadStep =
   | { step: "unload-start"; runId?: string; input?: { approveMirror?: unknown } }
   | { step: "unload-plan"; runId: string; startedAt: number; bucket: string; prefix: string }
   | { step: "unload-finish"; runId: string; startedAt: number; bucket: string; prefix: string; approveMirror?: boolean }
+  | { step: "query-execute"; runId: string }
+  | { step: "query-describe"; statementId: string }
   | { step: "read-result"; runId: string; startedAt: number; statementId: string; approveMirror?: boolean }
   | { step: "unload-fail"; runId: string; startedAt: number; error: string | { Error?: string; Cause?: string }; redriveCount?: number; state?: FailedRunState };
 
@@ -37,7 +40,9 @@ function unloadDeps(deps: ExtractorLambdaDeps): UnloadRunDeps {
   return { ...deps, ledger: deps.ledger, sqs: deps.sqs, queueUrl: deps.queueUrl, s3: deps.unload.s3, bucket: deps.unload.bucket };
 }
 
-export function runUnloadStep(deps: ExtractorLambdaDeps, event: UnloadStep): Promise<UnloadStart | UnloadPlan | UnloadResult | ExtractorResult | UnloadResume> {
+export function runUnloadStep(deps: ExtractorLambdaDeps, event: UnloadStep): Promise<UnloadStart | UnloadPlan | UnloadResult | ExtractorResult | UnloadResume | { Id: string } | StatementState> {
+  if (event.step === "query-execute") return executeMeasuredQuery(deps, event);
+  if (event.step === "query-describe") return describeMeasuredQuery(deps, event);
   if (event.step === "read-result") return readMeasuredResult(deps, event);
   const d = unloadDeps(deps);
   switch (event.step) {

@@ -15,7 +15,7 @@ import { RunAccounting } from "../core/outcomes.js";
 import { newRunId } from "../core/runs.js";
 import { HashedPresence, bytesToHashes, segmentsFromManifest, sumSegments, type Segment } from "../core/segments.js";
 import { isRedriveOf, resumeAt, type FailedRunState, type ResumableState } from "../core/unload-resume.js";
-import { manifestKey, measuredQuery, unloadLocation, unloadStatement } from "../core/unload-statement.js";
+import { manifestKey, unloadLocation, unloadStatement } from "../core/unload-statement.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
@@ -42,7 +42,7 @@ export interface UnloadRunDeps extends AdmissionDeps {
  */
 export type UnloadStart =
   | { runId: string; startedAt: number; skipped: string }
-  | { runId: string; startedAt: number; statement: string; bucket: string; prefix: string; approveMirror: boolean; measure: boolean; query?: string };
+  | { runId: string; startedAt: number; statement: string; bucket: string; prefix: string; approveMirror: boolean; measure: boolean };
 
 /** What the Fail run step hands a redriven execution: the state it resumes at, and the attempt (RedriveCount). */
 export interface UnloadResume {
@@ -91,8 +91,7 @@ export async function startUnloadRun(deps: UnloadRunDeps, event: { runId?: strin
     const measure = extractPath(source) === "measured";
     await deps.ledger.runs.put({ runId, status: "running", startedAt: new Date(startedAt).toISOString() });
     deps.logger.info("unload run started", { runId, location: location.url, measure });
-    const start = { runId, startedAt, statement, bucket: location.bucket, prefix: location.prefix, approveMirror: event.input?.approveMirror === true, measure };
-    return measure ? { ...start, query: measuredQuery(source) } : start;
+    return { runId, startedAt, statement, bucket: location.bucket, prefix: location.prefix, approveMirror: event.input?.approveMirror === true, measure };
   } catch (err) {
     // Taken, then the statement could not be written: recorded failed and released here (no Fail run step yet).
     await recordRunFailure(deps, deps.ledger, runId, startedAt, err, "failed");

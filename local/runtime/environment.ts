@@ -430,7 +430,8 @@ export class LocalEnvironment {
   }
 
   redshiftClient(fn?: Caller): RedshiftDataClient {
-    const make = () => new RedshiftDataClient({ ...FAKE_AWS, endpoint: this.redshiftEndpoint });
+    // Each caller its own identity: the emulator lets only a statement's owner describe and read it, as AWS does.
+    const make = () => new RedshiftDataClient({ ...FAKE_AWS, credentials: { accessKeyId: `local-${fn ?? "operator"}`, secretAccessKey: "local" }, endpoint: this.redshiftEndpoint });
     return fn ? this.handlerClient(fn, "redshift", make) : make();
   }
 

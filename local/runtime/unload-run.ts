@@ -136,8 +136,8 @@ export async function runLocalUnload(env: LocalEnvironment, h: LocalUnloadHandle
     overrides: {
       taskResourceLocalHandlers: <Record<string, (input: never) => Promise<unknown>>>{
         [S.start]: failingIn(S.start, () => input),
-        [S.query]: statement,
-        [S.describeQuery]: describe,
+        [S.query]: extractor,
+        [S.describeQuery]: extractor,
         [S.read]: extractor,
         [S.unload]: statement,
         [S.describe]: describe,

@@ -111,6 +111,28 @@ describe("Data API emulator", () => {
       await emu.stop();
     }
   });
+
+  it("only a statement's owner describes, reads or cancels it (the roles' statement-owner condition); a measured run's poll gives every field", async () => {
+    const emu = new RedshiftDataEmulator();
+    const client = new RedshiftDataClient({ ...FAKE, endpoint: await emu.start() });
+    await emu.db.exec("CREATE TABLE many AS SELECT g AS id FROM generate_series(1, 100) g");
+    const other = new RedshiftDataClient({ region: "us-east-1", credentials: { accessKeyId: "another-role", secretAccessKey: "y" }, endpoint: emu.endpoint });
+    const src = new RedshiftSource(client, { workgroupName: "wg", database: "dev", sql: "SELECT id FROM many" }, { minMs: 5 });
+    try {
+      const id = await src.execute();
+      await src.waitFor(id);
+      for (const cmd of [new DescribeStatementCommand({ Id: id }), new GetStatementResultCommand({ Id: id }), new CancelStatementCommand({ Id: id })]) {
+        await expect(other.send(cmd as never)).rejects.toMatchObject({ name: "AccessDeniedException", message: expect.stringMatching(/^User: another-role is not authorized to perform: redshift-data:/) });
+      }
+      expect(await src.describe(id)).toEqual({ Status: "FINISHED", ResultSize: expect.any(Number), ResultRows: 100, Error: "", TooLarge: false });
+      // Its result through ofStatement, as the measured run's read step reads it.
+      let rows = 0;
+      for await (const page of src.ofStatement(id).pages()) rows += page.rows.length;
+      expect(rows).toBe(100);
+    } finally {
+      await emu.stop();
+    }
+  });
 });
 
 describe("Redshift source with a mocked Data API", () => {

@@ -73,12 +73,13 @@ describe("the stack of a config that unloads", () => {
     expect(d.States[S.read]).toBeUndefined();
   });
 
-  it("extract: auto with UNLOAD measures first: the query and its wait loop as SDK integrations, then a choice by ResultSize", () => {
+  it("extract: auto with UNLOAD measures first: the extractor executes and describes its query (its owner), the state machine waits, a Choice by ResultSize", () => {
     const d = definitionOf(synth({ extract: "auto", unload: { iamRole: ROLE, autoDataApiMaxMb: 50 } }));
     const S = UNLOAD_STATES;
     expect(d.States[S.skipped]).toMatchObject({ Choices: expect.arrayContaining([{ Variable: "$.start.measure", BooleanEquals: true, Next: S.query }]) });
-    expect(d.States[S.query]).toMatchObject({ Resource: "arn:aws:states:::aws-sdk:redshiftdata:executeStatement", Parameters: { "Sql.$": "$.start.query", StatementName: "auth0-sync-extract" }, Next: S.waitQuery });
-    expect(d.States[S.describeQuery]).toMatchObject({ Resource: "arn:aws:states:::aws-sdk:redshiftdata:describeStatement", ResultPath: "$.measured", Next: S.measured });
+    expect(d.States[S.query]).toMatchObject({ Resource: "arn:aws:states:::lambda:invoke", Parameters: { Payload: { step: "query-execute" } }, ResultPath: "$.query", Next: S.waitQuery });
+    expect(d.States[S.waitQuery]).toMatchObject({ Type: "Wait", Next: S.describeQuery });
+    expect(d.States[S.describeQuery]).toMatchObject({ Resource: "arn:aws:states:::lambda:invoke", Parameters: { Payload: { step: "query-describe", "statementId.$": "$.query.Id" } }, ResultPath: "$.measured", Next: S.measured });
     const choice = d.States[S.measured] as { Choices: { Next: string; And?: Record<string, unknown>[] }[]; Default: string };
     expect(choice.Choices[0]).toEqual({
       And: [
@@ -88,7 +89,10 @@ describe("the stack of a config that unloads", () => {
       ],
       Next: S.read,
     });
-    expect(choice.Choices.slice(1, 3).map((c) => c.Next)).toEqual([S.unload, S.unload]);
+    expect(choice.Choices.slice(1, 3)).toEqual([
+      { Variable: "$.measured.Status", StringEquals: "FINISHED", Next: S.unload },
+      { Variable: "$.measured.TooLarge", BooleanEquals: true, Next: S.unload },
+    ]);
     expect(choice.Default).toBe(S.waitQuery);
     expect(d.States[S.read]).toMatchObject({ Parameters: { Payload: { step: "read-result", "statementId.$": "$.query.Id" } }, Next: S.done });
     // Refused by the Data API as over its limit: unloaded instead; any other failure fails the run.

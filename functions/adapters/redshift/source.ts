@@ -73,6 +73,15 @@ const SIZE_LIMIT_REFUSAL = /response exceeded (the )?size limit|result (set )?(s
 
 export type { Page };
 
+/** A statement as a state machine polls it (RedshiftSource.describe). */
+export interface StatementState {
+  Status: string;
+  ResultSize: number;
+  ResultRows: number;
+  Error: string;
+  TooLarge: boolean;
+}
+
 /** One Field union -> a value. Decimals and timestamps arrive as strings and stay strings. */
 export function fieldValue(f: Field): RowValue {
   if (f.isNull) return null;
@@ -127,6 +136,16 @@ export class RedshiftSource implements RowSource {
     );
     if (!out.Id) throw new RedshiftStatementError("ExecuteStatement returned no statement id", undefined, undefined, { retryable: true });
     return out.Id;
+  }
+
+  /**
+   * One DescribeStatement, every field present (a state machine's Choice reads them): ResultSize -1 while unknown,
+   * Error "" without one, TooLarge when the Data API refused the result as over its limit.
+   */
+  async describe(id: string): Promise<StatementState> {
+    const d = await this.client.send(new DescribeStatementCommand({ Id: id }));
+    const error = d.Error ?? "";
+    return { Status: d.Status ?? "SUBMITTED", ResultSize: d.ResultSize ?? -1, ResultRows: d.ResultRows ?? -1, Error: error, TooLarge: d.Status === "FAILED" && SIZE_LIMIT_REFUSAL.test(error) };
   }
 
   /** Polls until FINISHED; FAILED and ABORTED become an error carrying Redshift's message. */

@@ -22,9 +22,13 @@ Options:
   --rate RPS           requests per second of the emulated tenant and of the sync (default 200;
                        a real Enterprise tenant allows 16; against a real tenant the config's budget)
   --state DIR          where state persists (default .local-state)
-  --extract MODE       data-api or unload: how the warehouse is read, over the config's source.extract
+  --extract MODE       auto, data-api or unload: how the warehouse is read, over the config's source.extract
                        (unload: UNLOAD to a local S3 as Parquet, then the state machine's Distributed Map of
-                       segment workers; without source.unload the cluster's default role is used)
+                       segment workers; auto: the query first, its result read through the Data API up to
+                       source.unload.autoDataApiMaxMb, unloaded above; without source.unload the cluster's
+                       default role is used)
+  --redrive            redrive the latest failed execution of a run over an unloaded table: it resumes where
+                       it failed and completes that run (a given run: auth0-sync redrive --execution RUN --local)
   --slices N           slices of the emulated cluster: UNLOAD writes a file or more per slice (default 2)
   --json               print the summary as one JSON object
   --verbose            show the Lambdas' structured logs
@@ -46,9 +50,9 @@ function fail(message: string): never {
 
 const number = (name: string, v: string | undefined, min: number, max: number, opts?: { integer?: boolean }) => numberOption(name, v, min, max, fail, opts);
 
-function extractOption(v: string | undefined): "data-api" | "unload" | undefined {
-  if (v === undefined || v === "data-api" || v === "unload") return v;
-  fail(`--extract must be data-api or unload, not ${JSON.stringify(v)}`);
+function extractOption(v: string | undefined): "auto" | "data-api" | "unload" | undefined {
+  if (v === undefined || v === "auto" || v === "data-api" || v === "unload") return v;
+  fail(`--extract must be auto, data-api or unload, not ${JSON.stringify(v)}`);
 }
 
 let values;
@@ -65,6 +69,7 @@ try {
       state: { type: "string" },
       extract: { type: "string" },
       slices: { type: "string" },
+      redrive: { type: "boolean" },
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -138,6 +143,7 @@ const summary = await runLocalPipeline({
   realTenant,
   extract: extractOption(values.extract),
   slices: number("slices", values.slices, 1, 256, { integer: true }),
+  redrive: values.redrive ? true : undefined,
   onProgress,
   signal: abort.signal,
 }).catch((err: Error) => {

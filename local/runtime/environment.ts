@@ -76,7 +76,7 @@ export interface LocalEnvironmentOptions {
   /** Slices of the emulated cluster: an UNLOAD writes one file or more per slice (default 2). */
   slices?: number;
   /** How the run reads the warehouse, over the config's source.extract (`npm start -- --extract unload`). */
-  extract?: "data-api" | "unload";
+  extract?: "auto" | "data-api" | "unload";
 }
 
 /** Faults injected into a local run; `abandonInvocation` and `deliverTwice` are played by the SQS event source. */
@@ -239,13 +239,13 @@ export class LocalEnvironment {
   }
 
   /**
-   * The config with `extract` applied: `--extract unload` on a config without source.unload unloads with the
-   * cluster's default role (the emulator's cluster has one), so the demo runs either way with no config change.
+   * The config with `extract` applied: `--extract unload` (or `auto`) on a config without source.unload unloads with
+   * the cluster's default role (the emulator's cluster has one), so the demo runs every way with no config change.
    */
   private extractOf(cfg: SyncConfig): SyncConfig {
     const extract = this.opts.extract;
     if (!extract || cfg.source.type !== "redshift") return cfg;
-    const unload = cfg.source.unload ?? (extract === "unload" ? unloadSchema.parse({ iamRole: "default" }) : undefined);
+    const unload = cfg.source.unload ?? (extract !== "data-api" ? unloadSchema.parse({ iamRole: "default" }) : undefined);
     return { ...cfg, source: { ...cfg.source, extract, unload } };
   }
 

@@ -13,12 +13,14 @@
  *                    [--competent-rows N] [--rate-rows M] [--no-rate] [--no-before]
  *                    [--extractor-rows A,B] [--no-extractor] [--snapshot-users A,B] [--onboard-rows N]
  *                    [--no-reconcile] [--only reconcile|rate|scale] [--scale-rows A,B,C] [--workers W] [--max-file-mb M]
- *                    [--out DIR]
+ *                    [--resync-rows R] [--crash-rows C] [--out DIR]
  *
  * `--only reconcile` runs the reconcile's scenarios alone, `--only rate` the rate-limit scenarios alone (with (c),
  * a first sync at the matched budget, run on M rows there instead of taken from scenario 1), `--only scale` the
  * tables of any size (bench/scale-scenarios.ts: the Data API path and the UNLOAD path at 200,000, 1,000,000 and
- * 2,000,000 rows, W = 2 segment workers, UNLOAD's MAXFILESIZE M = 16 MB; run with --only scale only); all three
+ * 2,000,000 rows, W = 2 segment workers, UNLOAD's MAXFILESIZE M = 16 MB, an unchanged re-sync at R = 1,000,000 rows,
+ * and bench/crash-scenario.ts: a SIGKILLed segment worker in a first sync of C = 20,000 users; run with --only scale
+ * only); all three
  * write bench/results/<time>.json only (latest.json and the SVG stay those of the last whole run).
  */
 import { spawn } from "node:child_process";
@@ -47,6 +49,7 @@ import { COMPETENT_CONCURRENCY, competentPacer, competentSync } from "./competen
 import { rateScenarioLines, rateScenarios, TARGETS, type MatchedFigures, type RateScenariosFigures } from "./rate-scenarios.js";
 import { onboarding, snapshotMemory, type OnboardingAfter, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile-scenarios.js";
 import { scaleLines, scaleScenarios, type ScaleFigures } from "./scale-scenarios.js";
+import { crashLines, segmentCrashScenario, type CrashFigures } from "./crash-scenario.js";
 import { cleanRows, insertGeneratedRows, writeWarehouse } from "./warehouse.js";
 
 const { values: a } = parseArgs({
@@ -69,6 +72,8 @@ const { values: a } = parseArgs({
     "scale-rows": { type: "string" },
     workers: { type: "string" },
     "max-file-mb": { type: "string" },
+    "resync-rows": { type: "string" },
+    "crash-rows": { type: "string" },
     only: { type: "string" },
     out: { type: "string" },
   },
@@ -98,6 +103,9 @@ const SCALE_WORKERS = Number(a.workers ?? 2);
 // MAXFILESIZE of the UNLOAD path: small enough that the smallest table's files are full ones too (the emulator
 // splits by the rows' JSON size: about 84,000 demo rows a file), so one worker's memory is compared file for file.
 const SCALE_FILE_MB = Number(a["max-file-mb"] ?? 16);
+// The table size whose UNLOAD path is run again once its users are applied (the unchanged re-sync), if measured.
+const RESYNC_ROWS = Number(a["resync-rows"] ?? (quick ? 200_000 : 1_000_000));
+const CRASH_ROWS = Number(a["crash-rows"] ?? (quick ? 5_000 : 20_000));
 if (a.only !== undefined && !["reconcile", "rate", "scale"].includes(a.only)) throw new Error(`--only ${a.only}: only "reconcile", "rate" and "scale" are known`);
 if (SCALE_ROWS.some((n) => !Number.isInteger(n) || n < 1000) || !Number.isInteger(SCALE_WORKERS) || SCALE_WORKERS < 1) throw new Error("--scale-rows takes row counts of 1,000 or more, --workers a whole number of 1 or more");
 const ONLY_RECONCILE = a.only === "reconcile";
@@ -470,9 +478,11 @@ try {
   const snapshotMemoryFigures: SnapshotMemoryFigures[] = [];
   let onboardingFigures: OnboardingFigures | undefined;
   let scaleFigures: ScaleFigures | undefined;
+  let crashFigures: CrashFigures | undefined;
   if (RUN_SCALE) {
     process.stderr.write(`scale: the Data API path and the UNLOAD path at ${SCALE_ROWS.join(", ")} rows, ${SCALE_WORKERS} segment workers\n`);
-    scaleFigures = await scaleScenarios({ config, rows: SCALE_ROWS, workers: SCALE_WORKERS, maxFileSizeMb: SCALE_FILE_MB, root, log: say });
+    scaleFigures = await scaleScenarios({ config, rows: SCALE_ROWS, workers: SCALE_WORKERS, maxFileSizeMb: SCALE_FILE_MB, resyncRows: RESYNC_ROWS, root, log: say });
+    crashFigures = await segmentCrashScenario({ config, root, rows: CRASH_ROWS, slices: 4, killAfterSends: 3, log: say });
   }
   if (RUN_RECONCILE) {
     for (const cap of [undefined, SNAPSHOT_CAP_MB]) {
@@ -528,6 +538,7 @@ try {
   }
   lines.push(...reconcileLines(snapshotMemoryFigures, onboardingFigures));
   if (scaleFigures) lines.push(...scaleLines(scaleFigures));
+  if (crashFigures) lines.push(...crashLines(crashFigures));
   lines.push("", `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.`);
   if (lines[0] === "") lines.shift();
   const table = lines.join("\n");
@@ -569,6 +580,7 @@ try {
     snapshotMemory: snapshotMemoryFigures,
     onboarding: onboardingFigures,
     scale: scaleFigures,
+    crash: crashFigures,
     scenario1CallsPerSecond: sync[0]?.perSecond,
     table,
   };

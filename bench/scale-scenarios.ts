@@ -8,7 +8,10 @@
  * - the UNLOAD path: the emulator's UNLOAD into the local S3 (one slice per worker, so at least W Parquet files and
  *   more when a slice's rows exceed MAXFILESIZE), then one segment worker per file (bench/segment-child.ts, the real
  *   segment handler), each in a process of its own, W at a time, checking a ledger on dynalite and sending into
- *   local SQS; once with 1 worker and once with W, on the same files.
+ *   local SQS; once with 1 worker and once with W, on the same files;
+ * - at `resyncRows`, an unchanged re-sync: the W-worker pass's users applied to a ledger of their own as the consumers
+ *   leave it after creating them (the consumer's applied entry, written here: a million creates through the Auth0
+ *   emulator would take hours and measure the emulator), then the W workers again on the same files.
  *
  * The local stand-ins (PGlite, the emulator, s3rver, dynalite, SQS) all live in the parent, so the children's peak
  * RSS is a worker's alone. The UNLOAD itself (PGlite's query, a pure-JS Parquet writer) is timed apart and not in
@@ -22,9 +25,12 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { DescribeStatementCommand, ExecuteStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { createSqsServer } from "local-aws-sqs";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Ledger } from "../functions/adapters/ledger/ledger.js";
+import { parseMessage } from "../functions/adapters/sqs/message.js";
+import type { LedgerEntry } from "../functions/core/records.js";
 import { parseConfig, warehouseOf, type SyncConfig } from "../functions/core/config.js";
 import { DATA_API_RESULT_LIMIT_BYTES } from "../functions/core/extract-config.js";
 import { newRunId } from "../functions/core/runs.js";
@@ -92,6 +98,8 @@ export interface UnloadFigures {
   largestFileRows: number;
   parquetMb: number;
   passes: UnloadPass[];
+  /** The unchanged re-sync (at `resyncRows`): the users the first W-worker pass sent, applied, then the files again. */
+  resync?: UnloadPass & { appliedUsers: number; applyS: number };
 }
 
 export interface ScaleRow {
@@ -136,6 +144,8 @@ export interface ScaleOptions {
   workers: number;
   /** UNLOAD's MAXFILESIZE (source.unload.maxFileSizeMb): the largest segment a worker reads. */
   maxFileSizeMb: number;
+  /** The row count whose UNLOAD path is run again once its users are applied: the unchanged re-sync. */
+  resyncRows?: number;
   root: string;
   log: (line: string) => void;
 }
@@ -164,6 +174,15 @@ async function startQueue(name: string) {
     endpoint,
     queueUrl,
     messages: async () => Number((await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }))).Attributes?.ApproximateNumberOfMessages ?? 0),
+    /** Every message, received and deleted, ten at a time. */
+    async *drain() {
+      for (;;) {
+        const got = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (!got.Messages?.length) return;
+        yield* got.Messages;
+        await client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: got.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+      }
+    },
     stop: () => {
       client.destroy();
       server.closeAllConnections();
@@ -256,7 +275,7 @@ async function dataApiPath(db: PGlite, config: SyncConfig, rows: number, log: (l
 
 type SegmentOut = { tally?: SegmentTally; elapsedMs: number; peakRssBytes: number; cpuMs: number; error?: { name: string; message: string } };
 
-async function unloadPath(db: PGlite, config: SyncConfig, rows: number, opts: ScaleOptions, dynamo: { endpoint: string; ledger: Ledger }): Promise<UnloadFigures> {
+async function unloadPath(db: PGlite, config: SyncConfig, rows: number, opts: ScaleOptions, dynamo: BenchLedger): Promise<UnloadFigures> {
   const s3 = await startS3(join(opts.root, `s3-${rows}`), [BUCKET]);
   const emulator = new RedshiftDataEmulator({ db, pageSize: warehouseOf(config).pageSize, s3: s3.client(), slices: opts.workers });
   const client = new RedshiftDataClient({ ...fake, endpoint: await emulator.start() });
@@ -272,11 +291,21 @@ async function unloadPath(db: PGlite, config: SyncConfig, rows: number, opts: Sc
     const segments = segmentsFromManifest(parsed, BUCKET);
     const parquetMb = parsed.entries.reduce((n, e) => n + e.meta.content_length, 0) / MB;
     const passes: UnloadPass[] = [];
+    const resyncing = rows === opts.resyncRows;
+    const resyncLedger = `${LEDGER_TABLE}-resync-${rows}`;
+    let applied: { users: number; seconds: number } | undefined;
     for (const workers of [...new Set([1, opts.workers])]) {
       opts.log(`scale ${rows}: ${segments.length} segments, ${workers} worker(s) at a time`);
-      passes.push(await segmentPass(config, rows, segments, workers, s3.endpoint, dynamo));
+      const apply = resyncing && workers === opts.workers ? (queue: Queue) => applyQueue(queue, dynamo, resyncLedger, opts.log).then((a) => void (applied = a)) : undefined;
+      passes.push(await segmentPass(config, rows, segments, workers, s3.endpoint, dynamo, { beforeStop: apply }));
     }
-    return { rows, unloadS, files: segments.length, largestFileRows: Math.max(...segments.map((s) => s.rows)), parquetMb, passes };
+    let resync: UnloadFigures["resync"];
+    if (applied) {
+      opts.log(`scale ${rows}: the unchanged re-sync, ${opts.workers} worker(s) at a time`);
+      const pass = await segmentPass(config, rows, segments, opts.workers, s3.endpoint, { endpoint: dynamo.endpoint, ledger: new Ledger(dynamo.client, resyncLedger), client: dynamo.client, table: resyncLedger }, { lookup: true });
+      resync = { ...pass, appliedUsers: applied.users, applyS: applied.seconds };
+    }
+    return { rows, unloadS, files: segments.length, largestFileRows: Math.max(...segments.map((s) => s.rows)), parquetMb, passes, resync };
   } finally {
     client.destroy();
     await emulator.stop();
@@ -284,7 +313,48 @@ async function unloadPath(db: PGlite, config: SyncConfig, rows: number, opts: Sc
   }
 }
 
-async function segmentPass(config: SyncConfig, rows: number, segments: Segment[], workers: number, s3Endpoint: string, dynamo: { endpoint: string; ledger: Ledger }): Promise<UnloadPass> {
+type Queue = Awaited<ReturnType<typeof startQueue>>;
+type BenchLedger = { endpoint: string; ledger: Ledger; client: DynamoDBClient; table?: string };
+
+/**
+ * The queue's users applied to a ledger table of their own, as the consumers leave the ledger after creating them
+ * (the applied entry of functions/flows/user-flow.ts: the user id Auth0 gave, the fingerprint and profile applied).
+ */
+async function applyQueue(queue: Queue, dynamo: BenchLedger, table: string, log: (line: string) => void): Promise<{ users: number; seconds: number }> {
+  const t0 = Date.now();
+  await ensureLedgerTable(dynamo.client, table);
+  const ledger = new Ledger(dynamo.client, table);
+  let batch: LedgerEntry[] = [];
+  let users = 0;
+  for await (const m of queue.drain()) {
+    const parsed = parseMessage(m.Body ?? "");
+    if (!parsed.ok) throw new Error(`a message the segments sent does not parse: ${parsed.reason}`);
+    for (const op of parsed.message.ops) {
+      if (op.kind !== "sync") continue;
+      batch.push({ key: op.desired.key, userId: `auth0|${op.desired.key}`, fingerprint: op.fingerprint, profile: op.desired, managed: true, lastRunSeen: parsed.message.runId, lastOutcome: "created" });
+    }
+    if (batch.length >= 1000) {
+      await ledger.users.putMany(batch);
+      users += batch.length;
+      batch = [];
+    }
+  }
+  await ledger.users.putMany(batch);
+  users += batch.length;
+  const seconds = (Date.now() - t0) / 1000;
+  log(`applied ${users} users to ${table} in ${seconds.toFixed(1)} s`);
+  return { users, seconds };
+}
+
+async function segmentPass(
+  config: SyncConfig,
+  rows: number,
+  segments: Segment[],
+  workers: number,
+  s3Endpoint: string,
+  dynamo: BenchLedger,
+  opts: { beforeStop?: (queue: Queue) => Promise<void>; lookup?: boolean } = {},
+): Promise<UnloadPass> {
   const runId = newRunId();
   const queue = await startQueue(`bench-scale-${rows}-${workers}`);
   try {
@@ -297,7 +367,10 @@ async function segmentPass(config: SyncConfig, rows: number, segments: Segment[]
         BENCH_SQS: queue.endpoint,
         BENCH_QUEUE_URL: queue.queueUrl,
         BENCH_DYNAMO: dynamo.endpoint,
-        BENCH_LEDGER_TABLE: LEDGER_TABLE,
+        BENCH_LEDGER_TABLE: dynamo.table ?? LEDGER_TABLE,
+        // dynalite reports an ItemCount of 0, so the core's policy would Scan the whole ledger in every segment; on
+        // AWS, with the ledger's real count, it looks a segment's rows up (docs/scaling.md).
+        ...(opts.lookup ? { BENCH_UNCHANGED_CHECK: "lookup" } : {}),
         BENCH_RUN_ID: runId,
         BENCH_SEGMENT: JSON.stringify(segment),
       });
@@ -338,6 +411,7 @@ async function segmentPass(config: SyncConfig, rows: number, segments: Segment[]
       incomplete: sum.incomplete ?? (sum.rowsRead !== rows ? `the ledger's segments read ${sum.rowsRead} rows of ${rows}` : undefined),
     };
   } finally {
+    await opts.beforeStop?.(queue);
     queue.stop();
   }
 }
@@ -373,7 +447,7 @@ export async function scaleScenarios(opts: ScaleOptions): Promise<ScaleFigures> 
         step = "the Data API path";
         row.dataApi = await dataApiPath(db, dataApiConfig, rows, opts.log);
         step = "the UNLOAD path";
-        row.unload = await unloadPath(db, unloadConfig, rows, opts, { endpoint: dynamo.endpoint, ledger });
+        row.unload = await unloadPath(db, unloadConfig, rows, opts, { endpoint: dynamo.endpoint, ledger, client: dynamo.client });
       } catch (err) {
         row.stopped = `${step} at ${rows.toLocaleString("en-US")} rows: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
         opts.log(`scale ${rows}: stopped: ${row.stopped}`);
@@ -436,12 +510,17 @@ export function scaleLines(f: ScaleFigures): string[] {
       const outcome = `rows read ${fmt(p.rowsRead, 0)} (sum of ${p.segments} segments; ${p.recorded} recorded in the ledger), ${fmt(p.unaccounted, 0)} unaccounted, ${fmt(p.messages, 0)} messages sent / ${fmt(p.queued, 0)} in the queue${p.incomplete ? `; INCOMPLETE: ${p.incomplete}` : ""}`;
       lines.push(`| ${n} | UNLOAD | ${p.workers} | ${p.segments} | ${fmt(p.rowsPerS, 0)} | ${fmt(p.workerPeakRssMb, 0)} | ${fmt(p.sqsRequestsPer100Rows, 2)} | ${fmt(p.wallS)} | ${outcome} |`);
     }
+    const re = r.unload?.resync;
+    if (re) {
+      lines.push(`| ${n} | UNLOAD, unchanged re-sync | ${re.workers} | ${re.segments} | ${fmt(re.rowsPerS, 0)} | ${fmt(re.workerPeakRssMb, 0)} | ${fmt(re.sqsRequestsPer100Rows, 2)} | ${fmt(re.wallS)} | ${fmt(re.unchanged, 0)} unchanged of ${fmt(re.rowsRead, 0)} read, ${fmt(re.messages, 0)} messages sent / ${fmt(re.queued, 0)} in the queue, ${fmt(re.unaccounted, 0)} unaccounted |`);
+    }
     if (r.stopped) lines.push(`| ${n} | - | - | - | - | - | - | - | stopped: ${r.stopped.replaceAll("|", "\\|")} |`);
   }
   lines.push("");
   for (const r of f.rows) {
     const parts = [`${fmt(r.rows, 0)} rows: table created in ${fmt(r.seedS)} s; the parent's peak RSS (PGlite, the emulator, the stand-ins) ${fmt(r.parentPeakRssMb / 1024, 1)} GiB`];
     if (r.unload) parts.push(`UNLOAD in ${fmt(r.unload.unloadS)} s (${r.unload.files} files, the largest ${fmt(r.unload.largestFileRows, 0)} rows, ${fmt(r.unload.parquetMb)} MB of Parquet)`);
+    if (r.unload?.resync) parts.push(`before the re-sync, the ${fmt(r.unload.resync.appliedUsers, 0)} users sent applied to a ledger of their own in ${fmt(r.unload.resync.applyS)} s (the consumers' applied entries; the re-sync's workers look their rows up, as the core's policy does next to a ledger of that size)`);
     if (r.dataApi) {
       const l = r.dataApi.limit;
       parts.push(`the Data API's limit ${l.lowered ? `lowered to ${fmt(l.limitMb)} MB (the result is about ${fmt(r.dataApi.estimatedResultMb)} MB)` : "at 500 MB"} met: "${l.sentence}"`);
@@ -461,6 +540,12 @@ export function scaleLines(f: ScaleFigures): string[] {
     lines.push(`- Rows/s with ${f.workers} workers >= ${SCALE_TARGETS.speedupShare} x min(${f.workers}, ${f.cores} cores) x one worker's, at ${fmt(s.rows, 0)} rows: ${fmt(s.many, 0)} >= ${SCALE_TARGETS.speedupShare} x ${Math.min(f.workers, f.cores)} x ${fmt(s.one, 0)} = ${fmt(s.bar, 0)} (${fmt(s.many / s.one, 2)}x): ${s.met ? "met" : "NOT met"}; the workers' CPU per 100,000 rows ${fmt(s.workerCpuPer100k.one, 2)} s with 1, ${fmt(s.workerCpuPer100k.many, 2)} s with ${f.workers}; the parent's stand-ins kept ${fmt(s.standInCores, 2)} of a core busy.`);
   }
   lines.push(`- 0 unaccounted (every table row in one segment's outcome, the ledger's sum equal to the table, every message sent in the queue): ${fmt(t.unaccounted.total, 0)} unaccounted: ${t.unaccounted.met ? "met" : "NOT met"}.`);
+  const resynced = f.rows.find((r) => r.unload?.resync);
+  const re = resynced?.unload?.resync;
+  if (re) {
+    const met = re.unchanged === resynced.rows && re.rowsRead === resynced.rows && re.sqsRequests === 0 && re.queued === 0;
+    lines.push(`- An unchanged re-sync of ${fmt(resynced.rows, 0)} rows makes 0 Auth0 calls and sends no SQS message: ${fmt(re.unchanged, 0)} unchanged, ${fmt(re.sqsRequests, 0)} SQS requests, ${fmt(re.queued, 0)} messages (so no consumer runs and no Auth0 call is made): ${met ? "met" : "NOT met"}.`);
+  }
   const stop = f.rows.find((r) => r.stopped);
   if (stop) lines.push(`- Stopped at ${fmt(stop.rows, 0)} rows: ${stop.stopped}.`);
   return lines;

@@ -17,15 +17,28 @@ import { createSegmentHandler } from "../functions/flows/segment-lambda.js";
 const env = process.env;
 const fake = { region: "us-east-1", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
 const config = parseConfig(env.BENCH_CONFIG ?? "");
+// BENCH_REPORT_SENDS: a line on stderr after each SendMessageBatch (the crash scenario kills the worker once it sent).
+const sqs = new SQSClient({ ...fake, endpoint: env.BENCH_SQS });
+if (env.BENCH_REPORT_SENDS) {
+  sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      if (context.commandName === "SendMessageBatchCommand") process.stderr.write("sent\n");
+      return out;
+    },
+    { step: "deserialize", name: "benchReportSends" },
+  );
+}
 const handler = createSegmentHandler(({ logger, metrics }) => ({
   config,
   // s3rver checks signatures with its own credentials, and takes path-style addresses only (local/s3.ts).
   s3: new S3Client({ endpoint: env.BENCH_S3, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } }),
-  sqs: new SQSClient({ ...fake, endpoint: env.BENCH_SQS }),
+  sqs,
   queueUrl: env.BENCH_QUEUE_URL ?? "",
   ledger: new Ledger(new DynamoDBClient({ ...fake, endpoint: env.BENCH_DYNAMO }), env.BENCH_LEDGER_TABLE ?? ""),
   logger,
   metrics,
+  unchangedCheck: env.BENCH_UNCHANGED_CHECK === "lookup" ? "lookup" : undefined,
 }));
 // Sampled, not read from getrusage: ru_maxrss survives fork and exec (see extractor-child.ts).
 let peakRss = process.memoryUsage.rss();

@@ -149,6 +149,7 @@ export class LocalEnvironment {
   /** The ledger as one Lambda reaches it (its calls recorded when `awsCalls` is set), or as the operator does. */
   ledgerFor?: (fn?: LambdaName) => Ledger;
   private sqsEndpoint!: string;
+  private ledgerEndpoint?: { endpoint: string; tableName: string };
   private readonly handlerClients = new Map<string, unknown>();
   readonly tenantFile: string;
   readonly sourceTenantFile: string;
@@ -424,9 +425,19 @@ export class LocalEnvironment {
     this.cleanups.push(() => dynamo.stop());
     const tableName = `auth0-sync-${config.name}-ledger`;
     await ensureLedgerTable(dynamo.client, tableName);
+    this.ledgerEndpoint = { endpoint: dynamo.endpoint, tableName };
     this.ledgerFor = (fn) => new Ledger(fn ? this.handlerClient(fn, "dynamodb", () => new DynamoDBClient({ ...FAKE_AWS, endpoint: dynamo.endpoint })) : dynamo.client, tableName);
     // A local run stopped with Ctrl-C leaves its lock behind; no other process can have this directory open.
     await this.ledgerFor().runs.breakLock();
+  }
+
+  /**
+   * Where a process of its own reaches the stand-ins a segment worker uses (the bench runs workers as child
+   * processes it can SIGKILL): the local S3, SQS with the main queue, the ledger.
+   */
+  workerEndpoints(): { s3: string; sqs: string; queueUrl: string; ledger: string; ledgerTable: string } {
+    if (!this.s3 || !this.ledgerEndpoint) throw new Error("this environment has no local S3 or ledger (a config that unloads has both)");
+    return { s3: this.s3.endpoint, sqs: this.sqsEndpoint, queueUrl: this.queueUrl, ledger: this.ledgerEndpoint.endpoint, ledgerTable: this.ledgerEndpoint.tableName };
   }
 
   redshiftClient(fn?: Caller): RedshiftDataClient {

@@ -34,6 +34,11 @@ export interface LocalRunOptions extends LocalEnvironmentOptions {
    * with this id, or `true` for the latest failed one. It resumes where it failed and completes that run.
    */
   redrive?: string | true;
+  /**
+   * Runs each segment worker (one item of the Map) instead of the in-process handler, with the Map's retries as
+   * they are: the bench runs each in a child process, and SIGKILLs one.
+   */
+  segmentWorker?: (event: unknown, env: LocalEnvironment) => Promise<unknown>;
 }
 
 export interface Progress {
@@ -157,7 +162,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
           env,
           {
             step: createUnloadStepHandler(extractorDeps),
-            segment: createSegmentHandler(({ logger, metrics }) => ({
+            segment: opts.segmentWorker ? (event: never) => opts.segmentWorker!(event, env) : createSegmentHandler(({ logger, metrics }) => ({
               config,
               s3: env.handlerS3("segment"),
               sqs: opts.chaos?.segmentSqs?.(env.handlerSqs("segment")) ?? env.handlerSqs("segment"),
@@ -214,9 +219,10 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     acc.read(rowsRead);
     if (extracted?.mirror && !extracted.mirror.held) acc.addAbsent(extracted.mirror.absent);
     for (const e of outcomes.values()) acc.record(e.outcome, { code: e.rejection?.code });
-    // A redriven run settled users in the failed attempt too (another process here): its figures are the run's
-    // record's, which every attempt's consumers and segments added to.
-    const whole = redrive ? settledOutcomes(await env.ledgerFor!().runs.get(runId)) : undefined;
+    // A redriven run settled users in the failed attempt too (another process here), and segment workers run
+    // elsewhere report no outcome here: the figures are then the run's record's, which every attempt's consumers
+    // and segments added to.
+    const whole = redrive || opts.segmentWorker ? settledOutcomes(await env.ledgerFor!().runs.get(runId)) : undefined;
     const inProcess = acc.snapshot();
     const absent = extracted?.mirror && !extracted.mirror.held ? extracted.mirror.absent : 0;
     const snap = whole ? { ...inProcess, ...whole, unaccounted: rowsRead + absent - OUTCOMES.reduce((n, o) => n + whole[o], 0) } : inProcess;

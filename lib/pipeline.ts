@@ -12,7 +12,7 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { type SyncConfig } from "../functions/core/config.js";
 import { consumerBudget } from "../functions/core/budget.js";
-import { unloads } from "../functions/core/extract-config.js";
+import { readsThroughDataApi, unloads } from "../functions/core/extract-config.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile-construct.js";
 import { grantWarehouseRead } from "./warehouse-grants.js";
@@ -134,8 +134,9 @@ export class Pipeline extends Construct {
       if (config.lambda.tracing) {
         Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });
       }
-    } else if (!unloads(config.source)) grantWarehouseRead(fn, config);
-    // (A config that unloads: the state machine runs the statement, not the extractor.)
+    } else if (readsThroughDataApi(config.source)) grantWarehouseRead(fn, config);
+    // (extract: unload: the state machine runs the statement, the extractor none. extract: auto with UNLOAD: the
+    // extractor runs, describes and reads the measured query itself, as only a statement's owner may.)
   }
 
   /** The consumer: its ledger calls and the Auth0 credentials (the queue's come with its event source). */

@@ -87,6 +87,11 @@ export function unloads(source: { type: string; extract?: ExtractMode; unload?: 
   return source.type === "redshift" && extractPath({ extract: source.extract ?? "auto", unload: source.unload }) !== "data-api";
 }
 
+/** Whether the extractor may read the result through the Data API: always, but when every run unloads. */
+export function readsThroughDataApi(source: { type: string; extract?: ExtractMode; unload?: UnloadConfig }): boolean {
+  return source.type === "redshift" && extractPath({ extract: source.extract ?? "auto", unload: source.unload }) !== "unload";
+}
+
 /** The largest result a measured run reads through the Data API, in bytes. */
 export function autoDataApiMaxBytes(unload: Pick<UnloadConfig, "autoDataApiMaxMb">): number {
   return Math.floor(unload.autoDataApiMaxMb * 1024 * 1024);

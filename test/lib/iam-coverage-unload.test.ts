@@ -3,7 +3,8 @@
  * ItemReader, the Lambda invocations), the segment worker's role, and what the extractor's unload steps add. As in
  * iam-coverage.test.ts, the run goes through the local pipeline with a recorder on every AWS client (the state
  * machine's own calls recorded as its role's), over a first sync and a mirror run; each call must be allowed by the
- * synthesized role (action and resource), and each role must hold nothing that no call and no AWS service needs.
+ * synthesized role (action and resource), and each role must hold nothing that no call and no AWS service needs. A
+ * third run measures first (extract: auto): the extractor's own query, described and read.
  */
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
@@ -54,16 +55,19 @@ describe("IAM coverage of a config that unloads: the state machine, the segment 
 
   beforeAll(async () => {
     config = exampleConfigWith({
-      source: { extract: "unload", unload: { iamRole: "default" } },
+      // The stack of extract: auto (it unloads large results); the first two runs unload whatever the size.
+      source: { extract: "auto", unload: { iamRole: "default" } },
       mirror: { enabled: true, action: "delete", threshold: { maxCount: 1000, maxShare: 0.9 } },
     });
     const dir = tempDir();
     const stateDir = join(dir, "state");
     const remember = (env: LocalEnvironment) => void Object.assign(local, { table: env.ledgerFor!().tableName, bucket: env.unloadBucket });
     const rows = demoRows(30);
-    await runLocalPipeline({ config, stateDir, csv: writeCsv(join(dir, "a.csv"), rows), rate: 500, slices: 3, awsCalls: calls, onEnvironment: remember });
+    await runLocalPipeline({ config, stateDir, csv: writeCsv(join(dir, "a.csv"), rows), rate: 500, slices: 3, awsCalls: calls, onEnvironment: remember, extract: "unload" });
     // A row gone (mirror mode reads the keys files, then deletes) and the unchanged check by lookup.
-    await runLocalPipeline({ config, stateDir, csv: writeCsv(join(dir, "b.csv"), rows.slice(1)), rate: 500, slices: 3, awsCalls: calls, unchangedCheck: "lookup" });
+    await runLocalPipeline({ config, stateDir, csv: writeCsv(join(dir, "b.csv"), rows.slice(1)), rate: 500, slices: 3, awsCalls: calls, unchangedCheck: "lookup", extract: "unload" });
+    // extract: auto on the same stack: the extractor executes, describes and reads the measured query itself.
+    await runLocalPipeline({ config, stateDir, rate: 500, slices: 3, awsCalls: calls, extract: "auto" });
     const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
     template = Template.fromStack(new Auth0SyncStack(app, "iam", { config, env: PSEUDO }));
   }, 240_000);
@@ -102,7 +106,7 @@ describe("IAM coverage of a config that unloads: the state machine, the segment 
     const seen = (fn: Caller) => [...new Set(calls.filter((c) => c.fn === fn).map(actionOf))].sort();
     expect(seen("states")).toEqual(["lambda:InvokeFunction", "redshift-data:DescribeStatement", "redshift-data:ExecuteStatement", "s3:GetObject"]);
     expect(seen("segment")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject", "sqs:SendMessage"]);
-    expect(seen("extractor")).toEqual(expect.arrayContaining(["s3:GetObject", "s3:PutObject"]));
+    expect(seen("extractor")).toEqual(expect.arrayContaining(["s3:GetObject", "s3:PutObject", "redshift-data:ExecuteStatement", "redshift-data:DescribeStatement", "redshift-data:GetStatementResult"]));
   });
 
   for (const caller of ["states", "segment", "extractor"] as const) {

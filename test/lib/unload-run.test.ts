@@ -74,8 +74,13 @@ describe("the stack of a config that unloads", () => {
   });
 
   it("extract: auto with UNLOAD measures first: the extractor executes and describes its query (its owner), the state machine waits, a Choice by ResultSize", () => {
-    const d = definitionOf(synth({ extract: "auto", unload: { iamRole: ROLE, autoDataApiMaxMb: 50 } }));
+    const auto = synth({ extract: "auto", unload: { iamRole: ROLE, autoDataApiMaxMb: 50 } });
+    const d = definitionOf(auto);
     const S = UNLOAD_STATES;
+    // The extractor may run and read its own statements here; with extract: unload it runs none.
+    const extractorActions = (tpl: Template) => roleStatements(tpl, "auth0-sync test-sync extractor").flatMap((s) => [s.Action].flat());
+    expect(extractorActions(auto)).toEqual(expect.arrayContaining(["redshift-data:ExecuteStatement", "redshift-data:DescribeStatement", "redshift-data:GetStatementResult"]));
+    expect(extractorActions(t)).not.toContain("redshift-data:ExecuteStatement");
     expect(d.States[S.skipped]).toMatchObject({ Choices: expect.arrayContaining([{ Variable: "$.start.measure", BooleanEquals: true, Next: S.query }]) });
     expect(d.States[S.query]).toMatchObject({ Resource: "arn:aws:states:::lambda:invoke", Parameters: { Payload: { step: "query-execute" } }, ResultPath: "$.query", Next: S.waitQuery });
     expect(d.States[S.waitQuery]).toMatchObject({ Type: "Wait", Next: S.describeQuery });

@@ -13,7 +13,7 @@ import { ProgressLine, type ProgressWriter } from "./progress.js";
 import { AwsTarget } from "./targets/aws.js";
 import { explainAwsError, type AwsClients, type AwsTimeouts } from "./targets/aws-clients.js";
 import { runExitCode } from "./runs.js";
-import { CliError, LOCAL_EMULATOR_RATE, type Target } from "./targets/target.js";
+import { CliError, LOCAL_EMULATOR_RATE, type RunProgress, type RunReport, type Target } from "./targets/target.js";
 
 export interface CliIo {
   stdout: ProgressWriter;
@@ -102,6 +102,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
+  /** A run started (by `run`, or `redrive --execution`) and followed: the progress line, the report, its exit code. */
+  const followed = async (g: GlobalOptions, start: (onProgress: (p: RunProgress) => void) => Promise<RunReport>): Promise<number> => {
+    const progress = new ProgressLine(io.stderr, !g.json);
+    const report = await start((p) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done"));
+    progress.end();
+    print(g.json ? JSON.stringify(report) : formatRun(report));
+    return runExitCode(report);
+  };
+
   const withTarget = async (cmd: Command, fn: (t: Target, g: GlobalOptions) => Promise<number>) => {
     const g = cmd.optsWithGlobals<GlobalOptions>();
     const target = await openTarget(g, io);
@@ -141,20 +150,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .addOption(new Option("--no-wait", "start the run and return at once"))
     .addOption(new Option("--timeout <seconds>", "stop following after this long (the run goes on)").argParser(int(1, 86_400)).default(3600))
     .action(async (o: { approveMirror?: boolean; wait: boolean; timeout: number }, cmd: Command) =>
-      withTarget(cmd, async (t, g) => {
-        const progress = new ProgressLine(io.stderr, !g.json);
-        const report = await t.run({
-          approveMirror: o.approveMirror === true,
-          wait: o.wait,
-          timeoutSeconds: o.timeout,
-          pollMs: io.pollMs,
-          signal: io.signal,
-          onProgress: (p) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done"),
-        });
-        progress.end();
-        print(g.json ? JSON.stringify(report) : formatRun(report));
-        return runExitCode(report);
-      }),
+      withTarget(cmd, (t, g) =>
+        followed(g, (onProgress) => t.run({ approveMirror: o.approveMirror === true, wait: o.wait, timeoutSeconds: o.timeout, pollMs: io.pollMs, signal: io.signal, onProgress })),
+      ),
     );
 
   program
@@ -182,18 +180,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       withTarget(cmd, async (t, g) => {
         if (o.execution !== undefined) {
           if (o.dryRun || o.rate !== undefined) throw new CliError("--execution redrives a run, not the DLQ: --dry-run and --rate do not apply to it.");
-          const progress = new ProgressLine(io.stderr, !g.json);
-          const report = await t.redriveExecution({
-            runId: o.execution === true ? undefined : o.execution,
-            wait: o.wait,
-            timeoutSeconds: o.timeout,
-            pollMs: io.pollMs,
-            signal: io.signal,
-            onProgress: (p) => progress.update(p.phase, p.done, p.total, p.elapsedMs, p.phase === "done"),
-          });
-          progress.end();
-          print(g.json ? JSON.stringify(report) : formatRun(report));
-          return runExitCode(report);
+          const runId = o.execution === true ? undefined : o.execution;
+          return followed(g, (onProgress) => t.redriveExecution({ runId, wait: o.wait, timeoutSeconds: o.timeout, pollMs: io.pollMs, signal: io.signal, onProgress }));
         }
         const progress = new ProgressLine(io.stderr, !g.json);
         const started = Date.now();

@@ -110,6 +110,7 @@ export function formatRun(r: RunReport): string {
   if (r.auth0Status429 !== undefined) rows.push(["Auth0 429s", r.auth0Status429]);
   rows.push(["elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s`]);
   const out = [table(rows)];
+  if (r.executionUrl) out.push("", `execution: ${r.executionUrl}`);
   if (r.status === "running") out.push("", `Started; follow it with 'auth0-sync status' (the run id is ${r.runId}).`);
   if (r.heldReason) out.push("", `Held: ${r.heldReason}`);
   if (r.error) out.push("", r.status === "interrupted" ? `Interrupted: ${r.error}.` : `The extract failed: ${r.error}`);
@@ -142,7 +143,9 @@ function runLine(r: RunRecord & { executionUrl?: string }): string {
     formatCount(pendingOf(r)).padStart(8),
   ];
   const segments = r.segments ?? s.segments;
-  const unloaded = segments ? `\n      segments ${formatCount(segments.done)} / ${formatCount(segments.total)}${r.executionUrl ? `, execution ${r.executionUrl}` : ""}` : "";
+  // The execution's page for every run of a stack that unloads: a failed one (no segment yet) most of all.
+  const parts = [segments ? `segments ${formatCount(segments.done)} / ${formatCount(segments.total)}` : undefined, r.executionUrl ? `execution ${r.executionUrl}` : undefined].filter(Boolean);
+  const unloaded = parts.length > 0 ? `\n      ${parts.join(", ")}` : "";
   return `  ${cells.join(" ")}${unloaded}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
 }
 

@@ -29,6 +29,7 @@ export function runReport(runId: string, run: RunRecord | undefined, status: Run
     error: run?.error,
     elapsedMs,
     rejections: [],
+    ...((run?.segments ?? s.segments) ? { segments: run?.segments ?? s.segments } : {}),
   };
 }
 

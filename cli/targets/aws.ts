@@ -156,7 +156,11 @@ export class AwsTarget implements Target {
   /** Follows a started run in the ledger until it ends, its users settled (or in the DLQ), or the timeout. */
   private async follow(runId: string, opts: Pick<RunOptions, "wait" | "timeoutSeconds" | "pollMs" | "onProgress">, stale?: RunRecord): Promise<RunReport> {
     const started = Date.now();
-    const report = (run: RunRecord | undefined, status: RunReport["status"]): RunReport => runReport(runId, run, status, Date.now() - started);
+    const machine = this.resources.unloadStateMachineArn;
+    const report = (run: RunRecord | undefined, status: RunReport["status"]): RunReport => ({
+      ...runReport(runId, run, status, Date.now() - started),
+      ...(machine ? { executionUrl: executionUrl(machine, runId) } : {}),
+    });
     if (!opts.wait) return report(undefined, "running");
     const pollMs = opts.pollMs ?? 2000;
     let drainedPolls = 0;

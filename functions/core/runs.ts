@@ -94,6 +94,8 @@ export interface RunReport extends Record<Outcome, number> {
   rejections: string[];
   /** A run over an unloaded table: its segments finished / in all. */
   segments?: { done: number; total: number };
+  /** A run that is an execution of the unload state machine (a stack that unloads): its page in the console. */
+  executionUrl?: string;
 }
 
 /** What a run's extract did (the extractor's result; a run over an unloaded table adds its segments). */

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ledger } from "../functions/adapters/ledger/ledger.js";
 import { parseConfig, type SyncConfig } from "../functions/core/config.js";
-import { settledOutcomes } from "../functions/core/runs.js";
+import { recordUnaccounted as unaccountedOf } from "../functions/core/runs.js";
 import type { Segment, SegmentTally } from "../functions/core/segments.js";
 import type { TenantState } from "../local/auth0-emulator.js";
 import { startDynamo } from "../local/dynamo.js";
@@ -105,7 +105,7 @@ export async function segmentCrashScenario(o: CrashOptions): Promise<CrashFigure
   let recordUnaccounted: number;
   try {
     const run = await new Ledger(dynamo.client, `auth0-sync-${config.name}-ledger`).runs.get(summary.runId);
-    recordUnaccounted = (run?.summary?.rowsRead ?? -1) - Object.values(settledOutcomes(run)).reduce((a, b) => a + b, 0);
+    recordUnaccounted = run?.summary ? unaccountedOf(run) : -1;
   } finally {
     await dynamo.stop();
   }

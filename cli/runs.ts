@@ -3,8 +3,7 @@
  * users) plus the consumers' counts.
  */
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
-import { settledOutcomes, type RunSummary } from "../functions/core/runs.js";
-import { OUTCOMES } from "../functions/core/outcomes.js";
+import { recordUnaccounted, settledOutcomes, type RunSummary } from "../functions/core/runs.js";
 import type { RunReport } from "./targets/target.js";
 
 export function absentOf(run: RunRecord | undefined): number {
@@ -16,14 +15,12 @@ export function absentOf(run: RunRecord | undefined): number {
 export function runReport(runId: string, run: RunRecord | undefined, status: RunReport["status"], elapsedMs: number): RunReport {
   const s: Partial<RunSummary> = run?.summary ?? {};
   const outcomes = settledOutcomes(run);
-  const rowsRead = s.rowsRead ?? 0;
-  const settled = OUTCOMES.reduce((sum, o) => sum + outcomes[o], 0);
   return {
     runId,
     status,
-    rowsRead,
+    rowsRead: s.rowsRead ?? 0,
     ...outcomes,
-    unaccounted: run?.summary ? rowsRead + absentOf(run) - settled : 0,
+    unaccounted: run?.summary ? recordUnaccounted(run, outcomes) : 0,
     heldReason: run?.heldReason,
     skippedReason: run?.skippedReason,
     error: run?.error,

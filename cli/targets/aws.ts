@@ -3,11 +3,11 @@
  * from the standard chain or --profile / --region (aws-clients.ts). Reads what it shows; writes only when the
  * operator asks for a run or a redrive.
  */
-import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.js";
+import { lastReconcile, runAfter, runsForStatus } from "../../functions/flows/run-status.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand } from "@aws-sdk/client-lambda";
-import { RedriveExecutionCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, RedriveExecutionCommand, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../../functions/adapters/auth0/client.js";
 import { PacerSet } from "../../functions/adapters/auth0/pacers.js";
@@ -140,14 +140,28 @@ export class AwsTarget implements Target {
     if (!machine) throw new CliError(`The stack ${this.opts.stackName} does not unload its table: its runs are extractor invocations, with no execution to redrive. 'auth0-sync redrive' (without --execution) moves the DLQ back.`);
     const runId = opts.runId ?? (await this.ledger.runs.latest(20)).find((r) => r.status === "failed")?.runId;
     if (!runId) throw new CliError("No failed run among the last 20 to redrive; name one with --execution RUN_ID.");
+    const arn = executionArn(machine, runId);
+    // Only an execution that failed (its failure step ran: the run recorded, the lock released) resumes safely: one
+    // that timed out or was stopped would go on mid-step without its run lock.
+    const execution = await this.clients.sfn.send(new DescribeExecutionCommand({ executionArn: arn })).catch((err: unknown) => {
+      throw (err as { name?: string }).name === "ExecutionDoesNotExist" ? new CliError(`The state machine has no execution named ${runId}: is it a run of this stack over an unloaded table?`) : err;
+    });
+    if (execution.status !== "FAILED") {
+      throw new CliError(
+        execution.status === "TIMED_OUT" || execution.status === "ABORTED"
+          ? `The execution of run ${runId} is ${execution.status}: auth0-sync redrives only an execution that failed (one that timed out or was stopped would go on mid-step without its run lock). Start a new run instead.`
+          : `The execution of run ${runId} is ${execution.status ?? "unknown"}: only a failed execution is redriven.`,
+      );
+    }
     // Its record says failed until the redriven failure step marks it running: that record is not the redrive's end.
     const before = await this.ledger.runs.get(runId);
+    const later = before && (await runAfter(this.ledger, runId, before.startedAt));
+    if (later) throw new CliError(`Run ${runId} is not redriven: run ${later} started after it and did work, and a redrive would send older rows over it. Start a new run instead.`);
     try {
-      await this.clients.sfn.send(new RedriveExecutionCommand({ executionArn: executionArn(machine, runId) }));
+      await this.clients.sfn.send(new RedriveExecutionCommand({ executionArn: arn }));
     } catch (err) {
       const name = (err as { name?: string }).name;
       if (name === "ExecutionNotRedrivable") throw new CliError(`The execution of run ${runId} cannot be redriven: ${(err as Error).message} (only a failed, aborted or timed-out execution of the last 14 days can).`);
-      if (name === "ExecutionDoesNotExist") throw new CliError(`The state machine has no execution named ${runId}: is it a run of this stack over an unloaded table?`);
       throw err;
     }
     return this.follow(runId, opts, before);

@@ -49,15 +49,16 @@ export type UnloadConfig = z.output<typeof unloadSchema>;
 export const extractModeSchema = z.enum(EXTRACT_MODES, { error: "expected 'auto', 'data-api' or 'unload'" }).default("auto");
 
 /**
- * The longest SQL a run that may unload takes: the state machine's state (at most 256 KB) carries it twice, in the
- * UNLOAD statement and in the Data API's description of it.
+ * The longest SQL (UTF-8 bytes) a run that may unload takes: the state machine's state (at most 256 KB) carries it
+ * twice, in the UNLOAD statement and in the Data API's description of it, with its parameters and JSON escapes.
  */
-export const UNLOAD_SQL_MAX_CHARS = 60_000;
+export const UNLOAD_SQL_MAX_BYTES = 60_000;
 
 /** The source's extract settings, checked together (a path and a message per problem). */
 export function extractIssues(src: { extract: ExtractMode; unload?: UnloadConfig; sql?: string }): { path: string[]; message: string }[] {
-  if (src.unload && src.extract !== "data-api" && (src.sql?.length ?? 0) > UNLOAD_SQL_MAX_CHARS) {
-    return [{ path: ["sql"], message: `is ${src.sql!.length.toLocaleString("en-US")} characters: a run that may unload takes at most ${UNLOAD_SQL_MAX_CHARS.toLocaleString("en-US")} (the state machine's state carries it twice, within Step Functions' 256 KB)` }];
+  const bytes = new TextEncoder().encode(src.sql ?? "").length;
+  if (src.unload && src.extract !== "data-api" && bytes > UNLOAD_SQL_MAX_BYTES) {
+    return [{ path: ["sql"], message: `is ${bytes.toLocaleString("en-US")} bytes: a run that may unload takes at most ${UNLOAD_SQL_MAX_BYTES.toLocaleString("en-US")} (the state machine's state carries it twice, within Step Functions' 256 KB)` }];
   }
   if (src.extract === "unload" && !src.unload) {
     return [{ path: ["unload"], message: "is required with extract: unload (at least iamRole: the role Redshift writes the files with)" }];

@@ -128,10 +128,25 @@ export interface ExtractorResult {
 }
 
 /**
+ * A sync run that started after this one and did work (not skipped): a redrive of this one would send older rows
+ * over what it applied, and decide mirror mode over an older table. Reconciles do not count.
+ */
+export function laterRun(runs: { runId: string; status: RunStatus; startedAt: string }[], runId: string, startedAt: string): string | undefined {
+  return runs.find((r) => r.runId !== runId && !r.runId.startsWith("reconcile-") && r.status !== "skipped" && r.startedAt > startedAt)?.runId;
+}
+
+/**
  * A run's users by outcome, from its record: the consumers' counts (each user settled once per run) plus what the
  * extract settled itself (unchanged and rejected rows, in its summary). Whole whichever process or attempt did the
  * work: a redriven run's report comes from it.
  */
+/** Users of a run without an outcome by its record: rows read and absent users, less every outcome recorded. */
+export function recordUnaccounted(run: { counts?: Partial<Record<Outcome, number>>; summary?: Partial<Pick<RunSummary, "rowsRead" | "unchanged" | "rejected" | "mirror">> } | undefined, outcomes = settledOutcomes(run)): number {
+  const m = run?.summary?.mirror;
+  const absent = m && !m.held ? m.absent : 0;
+  return (run?.summary?.rowsRead ?? 0) + absent - OUTCOMES.reduce((n, o) => n + outcomes[o], 0);
+}
+
 export function settledOutcomes(run: { counts?: Partial<Record<Outcome, number>>; summary?: Partial<Pick<RunSummary, "unchanged" | "rejected">> } | undefined): Record<Outcome, number> {
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, run?.counts?.[o] ?? 0])) as Record<Outcome, number>;
   outcomes.unchanged += run?.summary?.unchanged ?? 0;

@@ -14,9 +14,10 @@
  *   Segments: a DISTRIBUTED Map reading the items with an ItemReader, one segment worker per file, MaxConcurrency
  *     from the config, tolerated failures 0, each worker retried with backoff
  *   Finish (the extractor: the sum, mirror mode over the whole run, the record, the lock) -> Done
- *   any failure from Query or Unload on -> Fail run (the extractor: recorded failed, the lock released; the Task
- *     itself fails, so the execution fails there). A redrive (RedriveExecution) reruns Fail run, which then takes
- *     the lock again and names where the run resumes (core/unload-resume.ts) -> Resume at -> that state.
+ *   any failure from Query or Unload on -> Note the attempt (the RedriveCount it happened in) -> Fail run (the
+ *     extractor: recorded failed, the lock released; the Task itself fails, so the execution fails there). A redrive
+ *     (RedriveExecution) reruns Fail run, which then takes the lock again and names where the run resumes
+ *     (core/unload-resume.ts) -> Resume at -> that state.
  */
 import { UNLOAD_RUN_TIMEOUT_SECONDS } from "./extract-config.js";
 import { RESUMABLE_STATES, UNLOAD_STATES } from "./unload-resume.js";
@@ -53,7 +54,7 @@ const invoke = (functionArn: string, payload: Record<string, unknown>) => ({
   Retry: [{ ErrorEquals: LAMBDA_TRANSIENT, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: "FULL" }],
 });
 
-const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: UNLOAD_STATES.fail };
+const catchAll = { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: UNLOAD_STATES.failure };
 
 /** A Data API statement run by SDK integrations: Execute, then a Wait / Describe loop (no Lambda waits). */
 function statementStates(s: UnloadStateMachineSettings, names: { execute: string; wait: string; describe: string; next: string }, sqlPath: string, at: { id: string; described: string }, statementName: string) {
@@ -84,8 +85,8 @@ function statementStates(s: UnloadStateMachineSettings, names: { execute: string
 
 /** A statement that failed or was cancelled, as the error the Fail run step records. */
 const statementEnded = (what: string, described: string) => ({
-  failed: { Type: "Pass", Parameters: { Error: "StatementFailed", "Cause.$": `States.Format('the ${what} failed: {}', ${described}.Error)` }, ResultPath: "$.error", Next: UNLOAD_STATES.fail },
-  aborted: { Type: "Pass", Parameters: { Error: "StatementAborted", Cause: `the ${what} was cancelled` }, ResultPath: "$.error", Next: UNLOAD_STATES.fail },
+  failed: { Type: "Pass", Parameters: { Error: "StatementFailed", "Cause.$": `States.Format('the ${what} failed: {}', ${described}.Error)` }, ResultPath: "$.error", Next: UNLOAD_STATES.failure },
+  aborted: { Type: "Pass", Parameters: { Error: "StatementAborted", Cause: `the ${what} was cancelled` }, ResultPath: "$.error", Next: UNLOAD_STATES.failure },
 });
 
 export function unloadStateMachineDefinition(s: UnloadStateMachineSettings): Record<string, unknown> {
@@ -195,17 +196,19 @@ export function unloadStateMachineDefinition(s: UnloadStateMachineSettings): Rec
       },
       [S.finish]: { ...invoke(s.extractorArn, { step: "unload-finish", ...run, "approveMirror.$": "$.start.approveMirror" }), ResultSelector: { "value.$": "$.Payload" }, OutputPath: "$.value", Catch: [catchAll], Next: S.done },
       [S.done]: { Type: "Succeed" },
+      // Every failure passes here: the attempt it happened in (the execution's RedriveCount) is kept on the state.
+      [S.failure]: { Type: "Pass", Parameters: { "attempt.$": "$$.Execution.RedriveCount" }, ResultPath: "$.failure", Next: S.fail },
       // Records the failure and releases the lock, then fails itself (no Catch): the execution fails here, with the
       // run's error. A redrive reruns it with the same input and a higher RedriveCount: it resumes the run instead.
       [S.fail]: {
         ...invoke(s.extractorArn, { step: "unload-fail", "runId.$": "$.start.runId", "startedAt.$": "$.start.startedAt", "error.$": "$.error", "redriveCount.$": "$$.Execution.RedriveCount", "state.$": "$" }),
-        ResultSelector: { "at.$": "$.Payload.at", "attempt.$": "$.Payload.attempt" },
+        ResultSelector: { "at.$": "$.Payload.at" },
         ResultPath: "$.resume",
         Next: S.resume,
       },
       [S.resume]: {
         Type: "Choice",
-        Choices: RESUMABLE_STATES.filter((state) => measure || state !== S.query).map((state) => ({ Variable: "$.resume.at", StringEquals: state, Next: state })),
+        Choices: RESUMABLE_STATES.filter((state) => measure || (state !== S.query && state !== S.waitQuery)).map((state) => ({ Variable: "$.resume.at", StringEquals: state, Next: state })),
         Default: S.failed,
       },
       [S.failed]: { Type: "Fail", Error: "RunFailed", Cause: "The run could not resume; see the run's record (auth0-sync status)." },

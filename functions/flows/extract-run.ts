@@ -23,7 +23,7 @@ import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
 import { runMirror } from "./mirror-run.js";
 import { OperationBuffer } from "./operation-buffer.js";
-import { admitRun, recordRunFailure } from "./run-admission.js";
+import { admitRun, holdRunLock, recordRunFailure } from "./run-admission.js";
 import { PageFlow, loadAppliedFingerprints } from "./page-flow.js";
 
 export interface ExtractorDeps {
@@ -110,6 +110,8 @@ export async function runExtract(deps: ExtractorDeps, event: ExtractorEvent = {}
  */
 export async function readMeasuredResult(deps: ExtractorDeps, event: { runId: string; startedAt: number; statementId: string; approveMirror?: boolean }): Promise<ExtractorResult> {
   if (!deps.ledger) throw new Error("a measured run needs the ledger (it holds the run's lock)");
+  // Still this run's (taken back if it expired: a redrive of an execution that timed out), before anything is sent.
+  await holdRunLock(deps.ledger, event.runId);
   const result = await extractPages({ ...deps, source: warehouse(deps).ofStatement(event.statementId) }, event.runId, event.startedAt, { approveMirror: event.approveMirror });
   await deps.ledger.runs.releaseLock(event.runId, result.rowsRead);
   return result;

@@ -8,6 +8,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { SyncError } from "../core/errors.js";
+import { UNLOAD_RUN_TIMEOUT_SECONDS } from "../core/extract-config.js";
 import { interruptedReason, type ExtractorResult } from "../core/runs.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
@@ -76,3 +78,17 @@ async function stillDraining(deps: AdmissionDeps): Promise<string | undefined> {
   return q.visible + q.inFlight > 0 ? `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue` : undefined;
 }
 
+/** A run that cannot go on now (a redrive, a step run again after a timeout): refused in one sentence. */
+export class ResumeRefusedError extends SyncError {
+  override readonly name = "ResumeRefused";
+  readonly retryable = false;
+}
+
+/**
+ * The run lock for a run that goes on (a redriven run, a measured read, the finish of a run over an unloaded table):
+ * taken back when free or expired, kept when it is this run's; refused while another run holds it.
+ */
+export async function holdRunLock(ledger: Ledger, runId: string): Promise<void> {
+  const lock = await ledger.runs.acquireLock(runId, UNLOAD_RUN_TIMEOUT_SECONDS * 1000);
+  if (!lock.ok) throw new ResumeRefusedError(`run ${runId} cannot go on while run ${lock.heldBy} holds the run lock: redrive it again once that run has ended`);
+}

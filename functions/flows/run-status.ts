@@ -3,7 +3,7 @@
  * running while their extractor no longer holds the run lock) marked so first; and the last reconcile, with its
  * repairs' outcomes as the consumers counted them under its id.
  */
-import { interruptedRuns } from "../core/runs.js";
+import { interruptedRuns, laterRun } from "../core/runs.js";
 import type { ReconcileRecord, RunRecord } from "../core/records.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 
@@ -17,6 +17,11 @@ export async function runsForStatus(ledger: Pick<Ledger, "runs">, limit = 10, no
     Object.assign(r, { status: "interrupted", error: reason, finishedAt: new Date(now).toISOString() });
   }
   return runs;
+}
+
+/** The sync run that started after this one and did work, if any (core/runs.ts laterRun): a redrive is refused. */
+export async function runAfter(ledger: Pick<Ledger, "runs">, runId: string, startedAt: string): Promise<string | undefined> {
+  return laterRun(await ledger.runs.latest(25), runId, startedAt);
 }
 
 /** The last finished reconcile, with its repairs' outcomes so far (a dry run has none). */

@@ -5,7 +5,7 @@
  * (segment-run.ts); `finish` sums the segments, decides mirror mode over the whole run from the keys every segment
  * saw, records the run and releases the lock; `fail` records a run that did not finish (no deletes, ever).
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SyncConfig } from "../core/config.js";
 import { SyncError } from "../core/errors.js";
@@ -14,7 +14,7 @@ import type { MirrorPlan } from "../core/mirror.js";
 import { RunAccounting } from "../core/outcomes.js";
 import { newRunId } from "../core/runs.js";
 import { HashedPresence, bytesToHashes, segmentsFromManifest, sumSegments, type Segment } from "../core/segments.js";
-import { isRedriveOf, resumeAt, type FailedRunState, type ResumableState } from "../core/unload-resume.js";
+import { UNLOAD_STATES, isRedriveOf, resumeAt, type FailedRunState, type ResumableState } from "../core/unload-resume.js";
 import { manifestKey, unloadLocation, unloadStatement } from "../core/unload-statement.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
@@ -22,7 +22,8 @@ import { QueueSender } from "../adapters/sqs/sender.js";
 import { runSummary, type ExtractorResult } from "./extract-run.js";
 import { runMirror } from "./mirror-run.js";
 import { OperationBuffer } from "./operation-buffer.js";
-import { admitRun, recordRunFailure, type AdmissionDeps } from "./run-admission.js";
+import { ResumeRefusedError, admitRun, holdRunLock, recordRunFailure, type AdmissionDeps } from "./run-admission.js";
+import { runAfter } from "./run-status.js";
 import { segmentKeysKey } from "./segment-run.js";
 
 export interface UnloadRunDeps extends AdmissionDeps {
@@ -44,10 +45,9 @@ export type UnloadStart =
   | { runId: string; startedAt: number; skipped: string }
   | { runId: string; startedAt: number; statement: string; bucket: string; prefix: string; approveMirror: boolean; measure: boolean };
 
-/** What the Fail run step hands a redriven execution: the state it resumes at, and the attempt (RedriveCount). */
+/** What the Fail run step hands a redriven execution: the state it resumes at. */
 export interface UnloadResume {
   at: ResumableState;
-  attempt: number;
 }
 
 /** The run's own failure, raised by the Fail run step so the execution fails there (and a redrive reruns it). */
@@ -56,11 +56,6 @@ export class RunFailedError extends SyncError {
   readonly retryable = false;
 }
 
-/** A redrive that cannot resume its run now: another run holds the lock. */
-export class ResumeRefusedError extends SyncError {
-  override readonly name = "ResumeRefused";
-  readonly retryable = false;
-}
 
 /** What `plan` hands the Distributed Map: the segments (an S3 object of Map items) and their number. */
 export interface UnloadPlan {
@@ -181,30 +176,61 @@ export async function finishUnloadRun(deps: UnloadRunDeps, event: { runId: strin
  * The Fail run step. Reached from a failed state (the statement, a segment after its retries, the finish itself):
  * the run recorded failed, the lock released, and the step fails (RunFailedError), so the execution fails here
  * with the run's error. Rerun by a redrive (RedriveExecution: the execution's RedriveCount is above the attempt
- * the state was made in): the lock taken back, the run recorded running again, and the state it resumes at.
+ * the failure was caught in): the run resumes (`resumeRun`).
  */
 export async function failUnloadRun(
-  deps: Pick<UnloadRunDeps, "ledger" | "logger" | "metrics">,
-  event: { runId: string; startedAt: number; error: string | { Error?: string; Cause?: string }; redriveCount?: number; state?: FailedRunState & { resume?: { attempt?: number } } },
+  deps: Pick<UnloadRunDeps, "ledger" | "logger" | "metrics" | "s3">,
+  event: { runId: string; startedAt: number; error: string | { Error?: string; Cause?: string }; redriveCount?: number; state?: FailedRunState & { start?: { bucket?: string; prefix?: string } } },
 ): Promise<UnloadResume> {
   const state = event.state ?? {};
-  if (isRedriveOf(event.redriveCount, state)) {
-    await holdRunLock(deps.ledger, event.runId);
-    const at = resumeAt(state);
-    await deps.ledger.runs.put({ runId: event.runId, status: "running", startedAt: new Date(event.startedAt).toISOString() });
-    deps.logger.info("run resumed by a redrive", { runId: event.runId, at, redriveCount: event.redriveCount });
-    return { at, attempt: event.redriveCount ?? 0 };
-  }
+  if (isRedriveOf(event.redriveCount, state)) return resumeRun(deps, event, state);
   const error = typeof event.error === "string" ? event.error : causeOf(event.error);
   await recordRunFailure(deps, deps.ledger, event.runId, event.startedAt, new Error(error), "failed");
   await deps.ledger.runs.releaseLock(event.runId).catch(() => undefined);
   throw new RunFailedError(error);
 }
 
-/** The run lock for a run that goes on past a failure or a timeout; refused while another run holds it. */
-async function holdRunLock(ledger: Ledger, runId: string): Promise<void> {
-  const lock = await ledger.runs.resumeLock(runId, UNLOAD_RUN_TIMEOUT_SECONDS * 1000);
-  if (!lock.ok) throw new ResumeRefusedError(`run ${runId} cannot go on while run ${lock.heldBy} holds the run lock: redrive it again once that run has ended`);
+/**
+ * A redriven run going on: refused while a later run has done work (it would send older rows over that run's and
+ * decide mirror mode over an older table), when the unloaded files it needs have expired, or while another run holds
+ * the lock; the refusal is recorded on the run, so whoever follows it sees the redrive end. Otherwise the lock taken
+ * back, the run reopened (running, its error removed), and the state it resumes at.
+ */
+async function resumeRun(
+  deps: Pick<UnloadRunDeps, "ledger" | "logger" | "s3">,
+  event: { runId: string; startedAt: number; redriveCount?: number },
+  state: FailedRunState & { start?: { bucket?: string; prefix?: string } },
+): Promise<UnloadResume> {
+  const { runId } = event;
+  const startedAt = new Date(event.startedAt).toISOString();
+  const at = resumeAt(state);
+  try {
+    const later = await runAfter(deps.ledger, runId, startedAt);
+    if (later) throw new ResumeRefusedError(`run ${runId} is not resumed: run ${later} started after it and did work; a redrive would send older rows over it. Start a new run instead`);
+    if ((at === UNLOAD_STATES.plan || at === UNLOAD_STATES.segments) && !(await manifestKept(deps.s3, state.start))) {
+      throw new ResumeRefusedError(`run ${runId} is not resumed: its unloaded files have expired (the bucket keeps them a day). Start a new run instead`);
+    }
+    await holdRunLock(deps.ledger, runId);
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    await deps.ledger.runs.put({ runId, status: "failed", startedAt, finishedAt: new Date().toISOString(), error: error.slice(0, 1000) }).catch(() => undefined);
+    throw err;
+  }
+  await deps.ledger.runs.reopen(runId);
+  deps.logger.info("run resumed by a redrive", { runId, at, redriveCount: event.redriveCount });
+  return { at };
+}
+
+/** Whether the run's UNLOAD manifest is still in the bucket (the lifecycle rule deletes the files after a day). */
+async function manifestKept(s3: S3Client, start: { bucket?: string; prefix?: string } | undefined): Promise<boolean> {
+  if (!start?.bucket || start.prefix === undefined) return false;
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: start.bucket, Key: manifestKey(start.prefix) }));
+    return true;
+  } catch (err) {
+    if ((err as { name?: string }).name === "NotFound" || (err as { name?: string }).name === "NoSuchKey") return false;
+    throw err;
+  }
 }
 
 /**

@@ -9,7 +9,8 @@ import type { RunReport } from "../../functions/core/runs.js";
 import { rejectionMessage, type RejectCode } from "../../functions/core/types.js";
 import { createExtractorHandler, createUnloadStepHandler, type ExtractorDepsFactory } from "../../functions/flows/extractor-lambda.js";
 import { createSegmentHandler } from "../../functions/flows/segment-lambda.js";
-import { newRunId, settledOutcomes } from "../../functions/core/runs.js";
+import { newRunId, recordUnaccounted, settledOutcomes } from "../../functions/core/runs.js";
+import { runAfter } from "../../functions/flows/run-status.js";
 import { unloads } from "../../functions/core/extract-config.js";
 import { failedLocalExecution, runLocalUnload } from "./unload-run.js";
 import { LocalStateError } from "../state-dir.js";
@@ -157,6 +158,12 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     if (opts.redrive !== undefined && !redrive) {
       throw new LocalStateError(opts.redrive === true ? "There is no failed execution to redrive: every run over an unloaded table here ended or was redriven." : `There is no failed execution of run ${opts.redrive} to redrive (it completed, was redriven, or never unloaded).`);
     }
+    if (redrive) {
+      const failedRun = await env.ledgerFor!().runs.get(redrive.runId);
+      const later = failedRun && (await runAfter(env.ledgerFor!(), redrive.runId, failedRun.startedAt));
+      if (later) throw new LocalStateError(`Run ${redrive.runId} is not redriven: run ${later} started after it and did work, and a redrive would send older rows over it. Start a new run instead.`);
+    }
+    const unloadRunId = redrive?.runId ?? newRunId();
     const extractRun = unloads(config.source)
       ? runLocalUnload(
           env,
@@ -175,9 +182,9 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
             })),
             context: (fn) => fakeContext(15 * 60_000, fn),
           },
-          { runId: newRunId(), approveMirror: opts.approveMirror, redrive },
+          { runId: unloadRunId, approveMirror: opts.approveMirror, redrive },
         ).catch(async (err: unknown) => {
-          throw await unloadFailure(env, err);
+          throw await unloadFailure(env, err, unloadRunId);
         })
       : extractor({ approveMirror: opts.approveMirror }, fakeContext(15 * 60_000, "extractor"));
     const extracting = extractRun.then((r) => {
@@ -222,10 +229,14 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // A redriven run settled users in the failed attempt too (another process here), and segment workers run
     // elsewhere report no outcome here: the figures are then the run's record's, which every attempt's consumers
     // and segments added to.
-    const whole = redrive || opts.segmentWorker ? settledOutcomes(await env.ledgerFor!().runs.get(runId)) : undefined;
+    const runRecord = redrive || opts.segmentWorker ? await env.ledgerFor!().runs.get(runId) : undefined;
     const inProcess = acc.snapshot();
-    const absent = extracted?.mirror && !extracted.mirror.held ? extracted.mirror.absent : 0;
-    const snap = whole ? { ...inProcess, ...whole, unaccounted: rowsRead + absent - OUTCOMES.reduce((n, o) => n + whole[o], 0) } : inProcess;
+    let snap = inProcess;
+    if (runRecord) {
+      // (The consumers count no dead-lettered user: this run's in the DLQ are counted above, whichever attempt.)
+      const whole = { ...settledOutcomes(runRecord), deadLettered: inProcess.deadLettered };
+      snap = { ...inProcess, ...whole, unaccounted: recordUnaccounted(runRecord, whole) };
+    }
     // Stopped while the consumers applied its users (the extract itself had ended): the run's record says
     // interrupted, as an extract stopped midway does, not completed with users pending.
     if (extracted && opts.signal?.aborted) await env.ledgerFor?.().runs.markInterrupted(runId, cancelledReason(snap.unaccounted), new Date(), ["running", "completed", "held"]);
@@ -269,8 +280,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
  * A failed execution as the operator is told it: the run's recorded error (the failure step wrote it), not the
  * local engine's "execution failed".
  */
-async function unloadFailure(env: LocalEnvironment, err: unknown): Promise<Error> {
-  const [last] = (await env.ledgerFor?.().runs.latest(1).catch(() => [])) ?? [];
-  if (last?.status === "failed" && last.error) return new Error(last.error, { cause: err });
+async function unloadFailure(env: LocalEnvironment, err: unknown, runId: string): Promise<Error> {
+  const run = await env.ledgerFor?.().runs.get(runId).catch(() => undefined);
+  if (run?.status === "failed" && run.error) return new Error(run.error, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { RedriveExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
@@ -282,6 +282,7 @@ describe("auth0-sync run against a stack", () => {
     const failed = "run-20261204T010000-fail01";
     await s.ledger.runs.put({ runId: "run-20261204T000000-done01", status: "completed", startedAt: new Date().toISOString() });
     await s.ledger.runs.put({ runId: failed, status: "failed", startedAt: new Date().toISOString(), error: "segment 2: SQS is unreachable" });
+    sfn.on(DescribeExecutionCommand).resolves({ status: "FAILED", executionArn: "x", stateMachineArn: "y", startDate: new Date() });
     sfn.on(RedriveExecutionCommand).callsFake(async () => {
       // The failure step takes the lock back and marks the run running; the finish completes it.
       setTimeout(() => void s.ledger.runs.put({ runId: failed, status: "completed", startedAt: new Date().toISOString(), summary: { rowsRead: 6, unchanged: 6, rejected: 0, enqueued: 0, segments: { done: 3, total: 3 } } }), 50);
@@ -293,12 +294,25 @@ describe("auth0-sync run against a stack", () => {
     expect(JSON.parse(r.out)).toMatchObject({ runId: failed, status: "completed", rowsRead: 6, unaccounted: 0 });
   });
 
-  it("redrive --execution refuses in one sentence: an execution that is not redrivable, a stack that does not unload", async () => {
+  it("redrive --execution refuses in one sentence: not redrivable, timed out or stopped, a later run did work, a stack that does not unload", async () => {
     const s = await stack({ unload: true });
-    sfn.on(RedriveExecutionCommand).rejects(Object.assign(new Error("Execution is SUCCEEDED"), { name: "ExecutionNotRedrivable" }));
+    const describe = (status: string) => sfn.on(DescribeExecutionCommand).resolves({ status: status as never, executionArn: "x", stateMachineArn: "y", startDate: new Date() });
+    describe("FAILED");
+    sfn.on(RedriveExecutionCommand).rejects(Object.assign(new Error("Execution has exceeded the redrivable period"), { name: "ExecutionNotRedrivable" }));
     const r = await cli(["redrive", "--execution", "run-20261204T010000-ok0001", "--stack", s.stackName]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("The execution of run run-20261204T010000-ok0001 cannot be redriven: Execution is SUCCEEDED");
+    expect(r.err).toContain("The execution of run run-20261204T010000-ok0001 cannot be redriven: Execution has exceeded the redrivable period");
+    describe("TIMED_OUT");
+    const timedOut = await cli(["redrive", "--execution", "run-20261204T010000-ok0001", "--stack", s.stackName]);
+    expect(timedOut.err).toMatch(/is TIMED_OUT: auth0-sync redrives only an execution that failed .*Start a new run instead/);
+    // A later run did work: the older one is not resumed over it.
+    describe("FAILED");
+    await s.ledger.runs.put({ runId: "run-20261204T010000-old001", status: "failed", startedAt: "2026-12-04T01:00:00.000Z", error: "x" });
+    await s.ledger.runs.put({ runId: "run-20261204T020000-new001", status: "completed", startedAt: "2026-12-04T02:00:00.000Z" });
+    const older = await cli(["redrive", "--execution", "run-20261204T010000-old001", "--stack", s.stackName]);
+    expect(older.code).toBe(2);
+    expect(older.err).toContain("Run run-20261204T010000-old001 is not redriven: run run-20261204T020000-new001 started after it and did work");
+    expect(sfn.commandCalls(RedriveExecutionCommand)).toHaveLength(1);
     const plain = await stack();
     const p = await cli(["redrive", "--execution", "--stack", plain.stackName]);
     expect(p.code).toBe(2);

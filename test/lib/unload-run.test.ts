@@ -59,13 +59,15 @@ describe("the stack of a config that unloads", () => {
     expect(worker?.Retry).toEqual(expect.arrayContaining([expect.objectContaining({ ErrorEquals: ["States.ALL"], MaxAttempts: 3, BackoffRate: 2 })]));
     expect(d.States[S.finish]).toMatchObject({ Next: S.done });
     // Every step from the UNLOAD on fails into the run's failure step, which records it and releases the lock.
-    for (const s of [S.unload, S.describe, S.plan, S.segments, S.finish]) expect(d.States[s]!.Catch).toEqual([expect.objectContaining({ ErrorEquals: ["States.ALL"], Next: S.fail })]);
+    for (const s of [S.unload, S.describe, S.plan, S.segments, S.finish]) expect(d.States[s]!.Catch).toEqual([expect.objectContaining({ ErrorEquals: ["States.ALL"], Next: S.failure })]);
+    // Every failure is stamped with the attempt (RedriveCount) it happened in, then goes to the failure step.
+    expect(d.States[S.failure]).toEqual({ Type: "Pass", Parameters: { "attempt.$": "$$.Execution.RedriveCount" }, ResultPath: "$.failure", Next: S.fail });
     // The failure step fails itself (no Catch): the execution fails there, so a redrive reruns it with the run's state.
     expect(d.States[S.fail]).toMatchObject({ Next: S.resume, ResultPath: "$.resume", Parameters: { Payload: { step: "unload-fail", "redriveCount.$": "$$.Execution.RedriveCount", "state.$": "$" } } });
     expect(d.States[S.fail]!.Catch).toBeUndefined();
     const resume = d.States[S.resume] as { Type: string; Choices: { Variable: string; StringEquals: string; Next: string }[]; Default: string };
     expect(resume.Type).toBe("Choice");
-    expect(resume.Choices.map((c) => c.Next)).toEqual([S.unload, S.plan, S.segments]);
+    expect(resume.Choices.map((c) => c.Next)).toEqual([S.unload, S.wait, S.plan, S.segments]);
     expect(resume.Choices.every((c) => c.Variable === "$.resume.at" && c.StringEquals === c.Next)).toBe(true);
     expect(d.States[S.failed]).toMatchObject({ Type: "Fail" });
     // extract: unload never measures: no query states.
@@ -101,9 +103,9 @@ describe("the stack of a config that unloads", () => {
     expect(choice.Default).toBe(S.waitQuery);
     expect(d.States[S.read]).toMatchObject({ Parameters: { Payload: { step: "read-result", "statementId.$": "$.query.Id" } }, Next: S.done });
     // Refused by the Data API as over its limit: unloaded instead; any other failure fails the run.
-    expect(d.States[S.read]!.Catch).toEqual([{ ErrorEquals: ["ResultTooLargeError"], ResultPath: "$.refused", Next: S.unload }, expect.objectContaining({ ErrorEquals: ["States.ALL"], Next: S.fail })]);
+    expect(d.States[S.read]!.Catch).toEqual([{ ErrorEquals: ["ResultTooLargeError"], ResultPath: "$.refused", Next: S.unload }, expect.objectContaining({ ErrorEquals: ["States.ALL"], Next: S.failure })]);
     const resume = d.States[S.resume] as { Choices: { Next: string }[] };
-    expect(resume.Choices.map((c) => c.Next)).toEqual([S.query, S.unload, S.plan, S.segments]);
+    expect(resume.Choices.map((c) => c.Next)).toEqual([S.query, S.waitQuery, S.unload, S.wait, S.plan, S.segments]);
   });
 
   it("the bucket: encrypted, SSL only, no public access, unloaded files expire after a day", () => {

@@ -21,6 +21,20 @@ export class RunLedger {
   constructor(private readonly t: LedgerTable) {}
 
   /** Writes a run's own fields; the consumers' counts on the same item are left alone. */
+  /** A failed run going on (a redrive): running again, its error and end removed. */
+  async reopen(runId: string): Promise<void> {
+    this.t.stats.requests++;
+    await this.t.doc.send(
+      new UpdateCommand({
+        TableName: this.t.tableName,
+        Key: { pk: ITEM.run + runId },
+        UpdateExpression: "SET #s = :running REMOVE #e, finishedAt",
+        ExpressionAttributeNames: { "#s": "status", "#e": "error" },
+        ExpressionAttributeValues: { ":running": "running" },
+      }),
+    );
+  }
+
   async put(run: RunRecord): Promise<void> {
     this.t.stats.requests++;
     const { runId, counts: _counts, ...fields } = run;
@@ -107,12 +121,13 @@ export class RunLedger {
   }
 
   /**
-   * Takes the run lock for `ttlMs` (the extractor's timeout: a crashed extract cannot hold it longer). Returns
-   * the run holding it when it is taken, else how many rows the last completed extract read (kept on the lock
-   * item by `releaseLock`, read with the same request).
+   * Takes the run lock for `ttlMs` (the extractor's timeout: a crashed extract cannot hold it longer): free,
+   * expired, or already this run's (a step run again: a retried or redriven start, a resumed run). Returns the run
+   * holding it when it is taken, else how many rows the last completed extract read (kept on the lock item by
+   * `releaseLock`, read with the same request).
    */
   async acquireLock(runId: string, ttlMs: number, now = Date.now()): Promise<LockResult> {
-    const old = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now", {
+    const old = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now OR lockRunId = :r", {
       ":r": runId,
       ":e": now + ttlMs,
       ":now": now,
@@ -124,21 +139,6 @@ export class RunLedger {
     }
     const res = await this.t.doc.send(new GetCommand({ TableName: this.t.tableName, Key: { pk: ITEM.lock }, ConsistentRead: true }));
     return { ok: false, heldBy: String(res.Item?.lockRunId ?? "another run") };
-  }
-
-  /**
-   * Takes the lock for a run that goes on (a redriven execution): free, expired, or already this run's. Returns the
-   * run holding it when another does.
-   */
-  async resumeLock(runId: string, ttlMs: number, now = Date.now()): Promise<{ ok: true } | { ok: false; heldBy: string }> {
-    const old = await this.updateLock("SET lockRunId = :r, lockExpiresAt = :e", "attribute_not_exists(lockRunId) OR lockExpiresAt < :now OR lockRunId = :r", {
-      ":r": runId,
-      ":e": now + ttlMs,
-      ":now": now,
-    });
-    if (old) return { ok: true };
-    const held = await this.lock();
-    return { ok: false, heldBy: held.runId ?? "another run" };
   }
 
   /** Releases the lock if this run holds it; a completed extract leaves its row count for the next one. */

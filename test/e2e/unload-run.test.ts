@@ -26,6 +26,19 @@ async function recordedUnaccounted(stateDir: string, configName: string, runId: 
   }
 }
 
+/** The segment workers' SQS client, whose n-th SendMessageBatch (from 1, over all workers) fails with the error given. */
+function failingSends(failure: (n: number) => Error | undefined): (sqs: SQSClient) => SQSClient {
+  let sends = 0;
+  return (sqs) =>
+    ({
+      send: async (cmd: unknown) => {
+        const error = cmd instanceof SendMessageBatchCommand ? failure(++sends) : undefined;
+        if (error) throw error;
+        return sqs.send(cmd as never);
+      },
+    }) as unknown as SQSClient;
+}
+
 const unloading = (over: Record<string, Record<string, unknown>> = {}) =>
   configWith({ ...over, source: { extract: "unload", unload: { iamRole: "default" }, ...over.source }, queue: { usersPerMessage: 5, ...over.queue } });
 
@@ -59,19 +72,13 @@ describe("a run over an unloaded table, when things go wrong", () => {
     const stateDir = join(dir, "state");
     const rows = rowsOf(90);
     const csv = writeCsv(join(dir, "users.csv"), rows);
-    let sends = 0;
     let crashed = 0;
     // The first segment worker's second SendMessageBatch never returns: the worker dies as a SIGKILL would leave it.
-    const segmentSqs = (sqs: SQSClient): SQSClient =>
-      ({
-        send: async (cmd: unknown) => {
-          if (cmd instanceof SendMessageBatchCommand && ++sends === 2 && crashed === 0) {
-            crashed++;
-            throw Object.assign(new Error("the worker was killed"), { name: "Sandbox.Timedout" });
-          }
-          return sqs.send(cmd as never);
-        },
-      }) as unknown as SQSClient;
+    const segmentSqs = failingSends((n) => {
+      if (n !== 2 || crashed > 0) return undefined;
+      crashed++;
+      return Object.assign(new Error("the worker was killed"), { name: "Sandbox.Timedout" });
+    });
     const config = unloading({ source: { unload: { iamRole: "default", maxConcurrency: 1 } }, queue: { usersPerMessage: 1 } });
     const s = await runLocalPipeline({ config, stateDir, csv, rate: 300, slices: 3, chaos: { segmentSqs } });
     expect(crashed).toBe(1);
@@ -144,16 +151,9 @@ describe("a failed execution redriven (Step Functions' RedriveExecution): the ru
     const stateDir = join(dir, "state");
     const rows = rowsOf(90);
     const csv = writeCsv(join(dir, "users.csv"), rows);
-    let sends = 0;
     // From the third SendMessageBatch on, every send fails: the first segment dies after sending 20 users, and so
     // does every retry of it.
-    const segmentSqs = (sqs: SQSClient): SQSClient =>
-      ({
-        send: async (cmd: unknown) => {
-          if (cmd instanceof SendMessageBatchCommand && ++sends >= 3) throw Object.assign(new Error("SQS is unreachable"), { name: "NetworkingError" });
-          return sqs.send(cmd as never);
-        },
-      }) as unknown as SQSClient;
+    const segmentSqs = failingSends((n) => (n >= 3 ? Object.assign(new Error("SQS is unreachable"), { name: "NetworkingError" }) : undefined));
     const config = unloading({ source: { unload: { iamRole: "default", maxConcurrency: 1 } }, queue: { usersPerMessage: 1 } });
     await expect(runLocalPipeline({ config, stateDir, csv, rate: 300, slices: 3, chaos: { segmentSqs } })).rejects.toThrow(/SQS is unreachable/);
     const dynamo = await startDynamo(join(stateDir, "ledger"));

@@ -20,6 +20,8 @@ Options:
   --latency-ms <m>       added latency per request
   --jitter-ms <m>        random extra latency per request
   --token-lifetime <s>   access token lifetime in seconds (default 86400)
+  --import-users-per-second <n>
+                         users a bulk import job processes per second (default 111)
   -h, --help             this text`;
 
 function fail(message: string): never {
@@ -43,6 +45,7 @@ try {
       "latency-ms": { type: "string" },
       "jitter-ms": { type: "string" },
       "token-lifetime": { type: "string" },
+      "import-users-per-second": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -64,6 +67,7 @@ const emulator = new Auth0Emulator({
   domain: args.domain,
   roles: args.roles?.split(",").map((r) => r.trim()).filter(Boolean),
   tokenLifetimeSec: num("token-lifetime", args["token-lifetime"], 1, 30 * 86_400),
+  importUsersPerSecond: num("import-users-per-second", args["import-users-per-second"], 0.01, 1_000_000),
   faults: {
     failRate: num("fail-rate", args["fail-rate"], 0, 1) ?? 0,
     latencyMs: num("latency-ms", args["latency-ms"], 0, 60_000) ?? 0,

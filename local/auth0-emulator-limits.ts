@@ -59,7 +59,9 @@ export const EMULATOR_ROUTES = [
   "POST /api/v2/roles/:id/users",
   "GET /api/v2/connections",
   "POST /api/v2/jobs/users-exports",
+  "POST /api/v2/jobs/users-imports",
   "GET /api/v2/jobs/:id",
+  "GET /api/v2/jobs/:id/errors",
   "POST /api/v2/tickets/password-change",
   // Organizations (auth0-emulator-orgs.ts). By name before by id: `/organizations/name/members` is the organization
   // named "members", as Auth0 routes it, and templates with a parameter are tried in this order.
@@ -79,7 +81,7 @@ const DECLARED = new Set<string>(EMULATOR_ROUTES);
 /** Whether the emulator declares `METHOD route` (route as `routeOf` gives it). */
 export const isDeclaredRoute = (method: string, route: string): boolean => DECLARED.has(`${method.toUpperCase()} ${route}`);
 
-// Path templates, literal ones first so that /jobs/users-exports is not taken for /jobs/:id.
+// Path templates, literal ones first so that /jobs/users-exports (and -imports) is not taken for /jobs/:id.
 const TEMPLATES = [...new Set(EMULATOR_ROUTES.map((r) => r.slice(r.indexOf(" ") + 1)))]
   .sort((a, b) => Number(a.includes(":")) - Number(b.includes(":")))
   .map((t) => ({ template: t, re: new RegExp(`^${t.replace(/:id/g, "[^/]+")}$`) }));
@@ -95,7 +97,7 @@ export function routeOf(pathname: string): string {
  * read organization members (GET /organizations/{id}/members and a member's roles), write organization members
  * (POST, DELETE /organizations/{id}/members), write organization member roles (POST, DELETE
  * /organizations/{id}/members/{user_id}/roles); everything else (a user's roles, an organization itself, a user's
- * organizations, ...) shares "all other endpoints".
+ * organizations, jobs: creating an export or import, reading one and its errors, ...) shares "all other endpoints".
  */
 const ROUTE_GROUPS: Record<string, EndpointGroup> = {
   "GET /api/v2/users": "readUsers",

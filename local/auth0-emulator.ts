@@ -3,8 +3,8 @@
  * rate-limit policy): client-credentials tokens, users (create, get, users-by-email, patch, delete), roles,
  * password-change tickets, the tenant's token buckets (one global, or one per endpoint group as a plan has them)
  * with their x-ratelimit-* headers and 429 body, a competing client, and knobs to inject faults. It listens on
- * 127.0.0.1 only. Connections listing, bulk user export jobs, role members, organizations (their members and
- * member roles) and rate limits live in the auth0-emulator-* modules it routes to.
+ * 127.0.0.1 only. Connections listing, bulk user export and import jobs, role members, organizations (their members
+ * and member roles) and rate limits live in the auth0-emulator-* modules it routes to.
  * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -16,6 +16,7 @@ import { connectionIdOf, listConnections } from "./auth0-emulator-connections.js
 import { DEFAULT_EXPORT_SETTINGS, EXPORT_DOWNLOAD_PREFIX, ExportJobs, type ExportJobSettings } from "./auth0-emulator-exports.js";
 import type { RateLimitSettings } from "../functions/core/rate-limits.js";
 import { apiError, HttpError, invalidBody, type JsonObject, typeName } from "./auth0-emulator-http.js";
+import { DEFAULT_IMPORT_SETTINGS, type ImportedProfile, type ImportJobSettings, ImportJobs, type ImportStats, type ImportTarget, type UpsertedFields } from "./auth0-emulator-imports.js";
 import { Competitor, type CompetitorSettings, isDeclaredRoute, routeOf, TenantBuckets, TokenBucket } from "./auth0-emulator-limits.js";
 import { isTenantOrganization, type OrgJournalRecord, Organizations, type TenantOrganization } from "./auth0-emulator-orgs.js";
 import { listRoleUsers } from "./auth0-emulator-role-users.js";
@@ -65,6 +66,10 @@ export interface Auth0EmulatorOptions {
   exportJobDurationMs?: number;
   /** How long an export job's `location` stays valid (default 60,000 ms, as Auth0 documents). */
   exportLocationTtlMs?: number;
+  /** Users an import job processes per second (default 111, about 400,000 an hour; see auth0-emulator-imports). */
+  importUsersPerSecond?: number;
+  /** From creation, after which an unfinished import job fails (default 2 h, as Auth0 documents). */
+  importJobTimeoutMs?: number;
 }
 
 export interface FaultSettings {
@@ -257,6 +262,7 @@ export class Auth0Emulator {
   private readonly random: () => number;
   private server?: Server;
   private readonly exports: ExportJobs;
+  private readonly imports: ImportJobs;
   /** The state file this tenant persists to, its journal, and the journal's descriptor once opened. */
   private persisted?: { file: string; journal: string; fd?: number };
   private readonly log: RequestLogEntry[] = [];
@@ -288,6 +294,11 @@ export class Auth0Emulator {
       { ...DEFAULT_EXPORT_SETTINGS, durationMs: options.exportJobDurationMs ?? DEFAULT_EXPORT_SETTINGS.durationMs, locationTtlMs: options.exportLocationTtlMs ?? DEFAULT_EXPORT_SETTINGS.locationTtlMs },
       this.domain.split(".")[0] ?? "tenant",
     );
+    this.imports = new ImportJobs(this.importTarget(), {
+      ...DEFAULT_IMPORT_SETTINGS,
+      usersPerSecond: options.importUsersPerSecond ?? DEFAULT_IMPORT_SETTINGS.usersPerSecond,
+      timeoutMs: options.importJobTimeoutMs ?? DEFAULT_IMPORT_SETTINGS.timeoutMs,
+    });
   }
 
   /** Starts listening on 127.0.0.1 (port 0: chosen by the OS). Returns the base URL. */
@@ -316,6 +327,7 @@ export class Auth0Emulator {
     this.server = undefined;
     this.competitor.stop();
     this.exports.close();
+    this.imports.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     this.closeJournal();
@@ -504,6 +516,21 @@ export class Auth0Emulator {
     this.exports.failNextJobs(count);
   }
 
+  /** Changes how import jobs behave (users per second, pending time, timeout, retention), from now on. */
+  setImportJobSettings(s: Partial<ImportJobSettings>): void {
+    Object.assign(this.imports.settings, s);
+  }
+
+  /** Makes the next `count` import jobs fail once half their users are processed (those stay in the tenant). */
+  failNextImportJobs(count = 1): void {
+    this.imports.failNextJobs(count);
+  }
+
+  /** Import jobs created, completion emails Auth0 would have sent, and the users inserted, updated and failed. */
+  importStats(): ImportStats {
+    return this.imports.stats();
+  }
+
   /** The stable id of a configured connection (`con_` and 16 letters or digits, derived from the name). */
   connectionId(name: string): string {
     if (!this.connections.has(name)) throw new Error(`no connection named ${name}`);
@@ -614,11 +641,11 @@ export class Auth0Emulator {
     let status = 500;
     let headers: Record<string, string> = {};
     let payload: unknown;
-    let rawBody = "";
     let admittedAt: number | undefined;
     let bucket = "none";
     try {
-      rawBody = await readBody(req);
+      const bytes = await readBody(req);
+      const rawBody = bytes.toString("utf8");
       // Like Auth0's edge, the bucket is charged when a request arrives; processing time (latency) comes after.
       const { latencyMs, jitterMs } = this.faults;
       const delay = latencyMs > 0 || jitterMs > 0 ? sleep(latencyMs + this.random() * jitterMs) : undefined;
@@ -652,7 +679,7 @@ export class Auth0Emulator {
         const failing = this.faults.failRate > 0 && this.random() < this.faults.failRate;
         const isWrite = method !== "GET";
         if (failing && !(isWrite && this.random() < this.faults.failAfterWriteShare)) throw this.serverError();
-        [status, payload] = this.route(method, url, rawBody);
+        [status, payload] = this.route(method, url, rawBody, { contentType: req.headers["content-type"] ?? "", bytes });
         // A route answered but missing from EMULATOR_ROUTES would escape the rate-limit cross-check.
         if (!isDeclaredRoute(method, route)) throw new Error(`${method} ${route} is not in EMULATOR_ROUTES`);
         if (failing) throw this.serverError();
@@ -724,7 +751,8 @@ export class Auth0Emulator {
     }
   }
 
-  private route(method: string, url: URL, raw: string): [number, unknown] {
+  /** `multipart` is the raw request, for the one endpoint that takes multipart/form-data (users imports). */
+  private route(method: string, url: URL, raw: string, multipart: { contentType: string; bytes: Buffer }): [number, unknown] {
     const path = url.pathname.slice("/api/v2".length);
     const q = url.searchParams;
     let m: RegExpExecArray | null;
@@ -747,7 +775,18 @@ export class Auth0Emulator {
     }
     if (path === "/connections" && method === "GET") return [200, listConnections(this.connections.values(), q, (items, qs, name) => this.page(items, qs, name))];
     if (path === "/jobs/users-exports" && method === "POST") return [201, this.exports.create(parseJson(raw))];
-    if ((m = /^\/jobs\/([^/]+)$/.exec(path)) && method === "GET") return [200, this.exports.get(decodeURIComponent(m[1] ?? ""))];
+    if (path === "/jobs/users-imports" && method === "POST") return [202, this.imports.create(multipart.contentType, multipart.bytes)];
+    if ((m = /^\/jobs\/([^/]+)$/.exec(path)) && method === "GET") {
+      const id = decodeURIComponent(m[1] ?? "");
+      return [200, this.imports.has(id) ? this.imports.get(id) : this.exports.get(id)];
+    }
+    if ((m = /^\/jobs\/([^/]+)\/errors$/.exec(path)) && method === "GET") {
+      const id = decodeURIComponent(m[1] ?? "");
+      if (this.imports.has(id)) return this.imports.errors(id);
+      // An export job has no user errors; a failed one answers with itself, as Auth0's generic job error shape.
+      const { type, status, created_at, id: jobId, connection_id } = this.exports.get(id);
+      return status === "failed" ? [200, { type, status, created_at, id: jobId, connection_id }] : [204, undefined];
+    }
     if ((m = /^\/roles\/([^/]+)\/users$/.exec(path)) && method === "GET") {
       const id = decodeURIComponent(m[1] ?? "");
       if (!this.roles.has(id)) throw apiError(404, "The role does not exist.", "inexistent_role");
@@ -881,6 +920,40 @@ export class Auth0Emulator {
     this.byConnectionEmail.set(idxKey, userId);
     if (verify) this.verificationEmails.push(userId);
     return this.view(user);
+  }
+
+  /** What import jobs read and write: users go in through the same journal as created and patched ones. */
+  private importTarget(): ImportTarget {
+    return {
+      connection: (id) => [...this.connections.values()].find((c) => connectionIdOf(c.name) === id),
+      userIdByEmail: (connection, email) => this.byConnectionEmail.get(`${connection}\u0000${email}`),
+      userIdByUsername: (connection, username) => [...this.users.values()].find((u) => u.connection === connection && u.username === username)?.user_id,
+      hasUser: (id) => this.users.has(id),
+      insert: (connection, userId, email, profile) => this.insertImported(connection, userId, email, profile),
+      upsert: (userId, fields) => this.upsertImported(userId, fields),
+    };
+  }
+
+  /**
+   * A user an import job inserts: stored like a created one, but past POST /users' rules (an imported user needs
+   * no password: without a hash in the file it has none until reset) and with no verification email.
+   */
+  private insertImported(connection: string, userId: string, email: string, profile: ImportedProfile): void {
+    const { passwordHash, app_metadata, user_metadata, ...fields } = profile;
+    const now = new Date().toISOString();
+    const user: StoredUser = { user_id: userId, connection, email, ...fields, user_metadata: user_metadata ?? {}, app_metadata: app_metadata ?? {}, created_at: now, updated_at: now, passwordHash, roles: new Set() };
+    this.journal({ op: "user", user: this.tenantUser(user) });
+    this.users.set(userId, user);
+    this.byConnectionEmail.set(`${connection}\u0000${email}`, userId);
+  }
+
+  /** An import's upsert: the upsertable fields given replace the stored ones (metadata whole, not merged). */
+  private upsertImported(userId: string, fields: UpsertedFields): void {
+    const user = this.mustGet(userId);
+    const { passwordHash, ...rest } = fields;
+    const next: StoredUser = { ...user, ...rest, ...(passwordHash !== undefined ? { passwordHash } : {}), updated_at: new Date().toISOString() };
+    this.journal({ op: "user", user: this.tenantUser(next) });
+    this.users.set(userId, next);
   }
 
   private patchUser(id: string, body: JsonObject): JsonObject {
@@ -1054,7 +1127,7 @@ function parseJson(raw: string): JsonObject {
 
 const MAX_BODY = 1024 * 1024;
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -1067,7 +1140,7 @@ function readBody(req: IncomingMessage): Promise<string> {
       }
       chunks.push(c);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }

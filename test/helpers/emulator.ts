@@ -36,13 +36,30 @@ export function sdkFor(emu: Auth0Emulator, creds = { clientId: DEFAULT_CLIENT_ID
 
 const tokens = new WeakMap<Auth0Emulator, Promise<string>>();
 
-/** A Management API call with fetch (JSON body when given), with a token of the emulator's client (one per emulator). */
-export async function apiCall(emu: Auth0Emulator, method: string, path: string, body?: unknown): Promise<Response> {
+/** A token of the emulator's client, one per emulator. */
+export function apiToken(emu: Auth0Emulator): Promise<string> {
   let token = tokens.get(emu);
   if (!token) tokens.set(emu, (token = sdkFor(emu).tokens.getAccessToken()));
-  const headers: Record<string, string> = { authorization: `Bearer ${await token}` };
+  return token;
+}
+
+/** A Management API call with fetch (JSON body when given), with a token of the emulator's client (one per emulator). */
+export async function apiCall(emu: Auth0Emulator, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${await apiToken(emu)}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   return fetch(`${emu.baseUrl}/api/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/**
+ * `POST /jobs/users-imports` as curl and the SDK send it (multipart/form-data, `users` a file part: a JSON array
+ * unless given as text), into the default connection unless `fields` names another `connection_id`.
+ */
+export async function importCall(emu: Auth0Emulator, users: unknown, fields: Record<string, string> = {}): Promise<Response> {
+  const form = new FormData();
+  form.append("users", new Blob([typeof users === "string" ? users : JSON.stringify(users)], { type: "application/json" }), "users.json");
+  form.append("connection_id", fields.connection_id ?? emu.connectionId(DEFAULT_CONNECTION));
+  for (const [k, v] of Object.entries(fields)) if (k !== "connection_id") form.append(k, v);
+  return fetch(`${emu.baseUrl}/api/v2/jobs/users-imports`, { method: "POST", headers: { authorization: `Bearer ${await apiToken(emu)}` }, body: form });
 }
 
 /**

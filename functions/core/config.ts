@@ -206,9 +206,18 @@ const auth0Schema = z.strictObject({
   maxRetries: z.number().int().min(0).max(10).default(2),
 }, expected("the Auth0 tenant { domain, connection, ... }"));
 
+/** Users a run must create before `create.bulk: auto` sends them through import jobs (Auth0's advised file holds about 1,000). */
+export const DEFAULT_BULK_MIN_USERS = 1000;
+
 const createSchema = z.strictObject({
   /** Send Auth0's verification email on create. */
   verifyEmail: z.boolean().default(false),
+  /**
+   * New users through Auth0's bulk import jobs (docs/imports.md): `auto` when a run creates at least
+   * `bulkMinUsers`, `always`, or `off` (one create call per user).
+   */
+  bulk: z.enum(["auto", "always", "off"], expected("'auto', 'always' or 'off'")).default("auto"),
+  bulkMinUsers: z.number().int().min(1).max(10_000_000).default(DEFAULT_BULK_MIN_USERS),
   /** Send a password-change ticket (an invitation) after create. */
   inviteTicket: z
     .strictObject({
@@ -284,6 +293,8 @@ const parsedSchema = z
     auth0: auth0Schema,
     create: createSchema.default({
       verifyEmail: false,
+      bulk: "auto",
+      bulkMinUsers: DEFAULT_BULK_MIN_USERS,
       inviteTicket: { enabled: false, ttlSec: 7 * 24 * 3600, markEmailAsVerified: true },
     }),
     mirror: mirrorSchema.default({
@@ -413,6 +424,18 @@ const parsedSchema = z
         path: ["lambda", "reservedConcurrency"],
         message: `must be at least the consumer's maxConcurrency (${consumerBudget(cfg).maxConcurrency}); lower reserved concurrency would throttle and send messages to the DLQ early`,
       });
+    }
+    if (cfg.create.bulk === "always") {
+      // Auth0 imports only into database connections, and an import sends no verification email.
+      if (cfg.auth0.connectionType !== "database") {
+        ctx.addIssue({ code: "custom", path: ["create", "bulk"], message: `Auth0 imports users only into a database connection; auth0.connectionType is '${cfg.auth0.connectionType}' (use 'auto' or 'off')` });
+      }
+      if (cfg.create.verifyEmail) {
+        ctx.addIssue({ code: "custom", path: ["create", "bulk"], message: "an import job sends no verification email, and create.verifyEmail asks for one (use 'auto' or 'off', which then create one by one)" });
+      }
+      if (cfg.mode === "update") {
+        ctx.addIssue({ code: "custom", path: ["create", "bulk"], message: "mode 'update' never creates users, so there is nothing to import (use 'auto' or 'off')" });
+      }
     }
     if (cfg.create.inviteTicket.enabled && !cfg.create.inviteTicket.resultUrl) {
       ctx.addIssue({ code: "custom", path: ["create", "inviteTicket", "resultUrl"], message: "expected a URL to send invited users to" });

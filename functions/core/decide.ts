@@ -91,6 +91,8 @@ export interface StartInput {
   lookup?: boolean;
   /** A repair: the user as the reconcile's export showed it (null: not in Auth0); the ledger's "applied" is not trusted. */
   observed?: ObservedUser | null;
+  /** The user an import job of this run created for the row (its id): as the file made it, no roles, no memberships. */
+  imported?: string;
 }
 
 export interface Started {
@@ -101,7 +103,7 @@ export interface Started {
   rolesToCheck: string[];
 }
 
-export function startUser({ desired: asked, fingerprint, entry, config, hasLedger, lookup, observed }: StartInput): Started {
+export function startUser({ desired: asked, fingerprint, entry, config, hasLedger, lookup, observed, imported }: StartInput): Started {
   // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
   const desired = entry?.blockedAt && asked.fields.blocked === undefined ? { ...asked, fields: { ...asked.fields, blocked: false } } : asked;
   if (!lookup && observed !== undefined) {
@@ -116,6 +118,11 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
   const lastRoles = entry?.profile?.roles ?? entry?.observed?.roles;
   const rolesChanged = !lastRoles || lastRoles.join("\u0000") !== (desired.roles ?? []).join("\u0000");
   const rolesToCheck = config.roles && desired.roles && rolesChanged ? desired.roles : [];
+  if (!lookup && imported !== undefined) {
+    // Created by an import job from this very profile (core/import-batches.ts): what is left are its roles and
+    // memberships, which an import cannot carry.
+    return { desired, start: { kind: "ledger", current: userFromLedger(imported, desired), rolesKnown: desired.roles ? [] : undefined, organizationsKnown: desired.organizations ? {} : undefined }, rolesToCheck };
+  }
   if (!lookup && !entry && hasLedger && config.mode !== "update") return { desired, start: { kind: "create-first" }, rolesToCheck };
   if (!lookup && entry?.userId && entry.profile) {
     const current = userFromLedger(entry.userId, entry.profile);

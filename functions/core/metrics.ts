@@ -6,7 +6,7 @@
  */
 export const METRICS_NAMESPACE = "Auth0Sync";
 
-type Emitter = "extractor" | "consumer" | "reconcile" | "segment";
+type Emitter = "extractor" | "consumer" | "reconcile" | "segment" | "importer";
 
 export const METRICS = {
   RowsRead: { fn: "extractor", unit: "Count", what: "rows the statement returned" },
@@ -28,6 +28,10 @@ export const METRICS = {
   Auth0Calls: { fn: "consumer", unit: "Count", what: "Management API requests" },
   Auth0Status429: { fn: "consumer", unit: "Count", what: "Management API requests answered 429" },
   LedgerWriteFailures: { fn: "consumer", unit: "Count", what: "ledger writes that failed (after an Auth0 write: the user is retried)" },
+  ImportJobs: { fn: "importer", unit: "Count", what: "Auth0 bulk import jobs submitted (each a file of new users)" },
+  ImportedUsers: { fn: "importer", unit: "Count", what: "new users an import job created (their roles and memberships follow)" },
+  ImportAuth0Calls: { fn: "importer", unit: "Count", what: "Management API requests of the importer (jobs, polls, grouped roles and memberships)" },
+  ImportFallbacks: { fn: "importer", unit: "Count", what: "users of an import batch handed to the per-user path (an existing email, a failed job)" },
   ReconcileUsersScanned: { fn: "reconcile", unit: "Count", what: "users of the connection in a reconcile's export" },
   ReconcileManaged: { fn: "reconcile", unit: "Count", what: "users the ledger says the sync manages, at a reconcile" },
   ReconcileDrifted: { fn: "reconcile", unit: "Count", what: "managed users that differ from what the sync applied, or are gone" },

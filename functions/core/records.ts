@@ -68,4 +68,6 @@ export interface RunRecord {
   counts?: Partial<Record<Outcome, number>>;
   /** A run over an unloaded table: its segments finished / in all, as the workers finish them. */
   segments?: { done: number; total: number };
+  /** New users created through Auth0 import jobs: the jobs submitted and the users they created. */
+  imports?: { jobs: number; users: number };
 }

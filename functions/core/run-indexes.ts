@@ -137,6 +137,19 @@ export class AppliedFingerprints {
   private readonly table = new Hash64Table(3);
   size = 0;
 
+  /** Keys the ledger holds without an applied profile (a rejection's note, a create that may have landed). */
+  private readonly others = new HashedRows();
+
+  /** A key the ledger holds, but not as applied. */
+  addSeen(key: string): void {
+    this.others.set(key, 1);
+  }
+
+  /** Whether the ledger holds the key at all (a key it never saw is a new user: core/import-batches.ts). */
+  known(key: string): boolean {
+    return this.table.find(key) >= 0 || this.others.get(key) !== undefined;
+  }
+
   add(key: string, fingerprint: string, settledInRun = false): void {
     const [a, b] = hash64(fingerprint);
     if (this.table.find(key) < 0) this.size++;

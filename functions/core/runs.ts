@@ -96,6 +96,9 @@ export interface RunReport extends Record<Outcome, number> {
   segments?: { done: number; total: number };
   /** A run that is an execution of the unload state machine (a stack that unloads): its page in the console. */
   executionUrl?: string;
+  /** New users created through Auth0 import jobs (docs/imports.md): the jobs and the users they created. */
+  importJobs?: number;
+  importedUsers?: number;
 }
 
 /** What a run's extract did (the extractor's result; a run over an unloaded table adds its segments). */
@@ -120,6 +123,8 @@ export interface ExtractorResult {
   elapsedMs: number;
   /** A run over an unloaded table (unload-run.ts): its segments finished / in all. */
   segments?: { done: number; total: number };
+  /** New users sent to import jobs (docs/imports.md): the import batches and the users in them. */
+  imports?: { batches: number; users: number };
   /**
    * Rows read again whose users this run had already settled (a segment retried after it had sent them, a
    * redriven read): their outcomes were counted when they were settled, so they add none.

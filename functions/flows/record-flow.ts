@@ -13,6 +13,7 @@ import type { Outcome, OutcomeSink } from "../core/outcomes.js";
 import { settledInRun } from "../core/decide.js";
 import { hashKey } from "../core/profile.js";
 import type { LedgerEntry } from "../core/records.js";
+import type { Rejection } from "../core/types.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { parseMessage } from "../adapters/sqs/message.js";
@@ -129,6 +130,28 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
     throw new MalformedMessageError(record.messageId, parsed.reason);
   }
   const { runId, ops } = parsed.message;
+  return consumeOperations(deps, runId, ops, remainingMs, open);
+}
+
+/**
+ * What an import job already decided for a user (import-run.ts): created with this id (its roles and memberships
+ * are left to do), or rejected with the job's reason.
+ */
+export type ImportedVerdict = { imported: string } | { rejected: Rejection };
+
+/**
+ * Operations each through the user flow and recorded: a record's, or an import batch's users after its job
+ * (`verdicts`). Throws a RetryableRecordError when any must be retried.
+ */
+export async function consumeOperations(
+  deps: ConsumerDeps,
+  runId: string,
+  ops: UserOperation[],
+  remainingMs: () => number,
+  open: (operations: number) => void,
+  verdicts?: Map<UserOperation, ImportedVerdict>,
+): Promise<RecordTally> {
+  const { logger } = deps;
   const entries = deps.ledger ? await deps.ledger.users.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
   open(ops.length);
   const flow = { config: deps.config, auth0: deps.auth0, hasLedger: deps.ledger !== undefined };
@@ -170,7 +193,10 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
       const repeat = settledInRun(entry, runId) || (op.kind !== "sync" && !entry);
       const parked = new Promise<void>((resolve) => slot && (slot.onPark = resolve));
       const current = op;
-      const run = runUserFlow(flow, runId, current, entry, slot)
+      const verdict = verdicts?.get(op);
+      const outcome: Promise<OpResult> =
+        verdict && "rejected" in verdict ? Promise.resolve({ outcome: "rejected", rejection: verdict.rejected }) : runUserFlow(flow, runId, current, entry, slot, verdict?.imported);
+      const run = outcome
         .finally(() => slot?.release())
         .then((res) => recorded(deps, runId, current, res))
         .then(({ res, settledBefore }) => settle(current, repeat || settledBefore, res));

@@ -60,10 +60,10 @@ interface Attempt {
 }
 
 /** One operation through the flow: its outcome (with the ledger entry to write), or a retry. Never throws. */
-export async function runUserFlow(deps: UserFlowDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, groups?: WriteSlot): Promise<OpResult> {
+export async function runUserFlow(deps: UserFlowDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, groups?: WriteSlot, imported?: string): Promise<OpResult> {
   const attempt: Attempt = { createSent: false, groups };
   try {
-    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt) : await mirrorUser(deps.auth0, runId, op, entry);
+    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt, { lookup: false, imported }) : await mirrorUser(deps.auth0, runId, op, entry);
     return attempt.createSent && !("retry" in res) ? { ...res, createSent: true } : res;
   } catch (err) {
     if (err instanceof Auth0Error && !err.retryable) {
@@ -86,11 +86,11 @@ async function syncUser(
   op: SyncOperation,
   entry: LedgerEntry | undefined,
   attempt: Attempt,
-  how: { lookup: boolean; after409?: boolean; ownCreateMayHaveLanded?: boolean } = { lookup: false },
+  how: { lookup: boolean; after409?: boolean; ownCreateMayHaveLanded?: boolean; imported?: string } = { lookup: false },
 ): Promise<OpResult> {
   const { config, auth0 } = deps;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
-  const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.hasLedger, lookup: how.lookup, observed: op.observed });
+  const { desired, start, rolesToCheck } = startUser({ desired: op.desired, fingerprint: op.fingerprint, entry, config, hasLedger: deps.hasLedger, lookup: how.lookup, observed: op.observed, imported: how.imported });
   if (start.kind === "unchanged") return { outcome: "unchanged", userId: start.userId };
   // Unknown role names and organizations reject the row before anything is written (per-process caches). With the
   // memberships known, only the organizations the change names are looked up: an unchanged membership costs none.
@@ -102,7 +102,8 @@ async function syncUser(
   deps.observer?.decided?.({ op, start, basis, current, decision });
 
   let userId: string;
-  let created = false;
+  // An import job of this run created the user from this profile: it counts as created, and is invited as one.
+  let created = how.imported !== undefined && start.kind === "ledger";
   switch (decision.write) {
     case "reject":
       return reject(decision.rejection);
@@ -137,14 +138,14 @@ async function syncUser(
       }
       userId = user.user_id;
       created = true;
-      const invite = config.create.inviteTicket;
-      if (invite.enabled) {
-        await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
-      }
       break;
     }
   }
-  let outcome: "created" | "updated" | "unchanged" = decision.outcome;
+  const invite = config.create.inviteTicket;
+  if (created && invite.enabled) {
+    await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
+  }
+  let outcome: "created" | "updated" | "unchanged" = created ? "created" : decision.outcome;
   const known = start.kind === "ledger" || start.kind === "observed" ? start : undefined;
   let roles: RoleChange = { add: [], remove: [] };
   if (config.roles && desired.roles) {

@@ -19,6 +19,7 @@ import { RolesClient } from "auth0/roles";
 import { BOOLEAN_FIELDS, STANDARD_FIELDS, TEXT_FIELDS } from "../../core/fields.js";
 import type { CurrentUser, JsonObject } from "../../core/types.js";
 import type { Auth0Adapter } from "./client.js";
+import { findConnectionId } from "./connections.js";
 import { Auth0Error, callAuth0, redact } from "./errors.js";
 import { MalformedLineError, ndjsonRecords } from "./ndjson.js";
 
@@ -141,27 +142,11 @@ export class Auth0Snapshot {
   /** The configured connection's id, looked up by name once per reader (undefined: every connection). */
   connectionId(signal?: AbortSignal): Promise<string | undefined> {
     if (this.opts.connection === undefined) return Promise.resolve(undefined);
-    this.connectionIdPromise ??= this.findConnection(signal).catch((err: unknown) => {
+    this.connectionIdPromise ??= findConnectionId(this.connections, this.opts.connection, signal).catch((err: unknown) => {
       this.connectionIdPromise = undefined;
       throw err;
     });
     return this.connectionIdPromise;
-  }
-
-  private async findConnection(signal?: AbortSignal): Promise<string> {
-    const name = this.opts.connection as string;
-    const page = await callAuth0(`find connection ${name}`, () => this.connections.list({ name }, { abortSignal: signal }));
-    // Auth0 documents a bare array; the SDK reads the checkpoint form `{connections, next}`. Either is accepted.
-    const raw: unknown = page.response;
-    const list: unknown[] = Array.isArray(raw) ? raw : page.data;
-    const found = list.filter(isObject).find((c) => c.name === name);
-    if (!found || typeof found.id !== "string" || found.id === "") {
-      throw new Auth0Error(`connection ${name} does not exist in the tenant (GET /api/v2/connections?name=${name} found none)`, {
-        kind: "not_found",
-        retryable: false,
-      });
-    }
-    return found.id;
   }
 
   /** Starts an export of the connection's users (or every user) with EXPORT_FIELDS, as NDJSON. Returns the job id. */

@@ -1,9 +1,10 @@
 /**
  * The sync ledger in DynamoDB: what lets an unchanged row cost no Auth0 call and an update be one PATCH with no
- * lookup. One table, four stores: the identity entries (users.ts), the runs and the run lock (runs.ts), a run's
- * segments (segments.ts), and the reconcile's items (reconciles.ts). The records' shapes are the core's (core/records.ts).
+ * lookup. One table, five stores: the identity entries (users.ts), the runs and the run lock (runs.ts), a run's
+ * segments (segments.ts), the import batches' jobs (imports.ts), and the reconcile's items (reconciles.ts). The records' shapes are the core's (core/records.ts).
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ImportLedger } from "./imports.js";
 import { ReconcileLedger } from "./reconciles.js";
 import { RunLedger } from "./runs.js";
 import { SegmentLedger } from "./segments.js";
@@ -18,6 +19,7 @@ export class Ledger {
   readonly runs: RunLedger;
   readonly reconciles: ReconcileLedger;
   readonly segments: SegmentLedger;
+  readonly imports: ImportLedger;
   private readonly table: LedgerTable;
 
   constructor(client: DynamoDBClient, readonly tableName: string) {
@@ -26,6 +28,7 @@ export class Ledger {
     this.runs = new RunLedger(this.table);
     this.reconciles = new ReconcileLedger(this.table);
     this.segments = new SegmentLedger(this.table);
+    this.imports = new ImportLedger(this.table);
   }
 
   /** Items read and written and requests sent, over the three stores. */

@@ -14,6 +14,8 @@ import { ITEM, type LedgerTable } from "./table.js";
 const COUNT_PREFIX = "n_";
 /** A run over an unloaded table: its segments in all (set by its plan step) and finished (added by each worker). */
 const SEGMENTS = { total: "segmentsTotal", done: "segmentsDone" } as const;
+/** A run's import jobs and the users they created (added by the importer as it submits and finishes batches). */
+const IMPORTS = { jobs: "importJobs", users: "importedUsers" } as const;
 
 export type LockResult = { ok: true; lastRowsRead?: number; expiredHolder?: string } | { ok: false; heldBy: string };
 
@@ -84,6 +86,21 @@ export class RunLedger {
         UpdateExpression: `SET runId = :runId ADD ${entries.map((_, i) => `#o${i} :n${i}`).join(", ")}`,
         ExpressionAttributeNames: Object.fromEntries(entries.map(([o], i) => [`#o${i}`, COUNT_PREFIX + o])),
         ExpressionAttributeValues: { ":runId": runId, ...Object.fromEntries(entries.map(([, n], i) => [`:n${i}`, n])) },
+      }),
+    );
+  }
+
+  /** Adds import jobs submitted and users they created to a run's figures. */
+  async addImports(runId: string, add: { jobs: number; users: number }): Promise<void> {
+    if (add.jobs === 0 && add.users === 0) return;
+    this.t.stats.requests++;
+    await this.t.doc.send(
+      new UpdateCommand({
+        TableName: this.t.tableName,
+        Key: { pk: ITEM.run + runId },
+        UpdateExpression: "SET runId = :r ADD #j :j, #u :u",
+        ExpressionAttributeNames: { "#j": IMPORTS.jobs, "#u": IMPORTS.users },
+        ExpressionAttributeValues: { ":r": runId, ":j": add.jobs, ":u": add.users },
       }),
     );
   }
@@ -178,11 +195,12 @@ function toRun(item: Record<string, unknown>): RunRecord {
   const { pk: _pk, [RUNS_INDEX.partitionKey]: _i, ...rest } = item;
   const run: Record<string, unknown> = {};
   const counts: Partial<Record<Outcome, number>> = {};
-  const { [SEGMENTS.total]: total, [SEGMENTS.done]: done, ...fields } = rest;
+  const { [SEGMENTS.total]: total, [SEGMENTS.done]: done, [IMPORTS.jobs]: jobs, [IMPORTS.users]: users, ...fields } = rest;
   for (const [k, v] of Object.entries(fields)) {
     if (k.startsWith(COUNT_PREFIX)) counts[k.slice(COUNT_PREFIX.length) as Outcome] = Number(v);
     else run[k] = v;
   }
   const segments = total === undefined ? undefined : { done: Number(done ?? 0), total: Number(total) };
-  return { ...(run as unknown as RunRecord), counts, ...(segments ? { segments } : {}) };
+  const imports = jobs === undefined && users === undefined ? undefined : { jobs: Number(jobs ?? 0), users: Number(users ?? 0) };
+  return { ...(run as unknown as RunRecord), counts, ...(segments ? { segments } : {}), ...(imports ? { imports } : {}) };
 }

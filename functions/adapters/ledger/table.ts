@@ -29,8 +29,8 @@ export class LedgerTable {
   }
 }
 
-/** Item key prefixes: an identity, a run, a run's segment, and the single items of the run lock and the reconcile. */
-export const ITEM = { run: "R#", segment: "G#", lock: "LOCK#run", reconcileJob: "RECONCILE#job", reconcileLast: "RECONCILE#last" } as const;
+/** Item key prefixes: an identity, a run, a run's segment, an import batch, and the single items of the run lock and the reconcile. */
+export const ITEM = { run: "R#", segment: "G#", importBatch: "I#", lock: "LOCK#run", reconcileJob: "RECONCILE#job", reconcileLast: "RECONCILE#last" } as const;
 
 /** Retries of a batch request's unprocessed part, with backoff. */
 export const BATCH_ATTEMPTS = 8;

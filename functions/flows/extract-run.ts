@@ -12,7 +12,8 @@ import { ColumnsError, columnsProblem, unmappedColumns } from "../core/columns.j
 import type { SyncConfig } from "../core/config.js";
 import { SyncError } from "../core/errors.js";
 import { RunPresence, type MirrorPlan } from "../core/mirror.js";
-import type { UserOperation } from "../core/operations.js";
+import type { ImportEntry } from "../core/import-batches.js";
+import type { SyncOperation, UserOperation } from "../core/operations.js";
 import { RunAccounting, type OutcomeSink } from "../core/outcomes.js";
 import { newRunId, type ExtractorResult, type RunSummary } from "../core/runs.js";
 import type { RowSource } from "../core/source.js";
@@ -22,6 +23,7 @@ import { RedshiftSource, type StatementState } from "../adapters/redshift/source
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
 import { runMirror } from "./mirror-run.js";
+import { ImportRouter } from "./import-router.js";
 import { OperationBuffer } from "./operation-buffer.js";
 import { admitRun, holdRunLock, recordRunFailure } from "./run-admission.js";
 import { PageFlow, loadAppliedFingerprints } from "./page-flow.js";
@@ -33,6 +35,8 @@ export interface ExtractorDeps {
   /** Where operations go; not needed for a dry run. */
   sqs?: SQSClient;
   queueUrl?: string;
+  /** Where import batches of new users go (docs/imports.md); without it every user is created one by one. */
+  importQueueUrl?: string;
   logger: Logger;
   metrics: Metrics;
   /** The sync ledger: unchanged rows are dropped here; mirror mode reads managed users from it. */
@@ -44,7 +48,7 @@ export interface ExtractorDeps {
    * A dry run (the CLI's plan): operations go to this callback instead of SQS and the ledger is only read
    * (no run item is written).
    */
-  dryRun?: { onOperation: (op: UserOperation) => void | Promise<void> };
+  dryRun?: { onOperation: (op: UserOperation) => void | Promise<void>; onImportBatch?: (users: ImportEntry[]) => void | Promise<void> };
   /** How unchanged rows are found (core/unchanged-check.ts): "auto" (the default), or "scan" / "lookup" forced. */
   unchangedCheck?: UnchangedCheckMode;
   /** Operations waiting longer than this are sent even if a full SendMessageBatch is not ready (default 1 s). */
@@ -145,6 +149,11 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
   // Mirror mode: every key a row carries, recorded before the row is validated (see core/mirror.ts).
   const presence = config.mirror.enabled && deps.ledger ? new RunPresence() : undefined;
   const pages = new PageFlow({ config, logger, ledger: deps.ledger?.users, onOutcome: deps.onOutcome }, runId, accounting, presence);
+  const importSender = deps.importQueueUrl && deps.sqs ? new QueueSender(deps.sqs, deps.importQueueUrl) : undefined;
+  const imports = deps.ledger ? ImportRouter.for(config, runId, accounting, deps.dryRun?.onImportBatch ? { dryRun: deps.dryRun.onImportBatch } : importSender && !deps.dryRun ? { sender: importSender } : undefined) : undefined;
+  // Handed on: to the main queue, or to the import queue (docs/imports.md).
+  const enqueued = () => buffer.enqueued + (imports?.users ?? 0);
+  const route = async (ops: SyncOperation[]) => (imports ? imports.route(ops, (op) => pages.firstSeen.has(op)) : ops);
   const mode = deps.unchangedCheck ?? "auto";
 
   // With the last run's row count as the estimate of this one's, the ledger is read while the warehouse runs the
@@ -166,14 +175,15 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
       unmapped = unmappedColumns(config, page.columns);
       if (deps.ledger) pages.applied = await (early ?? loadAppliedFingerprints(deps.ledger.users, runId, mode, source.resultRows ?? 0, logger));
     }
-    buffer.push(await pages.rows(page.rows));
+    buffer.push(await route(await pages.rows(page.rows)));
     if (deps.signal?.aborted) {
       // What this page produced is still sent (those rows are accounted for); the rest is never read.
+      if (imports) buffer.push(await imports.finish());
       await buffer.flush();
       throw new RunCancelledError(runId, accounting.rowsRead);
     }
     await buffer.sendDue();
-    deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: buffer.enqueued + buffer.waiting, rejected: accounting.count("rejected"), totalRows: source.resultRows });
+    deps.onProgress?.({ rowsRead: accounting.rowsRead, enqueued: enqueued() + buffer.waiting, rejected: accounting.count("rejected"), totalRows: source.resultRows });
     // What the extract has done so far, on its run item: if the extractor stops (a timeout), the run is marked
     // interrupted with it, and `status` can tell which users were sent.
     if (deps.ledger && write && Date.now() - lastProgressWrite >= PROGRESS_WRITE_MS) {
@@ -182,10 +192,11 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
         runId,
         status: "running",
         startedAt: new Date(started).toISOString(),
-        summary: { rowsRead: accounting.rowsRead, unchanged: pages.unchanged, rejected: accounting.count("rejected"), enqueued: buffer.enqueued, partial: true },
+        summary: { rowsRead: accounting.rowsRead, unchanged: pages.unchanged, rejected: accounting.count("rejected"), enqueued: enqueued(), partial: true },
       });
     }
   }
+  if (imports) buffer.push(await imports.finish());
   await buffer.flush();
 
   // Mirror mode, only after a complete extract (an exception above never gets here).
@@ -195,17 +206,18 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
   const snap = accounting.snapshot();
   emitMetric(metrics, "RowsRead", snap.rowsRead);
   emitMetric(metrics, "RowsRejected", snap.rejected);
-  emitMetric(metrics, "RowsEnqueued", buffer.enqueued);
-  emitMetric(metrics, "SqsRequests", sender.stats.requests);
+  emitMetric(metrics, "RowsEnqueued", enqueued());
+  emitMetric(metrics, "SqsRequests", sender.stats.requests + (importSender?.stats.requests ?? 0));
   const result: ExtractorResult = {
     runId,
     rowsRead: snap.rowsRead,
     rejected: snap.rejected,
     unchanged: pages.unchanged,
-    enqueued: buffer.enqueued,
+    enqueued: enqueued(),
     mirror: mirror && { absent: mirror.absent, block: mirror.block, delete: mirror.delete, held: mirror.held, heldReason: mirror.heldReason, managed: mirror.managed },
-    messages: sender.stats.messages,
-    sqsRequests: sender.stats.requests,
+    messages: sender.stats.messages + (importSender?.stats.messages ?? 0),
+    sqsRequests: sender.stats.requests + (importSender?.stats.requests ?? 0),
+    ...(imports && imports.users > 0 ? { imports: { batches: imports.batches, users: imports.users } } : {}),
     rejectReasons: snap.rejectReasons,
     sampleRejections: pages.samples,
     unmappedColumns: unmapped,
@@ -213,7 +225,7 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
     ...(snap.settledEarlier ? { settledEarlier: snap.settledEarlier } : {}),
   };
   if (snap.unaccounted !== 0) {
-    logger.error("extract accounting does not add up", { rowsRead: snap.rowsRead, rejected: snap.rejected, enqueued: buffer.enqueued, unaccounted: snap.unaccounted });
+    logger.error("extract accounting does not add up", { rowsRead: snap.rowsRead, rejected: snap.rejected, enqueued: enqueued(), unaccounted: snap.unaccounted });
     throw new Error(`extract accounting does not add up: ${snap.unaccounted} rows unaccounted`);
   }
   logger.info("extract finished", { ...result, sampleRejections: undefined });

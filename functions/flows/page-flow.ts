@@ -39,6 +39,8 @@ export class PageFlow {
   unchanged = 0;
   /** The ledger's applied fingerprints, read up front (a Scan); absent: each page's rows are looked up. */
   applied?: AppliedFingerprints;
+  /** Operations whose key the ledger has never seen: new users, which an import job may create (import-router.ts). */
+  readonly firstSeen = new WeakSet<SyncOperation>();
 
   constructor(
     private readonly deps: PageFlowDeps,
@@ -101,8 +103,10 @@ export class PageFlow {
     const earlier = () => this.accounting.settleEarlier();
     if (this.applied) {
       for (const op of ops) {
-        if (!this.applied.isApplied(op.desired.key, op.fingerprint)) out.push(op);
-        else if (this.applied.settledInRun(op.desired.key)) earlier();
+        if (!this.applied.isApplied(op.desired.key, op.fingerprint)) {
+          out.push(op);
+          if (!this.applied.known(op.desired.key)) this.firstSeen.add(op);
+        } else if (this.applied.settledInRun(op.desired.key)) earlier();
         else unchanged(op);
       }
       return out;
@@ -110,8 +114,10 @@ export class PageFlow {
     const known = await this.deps.ledger.getMany(ops.map((o) => o.desired.key));
     for (const op of ops) {
       const e = known.get(op.desired.key);
-      if (!isApplied(e, op.fingerprint)) out.push(op);
-      else if (settledInRun(e, this.runId)) earlier();
+      if (!isApplied(e, op.fingerprint)) {
+        out.push(op);
+        if (e === undefined) this.firstSeen.add(op);
+      } else if (settledInRun(e, this.runId)) earlier();
       else unchanged(op, e.userId);
     }
     return out;
@@ -139,6 +145,7 @@ export async function loadAppliedFingerprints(ledger: UserLedger, runId: string,
   const index = new AppliedFingerprints();
   await ledger.scanFingerprints((item) => {
     if (item.fingerprint !== undefined && isApplied(item, item.fingerprint)) index.add(item.key, item.fingerprint, settledInRun(item, runId));
+    else index.addSeen(item.key);
   }, scanSegments(ledgerItems ?? 0));
   logger.info("unchanged check", { method: "scan", expectedRows, ledgerItems, applied: index.size, ms: Date.now() - started });
   return index;

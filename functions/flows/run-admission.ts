@@ -20,6 +20,8 @@ export interface AdmissionDeps {
   metrics: Metrics;
   sqs?: SQSClient;
   queueUrl?: string;
+  /** The import queue (docs/imports.md): a run whose import jobs still run is still draining too. */
+  importQueueUrl?: string;
 }
 
 export type Admission = { locked: boolean; lastRowsRead?: number } | { locked: boolean; skipped: ExtractorResult };
@@ -75,7 +77,10 @@ async function skip(deps: AdmissionDeps, ledger: Ledger, runId: string, started:
 async function stillDraining(deps: AdmissionDeps): Promise<string | undefined> {
   if (!deps.sqs || !deps.queueUrl) return undefined;
   const q = await queueDepth(deps.sqs, deps.queueUrl);
-  return q.visible + q.inFlight > 0 ? `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue` : undefined;
+  if (q.visible + q.inFlight > 0) return `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue`;
+  if (!deps.importQueueUrl) return undefined;
+  const i = await queueDepth(deps.sqs, deps.importQueueUrl);
+  return i.visible + i.inFlight > 0 ? `the previous run is still importing: ${i.visible + i.inFlight} import batches in the import queue` : undefined;
 }
 
 /** A run that cannot go on now (a redrive, a step run again after a timeout): refused in one sentence. */

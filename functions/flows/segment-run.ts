@@ -19,6 +19,7 @@ import type { Ledger } from "../adapters/ledger/ledger.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { ParquetSegmentSource } from "../adapters/s3/parquet-segment.js";
 import { QueueSender } from "../adapters/sqs/sender.js";
+import { ImportRouter } from "./import-router.js";
 import { OperationBuffer } from "./operation-buffer.js";
 import { PageFlow, loadAppliedFingerprints } from "./page-flow.js";
 
@@ -27,6 +28,8 @@ export interface SegmentDeps {
   s3: S3Client;
   sqs: SQSClient;
   queueUrl: string;
+  /** Where import batches of new users go (docs/imports.md); without it every user is created one by one. */
+  importQueueUrl?: string;
   ledger: Ledger;
   logger: Logger;
   metrics: Metrics;
@@ -61,6 +64,9 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
   const buffer = new OperationBuffer(config, runId, accounting, { sender }, deps.flushIntervalMs);
   const presence = config.mirror.enabled ? new SegmentPresence() : undefined;
   const pages = new PageFlow({ config, logger, ledger: ledger.users, onOutcome: deps.onOutcome }, runId, accounting, presence, segment.rowOffset);
+  // New users through import jobs, decided per segment: a segment holds many thousand rows (docs/imports.md).
+  const importSender = deps.importQueueUrl ? new QueueSender(deps.sqs, deps.importQueueUrl) : undefined;
+  const imports = ImportRouter.for(config, runId, accounting, importSender && { sender: importSender });
   const source = new ParquetSegmentSource(deps.s3, segment, config.source.type === "redshift" ? config.source.pageSize : 1000);
   let first = true;
   for await (const page of source.pages()) {
@@ -71,9 +77,11 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
       // The core's policy: a segment is small next to a large ledger, so it usually looks its rows up.
       pages.applied = await loadAppliedFingerprints(ledger.users, runId, deps.unchangedCheck ?? "auto", segment.rows, logger);
     }
-    buffer.push(await pages.rows(page.rows));
+    const ops = await pages.rows(page.rows);
+    buffer.push(imports ? await imports.route(ops, (op) => pages.firstSeen.has(op)) : ops);
     await buffer.sendDue();
   }
+  if (imports) buffer.push(await imports.finish());
   await buffer.flush();
   if (presence) {
     const hashes = presence.sortedHashes();
@@ -86,10 +94,10 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
     rowsRead: snap.rowsRead,
     rejected: snap.rejected,
     unchanged: pages.unchanged,
-    enqueued: buffer.enqueued,
+    enqueued: buffer.enqueued + (imports?.users ?? 0),
     settledEarlier: snap.settledEarlier,
-    messages: sender.stats.messages,
-    sqsRequests: sender.stats.requests,
+    messages: sender.stats.messages + (importSender?.stats.messages ?? 0),
+    sqsRequests: sender.stats.requests + (importSender?.stats.requests ?? 0),
     rejectReasons: snap.rejectReasons,
     unkeyed: presence?.unkeyed ?? 0,
     firstUnkeyedRow: presence?.firstUnkeyedRow,

@@ -14,7 +14,7 @@ export const defaultDeps: SegmentDepsFactory = ({ logger, metrics }) => {
   const queueUrl = process.env.QUEUE_URL;
   const table = process.env.LEDGER_TABLE;
   if (!queueUrl || !table) throw new Error("QUEUE_URL and LEDGER_TABLE must be set");
-  return { config: loadConfig(), s3: new S3Client({}), sqs: new SQSClient({}), queueUrl, ledger: new Ledger(new DynamoDBClient({}), table), logger, metrics };
+  return { config: loadConfig(), s3: new S3Client({}), sqs: new SQSClient({}), queueUrl, importQueueUrl: process.env.IMPORT_QUEUE_URL || undefined, ledger: new Ledger(new DynamoDBClient({}), table), logger, metrics };
 };
 
 export const handler = createSegmentHandler(defaultDeps);

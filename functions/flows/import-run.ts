@@ -1,0 +1,175 @@
+/**
+ * One import batch through an Auth0 import job (docs/imports.md): the users whose roles and organizations exist
+ * are submitted as one file, the job followed (polled with backoff, in the "other" bucket), its errors read, and
+ * each user's outcome recorded: the imported ones through the user flow with their known ids (what is left is
+ * their roles and memberships, grouped as a consumer groups them: record-flow.ts), a FORMAT error rejected with
+ * its row and field, and any other user (an existing email, a failed job, a role or organization that does not
+ * exist) sent to the main queue, where the per-user path makes it match (409 -> lookup -> patch) or rejects it.
+ *
+ * The ledger's record of the batch (adapters/ledger/imports.ts) makes a delivery again (a killed or timed-out
+ * importer) follow the job already submitted, and never submit its users twice: a batch claimed but with no job id
+ * recorded may or may not have reached Auth0, so its users go the per-user way.
+ */
+import { importUserOf, importVerdicts, type ImportEntry, type ImportVerdict } from "../core/import-batches.js";
+import type { UserOperation } from "../core/operations.js";
+import { Auth0Error } from "../adapters/auth0/errors.js";
+import { ActiveImportJobsError, type Auth0Imports, type ImportJobView } from "../adapters/auth0/imports.js";
+import type { ImportBatchMessage } from "../adapters/sqs/import-message.js";
+import { packMessages, type QueueSender } from "../adapters/sqs/sender.js";
+import { resolveOrganizations } from "./memberships.js";
+import { RetryableRecordError, consumeOperations, type ConsumerDeps, type ImportedVerdict, type RecordTally } from "./record-flow.js";
+import { WriteGroups } from "./write-groups.js";
+
+export interface ImporterDeps extends ConsumerDeps {
+  imports: Pick<Auth0Imports, "submit" | "job" | "errors">;
+  /** The main queue: users the import cannot create go the per-user way through it. */
+  perUser: QueueSender;
+  /** First and longest wait between polls of a job (default 1 s and 10 s). */
+  pollMs?: { first: number; max: number };
+}
+
+export interface ImportTally extends RecordTally {
+  /** Jobs this delivery submitted (0 when it followed one submitted earlier). */
+  jobs: number;
+  /** Users the job created. */
+  imported: number;
+  /** Users handed to the per-user path. */
+  perUser: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, remainingMs: () => number): Promise<ImportTally> {
+  const { logger } = deps;
+  const ledger = deps.ledger;
+  if (!ledger) throw new Error("an import batch needs the ledger (it records the batch's job)");
+  const { runId, batchId } = msg;
+  const tally: ImportTally = { outcomes: {}, repeats: 0, jobs: 0, imported: 0, perUser: 0 };
+  const record = await ledger.imports.get(batchId);
+  if (record?.state === "done") {
+    logger.info("import batch already done", { runId, batchId });
+    return tally;
+  }
+
+  let jobId = record?.jobId;
+  let submitted: ImportEntry[];
+  let perUser: ImportEntry[] = [];
+  if (!record) {
+    ({ ready: submitted, perUser } = await preflight(deps, msg.users));
+    if (!(await ledger.imports.begin(batchId, runId, submitted.map((u) => u.id)))) throw new RetryableRecordError(`import batch ${batchId}: another delivery is submitting it`);
+    if (submitted.length > 0) {
+      try {
+        jobId = await deps.imports.submit(
+          submitted.map((u) => importUserOf(u.op.desired, u.id)),
+          batchId,
+        );
+      } catch (err) {
+        // Not created: two jobs run already (delivered again later), or Auth0 refused the file (each user alone).
+        if (err instanceof ActiveImportJobsError) {
+          await ledger.imports.release(batchId);
+          throw new RetryableRecordError(`import batch ${batchId}: ${err.message}`, { cause: err });
+        }
+        if (!(err instanceof Auth0Error) || err.retryable) throw err;
+        logger.warn("import job refused; its users go the per-user way", { runId, batchId, error: err.message });
+        perUser = msg.users;
+        submitted = [];
+      }
+      if (jobId) {
+        await ledger.imports.submitted(batchId, jobId);
+        await ledger.runs.addImports(runId, { jobs: 1, users: 0 });
+        tally.jobs = 1;
+        logger.info("import job submitted", { runId, batchId, jobId, users: submitted.length });
+      }
+    }
+  } else {
+    const ids = new Set(record.userIds ?? []);
+    submitted = msg.users.filter((u) => ids.has(u.id));
+    perUser = msg.users.filter((u) => !ids.has(u.id));
+    if (!jobId && submitted.length > 0) {
+      // Claimed, but no job id recorded: the job may exist. The per-user path finds what it created (409 -> lookup).
+      logger.warn("import batch was being submitted when its delivery stopped; its users go the per-user way", { runId, batchId });
+      perUser = msg.users;
+      submitted = [];
+    }
+  }
+
+  const verdicts = new Map<UserOperation, ImportedVerdict>();
+  if (jobId && submitted.length > 0) {
+    const job = await follow(deps, jobId, remainingMs);
+    const judged = await judge(deps, job, submitted);
+    for (const u of submitted) {
+      const v = judged.get(u.id);
+      if (v?.kind === "imported") verdicts.set(u.op, { imported: v.userId });
+      else if (v?.kind === "rejected") verdicts.set(u.op, { rejected: v.rejection });
+      else perUser.push(u);
+    }
+  }
+  tally.imported = [...verdicts.values()].filter((v) => "imported" in v).length;
+  tally.perUser = perUser.length;
+  if (perUser.length > 0) {
+    await deps.perUser.send(packMessages(runId, perUser.map((u) => u.op), deps.config.queue.usersPerMessage).map((b) => b.body));
+    logger.info("import users handed to the per-user path", { runId, batchId, users: perUser.length });
+  }
+  if (verdicts.size > 0) {
+    // Their roles and memberships, grouped across the batch (write-groups.ts), and each outcome recorded.
+    const groups = new WriteGroups(deps.auth0, 1, { timeLeftMs: remainingMs, safetyMs: deps.safetyMs });
+    const ops = [...verdicts.keys()];
+    const recorded = await consumeOperations({ ...deps, groups, parallelism: Math.max(deps.parallelism ?? 4, 32) }, runId, ops, remainingMs, (n) => groups.opened(n), verdicts);
+    tally.outcomes = recorded.outcomes;
+    tally.repeats = recorded.repeats;
+  }
+  // Counted once: a delivery that finds the batch done already (it stopped after this) adds nothing.
+  if (await ledger.imports.done(batchId)) await ledger.runs.addImports(runId, { jobs: 0, users: tally.imported });
+  return tally;
+}
+
+/**
+ * The users that may be imported: their roles and organizations exist (names resolved once, cached). Any other
+ * goes the per-user way, which rejects it before anything is written, as it does for every row.
+ */
+async function preflight(deps: ImporterDeps, users: ImportEntry[]): Promise<{ ready: ImportEntry[]; perUser: ImportEntry[] }> {
+  const { config, auth0 } = deps;
+  const ready: ImportEntry[] = [];
+  const perUser: ImportEntry[] = [];
+  for (const u of users) {
+    try {
+      if (config.roles && u.op.desired.roles && u.op.desired.roles.length > 0) await auth0.roleIds(u.op.desired.roles);
+      if (config.organizations && u.op.desired.organizations) await resolveOrganizations(auth0, config.organizations, u.op.desired.organizations);
+      ready.push(u);
+    } catch (err) {
+      if (err instanceof Auth0Error && !err.retryable) perUser.push(u);
+      else throw err;
+    }
+  }
+  return { ready, perUser };
+}
+
+/** Polls the job until it ends; with too little Lambda time left, the delivery fails and the next one follows on. */
+async function follow(deps: ImporterDeps, jobId: string, remainingMs: () => number): Promise<ImportJobView> {
+  const { first, max } = deps.pollMs ?? { first: 1000, max: 10_000 };
+  const safety = deps.safetyMs ?? 10_000;
+  for (let wait = first; ; wait = Math.min(max, wait * 2)) {
+    const job = await deps.imports.job(jobId);
+    if (job.status === "completed" || job.status === "failed") return job;
+    if (remainingMs() < safety + wait) throw new RetryableRecordError(`import job ${jobId} is still ${job.status}; the next delivery follows it`);
+    await sleep(wait);
+  }
+}
+
+/**
+ * Each submitted user's verdict. A failed job, or errors Auth0 no longer lists all of (a job's data is kept 24 h),
+ * leave every user to the per-user path, which finds those the job did create.
+ */
+async function judge(deps: ImporterDeps, job: ImportJobView, submitted: ImportEntry[]): Promise<Map<string, ImportVerdict>> {
+  if (job.status === "failed") {
+    deps.logger.warn("import job failed; its users go the per-user way", { jobId: job.id, details: job.details });
+    return new Map();
+  }
+  const failed = job.summary?.failed ?? 0;
+  const errors = failed > 0 ? await deps.imports.errors(job.id) : [];
+  if (errors.length < failed) {
+    deps.logger.warn("import job's errors are not all listed; its users go the per-user way", { jobId: job.id, failed, listed: errors.length });
+    return new Map();
+  }
+  return importVerdicts(submitted, errors);
+}

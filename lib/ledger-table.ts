@@ -39,6 +39,18 @@ export const LEDGER_ACTIONS = {
     // acquireRunLock / releaseRunLock (conditional updates of the lock item), putRun, markInterrupted.
     "UpdateItem",
   ],
+  importer: [
+    // imports.get: the batch's job, if a delivery before submitted one.
+    "GetItem",
+    // imports.begin: the batch claimed before its job is created (a conditional put); put: an imported user's entry.
+    "PutItem",
+    // imports.submitted / done, recordOutcome, recordFailure, runs.addCounts and addImports.
+    "UpdateItem",
+    // imports.release: Auth0 refused to create the job, so the batch may be submitted again.
+    "DeleteItem",
+    // getMany: the entries of the batch's users.
+    "BatchGetItem",
+  ],
   consumer: [
     // getMany: the entries of a batch's users.
     "BatchGetItem",
@@ -63,7 +75,7 @@ export const LEDGER_ACTIONS = {
     // entries: the managed users, to find the ones the export lacks.
     "Scan",
   ],
-} as const satisfies Record<"extractor" | "consumer" | "reconcile" | "segment", readonly string[]>;
+} as const satisfies Record<"extractor" | "consumer" | "reconcile" | "segment" | "importer", readonly string[]>;
 
 export interface LedgerTableProps {
   config: SyncConfig;
@@ -109,6 +121,11 @@ export class LedgerTable extends Construct {
   /** What the consumer's ledger calls: entries read and written, outcomes, its run's counts. */
   grantSegment(grantee: iam.IGrantable): iam.Grant {
     return this.grantActions(grantee, LEDGER_ACTIONS.segment);
+  }
+
+  /** What the importer's ledger calls: its batches' jobs, the imported users' entries and outcomes, its run's figures. */
+  grantImporter(grantee: iam.IGrantable): iam.Grant {
+    return this.grantActions(grantee, LEDGER_ACTIONS.importer);
   }
 
   grantConsumer(grantee: iam.IGrantable): iam.Grant {

@@ -13,6 +13,7 @@ import { Construct } from "constructs";
 import { type SyncConfig } from "../functions/core/config.js";
 import { consumerBudget } from "../functions/core/budget.js";
 import { readsThroughDataApi, unloads } from "../functions/core/extract-config.js";
+import { IMPORTER_TIMEOUT_SECONDS, MAX_ACTIVE_IMPORT_JOBS } from "../functions/core/import-batches.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile-construct.js";
 import { grantWarehouseRead } from "./warehouse-grants.js";
@@ -33,6 +34,9 @@ export class Pipeline extends Construct {
   readonly scheduleDlq: sqs.Queue;
   readonly extractor: SyncFunction;
   readonly consumer: SyncFunction;
+  /** With a config that may import new users: the import queue and its importer (docs/imports.md). */
+  readonly importQueue?: sqs.Queue;
+  readonly importer?: SyncFunction;
   readonly schedule: scheduler.Schedule;
   readonly credentialsSecret: secrets.ISecret;
   readonly ledger: LedgerTable;
@@ -56,6 +60,7 @@ export class Pipeline extends Construct {
     this.queue = queues.queue;
     this.dlq = queues.dlq;
     this.scheduleDlq = queues.scheduleDlq;
+    this.importQueue = queues.importQueue;
     this.ledger = new LedgerTable(this, "Ledger", { config });
     this.credentialsSecret = this.auth0Credentials(config);
     if (config.source.type === "auth0") this.sourceTenant = new SourceTenant(this, "SourceTenant", { name: config.name, source: config.source, transform: config.transform });
@@ -64,7 +69,7 @@ export class Pipeline extends Construct {
       name: "extractor",
       config,
       timeout: Duration.seconds(config.lambda.extractorTimeoutSeconds),
-      environment: { QUEUE_URL: this.queue.queueUrl, LEDGER_TABLE: this.ledger.tableName },
+      environment: { QUEUE_URL: this.queue.queueUrl, LEDGER_TABLE: this.ledger.tableName, ...(this.importQueue ? { IMPORT_QUEUE_URL: this.importQueue.queueUrl } : {}) },
     });
     this.consumer = new SyncFunction(this, {
       name: "consumer",
@@ -88,12 +93,14 @@ export class Pipeline extends Construct {
       }),
     );
 
+    if (this.importQueue) this.importer = this.importerFor(config, this.importQueue);
+
     // Exactly the calls each handler makes (test/lib/iam-coverage.test.ts records them through the local pipeline
     // and checks each against these roles, and that no action here goes unused).
     this.grantExtractor(config);
     this.grantConsumer(config);
     if (config.source.type === "redshift" && config.source.unload) {
-      this.unloadRun = new UnloadRun(this, "UnloadRun", { config, extractor: this.extractor, queue: this.queue, ledger: this.ledger });
+      this.unloadRun = new UnloadRun(this, "UnloadRun", { config, extractor: this.extractor, queue: this.queue, importQueue: this.importQueue, ledger: this.ledger });
     }
     this.schedule = this.unloadRun && unloads(config.source) ? this.scheduleUnloadRun(config, this.unloadRun) : this.scheduleExtractor(config);
 
@@ -107,6 +114,32 @@ export class Pipeline extends Construct {
         scheduleDlq: this.scheduleDlq,
       });
     }
+  }
+
+  /**
+   * The importer: import batches from its queue, at most two at once (Auth0 runs two import jobs of a tenant at a
+   * time, and a third is refused), each followed to its end; users it cannot create go to the main queue.
+   */
+  private importerFor(config: SyncConfig, importQueue: sqs.Queue): SyncFunction {
+    const fn = new SyncFunction(this, {
+      name: "importer",
+      config,
+      timeout: Duration.seconds(IMPORTER_TIMEOUT_SECONDS),
+      environment: {
+        QUEUE_URL: this.queue.queueUrl,
+        LEDGER_TABLE: this.ledger.tableName,
+        ...(config.auth0.credentialsSecretArn ? {} : { AUTH0_CREDENTIALS_SECRET_ARN: this.credentialsSecret.secretArn }),
+      },
+    });
+    fn.addEventSource(new SqsEventSource(importQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: MAX_ACTIVE_IMPORT_JOBS }));
+    // SendMessageBatch (authorized as SendMessage): users handed to the per-user path.
+    this.queue.grant(fn, "sqs:SendMessage");
+    this.ledger.grantImporter(fn);
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [this.credentialsSecret.secretArn] }));
+    if (config.lambda.tracing) {
+      Validations.of(fn.role).acknowledge({ id: "AwsSolutions::AwsSolutions-IAM5[Resource::*]", reason: "X-Ray PutTraceSegments/PutTelemetryRecords take no resource ARN." });
+    }
+    return fn;
   }
 
   /** The Auth0 M2M credentials: the config's secret, or an empty one the operator fills. */
@@ -128,6 +161,8 @@ export class Pipeline extends Construct {
     const fn = this.extractor;
     // SendMessageBatch (authorized as SendMessage) and the queue depth its admission reads.
     this.queue.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
+    // New users' import batches, and the import queue's depth (a run still importing is still draining).
+    this.importQueue?.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
     this.ledger.grantExtractor(fn);
     if (this.sourceTenant) {
       this.sourceTenant.grantRead(fn);

@@ -1,11 +1,14 @@
 /**
- * The sync's queues: the main queue the extractor fills and the consumer drains, its dead-letter queue (which only
- * it may redrive from), and the dead-letter queue of schedule invocations that could not be delivered.
+ * The sync's queues: the main queue the extractor fills and the consumer drains, the import queue of new users'
+ * import batches (a config that may import: docs/imports.md), their shared dead-letter queue (which only they may
+ * send to; a redrive moves everything to the main queue, where an import batch's users go the per-user way), and
+ * the dead-letter queue of schedule invocations that could not be delivered.
  */
 import { ArnFormat, Duration, Stack, Validations } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { SyncConfig } from "../functions/core/config.js";
+import { bulkPolicy, IMPORTER_TIMEOUT_SECONDS } from "../functions/core/import-batches.js";
 
 export interface SyncQueuesProps {
   config: SyncConfig;
@@ -15,6 +18,8 @@ export class SyncQueues extends Construct {
   readonly queue: sqs.Queue;
   readonly dlq: sqs.Queue;
   readonly scheduleDlq: sqs.Queue;
+  /** With a config that may import new users (core/import-batches.ts bulkPolicy). */
+  readonly importQueue?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SyncQueuesProps) {
     super(scope, id);
@@ -37,10 +42,25 @@ export class SyncQueues extends Construct {
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.queue.maxReceiveCount },
     });
-    // Only the main queue may send to the DLQ (and so be the destination of a redrive).
+    const sources = [queueName];
+    if (bulkPolicy(config).kind === "bulk") {
+      const importQueueName = `${queueName}-import`;
+      sources.push(importQueueName);
+      this.importQueue = new sqs.Queue(this, "ImportQueue", {
+        queueName: importQueueName,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        // AWS: at least 6 x the function timeout. A job still running when the importer's time is up is followed
+        // by the next delivery, from the job id the ledger keeps.
+        visibilityTimeout: Duration.seconds(6 * IMPORTER_TIMEOUT_SECONDS),
+        retentionPeriod: Duration.days(4),
+        deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.queue.maxReceiveCount },
+      });
+    }
+    // Only the sync's queues may send to the DLQ (and so be the destination of a redrive).
     (this.dlq.node.defaultChild as sqs.CfnQueue).redriveAllowPolicy = {
       redrivePermission: "byQueue",
-      sourceQueueArns: [Stack.of(this).formatArn({ service: "sqs", resource: queueName, arnFormat: ArnFormat.NO_RESOURCE_NAME })],
+      sourceQueueArns: sources.map((resource) => Stack.of(this).formatArn({ service: "sqs", resource, arnFormat: ArnFormat.NO_RESOURCE_NAME })),
     };
     this.scheduleDlq = new sqs.Queue(this, "ScheduleDeadLetterQueue", {
       encryption: sqs.QueueEncryption.SQS_MANAGED,

@@ -24,6 +24,8 @@ export interface UnloadRunProps {
   config: SyncConfig;
   extractor: SyncFunction;
   queue: sqs.IQueue;
+  /** With a config that may import new users: where a segment sends its import batches. */
+  importQueue?: sqs.IQueue;
   ledger: LedgerTable;
 }
 
@@ -48,13 +50,14 @@ export class UnloadRun extends Construct {
       config,
       // A segment is one file of at most MAXFILESIZE: well inside Lambda's 15 minutes at the bench's rows/s.
       timeout: Duration.minutes(15),
-      environment: { QUEUE_URL: props.queue.queueUrl, LEDGER_TABLE: props.ledger.tableName },
+      environment: { QUEUE_URL: props.queue.queueUrl, LEDGER_TABLE: props.ledger.tableName, ...(props.importQueue ? { IMPORT_QUEUE_URL: props.importQueue.queueUrl } : {}) },
     });
     // The file (HeadObject and ranged GETs are s3:GetObject), its keys file, the queue and the ledger.
     this.segment.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [files] }));
     this.segment.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:PutObject"], resources: [this.bucket.arnForObjects(`${unload.prefix}${config.name}/*/keys/*`)] }));
     // SendMessageBatch is authorized as SendMessage (grantSendMessages would add GetQueueAttributes/GetQueueUrl).
     props.queue.grant(this.segment, "sqs:SendMessage");
+    props.importQueue?.grant(this.segment, "sqs:SendMessage");
     props.ledger.grantSegment(this.segment);
     // The extractor's steps: the manifest and the keys files read, the Map's items written.
     extractor.addToRolePolicy(new iam.PolicyStatement({ actions: ["s3:GetObject", "s3:PutObject"], resources: [files] }));

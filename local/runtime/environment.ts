@@ -27,6 +27,10 @@ import { demoSourceTenant } from "../demo-tenant.js";
 import { DEFAULT_GLOBAL_LIMIT, ORGANIZATION_GROUPS, type RateLimitSettings } from "../../functions/core/rate-limits.js";
 import type { OutcomeEvent } from "../../functions/core/outcomes.js";
 import { createConsumerHandler } from "../../functions/flows/consumer-lambda.js";
+import { createImporterHandler } from "../../functions/flows/importer-lambda.js";
+import { Auth0Imports } from "../../functions/adapters/auth0/imports.js";
+import { QueueSender } from "../../functions/adapters/sqs/sender.js";
+import { IMPORTER_TIMEOUT_SECONDS, MAX_ACTIVE_IMPORT_JOBS } from "../../functions/core/import-batches.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
 import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
@@ -89,6 +93,8 @@ export interface Chaos extends DeliveryFaults {
   segmentSqs?: (sqs: SQSClient) => SQSClient;
   /** The Data API emulator's result limit in bytes (AWS: 500 MB), lowered so a test meets it with a few rows. */
   dataApiResultLimitBytes?: number;
+  /** Delivery faults of the import queue's event source (e.g. an importer given up while its job runs). */
+  importer?: DeliveryFaults;
 }
 
 /** A message read from the local DLQ without consuming it. */
@@ -132,6 +138,9 @@ export class LocalEnvironment {
   sqs!: SQSClient;
   queueUrl!: string;
   queueArn!: string;
+  /** The import queue (docs/imports.md): batches of new users for the importer; its failures share the DLQ. */
+  importQueueUrl!: string;
+  importQueueArn!: string;
   dlqUrl!: string;
   dlqArn!: string;
   redshiftEndpoint!: string;
@@ -376,6 +385,18 @@ export class LocalEnvironment {
       )
     ).QueueUrl!;
     this.queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    this.importQueueUrl = (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: `${config.name}-import`,
+          Attributes: {
+            VisibilityTimeout: String(6 * IMPORTER_TIMEOUT_SECONDS),
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
+          },
+        }),
+      )
+    ).QueueUrl!;
+    this.importQueueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.importQueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
     // The DLQ outlives runs: its saved messages are sent back to the fresh local DLQ.
     for (let i = 0; i < savedDlq.length; i += 10) {
       await sqs.send(
@@ -528,6 +549,52 @@ export class LocalEnvironment {
         newInstance,
       },
       { onPoll: opts.onPoll, until: opts.until, signal: opts.signal },
+    );
+    return adapters;
+  }
+
+  /**
+   * Polls the import queue as the importer's event source does (at most two at once: Auth0 runs two import jobs of
+   * a tenant at a time) and invokes the real importer handler, until nothing is visible or in flight.
+   */
+  async drainImports(opts: { onOutcome: (e: OutcomeEvent) => void; until?: Promise<unknown>; signal?: AbortSignal; faults?: DeliveryFaults }): Promise<Auth0Adapter[]> {
+    const config = this.config;
+    const share = consumerBudget(config);
+    const adapters: Auth0Adapter[] = [];
+    const newInstance = (): ConsumerInstance => {
+      let alive = true;
+      const handler = createImporterHandler(({ logger }) => {
+        const auth0 = this.auth0Adapter(share);
+        adapters.push(auth0);
+        const imports = new Auth0Imports(auth0, config.auth0.connection);
+        // An instance given up (a timeout, a kill) stops at its next call to Auth0's jobs, as a killed Lambda would.
+        const living = <T>(call: () => Promise<T>): Promise<T> => (alive ? call() : Promise.reject(new Error("this importer instance was stopped")));
+        return {
+          config,
+          auth0,
+          logger,
+          ledger: this.ledgerFor?.("importer"),
+          imports: { submit: (u, id) => living(() => imports.submit(u, id)), job: (id) => living(() => imports.job(id)), errors: (id) => living(() => imports.errors(id)) },
+          perUser: new QueueSender(this.handlerSqs("importer"), this.queueUrl),
+          pollMs: { first: 50, max: 500 },
+          onOutcome: (e: OutcomeEvent) => alive && opts.onOutcome(e),
+        };
+      });
+      return { handler, retire: () => (alive = false) };
+    };
+    await drainQueue(
+      {
+        sqs: this.sqs,
+        queueUrl: this.importQueueUrl,
+        queueArn: this.importQueueArn,
+        batchSize: 1,
+        maxConcurrency: MAX_ACTIVE_IMPORT_JOBS,
+        timeoutMs: IMPORTER_TIMEOUT_SECONDS * 1000,
+        retryDelaySeconds: this.opts.retryDelaySeconds,
+        faults: opts.faults,
+        newInstance,
+      },
+      { until: opts.until, signal: opts.signal },
     );
     return adapters;
   }

@@ -84,6 +84,9 @@ export interface LocalRunSummary {
   consumerInstances: number;
   /** A run over an unloaded table: its segments finished / in all. */
   segments?: { done: number; total: number };
+  /** New users through Auth0 import jobs (docs/imports.md): the jobs submitted and the users they created. */
+  importJobs: number;
+  importedUsers: number;
 }
 
 /** Why a local run stopped on purpose (Ctrl-C) is interrupted: what it did, what goes with the next run. */
@@ -107,6 +110,8 @@ export function reportOfLocalRun(s: LocalRunSummary): RunReport {
     topReasons: s.topReasons,
     rejections: s.rejections,
     segments: s.segments,
+    importJobs: s.importJobs,
+    importedUsers: s.importedUsers,
   };
 }
 
@@ -136,6 +141,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       source: await env.rowSource("extractor"),
       sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
       queueUrl: env.queueUrl,
+      importQueueUrl: env.importQueueUrl,
       logger,
       metrics,
       ledger: env.ledgerFor?.("extractor"),
@@ -174,6 +180,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
               s3: env.handlerS3("segment"),
               sqs: opts.chaos?.segmentSqs?.(env.handlerSqs("segment")) ?? env.handlerSqs("segment"),
               queueUrl: env.queueUrl,
+              importQueueUrl: env.importQueueUrl,
               ledger: env.ledgerFor!("segment"),
               logger,
               metrics,
@@ -192,12 +199,16 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       rowsRead = r.rowsRead;
       env.redshiftEmulator?.forget();
     });
-    const adapters = await env.drain({
+    // Import batches (docs/imports.md) beside the main queue: users an import hands on reach the main queue, so
+    // the main queue is drained only once the imports are.
+    const importing = env.drainImports({ onOutcome: record, until: extracting, signal: opts.signal, faults: opts.chaos?.importer });
+    const consumers = await env.drain({
       onOutcome: record,
       onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, extracted ? rowsRead + (extracted.mirror?.held ? 0 : (extracted.mirror?.absent ?? 0)) : (totalRows ?? rowsRead)),
-      until: extracting,
+      until: Promise.allSettled([extracting, importing]),
       signal: opts.signal,
     });
+    const adapters = [...consumers, ...(await importing)];
     // A failed extract: what it enqueued was consumed above; the tenant and the DLQ are kept; the run fails. A
     // cancelled one (Ctrl-C) ends like an interrupted run: what was applied is kept, the rest goes with the next.
     let cancelled: RunCancelledError | undefined;
@@ -229,10 +240,11 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // A redriven run settled users in the failed attempt too (another process here), and segment workers run
     // elsewhere report no outcome here: the figures are then the run's record's, which every attempt's consumers
     // and segments added to.
-    const runRecord = redrive || opts.segmentWorker ? await env.ledgerFor!().runs.get(runId) : undefined;
+    const whole = redrive !== undefined || opts.segmentWorker !== undefined;
+    const runRecord = await env.ledgerFor?.().runs.get(runId);
     const inProcess = acc.snapshot();
     let snap = inProcess;
-    if (runRecord) {
+    if (runRecord && whole) {
       // (The consumers count no dead-lettered user: this run's in the DLQ are counted above, whichever attempt.)
       const whole = { ...settledOutcomes(runRecord), deadLettered: inProcess.deadLettered };
       snap = { ...inProcess, ...whole, unaccounted: recordUnaccounted(runRecord, whole) };
@@ -270,6 +282,8 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       sqsRequests: extracted?.sqsRequests ?? 0,
       consumerInstances: consumerBudget(config).maxConcurrency,
       segments: extracted?.segments,
+      importJobs: runRecord?.imports?.jobs ?? 0,
+      importedUsers: runRecord?.imports?.users ?? 0,
     };
   } finally {
     await env.stop();

@@ -63,6 +63,8 @@ const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
     "logs:PutLogEvents": "Lambda writes the function's logs",
     "redshift-serverless:GetCredentials": "the Data API gets temporary database credentials for the role (no source.secretArn)",
   },
+  // (test/lib/iam-coverage-import.test.ts runs the importer.)
+  importer: {},
 };
 
 /**
@@ -179,7 +181,8 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     if (r.queueUrl) {
       // Each local run has its own SQS server (a new port); the queue's name says which queue it is.
       const local = r.queueUrl.split("/").at(-1);
-      const name = local === `${config.name}-queue` ? `auth0-sync-${config.name}` : local === `${config.name}-dlq` ? `auth0-sync-${config.name}-dlq` : "?";
+      const names: Record<string, string> = { [`${config.name}-queue`]: `auth0-sync-${config.name}`, [`${config.name}-dlq`]: `auth0-sync-${config.name}-dlq`, [`${config.name}-import`]: `auth0-sync-${config.name}-import` };
+      const name = names[local ?? ""] ?? "?";
       return only("AWS::SQS::Queue", (p) => p.QueueName === name);
     }
     if (r.workgroup) return `arn:aws:redshift-serverless:${PSEUDO.region}:${PSEUDO.account}:workgroup/0a1b2c3d-workgroup-id`;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { AUTH0_PLANS, ENDPOINT_GROUPS, type EndpointGroup, endpointGroupOf, resolveRateLimits } from "../../functions/core/rate-limits.js";
 import { Auth0Emulator, DEFAULT_CONNECTION, type TenantUser } from "../../local/auth0-emulator.js";
 import { EMULATOR_ROUTES, groupOfRoute, routeOf } from "../../local/auth0-emulator-limits.js";
-import { apiCall as call, sdkFor, startEmulator } from "../helpers/emulator.js";
+import { apiCall as call, importCall, sdkFor, startEmulator } from "../helpers/emulator.js";
 import { rejection } from "../helpers/rejection.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -146,6 +146,8 @@ describe("Auth0 emulator: per-plan buckets", () => {
       ["GET", "/connections"],
       ["POST", "/jobs/users-exports", { format: "json" }],
       ["GET", () => `/jobs/${jobId}`],
+      ["GET", () => `/jobs/${jobId}/errors`],
+      ["POST", "/jobs/users-imports", [{ email: "imported@example.com" }]],
       ["POST", "/tickets/password-change", { user_id: ada.user_id }],
       ["GET", "/organizations/name/acme"],
       ["GET", `/organizations/${org}`],
@@ -164,7 +166,8 @@ describe("Auth0 emulator: per-plan buckets", () => {
       const path = typeof at === "string" ? at : at();
       emu.setLimits({ plan: "professional" });
       emu.clearLog();
-      const res = await call(emu, method, path, body);
+      // The import takes multipart/form-data, which `call` (JSON) cannot send.
+      const res = path === "/jobs/users-imports" ? await importCall(emu, body, { send_completion_email: "false" }) : await call(emu, method, path, body);
       expect(res.status, `${method} ${path}`).toBeLessThan(300);
       if (path === "/jobs/users-exports") jobId = ((await res.json()) as { id: string }).id;
       const entry = emu.requestLog[0];

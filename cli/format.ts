@@ -2,6 +2,7 @@
  * Text for humans. Every command also has --json, which prints the report object as is.
  */
 import type { RunRecord } from "../functions/adapters/ledger/ledger.js";
+import { IMPORT_USERS_PER_SECOND } from "../functions/core/import-batches.js";
 import type { RunSummary } from "../functions/core/runs.js";
 import type { Json } from "../functions/core/types.js";
 import type { KeyPlan, PlanReport, PlannedChange } from "./plan.js";
@@ -13,6 +14,9 @@ export const formatCount = (v: number | undefined) => (v === undefined ? "-" : v
 const table = (rows: [string, string | number][]) => rows.map(([k, v]) => `${k.padEnd(16)}${typeof v === "number" ? formatCount(v) : v}`).join("\n");
 export const plural = (k: number, word: string) => `${formatCount(k)} ${word}${k === 1 ? "" : "s"}`;
 export const show = (v: Json | undefined) => (v === undefined ? "(none)" : JSON.stringify(v));
+
+/** A duration to come, in the largest unit that keeps it readable. */
+const duration = (seconds: number): string => (seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
 
 export function age(seconds: number | undefined): string {
   if (seconds === undefined) return "-";
@@ -55,6 +59,13 @@ export function formatPlan(where: string, p: PlanReport, shown: PlannedChange[],
       ["Auth0 lookups", `${formatCount(p.lookups)}  (users the ledger does not know${p.lookupsSkipped ? `; ${formatCount(p.lookupsSkipped)} more not looked up, raise --lookups` : ""})`],
     ]),
   ];
+  if (p.imports) {
+    const i = p.imports;
+    out.push(
+      "",
+      `${plural(i.users, "new user")} would be created through ${plural(i.jobs, "Auth0 import job")} (create.bulk, docs/imports.md): about ${duration(i.seconds)} at Auth0's figure of ${IMPORT_USERS_PER_SECOND} users/s, two jobs at a time; their roles and memberships follow in grouped calls. Their creates are not among the Auth0 writes above.`,
+    );
+  }
   if (p.copySample && p.copySample.length > 0) {
     out.push("", `What the target gets, for the first ${p.copySample.length} source users (source values masked):`);
     for (const u of p.copySample) {
@@ -106,6 +117,7 @@ export function formatRun(r: RunReport): string {
     ["deleted", r.deleted],
     ["unaccounted", r.unaccounted],
   ];
+  if (r.importJobs) rows.push(["import jobs", r.importJobs], ["imported users", r.importedUsers ?? 0]);
   if (r.auth0Calls !== undefined) rows.push(["Auth0 calls", r.auth0Calls]);
   if (r.auth0Status429 !== undefined) rows.push(["Auth0 429s", r.auth0Status429]);
   rows.push(["elapsed", `${(r.elapsedMs / 1000).toFixed(1)} s`]);
@@ -144,7 +156,11 @@ function runLine(r: RunRecord & { executionUrl?: string }): string {
   ];
   const segments = r.segments ?? s.segments;
   // The execution's page for every run of a stack that unloads: a failed one (no segment yet) most of all.
-  const parts = [segments ? `segments ${formatCount(segments.done)} / ${formatCount(segments.total)}` : undefined, r.executionUrl ? `execution ${r.executionUrl}` : undefined].filter(Boolean);
+  const parts = [
+    segments ? `segments ${formatCount(segments.done)} / ${formatCount(segments.total)}` : undefined,
+    r.imports ? `${plural(r.imports.jobs, "import job")}, ${plural(r.imports.users, "imported user")}` : undefined,
+    r.executionUrl ? `execution ${r.executionUrl}` : undefined,
+  ].filter(Boolean);
   const unloaded = parts.length > 0 ? `\n      ${parts.join(", ")}` : "";
   return `  ${cells.join(" ")}${unloaded}${r.error ? `\n      ${r.error}` : ""}${r.heldReason ? `\n      held: ${r.heldReason}` : ""}${r.skippedReason ? `\n      skipped: ${r.skippedReason}` : ""}`;
 }

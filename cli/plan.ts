@@ -12,6 +12,8 @@ import type { SyncConfig } from "../functions/core/config.js";
 import type { CopySample, PassedPath, SampleUser } from "../functions/core/copy-sample.js";
 import type { Basis, UserDecision } from "../functions/core/decide.js";
 import { maskEmails } from "../functions/core/emails.js";
+import { importEstimate, type ImportEntry, type ImportEstimate } from "../functions/core/import-batches.js";
+import { createBody } from "../functions/core/write-plan.js";
 import { organizationsChange, type OrganizationChange, type RoleChange } from "../functions/core/membership-diff.js";
 import { opKey, opWhere, type OpResult, type UserOperation } from "../functions/core/operations.js";
 import { keyLabel } from "../functions/core/profile.js";
@@ -65,6 +67,11 @@ export interface PlanReport {
   forKey?: KeyPlan;
   /** A tenant copy: the metadata paths deny lists let through, over every source user read (core/copy-sample.ts). */
   copyPassedByDeny?: { paths: PassedPath[]; truncated: boolean };
+  /**
+   * New users a run would create through Auth0 import jobs (docs/imports.md): how many, in how many jobs, and about
+   * how long Auth0 takes at its own figure. They are among `create`; their creates are not in `writes`.
+   */
+  imports?: ImportEstimate;
 }
 
 function fieldChanges(before: CurrentUser | null, after: Record<string, unknown>): FieldChange[] {
@@ -116,6 +123,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
   const rejections: Rejection[] = [];
   const maxLookups = deps.maxLookups ?? 500;
   const pending: UserOperation[] = [];
+  const importBatches: ImportEntry[][] = [];
   const logger = new Logger({ logLevel: "SILENT" });
   // The key asked for, as the plan labels keys (an email identity's key is shown as a hash).
   const askedLabel = deps.key === undefined ? undefined : keyLabel(config, config.identity.keyColumn ? deps.key.trim() : deps.key.trim().toLowerCase());
@@ -129,7 +137,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       logger,
       metrics,
       ledger,
-      dryRun: { onOperation: (op) => void pending.push(op) },
+      dryRun: { onOperation: (op) => void pending.push(op), onImportBatch: (users) => void importBatches.push(users) },
       onOutcome: (e) => {
         if (e.outcome === "unchanged") counts.unchanged++;
         if (e.outcome === "unchanged" && e.keyLabel === askedLabel) askedUnchanged = true;
@@ -194,6 +202,16 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     if (m && organizationsChange(m.change)) fields.push({ field: "organizations", before: m.applied, after: op.desired.organizations });
     changes.push({ kind, row: op.row, keyLabel: op.keyLabel, basis, fields });
   }
+  // New users a run would import: created by the job from the row's profile, Auth0 not read for them (an email
+  // that exists already is found when the job reports it, and made to match the per-user way).
+  for (const { op } of importBatches.flat()) {
+    counts.create++;
+    const fields = fieldChanges(null, createBody(op.desired));
+    if (config.roles && op.desired.roles && op.desired.roles.length > 0) fields.push({ field: "roles", before: [], after: op.desired.roles });
+    if (config.organizations && op.desired.organizations) fields.push({ field: "organizations", before: {}, after: op.desired.organizations });
+    changes.push({ kind: "create", row: op.row, keyLabel: op.keyLabel, basis: "not looked up", fields });
+  }
+  const importedUsers = importBatches.reduce((n, b) => n + b.length, 0);
   const { lookups, lookupsSkipped, writes } = port;
   changes.sort((a, b) => (a.row ?? Infinity) - (b.row ?? Infinity));
   rejections.sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
@@ -216,6 +234,7 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
     mirror: result.mirror && { absent: result.mirror.absent, held: result.mirror.held, heldReason: result.mirror.heldReason },
     unmappedColumns: result.unmappedColumns ?? [],
     ...(forKey ? { forKey } : {}),
+    ...(importedUsers > 0 ? { imports: importEstimate(importedUsers, importBatches.length) } : {}),
     ...(deps.sample ? { copySample: deps.sample.lines(), copyPassedByDeny: deps.sample.passedByDeny() } : {}),
   };
 }

@@ -27,6 +27,7 @@ export function runReport(runId: string, run: RunRecord | undefined, status: Run
     elapsedMs,
     rejections: [],
     ...((run?.segments ?? s.segments) ? { segments: run?.segments ?? s.segments } : {}),
+    ...(run?.imports ? { importJobs: run.imports.jobs, importedUsers: run.imports.users } : {}),
   };
 }
 

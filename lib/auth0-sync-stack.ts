@@ -29,6 +29,10 @@ export class Auth0SyncStack extends Stack {
     out("ScheduleDeadLetterQueueUrl", p.scheduleDlq.queueUrl, "Schedule invocations that could not be delivered");
     out("ExtractorFunctionName", p.extractor.functionName, "Extractor Lambda");
     out("ConsumerFunctionName", p.consumer.functionName, "Consumer Lambda");
+    if (p.importQueue && p.importer) {
+      out("ImportQueueUrl", p.importQueue.queueUrl, "Import batches of new users (create.bulk, docs/imports.md)");
+      out("ImporterFunctionName", p.importer.functionName, "Importer Lambda (Auth0 import jobs)");
+    }
     if (p.reconcile) out("ReconcileFunctionName", p.reconcile.fn.functionName, "Reconcile Lambda (config reconcile)");
     if (p.unloadRun) {
       out("UnloadBucketName", p.unloadRun.bucket.bucketName, "Where UNLOAD writes the run's files (source.unload)");

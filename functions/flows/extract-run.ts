@@ -153,7 +153,7 @@ async function extractPages(deps: ExtractorDeps, runId: string, started: number,
   const imports = deps.ledger ? ImportRouter.for(config, runId, accounting, deps.dryRun?.onImportBatch ? { dryRun: deps.dryRun.onImportBatch } : importSender && !deps.dryRun ? { sender: importSender } : undefined) : undefined;
   // Handed on: to the main queue, or to the import queue (docs/imports.md).
   const enqueued = () => buffer.enqueued + (imports?.users ?? 0);
-  const route = async (ops: SyncOperation[]) => (imports ? imports.route(ops, (op) => pages.firstSeen.has(op)) : ops);
+  const route = async (ops: SyncOperation[]) => (imports ? imports.route(ops, (op) => pages.firstSeen.has(op), deps.source.resultRows === undefined ? undefined : deps.source.resultRows - accounting.rowsRead) : ops);
   const mode = deps.unchangedCheck ?? "auto";
 
   // With the last run's row count as the estimate of this one's, the ledger is read while the warehouse runs the

@@ -3,7 +3,8 @@
  * seen) once the run has found at least `create.bulkMinUsers` of them (core/import-batches.ts bulkPolicy). Until
  * then they are held here, at most that many; a run that never reaches the threshold hands them back to the
  * per-user path at its end. Once it has, they are packed into import files (<= 400 KB of Auth0's JSON), each user
- * with an id the sync chooses at random (nothing of the person in it), and sent to the import queue. Everything
+ * with an id the sync chooses at random (nothing of the person in it), and sent to the import queue. A run whose
+ * rows left cannot bring it to the threshold stops holding (a small table never waits for its end). Everything
  * else (updates, blocks, deletes, users Auth0's import schema cannot carry) goes the per-user way as before. A dry
  * run (the plan) hands the files to a callback instead.
  */
@@ -23,6 +24,8 @@ const newUserId = (): string => randomBytes(12).toString("hex");
 export class ImportRouter {
   private held: SyncOperation[] = [];
   private engaged: boolean;
+  /** Too few rows are left to reach the threshold: every new user goes the per-user way. */
+  private declined = false;
   private readonly packer = new ImportPacker();
   private seq = 0;
   private readonly batchPrefix: string;
@@ -47,11 +50,15 @@ export class ImportRouter {
     return policy.kind === "bulk" && out ? new ImportRouter(runId, policy.minUsers, accounting, out) : undefined;
   }
 
-  /** Of a page's operations, those for the per-user path; new users are kept for import files. */
-  async route(ops: SyncOperation[], isNew: (op: SyncOperation) => boolean): Promise<SyncOperation[]> {
+  /**
+   * Of a page's operations, those for the per-user path; new users are kept for import files. `rowsLeft` (the rows
+   * the extract has still to read, when the source knows its size) lets a run that can no longer reach the
+   * threshold give its new users to the per-user path at once, instead of holding them to its end.
+   */
+  async route(ops: SyncOperation[], isNew: (op: SyncOperation) => boolean, rowsLeft?: number): Promise<SyncOperation[]> {
     const perUser: SyncOperation[] = [];
     for (const op of ops) {
-      if (!isNew(op) || notImportable(op.desired) !== undefined) perUser.push(op);
+      if (this.declined || !isNew(op) || notImportable(op.desired) !== undefined) perUser.push(op);
       else if (this.engaged) await this.pack(op);
       else this.held.push(op);
     }
@@ -60,6 +67,10 @@ export class ImportRouter {
       const held = this.held;
       this.held = [];
       for (const op of held) await this.pack(op);
+    } else if (!this.engaged && rowsLeft !== undefined && this.held.length + rowsLeft < this.minUsers) {
+      this.declined = true;
+      perUser.push(...this.held);
+      this.held = [];
     }
     return perUser;
   }

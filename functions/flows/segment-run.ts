@@ -78,7 +78,7 @@ export async function runSegment(deps: SegmentDeps, event: SegmentEvent): Promis
       pages.applied = await loadAppliedFingerprints(ledger.users, runId, deps.unchangedCheck ?? "auto", segment.rows, logger);
     }
     const ops = await pages.rows(page.rows);
-    buffer.push(imports ? await imports.route(ops, (op) => pages.firstSeen.has(op)) : ops);
+    buffer.push(imports ? await imports.route(ops, (op) => pages.firstSeen.has(op), segment.rows - accounting.rowsRead) : ops);
     await buffer.sendDue();
   }
   if (imports) buffer.push(await imports.finish());

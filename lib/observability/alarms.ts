@@ -22,6 +22,8 @@ export interface SyncAlarms {
   /** With source.unload. */
   unloadRunFailed?: cw.Alarm;
   segmentErrors?: cw.Alarm;
+  /** With a config that may import new users. */
+  importerErrors?: cw.Alarm;
 }
 
 /** The alarms in the order they are created (the dashboard's alarm status widget lists them so). */
@@ -107,6 +109,15 @@ export function addSyncAlarms(factory: AlarmFactory, metrics: SyncMetricFactory,
     alarms.segmentErrors = factory.addAlarm(metrics.unload.segment.errors({ period: Duration.minutes(5), statistic: "Sum" }), {
       alarmNameSuffix: "SegmentWorkerErrors",
       alarmDescription: `Segment workers of ${name} failed (a crash, a timeout, S3, SQS or the ledger); the Map retries each, a finished segment sends nothing twice.`,
+      threshold: 0,
+      comparisonOperator: above,
+    });
+  }
+  // The importer: a crash or a timeout (a job still running at the timeout is followed by the next delivery).
+  if (metrics.importer) {
+    alarms.importerErrors = factory.addAlarm(metrics.importer.errors({ period: Duration.minutes(5), statistic: "Sum" }), {
+      alarmNameSuffix: "ImporterErrors",
+      alarmDescription: `The importer of ${name} failed (a crash or a timeout, not a user refused by a job): its batch is delivered again and follows the job the ledger recorded; after maxReceiveCount it reaches the DLQ, and a redrive sends its users the per-user way (docs/imports.md).`,
       threshold: 0,
       comparisonOperator: above,
     });

@@ -39,6 +39,7 @@ export function dashboardWidgets(props: DashboardWidgetsProps): cw.IWidget[][] {
           m.metric("RowsRejected", { label: "rejected (extract)" }),
           m.metric("RowsEnqueued", { label: "enqueued" }),
           m.metric("UsersCreated", { label: "created" }),
+          ...(m.importer ? [m.metric("ImportedUsers", { label: "created by import jobs" })] : []),
           m.metric("UsersUpdated", { label: "updated" }),
           m.metric("UsersUnchanged", { label: "unchanged" }),
           m.metric("UsersRejected", { label: "rejected (Auth0)" }),
@@ -115,6 +116,14 @@ export function dashboardWidgets(props: DashboardWidgetsProps): cw.IWidget[][] {
       graph("Unload runs: executions", [unload.succeeded({ label: "succeeded" }), unload.failed({ label: "failed or timed out" })], 8),
       graph("Unload runs: duration (p95) and segments", [unload.durationP95({ label: "execution (ms)" }), m.metric("SegmentsDone", { label: "segments done" })], 8),
       graph("Segment workers", [unload.segment.errors({ label: "errors" }), unload.segment.throttles({ label: "throttles" }), unload.segment.durationP95({ label: "duration p95 (ms)" })], 8),
+    ]);
+  }
+  const importer = m.importer;
+  if (importer && m.importQueue) {
+    rows.push([
+      graph("Import jobs: jobs and their users", [m.metric("ImportJobs", { label: "jobs submitted" }), m.metric("ImportedUsers", { label: "users created" }), m.metric("ImportFallbacks", { label: "users handed to the per-user path" })], 8),
+      graph("Importer", [importer.errors({ label: "errors" }), importer.durationP95({ label: "duration p95 (ms)" }), m.metric("ImportAuth0Calls", { label: "Auth0 calls (jobs, polls, grouped roles)" })], 8),
+      graph("Import queue", [m.importQueue.visible({ label: "batches waiting" }), m.importQueue.inFlight({ label: "batches in flight (at most 2 jobs)" })], 8),
     ]);
   }
   rows.push([new cw.AlarmStatusWidget({ title: "Alarms", alarms: [...props.alarms], width: 24, height: 3 })]);

@@ -57,6 +57,9 @@ export class SyncMetricFactory {
   readonly reconcile?: ReconcileMetricFactory;
   /** With source.unload: the state machine's executions and the segment worker. */
   readonly unload?: UnloadRunMetricFactory;
+  /** With a config that may import new users: the importer and its queue (docs/imports.md). */
+  readonly importer?: FunctionMetricFactory;
+  readonly importQueue?: QueueMetricFactory;
   readonly runWindow: RunWindow;
   private readonly syncName: string;
 
@@ -70,6 +73,8 @@ export class SyncMetricFactory {
     this.consumer = new FunctionMetricFactory(pipeline.consumer);
     if (pipeline.reconcile) this.reconcile = new ReconcileMetricFactory(this, pipeline.reconcile, config);
     if (pipeline.unloadRun) this.unload = new UnloadRunMetricFactory(pipeline.unloadRun);
+    if (pipeline.importer) this.importer = new FunctionMetricFactory(pipeline.importer);
+    if (pipeline.importQueue) this.importQueue = new QueueMetricFactory(pipeline.importQueue);
     const periodS = schedulePeriodSeconds(config);
     const twoFit = 2 * periodS <= MAX_PERIOD_SECONDS;
     this.runWindow = { period: alarmablePeriod(twoFit ? 2 * periodS : periodS), datapoints: twoFit ? 1 : 2 };

@@ -56,7 +56,14 @@ describe("faults: the sync loses nothing and duplicates nothing", () => {
       rate: 100,
       during: (e) => {
         env = e;
-        setTimeout(() => ((tokensBefore = e.emulator!.tokensIssued), e.emulator!.expireAllTokens()), 700);
+        // In the middle of the run: once the consumers have their tokens and have made some calls (not at a fixed
+        // time, which a loaded machine may reach before the first call).
+        const watch = setInterval(() => {
+          if (e.emulator!.tokensIssued === 0 || e.emulator!.requestLog.length < 30) return;
+          clearInterval(watch);
+          tokensBefore = e.emulator!.tokensIssued;
+          e.emulator!.expireAllTokens();
+        }, 20);
       },
     });
     expect(tokensBefore).toBeGreaterThan(0);

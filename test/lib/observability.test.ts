@@ -45,7 +45,8 @@ describe("observability factories", () => {
   it("names the alarms by the prefix and lists every one, in order, on the dashboard's last row", () => {
     const obs = observability({ reconcile: {} });
     const made = Object.values(obs.alarms) as cw.Alarm[];
-    expect(made.map((a) => a.node.id)).toEqual(["DlqNotEmpty", "QueueAge", "ConsumerErrors", "ExtractorFailed", "NoSuccessfulRun", "MirrorRunHeld", "HighThrottleShare", "ReconcileFailed", "ReconcileDriftHigh"]);
+    // (create.bulk auto, the default: the importer's alarm last.)
+    expect(made.map((a) => a.node.id)).toEqual(["DlqNotEmpty", "QueueAge", "ConsumerErrors", "ExtractorFailed", "NoSuccessfulRun", "MirrorRunHeld", "HighThrottleShare", "ReconcileFailed", "ReconcileDriftHigh", "ImporterErrors"]);
     expect(obs.alarmNamePrefix).toBe("auth0-sync-test-sync-");
     const rows = dashboardWidgets({ config: testConfig({ reconcile: {} }), maxConcurrency: 2, metrics: obs.metrics, alarms: made });
     const status = rows.at(-1)![0]!.toJson()[0] as { type: string; properties: { alarms: string[] } };

@@ -37,7 +37,8 @@ describe("the deployable stack", () => {
   let t: Template;
   let config: SyncConfig;
   beforeAll(() => {
-    ({ template: t, config } = synth({ auth0: { domain: "acme.eu.auth0.com", connection: "Username-Password-Authentication", credentialsSecretArn: SECRET } }, true));
+    // Without import jobs: the core stack (describe "import jobs" below adds the importer of the default create.bulk).
+    ({ template: t, config } = synth({ auth0: { domain: "acme.eu.auth0.com", connection: "Username-Password-Authentication", credentialsSecretArn: SECRET }, create: { bulk: "off" } }, true));
   }, 120_000);
 
   it("schedules the extractor with few retries, a short event age and its own DLQ", () => {
@@ -226,13 +227,84 @@ describe("the deployable stack", () => {
   });
 });
 
+describe("import jobs (create.bulk, issue 27)", () => {
+  let t: Template;
+  let stack: Auth0SyncStack;
+  beforeAll(() => {
+    // The default config: create.bulk auto. Bundled for real: the handler is functions/importer/handler.ts.
+    ({ template: t, stack } = synth({}, true));
+  }, 120_000);
+  const logical = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+
+  it("adds the import queue (SSE, TLS only, 6 x the importer's 15 minutes) sharing the DLQ, which only the sync's two queues may use", () => {
+    t.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "auth0-sync-test-sync-import",
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: 6 * 900,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    });
+    const dlq = Object.values(t.findResources("AWS::SQS::Queue")).find((q) => (q as { Properties: { QueueName?: string } }).Properties.QueueName === "auth0-sync-test-sync-dlq") as { Properties: { RedriveAllowPolicy: { sourceQueueArns: unknown[] } } };
+    expect(JSON.stringify(dlq.Properties.RedriveAllowPolicy.sourceQueueArns)).toContain(":auth0-sync-test-sync-import");
+    expect(dlq.Properties.RedriveAllowPolicy.sourceQueueArns).toHaveLength(2);
+  });
+
+  it("runs the importer from it one batch at a time, at most two at once (Auth0 runs two import jobs of a tenant), with partial batch responses", () => {
+    const importer = stack.pipeline.importer;
+    expect(importer).toBeDefined();
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: logical(importer!) },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 2 },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    t.hasResourceProperties("AWS::Lambda::Function", { FunctionName: Match.absent(), Timeout: 900, Handler: "index.handler", Environment: { Variables: Match.objectLike({ QUEUE_URL: Match.anyValue(), LEDGER_TABLE: Match.anyValue(), POWERTOOLS_SERVICE_NAME: "test-sync-importer" }) } });
+    // The extractor knows where import batches go.
+    t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ IMPORT_QUEUE_URL: Match.anyValue(), POWERTOOLS_SERVICE_NAME: "test-sync-extractor" }) } });
+  });
+
+  it("grants the importer exactly its calls: the ledger's import actions, SendMessage to the main queue, the credentials secret", () => {
+    const statements = roleStatements(t, "auth0-sync test-sync importer");
+    expect(grantedActions(statements).sort()).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "secretsmanager:GetSecretValue",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]);
+  });
+
+  it("alarms on the importer's errors, draws an import row on the dashboard, and outputs the import queue and the importer", () => {
+    const names = Object.values(t.findResources("AWS::CloudWatch::Alarm")).map((a) => (a as { Properties: { AlarmName: string } }).Properties.AlarmName);
+    expect(names).toContain("auth0-sync-test-sync-ImporterErrors");
+    const body = JSON.stringify(t.findResources("AWS::CloudWatch::Dashboard"));
+    for (const m of ["ImportJobs", "ImportedUsers", "ImportFallbacks", "ImportAuth0Calls", "Import queue"]) expect(body).toContain(m);
+    expect(Object.keys(t.findOutputs("*"))).toEqual(expect.arrayContaining(["ImportQueueUrl", "ImporterFunctionName"]));
+  });
+
+  it("has no import queue or importer when create.bulk is off, or the connection cannot take imports", () => {
+    for (const over of [{ create: { bulk: "off" as const } }, { auth0: { domain: "t.example.com", connection: "email", connectionType: "passwordless" as const } }]) {
+      const { template } = synth(over);
+      expect(JSON.stringify(template.toJSON())).not.toMatch(/import/i);
+    }
+  });
+});
+
 describe("the reconcile (config reconcile)", () => {
   const PSEUDO = { region: "eu-west-1", account: "123456789012" };
   let t: Template;
   let stack: Auth0SyncStack;
   beforeAll(() => {
     // Bundled for real: the handler is functions/reconcile/handler.ts. No credentials secret: the stack creates one.
-    ({ template: t, stack } = synth({ reconcile: { schedule: "rate(12 hours)", driftAlarmShare: 0.1 } }, true));
+    ({ template: t, stack } = synth({ reconcile: { schedule: "rate(12 hours)", driftAlarmShare: 0.1 }, create: { bulk: "off" } }, true));
   }, 120_000);
 
   const logical = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);

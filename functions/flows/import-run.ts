@@ -8,10 +8,13 @@
  *
  * The ledger's record of the batch (adapters/ledger/imports.ts) makes a delivery again (a killed or timed-out
  * importer) follow the job already submitted, and never submit its users twice: a batch claimed but with no job id
- * recorded may or may not have reached Auth0, so its users go the per-user way.
+ * recorded may or may not have reached Auth0, so its users go the per-user way. Users a job may have created when
+ * they are handed on (that batch's, a failed job's) are recorded as a create sent for their key, so the per-user
+ * path that finds one counts it created (decide.ts), as it counts its own unanswered create. A submit Auth0 refuses
+ * because two import jobs are active waits in the invocation for one to end.
  */
 import { importUserOf, importVerdicts, type ImportEntry, type ImportVerdict } from "../core/import-batches.js";
-import type { UserOperation } from "../core/operations.js";
+import { opKey, type UserOperation } from "../core/operations.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import { ActiveImportJobsError, type Auth0Imports, type ImportJobView } from "../adapters/auth0/imports.js";
 import type { ImportBatchMessage } from "../adapters/sqs/import-message.js";
@@ -38,6 +41,7 @@ export interface ImportTally extends RecordTally {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const DEFAULT_POLL_MS = { first: 1000, max: 10_000 };
 
 export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, remainingMs: () => number): Promise<ImportTally> {
   const { logger } = deps;
@@ -54,40 +58,54 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
   let jobId = record?.jobId;
   let submitted: ImportEntry[];
   let perUser: ImportEntry[] = [];
+  /** Users a job may have created before they were handed on (the per-user path counts them created). */
+  let mayExist: ImportEntry[] = [];
   if (!record) {
     ({ ready: submitted, perUser } = await preflight(deps, msg.users));
-    if (!(await ledger.imports.begin(batchId, runId, submitted.map((u) => u.id)))) throw new RetryableRecordError(`import batch ${batchId}: another delivery is submitting it`);
-    if (submitted.length > 0) {
+    const { first, max } = deps.pollMs ?? DEFAULT_POLL_MS;
+    for (let wait = first; ; wait = Math.min(max, wait * 2)) {
+      if (!(await ledger.imports.begin(batchId, runId, submitted.map((u) => u.id)))) throw new RetryableRecordError(`import batch ${batchId}: another delivery is submitting it`);
+      if (submitted.length === 0) break;
       try {
         jobId = await deps.imports.submit(
           submitted.map((u) => importUserOf(u.op.desired, u.id)),
           batchId,
         );
+        break;
       } catch (err) {
-        // Not created: two jobs run already (delivered again later), or Auth0 refused the file (each user alone).
+        // Not created: two jobs run already (tried again once one may have ended), or Auth0 refused the file
+        // (each user alone).
         if (err instanceof ActiveImportJobsError) {
           await ledger.imports.release(batchId);
-          throw new RetryableRecordError(`import batch ${batchId}: ${err.message}`, { cause: err });
+          // Another client's jobs (or this sync's, followed by another delivery) may run for a while: waited for
+          // here while the Lambda has time, rather than failing the record, which SQS would deliver again only
+          // after its visibility timeout and dead-letter after maxReceiveCount refusals.
+          if (remainingMs() < (deps.safetyMs ?? 10_000) + wait) throw new RetryableRecordError(`import batch ${batchId}: ${err.message}`, { cause: err });
+          logger.info("two import jobs are active; the batch waits for one to end", { runId, batchId, waitMs: wait });
+          await sleep(wait);
+          continue;
         }
         if (!(err instanceof Auth0Error) || err.retryable) throw err;
         logger.warn("import job refused; its users go the per-user way", { runId, batchId, error: err.message });
         perUser = msg.users;
         submitted = [];
+        break;
       }
-      if (jobId) {
-        await ledger.imports.submitted(batchId, jobId);
-        await ledger.runs.addImports(runId, { jobs: 1, users: 0 });
-        tally.jobs = 1;
-        logger.info("import job submitted", { runId, batchId, jobId, users: submitted.length });
-      }
+    }
+    if (jobId) {
+      await ledger.imports.submitted(batchId, jobId);
+      await ledger.runs.addImports(runId, { jobs: 1, users: 0 });
+      tally.jobs = 1;
+      logger.info("import job submitted", { runId, batchId, jobId, users: submitted.length });
     }
   } else {
     const ids = new Set(record.userIds ?? []);
     submitted = msg.users.filter((u) => ids.has(u.id));
     perUser = msg.users.filter((u) => !ids.has(u.id));
     if (!jobId && submitted.length > 0) {
-      // Claimed, but no job id recorded: the job may exist. The per-user path finds what it created (409 -> lookup).
+      // Claimed, but no job id recorded: the job may exist. The per-user path finds what it created (a lookup).
       logger.warn("import batch was being submitted when its delivery stopped; its users go the per-user way", { runId, batchId });
+      mayExist = submitted;
       perUser = msg.users;
       submitted = [];
     }
@@ -97,6 +115,8 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
   if (jobId && submitted.length > 0) {
     const job = await follow(deps, jobId, remainingMs);
     const judged = await judge(deps, job, submitted);
+    // No verdict at all (a failed job, errors not all listed): the job may have created any of its users.
+    if (judged.size === 0) mayExist = submitted;
     for (const u of submitted) {
       const v = judged.get(u.id);
       if (v?.kind === "imported") verdicts.set(u.op, { imported: v.userId });
@@ -106,6 +126,10 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
   }
   tally.imported = [...verdicts.values()].filter((v) => "imported" in v).length;
   tally.perUser = perUser.length;
+  // Recorded as a create sent for the key (as a consumer records its own unanswered create), so the per-user path
+  // that finds such a user by email counts it created, not adopted: on an empty tenant a failed job still ends
+  // with every row created.
+  await createsAttempted(deps, runId, mayExist);
   if (perUser.length > 0) {
     await deps.perUser.send(packMessages(runId, perUser.map((u) => u.op), deps.config.queue.usersPerMessage).map((b) => b.body));
     logger.info("import users handed to the per-user path", { runId, batchId, users: perUser.length });
@@ -144,9 +168,26 @@ async function preflight(deps: ImporterDeps, users: ImportEntry[]): Promise<{ re
   return { ready, perUser };
 }
 
+/**
+ * Records for each user that a create was sent for its key (the ledger's createAttemptedAt), before the user is
+ * handed to the per-user path. A failure to record is retryable: the batch is delivered again and goes on from its
+ * record.
+ */
+async function createsAttempted(deps: ImporterDeps, runId: string, users: ImportEntry[]): Promise<void> {
+  const ledger = deps.ledger;
+  if (!ledger || users.length === 0) return;
+  const queue = [...users];
+  const worker = async () => {
+    for (let u = queue.shift(); u; u = queue.shift()) {
+      await ledger.users.recordFailure(opKey(u.op), `import batch of run ${runId}: its job may have created the user`, { createAttempted: true });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, users.length) }, worker));
+}
+
 /** Polls the job until it ends; with too little Lambda time left, the delivery fails and the next one follows on. */
 async function follow(deps: ImporterDeps, jobId: string, remainingMs: () => number): Promise<ImportJobView> {
-  const { first, max } = deps.pollMs ?? { first: 1000, max: 10_000 };
+  const { first, max } = deps.pollMs ?? DEFAULT_POLL_MS;
   const safety = deps.safetyMs ?? 10_000;
   for (let wait = first; ; wait = Math.min(max, wait * 2)) {
     const job = await deps.imports.job(jobId);

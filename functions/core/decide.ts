@@ -106,6 +106,14 @@ export interface Started {
 export function startUser({ desired: asked, fingerprint, entry, config, hasLedger, lookup, observed, imported }: StartInput): Started {
   // A user mirror mode blocked is back in the table: unblock it unless the mapping says otherwise.
   const desired = entry?.blockedAt && asked.fields.blocked === undefined ? { ...asked, fields: { ...asked.fields, blocked: false } } : asked;
+  if (!lookup && imported !== undefined) {
+    // Created by an import job from this very profile (core/import-batches.ts): what is left are its roles and
+    // memberships, which an import cannot carry. Before a repair's start: an import's users are never repairs. A
+    // delivery again (the batch followed again) finds the user applied.
+    if (isApplied(entry, fingerprint)) return { desired, start: { kind: "unchanged", userId: entry.userId }, rolesToCheck: [] };
+    const start: Start = { kind: "ledger", current: userFromLedger(imported, desired), rolesKnown: desired.roles ? [] : undefined, organizationsKnown: desired.organizations ? {} : undefined };
+    return { desired, start, rolesToCheck: config.roles && desired.roles ? desired.roles : [] };
+  }
   if (!lookup && observed !== undefined) {
     // A repair is for the entry the reconcile judged: if the ledger moved on since (a sync applied a newer profile,
     // mirror mode blocked or deleted the user), the repair is stale and does nothing.
@@ -118,11 +126,6 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
   const lastRoles = entry?.profile?.roles ?? entry?.observed?.roles;
   const rolesChanged = !lastRoles || lastRoles.join("\u0000") !== (desired.roles ?? []).join("\u0000");
   const rolesToCheck = config.roles && desired.roles && rolesChanged ? desired.roles : [];
-  if (!lookup && imported !== undefined) {
-    // Created by an import job from this very profile (core/import-batches.ts): what is left are its roles and
-    // memberships, which an import cannot carry.
-    return { desired, start: { kind: "ledger", current: userFromLedger(imported, desired), rolesKnown: desired.roles ? [] : undefined, organizationsKnown: desired.organizations ? {} : undefined }, rolesToCheck };
-  }
   if (!lookup && !entry && hasLedger && config.mode !== "update") return { desired, start: { kind: "create-first" }, rolesToCheck };
   if (!lookup && entry?.userId && entry.profile) {
     const current = userFromLedger(entry.userId, entry.profile);

@@ -173,6 +173,8 @@ export async function planRun(deps: PlanDeps): Promise<PlanReport> {
       throw err;
     }
     if ("retry" in res) throw new Error(`the plan could not be made for ${opWhere(op)}: ${res.retry}`);
+    // (The plan's flow defers nothing: a create's roles and memberships are planned with it.)
+    if ("deferred" in res) throw new Error(`the plan deferred ${opWhere(op)}`);
     if (op.kind !== "sync") {
       if (res.outcome === "unchanged") counts.unchanged++;
       else {

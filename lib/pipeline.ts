@@ -13,6 +13,7 @@ import { Construct } from "constructs";
 import { type SyncConfig } from "../functions/core/config.js";
 import { consumerBudget } from "../functions/core/budget.js";
 import { readsThroughDataApi, unloads } from "../functions/core/extract-config.js";
+import { CREATED_WRITES_BATCH, CREATED_WRITES_CONCURRENCY, createdWritesWindowSeconds } from "../functions/core/created-writes.js";
 import { IMPORTER_TIMEOUT_SECONDS, MAX_ACTIVE_IMPORT_JOBS } from "../functions/core/import-batches.js";
 import { LedgerTable } from "./ledger-table.js";
 import { Reconcile } from "./reconcile-construct.js";
@@ -37,6 +38,8 @@ export class Pipeline extends Construct {
   /** With a config that may import new users: the import queue and its importer (docs/imports.md). */
   readonly importQueue?: sqs.Queue;
   readonly importer?: SyncFunction;
+  /** With roles or organizations: created users' roles and memberships, grouped across invocations (core/created-writes.ts). */
+  readonly writesQueue?: sqs.Queue;
   readonly schedule: scheduler.Schedule;
   readonly credentialsSecret: secrets.ISecret;
   readonly ledger: LedgerTable;
@@ -61,6 +64,7 @@ export class Pipeline extends Construct {
     this.dlq = queues.dlq;
     this.scheduleDlq = queues.scheduleDlq;
     this.importQueue = queues.importQueue;
+    this.writesQueue = queues.writesQueue;
     this.ledger = new LedgerTable(this, "Ledger", { config });
     this.credentialsSecret = this.auth0Credentials(config);
     if (config.source.type === "auth0") this.sourceTenant = new SourceTenant(this, "SourceTenant", { name: config.name, source: config.source, transform: config.transform });
@@ -69,7 +73,12 @@ export class Pipeline extends Construct {
       name: "extractor",
       config,
       timeout: Duration.seconds(config.lambda.extractorTimeoutSeconds),
-      environment: { QUEUE_URL: this.queue.queueUrl, LEDGER_TABLE: this.ledger.tableName, ...(this.importQueue ? { IMPORT_QUEUE_URL: this.importQueue.queueUrl } : {}) },
+      environment: {
+        QUEUE_URL: this.queue.queueUrl,
+        LEDGER_TABLE: this.ledger.tableName,
+        ...(this.importQueue ? { IMPORT_QUEUE_URL: this.importQueue.queueUrl } : {}),
+        ...(this.writesQueue ? { WRITES_QUEUE_URL: this.writesQueue.queueUrl } : {}),
+      },
     });
     this.consumer = new SyncFunction(this, {
       name: "consumer",
@@ -77,6 +86,7 @@ export class Pipeline extends Construct {
       timeout: Duration.seconds(config.queue.consumerTimeoutSeconds),
       environment: {
         LEDGER_TABLE: this.ledger.tableName,
+        ...(this.writesQueue ? { WRITES_QUEUE_URL: this.writesQueue.queueUrl } : {}),
         ...(config.auth0.credentialsSecretArn ? {} : { AUTH0_CREDENTIALS_SECRET_ARN: this.credentialsSecret.secretArn }),
       },
     });
@@ -94,6 +104,18 @@ export class Pipeline extends Construct {
     );
 
     if (this.importQueue) this.importer = this.importerFor(config, this.importQueue);
+
+    if (this.writesQueue) {
+      // The writes queue: a grouped call's worth of created users, gathered over the window (core/created-writes.ts).
+      this.consumer.addEventSource(
+        new SqsEventSource(this.writesQueue, {
+          batchSize: CREATED_WRITES_BATCH,
+          maxBatchingWindow: Duration.seconds(createdWritesWindowSeconds(config)),
+          reportBatchItemFailures: true,
+          maxConcurrency: CREATED_WRITES_CONCURRENCY,
+        }),
+      );
+    }
 
     // Exactly the calls each handler makes (test/lib/iam-coverage.test.ts records them through the local pipeline
     // and checks each against these roles, and that no action here goes unused).
@@ -163,6 +185,8 @@ export class Pipeline extends Construct {
     this.queue.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
     // New users' import batches, and the import queue's depth (a run still importing is still draining).
     this.importQueue?.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes");
+    // The writes queue's depth: a run whose created users' roles are still to write is still draining.
+    this.writesQueue?.grant(fn, "sqs:GetQueueAttributes");
     this.ledger.grantExtractor(fn);
     if (this.sourceTenant) {
       this.sourceTenant.grantRead(fn);
@@ -178,6 +202,8 @@ export class Pipeline extends Construct {
   private grantConsumer(config: SyncConfig): void {
     const fn = this.consumer;
     this.ledger.grantConsumer(fn);
+    // SendMessageBatch (authorized as SendMessage): created users' roles and memberships to the writes queue.
+    this.writesQueue?.grant(fn, "sqs:SendMessage");
     // Powertools' getSecret reads the credentials with GetSecretValue only.
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [this.credentialsSecret.secretArn] }));
     if (config.lambda.tracing) {

@@ -1,6 +1,7 @@
 /**
  * The sync's queues: the main queue the extractor fills and the consumer drains, the import queue of new users'
- * import batches (a config that may import: docs/imports.md), their shared dead-letter queue (which only they may
+ * import batches (a config that may import: docs/imports.md), the writes queue of created users' roles and
+ * memberships (a config with roles or organizations: core/created-writes.ts), their shared dead-letter queue (which only they may
  * send to; a redrive moves everything to the main queue, where an import batch's users go the per-user way), and
  * the dead-letter queue of schedule invocations that could not be delivered.
  */
@@ -8,6 +9,7 @@ import { ArnFormat, Duration, Stack, Validations } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { SyncConfig } from "../functions/core/config.js";
+import { defersCreatedWrites } from "../functions/core/created-writes.js";
 import { bulkPolicy, IMPORTER_TIMEOUT_SECONDS } from "../functions/core/import-batches.js";
 
 export interface SyncQueuesProps {
@@ -20,6 +22,8 @@ export class SyncQueues extends Construct {
   readonly scheduleDlq: sqs.Queue;
   /** With a config that may import new users (core/import-batches.ts bulkPolicy). */
   readonly importQueue?: sqs.Queue;
+  /** With roles or organizations: created users' roles and memberships, grouped across invocations (core/created-writes.ts). */
+  readonly writesQueue?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SyncQueuesProps) {
     super(scope, id);
@@ -53,6 +57,19 @@ export class SyncQueues extends Construct {
         // AWS: at least 6 x the function timeout. A job still running when the importer's time is up is followed
         // by the next delivery, from the job id the ledger keeps.
         visibilityTimeout: Duration.seconds(6 * IMPORTER_TIMEOUT_SECONDS),
+        retentionPeriod: Duration.days(4),
+        deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.queue.maxReceiveCount },
+      });
+    }
+    if (defersCreatedWrites(config)) {
+      const writesQueueName = `${queueName}-writes`;
+      sources.push(writesQueueName);
+      this.writesQueue = new sqs.Queue(this, "WritesQueue", {
+        queueName: writesQueueName,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        // The consumer works on it too: 6 x its timeout, as the main queue.
+        visibilityTimeout: Duration.seconds(6 * config.queue.consumerTimeoutSeconds),
         retentionPeriod: Duration.days(4),
         deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.queue.maxReceiveCount },
       });

@@ -4,6 +4,8 @@
  * (functions/flows/consumer-lambda.ts).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { QueueSender } from "../adapters/sqs/sender.js";
 import { Auth0Adapter, auth0OptionsFromConfig } from "../adapters/auth0/client.js";
 import { PacerSet } from "../adapters/auth0/pacers.js";
 import { Ledger } from "../adapters/ledger/ledger.js";
@@ -17,7 +19,9 @@ export const defaultDeps: ConsumerDepsFactory = async ({ logger }) => {
   // Each concurrent Lambda instance gets an equal share of the tenant budget (see docs/architecture.md, "Rate budget").
   const pacer = PacerSet.fromShares(consumerBudget(config));
   const ledger = process.env.LEDGER_TABLE ? new Ledger(new DynamoDBClient({}), process.env.LEDGER_TABLE) : undefined;
-  return { config, auth0: new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials, process.env, pacer), pacer }), logger, ledger };
+  // The writes queue (core/created-writes.ts): created users' roles and memberships, grouped across invocations.
+  const createdWrites = process.env.WRITES_QUEUE_URL ? new QueueSender(new SQSClient({}), process.env.WRITES_QUEUE_URL) : undefined;
+  return { config, auth0: new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials, process.env, pacer), pacer }), logger, ledger, createdWrites };
 };
 
 export const handler = createConsumerHandler(defaultDeps);

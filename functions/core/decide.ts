@@ -110,7 +110,7 @@ export function startUser({ desired: asked, fingerprint, entry, config, hasLedge
     // Created by an import job from this very profile (core/import-batches.ts): what is left are its roles and
     // memberships, which an import cannot carry. Before a repair's start: an import's users are never repairs. A
     // delivery again (the batch followed again) finds the user applied.
-    if (isApplied(entry, fingerprint)) return { desired, start: { kind: "unchanged", userId: entry.userId }, rolesToCheck: [] };
+    if (isApplied(entry, fingerprint) && entry.userId === imported) return { desired, start: { kind: "unchanged", userId: entry.userId }, rolesToCheck: [] };
     const start: Start = { kind: "ledger", current: userFromLedger(imported, desired), rolesKnown: desired.roles ? [] : undefined, organizationsKnown: desired.organizations ? {} : undefined };
     return { desired, start, rolesToCheck: config.roles && desired.roles ? desired.roles : [] };
   }

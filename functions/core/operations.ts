@@ -44,4 +44,6 @@ export type Settled = Exclude<Outcome, "deadLettered">;
  */
 export type OpResult =
   | { outcome: Settled; userId?: string; rejection?: Rejection; entry?: LedgerEntry | null; createSent?: boolean }
-  | { retry: string; createAttempted?: boolean };
+  | { retry: string; createAttempted?: boolean }
+  /** Created with this id; its roles and memberships go to the writes queue, where its outcome is recorded (core/created-writes.ts). */
+  | { deferred: string };

@@ -28,7 +28,8 @@ export const defaultDeps: ExtractorDepsFactory = async ({ logger, metrics }) => 
   const bucket = process.env.UNLOAD_BUCKET;
   // The import queue exists when the config may import new users (docs/imports.md).
   const importQueueUrl = process.env.IMPORT_QUEUE_URL || undefined;
-  return { config, source, sqs: new SQSClient({}), queueUrl, importQueueUrl, logger, metrics, ledger, unload: bucket ? { s3: new S3Client({}), bucket } : undefined };
+  const writesQueueUrl = process.env.WRITES_QUEUE_URL || undefined;
+  return { config, source, sqs: new SQSClient({}), queueUrl, importQueueUrl, writesQueueUrl, logger, metrics, ledger, unload: bucket ? { s3: new S3Client({}), bucket } : undefined };
 };
 
 // One set of dependencies per instance, whichever kind of event comes first (each handler would otherwise make its own).

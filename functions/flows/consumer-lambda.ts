@@ -12,6 +12,8 @@ import type { MetricName } from "../core/metrics.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { lambdaHandler, type DepsFactory } from "../commons/lambda.js";
 import type { Powertools } from "../commons/powertools.js";
+import { isCreatedBody } from "../adapters/sqs/import-message.js";
+import { applyCreatedWrites } from "./created-writes.js";
 import { consumeRecord, type ConsumerDeps } from "./record-flow.js";
 import { WriteGroups } from "./write-groups.js";
 
@@ -34,14 +36,21 @@ async function consumeBatch(d: ConsumerDeps, event: SQSEvent, context: Context, 
   // The records of an invocation run together, so their users' role assignments and memberships are grouped
   // across them (write-groups.ts); the pacers are the limit, and each operation checks the time left before it starts.
   const remaining = () => (typeof context?.getRemainingTimeInMillis === "function" ? context.getRemainingTimeInMillis() : Number.POSITIVE_INFINITY);
-  const groups = new WriteGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
-  const invocation: ConsumerDeps = { ...d, groups };
-  const processor = new BatchProcessor(EventType.SQS);
-  const recordHandler = async (record: SQSRecord) => {
-    const tally = await consumeRecord(invocation, record, remaining);
-    for (const [o, n] of Object.entries(tally.outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);
+  const add = (outcomes: Partial<Record<Outcome, number>>) => {
+    for (const [o, n] of Object.entries(outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);
   };
-  const response = await processPartialResponse(event, recordHandler, processor, { context, processInParallel: true, throwOnFullBatchFailure: false });
+  let response: SQSBatchResponse;
+  if (event.Records.length > 0 && isCreatedBody(event.Records[0]?.body)) {
+    // The writes queue: users created by consumers, their roles and memberships grouped across the batch.
+    const applied = await applyCreatedWrites(d, event.Records, remaining);
+    add(applied.outcomes);
+    response = applied.response;
+  } else {
+    const groups = new WriteGroups(d.auth0, event.Records.length, { timeLeftMs: remaining, safetyMs: d.safetyMs });
+    const invocation: ConsumerDeps = { ...d, groups };
+    const recordHandler = async (record: SQSRecord) => add((await consumeRecord(invocation, record, remaining)).outcomes);
+    response = await processPartialResponse(event, recordHandler, new BatchProcessor(EventType.SQS), { context, processInParallel: true, throwOnFullBatchFailure: false });
+  }
   for (const o of OUTCOMES) if (o !== "deadLettered" && totals[o]) emitMetric(metrics, NAMES[o], totals[o] ?? 0);
   emitMetric(metrics, "Auth0Calls", d.auth0.stats.calls - before.calls);
   emitMetric(metrics, "Auth0Status429", d.auth0.stats.status429 - before.s429);

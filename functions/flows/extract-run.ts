@@ -37,6 +37,8 @@ export interface ExtractorDeps {
   queueUrl?: string;
   /** Where import batches of new users go (docs/imports.md); without it every user is created one by one. */
   importQueueUrl?: string;
+  /** The writes queue (core/created-writes.ts), whose depth the admission reads: a run still writing roles drains. */
+  writesQueueUrl?: string;
   logger: Logger;
   metrics: Metrics;
   /** The sync ledger: unchanged rows are dropped here; mirror mode reads managed users from it. */

@@ -10,10 +10,15 @@ import type { SyncConfig } from "../core/config.js";
 import { SyncError } from "../core/errors.js";
 import { opKey, opWhere, type OpResult, type UserOperation } from "../core/operations.js";
 import type { Outcome, OutcomeSink } from "../core/outcomes.js";
+import { createdSoFar } from "../core/created-writes.js";
 import { settledInRun } from "../core/decide.js";
+import { fingerprint } from "../core/fingerprint.js";
 import { hashKey } from "../core/profile.js";
 import type { LedgerEntry } from "../core/records.js";
+import type { ImportEntry } from "../core/import-batches.js";
 import type { Rejection } from "../core/types.js";
+import { encodeImportBatch } from "../adapters/sqs/import-message.js";
+import type { QueueSender } from "../adapters/sqs/sender.js";
 import type { Auth0Adapter } from "../adapters/auth0/client.js";
 import type { Ledger } from "../adapters/ledger/ledger.js";
 import { parseMessage } from "../adapters/sqs/message.js";
@@ -35,6 +40,11 @@ export interface ConsumerDeps {
   counters?: ConsumerCounters;
   /** This invocation's grouped writes (write-groups.ts); without it each user's roles and memberships are calls of its own. */
   groups?: WriteGroups;
+  /**
+   * The writes queue (core/created-writes.ts): a user this consumer creates, with roles or memberships, goes there
+   * with its id, and its writes are grouped across invocations. Without it they are grouped in the invocation.
+   */
+  createdWrites?: QueueSender;
 }
 
 export interface ConsumerCounters {
@@ -86,7 +96,18 @@ function ledgerWriteFailed(deps: ConsumerDeps, runId: string, key: string, what:
  */
 async function recorded(deps: ConsumerDeps, runId: string, op: UserOperation, res: OpResult): Promise<{ res: OpResult; settledBefore: boolean }> {
   const ledger = deps.ledger;
-  if (!ledger || "retry" in res) return { res, settledBefore: false };
+  if (ledger && "deferred" in res && op.kind === "sync") {
+    // Created, its roles and memberships to follow from the writes queue: the ledger holds the user as created so
+    // far (no role, no membership), counted created now; the writes queue's record of it is a repeat.
+    const applied = createdSoFar(op.desired);
+    try {
+      const before = await ledger.users.put({ key: op.desired.key, userId: res.deferred, fingerprint: fingerprint(applied), profile: applied, managed: true, lastRunSeen: runId, lastOutcome: "created" });
+      return { res, settledBefore: settledInRun(before, runId) };
+    } catch (err) {
+      return { res: { retry: ledgerWriteFailed(deps, runId, op.desired.key, "the created user, before its roles", err), createAttempted: true }, settledBefore: false };
+    }
+  }
+  if (!ledger || !("outcome" in res)) return { res, settledBefore: false };
   const key = opKey(op);
   if (res.outcome === "rejected" && res.entry === undefined) {
     // Only the rejection's reason is lost if this note fails: the rejection stands.
@@ -105,6 +126,18 @@ async function recorded(deps: ConsumerDeps, runId: string, op: UserOperation, re
     return { res: { retry: ledgerWriteFailed(deps, runId, key, what, err), createAttempted: res.createSent === true }, settledBefore: false };
   }
   return { res, settledBefore: false };
+}
+
+/** Users created here go to the writes queue, one message each (its event source gathers a grouped call's worth). */
+async function deferCreated(deps: ConsumerDeps, runId: string, users: ImportEntry[], retries: string[]): Promise<void> {
+  if (users.length === 0 || !deps.createdWrites) return;
+  try {
+    await deps.createdWrites.send(users.flatMap((u) => encodeImportBatch({ kind: "created", runId, batchId: `created-${u.id}`, users: [u] })));
+  } catch (err) {
+    // The ledger holds each user as created so far: the record delivered again applies their roles itself.
+    const reason = `sending its roles and memberships to the writes queue failed: ${err instanceof Error ? err.message : String(err)}`;
+    for (const u of users) retries.push(`${opWhere(u.op)}: ${reason}`);
+  }
 }
 
 /** Processes one record; throws (failing the record) when any operation must be retried. */
@@ -154,9 +187,11 @@ export async function consumeOperations(
   const { logger } = deps;
   const entries = deps.ledger ? await deps.ledger.users.getMany(ops.map(opKey)) : new Map<string, LedgerEntry>();
   open(ops.length);
-  const flow = { config: deps.config, auth0: deps.auth0, hasLedger: deps.ledger !== undefined };
+  const flow = { config: deps.config, auth0: deps.auth0, hasLedger: deps.ledger !== undefined, deferCreated: deps.createdWrites !== undefined };
   const tally: RecordTally = { outcomes: {}, repeats: 0 };
   const retries: string[] = [];
+  /** Users created here whose roles and memberships go to the writes queue (settled there). */
+  const deferred: ImportEntry[] = [];
   const safetyMs = deps.safetyMs ?? 10_000;
   const queue = [...ops];
   const settle = async (op: UserOperation, repeat: boolean, res: OpResult) => {
@@ -167,6 +202,14 @@ export async function consumeOperations(
       retries.push(`${opWhere(op)}: ${res.retry}`);
       logger.warn("user will be retried", { runId, row, keyHash, reason: res.retry });
       await deps.ledger?.users.recordFailure(key, res.retry, { createAttempted: res.createAttempted }).catch((err: unknown) => ledgerWriteFailed(deps, runId, key, "the retry's reason", err));
+      return;
+    }
+    if ("deferred" in res) {
+      if (op.kind === "sync") deferred.push({ id: res.deferred, op });
+      if (repeat) tally.repeats++;
+      else tally.outcomes.created = (tally.outcomes.created ?? 0) + 1;
+      logger.debug("user synced", { runId, row, keyHash, outcome: "created", rolesFollow: true });
+      deps.onOutcome?.({ runId, key, keyLabel: op.keyLabel, row, outcome: "created", userId: res.deferred });
       return;
     }
     if (repeat) tally.repeats++;
@@ -212,6 +255,7 @@ export async function consumeOperations(
     for (let op = queue.shift(); op; op = queue.shift()) deps.groups?.slot().release();
   }
   await Promise.all(running);
+  await deferCreated(deps, runId, deferred, retries);
   // The run's live counts (what `auth0-sync run` follows), also when some users of the record must be retried.
   await deps.ledger?.runs.addCounts(runId, tally.outcomes);
   if (retries.length > 0) {

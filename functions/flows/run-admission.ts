@@ -22,6 +22,8 @@ export interface AdmissionDeps {
   queueUrl?: string;
   /** The import queue (docs/imports.md): a run whose import jobs still run is still draining too. */
   importQueueUrl?: string;
+  /** The writes queue (core/created-writes.ts): created users whose roles are still to write are still draining. */
+  writesQueueUrl?: string;
 }
 
 export type Admission = { locked: boolean; lastRowsRead?: number } | { locked: boolean; skipped: ExtractorResult };
@@ -78,9 +80,13 @@ async function stillDraining(deps: AdmissionDeps): Promise<string | undefined> {
   if (!deps.sqs || !deps.queueUrl) return undefined;
   const q = await queueDepth(deps.sqs, deps.queueUrl);
   if (q.visible + q.inFlight > 0) return `the previous run is still draining: ${q.visible + q.inFlight} messages in the queue`;
-  if (!deps.importQueueUrl) return undefined;
-  const i = await queueDepth(deps.sqs, deps.importQueueUrl);
-  return i.visible + i.inFlight > 0 ? `the previous run is still importing: ${i.visible + i.inFlight} import batches in the import queue` : undefined;
+  if (deps.importQueueUrl) {
+    const i = await queueDepth(deps.sqs, deps.importQueueUrl);
+    if (i.visible + i.inFlight > 0) return `the previous run is still importing: ${i.visible + i.inFlight} import batches in the import queue`;
+  }
+  if (!deps.writesQueueUrl) return undefined;
+  const w = await queueDepth(deps.sqs, deps.writesQueueUrl);
+  return w.visible + w.inFlight > 0 ? `the previous run is still draining: ${w.visible + w.inFlight} created users' roles and memberships in the writes queue` : undefined;
 }
 
 /** A run that cannot go on now (a redrive, a step run again after a timeout): refused in one sentence. */

@@ -11,6 +11,7 @@
  * that names its field (core/rejections.ts); any other failure is a retry.
  */
 import type { SyncConfig } from "../core/config.js";
+import { hasGroupedWrites } from "../core/created-writes.js";
 import { decideUser, knownOrganizations, startUser, type Basis, type Start, type UserDecision } from "../core/decide.js";
 import { diffRoles, organizationsChange, type OrganizationChange, type RoleChange } from "../core/membership-diff.js";
 import type { MirrorOperation, OpResult, SyncOperation, UserOperation } from "../core/operations.js";
@@ -46,6 +47,11 @@ export interface UserFlowDeps {
   hasLedger: boolean;
   observer?: UserFlowObserver;
   /**
+   * A user this flow creates, with roles or memberships to write, is handed on as `deferred` (its id): the writes
+   * queue groups those across invocations (core/created-writes.ts). The consumer sets it when that queue exists.
+   */
+  deferCreated?: boolean;
+  /**
    * A passing failure is thrown instead of becoming a retry (the plan: a read that failed means no plan can be
    * made); a permanent one is still the user's rejection.
    */
@@ -64,7 +70,7 @@ export async function runUserFlow(deps: UserFlowDeps, runId: string, op: UserOpe
   const attempt: Attempt = { createSent: false, groups };
   try {
     const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt, { lookup: false, imported }) : await mirrorUser(deps.auth0, runId, op, entry);
-    return attempt.createSent && !("retry" in res) ? { ...res, createSent: true } : res;
+    return attempt.createSent && "outcome" in res ? { ...res, createSent: true } : res;
   } catch (err) {
     if (err instanceof Auth0Error && !err.retryable) {
       const subject = err.kind === "unknown_role" ? "role" : err.kind === "unknown_organization" || err instanceof OrganizationWriteError ? "organization" : "user";
@@ -141,6 +147,8 @@ async function syncUser(
       break;
     }
   }
+  // Created here, with roles or memberships to write: those (and the invitation) are grouped across invocations.
+  if (created && how.imported === undefined && deps.deferCreated && hasGroupedWrites(config, desired)) return { deferred: userId };
   const invite = config.create.inviteTicket;
   if (created && invite.enabled) {
     await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });

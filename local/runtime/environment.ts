@@ -31,6 +31,7 @@ import { createImporterHandler } from "../../functions/flows/importer-lambda.js"
 import { Auth0Imports } from "../../functions/adapters/auth0/imports.js";
 import { QueueSender } from "../../functions/adapters/sqs/sender.js";
 import { IMPORTER_TIMEOUT_SECONDS, MAX_ACTIVE_IMPORT_JOBS } from "../../functions/core/import-batches.js";
+import { CREATED_WRITES_BATCH, CREATED_WRITES_CONCURRENCY, createdWritesWindowSeconds, defersCreatedWrites } from "../../functions/core/created-writes.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
 import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
@@ -141,6 +142,9 @@ export class LocalEnvironment {
   /** The import queue (docs/imports.md): batches of new users for the importer; its failures share the DLQ. */
   importQueueUrl!: string;
   importQueueArn!: string;
+  /** The writes queue (core/created-writes.ts): created users' roles and memberships, for the consumer to group. */
+  writesQueueUrl?: string;
+  writesQueueArn?: string;
   dlqUrl!: string;
   dlqArn!: string;
   redshiftEndpoint!: string;
@@ -397,6 +401,20 @@ export class LocalEnvironment {
       )
     ).QueueUrl!;
     this.importQueueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.importQueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    if (defersCreatedWrites(config)) {
+      this.writesQueueUrl = (
+        await sqs.send(
+          new CreateQueueCommand({
+            QueueName: `${config.name}-writes`,
+            Attributes: {
+              VisibilityTimeout: String(6 * config.queue.consumerTimeoutSeconds),
+              RedrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
+            },
+          }),
+        )
+      ).QueueUrl!;
+      this.writesQueueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.writesQueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    }
     // The DLQ outlives runs: its saved messages are sent back to the fresh local DLQ.
     for (let i = 0; i < savedDlq.length; i += 10) {
       await sqs.send(
@@ -527,16 +545,8 @@ export class LocalEnvironment {
     const share = consumerBudget(config);
     const adapters: Auth0Adapter[] = [];
     /** One Lambda instance: its own pacer and token cache; a replaced (timed-out) one reports nothing more. */
-    const newInstance = (): ConsumerInstance => {
-      let alive = true;
-      const handler = createConsumerHandler(({ logger }) => {
-        const auth0 = this.auth0Adapter(share);
-        adapters.push(auth0);
-        return { config, auth0, logger, ledger: this.ledgerFor?.("consumer"), onOutcome: (e: OutcomeEvent) => alive && opts.onOutcome(e) };
-      });
-      return { handler, retire: () => (alive = false) };
-    };
-    await drainQueue(
+    const newInstance = this.consumerInstance(adapters, opts.onOutcome);
+    const main = drainQueue(
       {
         sqs: this.sqs,
         queueUrl: this.queueUrl,
@@ -549,6 +559,50 @@ export class LocalEnvironment {
         newInstance,
       },
       { onPoll: opts.onPoll, until: opts.until, signal: opts.signal },
+    );
+    // Created users' roles and memberships (core/created-writes.ts), which the consumers hand on while they run.
+    // Not cancelled with the rest: those users exist in Auth0 already, and what is under way finishes.
+    const writes = this.drainWrites({ onOutcome: opts.onOutcome, until: main });
+    await main;
+    return [...adapters, ...(await writes)];
+  }
+
+  /** One Lambda instance of the consumer: its own pacer and token cache; a replaced (timed-out) one reports nothing more. */
+  private consumerInstance(adapters: Auth0Adapter[], onOutcome: (e: OutcomeEvent) => void): () => ConsumerInstance {
+    const config = this.config;
+    const share = consumerBudget(config);
+    return () => {
+      let alive = true;
+      const handler = createConsumerHandler(({ logger }) => {
+        const auth0 = this.auth0Adapter(share);
+        adapters.push(auth0);
+        const createdWrites = this.writesQueueUrl ? new QueueSender(this.handlerSqs("consumer"), this.writesQueueUrl) : undefined;
+        return { config, auth0, logger, ledger: this.ledgerFor?.("consumer"), createdWrites, onOutcome: (e: OutcomeEvent) => alive && onOutcome(e) };
+      });
+      return { handler, retire: () => (alive = false) };
+    };
+  }
+
+  /**
+   * Polls the writes queue as its event source does (a batching window, a grouped call's worth of users, at most
+   * two at once: core/created-writes.ts) and invokes the consumer handler, until nothing is visible or in flight.
+   */
+  private async drainWrites(opts: { onOutcome: (e: OutcomeEvent) => void; until?: Promise<unknown>; signal?: AbortSignal }): Promise<Auth0Adapter[]> {
+    const adapters: Auth0Adapter[] = [];
+    if (!this.writesQueueUrl || !this.writesQueueArn) return adapters;
+    await drainQueue(
+      {
+        sqs: this.sqs,
+        queueUrl: this.writesQueueUrl,
+        queueArn: this.writesQueueArn,
+        batchSize: CREATED_WRITES_BATCH,
+        batchingWindowMs: createdWritesWindowSeconds(this.config) * 1000,
+        maxConcurrency: CREATED_WRITES_CONCURRENCY,
+        timeoutMs: this.config.queue.consumerTimeoutSeconds * 1000,
+        retryDelaySeconds: this.opts.retryDelaySeconds,
+        newInstance: this.consumerInstance(adapters, opts.onOutcome),
+      },
+      { until: opts.until, signal: opts.signal },
     );
     return adapters;
   }

@@ -142,6 +142,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       sqs: opts.chaos?.extractorSqs?.(env.handlerSqs("extractor")) ?? env.handlerSqs("extractor"),
       queueUrl: env.queueUrl,
       importQueueUrl: env.importQueueUrl,
+      writesQueueUrl: env.writesQueueUrl,
       logger,
       metrics,
       ledger: env.ledgerFor?.("extractor"),
@@ -202,13 +203,13 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
     // Import batches (docs/imports.md) beside the main queue: users an import hands on reach the main queue, so
     // the main queue is drained only once the imports are.
     const importing = env.drainImports({ onOutcome: record, until: extracting, signal: opts.signal, faults: opts.chaos?.importer });
-    const consumers = await env.drain({
+    const consuming = env.drain({
       onOutcome: record,
       onPoll: () => progress(extracted ? "consume" : "extract", outcomes.size, extracted ? rowsRead + (extracted.mirror?.held ? 0 : (extracted.mirror?.absent ?? 0)) : (totalRows ?? rowsRead)),
       until: Promise.allSettled([extracting, importing]),
       signal: opts.signal,
     });
-    const adapters = [...consumers, ...(await importing)];
+    const adapters = [...(await consuming), ...(await importing)];
     // A failed extract: what it enqueued was consumed above; the tenant and the DLQ are kept; the run fails. A
     // cancelled one (Ctrl-C) ends like an interrupted run: what was applied is kept, the rest goes with the next.
     let cancelled: RunCancelledError | undefined;

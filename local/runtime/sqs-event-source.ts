@@ -35,6 +35,8 @@ export interface EventSourceMapping {
   maxConcurrency: number;
   /** The consumer's timeout: each invocation's context counts down from it. */
   timeoutMs: number;
+  /** How long to gather records before an invocation that is not full (Lambda's MaximumBatchingWindowInSeconds). */
+  batchingWindowMs?: number;
   /** Seconds before a failed record is delivered again (default 1; see `LocalEnvironmentOptions`). */
   retryDelaySeconds?: number;
   faults?: DeliveryFaults;
@@ -83,11 +85,18 @@ export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions
   const worker = async (i: number) => {
     while (draining && !opts.signal?.aborted) {
       const records: SQSRecord[] = [];
+      let windowEnds: number | undefined;
       while (records.length < batchSize) {
         const got = await sqs.send(
           new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: Math.min(maxPerReceive, batchSize - records.length), WaitTimeSeconds: 0, AttributeNames: ["All"] }),
         );
-        if (!got.Messages?.length) break;
+        if (!got.Messages?.length) {
+          // A batching window: from the first record, more are gathered until it is full or the window ends.
+          if (records.length === 0 || !mapping.batchingWindowMs || Date.now() >= (windowEnds ?? 0) || opts.signal?.aborted) break;
+          await sleep(50);
+          continue;
+        }
+        if (records.length === 0) windowEnds = Date.now() + (mapping.batchingWindowMs ?? 0);
         records.push(...got.Messages.map((m) => toRecord(m, queueArn)));
       }
       if (records.length === 0) {

@@ -112,5 +112,8 @@ describe("the start of a user an import created", () => {
     expect(s.rolesToCheck).toEqual(["viewer"]);
     const again = startUser({ desired, fingerprint: fp, entry: { userId: "auth0|id1", managed: true, fingerprint: fp, profile: desired }, config, hasLedger: true, imported: "auth0|id1" });
     expect(again.start).toEqual({ kind: "unchanged", userId: "auth0|id1" });
+    // A ledger applied to another user (a repair re-creating a user deleted in Auth0): the new one is planned.
+    const other = startUser({ desired, fingerprint: fp, entry: { userId: "auth0|gone", managed: true, fingerprint: fp, profile: desired }, config, hasLedger: true, imported: "auth0|id1" });
+    expect(other.start).toMatchObject({ kind: "ledger", current: { user_id: "auth0|id1" } });
   });
 });

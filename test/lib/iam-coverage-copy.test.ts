@@ -82,7 +82,7 @@ describe("IAM coverage of a tenant copy: the extractor reads the source's secret
     if (c.resources.secretId) return secretOf(c.resources.secretId);
     if (c.resources.table) return `logical:${Object.keys(template.findResources("AWS::DynamoDB::GlobalTable"))[0]}`;
     const local = c.resources.queueUrl?.split("/").at(-1);
-    const name = local === `${config.name}-queue` ? `auth0-sync-${config.name}` : local === `${config.name}-import` ? `auth0-sync-${config.name}-import` : "?";
+    const name = local === `${config.name}-queue` ? `auth0-sync-${config.name}` : local === `${config.name}-import` || local === `${config.name}-writes` ? `auth0-sync-${local}` : "?";
     const ids = Object.entries(template.findResources("AWS::SQS::Queue")).filter(([, r]) => (r as { Properties: { QueueName?: string } }).Properties.QueueName === name);
     return `logical:${ids[0]?.[0]}`;
   }

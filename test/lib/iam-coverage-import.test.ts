@@ -86,7 +86,8 @@ describe("IAM coverage of the import path: the importer and the extractor's impo
     const r = c.resources;
     if (r.table) return logicalId("AWS::DynamoDB::GlobalTable", () => true);
     if (r.queueUrl) {
-      const name = r.queueUrl.split("/").at(-1) === `${config.name}-import` ? `auth0-sync-${config.name}-import` : `auth0-sync-${config.name}`;
+      const local = r.queueUrl.split("/").at(-1) ?? "";
+      const name = local.endsWith("-import") || local.endsWith("-writes") ? `auth0-sync-${local}` : `auth0-sync-${config.name}`;
       return logicalId("AWS::SQS::Queue", (p) => p.QueueName === name);
     }
     if (r.secretId) return logicalId("AWS::SecretsManager::Secret", () => true);

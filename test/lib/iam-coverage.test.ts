@@ -181,7 +181,7 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
     if (r.queueUrl) {
       // Each local run has its own SQS server (a new port); the queue's name says which queue it is.
       const local = r.queueUrl.split("/").at(-1);
-      const names: Record<string, string> = { [`${config.name}-queue`]: `auth0-sync-${config.name}`, [`${config.name}-dlq`]: `auth0-sync-${config.name}-dlq`, [`${config.name}-import`]: `auth0-sync-${config.name}-import` };
+      const names: Record<string, string> = { [`${config.name}-queue`]: `auth0-sync-${config.name}`, [`${config.name}-dlq`]: `auth0-sync-${config.name}-dlq`, [`${config.name}-import`]: `auth0-sync-${config.name}-import`, [`${config.name}-writes`]: `auth0-sync-${config.name}-writes` };
       const name = names[local ?? ""] ?? "?";
       return only("AWS::SQS::Queue", (p) => p.QueueName === name);
     }
@@ -211,7 +211,8 @@ describe("IAM coverage: every AWS call the Lambdas make is allowed by their role
       "sqs:GetQueueAttributes",
       "sqs:SendMessage",
     ]);
-    expect(seen("consumer")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"]);
+    // (SendMessage: created users' roles to the writes queue.)
+    expect(seen("consumer")).toEqual(["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue", "sqs:SendMessage"]);
     expect(seen("reconcile")).toEqual([
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",

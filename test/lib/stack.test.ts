@@ -298,6 +298,24 @@ describe("import jobs (create.bulk, issue 27)", () => {
   });
 });
 
+describe("the writes queue (roles of created users grouped across invocations, issue 27)", () => {
+  it("with roles: the writes queue sharing the DLQ, read by the consumer a grouped call's worth at a time over the window; the consumer sends to it, the extractor reads its depth", () => {
+    const { template: t, stack } = synth({ roles: { column: "roles", removeUnlisted: true }, create: { bulk: "off" } });
+    t.hasResourceProperties("AWS::SQS::Queue", { QueueName: "auth0-sync-test-sync-writes", SqsManagedSseEnabled: true, RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 } });
+    const consumer = stack.getLogicalId(stack.pipeline.consumer.node.defaultChild as never);
+    // 16/s (the default budget): twice the time 100 creates take.
+    t.hasResourceProperties("AWS::Lambda::EventSourceMapping", { FunctionName: { Ref: consumer }, BatchSize: 100, MaximumBatchingWindowInSeconds: 13, ScalingConfig: { MaximumConcurrency: 2 }, FunctionResponseTypes: ["ReportBatchItemFailures"] });
+    expect(grantedActions(roleStatements(t, "auth0-sync test-sync consumer"))).toContain("sqs:SendMessage");
+    t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ WRITES_QUEUE_URL: Match.anyValue(), POWERTOOLS_SERVICE_NAME: "test-sync-consumer" }) } });
+    t.hasResourceProperties("AWS::Lambda::Function", { Environment: { Variables: Match.objectLike({ WRITES_QUEUE_URL: Match.anyValue(), POWERTOOLS_SERVICE_NAME: "test-sync-extractor" }) } });
+  });
+
+  it("without roles or organizations there is no writes queue", () => {
+    const { template } = synth({ create: { bulk: "off" } });
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/writes/i);
+  });
+});
+
 describe("the reconcile (config reconcile)", () => {
   const PSEUDO = { region: "eu-west-1", account: "123456789012" };
   let t: Template;

@@ -1,5 +1,7 @@
 /**
  * The import queue's message: one import batch (core/import-batches.ts), its users each with the id the sync chose.
+ * The writes queue's (core/created-writes.ts) has the same shape, kind `created`: users a consumer created, each
+ * with its Auth0 id, whose roles and memberships are left.
  * An import file may be 400 KB and an SQS message at most 256 KB, so the users travel gzip-compressed (user
  * profiles compress several times over); a batch whose compressed form would still not fit is split in two, each
  * half a batch of its own. The run id stays readable, for the operator reading the DLQ.
@@ -13,7 +15,11 @@ export const IMPORT_MESSAGE_VERSION = 1;
 /** One batch is one message, sent alone: under SQS's 256 KiB for a message and for a SendMessageBatch call. */
 const MAX_IMPORT_MESSAGE_BYTES = 250 * 1024;
 
+/** An import batch, or users a consumer created (the writes queue). */
+export type BatchKind = "import" | "created";
+
 export interface ImportBatchMessage {
+  kind?: BatchKind;
   runId: string;
   /** Unique per batch: the ledger's record of its job is kept under it (adapters/ledger/imports.ts). */
   batchId: string;
@@ -22,7 +28,7 @@ export interface ImportBatchMessage {
 
 const envelope = z.strictObject({
   v: z.literal(IMPORT_MESSAGE_VERSION),
-  kind: z.literal("import"),
+  kind: z.enum(["import", "created"]),
   runId: z.string().min(1),
   batchId: z.string().min(1),
   /** The users, gzip-compressed JSON in base64. */
@@ -33,7 +39,7 @@ const usersSchema = z.array(z.strictObject({ id: z.string().min(1), op: syncOper
 
 /** The body of one batch, or of each half when it does not fit one message (split until it does). */
 export function encodeImportBatch(msg: ImportBatchMessage, maxBytes = MAX_IMPORT_MESSAGE_BYTES): string[] {
-  const body = JSON.stringify({ v: IMPORT_MESSAGE_VERSION, kind: "import", runId: msg.runId, batchId: msg.batchId, users: gzipSync(JSON.stringify(msg.users)).toString("base64") });
+  const body = JSON.stringify({ v: IMPORT_MESSAGE_VERSION, kind: msg.kind ?? "import", runId: msg.runId, batchId: msg.batchId, users: gzipSync(JSON.stringify(msg.users)).toString("base64") });
   if (Buffer.byteLength(body) <= maxBytes) return [body];
   if (msg.users.length < 2) throw new RangeError(`one import user (row ${msg.users[0]?.op.row}) does not fit an SQS message`);
   const half = Math.ceil(msg.users.length / 2);
@@ -45,10 +51,13 @@ export function encodeImportBatch(msg: ImportBatchMessage, maxBytes = MAX_IMPORT
 
 export type ImportParseResult = { ok: true; message: ImportBatchMessage } | { ok: false; reason: string };
 
-/** Whether a body is an import batch at all (the DLQ holds both kinds of message). */
+/** Whether a body is an import batch or created users at all (the DLQ holds every kind of message). */
 export function isImportBody(body: string | undefined): boolean {
-  return typeof body === "string" && body.includes('"kind":"import"');
+  return typeof body === "string" && (body.includes('"kind":"import"') || body.includes('"kind":"created"'));
 }
+
+/** Whether a body holds users a consumer created (the writes queue's). */
+export const isCreatedBody = (body: string | undefined): boolean => typeof body === "string" && body.includes('"kind":"created"');
 
 /** Validates a received body; never throws. The reason names what is wrong, never a value. */
 export function parseImportBatch(body: string | undefined): ImportParseResult {
@@ -68,7 +77,7 @@ export function parseImportBatch(body: string | undefined): ImportParseResult {
   }
   const parsed = usersSchema.safeParse(users);
   if (!parsed.success) return { ok: false, reason: `users.${issue(parsed.error)}` };
-  return { ok: true, message: { runId: env.data.runId, batchId: env.data.batchId, users: parsed.data } };
+  return { ok: true, message: { kind: env.data.kind, runId: env.data.runId, batchId: env.data.batchId, users: parsed.data } };
 }
 
 function issue(error: z.ZodError): string {

@@ -9,7 +9,7 @@ import { ArnFormat, Duration, Stack, Validations } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { SyncConfig } from "../functions/core/config.js";
-import { defersCreatedWrites } from "../functions/core/created-writes.js";
+import { defersCreatedWrites, WRITES_QUEUE_SUFFIX } from "../functions/core/created-writes.js";
 import { bulkPolicy, IMPORTER_TIMEOUT_SECONDS } from "../functions/core/import-batches.js";
 
 export interface SyncQueuesProps {
@@ -54,15 +54,16 @@ export class SyncQueues extends Construct {
         queueName: importQueueName,
         encryption: sqs.QueueEncryption.SQS_MANAGED,
         enforceSSL: true,
-        // AWS: at least 6 x the function timeout. A job still running when the importer's time is up is followed
-        // by the next delivery, from the job id the ledger keeps.
-        visibilityTimeout: Duration.seconds(6 * IMPORTER_TIMEOUT_SECONDS),
+        // At least the importer's timeout, with room for a throttled delivery; not AWS's usual 6 x: a job still
+        // running when the importer's time is up (or two jobs of another client) is followed by the next delivery,
+        // from the job id the ledger keeps, after this long, and the runs wait for it meanwhile.
+        visibilityTimeout: Duration.seconds(2 * IMPORTER_TIMEOUT_SECONDS),
         retentionPeriod: Duration.days(4),
         deadLetterQueue: { queue: this.dlq, maxReceiveCount: config.queue.maxReceiveCount },
       });
     }
     if (defersCreatedWrites(config)) {
-      const writesQueueName = `${queueName}-writes`;
+      const writesQueueName = `${queueName}${WRITES_QUEUE_SUFFIX}`;
       sources.push(writesQueueName);
       this.writesQueue = new sqs.Queue(this, "WritesQueue", {
         queueName: writesQueueName,

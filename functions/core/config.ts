@@ -8,6 +8,7 @@ import { z } from "zod";
 
 import { SyncError } from "./errors.js";
 import { STANDARD_FIELDS, type StandardField } from "./fields.js";
+import { CREATED_WRITES_CONCURRENCY, defersCreatedWrites } from "./created-writes.js";
 import { consumerBudget, invocationSeconds } from "./budget.js";
 import { extractIssues, extractModeSchema, unloadSchema } from "./extract-config.js";
 import { DEFAULT_TRANSFORM, SOURCE_KEY_COLUMN, SOURCE_ROLES_COLUMN, auth0SourceSchema, sameTenant, sameTenantNames, transformSchema, type TransformConfig } from "./tenant-copy-config.js";
@@ -418,11 +419,13 @@ const parsedSchema = z
         });
       }
     }
-    if (cfg.lambda.reservedConcurrency !== undefined && cfg.lambda.reservedConcurrency < consumerBudget(cfg).maxConcurrency) {
+    // The consumer also reads the writes queue (core/created-writes.ts) with instances of its own.
+    const consumerInstances = consumerBudget(cfg).maxConcurrency + (defersCreatedWrites(cfg) ? CREATED_WRITES_CONCURRENCY : 0);
+    if (cfg.lambda.reservedConcurrency !== undefined && cfg.lambda.reservedConcurrency < consumerInstances) {
       ctx.addIssue({
         code: "custom",
         path: ["lambda", "reservedConcurrency"],
-        message: `must be at least the consumer's maxConcurrency (${consumerBudget(cfg).maxConcurrency}); lower reserved concurrency would throttle and send messages to the DLQ early`,
+        message: `must be at least the consumer's maxConcurrency (${consumerInstances}${defersCreatedWrites(cfg) ? `: ${consumerBudget(cfg).maxConcurrency} on the queue and ${CREATED_WRITES_CONCURRENCY} on the writes queue` : ""}); lower reserved concurrency would throttle and send messages to the DLQ early`,
       });
     }
     if (cfg.create.bulk === "always") {

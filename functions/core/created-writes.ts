@@ -25,6 +25,8 @@ export function createdWritesWindowSeconds(config: Pick<SyncConfig, "auth0">): n
   const rps = limits.buckets[limits.groupBucket.writeUsers]?.requestsPerSecond ?? 1;
   return Math.min(MAX_WINDOW_SECONDS, Math.max(1, Math.ceil((2 * CREATED_WRITES_BATCH) / rps)));
 }
+/** The writes queue's name ends so (`auth0-sync-<name>-writes`; locally `<name>-writes`): the consumer tells its invocations by it. */
+export const WRITES_QUEUE_SUFFIX = "-writes";
 /** At most this many invocations on the writes queue at once (its users' calls are few, grouped ones). */
 export const CREATED_WRITES_CONCURRENCY = 2;
 

@@ -12,7 +12,7 @@ import type { MetricName } from "../core/metrics.js";
 import { emitMetric } from "../adapters/runtime/metrics.js";
 import { lambdaHandler, type DepsFactory } from "../commons/lambda.js";
 import type { Powertools } from "../commons/powertools.js";
-import { isCreatedBody } from "../adapters/sqs/import-message.js";
+import { WRITES_QUEUE_SUFFIX } from "../core/created-writes.js";
 import { applyCreatedWrites } from "./created-writes.js";
 import { consumeRecord, type ConsumerDeps } from "./record-flow.js";
 import { WriteGroups } from "./write-groups.js";
@@ -40,7 +40,9 @@ async function consumeBatch(d: ConsumerDeps, event: SQSEvent, context: Context, 
     for (const [o, n] of Object.entries(outcomes)) totals[o as Outcome] = (totals[o as Outcome] ?? 0) + (n ?? 0);
   };
   let response: SQSBatchResponse;
-  if (event.Records.length > 0 && isCreatedBody(event.Records[0]?.body)) {
+  // The writes queue's invocations (its name ends so, deployed and local); a batch of created users redriven to the
+  // main queue is worked on there the per-user way, as any other record.
+  if (event.Records.length > 0 && event.Records[0]?.eventSourceARN?.endsWith(WRITES_QUEUE_SUFFIX)) {
     // The writes queue: users created by consumers, their roles and memberships grouped across the batch.
     const applied = await applyCreatedWrites(d, event.Records, remaining);
     add(applied.outcomes);

@@ -40,7 +40,8 @@ export async function applyCreatedWrites(deps: ConsumerDeps, records: SQSRecord[
     run.records.push(r.messageId);
     for (const u of parsed.message.users) {
       run.ops.push(u.op);
-      run.verdicts.set(u.op, { imported: u.id });
+      // (Its consumer sent the invitation with the create.)
+      run.verdicts.set(u.op, { imported: u.id, invited: true });
     }
     runs.set(parsed.message.runId, run);
   }

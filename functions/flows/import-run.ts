@@ -13,7 +13,7 @@
  * path that finds one counts it created (decide.ts), as it counts its own unanswered create. A submit Auth0 refuses
  * because two import jobs are active waits in the invocation for one to end.
  */
-import { importUserOf, importVerdicts, type ImportEntry, type ImportVerdict } from "../core/import-batches.js";
+import { IMPORTER_TIMEOUT_SECONDS, importUserOf, importVerdicts, type ImportEntry, type ImportVerdict } from "../core/import-batches.js";
 import { opKey, type UserOperation } from "../core/operations.js";
 import { Auth0Error } from "../adapters/auth0/errors.js";
 import { ActiveImportJobsError, type Auth0Imports, type ImportJobView } from "../adapters/auth0/imports.js";
@@ -24,7 +24,7 @@ import { RetryableRecordError, consumeOperations, type ConsumerDeps, type Import
 import { WriteGroups } from "./write-groups.js";
 
 export interface ImporterDeps extends ConsumerDeps {
-  imports: Pick<Auth0Imports, "submit" | "job" | "errors">;
+  imports: Pick<Auth0Imports, "prepare" | "submit" | "job" | "errors">;
   /** The main queue: users the import cannot create go the per-user way through it. */
   perUser: QueueSender;
   /** First and longest wait between polls of a job (default 1 s and 10 s). */
@@ -62,6 +62,8 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
   let mayExist: ImportEntry[] = [];
   if (!record) {
     ({ ready: submitted, perUser } = await preflight(deps, msg.users));
+    // What can fail before anything is sent (the connection's id), before the batch is claimed.
+    if (submitted.length > 0) await deps.imports.prepare();
     const { first, max } = deps.pollMs ?? DEFAULT_POLL_MS;
     for (let wait = first; ; wait = Math.min(max, wait * 2)) {
       if (!(await ledger.imports.begin(batchId, runId, submitted.map((u) => u.id)))) throw new RetryableRecordError(`import batch ${batchId}: another delivery is submitting it`);
@@ -85,6 +87,8 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
           await sleep(wait);
           continue;
         }
+        // No token: the request was never sent, the batch may be submitted again.
+        if (err instanceof Auth0Error && err.kind === "auth") await ledger.imports.release(batchId);
         if (!(err instanceof Auth0Error) || err.retryable) throw err;
         logger.warn("import job refused; its users go the per-user way", { runId, batchId, error: err.message });
         perUser = msg.users;
@@ -102,6 +106,10 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
     const ids = new Set(record.userIds ?? []);
     submitted = msg.users.filter((u) => ids.has(u.id));
     perUser = msg.users.filter((u) => !ids.has(u.id));
+    if (!jobId && submitted.length > 0 && record.state === "submitting" && claimedWithin(record.submittedAt, IMPORTER_TIMEOUT_SECONDS * 1000)) {
+      // Claimed less than an importer's lifetime ago: another delivery of the batch may still be submitting it.
+      throw new RetryableRecordError(`import batch ${batchId}: another delivery claimed it ${record.submittedAt ?? ""} and may still be submitting it`);
+    }
     if (!jobId && submitted.length > 0) {
       // Claimed, but no job id recorded: the job may exist. The per-user path finds what it created (a lookup).
       logger.warn("import batch was being submitted when its delivery stopped; its users go the per-user way", { runId, batchId });
@@ -145,6 +153,12 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
   // Counted once: a delivery that finds the batch done already (it stopped after this) adds nothing.
   if (await ledger.imports.done(batchId)) await ledger.runs.addImports(runId, { jobs: 0, users: tally.imported });
   return tally;
+}
+
+/** Whether a claim is younger than `ms` (an unreadable time counts as old). */
+function claimedWithin(at: string | undefined, ms: number): boolean {
+  const t = at ? Date.parse(at) : Number.NaN;
+  return Number.isFinite(t) && Date.now() - t < ms;
 }
 
 /**

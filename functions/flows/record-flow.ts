@@ -170,7 +170,7 @@ async function consumeOpened(deps: ConsumerDeps, record: SQSRecord, remainingMs:
  * What an import job already decided for a user (import-run.ts): created with this id (its roles and memberships
  * are left to do), or rejected with the job's reason.
  */
-export type ImportedVerdict = { imported: string } | { rejected: Rejection };
+export type ImportedVerdict = { imported: string; invited?: boolean } | { rejected: Rejection };
 
 /**
  * Operations each through the user flow and recorded: a record's, or an import batch's users after its job
@@ -238,7 +238,7 @@ export async function consumeOperations(
       const current = op;
       const verdict = verdicts?.get(op);
       const outcome: Promise<OpResult> =
-        verdict && "rejected" in verdict ? Promise.resolve({ outcome: "rejected", rejection: verdict.rejected }) : runUserFlow(flow, runId, current, entry, slot, verdict?.imported);
+        verdict && "rejected" in verdict ? Promise.resolve({ outcome: "rejected", rejection: verdict.rejected }) : runUserFlow(flow, runId, current, entry, slot, verdict ? { userId: verdict.imported, invited: verdict.invited } : undefined);
       const run = outcome
         .finally(() => slot?.release())
         .then((res) => recorded(deps, runId, current, res))

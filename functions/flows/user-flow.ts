@@ -58,6 +58,15 @@ export interface UserFlowDeps {
   strict?: boolean;
 }
 
+/**
+ * A user created before this flow ran, with this id: by an import job (import-run.ts), or by a consumer whose
+ * roles and memberships it deferred (created-writes.ts), which sent its invitation then (`invited`).
+ */
+export interface CreatedElsewhere {
+  userId: string;
+  invited?: boolean;
+}
+
 /** What one attempt did that must outlive it: whether it sent a create (core/decide.ts, own lost creates). */
 interface Attempt {
   createSent: boolean;
@@ -66,10 +75,10 @@ interface Attempt {
 }
 
 /** One operation through the flow: its outcome (with the ledger entry to write), or a retry. Never throws. */
-export async function runUserFlow(deps: UserFlowDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, groups?: WriteSlot, imported?: string): Promise<OpResult> {
+export async function runUserFlow(deps: UserFlowDeps, runId: string, op: UserOperation, entry: LedgerEntry | undefined, groups?: WriteSlot, created?: CreatedElsewhere): Promise<OpResult> {
   const attempt: Attempt = { createSent: false, groups };
   try {
-    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt, { lookup: false, imported }) : await mirrorUser(deps.auth0, runId, op, entry);
+    const res = op.kind === "sync" ? await syncUser(deps, runId, op, entry, attempt, { lookup: false, imported: created?.userId, invited: created?.invited }) : await mirrorUser(deps.auth0, runId, op, entry);
     return attempt.createSent && "outcome" in res ? { ...res, createSent: true } : res;
   } catch (err) {
     if (err instanceof Auth0Error && !err.retryable) {
@@ -92,7 +101,7 @@ async function syncUser(
   op: SyncOperation,
   entry: LedgerEntry | undefined,
   attempt: Attempt,
-  how: { lookup: boolean; after409?: boolean; ownCreateMayHaveLanded?: boolean; imported?: string } = { lookup: false },
+  how: { lookup: boolean; after409?: boolean; ownCreateMayHaveLanded?: boolean; imported?: string; invited?: boolean } = { lookup: false },
 ): Promise<OpResult> {
   const { config, auth0 } = deps;
   const reject = (r: Omit<Rejection, "row" | "keyLabel">): OpResult => ({ outcome: "rejected", rejection: { ...r, row: op.row, keyLabel: op.keyLabel } });
@@ -147,12 +156,13 @@ async function syncUser(
       break;
     }
   }
-  // Created here, with roles or memberships to write: those (and the invitation) are grouped across invocations.
-  if (created && how.imported === undefined && deps.deferCreated && hasGroupedWrites(config, desired)) return { deferred: userId };
+  // The invitation right after the create (an import's users: once their job has created them).
   const invite = config.create.inviteTicket;
-  if (created && invite.enabled) {
+  if (created && invite.enabled && !how.invited) {
     await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
   }
+  // Created here, with roles or memberships to write: those are grouped across invocations (core/created-writes.ts).
+  if (created && how.imported === undefined && deps.deferCreated && hasGroupedWrites(config, desired)) return { deferred: userId };
   let outcome: "created" | "updated" | "unchanged" = created ? "created" : decision.outcome;
   const known = start.kind === "ledger" || start.kind === "observed" ? start : undefined;
   let roles: RoleChange = { add: [], remove: [] };

@@ -31,7 +31,7 @@ import { createImporterHandler } from "../../functions/flows/importer-lambda.js"
 import { Auth0Imports } from "../../functions/adapters/auth0/imports.js";
 import { QueueSender } from "../../functions/adapters/sqs/sender.js";
 import { IMPORTER_TIMEOUT_SECONDS, MAX_ACTIVE_IMPORT_JOBS } from "../../functions/core/import-batches.js";
-import { CREATED_WRITES_BATCH, CREATED_WRITES_CONCURRENCY, createdWritesWindowSeconds, defersCreatedWrites } from "../../functions/core/created-writes.js";
+import { CREATED_WRITES_BATCH, CREATED_WRITES_CONCURRENCY, WRITES_QUEUE_SUFFIX, createdWritesWindowSeconds, defersCreatedWrites } from "../../functions/core/created-writes.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, TenantFileError, type CompetitorSettings } from "../auth0-emulator.js";
 import { DEMO_ORGS, DEMO_ROLES, loadCsvChecked, seedDemo, tableFromSql } from "../demo-data.js";
 import { RedshiftDataEmulator, bindNamedParameters } from "../redshift-data-emulator.js";
@@ -394,7 +394,7 @@ export class LocalEnvironment {
         new CreateQueueCommand({
           QueueName: `${config.name}-import`,
           Attributes: {
-            VisibilityTimeout: String(6 * IMPORTER_TIMEOUT_SECONDS),
+            VisibilityTimeout: String(2 * IMPORTER_TIMEOUT_SECONDS),
             RedrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
           },
         }),
@@ -405,7 +405,7 @@ export class LocalEnvironment {
       this.writesQueueUrl = (
         await sqs.send(
           new CreateQueueCommand({
-            QueueName: `${config.name}-writes`,
+            QueueName: `${config.name}${WRITES_QUEUE_SUFFIX}`,
             Attributes: {
               VisibilityTimeout: String(6 * config.queue.consumerTimeoutSeconds),
               RedrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlqArn, maxReceiveCount: config.queue.maxReceiveCount }),
@@ -628,7 +628,12 @@ export class LocalEnvironment {
           auth0,
           logger,
           ledger: this.ledgerFor?.("importer"),
-          imports: { submit: (u, id) => living(() => imports.submit(u, id)), job: (id) => living(() => imports.job(id)), errors: (id) => living(() => imports.errors(id)) },
+          imports: {
+            prepare: () => living(() => imports.prepare()),
+            submit: (u, id) => living(() => imports.submit(u, id)),
+            job: (id) => living(() => imports.job(id)),
+            errors: (id) => living(() => imports.errors(id)),
+          },
           perUser: new QueueSender(this.handlerSqs("importer"), this.queueUrl),
           pollMs: { first: 50, max: 500 },
           onOutcome: (e: OutcomeEvent) => alive && opts.onOutcome(e),

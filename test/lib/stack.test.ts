@@ -236,11 +236,11 @@ describe("import jobs (create.bulk, issue 27)", () => {
   }, 120_000);
   const logical = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
 
-  it("adds the import queue (SSE, TLS only, 6 x the importer's 15 minutes) sharing the DLQ, which only the sync's two queues may use", () => {
+  it("adds the import queue (SSE, TLS only, 2 x the importer's 15 minutes) sharing the DLQ, which only the sync's two queues may use", () => {
     t.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: "auth0-sync-test-sync-import",
       SqsManagedSseEnabled: true,
-      VisibilityTimeout: 6 * 900,
+      VisibilityTimeout: 2 * 900,
       RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
     });
     const dlq = Object.values(t.findResources("AWS::SQS::Queue")).find((q) => (q as { Properties: { QueueName?: string } }).Properties.QueueName === "auth0-sync-test-sync-dlq") as { Properties: { RedriveAllowPolicy: { sourceQueueArns: unknown[] } } };
@@ -494,6 +494,10 @@ describe("stack variants", () => {
   it("refuses reserved concurrency below maxConcurrency", () => {
     expect(() => testConfig({ lambda: { reservedConcurrency: 2 }, auth0: { domain: "a.auth0.com", connection: "db", rateLimit: { requestsPerSecond: 40, burst: 50 } } })).toThrow(
       /lambda\.reservedConcurrency: must be at least the consumer's maxConcurrency \(5\)/,
+    );
+    // With roles, the consumer also reads the writes queue, with two instances of its own.
+    expect(() => testConfig({ roles: { column: "roles", removeUnlisted: true }, lambda: { reservedConcurrency: 5 }, auth0: { domain: "a.auth0.com", connection: "db", rateLimit: { requestsPerSecond: 40, burst: 50 } } })).toThrow(
+      /lambda\.reservedConcurrency: must be at least the consumer's maxConcurrency \(7: 5 on the queue and 2 on the writes queue\)/,
     );
   });
 });

@@ -207,6 +207,9 @@ export class Auth0Adapter {
     let req = init;
     // Each request spends its endpoint group's bucket (core/rate-limits.ts), and learns from that bucket's headers.
     const pacer = this.pacers.forRequest(init.method ?? "GET", url);
+    // An import job's creation is never sent again after an unclear answer: it may have created a job, and a second
+    // would import the same users (import-run.ts hands a batch in that state to the per-user path instead).
+    const maxRetries = write && IMPORT_CREATE.test(url) ? 0 : this.opts.maxRetries;
     for (;;) {
       await pacer.acquire(init.signal ?? undefined);
       this.stats.calls++;
@@ -217,7 +220,7 @@ export class Auth0Adapter {
         res = await rawFetch(url, { ...req, signal });
       } catch (err) {
         if (init.signal?.aborted) throw err;
-        if (failures < this.opts.maxRetries) {
+        if (failures < maxRetries) {
           failures++;
           this.stats.retries++;
           uncertain ||= write;
@@ -247,7 +250,7 @@ export class Auth0Adapter {
         }
         return res;
       }
-      if ((res.status >= 500 || res.status === 408) && failures < this.opts.maxRetries) {
+      if ((res.status >= 500 || res.status === 408) && failures < maxRetries) {
         failures++;
         this.stats.retries++;
         uncertain ||= write;

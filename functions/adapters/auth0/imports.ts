@@ -41,6 +41,11 @@ export class Auth0Imports {
     this.connections = new ConnectionsClient(adapter.clientOptions);
   }
 
+  /** Resolves what a submit needs before anything is sent (the connection's id, cached). */
+  async prepare(): Promise<void> {
+    await this.connectionId();
+  }
+
   private connectionId(): Promise<string> {
     this.connectionIdPromise ??= findConnectionId(this.connections, this.connection).catch((err: unknown) => {
       this.connectionIdPromise = undefined;

@@ -56,9 +56,6 @@ export function isImportBody(body: string | undefined): boolean {
   return typeof body === "string" && (body.includes('"kind":"import"') || body.includes('"kind":"created"'));
 }
 
-/** Whether a body holds users a consumer created (the writes queue's). */
-export const isCreatedBody = (body: string | undefined): boolean => typeof body === "string" && body.includes('"kind":"created"');
-
 /** Validates a received body; never throws. The reason names what is wrong, never a value. */
 export function parseImportBatch(body: string | undefined): ImportParseResult {
   let raw: unknown;

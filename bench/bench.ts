@@ -4,30 +4,35 @@
  * roles, next to two baselines on the same emulator settings doing the same work: the naive sequential script
  * (bench/baseline.ts) and the competent one (bench/competent.ts: lookup-then-upsert by 16 workers through one
  * client paced at the full budget); then the rate-limit scenarios (bench/rate-scenarios.ts: a tenant slower than
- * configured, a competing client, the Professional plan's buckets); then the extractor alone at scale; then the
- * reconcile's scenarios (bench/reconcile.ts): the snapshot reader's memory at two tenant sizes, and onboarding a
- * tenant that already holds the users. Prints a Markdown table and writes bench/results/<time>.json,
- * bench/results/latest.json and an SVG of scenario 1's calls/s.
+ * configured, a competing client, the Professional plan's buckets); then first loads through import jobs
+ * (bench/import-scenarios.ts: 20,000 new users, per-user path against import path, Enterprise and Professional); then
+ * the extractor alone at scale; then the reconcile's scenarios (bench/reconcile.ts): the snapshot reader's memory at
+ * two tenant sizes, and onboarding a tenant that already holds the users. Prints a Markdown table and writes
+ * bench/results/<time>.json, bench/results/latest.json and an SVG of scenario 1's calls/s.
  *
  *   npm run bench -- [--quick] [--rows N] [--rate RPS] [--latency-ms M] [--jitter-ms J] [--baseline-rows N]
  *                    [--competent-rows N] [--rate-rows M] [--no-rate] [--no-before]
  *                    [--extractor-rows A,B] [--no-extractor] [--snapshot-users A,B] [--onboard-rows N]
  *                    [--no-reconcile] [--only reconcile|rate|scale] [--scale-rows A,B,C] [--workers W] [--max-file-mb M]
- *                    [--resync-rows R] [--crash-rows C] [--out DIR]
+ *                    [--resync-rows R] [--crash-rows C] [--only import] [--import-rows I] [--import-per-user-rows E,P]
+ *                    [--import-users-per-s U] [--import-mixed-rows X] [--no-import] [--out DIR]
  *
  * `--only reconcile` runs the reconcile's scenarios alone, `--only rate` the rate-limit scenarios alone (with (c),
  * a first sync at the matched budget, run on M rows there instead of taken from scenario 1), `--only scale` the
  * tables of any size (bench/scale-scenarios.ts: the Data API path and the UNLOAD path at 200,000, 1,000,000 and
  * 2,000,000 rows, W = 2 segment workers, UNLOAD's MAXFILESIZE M = 16 MB, an unchanged re-sync at R = 1,000,000 rows,
  * and bench/crash-scenario.ts: a SIGKILLed segment worker in a first sync of C = 20,000 users; run with --only scale
- * only); all three
- * write bench/results/<time>.json only (latest.json and the SVG stay those of the last whole run).
+ * only), `--only import` the import scenarios alone (I = 20,000 new users through import jobs at U = 111 users/s a
+ * job, Auth0's figure; the per-user path measured on E = 2,000 users at Enterprise and P = 1,000 at Professional and
+ * extrapolated to I; X = 4,000 demo rows with their phones, which go per user, through the import path at
+ * Enterprise); all four write bench/results/<time>.json only (latest.json and the SVG stay those of the last whole
+ * run).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { cpus, loadavg, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
@@ -39,6 +44,7 @@ import { Pacer } from "../functions/adapters/auth0/pacer.js";
 import { parseConfig, warehouseOf, type SyncConfig } from "../functions/core/config.js";
 import { consumerBudget } from "../functions/core/budget.js";
 import { GLOBAL_BUCKET } from "../functions/core/rate-limits.js";
+import { IMPORT_USERS_PER_SECOND } from "../functions/core/import-batches.js";
 import { Auth0Emulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type RequestLogEntry } from "../local/auth0-emulator.js";
 import { createDemoTable, DEMO_ROLES, DEMO_TABLE, insertRows } from "../local/demo-data.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary } from "../local/pipeline.js";
@@ -50,6 +56,8 @@ import { rateScenarioLines, rateScenarios, TARGETS, type MatchedFigures, type Ra
 import { onboarding, snapshotMemory, type OnboardingAfter, type OnboardingFigures, type SnapshotMemoryFigures } from "./reconcile-scenarios.js";
 import { scaleLines, scaleScenarios, type ScaleFigures } from "./scale-scenarios.js";
 import { crashLines, segmentCrashScenario, type CrashFigures } from "./crash-scenario.js";
+import { importScenarioLines, importScenarios, type ImportScenariosFigures } from "./import-scenarios.js";
+import { createdWritesLines, createdWritesScenario, type CreatedWritesFigures } from "./created-writes-scenario.js";
 import { cleanRows, insertGeneratedRows, writeWarehouse } from "./warehouse.js";
 
 const { values: a } = parseArgs({
@@ -74,6 +82,11 @@ const { values: a } = parseArgs({
     "max-file-mb": { type: "string" },
     "resync-rows": { type: "string" },
     "crash-rows": { type: "string" },
+    "import-rows": { type: "string" },
+    "import-per-user-rows": { type: "string" },
+    "import-users-per-s": { type: "string" },
+    "import-mixed-rows": { type: "string" },
+    "no-import": { type: "boolean" },
     only: { type: "string" },
     out: { type: "string" },
   },
@@ -106,7 +119,20 @@ const SCALE_FILE_MB = Number(a["max-file-mb"] ?? 16);
 // The table size whose UNLOAD path is run again once its users are applied (the unchanged re-sync), if measured.
 const RESYNC_ROWS = Number(a["resync-rows"] ?? (quick ? 200_000 : 1_000_000));
 const CRASH_ROWS = Number(a["crash-rows"] ?? (quick ? 5_000 : 20_000));
-if (a.only !== undefined && !["reconcile", "rate", "scale"].includes(a.only)) throw new Error(`--only ${a.only}: only "reconcile", "rate" and "scale" are known`);
+// First loads through import jobs (issue 27): the import path on IMPORT_ROWS new users; the per-user path, bound by
+// its bucket (20,000 users: about 21 min at 16/s, 100 min at Professional's 200 writes/min), on fewer users
+// (Enterprise, Professional; one number for both) and extrapolated; the emulator's import speed (users/s a job).
+const IMPORT_ROWS = Number(a["import-rows"] ?? (quick ? 5_000 : 20_000));
+const importPerUser = (a["import-per-user-rows"] ?? (quick ? "500,300" : "2000,1000")).split(",").map(Number);
+const IMPORT_PER_USER_ROWS = { enterprise: importPerUser[0]!, professional: importPerUser[1] ?? importPerUser[0]! };
+const IMPORT_USERS_PER_S = Number(a["import-users-per-s"] ?? IMPORT_USERS_PER_SECOND);
+// The import path once more at Enterprise on the demo rows as they are: 70% have a phone, which Auth0's import schema
+// cannot carry, so those are created per user (0: not run).
+const IMPORT_MIXED_ROWS = Number(a["import-mixed-rows"] ?? (quick ? 0 : 4_000));
+if (![IMPORT_ROWS, IMPORT_PER_USER_ROWS.enterprise, IMPORT_PER_USER_ROWS.professional].every((v) => Number.isInteger(v) && v >= 10) || !(IMPORT_USERS_PER_S > 0) || !(Number.isInteger(IMPORT_MIXED_ROWS) && IMPORT_MIXED_ROWS >= 0)) {
+  throw new Error("--import-rows and --import-per-user-rows take whole numbers of 10 or more (--import-per-user-rows: E,P or one for both), --import-users-per-s a positive number, --import-mixed-rows a whole number (0: not run)");
+}
+if (a.only !== undefined && !["reconcile", "rate", "scale", "import"].includes(a.only)) throw new Error(`--only ${a.only}: only "reconcile", "rate", "scale" and "import" are known`);
 if (SCALE_ROWS.some((n) => !Number.isInteger(n) || n < 1000) || !Number.isInteger(SCALE_WORKERS) || SCALE_WORKERS < 1) throw new Error("--scale-rows takes row counts of 1,000 or more, --workers a whole number of 1 or more");
 const ONLY_RECONCILE = a.only === "reconcile";
 const ONLY_RATE = a.only === "rate";
@@ -114,6 +140,7 @@ const RUN_SCALE = a.only === "scale";
 const RUN_MAIN = a.only === undefined;
 const RUN_RECONCILE = ONLY_RECONCILE || (RUN_MAIN && !a["no-reconcile"]);
 const RUN_RATE = ONLY_RATE || (RUN_MAIN && !a["no-rate"]);
+const RUN_IMPORT = a.only === "import" || (RUN_MAIN && !a["no-import"]);
 const OUT = a.out ?? "bench/results";
 
 const example = readFileSync(new URL("../config/example.yml", import.meta.url), "utf8");
@@ -121,10 +148,14 @@ const example = readFileSync(new URL("../config/example.yml", import.meta.url), 
 // onboarding scenario keeps them: it runs config/example.yml as it is).
 const base = JSON.parse(JSON.stringify({ ...parseConfig(example), organizations: undefined })) as Record<string, Record<string, unknown>>;
 // The demo table with its roles column (1-2 roles a user) and example.yml's roles; 4 messages (100 users) an
-// invocation, as docs/config.md advises for a first load with roles; rows in key order.
+// invocation, as docs/config.md advises for a first load with roles; rows in key order. `create.bulk: off`:
+// scenario 1 (and the rate, scale and crash scenarios, which start from this config and pin it again) measure the
+// per-user create path; with the default `auto` a first load of 1,000 new users or more would go through Auth0
+// import jobs instead (issue 27), which the import scenarios measure (bench/import-scenarios.ts).
 const config: SyncConfig = parseConfig(
   JSON.stringify({
     ...base,
+    create: { ...base.create, bulk: "off" },
     queue: { ...base.queue, batchSize: 4 },
     source: { ...base.source, sql: "SELECT customer_id, email, first_name, last_name, phone, avatar_url, plan, tier, preferences, roles, is_blocked FROM app_users ORDER BY customer_id" },
     auth0: { ...base.auth0, plan: undefined, endpointGroups: undefined, rateLimit: { requestsPerSecond: RATE, burst: RATE } },
@@ -355,6 +386,7 @@ async function extractorScale(rows: number): Promise<ExtractorFigures> {
 const fmt = (v: number, d = 1) => v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const root = mkdtempSync(join(tmpdir(), "auth0-sync-bench-"));
 const startedAt = new Date();
+const loadStart = loadavg()[0]!;
 
 /** The reconcile's scenarios as Markdown: the snapshot reader's memory, then onboarding. */
 function reconcileLines(memory: SnapshotMemoryFigures[], onboard: OnboardingFigures | undefined): string[] {
@@ -474,6 +506,28 @@ try {
     });
     matched ??= rateFigures.matched;
   }
+  let importFigures: ImportScenariosFigures | undefined;
+  let createdWritesFigures: CreatedWritesFigures | undefined;
+  if (RUN_IMPORT) {
+    process.stderr.write(
+      `import scenarios: first loads of ${IMPORT_ROWS} new users with roles, Enterprise (global 16/s, burst 50) and Professional, import path on all of them at ${IMPORT_USERS_PER_S} users/s a job, per-user path on ${IMPORT_PER_USER_ROWS.enterprise} and ${IMPORT_PER_USER_ROWS.professional} (extrapolated); load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`,
+    );
+    importFigures = await importScenarios({
+      config,
+      rows: IMPORT_ROWS,
+      perUserRows: IMPORT_PER_USER_ROWS,
+      mixedRows: IMPORT_MIXED_ROWS,
+      usersPerSecond: IMPORT_USERS_PER_S,
+      latencyMs: LATENCY,
+      jitterMs: JITTER,
+      root,
+      onProgress: progress,
+      log: say,
+    });
+    // The per-user path for smaller creates: 300 users with one role at 10/s, roles through the writes queue.
+    process.stderr.write("created writes: 300 new users with one role at 10/s, alone and with another client at half the bucket\n");
+    createdWritesFigures = await createdWritesScenario({ config, root });
+  }
   if (RUN_MAIN && !a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
   const snapshotMemoryFigures: SnapshotMemoryFigures[] = [];
   let onboardingFigures: OnboardingFigures | undefined;
@@ -531,6 +585,8 @@ try {
     );
   }
   if (rateFigures) lines.push(...rateScenarioLines(rateFigures, matched, `${LATENCY} ms + up to ${JITTER} ms latency`));
+  if (importFigures) lines.push(...importScenarioLines(importFigures));
+  if (createdWritesFigures) lines.push(...createdWritesLines(createdWritesFigures));
   if (RUN_MAIN) {
     if (extractor.length > 0) {
       lines.push("", "Extractor alone (Data API emulator -> local SQS, no Auth0, no ledger), in a process of its own:", "", "| rows | rows/s | SQS requests per 100 rows | messages | peak RSS (MB) | time (s) |", "| ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -541,7 +597,7 @@ try {
   lines.push(...reconcileLines(snapshotMemoryFigures, onboardingFigures));
   if (scaleFigures) lines.push(...scaleLines(scaleFigures));
   if (crashFigures) lines.push(...crashLines(crashFigures));
-  lines.push("", `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}.`);
+  lines.push("", `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; 1-minute load average ${loadStart.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end.`);
   if (lines[0] === "") lines.shift();
   const table = lines.join("\n");
   process.stdout.write(`${table}\n`);
@@ -572,6 +628,11 @@ try {
       scaleRows: RUN_SCALE ? SCALE_ROWS : undefined,
       scaleWorkers: RUN_SCALE ? SCALE_WORKERS : undefined,
       scaleMaxFileMb: RUN_SCALE ? SCALE_FILE_MB : undefined,
+      importRows: RUN_IMPORT ? IMPORT_ROWS : undefined,
+      importPerUserRows: RUN_IMPORT ? IMPORT_PER_USER_ROWS : undefined,
+      importUsersPerSecond: RUN_IMPORT ? IMPORT_USERS_PER_S : undefined,
+      importMixedRows: RUN_IMPORT ? IMPORT_MIXED_ROWS : undefined,
+      loadAverage: { start: loadStart, end: loadavg()[0] },
     },
     machine,
     scenarios: sync.map((s) => ({ ...s.figures, summary: { ...s.summary, rejections: undefined } })),
@@ -583,6 +644,8 @@ try {
     onboarding: onboardingFigures,
     scale: scaleFigures,
     crash: crashFigures,
+    imports: importFigures,
+    createdWrites: createdWritesFigures,
     scenario1CallsPerSecond: sync[0]?.perSecond,
     table,
   };

@@ -16,6 +16,7 @@ import type { Segment, SegmentTally } from "../functions/core/segments.js";
 import type { TenantState } from "../local/auth0-emulator.js";
 import { startDynamo } from "../local/dynamo.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary } from "../local/pipeline.js";
+import { perUserCreates } from "./create-path.js";
 import { cleanRows, writeWarehouse } from "./warehouse.js";
 
 export interface CrashOptions {
@@ -48,7 +49,10 @@ type ChildOut = { tally?: SegmentTally; error?: { name: string; message: string 
 export async function segmentCrashScenario(o: CrashOptions): Promise<CrashFigures> {
   const stateDir = join(o.root, "crash");
   await writeWarehouse(stateDir, cleanRows(o.rows));
-  const raw = JSON.parse(JSON.stringify(o.config)) as Record<string, Record<string, unknown>>;
+  // `create.bulk: off`: the scenario is about the per-user path's idempotence (a resent create meets 409 and is
+  // resolved to the user the first delivery created); with the default `auto` its 20,000 new users would go through
+  // Auth0 import jobs (issue 27) and no 409 would be counted.
+  const raw = JSON.parse(JSON.stringify(perUserCreates(o.config))) as Record<string, Record<string, unknown>>;
   const config = parseConfig(JSON.stringify({ ...raw, source: { ...raw.source, extract: "unload", unload: { iamRole: "default", maxFileSizeMb: 5, maxConcurrency: 2 } } }));
   const killed = { segment: 0, sendsBeforeKill: 0, retrySettledEarlier: 0, retryEnqueued: 0, attempts: 0 };
   let segments = 0;

@@ -21,6 +21,7 @@ import { consumerBudget } from "../functions/core/budget.js";
 import { GLOBAL_BUCKET, resolveRateLimits, type RateLimitSettings } from "../functions/core/rate-limits.js";
 import type { CompetitorSettings, RequestLogEntry } from "../local/auth0-emulator.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary, type Progress } from "../local/pipeline.js";
+import { perUserCreates } from "./create-path.js";
 import { cleanRows, writeWarehouse } from "./warehouse.js";
 
 export interface BucketFigures {
@@ -312,7 +313,10 @@ async function professional(o: RateScenarioOptions, before: boolean): Promise<Pl
   };
 }
 
-export async function rateScenarios(o: RateScenarioOptions): Promise<RateScenariosFigures> {
+export async function rateScenarios(opts: RateScenarioOptions): Promise<RateScenariosFigures> {
+  // Each scenario measures the per-user create path against the buckets (POST /users and grouped roles): pinned,
+  // so that `--rate-rows` of 1,000 or more never sends the users through import jobs (create.bulk's default, auto).
+  const o: RateScenarioOptions = { ...opts, config: perUserCreates(opts.config) };
   const out: RateScenariosFigures = {
     rows: o.rows,
     tenantBelowConfig: await tenantBelowConfig(o),

@@ -9,7 +9,7 @@
 import { gzipSync, gunzipSync } from "node:zlib";
 import { z } from "zod";
 import type { ImportEntry } from "../../core/import-batches.js";
-import { syncOperation } from "./operation-schema.js";
+import { issueReason, jsonOf, syncOperation } from "./operation-schema.js";
 
 export const IMPORT_MESSAGE_VERSION = 1;
 /** One batch is one message, sent alone: under SQS's 256 KiB for a message and for a SendMessageBatch call. */
@@ -58,14 +58,10 @@ export function isImportBody(body: string | undefined): boolean {
 
 /** Validates a received body; never throws. The reason names what is wrong, never a value. */
 export function parseImportBatch(body: string | undefined): ImportParseResult {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body ?? "");
-  } catch {
-    return { ok: false, reason: "body is not JSON" };
-  }
-  const env = envelope.safeParse(raw);
-  if (!env.success) return { ok: false, reason: issue(env.error) };
+  const raw = jsonOf(body);
+  if (!raw.ok) return { ok: false, reason: "body is not JSON" };
+  const env = envelope.safeParse(raw.value);
+  if (!env.success) return { ok: false, reason: issueReason(env.error) };
   let users: unknown;
   try {
     users = JSON.parse(gunzipSync(Buffer.from(env.data.users, "base64")).toString("utf8"));
@@ -73,12 +69,6 @@ export function parseImportBatch(body: string | undefined): ImportParseResult {
     return { ok: false, reason: "users: not gzip-compressed JSON" };
   }
   const parsed = usersSchema.safeParse(users);
-  if (!parsed.success) return { ok: false, reason: `users.${issue(parsed.error)}` };
+  if (!parsed.success) return { ok: false, reason: `users.${issueReason(parsed.error)}` };
   return { ok: true, message: { kind: env.data.kind, runId: env.data.runId, batchId: env.data.batchId, users: parsed.data } };
-}
-
-function issue(error: z.ZodError): string {
-  const first = error.issues[0];
-  const path = first?.path.map(String).join(".") || "(body)";
-  return `${path}: ${first?.message ?? "invalid"}${error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : ""}`;
 }

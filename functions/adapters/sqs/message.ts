@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { MirrorOperation, SyncOperation, UserOperation } from "../../core/operations.js";
 import type { DesiredProfile } from "../../core/types.js";
 import { isImportBody, parseImportBatch } from "./import-message.js";
-import { desiredSchema, mirrorOperation, syncOperation } from "./operation-schema.js";
+import { desiredSchema, issueReason, jsonOf, mirrorOperation, syncOperation } from "./operation-schema.js";
 
 export const MESSAGE_VERSION = 1;
 
@@ -40,17 +40,9 @@ export function parseMessage(body: string | undefined): ParseResult {
     const batch = parseImportBatch(body);
     return batch.ok ? { ok: true, message: { v: MESSAGE_VERSION, runId: batch.message.runId, ops: batch.message.users.map((u) => u.op) } } : batch;
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body ?? "");
-  } catch {
-    return { ok: false, reason: "body is not JSON" };
-  }
-  const r = messageSchema.safeParse(raw);
-  if (!r.success) {
-    const first = r.error.issues[0];
-    const path = first?.path.map(String).join(".") || "(body)";
-    return { ok: false, reason: `${path}: ${first?.message ?? "invalid"}${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more problems)` : ""}` };
-  }
+  const raw = jsonOf(body);
+  if (!raw.ok) return { ok: false, reason: "body is not JSON" };
+  const r = messageSchema.safeParse(raw.value);
+  if (!r.success) return { ok: false, reason: issueReason(r.error) };
   return { ok: true, message: r.data };
 }

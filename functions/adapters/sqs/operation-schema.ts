@@ -52,3 +52,19 @@ export const mirrorOperation = z.strictObject({
   keyLabel: z.string(),
   userId: z.string().min(1),
 });
+
+/** A body's JSON, or undefined when it is not JSON (the parsers say so without showing it). */
+export function jsonOf(body: string | undefined): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(body ?? "") };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** A schema's refusal as a reason: the first problem's path and message, never a value. */
+export function issueReason(error: z.ZodError): string {
+  const first = error.issues[0];
+  const path = first?.path.map(String).join(".") || "(body)";
+  return `${path}: ${first?.message ?? "invalid"}${error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : ""}`;
+}

@@ -82,6 +82,13 @@ export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions
   let invocations = 0;
   const maxPerReceive = Math.min(10, batchSize);
   let draining = true;
+  // Drained when the producer (the extract) has ended, whether it succeeded or not (what it enqueued is
+  // consumed either way, as in AWS), and nothing is visible or in flight on the main queue.
+  let producing = opts.until !== undefined;
+  void opts.until?.then(
+    () => (producing = false),
+    () => (producing = false),
+  );
   const worker = async (i: number) => {
     while (draining && !opts.signal?.aborted) {
       const records: SQSRecord[] = [];
@@ -92,7 +99,10 @@ export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions
         );
         if (!got.Messages?.length) {
           // A batching window: from the first record, more are gathered until it is full or the window ends.
-          if (records.length === 0 || !mapping.batchingWindowMs || Date.now() >= (windowEnds ?? 0) || opts.signal?.aborted) break;
+          // Once the producer has ended nothing more can arrive, so waiting out the window would change no batch:
+          // locally the window closes then (a deployed one runs its course; only the run's tail is shorter).
+          const nothingMoreComing = opts.until !== undefined && !producing;
+          if (records.length === 0 || !mapping.batchingWindowMs || Date.now() >= (windowEnds ?? 0) || nothingMoreComing || opts.signal?.aborted) break;
           await sleep(50);
           continue;
         }
@@ -142,13 +152,6 @@ export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions
     }
   };
   const workers = consumers.map((_, i) => worker(i));
-  // Drained when the producer (the extract) has ended, whether it succeeded or not (what it enqueued is
-  // consumed either way, as in AWS), and nothing is visible or in flight on the main queue.
-  let producing = opts.until !== undefined;
-  void opts.until?.then(
-    () => (producing = false),
-    () => (producing = false),
-  );
   for (;;) {
     await sleep(200);
     opts.onPoll?.();

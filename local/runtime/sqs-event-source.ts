@@ -42,6 +42,24 @@ export interface EventSourceMapping {
   faults?: DeliveryFaults;
   /** A fresh instance: one per concurrent consumer at the start, and one for each that timed out. */
   newInstance: () => ConsumerInstance;
+  /**
+   * The function's warm instances, when several event sources invoke one function (the consumer reads the main queue
+   * and the writes queue): as in Lambda, an invocation takes an idle warm instance (with its pacer's knowledge of the
+   * tenant) before a fresh one is started, and gives it back when it ends. Without it, each mapping has its own.
+   */
+  pool?: InstancePool;
+}
+
+/** One function's instances, shared by its event sources (see EventSourceMapping.pool). */
+export class InstancePool {
+  private readonly idle: ConsumerInstance[] = [];
+  constructor(private readonly make: () => ConsumerInstance) {}
+  take(): ConsumerInstance {
+    return this.idle.pop() ?? this.make();
+  }
+  give(i: ConsumerInstance): void {
+    this.idle.push(i);
+  }
 }
 
 export interface DrainOptions {
@@ -76,7 +94,8 @@ function toRecord(m: Message, queueArn: string): SQSRecord {
 export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions): Promise<void> {
   const { sqs, queueUrl, queueArn, batchSize, timeoutMs } = mapping;
   const faults = mapping.faults ?? {};
-  const consumers = Array.from({ length: mapping.maxConcurrency }, mapping.newInstance);
+  const pool = mapping.pool;
+  const consumers = Array.from({ length: mapping.maxConcurrency }, () => (pool ? undefined : mapping.newInstance()));
   const abandoned: Promise<unknown>[] = [];
   const deliveredOnce = new Set<string>();
   let invocations = 0;
@@ -115,7 +134,8 @@ export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions
       }
       const event: SQSEvent = { Records: records };
       const n = invocations++;
-      const { handler, retire } = consumers[i]!;
+      const instance = consumers[i] ?? pool!.take();
+      const { handler, retire } = instance;
       let failed = new Set<string>();
       const giveUpAfter = faults.abandonInvocation?.(n);
       const invoked = handler(event, fakeContext(timeoutMs, `consumer-${i}`));
@@ -126,10 +146,11 @@ export async function drainQueue(mapping: EventSourceMapping, opts: DrainOptions
         // Lambda's timeout: the invocation's records all count as failed; the instance is gone.
         retire();
         abandoned.push(invoked.catch(() => undefined));
-        consumers[i] = mapping.newInstance();
+        if (!pool) consumers[i] = mapping.newInstance();
         failed = new Set(records.map((r) => r.messageId));
       } else {
         failed = new Set((res.r?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+        pool?.give(instance);
       }
       // At-least-once: a message processed for the first time is delivered again instead of deleted.
       const again = faults.deliverTwice ? records.filter((r) => !failed.has(r.messageId) && !deliveredOnce.has(r.messageId)) : [];

@@ -14,6 +14,8 @@ function virtualPacer(rate: number, burst: number) {
     sleep: async (ms) => {
       now += ms;
     },
+    // Pacing at the rate from the start (slow start: test/adapters/pacer-adaptive.test.ts).
+    slowStart: false,
   });
   return { pacer, now: () => now, advance: (ms: number) => (now += ms) };
 }

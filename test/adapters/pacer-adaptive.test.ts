@@ -13,6 +13,8 @@ function virtualPacer(opts: Pick<PacerOptions, "rate" | "burst"> & Partial<Pacer
       now += ms;
     },
     random: () => 0,
+    // The AIMD arithmetic from a pacer at its rate; slow start has its own test below.
+    slowStart: false,
     ...opts,
   });
   return { pacer, now: () => now, advance: (ms: number) => (now += ms) };
@@ -25,6 +27,28 @@ const answer = (remaining: number, limit = 10, reset = 0) => {
 };
 
 describe("adaptive pacer", () => {
+  it("slow start: a fresh pacer begins at 60% of its rate and probes up by 20% a second until its first cut or its rate", () => {
+    const { pacer, advance } = virtualPacer({ rate: 10, burst: 10, slowStart: true });
+    expect(pacer.currentRate).toBeCloseTo(6);
+    advance(1000);
+    pacer.observe(200, answer(9, 10));
+    expect(pacer.currentRate).toBeCloseTo(8);
+    advance(1000);
+    pacer.observe(200, answer(9, 10));
+    expect(pacer.currentRate).toBeCloseTo(10);
+    // Once at its rate (or cut), it probes at the usual 5% a second.
+    const other = virtualPacer({ rate: 10, burst: 10, slowStart: true }).pacer;
+    other.observe(200, answer(1, 10));
+    expect(other.currentRate).toBeCloseTo(5.1);
+    const { pacer: cut, advance: later } = virtualPacer({ rate: 10, burst: 10, slowStart: true });
+    cut.observe(200, answer(1, 10));
+    later(2000);
+    cut.observe(200, answer(9, 10));
+    expect(cut.currentRate).toBeCloseTo(5.1 + 0.5);
+    // Not adaptive: the configured rate from the start.
+    expect(virtualPacer({ rate: 10, burst: 10, slowStart: true, adaptive: false }).pacer.currentRate).toBe(10);
+  });
+
   it("a 429 lowers currentRate, once per episode", () => {
     const { pacer, advance } = virtualPacer({ rate: 10, burst: 10 });
     expect(pacer.currentRate).toBe(10);

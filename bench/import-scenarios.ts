@@ -35,6 +35,7 @@ import type { SyncConfig } from "../functions/core/config.js";
 import { consumerBudget } from "../functions/core/budget.js";
 import { resolveRateLimits, type RateLimitSettings } from "../functions/core/rate-limits.js";
 import { MAX_ACTIVE_IMPORT_JOBS } from "../functions/core/import-batches.js";
+import { IMPORT_POLL_MS } from "../functions/flows/import-run.js";
 import type { ImportStats } from "../local/auth0-emulator-imports.js";
 import type { RequestLogEntry, TenantState } from "../local/auth0-emulator.js";
 import { runLocalPipeline, type LocalEnvironment, type LocalRunSummary, type Progress } from "../local/pipeline.js";
@@ -188,6 +189,8 @@ async function runOnce(o: ImportScenarioOptions, name: string, stateDir: string,
     stateDir,
     latencyMs: o.latencyMs,
     jitterMs: o.jitterMs,
+    // A deployed importer's poll interval, so the polls counted are those it would make.
+    importerPollMs: IMPORT_POLL_MS,
     onEnvironment: (e) => {
       env = e;
       // The same import speed for both paths (the per-user path submits no job): the assumption printed.

@@ -1,6 +1,7 @@
 /**
  * The moving parts: the schedule, the extractor and consumer Lambdas, the queue and its DLQ, the ledger, the
- * secrets, and least-privilege IAM for each; with `reconcile`, the reconcile (lib/reconcile.ts).
+ * secrets, and least-privilege IAM for each; with `reconcile`, the reconcile (lib/reconcile-construct.ts); with
+ * `watch`, the watch (lib/watch-construct.ts).
  */
 import { Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -23,6 +24,7 @@ import { scheduleFunction } from "./function-schedule.js";
 import { SyncFunction } from "./sync-function.js";
 import { SyncQueues } from "./sync-queues.js";
 import { UnloadRun } from "./unload-run.js";
+import { Watch } from "./watch-construct.js";
 import * as targets from "aws-cdk-lib/aws-scheduler-targets";
 
 export interface PipelineProps {
@@ -50,6 +52,8 @@ export class Pipeline extends Construct {
   readonly reconcile?: Reconcile;
   /** With source.unload: the bucket, the segment worker and the state machine of a run over an unloaded table. */
   readonly unloadRun?: UnloadRun;
+  /** With `watch` enabled: the rule on the tenant's log stream, the watch queue and its DLQ, the watch Lambda. */
+  readonly watch?: Watch;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -136,6 +140,10 @@ export class Pipeline extends Construct {
         scheduleDlq: this.scheduleDlq,
       });
     }
+
+    if (config.watch?.enabled) {
+      this.watch = new Watch(this, "Watch", { config, settings: config.watch, queue: this.queue, ledger: this.ledger, credentialsSecret: this.credentialsSecret });
+    }
   }
 
   /**
@@ -150,12 +158,15 @@ export class Pipeline extends Construct {
       environment: {
         QUEUE_URL: this.queue.queueUrl,
         LEDGER_TABLE: this.ledger.tableName,
+        ...(this.writesQueue ? { WRITES_QUEUE_URL: this.writesQueue.queueUrl } : {}),
         ...(config.auth0.credentialsSecretArn ? {} : { AUTH0_CREDENTIALS_SECRET_ARN: this.credentialsSecret.secretArn }),
       },
     });
     fn.addEventSource(new SqsEventSource(importQueue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: MAX_ACTIVE_IMPORT_JOBS }));
-    // SendMessageBatch (authorized as SendMessage): users handed to the per-user path.
+    // SendMessageBatch (authorized as SendMessage): users handed to the per-user path; imported users' roles and
+    // memberships to the writes queue (the importer's slot is one of Auth0's two jobs: it does not wait for them).
     this.queue.grant(fn, "sqs:SendMessage");
+    this.writesQueue?.grant(fn, "sqs:SendMessage");
     this.ledger.grantImporter(fn);
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [this.credentialsSecret.secretArn] }));
     if (config.lambda.tracing) {

@@ -41,7 +41,8 @@ export interface ImportTally extends RecordTally {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const DEFAULT_POLL_MS = { first: 1000, max: 10_000 };
+/** How often a deployed importer asks after its job: from 1 s, doubling to 10 s (the "other" bucket is shared). */
+export const IMPORT_POLL_MS = { first: 1000, max: 10_000 };
 
 export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, remainingMs: () => number): Promise<ImportTally> {
   const { logger } = deps;
@@ -64,7 +65,7 @@ export async function importBatch(deps: ImporterDeps, msg: ImportBatchMessage, r
     ({ ready: submitted, perUser } = await preflight(deps, msg.users));
     // What can fail before anything is sent (the connection's id), before the batch is claimed.
     if (submitted.length > 0) await deps.imports.prepare();
-    const { first, max } = deps.pollMs ?? DEFAULT_POLL_MS;
+    const { first, max } = deps.pollMs ?? IMPORT_POLL_MS;
     for (let wait = first; ; wait = Math.min(max, wait * 2)) {
       if (!(await ledger.imports.begin(batchId, runId, submitted.map((u) => u.id)))) throw new RetryableRecordError(`import batch ${batchId}: another delivery is submitting it`);
       if (submitted.length === 0) break;
@@ -201,7 +202,7 @@ async function createsAttempted(deps: ImporterDeps, runId: string, users: Import
 
 /** Polls the job until it ends; with too little Lambda time left, the delivery fails and the next one follows on. */
 async function follow(deps: ImporterDeps, jobId: string, remainingMs: () => number): Promise<ImportJobView> {
-  const { first, max } = deps.pollMs ?? DEFAULT_POLL_MS;
+  const { first, max } = deps.pollMs ?? IMPORT_POLL_MS;
   const safety = deps.safetyMs ?? 10_000;
   for (let wait = first; ; wait = Math.min(max, wait * 2)) {
     const job = await deps.imports.job(jobId);

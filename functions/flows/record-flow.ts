@@ -128,11 +128,15 @@ async function recorded(deps: ConsumerDeps, runId: string, op: UserOperation, re
   return { res, settledBefore: false };
 }
 
-/** Users created here go to the writes queue, one message each (its event source gathers a grouped call's worth). */
-async function deferCreated(deps: ConsumerDeps, runId: string, users: ImportEntry[], retries: string[]): Promise<void> {
+/**
+ * Users created here go to the writes queue, one message each (its event source gathers a grouped call's worth);
+ * an import job's users together (`together`): a job's thousand users already are many grouped calls' worth.
+ */
+async function deferCreated(deps: ConsumerDeps, runId: string, users: ImportEntry[], retries: string[], together = false): Promise<void> {
   if (users.length === 0 || !deps.createdWrites) return;
   try {
-    await deps.createdWrites.send(users.flatMap((u) => encodeImportBatch({ kind: "created", runId, batchId: `created-${u.id}`, users: [u] })));
+    const batches = together ? [users] : users.map((u) => [u]);
+    await deps.createdWrites.send(batches.flatMap((b) => encodeImportBatch({ kind: "created", runId, batchId: `created-${b[0]!.id}`, users: b })));
   } catch (err) {
     // The ledger holds each user as created so far: the record delivered again applies their roles itself.
     const reason = `sending its roles and memberships to the writes queue failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -255,7 +259,7 @@ export async function consumeOperations(
     for (let op = queue.shift(); op; op = queue.shift()) deps.groups?.slot().release();
   }
   await Promise.all(running);
-  await deferCreated(deps, runId, deferred, retries);
+  await deferCreated(deps, runId, deferred, retries, verdicts !== undefined);
   // The run's live counts (what `auth0-sync run` follows), also when some users of the record must be retried.
   await deps.ledger?.runs.addCounts(runId, tally.outcomes);
   if (retries.length > 0) {

@@ -161,8 +161,9 @@ async function syncUser(
   if (created && invite.enabled && !how.invited) {
     await auth0.passwordChangeTicket(userId, { resultUrl: invite.resultUrl, ttlSec: invite.ttlSec, markEmailAsVerified: invite.markEmailAsVerified });
   }
-  // Created here, with roles or memberships to write: those are grouped across invocations (core/created-writes.ts).
-  if (created && how.imported === undefined && deps.deferCreated && hasGroupedWrites(config, desired)) return { deferred: userId };
+  // Created here (or by an import job), with roles or memberships to write: those are grouped across invocations
+  // (core/created-writes.ts); an importer so frees its slot, one of Auth0's two jobs, as soon as its job is done.
+  if (created && deps.deferCreated && hasGroupedWrites(config, desired)) return { deferred: userId };
   let outcome: "created" | "updated" | "unchanged" = created ? "created" : decision.outcome;
   const known = start.kind === "ledger" || start.kind === "observed" ? start : undefined;
   let roles: RoleChange = { add: [], remove: [] };

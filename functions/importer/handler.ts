@@ -23,7 +23,10 @@ export const defaultDeps: ImporterDepsFactory = async ({ logger }) => {
   const pacer = PacerSet.fromShares(consumerBudget(config));
   const auth0 = new Auth0Adapter({ ...auth0OptionsFromConfig(config, credentials, process.env, pacer), pacer });
   const ledger = new Ledger(new DynamoDBClient({}), table);
-  return { config, auth0, logger, ledger, imports: new Auth0Imports(auth0, config.auth0.connection), perUser: new QueueSender(new SQSClient({}), queueUrl) };
+  const sqs = new SQSClient({});
+  // Imported users' roles and memberships go to the writes queue, grouped there (core/created-writes.ts).
+  const createdWrites = process.env.WRITES_QUEUE_URL ? new QueueSender(sqs, process.env.WRITES_QUEUE_URL) : undefined;
+  return { config, auth0, logger, ledger, imports: new Auth0Imports(auth0, config.auth0.connection), perUser: new QueueSender(sqs, queueUrl), createdWrites };
 };
 
 export const handler = createImporterHandler(defaultDeps);

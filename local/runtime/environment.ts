@@ -41,7 +41,7 @@ import { ensureLedgerTable, startDynamo } from "../dynamo.js";
 import { openWarehouseDb } from "../warehouse-db.js";
 import { recordCalls, type AwsCall, type Caller, type LambdaName } from "../aws-calls.js";
 import { LocalStateError, clearStateDir, lockStateDir, markWarehouseReady, readStateFile, warehouseReady } from "../state-dir.js";
-import { drainQueue, type ConsumerInstance, type DeliveryFaults } from "./sqs-event-source.js";
+import { drainQueue, InstancePool, type ConsumerInstance, type DeliveryFaults } from "./sqs-event-source.js";
 
 export interface LocalEnvironmentOptions {
   config: SyncConfig;
@@ -72,6 +72,11 @@ export interface LocalEnvironmentOptions {
    * function timeout); locally that would make every retry wait minutes, so the poller shortens it.
    */
   retryDelaySeconds?: number;
+  /**
+   * How often the importer asks after its job (default 50 ms doubling to 500 ms, so local runs and tests do not
+   * wait out a deployed importer's 1 to 10 s; the bench passes `IMPORT_POLL_MS` to count a deployed one's polls).
+   */
+  importerPollMs?: { first: number; max: number };
   /** Run without the ledger (every row looked up in Auth0), e.g. to compare. */
   noLedger?: boolean;
   /** Fault injection for the reliability suite (test/e2e/reliability.test.ts). */
@@ -546,6 +551,8 @@ export class LocalEnvironment {
     const adapters: Auth0Adapter[] = [];
     /** One Lambda instance: its own pacer and token cache; a replaced (timed-out) one reports nothing more. */
     const newInstance = this.consumerInstance(adapters, opts.onOutcome);
+    // One function, two event sources (the main queue and the writes queue): one pool of warm instances.
+    const pool = new InstancePool(newInstance);
     const main = drainQueue(
       {
         sqs: this.sqs,
@@ -557,14 +564,16 @@ export class LocalEnvironment {
         retryDelaySeconds: this.opts.retryDelaySeconds,
         faults: this.opts.chaos,
         newInstance,
+        pool,
       },
       { onPoll: opts.onPoll, until: opts.until, signal: opts.signal },
     );
     // Created users' roles and memberships (core/created-writes.ts), which the consumers hand on while they run.
     // Not cancelled with the rest: those users exist in Auth0 already, and what is under way finishes.
-    const writes = this.drainWrites({ onOutcome: opts.onOutcome, until: main });
+    const writes = this.drainWrites({ until: main, pool });
     await main;
-    return [...adapters, ...(await writes)];
+    await writes;
+    return adapters;
   }
 
   /** One Lambda instance of the consumer: its own pacer and token cache; a replaced (timed-out) one reports nothing more. */
@@ -587,9 +596,8 @@ export class LocalEnvironment {
    * Polls the writes queue as its event source does (a batching window, a grouped call's worth of users, at most
    * two at once: core/created-writes.ts) and invokes the consumer handler, until nothing is visible or in flight.
    */
-  private async drainWrites(opts: { onOutcome: (e: OutcomeEvent) => void; until?: Promise<unknown>; signal?: AbortSignal }): Promise<Auth0Adapter[]> {
-    const adapters: Auth0Adapter[] = [];
-    if (!this.writesQueueUrl || !this.writesQueueArn) return adapters;
+  private async drainWrites(opts: { until?: Promise<unknown>; signal?: AbortSignal; pool: InstancePool }): Promise<void> {
+    if (!this.writesQueueUrl || !this.writesQueueArn) return;
     await drainQueue(
       {
         sqs: this.sqs,
@@ -600,11 +608,11 @@ export class LocalEnvironment {
         maxConcurrency: CREATED_WRITES_CONCURRENCY,
         timeoutMs: this.config.queue.consumerTimeoutSeconds * 1000,
         retryDelaySeconds: this.opts.retryDelaySeconds,
-        newInstance: this.consumerInstance(adapters, opts.onOutcome),
+        newInstance: () => opts.pool.take(),
+        pool: opts.pool,
       },
       { until: opts.until, signal: opts.signal },
     );
-    return adapters;
   }
 
   /**
@@ -635,7 +643,8 @@ export class LocalEnvironment {
             errors: (id) => living(() => imports.errors(id)),
           },
           perUser: new QueueSender(this.handlerSqs("importer"), this.queueUrl),
-          pollMs: { first: 50, max: 500 },
+          createdWrites: this.writesQueueUrl ? new QueueSender(this.handlerSqs("importer"), this.writesQueueUrl) : undefined,
+          pollMs: this.opts.importerPollMs ?? { first: 50, max: 500 },
           onOutcome: (e: OutcomeEvent) => alive && opts.onOutcome(e),
         };
       });

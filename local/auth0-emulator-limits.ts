@@ -42,8 +42,8 @@ export class TokenBucket {
 }
 
 /**
- * Every Management API route the emulator serves, as "METHOD template" (`:id` is one path segment). The request
- * log names routes by these templates; the server refuses to answer a route missing here, so the list stays whole.
+ * Every Management API route the emulator serves, as "METHOD template" (`:id` is one path segment). The request log
+ * names routes by these templates; the server refuses to answer a route missing from the list, so it stays whole.
  */
 export const EMULATOR_ROUTES = [
   "POST /api/v2/users",
@@ -74,6 +74,8 @@ export const EMULATOR_ROUTES = [
   "POST /api/v2/organizations/:id/members/:id/roles",
   "DELETE /api/v2/organizations/:id/members/:id/roles",
   "GET /api/v2/users/:id/organizations",
+  // The tenant log (auth0-emulator-logs.ts): Auth0 names no group for /logs, so "all other endpoints".
+  "GET /api/v2/logs",
 ] as const;
 
 const DECLARED = new Set<string>(EMULATOR_ROUTES);

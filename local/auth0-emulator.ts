@@ -6,6 +6,8 @@
  * 127.0.0.1 only. Connections listing, bulk user export and import jobs, role members, organizations (their members
  * and member roles) and rate limits live in the auth0-emulator-* modules it routes to.
  * Bound to a state file (`persistTo`), it journals every write before answering it, so a killed process loses none.
+ * It keeps Auth0's tenant log of the writes (auth0-emulator-logs.ts), naming the client that made each: the sync's,
+ * others registered with `addClient`, or the Dashboard (`dashboardEdit`); only the sync's requests reach `requestLog`.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
@@ -15,20 +17,65 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { connectionIdOf, listConnections } from "./auth0-emulator-connections.js";
 import { DEFAULT_EXPORT_SETTINGS, EXPORT_DOWNLOAD_PREFIX, ExportJobs, type ExportJobSettings } from "./auth0-emulator-exports.js";
 import type { RateLimitSettings } from "../functions/core/rate-limits.js";
-import { apiError, HttpError, invalidBody, type JsonObject, typeName } from "./auth0-emulator-http.js";
+import { apiError, HttpError, invalidBody, type Json, type JsonObject, typeName } from "./auth0-emulator-http.js";
 import { DEFAULT_IMPORT_SETTINGS, type ImportedProfile, type ImportJobSettings, ImportJobs, type ImportStats, type ImportTarget, type UpsertedFields } from "./auth0-emulator-imports.js";
 import { Competitor, type CompetitorSettings, isDeclaredRoute, routeOf, TenantBuckets, TokenBucket } from "./auth0-emulator-limits.js";
 import { isTenantOrganization, type OrgJournalRecord, Organizations, type TenantOrganization } from "./auth0-emulator-orgs.js";
+import { parseMultipart } from "./auth0-emulator-import-file.js";
+import { API_CHANNEL, DASHBOARD_CHANNEL, describeOperation, isLoggedMethod, redactSecrets, TenantLog, type TenantLogAuth } from "./auth0-emulator-logs.js";
 import { listRoleUsers } from "./auth0-emulator-role-users.js";
 import { seededRandom } from "./random.js";
 
 export type { CompetitorSettings } from "./auth0-emulator-limits.js";
 export type { TenantOrganization } from "./auth0-emulator-orgs.js";
+export type { TenantLogEntry } from "./auth0-emulator-logs.js";
 
 export const DEFAULT_CLIENT_ID = "local-sync-client";
 export const DEFAULT_CLIENT_SECRET = "local-sync-secret-not-for-production";
 export const DEFAULT_DOMAIN = "tenant.emulator.local";
 export const DEFAULT_CONNECTION = "Username-Password-Authentication";
+/** The sync's client as the tenant log names it. */
+export const DEFAULT_CLIENT_NAME = "auth0-sync";
+/**
+ * The Auth0 Dashboard's application in the log of a Dashboard edit. Auth0 logs those under the tenant's "Global Client
+ * ID" (Settings > Advanced; https://github.com/auth0/auth0-customer-detections,
+ * detections/client_with_overpermissive_granted_scopes.yml); this stands for it, in the shape of Auth0's 32-character
+ * client ids. Auth0 documents no name for it (entries may carry an empty client_name): the name is the emulator's.
+ */
+export const DASHBOARD_CLIENT_ID = "LocalEmulatorManageDashboard0001";
+export const DASHBOARD_CLIENT_NAME = "Auth0 Management Dashboard";
+
+/** The tenant admin signed in to the Dashboard, as a Dashboard edit's log entry shows it (`details.request.auth.user`). */
+export interface DashboardAdmin {
+  user_id: string;
+  name: string;
+  email: string;
+}
+export const DEFAULT_DASHBOARD_ADMIN: DashboardAdmin = { user_id: "auth0|emulator-admin", name: "Emulator Admin", email: "admin@tenant.emulator.local" };
+
+/** Another Management API client of the tenant (client credentials), for `addClient`. */
+export interface EmulatorClient {
+  clientId: string;
+  clientSecret: string;
+  name: string;
+  /** The scopes its tokens carry; default those of the sync's client. */
+  scopes?: string[];
+}
+
+/** What the sync's client is granted: the product's needs, and read:logs to read the tenant log. */
+const DEFAULT_SCOPES = [
+  "read:users", "create:users", "update:users", "delete:users", "read:roles", "create:role_members", "delete:role_members", "create:user_tickets",
+  "read:organizations", "read:organization_members", "create:organization_members", "delete:organization_members",
+  "read:organization_member_roles", "create:organization_member_roles", "delete:organization_member_roles", "read:logs",
+];
+
+/** A token's grant: its client, its id (the log's `jti`), and for a Dashboard session the admin behind it. */
+interface TokenGrant {
+  exp: number;
+  clientId: string;
+  jti: string;
+  admin?: DashboardAdmin;
+}
 
 
 export interface EmulatorConnection {
@@ -43,6 +90,10 @@ export interface Auth0EmulatorOptions {
   domain?: string;
   clientId?: string;
   clientSecret?: string;
+  /** The sync's client's name in the tenant log (default "auth0-sync"). */
+  clientName?: string;
+  /** Most entries the tenant log keeps (default 100,000; 0 keeps none, listeners still hear them). */
+  tenantLogCapacity?: number;
   /** Sustained requests per second of the one global bucket (default 16, Enterprise production); see `limits`. */
   rate?: number;
   /** Size of the one global bucket (default 50). */
@@ -236,7 +287,10 @@ const tooManyRoles = (): HttpError => apiError(400, `A user can have at most ${M
 export class Auth0Emulator {
   readonly domain: string;
   readonly clientId: string;
-  private readonly clientSecret: string;
+  /** Every client that may ask /oauth/token for a token (the Dashboard's has no secret: it never does). */
+  private readonly clients = new Map<string, EmulatorClient & { scopes: string[] }>();
+  /** The tenant log: every Management API write, whoever made it (`GET /api/v2/logs` reads it). */
+  readonly tenantLog: TenantLog;
   private readonly connections: Map<string, EmulatorConnection>;
   private readonly users = new Map<string, StoredUser>();
   private readonly byConnectionEmail = new Map<string, string>();
@@ -251,7 +305,7 @@ export class Auth0Emulator {
     ensureRole: (name) => void this.addRole(name),
     journal: (rec) => this.journal(rec),
   });
-  private readonly tokens = new Map<string, number>();
+  private readonly tokens = new Map<string, TokenGrant>();
   private readonly tickets: TenantState["tickets"] = [];
   private readonly verificationEmails: string[] = [];
   private readonly buckets: TenantBuckets;
@@ -267,13 +321,15 @@ export class Auth0Emulator {
   private persisted?: { file: string; journal: string; fd?: number };
   private readonly log: RequestLogEntry[] = [];
   tokenLifetimeSec: number;
-  /** Tokens handed out by /oauth/token. */
+  /** Tokens handed out by /oauth/token to the sync's client (like `requestLog`, other clients' are not counted). */
   tokensIssued = 0;
 
   constructor(private readonly options: Auth0EmulatorOptions = {}) {
     this.domain = options.domain ?? DEFAULT_DOMAIN;
     this.clientId = options.clientId ?? DEFAULT_CLIENT_ID;
-    this.clientSecret = options.clientSecret ?? DEFAULT_CLIENT_SECRET;
+    this.clients.set(this.clientId, { clientId: this.clientId, clientSecret: options.clientSecret ?? DEFAULT_CLIENT_SECRET, name: options.clientName ?? DEFAULT_CLIENT_NAME, scopes: DEFAULT_SCOPES });
+    this.clients.set(DASHBOARD_CLIENT_ID, { clientId: DASHBOARD_CLIENT_ID, clientSecret: "", name: DASHBOARD_CLIENT_NAME, scopes: DEFAULT_SCOPES });
+    this.tenantLog = new TenantLog(options.tenantLogCapacity);
     this.connections = new Map(
       (options.connections ?? [{ name: DEFAULT_CONNECTION, strategy: "auth0" }]).map((c) => [c.name, c] as const),
     );
@@ -339,7 +395,8 @@ export class Auth0Emulator {
    * Binds the tenant to a state file (as `state()` shows it): loads it, replays the journal beside it
    * (`journalFileOf`), and from then on appends every write to that journal before the write is answered, so a
    * process killed at any point loses no acknowledged write. A last line torn by a kill mid-append is dropped
-   * (its write was never answered). Without a state file, one is written with the tenant as it stands.
+   * (its write was never answered). Without a state file, one is written with the tenant as it stands. The tenant
+   * log is not persisted: a new process starts with an empty one, as after Auth0's retention (auth0-emulator-logs.ts).
    */
   persistTo(file: string): void {
     if (this.persisted) throw new Error(`the emulator already persists to ${this.persisted.file}`);
@@ -552,7 +609,35 @@ export class Auth0Emulator {
 
   /** Makes every token issued so far expired, as if its lifetime had run out. */
   expireAllTokens(): void {
-    for (const t of this.tokens.keys()) this.tokens.set(t, 0);
+    for (const grant of this.tokens.values()) grant.exp = 0;
+  }
+
+  /**
+   * Registers another client-credentials client of the tenant. Its requests are charged to the buckets like any
+   * other, logged in the tenant log under its id and name, and kept out of `requestLog`, which stays the sync's.
+   */
+  addClient(client: EmulatorClient): void {
+    if (this.clients.has(client.clientId)) throw new Error(`a client with id ${client.clientId} exists already`);
+    this.clients.set(client.clientId, { ...client, scopes: [...(client.scopes ?? DEFAULT_SCOPES)] });
+  }
+
+  /** A token of a Dashboard session of `admin` (the Dashboard signs its admins in; it asks no client credentials). */
+  dashboardToken(admin: DashboardAdmin = DEFAULT_DASHBOARD_ADMIN): string {
+    const token = randomBytes(32).toString("base64url");
+    this.tokens.set(token, { exp: Date.now() + this.tokenLifetimeSec * 1000, clientId: DASHBOARD_CLIENT_ID, jti: randomBytes(16).toString("hex"), admin: { ...admin } });
+    return token;
+  }
+
+  /**
+   * A Management API request as an admin editing in the Dashboard makes it (`path` under /api/v2, with or without
+   * that prefix), over HTTP like any client's: rate-limited, logged with the Dashboard's channel and the admin, and
+   * not in `requestLog`.
+   */
+  async dashboardEdit(method: string, path: string, body?: unknown, admin?: DashboardAdmin): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.dashboardToken(admin)}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const url = `${this.baseUrl}${path.startsWith("/api/v2/") ? path : `/api/v2${path}`}`;
+    return fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   }
 
   /**
@@ -643,6 +728,8 @@ export class Auth0Emulator {
     let payload: unknown;
     let admittedAt: number | undefined;
     let bucket = "none";
+    // The registered client a request comes from, when known: only the sync's (or an unknown caller's) are logged.
+    let caller: string | undefined;
     try {
       const bytes = await readBody(req);
       const rawBody = bytes.toString("utf8");
@@ -655,11 +742,14 @@ export class Auth0Emulator {
         bucket = "oauth-token";
         const now = Date.now();
         if (!this.tokenBucket.take(now)) throw new HttpError(429, { error: "too_many_requests", error_description: "Too Many Requests" });
-        [status, payload] = [200, this.issueToken(req.headers["content-type"] ?? "", rawBody)];
+        const params = tokenParams(req.headers["content-type"] ?? "", rawBody);
+        if (this.clients.has(params.client_id ?? "")) caller = params.client_id;
+        [status, payload] = [200, this.issueToken(params)];
       } else if (url.pathname.startsWith("/api/v2/")) {
         const now = Date.now();
         admittedAt = now;
         route = routeOf(url.pathname);
+        caller = this.tokens.get(bearerOf(req.headers.authorization))?.clientId;
         // Each request is charged to its endpoint group's bucket only; the headers describe that bucket.
         const charged = this.buckets.chargeOf(method, route);
         bucket = charged.name;
@@ -675,13 +765,24 @@ export class Auth0Emulator {
         if (!admitted) {
           throw apiError(429, "Global limit has been reached", "too_many_requests");
         }
-        this.authenticate(req.headers.authorization);
+        const grant = this.authenticate(req.headers.authorization);
         const failing = this.faults.failRate > 0 && this.random() < this.faults.failRate;
         const isWrite = method !== "GET";
         if (failing && !(isWrite && this.random() < this.faults.failAfterWriteShare)) throw this.serverError();
-        [status, payload] = this.route(method, url, rawBody, { contentType: req.headers["content-type"] ?? "", bytes });
+        const op: Operation = { method, url, route, grant, req, bytes, contentType: req.headers["content-type"] ?? "" };
+        let extra: Record<string, string> | undefined;
+        try {
+          [status, payload, extra] = this.route(method, url, rawBody, { contentType: op.contentType, bytes }, grant);
+        } catch (err) {
+          // A write Auth0 refused (4xx, or a 429 of its own such as the import jobs limit) is a failed API operation.
+          if (err instanceof HttpError && isLoggedMethod(method)) this.logOperation("fapi", op, err.status, err.body, err.message);
+          throw err;
+        }
         // A route answered but missing from EMULATOR_ROUTES would escape the rate-limit cross-check.
         if (!isDeclaredRoute(method, route)) throw new Error(`${method} ${route} is not in EMULATOR_ROUTES`);
+        headers = { ...headers, ...extra };
+        // Before an injected failure: the write is applied, so a client watching the log must see it.
+        if (isLoggedMethod(method)) this.logOperation("sapi", op, status, payload);
         if (failing) throw this.serverError();
       } else {
         await delay;
@@ -696,7 +797,8 @@ export class Auth0Emulator {
         payload = { statusCode: 500, error: "Internal Server Error", message: (err as Error).message };
       }
     }
-    this.log.push({ t: admittedAt ?? Date.now(), method, route, status, bucket });
+    // The request log is the sync's (benchmarks count it): other clients' requests stay out, like the competitor's.
+    if (caller === undefined || caller === this.clientId) this.log.push({ t: admittedAt ?? Date.now(), method, route, status, bucket });
     const body = status === 204 || payload === undefined ? "" : JSON.stringify(payload);
     res.writeHead(status, { ...headers, ...(body ? { "content-type": "application/json; charset=utf-8" } : {}) });
     res.end(body);
@@ -708,22 +810,13 @@ export class Auth0Emulator {
       : apiError(503, "The service is temporarily unavailable", "service_unavailable");
   }
 
-  private issueToken(contentType: string, raw: string): JsonObject {
-    let params: Record<string, string>;
-    if (contentType.includes("application/json")) {
-      try {
-        params = JSON.parse(raw || "{}") as Record<string, string>;
-      } catch {
-        throw new HttpError(400, { error: "invalid_request", error_description: "The request body is not valid JSON" });
-      }
-    } else {
-      // application/x-www-form-urlencoded, which Auth0 accepts as well as JSON.
-      params = Object.fromEntries(new URLSearchParams(raw));
-    }
+  private issueToken(params: Record<string, string | undefined>): JsonObject {
     if (params.grant_type !== "client_credentials") {
       throw new HttpError(403, { error: "unsupported_grant_type", error_description: "Unsupported grant type" });
     }
-    if (params.client_id !== this.clientId || params.client_secret !== this.clientSecret) {
+    const client = this.clients.get(params.client_id ?? "");
+    // The Dashboard's application has no secret: it never asks for client credentials.
+    if (!client?.clientSecret || params.client_secret !== client.clientSecret) {
       throw new HttpError(401, { error: "access_denied", error_description: "Unauthorized" });
     }
     const audience = `https://${this.domain}/api/v2/`;
@@ -731,17 +824,16 @@ export class Auth0Emulator {
       throw new HttpError(403, { error: "access_denied", error_description: `Service not enabled within domain: ${params.audience}` });
     }
     const token = randomBytes(32).toString("base64url");
-    this.tokens.set(token, Date.now() + this.tokenLifetimeSec * 1000);
-    this.tokensIssued++;
-    return { access_token: token, token_type: "Bearer", expires_in: this.tokenLifetimeSec, scope: "read:users create:users update:users delete:users read:roles create:role_members delete:role_members create:user_tickets read:organizations read:organization_members create:organization_members delete:organization_members read:organization_member_roles create:organization_member_roles delete:organization_member_roles" };
+    this.tokens.set(token, { exp: Date.now() + this.tokenLifetimeSec * 1000, clientId: client.clientId, jti: randomBytes(16).toString("hex") });
+    if (client.clientId === this.clientId) this.tokensIssued++;
+    return { access_token: token, token_type: "Bearer", expires_in: this.tokenLifetimeSec, scope: client.scopes.join(" ") };
   }
 
-  private authenticate(header: string | undefined): void {
-    const m = /^Bearer (.+)$/.exec(header ?? "");
-    if (!m) throw apiError(401, "Missing authentication");
-    const exp = this.tokens.get(m[1] ?? "");
-    if (exp === undefined) throw apiError(401, "Invalid token");
-    if (Date.now() >= exp) {
+  private authenticate(header: string | undefined): TokenGrant {
+    if (!/^Bearer (.+)$/.test(header ?? "")) throw apiError(401, "Missing authentication");
+    const grant = this.tokens.get(bearerOf(header));
+    if (grant === undefined) throw apiError(401, "Invalid token");
+    if (Date.now() >= grant.exp) {
       throw new HttpError(401, {
         statusCode: 401,
         error: "Unauthorized",
@@ -749,10 +841,52 @@ export class Auth0Emulator {
         attributes: { error: "Expired token received for JSON Web Token validation" },
       });
     }
+    return grant;
+  }
+
+  /**
+   * Appends a Management API write to the tenant log: who made it (the client, and for the Dashboard the admin),
+   * what was asked (secrets redacted) and what was answered.
+   */
+  private logOperation(type: "sapi" | "fapi", op: Operation, statusCode: number, response: unknown, failure?: string): void {
+    const { grant, req, url } = op;
+    const client = this.clients.get(grant.clientId);
+    const ip = req.socket.remoteAddress ?? "127.0.0.1";
+    const userAgent = req.headers["user-agent"];
+    const auth: TenantLogAuth = grant.admin
+      ? { user: { ...grant.admin }, strategy: "jwt", credentials: { jti: grant.jti } }
+      : { user: {}, strategy: "jwt", credentials: { jti: grant.jti, scopes: [...(client?.scopes ?? [])] } };
+    let path = url.pathname;
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // Not valid percent-encoding: logged as requested.
+    }
+    this.tenantLog.append({
+      type,
+      description: failure ?? describeOperation(op.method, op.route),
+      client_id: grant.clientId,
+      client_name: client?.name ?? "",
+      ip,
+      ...(userAgent ? { user_agent: userAgent } : {}),
+      user_id: grant.admin?.user_id ?? "",
+      tenant_name: this.domain.split(".")[0] ?? this.domain,
+      details: {
+        request: { method: op.method.toLowerCase(), path, query: Object.fromEntries(url.searchParams), body: loggedBody(op), channel: grant.admin ? DASHBOARD_CHANNEL : API_CHANNEL, ip, ...(userAgent ? { userAgent } : {}), auth },
+        response: { statusCode, ...(response === undefined ? {} : { body: redactSecrets(JSON.parse(JSON.stringify(response)) as Json) }) },
+      },
+    });
+  }
+
+  /** `GET /api/v2/logs` (scope read:logs); in checkpoint mode Auth0's `Link` header names the next page. */
+  private readLogs(q: URLSearchParams, grant: TokenGrant): [number, unknown, Record<string, string>?] {
+    if (!this.clients.get(grant.clientId)?.scopes.includes("read:logs")) throw apiError(403, "Insufficient scope, expected any of: read:logs", "insufficient_scope");
+    const { body, next } = this.tenantLog.query(q);
+    return [200, body, next ? { link: `<${this.baseUrl}/api/v2/logs?${next.toString()}>; rel="next"` } : undefined];
   }
 
   /** `multipart` is the raw request, for the one endpoint that takes multipart/form-data (users imports). */
-  private route(method: string, url: URL, raw: string, multipart: { contentType: string; bytes: Buffer }): [number, unknown] {
+  private route(method: string, url: URL, raw: string, multipart: { contentType: string; bytes: Buffer }, grant: TokenGrant): [number, unknown, Record<string, string>?] {
     const path = url.pathname.slice("/api/v2".length);
     const q = url.searchParams;
     let m: RegExpExecArray | null;
@@ -800,6 +934,7 @@ export class Auth0Emulator {
       return [200, this.page(list, q, "roles")];
     }
     if (path === "/tickets/password-change" && method === "POST") return [201, this.passwordTicket(parseJson(raw))];
+    if (path === "/logs" && method === "GET") return this.readLogs(q, grant);
     const org = this.orgs.route(method, path, q, () => parseJson(raw));
     if (org) return org;
     throw apiError(404, "Not Found");
@@ -1122,6 +1257,46 @@ function parseJson(raw: string): JsonObject {
     return v as JsonObject;
   } catch {
     throw invalidBody("Invalid JSON body");
+  }
+}
+
+/** A Management API request on its way to the tenant log. */
+interface Operation {
+  method: string;
+  url: URL;
+  route: string;
+  grant: TokenGrant;
+  req: IncomingMessage;
+  bytes: Buffer;
+  contentType: string;
+}
+
+/** The body a log entry shows: the JSON sent, or an import's form fields without the users file; secrets redacted. */
+function loggedBody(op: Operation): Json {
+  if (op.contentType.startsWith("multipart/form-data")) {
+    const parts = parseMultipart(op.bytes, op.contentType);
+    const fields = [...(parts ?? new Map<string, Buffer>())].filter(([name]) => name !== "users").map(([name, v]) => [name, v.toString("utf8")]);
+    return redactSecrets(Object.fromEntries(fields) as JsonObject);
+  }
+  if (op.bytes.length === 0) return null;
+  try {
+    return redactSecrets(JSON.parse(op.bytes.toString("utf8")) as Json);
+  } catch {
+    return null;
+  }
+}
+
+/** The token of an `Authorization: Bearer` header ("" without one). */
+const bearerOf = (header: string | undefined): string => /^Bearer (.+)$/.exec(header ?? "")?.[1] ?? "";
+
+/** The parameters of a token request, JSON or form-encoded as Auth0 accepts both. */
+function tokenParams(contentType: string, raw: string): Record<string, string | undefined> {
+  if (!contentType.includes("application/json")) return Object.fromEntries(new URLSearchParams(raw));
+  try {
+    const v = JSON.parse(raw || "{}") as unknown;
+    return v !== null && typeof v === "object" ? (v as Record<string, string>) : {};
+  } catch {
+    throw new HttpError(400, { error: "invalid_request", error_description: "The request body is not valid JSON" });
   }
 }
 

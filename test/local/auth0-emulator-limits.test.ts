@@ -157,6 +157,7 @@ describe("Auth0 emulator: per-plan buckets", () => {
       ["GET", `/organizations/${org}/members/${id}/roles`],
       ["DELETE", `/organizations/${org}/members/${id}/roles`, { roles: [role] }],
       ["GET", `/users/${id}/organizations`],
+      ["GET", "/logs?per_page=5"],
       ["DELETE", `/organizations/${org}/members`, { members: [ada.user_id] }],
       ["DELETE", `/users/${id}`],
     ];

@@ -3,7 +3,7 @@
  * handlers get. Locally nothing enforces IAM (dynalite and local-aws-sqs accept any call), so the IAM coverage
  * test (test/lib/iam-coverage.test.ts) checks these calls against the roles of the synthesized stack.
  */
-export type LambdaName = "extractor" | "consumer" | "reconcile" | "segment" | "importer";
+export type LambdaName = "extractor" | "consumer" | "reconcile" | "segment" | "importer" | "watch";
 /** Who makes a call: a Lambda's role, or the unload state machine's (its SDK integrations, its ItemReader, its invokes). */
 export type Caller = LambdaName | "states";
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, ScanCommand, waitUntilTableNotExists, type AttributeValue, DynamoDBClient, ResourceNotFoundException, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 
-import { LEDGER_PARTITION_KEY as LEDGER_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.js";
+import { LEDGER_PARTITION_KEY as LEDGER_KEY, RUNS_INDEX, USERS_INDEX } from "../functions/core/ledger-keys.js";
 
 export interface LocalDynamo {
   endpoint: string;
@@ -42,13 +42,21 @@ const RUNS_INDEX_SPEC = {
   Projection: { ProjectionType: "ALL" as const },
 };
 
+const USERS_INDEX_SPEC = {
+  IndexName: USERS_INDEX.name,
+  KeySchema: [{ AttributeName: USERS_INDEX.partitionKey, KeyType: "HASH" as const }],
+  Projection: { ProjectionType: "KEYS_ONLY" as const },
+};
+
+const INDEXES = [RUNS_INDEX_SPEC, USERS_INDEX_SPEC];
+
 /** Creates the ledger table (on-demand, as deployed) unless it exists. */
 export async function ensureLedgerTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     const t = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    // A state directory from before the runs index: rebuild the table with it (dynalite cannot add an index;
+    // A state directory from before an index (runs, users): rebuild the table with it (dynalite cannot add an index;
     // deployed tables get it from CloudFormation).
-    if (!t.Table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === RUNS_INDEX.name)) {
+    if (!INDEXES.every((x) => t.Table?.GlobalSecondaryIndexes?.some((i) => i.IndexName === x.IndexName))) {
       const items: Record<string, AttributeValue>[] = [];
       let start: Record<string, AttributeValue> | undefined;
       do {
@@ -78,9 +86,11 @@ async function createLedgerTable(client: DynamoDBClient, tableName: string): Pro
         { AttributeName: LEDGER_KEY, AttributeType: "S" },
         { AttributeName: RUNS_INDEX.partitionKey, AttributeType: "S" },
         { AttributeName: RUNS_INDEX.sortKey, AttributeType: "S" },
+        { AttributeName: USERS_INDEX.partitionKey, AttributeType: "S" },
       ],
       KeySchema: [{ AttributeName: LEDGER_KEY, KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [RUNS_INDEX_SPEC],
+      // The users index always, locally: deployed, it is there only with the watch (lib/ledger-table.ts).
+      GlobalSecondaryIndexes: INDEXES,
       BillingMode: "PAY_PER_REQUEST",
     }),
   );

@@ -8,7 +8,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { METRICS_NAMESPACE } from "../core/metrics.js";
 
 /** The Lambdas of the stack. */
-export type FunctionName = "extractor" | "consumer" | "reconcile" | "segment" | "importer";
+export type FunctionName = "extractor" | "consumer" | "reconcile" | "segment" | "importer" | "watch";
 
 export interface Powertools {
   logger: Logger;

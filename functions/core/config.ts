@@ -193,6 +193,11 @@ const auth0Schema = z.strictObject({
   connection: z.string(expected("a connection name")).min(1),
   /** Whether the connection is a database connection (needs a password on create). */
   connectionType: z.enum(["database", "passwordless", "other"], expected("'database', 'passwordless' or 'other'")).default("database"),
+  /**
+   * The M2M application's client id (not a secret: Auth0 logs it with every write). The watch's rule ignores the
+   * writes it makes; required when `watch.enabled`.
+   */
+  clientId: z.string(expected("the M2M application's client id")).min(1).optional(),
   /** Secrets Manager secret with {"client_id","client_secret"} of the M2M application; locally, AUTH0_CLIENT_ID / AUTH0_CLIENT_SECRET. */
   credentialsSecretArn: arn("secretsmanager").optional(),
   /** The tenant's plan: one bucket per endpoint group as Auth0 documents it (core/rate-limits.ts). */
@@ -320,6 +325,27 @@ const parsedSchema = z
         driftAlarmShare: z.number().gt(0).max(1).default(0.05),
       })
       .optional(),
+    /**
+     * The watch: Auth0's tenant logs streamed to EventBridge; another client's write to a managed user is repaired
+     * within a minute (docs/watch.md). Off when absent; the reconcile stays the backstop.
+     */
+    watch: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** The partner event source Auth0 created, which is also the name of the event bus associated with it. */
+        eventSource: z
+          .string(expected("the partner event source's name, aws.partner/auth0.com/<tenant>-<uuid>/auth0.logs"))
+          .regex(/^aws\.partner\/auth0\.com\/[^/]+\/auth0\.logs$/, "expected aws.partner/auth0.com/<tenant>-<uuid>/auth0.logs (the source Auth0's log stream created)"),
+        /** false: report outside edits only (the dashboard, `status`), change nothing. */
+        repair: z.boolean().default(true),
+        /** Other clients whose writes are the sync's business too (e.g. a provisioning job of the same team): never repaired. */
+        ignoreClients: z.array(z.string().min(1)).default([]),
+        /** Two writers fighting over a user: after this many repairs of one user within the window, its drift is reported, not repaired. */
+        fightCap: z.strictObject({ repairs: z.number().int().min(1).max(100).default(3), windowMinutes: z.number().int().min(1).max(1440).default(60) }).default({ repairs: 3, windowMinutes: 60 }),
+        /** Alarm when more managed users than this are edited by other clients within an hour (someone is fighting the sync). */
+        alarmEditsPerHour: z.number().int().min(1).default(100),
+      })
+      .optional(),
     alarms: z
       .strictObject({
         email: z.email(expected("an email address")).optional(),
@@ -357,6 +383,9 @@ const parsedSchema = z
   })
   .superRefine((cfg, ctx) => {
     tenantCopyIssues(cfg).forEach((i) => ctx.addIssue({ code: "custom", ...i }));
+    if (cfg.watch?.enabled && !cfg.auth0.clientId) {
+      ctx.addIssue({ code: "custom", path: ["auth0", "clientId"], message: "the watch needs the sync's own client id, so its rule ignores the sync's writes" });
+    }
     for (const [target, m] of Object.entries(cfg.mapping)) {
       const path = ["mapping", target];
       const parsed = parseTarget(target);

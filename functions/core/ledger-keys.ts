@@ -19,3 +19,9 @@ export const fitsLedger = (key: string): boolean => Buffer.byteLength(key, "utf8
 
 /** The sparse index over run items only (newest first by startedAt): `status` never scans the identities. */
 export const RUNS_INDEX = { name: "runs", partitionKey: "runIndex", sortKey: "startedAt", value: "run" } as const;
+
+/**
+ * The sparse index over identity items by Auth0 user id (keys only): the watch learns which key a log event's user
+ * is without a scan. Only items that carry a userId are in it.
+ */
+export const USERS_INDEX = { name: "users", partitionKey: "userId" } as const;

@@ -6,7 +6,7 @@
  */
 export const METRICS_NAMESPACE = "Auth0Sync";
 
-type Emitter = "extractor" | "consumer" | "reconcile" | "segment" | "importer";
+type Emitter = "extractor" | "consumer" | "reconcile" | "segment" | "importer" | "watch";
 
 export const METRICS = {
   RowsRead: { fn: "extractor", unit: "Count", what: "rows the statement returned" },
@@ -38,6 +38,14 @@ export const METRICS = {
   ReconcileRepaired: { fn: "reconcile", unit: "Count", what: "repairs a reconcile queued (the consumers apply them; applied ones count under the reconcile's id)" },
   ReconcileAdopted: { fn: "reconcile", unit: "Count", what: "users of the tenant a row claims that the ledger learned from an export" },
   ReconcileAuth0Calls: { fn: "reconcile", unit: "Count", what: "Management API requests of a reconcile (export job, polls, role members)" },
+  WatchEvents: { fn: "watch", unit: "Count", what: "tenant log events the watch received (another client's writes; duplicates included)" },
+  WatchIgnored: { fn: "watch", unit: "Count", what: "events not the watch's: not a write to users, the sync's own or an ignored client, unreadable" },
+  WatchOutsideEdits: { fn: "watch", unit: "Count", what: "managed users another client changed on an owned field (the fight alarm)" },
+  WatchRepaired: { fn: "watch", unit: "Count", what: "repairs the watch queued (the consumers apply them)" },
+  WatchReported: { fn: "watch", unit: "Count", what: "outside edits reported, not repaired (watch.repair false, or the mode does not repair them)" },
+  WatchFights: { fn: "watch", unit: "Count", what: "outside edits left alone because the user was repaired too often within the window (two writers fighting)" },
+  WatchRepairedFields: { fn: "watch", unit: "Count", what: "fields the watch's repairs set back (one per field and user)" },
+  WatchAuth0Calls: { fn: "watch", unit: "Count", what: "Management API requests of the watch (its reads of edited users)" },
 } as const satisfies Record<string, { fn: Emitter; unit: "Count"; what: string }>;
 
 export type MetricName = keyof typeof METRICS;

@@ -71,3 +71,24 @@ export interface RunRecord {
   /** New users created through Auth0 import jobs: the jobs submitted and the users they created. */
   imports?: { jobs: number; users: number };
 }
+
+/** One user the watch acted on, as `auth0-sync status` shows it (emails masked by the core's judgement). */
+export interface WatchNote {
+  at: string;
+  keyLabel?: string;
+  userId: string;
+  action: string;
+  /** The fields that had drifted (for `repaired`, `reported` and `fight`). */
+  fields: string[];
+  /** Who made the write (client names, or ids). */
+  clients: string[];
+  /** Seconds from the earliest write to the repair being queued. */
+  lagSeconds?: number;
+}
+
+/** What the ledger keeps of the watch: its counts since deployment and its latest notes (newest first). */
+export interface WatchRecord {
+  counts: Record<string, number>;
+  lastEventAt?: string;
+  recent: WatchNote[];
+}

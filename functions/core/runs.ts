@@ -35,7 +35,7 @@ export interface RunSummary {
 }
 
 /** A sortable, unique id: `run-20261123T180844-h3k9zq` for a sync, `reconcile-...` for a reconcile. */
-export function newRunId(kind: "run" | "reconcile" = "run", now = new Date()): string {
+export function newRunId(kind: "run" | "reconcile" | "watch" = "run", now = new Date()): string {
   return `${kind}-${now.toISOString().replace(/[-:.]/g, "").slice(0, 15)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 

@@ -50,10 +50,11 @@ export async function resolveOrganizations(auth0: Auth0Adapter, cfg: Organizatio
 }
 
 /**
- * What the user holds now in Auth0 of the organizations the row lists (member roles where managed): the sync never
+ * What the user holds now in Auth0 of the organizations the row lists (member roles where managed; the watch reads
+ * it too, for a user another client changed the memberships of): the sync never
  * removes a membership it did not apply, so the others are not even looked at.
  */
-async function heldInAuth0(auth0: Auth0Adapter, cfg: OrganizationsConfig, userId: string, desired: Record<string, string[]>): Promise<Record<string, string[]>> {
+export async function heldInAuth0(auth0: Pick<Auth0Adapter, "organizations">, cfg: OrganizationsConfig, userId: string, desired: Record<string, string[]>): Promise<Record<string, string[]>> {
   const held: Record<string, string[]> = {};
   for (const o of heldOrganizations(await auth0.organizations.userOrganizations(userId), desired, cfg.by)) {
     held[o.ref] = cfg.roles ? await auth0.organizations.memberRoles(o.id, userId) : [];

@@ -12,12 +12,13 @@ const EMITTERS = {
   reconcile: ["flows/reconcile-lambda.ts"],
   segment: ["flows/segment-run.ts"],
   importer: ["flows/importer-lambda.ts"],
+  watch: ["flows/watch-lambda.ts"],
 } as const;
 const sourceOf = (fn: keyof typeof EMITTERS) => EMITTERS[fn].map((f) => readFileSync(join(ROOT, "functions", f), "utf8")).join("\n");
 
 describe("the metric catalog", () => {
   it("every metric is emitted by the function the catalog names (the dashboard reads it with that function's dimension)", () => {
-    const src = { extractor: sourceOf("extractor"), consumer: sourceOf("consumer"), reconcile: sourceOf("reconcile"), segment: sourceOf("segment"), importer: sourceOf("importer") };
+    const src = { extractor: sourceOf("extractor"), consumer: sourceOf("consumer"), reconcile: sourceOf("reconcile"), segment: sourceOf("segment"), importer: sourceOf("importer"), watch: sourceOf("watch") };
     for (const [name, m] of Object.entries(METRICS) as [MetricName, (typeof METRICS)[MetricName]][]) {
       expect(src[m.fn], `${name} in functions/${m.fn}`).toContain(`"${name}"`);
       for (const other of Object.keys(src) as (keyof typeof src)[]) {

@@ -1,7 +1,7 @@
 /**
  * The sync ledger in DynamoDB: what lets an unchanged row cost no Auth0 call and an update be one PATCH with no
- * lookup. One table, five stores: the identity entries (users.ts), the runs and the run lock (runs.ts), a run's
- * segments (segments.ts), the import batches' jobs (imports.ts), and the reconcile's items (reconciles.ts). The records' shapes are the core's (core/records.ts).
+ * lookup. One table, six stores: the identity entries (users.ts), the runs and the run lock (runs.ts), a run's
+ * segments (segments.ts), the import batches' jobs (imports.ts), the reconcile's items (reconciles.ts), and the watch's (watch.ts). The records' shapes are the core's (core/records.ts).
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ImportLedger } from "./imports.js";
@@ -10,6 +10,7 @@ import { RunLedger } from "./runs.js";
 import { SegmentLedger } from "./segments.js";
 import { LedgerTable } from "./table.js";
 import { UserLedger } from "./users.js";
+import { WatchLedger } from "./watch.js";
 
 export type { LedgerEntry, ReconcileJob, ReconcileRecord, RunRecord } from "../../core/records.js";
 export type { LockResult } from "./runs.js";
@@ -20,6 +21,7 @@ export class Ledger {
   readonly reconciles: ReconcileLedger;
   readonly segments: SegmentLedger;
   readonly imports: ImportLedger;
+  readonly watch: WatchLedger;
   private readonly table: LedgerTable;
 
   constructor(client: DynamoDBClient, readonly tableName: string) {
@@ -29,6 +31,7 @@ export class Ledger {
     this.reconciles = new ReconcileLedger(this.table);
     this.segments = new SegmentLedger(this.table);
     this.imports = new ImportLedger(this.table);
+    this.watch = new WatchLedger(this.table);
   }
 
   /** Items read and written and requests sent, over the three stores. */

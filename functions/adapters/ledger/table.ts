@@ -30,7 +30,7 @@ export class LedgerTable {
 }
 
 /** Item key prefixes: an identity, a run, a run's segment, an import batch, and the single items of the run lock and the reconcile. */
-export const ITEM = { run: "R#", segment: "G#", importBatch: "I#", lock: "LOCK#run", reconcileJob: "RECONCILE#job", reconcileLast: "RECONCILE#last" } as const;
+export const ITEM = { run: "R#", segment: "G#", importBatch: "I#", watchUser: "W#", watchLast: "WATCH#last", lock: "LOCK#run", reconcileJob: "RECONCILE#job", reconcileLast: "RECONCILE#last" } as const;
 
 /** Retries of a batch request's unprocessed part, with backoff. */
 export const BATCH_ATTEMPTS = 8;

@@ -33,6 +33,11 @@ export class Auth0SyncStack extends Stack {
       out("ImportQueueUrl", p.importQueue.queueUrl, "Import batches of new users (create.bulk, docs/imports.md)");
       out("ImporterFunctionName", p.importer.functionName, "Importer Lambda (Auth0 import jobs)");
     }
+    if (p.watch) {
+      out("WatchQueueUrl", p.watch.queue.queueUrl, "Tenant log events for the watch (config watch, docs/watch.md)");
+      out("WatchDlqUrl", p.watch.dlq.queueUrl, "Watch events that failed, or EventBridge could not deliver (redrive to the watch queue)");
+      out("WatchFunctionName", p.watch.fn.functionName, "Watch Lambda (repairs other clients' edits of managed users)");
+    }
     if (p.reconcile) out("ReconcileFunctionName", p.reconcile.fn.functionName, "Reconcile Lambda (config reconcile)");
     if (p.unloadRun) {
       out("UnloadBucketName", p.unloadRun.bucket.bucketName, "Where UNLOAD writes the run's files (source.unload)");

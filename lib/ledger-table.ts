@@ -7,12 +7,12 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 import type { SyncConfig } from "../functions/core/config.js";
-import { LEDGER_PARTITION_KEY, RUNS_INDEX } from "../functions/core/ledger-keys.js";
+import { LEDGER_PARTITION_KEY, RUNS_INDEX, USERS_INDEX } from "../functions/core/ledger-keys.js";
 
 /**
- * The DynamoDB actions each Lambda's ledger calls need, on the table only: not on its index, which only the
- * operator's `status` queries (Ledger.runs). test/lib/iam-coverage.test.ts checks them against the calls the
- * handlers make.
+ * The DynamoDB actions each Lambda's ledger calls need, on the table only: not on its runs index, which only the
+ * operator's `status` queries (Ledger.runs); the watch's Query on the users index is granted apart (grantWatch).
+ * test/lib/iam-coverage.test.ts checks them against the calls the handlers make.
  */
 export const LEDGER_ACTIONS = {
   segment: [
@@ -75,7 +75,17 @@ export const LEDGER_ACTIONS = {
     // entries: the managed users, to find the ones the export lacks.
     "Scan",
   ],
-} as const satisfies Record<"extractor" | "consumer" | "reconcile" | "segment" | "importer", readonly string[]>;
+  watch: [
+    // watch.repairsOf (a user's recent repairs), watch.get (its record, merged with a batch's notes), users.get.
+    "GetItem",
+    // watch.setRepairs: the fight cap's history.
+    "PutItem",
+    // watch.record: its counts and notes.
+    "UpdateItem",
+    // users.getMany: the entries of the keys the users index named.
+    "BatchGetItem",
+  ],
+} as const satisfies Record<"extractor" | "consumer" | "reconcile" | "segment" | "importer" | "watch", readonly string[]>;
 
 export interface LedgerTableProps {
   config: SyncConfig;
@@ -97,6 +107,12 @@ export class LedgerTable extends Construct {
           partitionKey: { name: RUNS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
           sortKey: { name: RUNS_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
         },
+        // With the watch only: which identity key a log event's Auth0 user id is, without a scan (sparse: items
+        // with a userId; keys only). Without the watch nobody reads it, and every entry written with a userId would
+        // still pay for its index write and storage.
+        ...(config.watch?.enabled
+          ? [{ indexName: USERS_INDEX.name, partitionKey: { name: USERS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING }, projectionType: dynamodb.ProjectionType.KEYS_ONLY }]
+          : []),
       ],
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -135,6 +151,21 @@ export class LedgerTable extends Construct {
   /** What the reconcile's ledger calls: its job and record, entries read, seeded and deleted, the managed users. */
   grantReconcile(grantee: iam.IGrantable): iam.Grant {
     return this.grantActions(grantee, LEDGER_ACTIONS.reconcile);
+  }
+
+  /**
+   * What the watch's ledger calls: its repair history and record, the entries of edited users, and the users index
+   * (Query on that index alone, not the table's other indexes). A stack without the watch has no users index.
+   */
+  grantWatch(grantee: iam.IGrantable): iam.Grant {
+    return this.grantActions(grantee, LEDGER_ACTIONS.watch).combine(
+      iam.Grant.addToPrincipal({ grantee, actions: ["dynamodb:Query"], resourceArns: [this.usersIndexArn] }),
+    );
+  }
+
+  /** The users index's ARN (the index exists only with the watch). */
+  get usersIndexArn(): string {
+    return `${this.table.tableArn}/index/${USERS_INDEX.name}`;
   }
 
   // Exact actions on the table ARN only (TableV2.grant would add its index).

@@ -16,7 +16,7 @@ import { METRICS_NAMESPACE } from "../functions/core/metrics.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-export type SyncFunctionName = "extractor" | "consumer" | "reconcile" | "segment" | "importer";
+export type SyncFunctionName = "extractor" | "consumer" | "reconcile" | "segment" | "importer" | "watch";
 
 export interface SyncFunctionProps {
   /** Which handler (functions/<name>/handler.ts); also the construct id and the Powertools service suffix. */

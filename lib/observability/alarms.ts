@@ -6,6 +6,7 @@ import { Duration } from "aws-cdk-lib";
 import * as cw from "aws-cdk-lib/aws-cloudwatch";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { AlarmFactory } from "./alarm-factory.js";
+import { WATCH_MAX_RECEIVE_COUNT } from "../watch-construct.js";
 import type { SyncMetricFactory } from "./metric-factory.js";
 
 export interface SyncAlarms {
@@ -24,6 +25,10 @@ export interface SyncAlarms {
   segmentErrors?: cw.Alarm;
   /** With a config that may import new users. */
   importerErrors?: cw.Alarm;
+  /** With `watch` enabled. */
+  watchOutsideEdits?: cw.Alarm;
+  watchDlq?: cw.Alarm;
+  watchErrors?: cw.Alarm;
 }
 
 /** The alarms in the order they are created (the dashboard's alarm status widget lists them so). */
@@ -118,6 +123,28 @@ export function addSyncAlarms(factory: AlarmFactory, metrics: SyncMetricFactory,
     alarms.importerErrors = factory.addAlarm(metrics.importer.errors({ period: Duration.minutes(5), statistic: "Sum" }), {
       alarmNameSuffix: "ImporterErrors",
       alarmDescription: `The importer of ${name} failed (a crash or a timeout, not a user refused by a job): its batch is delivered again and follows the job the ledger recorded; after maxReceiveCount it reaches the DLQ, and a redrive sends its users the per-user way (docs/imports.md).`,
+      threshold: 0,
+      comparisonOperator: above,
+    });
+  }
+  // The watch: other clients editing managed users (someone fights the sync), events it could not handle, its failures.
+  const watch = config.watch;
+  if (metrics.watch && metrics.watchDlq && watch) {
+    alarms.watchOutsideEdits = factory.addAlarm(metrics.metric("WatchOutsideEdits", { period: Duration.hours(1), statistic: "Sum" }), {
+      alarmNameSuffix: "WatchOutsideEditsHigh",
+      alarmDescription: `Other clients changed more than ${watch.alarmEditsPerHour} managed users of ${name} on fields the sync owns within an hour: someone is fighting the sync, or editing managed users outside the table. ${watch.repair ? "The watch repairs them (up to the fight cap)." : "watch.repair is false: nothing was repaired."} 'auth0-sync status' shows the latest edits and their clients.`,
+      threshold: watch.alarmEditsPerHour,
+      comparisonOperator: above,
+    });
+    alarms.watchDlq = factory.addAlarm(metrics.watchDlq.visible({ period: Duration.minutes(1), statistic: "Maximum" }), {
+      alarmNameSuffix: "WatchDlqNotEmpty",
+      alarmDescription: `Messages in the watch DLQ of ${name}: tenant log events the watch failed ${WATCH_MAX_RECEIVE_COUNT} times, or EventBridge could not deliver to the watch queue. Look at the watch's logs, fix, then redrive the DLQ to the watch queue (the reconcile remains the backstop).`,
+      threshold: 0,
+      comparisonOperator: above,
+    });
+    alarms.watchErrors = factory.addAlarm(metrics.watch.errors({ period: Duration.minutes(5), statistic: "Sum" }), {
+      alarmNameSuffix: "WatchErrors",
+      alarmDescription: `The watch Lambda of ${name} failed (a crash or a timeout): its batch's events are delivered again, and after ${WATCH_MAX_RECEIVE_COUNT} receives go to the watch DLQ.`,
       threshold: 0,
       comparisonOperator: above,
     });

@@ -1,6 +1,7 @@
 /**
  * The dashboard's widgets, row by row: each run's flow and how runs ended, the Auth0 calls, the queues, the
- * Lambdas, with `reconcile` the reconcile's row, and the alarms. Every metric comes from the metric factory.
+ * Lambdas, with `reconcile` the reconcile's row, with `watch` the watch's, and the alarms. Every metric comes from
+ * the metric factory.
  */
 import { Duration } from "aws-cdk-lib";
 import * as cw from "aws-cdk-lib/aws-cloudwatch";
@@ -124,6 +125,33 @@ export function dashboardWidgets(props: DashboardWidgetsProps): cw.IWidget[][] {
       graph("Import jobs: jobs and their users", [m.metric("ImportJobs", { label: "jobs submitted" }), m.metric("ImportedUsers", { label: "users created" }), m.metric("ImportFallbacks", { label: "users handed to the per-user path" })], 8),
       graph("Importer", [importer.errors({ label: "errors" }), importer.durationP95({ label: "duration p95 (ms)" }), m.metric("ImportAuth0Calls", { label: "Auth0 calls (jobs, polls, grouped roles)" })], 8),
       graph("Import queue", [m.importQueue.visible({ label: "batches waiting" }), m.importQueue.inFlight({ label: "batches in flight (at most 2 jobs)" })], 8),
+    ]);
+  }
+  const watch = m.watch;
+  const watchSettings = config.watch;
+  if (watch && m.watchQueue && m.watchDlq && watchSettings) {
+    rows.push([
+      graph("Watch: tenant log events", [m.metric("WatchEvents", { label: "events" }), m.metric("WatchIgnored", { label: "ignored (not the watch's)" })], 6),
+      new cw.GraphWidget({
+        title: `Watch: outside edits per hour (repair ${watchSettings.repair ? "on" : "off"})`,
+        left: [
+          m.metric("WatchOutsideEdits", { label: "outside edits", period: Duration.hours(1) }),
+          m.metric("WatchRepaired", { label: "repaired", period: Duration.hours(1) }),
+          m.metric("WatchReported", { label: "reported", period: Duration.hours(1) }),
+          m.metric("WatchFights", { label: "fights (fight cap)", period: Duration.hours(1) }),
+          m.metric("WatchRepairedFields", { label: "fields repaired", period: Duration.hours(1) }),
+        ],
+        leftAnnotations: [{ value: watchSettings.alarmEditsPerHour, label: "WatchOutsideEditsHigh" }],
+        width: 6,
+        height: HEIGHT,
+      }),
+      graph("Watch Lambda", [watch.errors({ label: "errors" }), watch.throttles({ label: "throttles" }), m.metric("WatchAuth0Calls", { label: "Auth0 calls (reads of edited users)" })], 6, [watch.durationP95({ label: "duration p95 (ms)" })]),
+      graph(
+        "Watch queue and DLQ",
+        [m.watchQueue.visible({ label: "events waiting" }), m.watchQueue.inFlight({ label: "in flight" }), m.watchDlq.visible({ label: "watch DLQ", statistic: "Maximum" })],
+        6,
+        [m.watchQueue.oldestAgeSeconds({ label: "oldest (s)" })],
+      ),
     ]);
   }
   rows.push([new cw.AlarmStatusWidget({ title: "Alarms", alarms: [...props.alarms], width: 24, height: 3 })]);

@@ -60,6 +60,10 @@ export class SyncMetricFactory {
   /** With a config that may import new users: the importer and its queue (docs/imports.md). */
   readonly importer?: FunctionMetricFactory;
   readonly importQueue?: QueueMetricFactory;
+  /** With `watch` enabled: the watch Lambda, its queue and its DLQ. */
+  readonly watch?: FunctionMetricFactory;
+  readonly watchQueue?: QueueMetricFactory;
+  readonly watchDlq?: QueueMetricFactory;
   readonly runWindow: RunWindow;
   private readonly syncName: string;
 
@@ -75,6 +79,11 @@ export class SyncMetricFactory {
     if (pipeline.unloadRun) this.unload = new UnloadRunMetricFactory(pipeline.unloadRun);
     if (pipeline.importer) this.importer = new FunctionMetricFactory(pipeline.importer);
     if (pipeline.importQueue) this.importQueue = new QueueMetricFactory(pipeline.importQueue);
+    if (pipeline.watch) {
+      this.watch = new FunctionMetricFactory(pipeline.watch.fn);
+      this.watchQueue = new QueueMetricFactory(pipeline.watch.queue);
+      this.watchDlq = new QueueMetricFactory(pipeline.watch.dlq);
+    }
     const periodS = schedulePeriodSeconds(config);
     const twoFit = 2 * periodS <= MAX_PERIOD_SECONDS;
     this.runWindow = { period: alarmablePeriod(twoFit ? 2 * periodS : periodS), datapoints: twoFit ? 1 : 2 };

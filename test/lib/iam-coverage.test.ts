@@ -65,6 +65,7 @@ const ON_BEHALF: Record<LambdaName, Record<string, string>> = {
   },
   // (test/lib/iam-coverage-import.test.ts runs the importer.)
   importer: {},
+  watch: {},
 };
 
 /**

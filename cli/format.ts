@@ -7,6 +7,7 @@ import type { RunSummary } from "../functions/core/runs.js";
 import type { Json } from "../functions/core/types.js";
 import type { KeyPlan, PlanReport, PlannedChange } from "./plan.js";
 import { formatLastReconcile } from "./format-reconcile.js";
+import { formatWatchStatus } from "./format-watch.js";
 import { pendingOf } from "./runs.js";
 import type { RedriveReport, RunReport, StatusReport } from "./targets/target.js";
 
@@ -205,6 +206,7 @@ export function formatStatus(s: StatusReport): string {
   }
   if (s.dashboardUrl) out.push(`Dashboard       ${s.dashboardUrl}`);
   out.push(...formatLastReconcile(s.lastReconcile));
+  out.push(...formatWatchStatus(s.watch));
   if (s.dlqSample.length > 0) {
     out.push("", `DLQ sample (${s.dlqSample.length} of ${formatCount(s.dlq.visible)}, read without consuming them):`);
     for (const m of s.dlqSample) {

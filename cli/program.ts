@@ -8,6 +8,7 @@ import { ConfigError, parseConfig, type SyncConfig } from "../functions/core/con
 import { RedriveError } from "../functions/adapters/sqs/redrive.js";
 import { formatPlan, formatRedrive, formatRun, formatStatus } from "./format.js";
 import { formatReconcile } from "./format-reconcile.js";
+import { formatWatchNote, formatWatchReport } from "./format-watch.js";
 import type { PlannedChange } from "./plan.js";
 import { ProgressLine, type ProgressWriter } from "./progress.js";
 import { AwsTarget } from "./targets/aws.js";
@@ -87,7 +88,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const print = (s: string) => io.stdout.write(`${s}\n`);
   let exitCode = 0;
   const program = new Command("auth0-sync")
-    .description("Operate an Auth0 <- Redshift user sync: plan, run, status, redrive, reconcile.")
+    .description("Operate an Auth0 <- Redshift user sync: plan, run, status, redrive, reconcile, watch.")
     .addOption(new Option("--stack <name>", "deployed stack to act on (default: auth0-sync-<name> from the config)"))
     .addOption(new Option("--local", "act on the local pipeline's state instead of AWS"))
     .addOption(new Option("--state <dir>", "local state directory (with --local)").default(".local-state"))
@@ -206,6 +207,25 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       withTarget(cmd, async (t, g) => {
         const r = await t.reconcile({ dryRun: o.dryRun === true });
         print(g.json ? JSON.stringify(r) : formatReconcile(r));
+        return 0;
+      }),
+    );
+
+  program
+    .command("watch")
+    .description("With --local: watch the emulated tenant's log and repair another client's edits of managed users until Ctrl-C (a stack's watch runs by itself; `status` shows it).")
+    .addOption(new Option("--window <ms>", "the event source's batching window (default: the deployed 5000)").argParser(int(0, 300_000)))
+    .action(async (o: { window?: number }, cmd: Command) =>
+      withTarget(cmd, async (t, g) => {
+        if (!g.json) io.stderr.write("watching the tenant's log; edit a managed user as another client (docs/watch.md); Ctrl-C stops\n");
+        const r = await t.watch({
+          signal: io.signal,
+          batchWindowMs: o.window,
+          onNote: (n) => !g.json && print(formatWatchNote(n)),
+          onReady: ({ baseUrl, dashboardTokenFile }) =>
+            io.stderr.write(`the Auth0 emulator is at ${baseUrl}; edit a user as a Dashboard admin would with the token in ${dashboardTokenFile} (docs/watch.md)\n`),
+        });
+        print(g.json ? JSON.stringify(r) : formatWatchReport(r));
         return 0;
       }),
     );

@@ -6,3 +6,4 @@
 export { LocalEnvironment, type Chaos, type LocalEnvironmentOptions, type PeekedMessage } from "./runtime/environment.js";
 export { reportOfLocalRun, runLocalPipeline, type LocalRunOptions, type LocalRunSummary, type Progress } from "./runtime/run.js";
 export { runLocalReconcile, type LocalReconcileOptions, type LocalReconcileSummary } from "./runtime/local-reconcile.js";
+export { runLocalWatch, type LocalWatchOptions, type LocalWatchSummary } from "./runtime/local-watch.js";

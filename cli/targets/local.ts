@@ -5,13 +5,15 @@
  * that imports local/: cli/program.ts loads it with a dynamic import(), so the deployed path never loads the
  * emulators or PGlite.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.js";
 import { CopySample } from "../../functions/core/copy-sample.js";
 import { transformOf } from "../../functions/core/config.js";
 import { queueDepth, redrive } from "../../functions/adapters/sqs/redrive.js";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { Outcome } from "../../functions/core/outcomes.js";
-import { LocalEnvironment, reportOfLocalRun, runLocalPipeline, runLocalReconcile, type LocalEnvironmentOptions } from "../../local/pipeline.js";
+import { LocalEnvironment, reportOfLocalRun, runLocalPipeline, runLocalReconcile, runLocalWatch, type LocalEnvironmentOptions } from "../../local/pipeline.js";
 import { LocalStateError } from "../../local/state-dir.js";
 import { realTenantFromEnv, RealTenantError } from "../../local/real-tenant.js";
 import { describeDlqMessages } from "../dlq.js";
@@ -30,6 +32,8 @@ import {
   type StatusOptions,
   type StatusReport,
   type Target,
+  type WatchOptions,
+  type WatchReport,
 } from "./target.js";
 
 /** The local runner's refusals (state in use, damaged state files) are the CLI's one-sentence errors. */
@@ -136,6 +140,7 @@ export class LocalTarget implements Target {
         dlq: { visible: dead.length, inFlight: 0, oldestAgeSeconds: Number.isFinite(oldest) ? Math.round((Date.now() - oldest) / 1000) : undefined },
         dlqSample: await describeDlqMessages(dead.slice(0, opts.sample), ledger),
         lastReconcile: ledger ? await lastReconcile(ledger) : undefined,
+        watch: ledger ? await ledger.watch.get() : undefined,
       };
     });
   }
@@ -172,6 +177,32 @@ export class LocalTarget implements Target {
     const r = await refusals(() => runLocalReconcile({ ...this.opts, dryRun: opts.dryRun }));
     const { invocations: _i, auth0CallsWithRepairs, repairOutcomes, ...result } = r;
     return { state: "completed", dryRun: opts.dryRun, ...result, repairOutcomes: opts.dryRun ? undefined : repairOutcomes, auth0Calls: auth0CallsWithRepairs, elapsedMs: Date.now() - started };
+  }
+
+  /** The real watch handler on the emulator's tenant log, its repairs applied by the real consumers, until Ctrl-C. */
+  async watch(opts: WatchOptions): Promise<WatchReport> {
+    this.requireState();
+    if (this.opts.realTenant) throw new CliError("watch --local reads the Auth0 emulator's tenant log; a real tenant's log stream reaches a deployed stack (docs/watch.md). Unset AUTH0_DOMAIN to watch the emulator.");
+    const signal = opts.signal ?? new AbortController().signal;
+    let env: LocalEnvironment | undefined;
+    const s = await refusals(() =>
+      runLocalWatch({
+        ...this.opts,
+        signal,
+        batchWindowMs: opts.batchWindowMs,
+        onBatch: (b) => b.notes.forEach((n) => opts.onNote?.(n)),
+        onBus: () => {
+          // A Dashboard session's token, for the operator's own edits (docs/watch.md): in a file, never printed.
+          const emulator = env?.emulator;
+          if (!emulator) return;
+          const dashboardTokenFile = join(this.opts.stateDir, "dashboard-token");
+          writeFileSync(dashboardTokenFile, `${emulator.dashboardToken()}\n`, { mode: 0o600 });
+          opts.onReady?.({ baseUrl: emulator.baseUrl, dashboardTokenFile });
+        },
+        onEnvironment: (e) => void (env = e),
+      }),
+    );
+    return { ...s, repairOutcomes: Object.fromEntries(Object.entries(s.repairOutcomes).filter(([, n]) => n > 0)) };
   }
 
   async close(): Promise<void> {}

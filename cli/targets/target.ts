@@ -6,6 +6,7 @@ import type { ReconcileRecord, RunRecord } from "../../functions/adapters/ledger
 import type { ReconcileResult } from "../../functions/flows/reconcile-run.js";
 import type { RedriveProgress } from "../../functions/adapters/sqs/redrive.js";
 import type { Outcome } from "../../functions/core/outcomes.js";
+import type { WatchNote, WatchRecord } from "../../functions/core/records.js";
 import type { RunReport } from "../../functions/core/runs.js";
 import type { PlanReport } from "../plan.js";
 
@@ -51,6 +52,8 @@ export interface StatusReport {
   dashboardUrl?: string;
   /** The last finished reconcile, if any ran. */
   lastReconcile?: ReconcileRecord;
+  /** The watch's counts and latest notes, if it ever saw an event (docs/watch.md). */
+  watch?: WatchRecord;
   /** A stack that unloads: each run's execution in the Step Functions console, by run id. */
   executionUrls?: Record<string, string>;
 }
@@ -119,6 +122,26 @@ export type ReconcileReport =
   | ({ state: "completed"; dryRun: boolean; elapsedMs: number; repairOutcomes?: Partial<Record<Outcome, number>> } & Omit<ReconcileResult, "elapsedMs">)
   | { state: "running"; dryRun: boolean; reconcileId: string; jobId: string; jobStatus: string; elapsedMs: number };
 
+export interface WatchOptions {
+  signal?: AbortSignal;
+  /** Each user the watch acted on, as it happens. */
+  onNote?: (note: WatchNote) => void;
+  /** The event source's batching window (default the deployed 5 s). */
+  batchWindowMs?: number;
+  /** Locally, once the watch listens: the emulator's URL and a file holding a Dashboard session's token, to edit users as an admin would. */
+  onReady?: (info: { baseUrl: string; dashboardTokenFile: string }) => void;
+}
+
+/** What a local watch did until it was stopped. */
+export interface WatchReport {
+  logged: number;
+  delivered: number;
+  batches: number;
+  repairsQueued: number;
+  repairOutcomes: Partial<Record<Outcome, number>>;
+  auth0Calls: number;
+}
+
 export interface Target {
   /** "stack auth0-sync-demo (eu-west-1)" or "local state .local-state". */
   readonly where: string;
@@ -128,6 +151,8 @@ export interface Target {
   redrive(opts: RedriveOptions): Promise<RedriveReport>;
   redriveExecution(opts: RedriveExecutionOptions): Promise<RunReport>;
   reconcile(opts: ReconcileOptions): Promise<ReconcileReport>;
+  /** Runs the watch until the signal (locally); a stack's watch runs by itself. */
+  watch(opts: WatchOptions): Promise<WatchReport>;
   close(): Promise<void>;
 }
 

@@ -6,11 +6,11 @@ import tseslint from "typescript-eslint";
  * (and npm test). Paths are matched on the import specifier, so every depth of "../" is covered.
  */
 const up = (folder) => [`../${folder}`, `../${folder}/**`, `../../${folder}`, `../../${folder}/**`, `../../../${folder}`, `../../../${folder}/**`, `../../../../${folder}/**`];
-const HANDLERS = ["extractor", "consumer", "reconcile", "segment"];
+const HANDLERS = ["extractor", "consumer", "reconcile", "segment", "importer", "watch"];
 const handlerFolders = HANDLERS.flatMap((h) => [...up(h), ...up(`functions/${h}`)]);
 const outer = ["lib", "cli", "local", "bench"].flatMap(up);
 /** Core modules that decide (what a row becomes, what to write, what drifted): adapters may name their types only. */
-const CORE_DECISIONS = ["decide", "write-plan", "membership-diff", "mirror", "drift", "row-claims", "profile", "pseudonymise", "hidden-values", "text-fold", "copy-sample", "fingerprint", "rejections", "unchanged-check", "run-indexes", "columns", "runs"];
+const CORE_DECISIONS = ["decide", "write-plan", "membership-diff", "mirror", "drift", "row-claims", "profile", "pseudonymise", "hidden-values", "text-fold", "copy-sample", "fingerprint", "rejections", "unchanged-check", "run-indexes", "columns", "runs", "watch"];
 const restrict = (files, groups, message, extra = []) => ({
   files,
   rules: { "@typescript-eslint/no-restricted-imports": ["error", { patterns: [{ group: groups, message }, ...extra] }] },

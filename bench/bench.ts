@@ -15,7 +15,8 @@
  *                    [--extractor-rows A,B] [--no-extractor] [--snapshot-users A,B] [--onboard-rows N]
  *                    [--no-reconcile] [--only reconcile|rate|scale] [--scale-rows A,B,C] [--workers W] [--max-file-mb M]
  *                    [--resync-rows R] [--crash-rows C] [--only import] [--import-rows I] [--import-per-user-rows E,P]
- *                    [--import-users-per-s U] [--import-mixed-rows X] [--no-import] [--out DIR]
+ *                    [--import-users-per-s U] [--import-mixed-rows X] [--no-import] [--only watch] [--watch-edits W]
+ *                    [--no-watch] [--out DIR]
  *
  * `--only reconcile` runs the reconcile's scenarios alone, `--only rate` the rate-limit scenarios alone (with (c),
  * a first sync at the matched budget, run on M rows there instead of taken from scenario 1), `--only scale` the
@@ -25,7 +26,9 @@
  * only), `--only import` the import scenarios alone (I = 20,000 new users through import jobs at U = 111 users/s a
  * job, Auth0's figure; the per-user path measured on E = 2,000 users at Enterprise and P = 1,000 at Professional and
  * extrapolated to I; X = 4,000 demo rows with their phones, which go per user, through the import path at
- * Enterprise); all four write bench/results/<time>.json only (latest.json and the SVG stay those of the last whole
+ * Enterprise), `--only watch` the watch alone (bench/watch-scenario.ts: W = 120 Dashboard edits of managed users at
+ * 2/s, each repaired from the tenant's log stream; the sync's own writes and unowned fields); all five write
+ * bench/results/<time>.json only (latest.json and the SVG stay those of the last whole
  * run).
  */
 import { spawn } from "node:child_process";
@@ -58,6 +61,7 @@ import { scaleLines, scaleScenarios, type ScaleFigures } from "./scale-scenarios
 import { crashLines, segmentCrashScenario, type CrashFigures } from "./crash-scenario.js";
 import { importScenarioLines, importScenarios, type ImportScenariosFigures } from "./import-scenarios.js";
 import { createdWritesLines, createdWritesScenario, type CreatedWritesFigures } from "./created-writes-scenario.js";
+import { watchLines, watchScenario, type WatchFigures } from "./watch-scenario.js";
 import { cleanRows, insertGeneratedRows, writeWarehouse } from "./warehouse.js";
 
 const { values: a } = parseArgs({
@@ -87,6 +91,8 @@ const { values: a } = parseArgs({
     "import-users-per-s": { type: "string" },
     "import-mixed-rows": { type: "string" },
     "no-import": { type: "boolean" },
+    "watch-edits": { type: "string" },
+    "no-watch": { type: "boolean" },
     only: { type: "string" },
     out: { type: "string" },
   },
@@ -132,7 +138,10 @@ const IMPORT_MIXED_ROWS = Number(a["import-mixed-rows"] ?? (quick ? 0 : 4_000));
 if (![IMPORT_ROWS, IMPORT_PER_USER_ROWS.enterprise, IMPORT_PER_USER_ROWS.professional].every((v) => Number.isInteger(v) && v >= 10) || !(IMPORT_USERS_PER_S > 0) || !(Number.isInteger(IMPORT_MIXED_ROWS) && IMPORT_MIXED_ROWS >= 0)) {
   throw new Error("--import-rows and --import-per-user-rows take whole numbers of 10 or more (--import-per-user-rows: E,P or one for both), --import-users-per-s a positive number, --import-mixed-rows a whole number (0: not run)");
 }
-if (a.only !== undefined && !["reconcile", "rate", "scale", "import"].includes(a.only)) throw new Error(`--only ${a.only}: only "reconcile", "rate", "scale" and "import" are known`);
+if (a.only !== undefined && !["reconcile", "rate", "scale", "import", "watch"].includes(a.only)) throw new Error(`--only ${a.only}: only "reconcile", "rate", "scale", "import" and "watch" are known`);
+// The watch (issue 28): Dashboard edits of managed users at 2/s, each repaired from the tenant's log stream.
+// At least 100 edits (the target's p95 is over 100 or more), --quick too: the scenario takes about two minutes.
+const WATCH_EDITS = Number(a["watch-edits"] ?? 120);
 if (SCALE_ROWS.some((n) => !Number.isInteger(n) || n < 1000) || !Number.isInteger(SCALE_WORKERS) || SCALE_WORKERS < 1) throw new Error("--scale-rows takes row counts of 1,000 or more, --workers a whole number of 1 or more");
 const ONLY_RECONCILE = a.only === "reconcile";
 const ONLY_RATE = a.only === "rate";
@@ -141,6 +150,7 @@ const RUN_MAIN = a.only === undefined;
 const RUN_RECONCILE = ONLY_RECONCILE || (RUN_MAIN && !a["no-reconcile"]);
 const RUN_RATE = ONLY_RATE || (RUN_MAIN && !a["no-rate"]);
 const RUN_IMPORT = a.only === "import" || (RUN_MAIN && !a["no-import"]);
+const RUN_WATCH = a.only === "watch" || (RUN_MAIN && !a["no-watch"]);
 const OUT = a.out ?? "bench/results";
 
 const example = readFileSync(new URL("../config/example.yml", import.meta.url), "utf8");
@@ -528,6 +538,11 @@ try {
     process.stderr.write("created writes: 300 new users with one role at 10/s, alone and with another client at half the bucket\n");
     createdWritesFigures = await createdWritesScenario({ config, root });
   }
+  let watchFigures: WatchFigures | undefined;
+  if (RUN_WATCH) {
+    process.stderr.write(`watch: ${WATCH_EDITS} Dashboard edits of managed users at 2/s, repaired from the tenant's log stream\n`);
+    watchFigures = await watchScenario({ config, root, edits: WATCH_EDITS, rows: WATCH_EDITS + 150, log: say });
+  }
   if (RUN_MAIN && !a["no-extractor"]) for (const rows of EXTRACTOR_ROWS) extractor.push(await extractorScale(rows));
   const snapshotMemoryFigures: SnapshotMemoryFigures[] = [];
   let onboardingFigures: OnboardingFigures | undefined;
@@ -587,6 +602,7 @@ try {
   if (rateFigures) lines.push(...rateScenarioLines(rateFigures, matched, `${LATENCY} ms + up to ${JITTER} ms latency`));
   if (importFigures) lines.push(...importScenarioLines(importFigures));
   if (createdWritesFigures) lines.push(...createdWritesLines(createdWritesFigures));
+  if (watchFigures) lines.push(...watchLines(watchFigures));
   if (RUN_MAIN) {
     if (extractor.length > 0) {
       lines.push("", "Extractor alone (Data API emulator -> local SQS, no Auth0, no ledger), in a process of its own:", "", "| rows | rows/s | SQS requests per 100 rows | messages | peak RSS (MB) | time (s) |", "| ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -646,6 +662,7 @@ try {
     crash: crashFigures,
     imports: importFigures,
     createdWrites: createdWritesFigures,
+    watch: watchFigures,
     scenario1CallsPerSecond: sync[0]?.perSecond,
     table,
   };

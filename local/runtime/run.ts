@@ -40,6 +40,11 @@ export interface LocalRunOptions extends LocalEnvironmentOptions {
    * they are: the bench runs each in a child process, and SIGKILLs one.
    */
   segmentWorker?: (event: unknown, env: LocalEnvironment) => Promise<unknown>;
+  /**
+   * Run in stand-ins already running (a local watch's: the run's writes reach its tenant log, as a scheduled run's
+   * reach a deployed watch), which the run then leaves running. Its consumers may share the queue with theirs.
+   */
+  environment?: LocalEnvironment;
 }
 
 export interface Progress {
@@ -118,7 +123,7 @@ export function reportOfLocalRun(s: LocalRunSummary): RunReport {
 /** Runs one sync locally and returns its summary. */
 export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunSummary> {
   const started = Date.now();
-  const env = await LocalEnvironment.start(opts);
+  const env = opts.environment ?? (await LocalEnvironment.start(opts));
   try {
     await opts.onEnvironment?.(env);
     const config = env.config;
@@ -287,7 +292,7 @@ export async function runLocalPipeline(opts: LocalRunOptions): Promise<LocalRunS
       importedUsers: runRecord?.imports?.users ?? 0,
     };
   } finally {
-    await env.stop();
+    if (!opts.environment) await env.stop();
   }
 }
 

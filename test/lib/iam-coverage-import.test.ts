@@ -9,11 +9,6 @@
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
-import { clearCaches } from "@aws-lambda-powertools/parameters";
-import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SyncConfig } from "../../functions/core/config.js";
 import { defaultDeps as importerDefaultDeps } from "../../functions/importer/handler.js";
@@ -22,6 +17,7 @@ import type { AwsCall, Caller } from "../../local/aws-calls.js";
 import { runLocalPipeline, type LocalEnvironment } from "../../local/pipeline.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
 import { allows, grantedActions, roleStatements } from "../helpers/iam.js";
+import { secretReadsOf } from "../helpers/secret-reads.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const PSEUDO = { region: "eu-west-1", account: "123456789012" };
@@ -58,20 +54,7 @@ describe("IAM coverage of the import path: the importer and the extractor's impo
     const run = await runLocalPipeline({ config, stateDir: join(dir, "state"), csv: writeCsv(join(dir, "a.csv"), rows), rate: 500, retryDelaySeconds: 0, awsCalls: calls, onEnvironment: remember });
     expect(run).toMatchObject({ created: 29, rejected: 1, importedUsers: 29, unaccounted: 0 });
 
-    const sm = mockClient(SecretsManagerClient);
-    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ client_id: "id", client_secret: "secret" }) });
-    const saved = { ...process.env };
-    try {
-      delete process.env.AUTH0_CLIENT_ID;
-      delete process.env.AUTH0_CLIENT_SECRET;
-      clearCaches();
-      Object.assign(process.env, { SYNC_CONFIG: JSON.stringify(config), AUTH0_CREDENTIALS_SECRET_ARN: SECRET_ARN, LEDGER_TABLE: local.table, QUEUE_URL: "http://127.0.0.1:9/000000000000/unused", AWS_REGION: "eu-west-1" });
-      await importerDefaultDeps({ logger: new Logger({ logLevel: "SILENT" }), metrics: new Metrics({ namespace: "Test" }) });
-      for (const c of sm.commandCalls(GetSecretValueCommand)) calls.push({ fn: "importer", service: "secretsmanager", operation: "GetSecretValue", resources: { secretId: c.args[0].input.SecretId } });
-    } finally {
-      process.env = saved;
-      sm.restore();
-    }
+    calls.push(...(await secretReadsOf("importer", importerDefaultDeps, { SYNC_CONFIG: JSON.stringify(config), AUTH0_CREDENTIALS_SECRET_ARN: SECRET_ARN, LEDGER_TABLE: local.table, QUEUE_URL: "http://127.0.0.1:9/000000000000/unused", AWS_REGION: "eu-west-1" })));
     const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
     template = Template.fromStack(new Auth0SyncStack(app, "iam", { config, env: PSEUDO }));
   }, 240_000);

@@ -76,9 +76,9 @@ export const LEDGER_ACTIONS = {
     "Scan",
   ],
   watch: [
-    // watch.repairsOf (a user's recent repairs), watch.get (its record, merged with a batch's notes), users.get.
+    // watch.userState (a user's recent repairs and judged log ids), watch.get (its record, merged with a batch's notes).
     "GetItem",
-    // watch.setRepairs: the fight cap's history.
+    // watch.setUserState: that memory.
     "PutItem",
     // watch.record: its counts and notes.
     "UpdateItem",
@@ -115,6 +115,8 @@ export class LedgerTable extends Construct {
           : []),
       ],
       billing: dynamodb.Billing.onDemand(),
+      // The watch's per-user memory (W#) carries expiresAt: dropped a day after its last use. No other item has it.
+      ...(config.watch?.enabled ? { timeToLiveAttribute: "expiresAt" } : {}),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: config.ledger.deletionProtection,
       removalPolicy: config.ledger.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

@@ -219,15 +219,15 @@ export class AwsTarget implements Target {
     return { where: this.where, runs, queue, dlq, alarms, dlqSample: await describeDlqMessages(sampleRaw, this.ledger), dashboardUrl: r.dashboardUrl, lastReconcile: reconciled, executionUrls, watch };
   }
 
-  /**
-   * Invokes the reconcile function and waits for its answer (up to its 15 minutes). When the export job outlives
-   * the invocation, the function goes on with it by itself: the report says so, and `status` shows the end.
-   */
   /** A stack's watch runs by itself (EventBridge -> the watch queue -> the watch function): nothing to start here. */
   watch(): Promise<WatchReport> {
     return Promise.reject(new CliError("On a stack the watch runs by itself once watch.enabled is deployed and Auth0's log stream is associated (docs/watch.md); `auth0-sync status` shows its last events and repairs. `watch --local` runs it on the local state."));
   }
 
+  /**
+   * Invokes the reconcile function and waits for its answer (up to its 15 minutes). When the export job outlives
+   * the invocation, the function goes on with it by itself: the report says so, and `status` shows the end.
+   */
   async reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
     const fn = this.resources.reconcileFunctionName;
     if (!fn) throw new CliError(`The stack ${this.opts.stackName} has no reconcile function: add a reconcile section to the config and deploy.`);

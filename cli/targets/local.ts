@@ -5,7 +5,7 @@
  * that imports local/: cli/program.ts loads it with a dynamic import(), so the deployed path never loads the
  * emulators or PGlite.
  */
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { lastReconcile, runsForStatus } from "../../functions/flows/run-status.js";
 import { CopySample } from "../../functions/core/copy-sample.js";
@@ -185,6 +185,7 @@ export class LocalTarget implements Target {
     if (this.opts.realTenant) throw new CliError("watch --local reads the Auth0 emulator's tenant log; a real tenant's log stream reaches a deployed stack (docs/watch.md). Unset AUTH0_DOMAIN to watch the emulator.");
     const signal = opts.signal ?? new AbortController().signal;
     let env: LocalEnvironment | undefined;
+    let tokenFile: string | undefined;
     const s = await refusals(() =>
       runLocalWatch({
         ...this.opts,
@@ -196,12 +197,16 @@ export class LocalTarget implements Target {
           const emulator = env?.emulator;
           if (!emulator) return;
           const dashboardTokenFile = join(this.opts.stateDir, "dashboard-token");
-          writeFileSync(dashboardTokenFile, `${emulator.dashboardToken()}\n`, { mode: 0o600 });
+          rmSync(dashboardTokenFile, { force: true });
+          writeFileSync(dashboardTokenFile, `${emulator.dashboardToken()}\n`, { mode: 0o600, flag: "wx" });
+          tokenFile = dashboardTokenFile;
           opts.onReady?.({ baseUrl: emulator.baseUrl, dashboardTokenFile });
         },
         onEnvironment: (e) => void (env = e),
       }),
     );
+    // The token dies with the emulator: its file goes too.
+    if (tokenFile) rmSync(tokenFile, { force: true });
     return { ...s, repairOutcomes: Object.fromEntries(Object.entries(s.repairOutcomes).filter(([, n]) => n > 0)) };
   }
 

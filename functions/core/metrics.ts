@@ -44,7 +44,8 @@ export const METRICS = {
   WatchRepaired: { fn: "watch", unit: "Count", what: "repairs the watch queued (the consumers apply them)" },
   WatchReported: { fn: "watch", unit: "Count", what: "outside edits reported, not repaired (watch.repair false, or the mode does not repair them)" },
   WatchFights: { fn: "watch", unit: "Count", what: "outside edits left alone because the user was repaired too often within the window (two writers fighting)" },
-  WatchRepairedFields: { fn: "watch", unit: "Count", what: "fields the watch's repairs set back (one per field and user)" },
+  WatchRepairedFields: { fn: "watch", unit: "Count", what: "fields the watch's repairs set back (one per field and user; also by the Field dimension)" },
+  WatchFailedUsers: { fn: "watch", unit: "Count", what: "edited users the watch could not judge (Auth0 or the ledger failed): their events come back, then reach the watch DLQ" },
   WatchAuth0Calls: { fn: "watch", unit: "Count", what: "Management API requests of the watch (its reads of edited users)" },
 } as const satisfies Record<string, { fn: Emitter; unit: "Count"; what: string }>;
 

@@ -116,8 +116,8 @@ const ids = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is str
 
 /** The users a Management API write names, and what of them it touched; undefined for any other write. */
 export function userWriteOf(method: string, rawPath: string, body: unknown): { userIds: string[]; aspect: WatchAspect } | undefined {
-  const path = safeDecode(rawPath.split("?")[0] ?? "");
-  const seg = path.replace(/^\/api\/v2\//, "").split("/");
+  // Split first, then decode each segment once: an id holding an encoded "/" stays one segment.
+  const seg = (rawPath.split("?")[0] ?? "").replace(/^\/api\/v2\//, "").split("/").map(safeDecode);
   const b = (body ?? {}) as Record<string, unknown>;
   const one = (id: string | undefined, aspect: WatchAspect) => (id ? { userIds: [id], aspect } : undefined);
   if (seg[0] === "users" && seg.length === 2) {
@@ -137,11 +137,11 @@ export function userWriteOf(method: string, rawPath: string, body: unknown): { u
   return undefined;
 }
 
-function safeDecode(path: string): string {
+function safeDecode(segment: string): string {
   try {
-    return path.split("/").map(decodeURIComponent).join("/");
+    return decodeURIComponent(segment);
   } catch {
-    return path;
+    return segment;
   }
 }
 
@@ -247,5 +247,5 @@ export function fightCheck(earlier: readonly number[], now: number, cap: FightCa
 }
 
 /** What the watch did about one user (counted, and shown by `auth0-sync status`). */
-export const WATCH_ACTIONS = ["repaired", "reported", "fight", "in-sync", "unmanaged", "left-alone", "redelivered"] as const;
+export const WATCH_ACTIONS = ["repaired", "reported", "fight", "in-sync", "unmanaged", "left-alone", "ambiguous", "redelivered", "failed"] as const;
 export type WatchAction = (typeof WATCH_ACTIONS)[number];

@@ -1,9 +1,9 @@
 /**
  * The watch Lambda's invocation: each SQS record an EventBridge event of the tenant's log stream (the rule's target
  * delivers the whole event; Auth0's log is its `detail`). The batch is judged at once (watch-run.ts), so events for
- * one user within the event source's batching window cost one read. If a read or the ledger fails, every record of
- * the batch fails and SQS delivers them again (a repeated event is harmless: the watch judges the user as it is
- * then); after the queue's receive count, they go to the watch's DLQ.
+ * one user within the event source's batching window cost one read. The events of a user that could not be judged
+ * fail alone and SQS delivers them again (a repeated event is harmless: the watch judges the user as it is then);
+ * after the queue's receive count, they go to the watch's DLQ. Only a failure to send the repairs fails the batch.
  */
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { emitMetric } from "../adapters/runtime/metrics.js";
@@ -33,7 +33,14 @@ async function watchRecords(d: Awaited<ReturnType<WatchDepsFactory>>, event: SQS
     emitMetric(metrics, "WatchReported", r.actions.reported);
     emitMetric(metrics, "WatchFights", r.actions.fight);
     emitMetric(metrics, "WatchRepairedFields", Object.values(r.repairedFields).reduce((a, b) => a + b, 0));
-    return { batchItemFailures: [] };
+    // By field too (dimension Field: given_name, user_metadata.plan, roles, ...), each its own EMF record.
+    for (const [field, n] of Object.entries(r.repairedFields)) {
+      const single = metrics.singleMetric();
+      single.addDimension("Field", field);
+      emitMetric(single, "WatchRepairedFields", n);
+    }
+    emitMetric(metrics, "WatchFailedUsers", r.actions.failed);
+    return { batchItemFailures: r.failed.map((i) => ({ itemIdentifier: event.Records[i]!.messageId })) };
   } catch (err) {
     d.logger.warn("watch batch failed; its events are delivered again", { error: (err as Error).message, records: event.Records.length });
     return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };

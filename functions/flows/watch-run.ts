@@ -15,6 +15,7 @@ import type { WatchNote } from "../core/records.js";
 import { newRunId } from "../core/runs.js";
 import type { CurrentUser } from "../core/types.js";
 import { fightCheck, groupWrites, IGNORE_REASONS, judgeWatched, readLogEvent, readsFor, unjudged, WATCH_ACTIONS, watchedUser, type IgnoreReason, type WatchAction, type WatchedState, type WatchedWrite, type WatchTarget } from "../core/watch.js";
+import { Auth0Error } from "../adapters/auth0/errors.js";
 import { heldInAuth0 } from "./memberships.js";
 import type { UserPort } from "./user-port.js";
 
@@ -48,6 +49,8 @@ export interface WatchBatchResult {
   /** Fields set back by the queued repairs, by name. */
   repairedFields: Record<string, number>;
   notes: WatchNote[];
+  /** Indexes (in the batch's events) of the events whose user could not be judged: they must come back. */
+  failed: number[];
 }
 
 /** Users judged at once: each is a few reads, paced by the adapter. */
@@ -68,34 +71,42 @@ export async function watchBatch(deps: WatchDeps, details: unknown[]): Promise<W
     outsideEdits: 0,
     repairedFields: {},
     notes: [],
+    failed: [],
   };
-  const writes: WatchedWrite[] = [];
+  const writes: (WatchedWrite & { index: number })[] = [];
   const own = [...new Set([...deps.ownClientIds, ...(config.auth0.clientId ? [config.auth0.clientId] : [])])];
-  for (const d of details) {
+  details.forEach((d, index) => {
     const e = readLogEvent(d, { own, ignored: watch.ignoreClients });
-    if (e.kind === "write") writes.push(e.write);
+    if (e.kind === "write") writes.push({ ...e.write, index });
     else result.ignored[e.reason]++;
-  }
+  });
   const { targets, duplicates } = groupWrites(writes);
   result.duplicates = duplicates;
   const repairOps: SyncOperation[] = [];
-  const memories: { userId: string; state: { repairs: number[]; logIds: string[] } }[] = [];
+  const memories: { key: string; state: { repairs: number[]; logIds: string[] } }[] = [];
 
   const judge = async (t: WatchTarget) => {
     const note = (action: WatchAction, extra: Partial<WatchNote> = {}) => {
       result.actions[action]++;
       result.notes.push({ at: new Date(now()).toISOString(), userId: t.userId, action, fields: [], clients: [...t.clients].sort(), ...extra });
     };
-    const entry = await managedEntry(ledger, t.userId);
+    const found = await managedEntry(ledger, t.userId);
+    if (found === "ambiguous") {
+      // Two managed entries name one Auth0 user: which profile is right is not the watch's to guess.
+      logger.warn("several ledger entries manage this Auth0 user: left to the reconcile", { runId, userId: t.userId });
+      return note("ambiguous");
+    }
+    const entry = found;
     if (!entry) return note("unmanaged");
     const label = keyLabel(config, entry.key);
     if (!entry.profile || !entry.fingerprint) return note("unmanaged", { keyLabel: label });
     if (entry.blockedAt) return note("left-alone", { keyLabel: label });
-    const memory = await ledger.watch.userState(t.userId);
+    // By identity key, not Auth0 user id: a user deleted and created again keeps its history (and its fight cap).
+    const memory = await ledger.watch.userState(entry.key);
     const fresh = unjudged(t, memory.logIds);
     if (!fresh.judge) return note("redelivered", { keyLabel: label });
     // Remembered once the batch's repairs are sent: a batch that fails before is judged again when it comes back.
-    const remember = (repairs = memory.repairs) => void memories.push({ userId: t.userId, state: { repairs, logIds: fresh.remember } });
+    const remember = (repairs = memory.repairs) => void memories.push({ key: entry.key, state: { repairs, logIds: fresh.remember } });
     const state = await read(deps, entry, t);
     const verdict = judgeWatched(entry, state, config);
     if (verdict.kind === "in-sync" || verdict.kind === "left-alone") {
@@ -123,25 +134,40 @@ export async function watchBatch(deps: WatchDeps, details: unknown[]): Promise<W
     logger.info("outside edit repaired", { runId, keyLabel: label, kind: verdict.kind, fields: verdict.kind === "drifted" ? verdict.drift : [], lagSeconds });
     note("repaired", { keyLabel: label, fields, lagSeconds });
   };
+  // A user whose reads fail (Auth0 unreachable, the ledger throttled) fails the events that name it, not the batch:
+  // they come back (and after the queue's receives, reach the watch DLQ); the others' repairs go.
+  const failedLogIds = new Set<string>();
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(CONCURRENCY, targets.length) }, async () => {
-      while (next < targets.length) await judge(targets[next++]!);
+      while (next < targets.length) {
+        const t = targets[next++]!;
+        await judge(t).catch((err: unknown) => {
+          for (const id of t.logIds) failedLogIds.add(id);
+          result.actions.failed++;
+          logger.warn("a watched user could not be judged; its events come back", { runId, userId: t.userId, error: err instanceof Error ? err.message : String(err) });
+        });
+      }
     }),
   );
+  result.failed = writes.filter((w) => failedLogIds.has(w.logId)).map((w) => w.index);
   if (repairOps.length > 0) await deps.send(packMessages(runId, repairOps, config.queue.usersPerMessage).map((m) => m.body));
-  for (const m of memories) await ledger.watch.setUserState(m.userId, m.state);
-  if (details.length > 0) await ledger.watch.record(counts(result), result.notes, new Date(now()).toISOString());
+  // Sent: from here nothing fails the batch (it would come back and repair again). A memory not written costs a
+  // redelivery a read (and at worst an idempotent repair); a record not written, `status`'s figures.
+  const bookkeeping = async (what: string, write: () => Promise<void>) =>
+    write().catch((err: unknown) => logger.warn(`watch: ${what} not written`, { runId, error: err instanceof Error ? err.message : String(err) }));
+  for (const m of memories) await bookkeeping("a user's memory", () => ledger.watch.setUserState(m.key, m.state));
+  if (details.length > 0) await bookkeeping("the record", () => ledger.watch.record(counts(result), result.notes, new Date(now()).toISOString()));
   deps.onBatch?.(result);
   return result;
 }
 
 /** The managed entry that names this Auth0 user, if any (a seed, or an entry of another user, is not the watch's). */
-async function managedEntry(ledger: Ledger, userId: string): Promise<LedgerEntry | undefined> {
+async function managedEntry(ledger: Ledger, userId: string): Promise<LedgerEntry | "ambiguous" | undefined> {
   const keys = await ledger.watch.keysOf(userId);
   if (keys.length === 0) return undefined;
-  const entries = await ledger.users.getMany(keys);
-  return [...entries.values()].find((e) => e.managed && e.userId === userId);
+  const managed = [...(await ledger.users.getMany(keys)).values()].filter((e) => e.managed && e.userId === userId);
+  return managed.length > 1 ? "ambiguous" : managed[0];
 }
 
 /** Reads what the events touched: the user (also to confirm a deletion), its roles, its memberships. */
@@ -153,9 +179,22 @@ async function read(deps: WatchDeps, entry: LedgerEntry, t: WatchTarget): Promis
     state.user = await auth0.getById(t.userId);
     if (state.user === null) return state;
   }
-  if (want.roles && config.roles) state.roles = await auth0.userRoles(t.userId);
+  // A user deleted since the event (its deletion in a later batch): its roles and memberships answer 404.
+  const gone = (err: unknown): true => {
+    if (err instanceof Auth0Error && err.kind === "not_found") return true;
+    throw err;
+  };
+  if (want.roles && config.roles) {
+    const roles = await auth0.userRoles(t.userId).catch(gone);
+    if (roles === true) return { user: null };
+    state.roles = roles;
+  }
   const desiredOrgs = entry.profile?.organizations;
-  if (want.organizations && config.organizations && desiredOrgs) state.organizations = await heldInAuth0(auth0, config.organizations, t.userId, desiredOrgs);
+  if (want.organizations && config.organizations && desiredOrgs) {
+    const held = await heldInAuth0(auth0, config.organizations, t.userId, desiredOrgs).catch(gone);
+    if (held === true) return { user: null };
+    state.organizations = held;
+  }
   return state;
 }
 

@@ -29,7 +29,7 @@ export interface LocalWatchOptions extends LocalEnvironmentOptions {
   /** The event source's batching window (default the deployed 5 s). */
   batchWindowMs?: number;
   onEnvironment?: (env: LocalEnvironment) => void | Promise<void>;
-  /** The local bus, once its rule is in place (tests put events on it again: the stream delivers at least once). */
+  /** The local bus, once its rule is in place and the tenant log feeds it (tests put events on it again: the stream delivers at least once). */
   onBus?: (bus: LocalEventBus) => void;
   /** Each batch the watch judged. */
   onBatch?: (result: WatchBatchResult) => void;
@@ -67,13 +67,14 @@ export async function runLocalWatch(opts: LocalWatchOptions): Promise<LocalWatch
     const queues = await watchQueues(env, config);
     const bus = new LocalEventBus(env.sqs, watch.eventSource);
     bus.addRule({ name: "watch", pattern: watchEventPattern([config.auth0.clientId!, ...watch.ignoreClients]), queueUrl: queues.url });
-    opts.onBus?.(bus);
     // Auth0's log stream: every log entry, as the partner event source puts it on the bus.
     const putting = new Set<Promise<void>>();
     const unsubscribe = emulator.tenantLog.subscribe((entry: TenantLogEntry) => {
       const p = bus.put({ "detail-type": "Auth0 log", source: watch.eventSource, time: entry.date, detail: { log_id: entry.log_id, data: entry } }).finally(() => putting.delete(p));
       putting.add(p);
     });
+    // Listening from here: an edit made now reaches the watch.
+    opts.onBus?.(bus);
     const summary: LocalWatchSummary = { logged: 0, delivered: 0, batches: 0, repairsQueued: 0, repairOutcomes: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>, auth0Calls: 0 };
     const adapters: Auth0Adapter[] = [];
     const stopped = new Promise<void>((resolve) => (opts.signal.aborted ? resolve() : opts.signal.addEventListener("abort", () => resolve(), { once: true })));

@@ -21,6 +21,9 @@ describe("the watch's decisions (core)", () => {
     expect(userWriteOf("POST", "/api/v2/roles/rol_1/users", { users: ["auth0|1", "auth0|2"] })).toEqual({ userIds: ["auth0|1", "auth0|2"], aspect: "roles" });
     expect(userWriteOf("DELETE", "/api/v2/organizations/org_1/members", { members: ["auth0|3"] })).toEqual({ userIds: ["auth0|3"], aspect: "organizations" });
     expect(userWriteOf("POST", "/api/v2/organizations/org_1/members/auth0%7C3/roles", { roles: ["r"] })).toEqual({ userIds: ["auth0|3"], aspect: "organizations" });
+    // Each segment decoded once, after the split: an encoded "/" or "%" in an id stays in the id.
+    expect(userWriteOf("PATCH", "/api/v2/users/custom%7Ca%2Fb", {})).toEqual({ userIds: ["custom|a/b"], aspect: "profile" });
+    expect(userWriteOf("PATCH", "/api/v2/users/custom|a%2525", {})).toEqual({ userIds: ["custom|a%25"], aspect: "profile" });
     // Not a user's write: a role renamed, an organization edited, a user created (no managed user can be named).
     expect(userWriteOf("PATCH", "/api/v2/roles/rol_1", {})).toBeUndefined();
     expect(userWriteOf("PATCH", "/api/v2/organizations/org_1", {})).toBeUndefined();

@@ -153,4 +153,18 @@ describe("the watch: outside edits repaired from the tenant's log stream", () =>
     expect(record?.counts.fight).toBe(1);
     expect(record?.recent[0]).toMatchObject({ keyLabel: "c-0010", action: "fight", fields: ["given_name"] });
   }, 60_000);
+
+  it("a fight over a deletion is capped too: the user created again keeps its history (by key, not by Auth0 id)", async () => {
+    const d = emulator();
+    const before = settled();
+    for (let i = 1; i <= 3; i++) {
+      const id = idOf("c-0011");
+      await d.dashboardEdit("DELETE", `/users/${encodeURIComponent(id)}`);
+      await until(`deletion ${i} judged`, () => actions().slice(before).filter((n) => n.keyLabel === "c-0011").length >= i);
+      if (i < 3) await until(`deletion ${i} repaired`, () => user("c-0011") !== undefined && user("c-0011")!.user_id !== id && JSON.stringify(user("c-0011")?.roles) === JSON.stringify(["viewer"]));
+    }
+    await sleep(500);
+    expect(actions().slice(before).filter((n) => n.keyLabel === "c-0011").map((n) => n.action)).toEqual(["repaired", "repaired", "fight"]);
+    expect(user("c-0011")).toBeUndefined();
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 /**
  * The watch's items in the ledger: which identity key an Auth0 user id is (the sparse users index), each watched
- * user's memory (`W#<user id>`: its recent repairs, the fight cap's history, and the log ids already judged), and the watch's record for `status`
+ * user's memory (`W#<identity key>`: its recent repairs, the fight cap's history, and the log ids already judged; by
+ * key, so a user deleted and created again keeps it), and the watch's record for `status`
  * (`WATCH#last`: counts since deployment, the latest notes). Which repairs may go is the core's (core/watch.ts).
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
@@ -10,7 +11,7 @@ import { ITEM, type LedgerTable } from "./table.js";
 
 /** Notes kept for `status`. */
 const RECENT_NOTES = 50;
-/** A watched user's repair history outlives its window by a day, then DynamoDB's TTL may drop it (if enabled). */
+/** A watched user's memory outlives its last use by a day, then DynamoDB's TTL drops it (`expiresAt`, the watch's table setting). */
 const HISTORY_TTL_SECONDS = 86_400;
 
 export class WatchLedger {
@@ -31,10 +32,10 @@ export class WatchLedger {
     return (res.Items ?? []).map((i) => String(i.pk)).filter((pk) => pk.startsWith(IDENTITY_PREFIX)).map((pk) => pk.slice(IDENTITY_PREFIX.length));
   }
 
-  /** A watched user's memory: the times (epoch ms) of its recent repairs, and the log ids already judged. */
-  async userState(userId: string): Promise<{ repairs: number[]; logIds: string[] }> {
+  /** A watched user's memory, by identity key: the times (epoch ms) of its recent repairs, and the log ids already judged. */
+  async userState(key: string): Promise<{ repairs: number[]; logIds: string[] }> {
     this.t.stats.requests++;
-    const res = await this.t.doc.send(new GetCommand({ TableName: this.t.tableName, Key: { pk: ITEM.watchUser + userId }, ProjectionExpression: "repairs, logIds" }));
+    const res = await this.t.doc.send(new GetCommand({ TableName: this.t.tableName, Key: { pk: ITEM.watchUser + key }, ProjectionExpression: "repairs, logIds" }));
     const r: unknown = res.Item?.repairs;
     const l: unknown = res.Item?.logIds;
     return {
@@ -43,10 +44,10 @@ export class WatchLedger {
     };
   }
 
-  async setUserState(userId: string, state: { repairs: number[]; logIds: string[] }): Promise<void> {
+  async setUserState(key: string, state: { repairs: number[]; logIds: string[] }): Promise<void> {
     this.t.stats.writes++;
     const last = Math.max(Date.now(), ...state.repairs);
-    await this.t.doc.send(new PutCommand({ TableName: this.t.tableName, Item: { pk: ITEM.watchUser + userId, ...state, expiresAt: Math.ceil(last / 1000) + HISTORY_TTL_SECONDS } }));
+    await this.t.doc.send(new PutCommand({ TableName: this.t.tableName, Item: { pk: ITEM.watchUser + key, ...state, expiresAt: Math.ceil(last / 1000) + HISTORY_TTL_SECONDS } }));
   }
 
   /** Adds a batch's counts (atomic ADDs) and notes (newest first, the latest kept; two batches at once may lose a note, never a count). */

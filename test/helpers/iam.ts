@@ -5,6 +5,7 @@
  * allowing, which is what it does for the calls it was written for).
  */
 import type { Template } from "aws-cdk-lib/assertions";
+import type { AwsCall } from "../../local/aws-calls.js";
 
 export interface Statement {
   Effect: string;
@@ -68,3 +69,19 @@ export function allows(statements: Statement[], action: string, resource: string
 export function grantedActions(statements: Statement[]): string[] {
   return [...new Set(statements.filter((s) => s.Effect === "Allow").flatMap((s) => [s.Action].flat()))].sort();
 }
+
+/** A recorded call's IAM action (SendMessageBatch is authorized as SendMessage). */
+export const actionOf = (c: AwsCall): string => `${c.service}:${c.service === "sqs" && c.operation === "SendMessageBatch" ? "SendMessage" : c.operation}`;
+
+/** What a function behind an SQS event source holds for what AWS does on its behalf (logs, tracing, the mapping's polls). */
+export const SQS_FUNCTION_ON_BEHALF: Record<string, string> = {
+  "logs:CreateLogStream": "Lambda writes the function's logs",
+  "logs:PutLogEvents": "Lambda writes the function's logs",
+  "xray:PutTraceSegments": "Lambda's X-Ray tracing (lambda.tracing)",
+  "xray:PutTelemetryRecords": "Lambda's X-Ray tracing (lambda.tracing)",
+  "sqs:ReceiveMessage": "the SQS event source mapping polls with the function's role",
+  "sqs:DeleteMessage": "the event source mapping deletes processed messages",
+  "sqs:ChangeMessageVisibility": "the event source mapping returns failed messages",
+  "sqs:GetQueueAttributes": "the event source mapping reads the queue",
+  "sqs:GetQueueUrl": "the event source mapping resolves the queue",
+};

@@ -15,26 +15,14 @@ import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
 import type { AwsCall } from "../../local/aws-calls.js";
 import { runLocalPipeline, runLocalWatch, type LocalEnvironment } from "../../local/pipeline.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
-import { allows, grantedActions, roleStatements } from "../helpers/iam.js";
+import { actionOf, allows, grantedActions, roleStatements, SQS_FUNCTION_ON_BEHALF } from "../helpers/iam.js";
 import { secretReadsOf } from "../helpers/secret-reads.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const PSEUDO = { region: "eu-west-1", account: "123456789012" };
 const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-created-by-the-stack";
-/** Actions the watch's role holds for what AWS does on its behalf. */
-const ON_BEHALF: Record<string, string> = {
-  "logs:CreateLogStream": "Lambda writes the function's logs",
-  "logs:PutLogEvents": "Lambda writes the function's logs",
-  "xray:PutTraceSegments": "Lambda's X-Ray tracing (lambda.tracing)",
-  "xray:PutTelemetryRecords": "Lambda's X-Ray tracing (lambda.tracing)",
-  "sqs:ReceiveMessage": "the SQS event source mapping polls with the function's role",
-  "sqs:DeleteMessage": "the event source mapping deletes processed messages",
-  "sqs:ChangeMessageVisibility": "the event source mapping returns failed messages",
-  "sqs:GetQueueAttributes": "the event source mapping reads the queue",
-  "sqs:GetQueueUrl": "the event source mapping resolves the queue",
-};
+const ON_BEHALF = SQS_FUNCTION_ON_BEHALF;
 
-const actionOf = (c: AwsCall): string => `${c.service}:${c.service === "sqs" && c.operation === "SendMessageBatch" ? "SendMessage" : c.operation}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("IAM coverage of the watch", () => {

@@ -8,7 +8,7 @@ export default defineConfig({
     pool: "forks",
     // Both cores: the suites are mostly waiting on local servers (emulators, SQS, dynalite), so two files at once
     // take far less than twice one's time (vitest's default leaves one core idle).
-    maxWorkers: 2,
+    maxWorkers: 3,
     // The Lambdas' structured logs and EMF metrics would bury the test report; tests that read logs opt in.
     env: {
       POWERTOOLS_LOG_LEVEL: "SILENT",

@@ -153,6 +153,9 @@ export function dashboardWidgets(props: DashboardWidgetsProps): cw.IWidget[][] {
         [m.watchQueue.oldestAgeSeconds({ label: "oldest (s)" })],
       ),
     ]);
+    rows.push([
+      new cw.GraphWidget({ title: "Watch: repaired fields per hour, by field", left: [m.byDimension("WatchRepairedFields", "Field", Duration.hours(1))], width: 24, height: HEIGHT }),
+    ]);
   }
   rows.push([new cw.AlarmStatusWidget({ title: "Alarms", alarms: [...props.alarms], width: 24, height: 3 })]);
   return rows;

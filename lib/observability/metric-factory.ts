@@ -101,6 +101,15 @@ export class SyncMetricFactory {
     });
   }
 
+  /**
+   * A catalog metric split by one more dimension (the watch's repaired fields by `Field`): one line per value the
+   * function emitted, found by CloudWatch's SEARCH among the function's own metrics.
+   */
+  byDimension(metricName: MetricName, dimension: string, period: Duration = DEFAULT_PERIOD): cw.MathExpression {
+    const service = `${this.syncName}-${METRICS[metricName].fn}`;
+    return new cw.MathExpression({ expression: `SEARCH('{${METRICS_NAMESPACE},${dimension},service} MetricName="${metricName}" service="${service}"', 'Sum', ${period.toSeconds()})`, usingMetrics: {}, period, label: "" });
+  }
+
   math(expression: string, usingMetrics: Record<string, cw.IMetric>, label: string, period: Duration = DEFAULT_PERIOD): cw.MathExpression {
     return new cw.MathExpression({ expression, usingMetrics, period, label });
   }

@@ -210,6 +210,8 @@ describe("the watch (config watch enabled)", () => {
     for (const m of ["WatchEvents", "WatchIgnored", "WatchOutsideEdits", "WatchRepaired", "WatchReported", "WatchFights", "WatchRepairedFields", "WatchAuth0Calls", "test-sync-watch", "Watch queue and DLQ", "WatchOutsideEditsHigh"]) {
       expect(body, m).toContain(m);
     }
+    // The repaired fields by field: every Field the watch emitted, found by SEARCH among the watch's own metrics.
+    expect(body).toMatch(/SEARCH\('\{Auth0Sync,Field,service\} MetricName=\W+WatchRepairedFields\W+service=\W+test-sync-watch\W+', 'Sum', 3600\)/);
   });
 
   it("outputs the watch queue, its DLQ and the watch Lambda", () => {

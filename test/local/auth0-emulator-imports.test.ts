@@ -314,8 +314,11 @@ describe("Auth0 emulator: bulk user import jobs", () => {
     const file = Buffer.from(JSON.stringify([{ email: "sdk@example.com", user_id: "sdk-1" }, { email: "bad" }]));
     const job = await jobs.usersImports.create({ users: file, connection_id, send_completion_email: false, external_id: "sdk" });
     expect(job).toMatchObject({ status: "pending", type: "users_import", connection_id, external_id: "sdk", upsert: false, send_completion_email: false });
-    await jobs.usersImports.create({ users: file, connection_id, send_completion_email: false });
-    const refused = await rejection(jobs.usersImports.create({ users: file, connection_id }), Management.TooManyRequestsError);
+    // The other two jobs carry other users: two jobs of the same users would race for them (which one inserts
+    // sdk@example.com and which meets DUPLICATED_USER depends on which the emulator processes first).
+    const other = Buffer.from(JSON.stringify([{ email: "sdk2@example.com", user_id: "sdk-2" }]));
+    await jobs.usersImports.create({ users: other, connection_id, send_completion_email: false });
+    const refused = await rejection(jobs.usersImports.create({ users: other, connection_id }), Management.TooManyRequestsError);
     expect(refused.statusCode).toBe(429);
     expect((refused.body as { message: string }).message).toBe(ACTIVE_429);
     emu.setImportJobSettings({ usersPerSecond: 1_000_000 });

@@ -23,12 +23,6 @@ import { SyncFunction } from "./sync-function.js";
 
 export type WatchSettings = NonNullable<SyncConfig["watch"]>;
 
-/** The watch Lambda's timeout, its event source, its DLQ's receive count: the core's (the local runner plays the same). */
-export const WATCH_TIMEOUT_SECONDS = WATCH_DELIVERY.timeoutSeconds;
-export const WATCH_BATCH = WATCH_DELIVERY.batchSize;
-export const WATCH_WINDOW_SECONDS = WATCH_DELIVERY.windowSeconds;
-export const WATCH_CONCURRENCY = WATCH_DELIVERY.concurrency;
-export const WATCH_MAX_RECEIVE_COUNT = WATCH_DELIVERY.maxReceiveCount;
 /** After the sync's queue's name: `auth0-sync-<name>-watch` and its DLQ `auth0-sync-<name>-watch-dlq`. */
 export const WATCH_QUEUE_SUFFIX = "-watch";
 
@@ -53,7 +47,7 @@ export class Watch extends Construct {
   readonly bus: events.IEventBus;
   readonly rule: events.Rule;
   readonly queue: sqs.Queue;
-  /** Events the watch failed WATCH_MAX_RECEIVE_COUNT times, and events EventBridge could not deliver to the queue. */
+  /** Events the watch failed WATCH_DELIVERY.maxReceiveCount times, and events EventBridge could not deliver to the queue. */
   readonly dlq: sqs.Queue;
   readonly fn: SyncFunction;
   readonly settings: WatchSettings;
@@ -87,9 +81,9 @@ export class Watch extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       // AWS: at least 6 x the function timeout, so a batch is never visible again while it is being worked on.
-      visibilityTimeout: Duration.seconds(6 * WATCH_TIMEOUT_SECONDS),
+      visibilityTimeout: Duration.seconds(6 * WATCH_DELIVERY.timeoutSeconds),
       retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.dlq, maxReceiveCount: WATCH_MAX_RECEIVE_COUNT },
+      deadLetterQueue: { queue: this.dlq, maxReceiveCount: WATCH_DELIVERY.maxReceiveCount },
     });
 
     // The partner event bus has the event source's name.
@@ -107,7 +101,7 @@ export class Watch extends Construct {
     this.fn = new SyncFunction(this, {
       name: "watch",
       config,
-      timeout: Duration.seconds(WATCH_TIMEOUT_SECONDS),
+      timeout: Duration.seconds(WATCH_DELIVERY.timeoutSeconds),
       environment: {
         QUEUE_URL: props.queue.queueUrl,
         LEDGER_TABLE: props.ledger.tableName,
@@ -116,10 +110,10 @@ export class Watch extends Construct {
     });
     this.fn.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: WATCH_BATCH,
-        maxBatchingWindow: Duration.seconds(WATCH_WINDOW_SECONDS),
+        batchSize: WATCH_DELIVERY.batchSize,
+        maxBatchingWindow: Duration.seconds(WATCH_DELIVERY.windowSeconds),
         reportBatchItemFailures: true,
-        maxConcurrency: WATCH_CONCURRENCY,
+        maxConcurrency: WATCH_DELIVERY.concurrency,
       }),
     );
     this.grant(props);

@@ -6,7 +6,7 @@ import { Duration } from "aws-cdk-lib";
 import * as cw from "aws-cdk-lib/aws-cloudwatch";
 import type { SyncConfig } from "../../functions/core/config.js";
 import type { AlarmFactory } from "./alarm-factory.js";
-import { WATCH_MAX_RECEIVE_COUNT } from "../watch-construct.js";
+import { WATCH_DELIVERY } from "../../functions/core/watch.js";
 import type { SyncMetricFactory } from "./metric-factory.js";
 
 export interface SyncAlarms {
@@ -138,13 +138,13 @@ export function addSyncAlarms(factory: AlarmFactory, metrics: SyncMetricFactory,
     });
     alarms.watchDlq = factory.addAlarm(metrics.watchDlq.visible({ period: Duration.minutes(1), statistic: "Maximum" }), {
       alarmNameSuffix: "WatchDlqNotEmpty",
-      alarmDescription: `Messages in the watch DLQ of ${name}: tenant log events the watch failed ${WATCH_MAX_RECEIVE_COUNT} times, or EventBridge could not deliver to the watch queue. Look at the watch's logs, fix, then redrive the DLQ to the watch queue (the reconcile remains the backstop).`,
+      alarmDescription: `Messages in the watch DLQ of ${name}: tenant log events the watch failed ${WATCH_DELIVERY.maxReceiveCount} times, or EventBridge could not deliver to the watch queue. Look at the watch's logs, fix, then redrive the DLQ to the watch queue (the reconcile remains the backstop).`,
       threshold: 0,
       comparisonOperator: above,
     });
     alarms.watchErrors = factory.addAlarm(metrics.watch.errors({ period: Duration.minutes(5), statistic: "Sum" }), {
       alarmNameSuffix: "WatchErrors",
-      alarmDescription: `The watch Lambda of ${name} failed (a crash or a timeout): its batch's events are delivered again, and after ${WATCH_MAX_RECEIVE_COUNT} receives go to the watch DLQ.`,
+      alarmDescription: `The watch Lambda of ${name} failed (a crash or a timeout): its batch's events are delivered again, and after ${WATCH_DELIVERY.maxReceiveCount} receives go to the watch DLQ.`,
       threshold: 0,
       comparisonOperator: above,
     });

@@ -85,3 +85,10 @@ export const SQS_FUNCTION_ON_BEHALF: Record<string, string> = {
   "sqs:GetQueueAttributes": "the event source mapping reads the queue",
   "sqs:GetQueueUrl": "the event source mapping resolves the queue",
 };
+
+/** The one resource of `type` whose properties `pick` accepts, as `logical:<LogicalId>` (none or several: the test fails). */
+export function logicalIdIn(template: Template, type: string, pick: (p: Record<string, unknown>) => boolean): string {
+  const ids = Object.entries(template.findResources(type)).filter(([, r]) => pick((r as { Properties: Record<string, unknown> }).Properties));
+  if (ids.length !== 1) throw new Error(`expected one ${type} that matches, found ${ids.length}`);
+  return `logical:${ids[0]![0]}`;
+}

@@ -16,7 +16,7 @@ import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
 import type { AwsCall, Caller } from "../../local/aws-calls.js";
 import { runLocalPipeline, type LocalEnvironment } from "../../local/pipeline.js";
 import { demoRows, exampleConfigWith, writeCsv } from "../helpers/demo-csv.js";
-import { actionOf, allows, grantedActions, roleStatements, SQS_FUNCTION_ON_BEHALF } from "../helpers/iam.js";
+import { actionOf, allows, grantedActions, logicalIdIn, roleStatements, SQS_FUNCTION_ON_BEHALF } from "../helpers/iam.js";
 import { secretReadsOf } from "../helpers/secret-reads.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -47,11 +47,7 @@ describe("IAM coverage of the import path: the importer and the extractor's impo
     template = Template.fromStack(new Auth0SyncStack(app, "iam", { config, env: PSEUDO }));
   }, 240_000);
 
-  const logicalId = (type: string, pick: (p: Record<string, unknown>) => boolean) => {
-    const ids = Object.entries(template.findResources(type)).filter(([, r]) => pick((r as { Properties: Record<string, unknown> }).Properties));
-    expect(ids, type).toHaveLength(1);
-    return `logical:${ids[0]![0]}`;
-  };
+  const logicalId = (type: string, pick: (p: Record<string, unknown>) => boolean) => logicalIdIn(template, type, pick);
 
   function resourceOf(c: AwsCall): string {
     const r = c.resources;

@@ -11,7 +11,7 @@ import { type SyncConfig, type SyncConfigInput } from "../../functions/core/conf
 import { watchEventPattern } from "../../functions/core/watch.js";
 import { Auth0SyncStack } from "../../lib/auth0-sync-stack.js";
 import { LEDGER_ACTIONS } from "../../lib/ledger-table.js";
-import { WATCH_TIMEOUT_SECONDS } from "../../lib/watch-construct.js";
+import { WATCH_DELIVERY } from "../../functions/core/watch.js";
 import { configProblems, testConfig } from "../helpers/config.js";
 import { grantedActions, resolve, roleStatements } from "../helpers/iam.js";
 
@@ -86,7 +86,7 @@ describe("the watch (config watch enabled)", () => {
   });
 
   it("gives the watch queue SSE, 6 x the watch's timeout, and its own 14-day DLQ after 5 receives, which only it may use", () => {
-    expect(WATCH_TIMEOUT_SECONDS).toBe(60);
+    expect(WATCH_DELIVERY.timeoutSeconds).toBe(60);
     t.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: "auth0-sync-test-sync-watch",
       SqsManagedSseEnabled: true,
